@@ -1,0 +1,298 @@
+//! JSON-RPC access for one chain: every call has a timeout, transient failures (429, 5xx,
+//! timeouts, dropped connections, garbled answers) are retried with exponential backoff and
+//! jitter, and every error says which call failed and whether it may be retried.
+
+use std::borrow::Cow;
+use std::time::Duration;
+
+use alloy::primitives::{Address, Bytes, B256, U256, U64};
+use alloy::providers::{Provider, RootProvider};
+use alloy::rpc::types::{Filter, Log};
+use alloy::sol_types::SolCall;
+use alloy::transports::{RpcError as AlloyRpcError, TransportError, TransportErrorKind};
+use serde::de::DeserializeOwned;
+use serde::{Deserialize, Serialize};
+
+use crate::config::FollowerConfig;
+
+/// A block's position in the chain: what the follower keeps to detect reorgs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BlockRef {
+    pub number: u64,
+    pub hash: B256,
+    pub parent_hash: B256,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct RawBlock {
+    number: U64,
+    hash: B256,
+    parent_hash: B256,
+    timestamp: U64,
+}
+
+/// Why an RPC call failed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RpcErrorKind {
+    /// Rate limited, 5xx, timeout, dropped connection, garbled answer: worth retrying.
+    Transient,
+    /// The node refuses the `eth_getLogs` range or result size: split the range.
+    RangeTooLarge,
+    /// The node answered that the block does not exist (yet, or any more).
+    MissingBlock,
+    /// Anything else: retrying will not help.
+    Fatal,
+}
+
+/// An RPC failure, with the call and the node's answer.
+#[derive(Debug, Clone, thiserror::Error)]
+#[error("{method}: {message}")]
+pub struct RpcError {
+    pub method: &'static str,
+    pub kind: RpcErrorKind,
+    pub message: String,
+}
+
+impl RpcError {
+    pub fn is_retryable(&self) -> bool {
+        self.kind == RpcErrorKind::Transient
+    }
+
+    fn classify(method: &'static str, err: TransportError) -> RpcError {
+        let message = err.to_string();
+        let kind = match &err {
+            AlloyRpcError::ErrorResp(payload) => {
+                let m = payload.message.to_lowercase();
+                if method == "eth_getLogs"
+                    && (payload.code == -32005
+                        || m.contains("range")
+                        || m.contains("too many")
+                        || m.contains("too large")
+                        || m.contains("limit exceeded")
+                        || m.contains("more than"))
+                {
+                    RpcErrorKind::RangeTooLarge
+                } else if payload.code == 429 || m.contains("rate limit") || m.contains("timeout")
+                {
+                    RpcErrorKind::Transient
+                } else if m.contains("header not found") || m.contains("unknown block") {
+                    RpcErrorKind::MissingBlock
+                } else if payload.code == -32603 || payload.code == -32000 {
+                    // Internal errors of a node under load are usually passing.
+                    RpcErrorKind::Transient
+                } else {
+                    RpcErrorKind::Fatal
+                }
+            }
+            AlloyRpcError::Transport(TransportErrorKind::HttpError(http)) => {
+                if http.status == 429 || http.status >= 500 || http.status == 408 {
+                    RpcErrorKind::Transient
+                } else if http.status == 413 && method == "eth_getLogs" {
+                    RpcErrorKind::RangeTooLarge
+                } else {
+                    RpcErrorKind::Fatal
+                }
+            }
+            AlloyRpcError::Transport(_) => RpcErrorKind::Transient,
+            AlloyRpcError::DeserError { .. } => RpcErrorKind::Transient,
+            AlloyRpcError::NullResp => RpcErrorKind::MissingBlock,
+            _ => RpcErrorKind::Fatal,
+        };
+        RpcError {
+            method,
+            kind,
+            message: truncate(message),
+        }
+    }
+}
+
+fn truncate(mut s: String) -> String {
+    if s.len() > 400 {
+        let mut cut = 400;
+        while !s.is_char_boundary(cut) {
+            cut -= 1;
+        }
+        s.truncate(cut);
+        s.push('…');
+    }
+    s
+}
+
+/// Retry policy and timeouts for one chain's calls.
+#[derive(Debug, Clone)]
+pub struct RetryPolicy {
+    pub max_retries: u32,
+    pub base: Duration,
+    pub timeout: Duration,
+}
+
+impl From<&FollowerConfig> for RetryPolicy {
+    fn from(c: &FollowerConfig) -> Self {
+        RetryPolicy {
+            max_retries: c.max_retries,
+            base: Duration::from_millis(c.retry_base_ms),
+            timeout: Duration::from_millis(c.request_timeout_ms),
+        }
+    }
+}
+
+/// One chain's RPC endpoint with retries. Cheap to clone.
+#[derive(Debug, Clone)]
+pub struct Rpc {
+    provider: RootProvider,
+    policy: RetryPolicy,
+}
+
+impl Rpc {
+    pub fn new(rpc_url: &str, policy: RetryPolicy) -> Result<Rpc, RpcError> {
+        let url = rpc_url.parse().map_err(|e| RpcError {
+            method: "connect",
+            kind: RpcErrorKind::Fatal,
+            message: format!("bad rpc_url {rpc_url}: {e}"),
+        })?;
+        Ok(Rpc {
+            provider: RootProvider::new_http(url),
+            policy,
+        })
+    }
+
+    /// One call, retried while the failure is transient.
+    async fn request<P, R>(&self, method: &'static str, params: P) -> Result<R, RpcError>
+    where
+        P: Serialize + Clone + Send + Sync + Unpin + std::fmt::Debug + 'static,
+        R: DeserializeOwned + std::fmt::Debug + Send + Sync + Unpin + 'static,
+    {
+        let mut attempt = 0u32;
+        loop {
+            let call = self
+                .provider
+                .raw_request::<P, R>(Cow::Borrowed(method), params.clone());
+            let err = match tokio::time::timeout(self.policy.timeout, call).await {
+                Ok(Ok(v)) => return Ok(v),
+                Ok(Err(e)) => RpcError::classify(method, e),
+                Err(_) => RpcError {
+                    method,
+                    kind: RpcErrorKind::Transient,
+                    message: format!("no answer within {:?}", self.policy.timeout),
+                },
+            };
+            if !err.is_retryable() || attempt >= self.policy.max_retries {
+                return Err(err);
+            }
+            let backoff = self.policy.base.saturating_mul(1 << attempt.min(6));
+            let jitter = rand::random::<f64>() * 0.5 + 0.75;
+            tracing::debug!(%err, attempt, "transient RPC failure; retrying");
+            tokio::time::sleep(backoff.mul_f64(jitter)).await;
+            attempt += 1;
+        }
+    }
+
+    pub async fn chain_id(&self) -> Result<u64, RpcError> {
+        let id: U64 = self.request("eth_chainId", ()).await?;
+        Ok(id.to())
+    }
+
+    pub async fn head(&self) -> Result<u64, RpcError> {
+        let n: U64 = self.request("eth_blockNumber", ()).await?;
+        Ok(n.to())
+    }
+
+    /// The canonical block at `number`, or `None` if the node has no such block.
+    pub async fn block(&self, number: u64) -> Result<Option<(BlockRef, u64)>, RpcError> {
+        let raw: Option<RawBlock> = self
+            .request("eth_getBlockByNumber", (U64::from(number), false))
+            .await?;
+        Ok(raw.map(|b| {
+            (
+                BlockRef {
+                    number: b.number.to(),
+                    hash: b.hash,
+                    parent_hash: b.parent_hash,
+                },
+                b.timestamp.to(),
+            )
+        }))
+    }
+
+    /// The canonical block at `number`; its absence is an error (the chain went backwards).
+    pub async fn block_ref(&self, number: u64) -> Result<BlockRef, RpcError> {
+        self.block(number)
+            .await?
+            .map(|(b, _)| b)
+            .ok_or_else(|| RpcError {
+                method: "eth_getBlockByNumber",
+                kind: RpcErrorKind::MissingBlock,
+                message: format!("block {number} not found"),
+            })
+    }
+
+    pub async fn logs(&self, filter: &Filter) -> Result<Vec<Log>, RpcError> {
+        self.request("eth_getLogs", (filter.clone(),)).await
+    }
+
+    pub async fn code_at(&self, address: Address, block: u64) -> Result<Bytes, RpcError> {
+        self.request("eth_getCode", (address, U64::from(block)))
+            .await
+    }
+
+    pub async fn storage_address(
+        &self,
+        address: Address,
+        slot: B256,
+        block: u64,
+    ) -> Result<Address, RpcError> {
+        let word: B256 = self
+            .request(
+                "eth_getStorageAt",
+                (address, U256::from_be_bytes(slot.0), U64::from(block)),
+            )
+            .await?;
+        Ok(Address::from_word(word))
+    }
+
+    /// `eth_call` of a `sol!` call at `block`, decoded; a revert or a garbled answer is an error.
+    pub async fn call_decode<C: SolCall>(
+        &self,
+        to: Address,
+        call: &C,
+        block: u64,
+    ) -> Result<C::Return, RpcError> {
+        #[derive(Serialize, Clone, Debug)]
+        struct CallRequest {
+            to: Address,
+            input: Bytes,
+        }
+        let req = CallRequest {
+            to,
+            input: call.abi_encode().into(),
+        };
+        let out: Bytes = self.request("eth_call", (req, U64::from(block))).await?;
+        C::abi_decode_returns(&out).map_err(|e| RpcError {
+            method: "eth_call",
+            kind: RpcErrorKind::Fatal,
+            message: format!("{} on {to} at block {block}: {e}", C::SIGNATURE),
+        })
+    }
+}
+
+/// A stream that yields once per new head announced over WebSocket.
+pub async fn subscribe_heads(
+    ws_url: &str,
+) -> Result<futures::stream::BoxStream<'static, ()>, RpcError> {
+    use futures::StreamExt;
+    let provider = RootProvider::<alloy::network::Ethereum>::connect(ws_url)
+        .await
+        .map_err(|e| RpcError::classify("eth_subscribe", e))?;
+    let sub = provider
+        .subscribe_blocks()
+        .await
+        .map_err(|e| RpcError::classify("eth_subscribe", e))?;
+    // The provider must live as long as the stream; move it into the stream's state.
+    Ok(sub
+        .into_stream()
+        .map(move |_| {
+            let _keep = &provider;
+        })
+        .boxed())
+}

@@ -1,0 +1,256 @@
+//! The `groupstate` command: parses arguments, loads settings, and calls the library. Output is
+//! a table for people and `--json` for machines.
+
+mod demo;
+mod output;
+
+use std::path::PathBuf;
+
+use anyhow::{bail, Context};
+use clap::{Parser, Subcommand};
+use tokio_util::sync::CancellationToken;
+
+use crate::config::Settings;
+use crate::manifest::Manifest;
+use crate::store::{DivergenceStatus, RecordFilter, Store};
+
+#[derive(Debug, Parser)]
+#[command(name = "groupstate", version, about = "Watches a group's treasury onchain and reconciles it with its documented group state.")]
+pub struct Cli {
+    /// A TOML file layered over config/default.toml (GROUPSTATE__… variables override both).
+    #[arg(long, global = true, value_name = "FILE")]
+    pub config: Option<PathBuf>,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// The daemon: migrations, then a follower for every configured chain.
+    Run,
+    /// A self-contained demonstration on a local anvil devnet with a real Safe 1.4.1.
+    Demo,
+    /// Apply database migrations.
+    Migrate,
+    /// Register, version, list and show groups.
+    #[command(subcommand)]
+    Group(GroupCommand),
+    /// Validate a manifest.
+    #[command(subcommand)]
+    Manifest(ManifestCommand),
+    /// A group's decision and transaction records.
+    Records {
+        id: String,
+        #[arg(long)]
+        kind: Option<String>,
+        /// structure | decision | transaction | unknown
+        #[arg(long)]
+        category: Option<String>,
+        #[arg(long)]
+        from_block: Option<i64>,
+        #[arg(long)]
+        to_block: Option<i64>,
+        #[arg(long)]
+        limit: Option<i64>,
+        #[arg(long)]
+        json: bool,
+    },
+    /// A group's divergences between declared and observed structure.
+    Divergences {
+        id: String,
+        /// open | resolved | acknowledged
+        #[arg(long)]
+        status: Option<String>,
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum GroupCommand {
+    /// Register a group from its manifest (YAML or JSON).
+    Add { file: PathBuf },
+    /// Store a new version of a group's manifest.
+    Update {
+        file: PathBuf,
+        /// The first block the version is in force at (default: the next block to process).
+        #[arg(long)]
+        effective_block: Option<u64>,
+    },
+    List {
+        #[arg(long)]
+        json: bool,
+    },
+    Show {
+        id: String,
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ManifestCommand {
+    /// Validate a manifest offline; with --chain, also compare it with the chain now.
+    Check {
+        file: PathBuf,
+        #[arg(long)]
+        chain: bool,
+    },
+}
+
+/// Runs the command; the returned error is printed by `main` with its context chain.
+pub async fn run(cli: Cli) -> anyhow::Result<()> {
+    let settings = Settings::load(cli.config.as_deref())?;
+    crate::telemetry::init(&settings.log);
+    match cli.command {
+        Command::Run => {
+            let store = open_store(&settings).await?;
+            let cancel = CancellationToken::new();
+            crate::daemon::cancel_on_signal(cancel.clone());
+            crate::daemon::run(&settings, store, cancel).await
+        }
+        Command::Demo => demo::run(settings).await,
+        Command::Migrate => {
+            open_store(&settings).await?;
+            println!("migrations applied");
+            Ok(())
+        }
+        Command::Group(g) => group(&settings, g).await,
+        Command::Manifest(ManifestCommand::Check { file, chain }) => {
+            manifest_check(&settings, &file, chain).await
+        }
+        Command::Records {
+            id,
+            kind,
+            category,
+            from_block,
+            to_block,
+            limit,
+            json,
+        } => {
+            let store = open_store(&settings).await?;
+            require_group(&store, &id).await?;
+            let filter = RecordFilter {
+                kind,
+                category,
+                from_block,
+                to_block,
+                limit,
+            };
+            let rows = store.records(&id, &filter).await?;
+            output::records(&rows, json)
+        }
+        Command::Divergences { id, status, json } => {
+            let store = open_store(&settings).await?;
+            require_group(&store, &id).await?;
+            let status = match status.as_deref() {
+                None => None,
+                Some(s) => Some(DivergenceStatus::parse(s).with_context(|| {
+                    format!("--status {s}: expected open, resolved or acknowledged")
+                })?),
+            };
+            let rows = store.divergences(&id, status).await?;
+            output::divergences(&rows, json)
+        }
+    }
+}
+
+/// Connects to the configured database and applies migrations.
+pub async fn open_store(settings: &Settings) -> anyhow::Result<Store> {
+    let store = Store::connect(&settings.database_url(), settings.database.max_connections)
+        .await
+        .context("opening the database (database.url)")?;
+    store.migrate().await.context("applying migrations")?;
+    Ok(store)
+}
+
+async fn require_group(store: &Store, id: &str) -> anyhow::Result<()> {
+    if store.group(id).await?.is_none() {
+        bail!("no group {id} is registered");
+    }
+    Ok(())
+}
+
+fn load_manifest(settings: &Settings, file: &std::path::Path) -> anyhow::Result<Manifest> {
+    let manifest = Manifest::from_file(file)
+        .map_err(|e| anyhow::anyhow!("{} is not a valid manifest:\n{e}", file.display()))?;
+    settings
+        .chain(&manifest.chain)
+        .with_context(|| format!("{}: chain: {} is not configured", file.display(), manifest.chain))?;
+    Ok(manifest)
+}
+
+async fn group(settings: &Settings, cmd: GroupCommand) -> anyhow::Result<()> {
+    let store = open_store(settings).await?;
+    match cmd {
+        GroupCommand::Add { file } => {
+            let m = load_manifest(settings, &file)?;
+            let v = store.add_group(&m).await?;
+            println!(
+                "registered {} (version {}, {}), following chain {} from block {}",
+                v.group_id, v.version, v.hash, m.chain, v.effective_block
+            );
+        }
+        GroupCommand::Update {
+            file,
+            effective_block,
+        } => {
+            let m = load_manifest(settings, &file)?;
+            let v = store.update_group(&m, effective_block).await?;
+            println!(
+                "{}: version {} ({}) in force from block {}",
+                v.group_id, v.version, v.hash, v.effective_block
+            );
+        }
+        GroupCommand::List { json } => output::groups(&store.groups().await?, json)?,
+        GroupCommand::Show { id, json } => {
+            let g = store
+                .group(&id)
+                .await?
+                .with_context(|| format!("no group {id} is registered"))?;
+            let versions = store.manifest_versions(&id).await?;
+            output::group(&g, &versions, json)?;
+        }
+    }
+    Ok(())
+}
+
+async fn manifest_check(
+    settings: &Settings,
+    file: &std::path::Path,
+    chain: bool,
+) -> anyhow::Result<()> {
+    let m = Manifest::from_file(file)
+        .map_err(|e| anyhow::anyhow!("{} is not a valid manifest:\n{e}", file.display()))?;
+    println!("{}: valid, hash {}", file.display(), m.hash());
+    if !chain {
+        return Ok(());
+    }
+    let cfg = settings.chain(&m.chain)?;
+    let rpc = crate::chain::rpc::Rpc::new(
+        &cfg.rpc_url,
+        crate::chain::rpc::RetryPolicy::from(&settings.follower),
+    )?;
+    let head = rpc.head().await?;
+    let mut disagreements = 0;
+    for safe in &m.treasury.safes {
+        let observed = crate::observe::snapshot_safe(&rpc, safe.address, head).await?;
+        if !observed.deployed {
+            println!("{}: no Safe deployed at block {head}", safe.address);
+            disagreements += 1;
+            continue;
+        }
+        for f in crate::reconcile::reconcile_safe(safe, &observed) {
+            println!(
+                "{} {}: expected {}, observed {}",
+                f.rule, safe.address, f.expected, f.observed
+            );
+            disagreements += 1;
+        }
+    }
+    if disagreements > 0 {
+        bail!("{disagreements} disagreement(s) with chain {} at block {head}", m.chain);
+    }
+    println!("agrees with chain {} at block {head}", m.chain);
+    Ok(())
+}

@@ -1,0 +1,448 @@
+//! The event catalog: `sol!` bindings generated from `abis/`, and the decoding of a raw log into a
+//! typed [`GroupEvent`]. Safe 1.3.0 and 1.4.1 share each event's topic0 but index different
+//! parameters, so a log is decoded with the 1.4.1 layout first and the 1.3.0 layout second.
+
+use alloy::primitives::{Address, Bytes, B256, U256};
+use alloy::rpc::types::Log;
+use alloy::sol_types::{SolEvent, SolEventInterface};
+use serde::Serialize;
+
+/// Bindings generated from the ABIs the daemon indexes.
+pub mod abi {
+    /// Safe 1.4.1 (SafeL2), all functions and events.
+    pub mod v141 {
+        alloy::sol!(
+            #[allow(missing_docs)]
+            #[derive(Debug)]
+            SafeL2,
+            "abis/SafeL2-1.4.1.json"
+        );
+    }
+    /// Safe 1.3.0 (GnosisSafeL2) events: fewer indexed parameters.
+    pub mod v130 {
+        alloy::sol!(
+            #[allow(missing_docs)]
+            #[derive(Debug)]
+            GnosisSafeL2,
+            "abis/SafeL2-1.3.0-events.json"
+        );
+    }
+}
+
+use abi::v130::GnosisSafeL2::GnosisSafeL2Events as V130;
+use abi::v141::SafeL2::SafeL2Events as V141;
+
+/// Where a record comes from on the chain: enough to find it again and check it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Evidence {
+    pub chain_id: u64,
+    pub block_number: u64,
+    pub block_hash: B256,
+    pub tx_hash: B256,
+    pub tx_index: u64,
+    pub log_index: u64,
+    pub block_timestamp: Option<u64>,
+}
+
+/// What a record says about the group: a change of structure, a decision, or a movement of funds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Category {
+    Structure,
+    Decision,
+    Transaction,
+    Unknown,
+}
+
+impl Category {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Category::Structure => "structure",
+            Category::Decision => "decision",
+            Category::Transaction => "transaction",
+            Category::Unknown => "unknown",
+        }
+    }
+}
+
+fn decimal<S: serde::Serializer>(v: &U256, s: S) -> Result<S::Ok, S::Error> {
+    s.serialize_str(&v.to_string())
+}
+
+/// A typed event emitted by a Safe (any supported version and layout).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(tag = "event", rename_all = "snake_case")]
+pub enum SafeEvent {
+    SafeSetup {
+        initiator: Address,
+        owners: Vec<Address>,
+        #[serde(serialize_with = "decimal")]
+        threshold: U256,
+        initializer: Address,
+        fallback_handler: Address,
+    },
+    AddedOwner {
+        owner: Address,
+    },
+    RemovedOwner {
+        owner: Address,
+    },
+    ChangedThreshold {
+        #[serde(serialize_with = "decimal")]
+        threshold: U256,
+    },
+    EnabledModule {
+        module: Address,
+    },
+    DisabledModule {
+        module: Address,
+    },
+    ChangedGuard {
+        guard: Address,
+    },
+    ChangedFallbackHandler {
+        handler: Address,
+    },
+    ExecutionSuccess {
+        safe_tx_hash: B256,
+        #[serde(serialize_with = "decimal")]
+        payment: U256,
+    },
+    ExecutionFailure {
+        safe_tx_hash: B256,
+        #[serde(serialize_with = "decimal")]
+        payment: U256,
+    },
+    SafeReceived {
+        sender: Address,
+        #[serde(serialize_with = "decimal")]
+        value: U256,
+    },
+    ExecutionFromModuleSuccess {
+        module: Address,
+    },
+    ExecutionFromModuleFailure {
+        module: Address,
+    },
+    SafeMultiSigTransaction {
+        to: Address,
+        #[serde(serialize_with = "decimal")]
+        value: U256,
+        data: Bytes,
+        operation: u8,
+        #[serde(serialize_with = "decimal")]
+        safe_tx_gas: U256,
+        #[serde(serialize_with = "decimal")]
+        base_gas: U256,
+        #[serde(serialize_with = "decimal")]
+        gas_price: U256,
+        gas_token: Address,
+        refund_receiver: Address,
+        signatures: Bytes,
+        additional_info: Bytes,
+    },
+    SafeModuleTransaction {
+        module: Address,
+        to: Address,
+        #[serde(serialize_with = "decimal")]
+        value: U256,
+        data: Bytes,
+        operation: u8,
+    },
+    ApproveHash {
+        approved_hash: B256,
+        owner: Address,
+    },
+    SignMsg {
+        msg_hash: B256,
+    },
+}
+
+impl SafeEvent {
+    /// A stable record kind, e.g. `safe.added_owner`.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            SafeEvent::SafeSetup { .. } => "safe.setup",
+            SafeEvent::AddedOwner { .. } => "safe.added_owner",
+            SafeEvent::RemovedOwner { .. } => "safe.removed_owner",
+            SafeEvent::ChangedThreshold { .. } => "safe.changed_threshold",
+            SafeEvent::EnabledModule { .. } => "safe.enabled_module",
+            SafeEvent::DisabledModule { .. } => "safe.disabled_module",
+            SafeEvent::ChangedGuard { .. } => "safe.changed_guard",
+            SafeEvent::ChangedFallbackHandler { .. } => "safe.changed_fallback_handler",
+            SafeEvent::ExecutionSuccess { .. } => "safe.execution_success",
+            SafeEvent::ExecutionFailure { .. } => "safe.execution_failure",
+            SafeEvent::SafeReceived { .. } => "safe.received",
+            SafeEvent::ExecutionFromModuleSuccess { .. } => "safe.module_execution_success",
+            SafeEvent::ExecutionFromModuleFailure { .. } => "safe.module_execution_failure",
+            SafeEvent::SafeMultiSigTransaction { .. } => "safe.multisig_transaction",
+            SafeEvent::SafeModuleTransaction { .. } => "safe.module_transaction",
+            SafeEvent::ApproveHash { .. } => "safe.approve_hash",
+            SafeEvent::SignMsg { .. } => "safe.sign_msg",
+        }
+    }
+
+    pub fn category(&self) -> Category {
+        match self {
+            SafeEvent::SafeSetup { .. }
+            | SafeEvent::AddedOwner { .. }
+            | SafeEvent::RemovedOwner { .. }
+            | SafeEvent::ChangedThreshold { .. }
+            | SafeEvent::EnabledModule { .. }
+            | SafeEvent::DisabledModule { .. }
+            | SafeEvent::ChangedGuard { .. }
+            | SafeEvent::ChangedFallbackHandler { .. } => Category::Structure,
+            SafeEvent::ExecutionSuccess { .. }
+            | SafeEvent::ExecutionFailure { .. }
+            | SafeEvent::SafeMultiSigTransaction { .. }
+            | SafeEvent::ApproveHash { .. }
+            | SafeEvent::SignMsg { .. } => Category::Decision,
+            SafeEvent::SafeReceived { .. }
+            | SafeEvent::ExecutionFromModuleSuccess { .. }
+            | SafeEvent::ExecutionFromModuleFailure { .. }
+            | SafeEvent::SafeModuleTransaction { .. } => Category::Transaction,
+        }
+    }
+}
+
+/// Any event the catalog knows; later catalogs (governors, roles) add variants here.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(untagged)]
+pub enum GroupEvent {
+    Safe(SafeEvent),
+}
+
+impl GroupEvent {
+    pub fn kind(&self) -> &'static str {
+        match self {
+            GroupEvent::Safe(e) => e.kind(),
+        }
+    }
+    pub fn category(&self) -> Category {
+        match self {
+            GroupEvent::Safe(e) => e.category(),
+        }
+    }
+}
+
+/// A log the catalog could not turn into an event; it is kept as an `unknown` record, not lost.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum DecodeError {
+    #[error("log {log_index:?} in block {block:?}: missing {field}")]
+    MissingField {
+        block: Option<u64>,
+        log_index: Option<u64>,
+        field: &'static str,
+    },
+    #[error("no topic0: anonymous events are not in the catalog")]
+    Anonymous,
+    #[error("topic0 {0} is not in the catalog")]
+    UnknownTopic(B256),
+    #[error("topic0 {topic0} matches the catalog but the log does not decode with any known layout ({topics} topics, {data_len} data bytes): {reason}")]
+    BadLayout {
+        topic0: B256,
+        topics: usize,
+        data_len: usize,
+        reason: String,
+    },
+}
+
+/// A raw log, its evidence, and what the catalog made of it.
+#[derive(Debug, Clone)]
+pub struct DecodedLog {
+    pub evidence: Evidence,
+    pub address: Address,
+    pub topics: Vec<B256>,
+    pub data: Bytes,
+    pub event: Result<GroupEvent, DecodeError>,
+}
+
+/// Every topic0 in the catalog, to filter `eth_getLogs`.
+pub fn catalog_topics() -> Vec<B256> {
+    use abi::v141::SafeL2 as S;
+    vec![
+        S::SafeSetup::SIGNATURE_HASH,
+        S::AddedOwner::SIGNATURE_HASH,
+        S::RemovedOwner::SIGNATURE_HASH,
+        S::ChangedThreshold::SIGNATURE_HASH,
+        S::EnabledModule::SIGNATURE_HASH,
+        S::DisabledModule::SIGNATURE_HASH,
+        S::ChangedGuard::SIGNATURE_HASH,
+        S::ChangedFallbackHandler::SIGNATURE_HASH,
+        S::ExecutionSuccess::SIGNATURE_HASH,
+        S::ExecutionFailure::SIGNATURE_HASH,
+        S::SafeReceived::SIGNATURE_HASH,
+        S::ExecutionFromModuleSuccess::SIGNATURE_HASH,
+        S::ExecutionFromModuleFailure::SIGNATURE_HASH,
+        S::SafeMultiSigTransaction::SIGNATURE_HASH,
+        S::SafeModuleTransaction::SIGNATURE_HASH,
+        S::ApproveHash::SIGNATURE_HASH,
+        S::SignMsg::SIGNATURE_HASH,
+    ]
+}
+
+/// Decodes one RPC log; `Err` only when the log lacks the chain position every record needs.
+pub fn decode_log(chain_id: u64, log: &Log) -> Result<DecodedLog, DecodeError> {
+    let missing = |field| DecodeError::MissingField {
+        block: log.block_number,
+        log_index: log.log_index,
+        field,
+    };
+    let evidence = Evidence {
+        chain_id,
+        block_number: log.block_number.ok_or_else(|| missing("blockNumber"))?,
+        block_hash: log.block_hash.ok_or_else(|| missing("blockHash"))?,
+        tx_hash: log.transaction_hash.ok_or_else(|| missing("transactionHash"))?,
+        tx_index: log
+            .transaction_index
+            .ok_or_else(|| missing("transactionIndex"))?,
+        log_index: log.log_index.ok_or_else(|| missing("logIndex"))?,
+        block_timestamp: log.block_timestamp,
+    };
+    let topics = log.topics().to_vec();
+    let data = log.data().data.clone();
+    let event = decode_safe_event(&topics, &data).map(GroupEvent::Safe);
+    Ok(DecodedLog {
+        evidence,
+        address: log.address(),
+        topics,
+        data,
+        event,
+    })
+}
+
+/// Decodes a Safe event from its topics and data, trying the 1.4.1 layout, then 1.3.0.
+pub fn decode_safe_event(topics: &[B256], data: &[u8]) -> Result<SafeEvent, DecodeError> {
+    let topic0 = *topics.first().ok_or(DecodeError::Anonymous)?;
+    if !catalog_topics().contains(&topic0) {
+        return Err(DecodeError::UnknownTopic(topic0));
+    }
+    match V141::decode_raw_log(topics, data) {
+        Ok(e) => Ok(from_v141(e)),
+        Err(first) => match V130::decode_raw_log(topics, data) {
+            Ok(e) => Ok(from_v130(e)),
+            Err(_) => Err(DecodeError::BadLayout {
+                topic0,
+                topics: topics.len(),
+                data_len: data.len(),
+                reason: first.to_string(),
+            }),
+        },
+    }
+}
+
+macro_rules! convert_events {
+    ($name:ident, $enum:ident) => {
+        fn $name(e: $enum) -> SafeEvent {
+            match e {
+                $enum::SafeSetup(e) => SafeEvent::SafeSetup {
+                    initiator: e.initiator,
+                    owners: e.owners,
+                    threshold: e.threshold,
+                    initializer: e.initializer,
+                    fallback_handler: e.fallbackHandler,
+                },
+                $enum::AddedOwner(e) => SafeEvent::AddedOwner { owner: e.owner },
+                $enum::RemovedOwner(e) => SafeEvent::RemovedOwner { owner: e.owner },
+                $enum::ChangedThreshold(e) => SafeEvent::ChangedThreshold {
+                    threshold: e.threshold,
+                },
+                $enum::EnabledModule(e) => SafeEvent::EnabledModule { module: e.module },
+                $enum::DisabledModule(e) => SafeEvent::DisabledModule { module: e.module },
+                $enum::ChangedGuard(e) => SafeEvent::ChangedGuard { guard: e.guard },
+                $enum::ChangedFallbackHandler(e) => {
+                    SafeEvent::ChangedFallbackHandler { handler: e.handler }
+                }
+                $enum::ExecutionSuccess(e) => SafeEvent::ExecutionSuccess {
+                    safe_tx_hash: e.txHash,
+                    payment: e.payment,
+                },
+                $enum::ExecutionFailure(e) => SafeEvent::ExecutionFailure {
+                    safe_tx_hash: e.txHash,
+                    payment: e.payment,
+                },
+                $enum::SafeReceived(e) => SafeEvent::SafeReceived {
+                    sender: e.sender,
+                    value: e.value,
+                },
+                $enum::ExecutionFromModuleSuccess(e) => {
+                    SafeEvent::ExecutionFromModuleSuccess { module: e.module }
+                }
+                $enum::ExecutionFromModuleFailure(e) => {
+                    SafeEvent::ExecutionFromModuleFailure { module: e.module }
+                }
+                $enum::SafeMultiSigTransaction(e) => SafeEvent::SafeMultiSigTransaction {
+                    to: e.to,
+                    value: e.value,
+                    data: e.data,
+                    operation: e.operation,
+                    safe_tx_gas: e.safeTxGas,
+                    base_gas: e.baseGas,
+                    gas_price: e.gasPrice,
+                    gas_token: e.gasToken,
+                    refund_receiver: e.refundReceiver,
+                    signatures: e.signatures,
+                    additional_info: e.additionalInfo,
+                },
+                $enum::SafeModuleTransaction(e) => SafeEvent::SafeModuleTransaction {
+                    module: e.module,
+                    to: e.to,
+                    value: e.value,
+                    data: e.data,
+                    operation: e.operation,
+                },
+                $enum::ApproveHash(e) => SafeEvent::ApproveHash {
+                    approved_hash: e.approvedHash,
+                    owner: e.owner,
+                },
+                $enum::SignMsg(e) => SafeEvent::SignMsg {
+                    msg_hash: e.msgHash,
+                },
+            }
+        }
+    };
+}
+
+convert_events!(from_v141, V141);
+convert_events!(from_v130, V130);
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use alloy::primitives::address;
+
+    fn owner() -> Address {
+        address!("0x1111111111111111111111111111111111111111")
+    }
+
+    #[test]
+    fn both_layouts_of_added_owner_decode_to_the_same_event() {
+        let v141 = abi::v141::SafeL2::AddedOwner { owner: owner() }.encode_log_data();
+        let v130 = abi::v130::GnosisSafeL2::AddedOwner { owner: owner() }.encode_log_data();
+        assert_eq!(v141.topics()[0], v130.topics()[0], "same topic0");
+        assert_eq!(v141.topics().len(), 2);
+        assert_eq!(v130.topics().len(), 1);
+        for d in [v141, v130] {
+            assert_eq!(
+                decode_safe_event(d.topics(), &d.data).unwrap(),
+                SafeEvent::AddedOwner { owner: owner() }
+            );
+        }
+    }
+
+    #[test]
+    fn a_truncated_log_is_a_clear_error() {
+        let d = abi::v141::SafeL2::ChangedThreshold {
+            threshold: U256::from(2),
+        }
+        .encode_log_data();
+        let err = decode_safe_event(d.topics(), &d.data[..10]).unwrap_err();
+        assert!(matches!(err, DecodeError::BadLayout { topics: 1, data_len: 10, .. }), "{err}");
+    }
+
+    #[test]
+    fn an_unknown_topic_is_named() {
+        let err = decode_safe_event(&[B256::repeat_byte(7)], &[]).unwrap_err();
+        assert_eq!(err, DecodeError::UnknownTopic(B256::repeat_byte(7)));
+    }
+}

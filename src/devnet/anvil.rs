@@ -1,0 +1,421 @@
+//! A local anvil process: start, raw test RPCs (mine, reorg, snapshot), and transactions sent
+//! from anvil's unlocked dev accounts.
+//!
+//! Invariant: a [`Devnet`] owns its anvil process; dropping the `Devnet` kills it, so a test that
+//! panics leaves nothing running.
+
+use std::{
+    collections::VecDeque,
+    path::PathBuf,
+    process::Stdio,
+    sync::{Arc, Mutex},
+    time::Duration,
+};
+
+use alloy::{
+    primitives::{Address, Bytes, TxHash, B256, U256},
+    providers::{Provider, RootProvider},
+    rpc::types::{BlockNumberOrTag, TransactionInput, TransactionReceipt, TransactionRequest},
+};
+use anyhow::{anyhow, bail, Context, Result};
+use tokio::{
+    io::{AsyncBufReadExt, AsyncRead, BufReader},
+    process::{Child, Command},
+    sync::oneshot,
+};
+
+use super::install;
+
+/// How long anvil may take to print its address and answer `eth_chainId`.
+const START_TIMEOUT: Duration = Duration::from_secs(30);
+/// How many of anvil's last output lines are kept for error messages.
+const OUTPUT_TAIL_LINES: usize = 40;
+
+/// How to start a [`Devnet`].
+#[derive(Debug, Clone)]
+pub struct DevnetOptions {
+    /// Mine a block every this many seconds instead of one block per transaction.
+    pub block_time: Option<f64>,
+    /// Chain id (anvil's default, 31337, unless set).
+    pub chain_id: u64,
+    /// Block gas limit; the default (300M) lets bulk funding put many payments in one block.
+    pub gas_limit: u64,
+    /// Further anvil arguments, passed as they are.
+    pub extra_args: Vec<String>,
+}
+
+impl Default for DevnetOptions {
+    fn default() -> Self {
+        Self {
+            block_time: None,
+            chain_id: 31337,
+            gas_limit: 300_000_000,
+            extra_args: Vec::new(),
+        }
+    }
+}
+
+/// A running anvil chain on `127.0.0.1`, with its funded, unlocked dev accounts.
+pub struct Devnet {
+    child: Child,
+    port: u16,
+    chain_id: u64,
+    block_time: Option<f64>,
+    provider: RootProvider,
+    accounts: Vec<Address>,
+    project_dir: PathBuf,
+    output: Arc<Mutex<VecDeque<String>>>,
+    /// The `MultiSendCallOnly` that bulk funding calls, once one is deployed.
+    pub(crate) multi_send: tokio::sync::Mutex<Option<Address>>,
+}
+
+impl std::fmt::Debug for Devnet {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Devnet")
+            .field("port", &self.port)
+            .field("chain_id", &self.chain_id)
+            .field("pid", &self.child.id())
+            .finish_non_exhaustive()
+    }
+}
+
+impl Devnet {
+    /// Installs the npm tooling if needed, starts anvil on a free port and waits until it
+    /// answers.
+    #[tracing::instrument(skip_all, fields(chain_id = opts.chain_id))]
+    pub async fn start(opts: DevnetOptions) -> Result<Devnet> {
+        let project_dir = install::project_dir()?;
+        install::ensure_installed(&project_dir).await?;
+        let anvil = project_dir.join(install::ANVIL_BIN);
+
+        let mut cmd = Command::new(&anvil);
+        // Port 0: anvil binds a free port itself and prints it, so parallel tests never race
+        // for one.
+        cmd.args(["--host", "127.0.0.1", "--port", "0"])
+            .args(["--chain-id", &opts.chain_id.to_string()])
+            .args(["--gas-limit", &opts.gas_limit.to_string()]);
+        if let Some(secs) = opts.block_time {
+            cmd.args(["--block-time", &secs.to_string()]);
+        }
+        cmd.args(&opts.extra_args)
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .kill_on_drop(true);
+        let mut child = cmd
+            .spawn()
+            .with_context(|| format!("spawning {}", anvil.display()))?;
+
+        // anvil logs every request; both pipes are drained for the life of the process so it
+        // never blocks on a full pipe, and the last lines are kept for error messages.
+        let output = Arc::new(Mutex::new(VecDeque::new()));
+        let (port_tx, port_rx) = oneshot::channel();
+        let stdout = child.stdout.take().context("anvil stdout")?;
+        let stderr = child.stderr.take().context("anvil stderr")?;
+        tokio::spawn(drain(stdout, output.clone(), Some(port_tx)));
+        tokio::spawn(drain(stderr, output.clone(), None));
+
+        let port = match tokio::time::timeout(START_TIMEOUT, port_rx).await {
+            Ok(Ok(port)) => port,
+            _ => {
+                let status = child.try_wait().ok().flatten();
+                bail!(
+                    "anvil did not report its address (exit status {status:?}); output:\n{}",
+                    tail(&output)
+                );
+            }
+        };
+        let url = format!("http://127.0.0.1:{port}")
+            .parse()
+            .context("anvil url")?;
+        let provider = RootProvider::new_http(url);
+
+        let deadline = tokio::time::Instant::now() + START_TIMEOUT;
+        let chain_id = loop {
+            match provider.get_chain_id().await {
+                Ok(id) => break id,
+                Err(e) if tokio::time::Instant::now() > deadline => {
+                    return Err(anyhow!(e)).context(format!(
+                        "anvil on port {port} never answered eth_chainId; output:\n{}",
+                        tail(&output)
+                    ));
+                }
+                Err(_) => tokio::time::sleep(Duration::from_millis(50)).await,
+            }
+        };
+        if chain_id != opts.chain_id {
+            bail!("anvil reports chain id {chain_id}, expected {}", opts.chain_id);
+        }
+        let accounts = provider
+            .get_accounts()
+            .await
+            .context("eth_accounts on anvil")?;
+        if accounts.is_empty() {
+            bail!("anvil has no dev accounts");
+        }
+        tracing::debug!(port, accounts = accounts.len(), "anvil started");
+        Ok(Devnet {
+            child,
+            port,
+            chain_id,
+            block_time: opts.block_time,
+            provider,
+            accounts,
+            project_dir,
+            output,
+            multi_send: tokio::sync::Mutex::new(None),
+        })
+    }
+
+    /// The HTTP JSON-RPC endpoint, e.g. `http://127.0.0.1:40123`.
+    pub fn rpc_url(&self) -> String {
+        format!("http://127.0.0.1:{}", self.port)
+    }
+
+    /// The WebSocket JSON-RPC endpoint (same port as HTTP).
+    pub fn ws_url(&self) -> String {
+        format!("ws://127.0.0.1:{}", self.port)
+    }
+
+    /// The TCP port anvil listens on.
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
+    /// The chain id anvil was started with.
+    pub fn chain_id(&self) -> u64 {
+        self.chain_id
+    }
+
+    /// A provider over HTTP without fillers: transactions sent through it are filled (nonce,
+    /// gas, fees) and signed by anvil.
+    pub fn http_provider(&self) -> RootProvider {
+        self.provider.clone()
+    }
+
+    /// anvil's funded, unlocked dev accounts (`eth_accounts`).
+    pub fn accounts(&self) -> &[Address] {
+        &self.accounts
+    }
+
+    /// The dev account that deploys contracts and submits Safe transactions.
+    pub fn dev_account(&self) -> Address {
+        self.accounts[0]
+    }
+
+    /// The directory holding `package.json` and `node_modules`.
+    pub fn project_dir(&self) -> &std::path::Path {
+        &self.project_dir
+    }
+
+    /// The last lines anvil printed, for diagnosing a failure.
+    pub fn recent_output(&self) -> String {
+        tail(&self.output)
+    }
+
+    /// Sends a JSON-RPC request and decodes its result.
+    pub async fn raw<P, R>(&self, method: &'static str, params: P) -> Result<R>
+    where
+        P: serde::Serialize + Clone + std::fmt::Debug + Send + Sync + Unpin,
+        R: serde::de::DeserializeOwned + std::fmt::Debug + Send + Sync + Unpin + 'static,
+    {
+        self.provider
+            .raw_request(method.into(), params)
+            .await
+            .with_context(|| format!("{method} on the devnet"))
+    }
+
+    /// Mines `n` blocks at once (`anvil_mine`).
+    pub async fn mine(&self, n: u64) -> Result<()> {
+        let _: serde_json::Value = self.raw("anvil_mine", (U256::from(n),)).await?;
+        Ok(())
+    }
+
+    /// Replaces the last `depth` blocks with as many new empty blocks (`anvil_reorg`); the
+    /// removed blocks' transactions are dropped.
+    pub async fn reorg(&self, depth: u64) -> Result<()> {
+        let _: serde_json::Value = self
+            .raw("anvil_reorg", (depth, Vec::<serde_json::Value>::new()))
+            .await?;
+        Ok(())
+    }
+
+    /// Takes a snapshot of the chain state (`evm_snapshot`); see [`Devnet::revert`].
+    pub async fn snapshot(&self) -> Result<U256> {
+        self.raw("evm_snapshot", ()).await
+    }
+
+    /// Reverts to a snapshot (`evm_revert`), removing every later block; false if the id is
+    /// unknown.
+    pub async fn revert(&self, id: U256) -> Result<bool> {
+        self.raw("evm_revert", (id,)).await
+    }
+
+    /// Turns mining a block per transaction on or off (`evm_setAutomine`).
+    pub async fn set_automine(&self, on: bool) -> Result<()> {
+        let _: serde_json::Value = self.raw("evm_setAutomine", (on,)).await?;
+        Ok(())
+    }
+
+    /// The latest block number.
+    pub async fn head(&self) -> Result<u64> {
+        self.provider
+            .get_block_number()
+            .await
+            .context("eth_blockNumber on the devnet")
+    }
+
+    /// The hash of block `number`, if it exists.
+    pub async fn block_hash(&self, number: u64) -> Result<Option<B256>> {
+        let block = self
+            .provider
+            .get_block_by_number(BlockNumberOrTag::Number(number))
+            .await
+            .with_context(|| format!("eth_getBlockByNumber({number}) on the devnet"))?;
+        Ok(block.map(|b| b.header.hash))
+    }
+
+    /// `eth_call` against the latest block.
+    pub async fn call(&self, to: Address, data: impl Into<Bytes>) -> Result<Bytes> {
+        let tx = TransactionRequest::default()
+            .from(self.dev_account())
+            .to(to)
+            .input(TransactionInput::new(data.into()));
+        self.provider
+            .call(tx)
+            .await
+            .with_context(|| format!("eth_call to {to}"))
+    }
+
+    /// Sends a transaction for anvil to fill and sign, returning its hash without waiting for
+    /// it to be mined. `from` defaults to [`Devnet::dev_account`].
+    pub async fn send(&self, mut tx: TransactionRequest) -> Result<TxHash> {
+        if tx.from.is_none() {
+            tx.from = Some(self.dev_account());
+        }
+        let pending = self
+            .provider
+            .send_transaction(tx)
+            .await
+            .context("eth_sendTransaction on the devnet")?;
+        Ok(*pending.tx_hash())
+    }
+
+    /// Polls for a transaction's receipt until it is mined.
+    pub async fn wait_receipt(&self, hash: TxHash) -> Result<TransactionReceipt> {
+        // A mined block may take up to one block time; beyond that allow a generous margin.
+        let budget = Duration::from_secs(60) + Duration::from_secs_f64(self.block_time.unwrap_or(0.0) * 3.0);
+        let deadline = tokio::time::Instant::now() + budget;
+        let mut pause = Duration::from_millis(2);
+        loop {
+            if let Some(receipt) = self
+                .provider
+                .get_transaction_receipt(hash)
+                .await
+                .with_context(|| format!("eth_getTransactionReceipt({hash})"))?
+            {
+                return Ok(receipt);
+            }
+            if tokio::time::Instant::now() > deadline {
+                bail!("transaction {hash} not mined after {budget:?}");
+            }
+            tokio::time::sleep(pause).await;
+            pause = (pause * 2).min(Duration::from_millis(100));
+        }
+    }
+
+    /// Sends a transaction, waits for it, and fails if it reverted.
+    pub async fn transact(&self, tx: TransactionRequest) -> Result<TransactionReceipt> {
+        let hash = self.send(tx).await?;
+        let receipt = self.wait_receipt(hash).await?;
+        if !receipt.status() {
+            bail!("transaction {hash} reverted");
+        }
+        Ok(receipt)
+    }
+
+    /// Deploys `init_code` (creation bytecode with any constructor arguments appended) from the
+    /// dev account and returns the new contract's address.
+    pub async fn deploy(&self, init_code: impl Into<Bytes>) -> Result<Address> {
+        let tx = TransactionRequest::default()
+            .create()
+            .input(TransactionInput::new(init_code.into()));
+        let receipt = self.transact(tx).await.context("deploying a contract")?;
+        receipt
+            .contract_address
+            .context("deployment receipt without a contract address")
+    }
+}
+
+impl Devnet {
+    /// Records a deployed `MultiSendCallOnly` for [`super::fund_many`] to reuse.
+    pub(crate) async fn remember_multi_send(&self, address: Address) {
+        *self.multi_send.lock().await = Some(address);
+    }
+}
+
+impl Drop for Devnet {
+    fn drop(&mut self) {
+        // `kill_on_drop` would do this too; being explicit documents the invariant.
+        let _ = self.child.start_kill();
+    }
+}
+
+/// Reads lines until EOF, keeping the last few; the first `Listening on 127.0.0.1:PORT` line
+/// reports the port.
+async fn drain(
+    pipe: impl AsyncRead + Unpin,
+    output: Arc<Mutex<VecDeque<String>>>,
+    mut port_tx: Option<oneshot::Sender<u16>>,
+) {
+    let mut lines = BufReader::new(pipe).lines();
+    while let Ok(Some(line)) = lines.next_line().await {
+        if let Some(port) = port_tx
+            .is_some()
+            .then(|| parse_listening_port(&line))
+            .flatten()
+        {
+            if let Some(tx) = port_tx.take() {
+                let _ = tx.send(port);
+            }
+        }
+        tracing::trace!(target: "groupstate::devnet::anvil", "{line}");
+        // A poisoned lock only means another drain task panicked; the tail is best effort.
+        if let Ok(mut out) = output.lock() {
+            if out.len() == OUTPUT_TAIL_LINES {
+                out.pop_front();
+            }
+            out.push_back(line);
+        }
+    }
+}
+
+fn parse_listening_port(line: &str) -> Option<u16> {
+    line.trim()
+        .strip_prefix("Listening on ")?
+        .rsplit(':')
+        .next()?
+        .parse()
+        .ok()
+}
+
+fn tail(output: &Mutex<VecDeque<String>>) -> String {
+    output
+        .lock()
+        .map(|out| out.iter().cloned().collect::<Vec<_>>().join("\n"))
+        .unwrap_or_default()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::parse_listening_port;
+
+    #[test]
+    fn parses_anvil_listening_line() {
+        assert_eq!(
+            parse_listening_port("Listening on 127.0.0.1:37623"),
+            Some(37623)
+        );
+        assert_eq!(parse_listening_port("Gas Limit"), None);
+    }
+}

@@ -1,0 +1,125 @@
+//! Pays ether into Safes from the dev account: one transfer, or many at once through
+//! `MultiSendCallOnly` so a benchmark can make ~100,000 `SafeReceived` events in a few hundred
+//! transactions.
+//!
+//! Invariant: `fund_many` either returns one successful receipt per chunk, in target order, or
+//! an error; it never reports success for a chunk that reverted.
+
+use alloy::{
+    primitives::{Address, U256},
+    providers::Provider,
+    rpc::types::{TransactionInput, TransactionReceipt, TransactionRequest},
+    sol_types::SolCall,
+};
+use anyhow::{ensure, Context, Result};
+
+use super::{
+    anvil::Devnet,
+    bindings::IMultiSendCallOnly,
+    install::SAFE_141_ARTIFACTS,
+    safe::{artifact_bytecode, wait_all},
+};
+
+/// Payments per `multiSend` transaction.
+pub const FUND_CHUNK: usize = 300;
+/// Gas reserved per payment: a Safe's `receive` costs about 20k, a transfer that creates an
+/// account about 37k; unused gas is refunded. 300 payments stay under the 2^24 per-transaction
+/// cap of EIP-7825, should anvil enforce it.
+const GAS_PER_PAYMENT: u64 = 50_000;
+const GAS_PER_CHUNK: u64 = 100_000;
+
+/// Sends `wei` from the dev account to `to` (a Safe emits `SafeReceived`).
+pub async fn fund(devnet: &Devnet, to: Address, wei: U256) -> Result<TransactionReceipt> {
+    let tx = TransactionRequest::default().to(to).value(wei);
+    devnet
+        .transact(tx)
+        .await
+        .with_context(|| format!("paying {wei} wei to {to}"))
+}
+
+/// Pays `wei_each` to every target (repeats allowed) through `MultiSendCallOnly.multiSend`,
+/// [`FUND_CHUNK`] payments per transaction. The transactions are sent back to back and their
+/// receipts awaited together; every one must succeed. Returns the receipts in chunk order.
+#[tracing::instrument(skip_all, fields(targets = targets.len(), %wei_each))]
+pub async fn fund_many(
+    devnet: &Devnet,
+    targets: &[Address],
+    wei_each: U256,
+) -> Result<Vec<TransactionReceipt>> {
+    let multi_send = multi_send(devnet).await?;
+    let mut hashes = Vec::with_capacity(targets.len().div_ceil(FUND_CHUNK));
+    for chunk in targets.chunks(FUND_CHUNK) {
+        let call = IMultiSendCallOnly::multiSendCall {
+            transactions: pack_payments(chunk, wei_each).into(),
+        };
+        let count = chunk.len() as u64;
+        let tx = TransactionRequest::default()
+            .to(multi_send)
+            .value(wei_each * U256::from(count))
+            .gas_limit(GAS_PER_CHUNK + GAS_PER_PAYMENT * count)
+            .input(TransactionInput::new(call.abi_encode().into()));
+        hashes.push(devnet.send(tx).await.context("sending a multiSend payment")?);
+    }
+    let receipts = wait_all(devnet, &hashes).await?;
+    for receipt in &receipts {
+        ensure!(
+            receipt.status(),
+            "multiSend payment {} reverted",
+            receipt.transaction_hash
+        );
+    }
+    Ok(receipts)
+}
+
+/// `multiSend`'s packed encoding of plain payments: per payment `uint8 operation (0) ||
+/// address to || uint256 value || uint256 dataLength (0)` and no data.
+fn pack_payments(targets: &[Address], wei_each: U256) -> Vec<u8> {
+    let mut packed = Vec::with_capacity(targets.len() * 85);
+    for to in targets {
+        packed.push(0);
+        packed.extend_from_slice(to.as_slice());
+        packed.extend_from_slice(&wei_each.to_be_bytes::<32>());
+        packed.extend_from_slice(&[0; 32]);
+    }
+    packed
+}
+
+/// The `MultiSendCallOnly` used for payments: the one [`super::SafeContracts::deploy`]
+/// deployed, or one deployed now if there is none (or a revert removed it).
+async fn multi_send(devnet: &Devnet) -> Result<Address> {
+    let mut slot = devnet.multi_send.lock().await;
+    if let Some(address) = *slot {
+        let code = devnet
+            .http_provider()
+            .get_code_at(address)
+            .await
+            .context("eth_getCode of MultiSendCallOnly")?;
+        if !code.is_empty() {
+            return Ok(address);
+        }
+    }
+    let code = artifact_bytecode(
+        devnet.project_dir(),
+        SAFE_141_ARTIFACTS,
+        "libraries/MultiSendCallOnly.sol/MultiSendCallOnly.json",
+    )?;
+    let address = devnet.deploy(code).await?;
+    *slot = Some(address);
+    Ok(address)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn packs_payments_as_multisend_expects() {
+        let to = Address::repeat_byte(0xab);
+        let packed = pack_payments(&[to, to], U256::from(7));
+        assert_eq!(packed.len(), 2 * 85);
+        assert_eq!(packed[0], 0);
+        assert_eq!(&packed[1..21], to.as_slice());
+        assert_eq!(packed[52], 7);
+        assert!(packed[53..85].iter().all(|b| *b == 0));
+    }
+}

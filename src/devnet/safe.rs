@@ -1,0 +1,364 @@
+//! Deploys the real Safe contracts (1.4.1 and 1.3.0, from the pinned npm build artifacts) and
+//! creates Safe proxies through their factories.
+//!
+//! Invariant: every address in [`SafeContracts`] holds the artifact's code on the devnet it was
+//! deployed to (until that devnet is reverted past the deployment).
+
+use std::path::Path;
+
+use alloy::{
+    primitives::{Address, Bytes, TxHash, U256},
+    rpc::types::{Log, TransactionInput, TransactionReceipt, TransactionRequest},
+    sol_types::{SolCall, SolEvent},
+};
+use anyhow::{bail, ensure, Context, Result};
+use futures::{StreamExt, TryStreamExt};
+
+use super::{
+    anvil::Devnet,
+    bindings::{ISafe, ISafeProxyFactory},
+    install::{SAFE_130_ARTIFACTS, SAFE_141_ARTIFACTS},
+};
+
+/// Receipts awaited at once when many transactions were sent in a row.
+pub(crate) const RECEIPT_CONCURRENCY: usize = 32;
+
+/// Which Safe singleton a proxy delegates to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum SafeVersion {
+    /// Safe 1.4.1 `Safe` (no per-transaction events).
+    V141,
+    /// Safe 1.4.1 `SafeL2` (emits `SafeMultiSigTransaction` / `SafeModuleTransaction`).
+    V141L2,
+    /// Safe 1.3.0 `GnosisSafe`.
+    V130,
+    /// Safe 1.3.0 `GnosisSafeL2`.
+    V130L2,
+}
+
+impl SafeVersion {
+    /// Every version, for tests that cover them all.
+    pub const ALL: [SafeVersion; 4] = [Self::V141, Self::V141L2, Self::V130, Self::V130L2];
+
+    /// The singleton's `VERSION()` string.
+    pub fn version_string(self) -> &'static str {
+        match self {
+            Self::V141 | Self::V141L2 => "1.4.1",
+            Self::V130 | Self::V130L2 => "1.3.0",
+        }
+    }
+
+    /// Whether this is the L2 flavour, which emits an event per executed transaction.
+    pub fn is_l2(self) -> bool {
+        matches!(self, Self::V141L2 | Self::V130L2)
+    }
+}
+
+/// Addresses of the Safe contracts deployed on a [`Devnet`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SafeContracts {
+    /// Safe 1.4.1 `Safe` singleton.
+    pub safe_141: Address,
+    /// Safe 1.4.1 `SafeL2` singleton.
+    pub safe_l2_141: Address,
+    /// `SafeProxyFactory` 1.4.1.
+    pub proxy_factory_141: Address,
+    /// `CompatibilityFallbackHandler` 1.4.1, set as every created Safe's fallback handler.
+    pub fallback_handler: Address,
+    /// `MultiSendCallOnly` 1.4.1.
+    pub multi_send_call_only: Address,
+    /// Safe 1.3.0 `GnosisSafe` singleton.
+    pub safe_130: Address,
+    /// Safe 1.3.0 `GnosisSafeL2` singleton.
+    pub safe_l2_130: Address,
+    /// `GnosisSafeProxyFactory` 1.3.0.
+    pub proxy_factory_130: Address,
+    /// `ReentrancyTransactionGuard` 1.4.1 (an example guard without events), for `setGuard`
+    /// tests.
+    pub guard: Address,
+}
+
+/// Artifact paths, relative to the project directory, in deployment order.
+const ARTIFACTS: [(&str, &str); 9] = [
+    (SAFE_141_ARTIFACTS, "Safe.sol/Safe.json"),
+    (SAFE_141_ARTIFACTS, "SafeL2.sol/SafeL2.json"),
+    (
+        SAFE_141_ARTIFACTS,
+        "proxies/SafeProxyFactory.sol/SafeProxyFactory.json",
+    ),
+    (
+        SAFE_141_ARTIFACTS,
+        "handler/CompatibilityFallbackHandler.sol/CompatibilityFallbackHandler.json",
+    ),
+    (
+        SAFE_141_ARTIFACTS,
+        "libraries/MultiSendCallOnly.sol/MultiSendCallOnly.json",
+    ),
+    (SAFE_130_ARTIFACTS, "GnosisSafe.sol/GnosisSafe.json"),
+    (SAFE_130_ARTIFACTS, "GnosisSafeL2.sol/GnosisSafeL2.json"),
+    (
+        SAFE_130_ARTIFACTS,
+        "proxies/GnosisSafeProxyFactory.sol/GnosisSafeProxyFactory.json",
+    ),
+    (
+        SAFE_141_ARTIFACTS,
+        "examples/guards/ReentrancyTransactionGuard.sol/ReentrancyTransactionGuard.json",
+    ),
+];
+
+/// Reads the creation bytecode from a Hardhat build artifact.
+pub(crate) fn artifact_bytecode(project_dir: &Path, root: &str, file: &str) -> Result<Bytes> {
+    let path = project_dir.join(root).join(file);
+    let text =
+        std::fs::read_to_string(&path).with_context(|| format!("reading {}", path.display()))?;
+    let json: serde_json::Value =
+        serde_json::from_str(&text).with_context(|| format!("parsing {}", path.display()))?;
+    let hex_code = json["bytecode"]
+        .as_str()
+        .with_context(|| format!("{} has no bytecode", path.display()))?;
+    let code: Bytes = hex_code
+        .parse()
+        .with_context(|| format!("decoding the bytecode of {}", path.display()))?;
+    ensure!(!code.is_empty(), "{} has empty bytecode", path.display());
+    Ok(code)
+}
+
+impl SafeContracts {
+    /// Deploys every contract from the dev account. The transactions are sent back to back
+    /// and their receipts awaited together, so this costs about one block time with interval
+    /// mining.
+    #[tracing::instrument(skip_all, fields(port = devnet.port()))]
+    pub async fn deploy(devnet: &Devnet) -> Result<SafeContracts> {
+        let mut hashes = Vec::with_capacity(ARTIFACTS.len());
+        for (root, file) in ARTIFACTS {
+            let code = artifact_bytecode(devnet.project_dir(), root, file)?;
+            let tx = TransactionRequest::default()
+                .create()
+                .input(TransactionInput::new(code));
+            let hash = devnet
+                .send(tx)
+                .await
+                .with_context(|| format!("deploying {file}"))?;
+            hashes.push(hash);
+        }
+        let receipts = wait_all(devnet, &hashes).await?;
+        let mut addresses = Vec::with_capacity(receipts.len());
+        for (receipt, (_, file)) in receipts.iter().zip(ARTIFACTS) {
+            ensure!(receipt.status(), "deploying {file} reverted");
+            addresses.push(
+                receipt
+                    .contract_address
+                    .with_context(|| format!("no contract address deploying {file}"))?,
+            );
+        }
+        let contracts = SafeContracts {
+            safe_141: addresses[0],
+            safe_l2_141: addresses[1],
+            proxy_factory_141: addresses[2],
+            fallback_handler: addresses[3],
+            multi_send_call_only: addresses[4],
+            safe_130: addresses[5],
+            safe_l2_130: addresses[6],
+            proxy_factory_130: addresses[7],
+            guard: addresses[8],
+        };
+        devnet
+            .remember_multi_send(contracts.multi_send_call_only)
+            .await;
+        Ok(contracts)
+    }
+
+    /// The singleton a proxy of `version` delegates to.
+    pub fn singleton(&self, version: SafeVersion) -> Address {
+        match version {
+            SafeVersion::V141 => self.safe_141,
+            SafeVersion::V141L2 => self.safe_l2_141,
+            SafeVersion::V130 => self.safe_130,
+            SafeVersion::V130L2 => self.safe_l2_130,
+        }
+    }
+
+    /// The proxy factory of `version`'s release.
+    pub fn proxy_factory(&self, version: SafeVersion) -> Address {
+        match version {
+            SafeVersion::V141 | SafeVersion::V141L2 => self.proxy_factory_141,
+            SafeVersion::V130 | SafeVersion::V130L2 => self.proxy_factory_130,
+        }
+    }
+
+    /// The `createProxyWithNonce` transaction for one Safe:
+    /// `setup(owners, threshold, 0x0, 0x, fallbackHandler, 0x0, 0, 0x0)`.
+    pub fn create_safe_request(
+        &self,
+        version: SafeVersion,
+        owners: &[Address],
+        threshold: u64,
+        salt: u64,
+    ) -> TransactionRequest {
+        let initializer = ISafe::setupCall {
+            _owners: owners.to_vec(),
+            _threshold: U256::from(threshold),
+            to: Address::ZERO,
+            data: Bytes::new(),
+            fallbackHandler: self.fallback_handler,
+            paymentToken: Address::ZERO,
+            payment: U256::ZERO,
+            paymentReceiver: Address::ZERO,
+        }
+        .abi_encode();
+        let call = ISafeProxyFactory::createProxyWithNonceCall {
+            _singleton: self.singleton(version),
+            initializer: initializer.into(),
+            saltNonce: U256::from(salt),
+        };
+        TransactionRequest::default()
+            .to(self.proxy_factory(version))
+            .input(TransactionInput::new(call.abi_encode().into()))
+    }
+
+    /// Creates a Safe proxy of `version` with the given owners and threshold, and returns its
+    /// address (from the factory's `ProxyCreation` event).
+    #[tracing::instrument(skip_all, fields(?version, owners = owners.len(), threshold, salt))]
+    pub async fn create_safe(
+        &self,
+        devnet: &Devnet,
+        version: SafeVersion,
+        owners: &[Address],
+        threshold: u64,
+        salt: u64,
+    ) -> Result<Address> {
+        let tx = self.create_safe_request(version, owners, threshold, salt);
+        let receipt = devnet
+            .transact(tx)
+            .await
+            .with_context(|| format!("creating a {version:?} Safe with salt {salt}"))?;
+        self.created_safe(version, &receipt)
+    }
+
+    /// Creates one Safe per salt, all with the same owners and threshold. The transactions
+    /// are sent back to back and their receipts awaited together, which is much faster than
+    /// [`SafeContracts::create_safe`] in a loop. Addresses come back in `salts` order.
+    #[tracing::instrument(skip_all, fields(?version, owners = owners.len(), threshold))]
+    pub async fn create_safes(
+        &self,
+        devnet: &Devnet,
+        version: SafeVersion,
+        owners: &[Address],
+        threshold: u64,
+        salts: impl IntoIterator<Item = u64>,
+    ) -> Result<Vec<Address>> {
+        let mut hashes = Vec::new();
+        for salt in salts {
+            let tx = self.create_safe_request(version, owners, threshold, salt);
+            hashes.push(
+                devnet
+                    .send(tx)
+                    .await
+                    .with_context(|| format!("creating a {version:?} Safe with salt {salt}"))?,
+            );
+        }
+        let receipts = wait_all(devnet, &hashes).await?;
+        receipts
+            .iter()
+            .map(|receipt| {
+                ensure!(
+                    receipt.status(),
+                    "creating a Safe reverted (tx {})",
+                    receipt.transaction_hash
+                );
+                self.created_safe(version, receipt)
+            })
+            .collect()
+    }
+
+    /// The proxy address from a successful `createProxyWithNonce` receipt, after checking the
+    /// new Safe ran `setup`.
+    fn created_safe(&self, version: SafeVersion, receipt: &TransactionReceipt) -> Result<Address> {
+        let factory = self.proxy_factory(version);
+        let creation = receipt
+            .logs()
+            .iter()
+            .find(|log| {
+                log.address() == factory
+                    && log.topic0() == Some(&ISafeProxyFactory::ProxyCreation::SIGNATURE_HASH)
+            })
+            .context("createProxyWithNonce emitted no ProxyCreation")?;
+        let proxy = proxy_from_creation_log(creation)?;
+        let set_up = receipt.logs().iter().any(|log| {
+            log.address() == proxy && log.topic0() == Some(&ISafe::SafeSetup::SIGNATURE_HASH)
+        });
+        ensure!(set_up, "Safe {proxy} emitted no SafeSetup");
+        Ok(proxy)
+    }
+}
+
+/// `ProxyCreation(proxy, singleton)`: 1.4.1 indexes `proxy` (it is `topics[1]`), 1.3.0 does
+/// not (it is the first data word).
+fn proxy_from_creation_log(log: &Log) -> Result<Address> {
+    match log.topics() {
+        [_, proxy, ..] => Ok(Address::from_word(*proxy)),
+        [_] => {
+            let data = &log.data().data;
+            if data.len() < 64 {
+                bail!("ProxyCreation data is {} bytes, expected 64", data.len());
+            }
+            Ok(Address::from_slice(&data[12..32]))
+        }
+        [] => bail!("ProxyCreation log without topics"),
+    }
+}
+
+/// Waits for many receipts at once; results are in `hashes` order.
+pub(crate) async fn wait_all(devnet: &Devnet, hashes: &[TxHash]) -> Result<Vec<TransactionReceipt>> {
+    futures::stream::iter(hashes.iter().map(|hash| devnet.wait_receipt(*hash)))
+        .buffered(RECEIPT_CONCURRENCY)
+        .try_collect()
+        .await
+}
+
+/// `eth_call`s a view function on a Safe and decodes its return value.
+pub(crate) async fn view<C: SolCall>(devnet: &Devnet, safe: Address, call: C) -> Result<C::Return> {
+    let out = devnet.call(safe, call.abi_encode()).await?;
+    C::abi_decode_returns(&out)
+        .with_context(|| format!("decoding {} from {safe}", C::SIGNATURE))
+}
+
+/// The Safe's owners, in its linked-list order.
+pub async fn read_owners(devnet: &Devnet, safe: Address) -> Result<Vec<Address>> {
+    view(devnet, safe, ISafe::getOwnersCall {}).await
+}
+
+/// The Safe's signature threshold.
+pub async fn read_threshold(devnet: &Devnet, safe: Address) -> Result<u64> {
+    let threshold = view(devnet, safe, ISafe::getThresholdCall {}).await?;
+    u64::try_from(threshold).context("threshold does not fit u64")
+}
+
+/// The Safe's enabled modules (first 100), in its linked-list order.
+pub async fn read_modules(devnet: &Devnet, safe: Address) -> Result<Vec<Address>> {
+    let page = view(
+        devnet,
+        safe,
+        ISafe::getModulesPaginatedCall {
+            start: SENTINEL,
+            pageSize: U256::from(100),
+        },
+    )
+    .await?;
+    Ok(page.array)
+}
+
+/// The Safe's next transaction nonce.
+pub async fn read_nonce(devnet: &Devnet, safe: Address) -> Result<U256> {
+    view(devnet, safe, ISafe::nonceCall {}).await
+}
+
+/// The Safe's `VERSION()` string, e.g. `"1.4.1"`.
+pub async fn read_version(devnet: &Devnet, safe: Address) -> Result<String> {
+    view(devnet, safe, ISafe::VERSIONCall {}).await
+}
+
+/// The head of the Safe's owner and module linked lists.
+pub const SENTINEL: Address = Address::new([
+    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1,
+]);

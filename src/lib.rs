@@ -1,0 +1,40 @@
+//! `groupstate` links a group's *declared* governance (its group state manifest) to what happens
+//! on an EVM chain, and raises divergences when the two disagree.
+//!
+//! The data flows one way, one module per step:
+//!
+//! ```text
+//! manifest ─► store (versions, hash, effective block)
+//! chain::Follower ─► decode ─► observe ─► reconcile ─► store
+//!  (getLogs backfill,  (typed    (Safe owners,  (pure: declared   (records, observed
+//!   live head, reorgs)  events)   threshold…)    vs observed)      state, divergences,
+//!                                                                  checkpoint — one txn)
+//! ```
+//!
+//! - [`config`]: layered settings (`config/default.toml`, `--config FILE`, `GROUPSTATE__…`).
+//! - [`manifest`]: the group state document: parse, validate with every problem by path,
+//!   normalise, hash.
+//! - [`chain`]: RPC access with retries, and the [`chain::Follower`]: adaptive backfill, live
+//!   head, confirmations, reorg detection and roll-back.
+//! - [`decode`]: the event catalog (`abis/`), raw log → typed [`decode::GroupEvent`].
+//! - [`observe`]: the observed structure of each Safe, from events and `eth_call` snapshots.
+//! - [`reconcile`]: pure functions from (declared, observed) to findings, and the diff against
+//!   what is already open.
+//! - [`store`]: sqlx persistence on SQLite or PostgreSQL; every step's writes for a batch and
+//!   the follower checkpoint commit in one transaction, and every derived row can be rolled back
+//!   to a block.
+//! - [`cli`]: the `groupstate` command; [`devnet`]: a local anvil chain with the real Safe
+//!   contracts, for the demo, the tests and the benchmarks.
+
+pub mod chain;
+pub mod cli;
+pub mod config;
+pub mod daemon;
+pub mod decode;
+pub mod devnet;
+pub mod manifest;
+pub mod observe;
+pub mod pipeline;
+pub mod reconcile;
+pub mod store;
+pub mod telemetry;

@@ -1,0 +1,341 @@
+//! The write side of one batch of blocks — records, observed states, divergences and the
+//! checkpoint in one database transaction — and the roll-back of everything above a fork.
+
+use sqlx::{Any, Row, Transaction};
+
+use super::queries::{divergence_row, Divergence, RecordRow};
+use super::{now, Ctx, Store, StoreError};
+use crate::chain::rpc::BlockRef;
+use crate::observe::SafeState;
+use crate::reconcile::Rule;
+
+/// A divergence to open, with the evidence of the moment it appeared.
+#[derive(Debug, Clone)]
+pub struct NewDivergence {
+    pub group_id: String,
+    pub rule: Rule,
+    pub subject: String,
+    pub item: String,
+    pub expected: String,
+    pub observed: String,
+    pub block: i64,
+    pub block_hash: String,
+    pub tx_hash: Option<String>,
+    pub log_index: Option<i64>,
+    pub manifest_hash: String,
+}
+
+/// The evidence that a divergence no longer holds: the chain changed, or the manifest did.
+#[derive(Debug, Clone)]
+pub struct Resolution {
+    pub block: i64,
+    pub block_hash: String,
+    pub tx_hash: Option<String>,
+    pub log_index: Option<i64>,
+    pub manifest_hash: String,
+    /// `chain` or `manifest`.
+    pub by: &'static str,
+}
+
+/// One batch's transaction. Dropping it without [`BatchTx::commit`] rolls everything back.
+pub struct BatchTx {
+    tx: Transaction<'static, Any>,
+    chain: String,
+}
+
+const RECORD_COLUMNS: usize = 16;
+/// Rows per INSERT: well under SQLite's and PostgreSQL's bind-parameter limits.
+const RECORDS_PER_STATEMENT: usize = 200;
+
+impl Store {
+    pub async fn begin_batch(&self, chain: &str) -> Result<BatchTx, StoreError> {
+        Ok(BatchTx {
+            tx: self.pool.begin().await.ctx("starting batch")?,
+            chain: chain.to_string(),
+        })
+    }
+
+    /// Removes, in one transaction, every row derived from blocks above `fork` on `chain`, and
+    /// moves the checkpoint back to `fork` (`None`: before the first block).
+    #[tracing::instrument(skip_all, fields(chain, fork = ?fork.map(|f| f.number)))]
+    pub async fn rollback_to(&self, chain: &str, fork: Option<BlockRef>) -> Result<(), StoreError> {
+        let n = fork.map(|f| f.number as i64).unwrap_or(-1);
+        let mut tx = self.pool.begin().await.ctx("rolling back")?;
+        for sql in [
+            "DELETE FROM records WHERE chain = $1 AND block_number > $2",
+            "DELETE FROM safe_states WHERE chain = $1 AND block_number > $2",
+            "DELETE FROM divergences WHERE chain = $1 AND opened_block > $2",
+            "UPDATE divergences SET status = 'open', resolved_block = NULL, resolved_block_hash = NULL, \
+             resolved_tx_hash = NULL, resolved_log_index = NULL, resolved_manifest_hash = NULL, \
+             resolution = NULL WHERE chain = $1 AND resolved_block > $2",
+            "DELETE FROM chain_blocks WHERE chain = $1 AND block_number > $2",
+            "UPDATE groups SET synced_to = $2 WHERE chain = $1 AND synced_to > $2",
+        ] {
+            sqlx::query(sql)
+                .bind(chain)
+                .bind(n)
+                .execute(&mut *tx)
+                .await
+                .ctx("rolling back")?;
+        }
+        match fork {
+            Some(f) => {
+                sqlx::query(
+                    "UPDATE chain_cursor SET block_number = $2, block_hash = $3, updated_at = $4 \
+                     WHERE chain = $1",
+                )
+                .bind(chain)
+                .bind(n)
+                .bind(f.hash.to_string())
+                .bind(now())
+                .execute(&mut *tx)
+                .await
+                .ctx("rolling back")?;
+            }
+            None => {
+                sqlx::query("DELETE FROM chain_cursor WHERE chain = $1")
+                    .bind(chain)
+                    .execute(&mut *tx)
+                    .await
+                    .ctx("rolling back")?;
+            }
+        }
+        tx.commit().await.ctx("rolling back")
+    }
+}
+
+impl BatchTx {
+    pub async fn insert_records(&mut self, rows: &[RecordRow]) -> Result<(), StoreError> {
+        for chunk in rows.chunks(RECORDS_PER_STATEMENT) {
+            let mut sql = String::from(
+                "INSERT INTO records (group_id, chain, chain_id, block_number, block_hash, \
+                 block_timestamp, tx_hash, tx_index, log_index, address, kind, category, fields, \
+                 topics, data, manifest_hash) VALUES ",
+            );
+            for i in 0..chunk.len() {
+                if i > 0 {
+                    sql.push(',');
+                }
+                sql.push('(');
+                for c in 0..RECORD_COLUMNS {
+                    if c > 0 {
+                        sql.push(',');
+                    }
+                    sql.push_str(&format!("${}", i * RECORD_COLUMNS + c + 1));
+                }
+                sql.push(')');
+            }
+            let mut q = sqlx::query(&sql);
+            for r in chunk {
+                q = q
+                    .bind(&r.group_id)
+                    .bind(&self.chain)
+                    .bind(r.chain_id)
+                    .bind(r.block_number)
+                    .bind(&r.block_hash)
+                    .bind(r.block_timestamp)
+                    .bind(&r.tx_hash)
+                    .bind(r.tx_index)
+                    .bind(r.log_index)
+                    .bind(&r.address)
+                    .bind(&r.kind)
+                    .bind(&r.category)
+                    .bind(&r.fields)
+                    .bind(&r.topics)
+                    .bind(&r.data)
+                    .bind(&r.manifest_hash);
+            }
+            q.execute(&mut *self.tx).await.ctx("inserting records")?;
+        }
+        Ok(())
+    }
+
+    /// The newest observed state of a Safe for a group, if one was ever stored.
+    pub async fn latest_safe_state(
+        &mut self,
+        group_id: &str,
+        safe: &str,
+    ) -> Result<Option<SafeState>, StoreError> {
+        let row = sqlx::query(
+            "SELECT state FROM safe_states WHERE group_id = $1 AND safe = $2 \
+             ORDER BY block_number DESC, log_index DESC LIMIT 1",
+        )
+        .bind(group_id)
+        .bind(safe)
+        .fetch_optional(&mut *self.tx)
+        .await
+        .ctx("reading safe state")?;
+        row.map(|r| {
+            let s: String = r.try_get("state").ctx("reading safe state")?;
+            serde_json::from_str(&s).map_err(|e| StoreError::Corrupt(format!("safe state: {e}")))
+        })
+        .transpose()
+    }
+
+    pub async fn insert_safe_state(
+        &mut self,
+        group_id: &str,
+        safe: &str,
+        block: i64,
+        log_index: i64,
+        source: &str,
+        state: &SafeState,
+    ) -> Result<(), StoreError> {
+        let json = serde_json::to_string(state).expect("a SafeState always serialises");
+        sqlx::query(
+            "INSERT INTO safe_states (group_id, chain, safe, block_number, log_index, source, state) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7)",
+        )
+        .bind(group_id)
+        .bind(&self.chain)
+        .bind(safe)
+        .bind(block)
+        .bind(log_index)
+        .bind(source)
+        .bind(json)
+        .execute(&mut *self.tx)
+        .await
+        .ctx("storing safe state")?;
+        Ok(())
+    }
+
+    /// Open divergences of a group about one subject.
+    pub async fn open_divergences(
+        &mut self,
+        group_id: &str,
+        subject: &str,
+    ) -> Result<Vec<Divergence>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT * FROM divergences WHERE group_id = $1 AND subject = $2 AND status = 'open' \
+             ORDER BY n",
+        )
+        .bind(group_id)
+        .bind(subject)
+        .fetch_all(&mut *self.tx)
+        .await
+        .ctx("reading divergences")?;
+        rows.iter().map(divergence_row).collect()
+    }
+
+    /// Opens a divergence; returns its number within the group.
+    pub async fn open_divergence(&mut self, d: &NewDivergence) -> Result<i64, StoreError> {
+        let next: i64 = sqlx::query(
+            "SELECT COALESCE(MAX(n), 0) + 1 AS next FROM divergences WHERE group_id = $1",
+        )
+        .bind(&d.group_id)
+        .fetch_one(&mut *self.tx)
+        .await
+        .ctx("numbering divergence")?
+        .try_get("next")
+        .ctx("numbering divergence")?;
+        sqlx::query(
+            "INSERT INTO divergences (group_id, n, chain, rule, severity, subject, item, expected, \
+             observed, status, opened_block, opened_block_hash, opened_tx_hash, opened_log_index, \
+             opened_manifest_hash) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, 'open', $10, $11, \
+             $12, $13, $14)",
+        )
+        .bind(&d.group_id)
+        .bind(next)
+        .bind(&self.chain)
+        .bind(d.rule.as_str())
+        .bind(d.rule.severity().as_str())
+        .bind(&d.subject)
+        .bind(&d.item)
+        .bind(&d.expected)
+        .bind(&d.observed)
+        .bind(d.block)
+        .bind(&d.block_hash)
+        .bind(&d.tx_hash)
+        .bind(d.log_index)
+        .bind(&d.manifest_hash)
+        .execute(&mut *self.tx)
+        .await
+        .ctx("opening divergence")?;
+        Ok(next)
+    }
+
+    pub async fn resolve_divergence(
+        &mut self,
+        group_id: &str,
+        n: i64,
+        r: &Resolution,
+    ) -> Result<(), StoreError> {
+        sqlx::query(
+            "UPDATE divergences SET status = 'resolved', resolved_block = $3, \
+             resolved_block_hash = $4, resolved_tx_hash = $5, resolved_log_index = $6, \
+             resolved_manifest_hash = $7, resolution = $8 WHERE group_id = $1 AND n = $2",
+        )
+        .bind(group_id)
+        .bind(n)
+        .bind(r.block)
+        .bind(&r.block_hash)
+        .bind(&r.tx_hash)
+        .bind(r.log_index)
+        .bind(&r.manifest_hash)
+        .bind(r.by)
+        .execute(&mut *self.tx)
+        .await
+        .ctx("resolving divergence")?;
+        Ok(())
+    }
+
+    /// Marks a group's records complete up to `block`.
+    pub async fn set_group_synced(&mut self, group_id: &str, block: i64) -> Result<(), StoreError> {
+        sqlx::query("UPDATE groups SET synced_to = $2 WHERE id = $1 AND synced_to < $2")
+            .bind(group_id)
+            .bind(block)
+            .execute(&mut *self.tx)
+            .await
+            .ctx("advancing group")?;
+        Ok(())
+    }
+
+    /// Moves the chain's checkpoint to `head`, remembers `blocks` (with hashes, for reorg
+    /// detection) and forgets those older than `window` blocks.
+    pub async fn advance_cursor(
+        &mut self,
+        head: &BlockRef,
+        blocks: &[BlockRef],
+        window: u64,
+    ) -> Result<(), StoreError> {
+        let ctx = "advancing checkpoint";
+        sqlx::query(
+            "INSERT INTO chain_cursor (chain, block_number, block_hash, updated_at) \
+             VALUES ($1, $2, $3, $4) ON CONFLICT (chain) DO UPDATE SET \
+             block_number = excluded.block_number, block_hash = excluded.block_hash, \
+             updated_at = excluded.updated_at",
+        )
+        .bind(&self.chain)
+        .bind(head.number as i64)
+        .bind(head.hash.to_string())
+        .bind(now())
+        .execute(&mut *self.tx)
+        .await
+        .ctx(ctx)?;
+        for b in blocks.iter().chain(std::iter::once(head)) {
+            sqlx::query(
+                "INSERT INTO chain_blocks (chain, block_number, block_hash, parent_hash) \
+                 VALUES ($1, $2, $3, $4) ON CONFLICT (chain, block_number) DO UPDATE SET \
+                 block_hash = excluded.block_hash, parent_hash = excluded.parent_hash",
+            )
+            .bind(&self.chain)
+            .bind(b.number as i64)
+            .bind(b.hash.to_string())
+            .bind(b.parent_hash.to_string())
+            .execute(&mut *self.tx)
+            .await
+            .ctx(ctx)?;
+        }
+        sqlx::query("DELETE FROM chain_blocks WHERE chain = $1 AND block_number < $2")
+            .bind(&self.chain)
+            .bind(head.number as i64 - window as i64)
+            .execute(&mut *self.tx)
+            .await
+            .ctx(ctx)?;
+        Ok(())
+    }
+
+    pub async fn commit(self) -> Result<(), StoreError> {
+        self.tx.commit().await.ctx("committing batch")
+    }
+}

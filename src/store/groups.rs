@@ -1,0 +1,265 @@
+//! Groups, their manifest versions, and the follower's checkpoint per chain.
+
+use sqlx::any::AnyRow;
+use sqlx::Row;
+
+use super::{now, Ctx, Store, StoreError};
+use crate::chain::rpc::BlockRef;
+use crate::manifest::Manifest;
+
+/// A registered group and how far its records are complete.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct GroupRow {
+    pub id: String,
+    pub chain: String,
+    pub start_block: i64,
+    pub synced_to: i64,
+    pub created_at: String,
+}
+
+/// One version of a group's manifest, in force from `effective_block` on.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct ManifestVersion {
+    pub group_id: String,
+    pub version: i64,
+    pub hash: String,
+    pub effective_block: i64,
+    pub created_at: String,
+    pub manifest: Manifest,
+}
+
+fn group_row(r: &AnyRow) -> Result<GroupRow, sqlx::Error> {
+    Ok(GroupRow {
+        id: r.try_get("id")?,
+        chain: r.try_get("chain")?,
+        start_block: r.try_get("start_block")?,
+        synced_to: r.try_get("synced_to")?,
+        created_at: r.try_get("created_at")?,
+    })
+}
+
+fn version_row(r: &AnyRow) -> Result<ManifestVersion, StoreError> {
+    let doc: String = r.try_get("document").ctx("reading manifest")?;
+    let manifest = Manifest::from_canonical_json(&doc)
+        .map_err(|e| StoreError::Corrupt(format!("stored manifest: {e}")))?;
+    Ok(ManifestVersion {
+        group_id: r.try_get("group_id").ctx("reading manifest")?,
+        version: r.try_get("version").ctx("reading manifest")?,
+        hash: r.try_get("hash").ctx("reading manifest")?,
+        effective_block: r.try_get("effective_block").ctx("reading manifest")?,
+        created_at: r.try_get("created_at").ctx("reading manifest")?,
+        manifest,
+    })
+}
+
+impl Store {
+    /// Registers a new group; its first version is in force from its `start_block`.
+    pub async fn add_group(&self, manifest: &Manifest) -> Result<ManifestVersion, StoreError> {
+        let mut tx = self.pool.begin().await.ctx("adding group")?;
+        let exists = sqlx::query("SELECT id FROM groups WHERE id = $1")
+            .bind(&manifest.id)
+            .fetch_optional(&mut *tx)
+            .await
+            .ctx("adding group")?;
+        if exists.is_some() {
+            return Err(StoreError::Conflict(format!(
+                "group {} is already registered; use `group update`",
+                manifest.id
+            )));
+        }
+        let start = manifest.start_block as i64;
+        sqlx::query(
+            "INSERT INTO groups (id, chain, start_block, synced_to, created_at) \
+             VALUES ($1, $2, $3, $4, $5)",
+        )
+        .bind(&manifest.id)
+        .bind(&manifest.chain)
+        .bind(start)
+        .bind(start - 1)
+        .bind(now())
+        .execute(&mut *tx)
+        .await
+        .ctx("adding group")?;
+        let version = insert_version(&mut tx, manifest, 1, start).await?;
+        tx.commit().await.ctx("adding group")?;
+        Ok(version)
+    }
+
+    /// Stores a new manifest version, in force from `effective_block` (default: the block after
+    /// the chain's checkpoint). A version can only take effect at a block not yet processed, so
+    /// history is never reconciled against a document that did not exist then.
+    pub async fn update_group(
+        &self,
+        manifest: &Manifest,
+        effective_block: Option<u64>,
+    ) -> Result<ManifestVersion, StoreError> {
+        let mut tx = self.pool.begin().await.ctx("updating group")?;
+        let group = sqlx::query("SELECT * FROM groups WHERE id = $1")
+            .bind(&manifest.id)
+            .fetch_optional(&mut *tx)
+            .await
+            .ctx("updating group")?
+            .map(|r| group_row(&r))
+            .transpose()
+            .ctx("updating group")?
+            .ok_or_else(|| StoreError::NotFound(format!("group {}", manifest.id)))?;
+        if group.chain != manifest.chain {
+            return Err(StoreError::Conflict(format!(
+                "group {} follows chain {}; a manifest cannot move it to {}",
+                group.id, group.chain, manifest.chain
+            )));
+        }
+        let last = sqlx::query(
+            "SELECT * FROM manifest_versions WHERE group_id = $1 ORDER BY version DESC LIMIT 1",
+        )
+        .bind(&manifest.id)
+        .fetch_one(&mut *tx)
+        .await
+        .ctx("updating group")?;
+        let last = version_row(&last)?;
+        if last.hash == manifest.hash().to_string() {
+            return Err(StoreError::Conflict(format!(
+                "group {}: this manifest is identical to version {} ({})",
+                group.id, last.version, last.hash
+            )));
+        }
+        let processed = group.synced_to.max(last.effective_block - 1);
+        let earliest = processed + 1;
+        let effective = match effective_block {
+            Some(b) if (b as i64) < earliest => {
+                return Err(StoreError::Conflict(format!(
+                    "effective block {b} is already processed; the earliest possible is {earliest}"
+                )))
+            }
+            Some(b) => b as i64,
+            None => earliest,
+        };
+        let version = insert_version(&mut tx, manifest, last.version + 1, effective).await?;
+        tx.commit().await.ctx("updating group")?;
+        Ok(version)
+    }
+
+    pub async fn groups(&self) -> Result<Vec<GroupRow>, StoreError> {
+        sqlx::query("SELECT * FROM groups ORDER BY id")
+            .fetch_all(&self.pool)
+            .await
+            .ctx("listing groups")?
+            .iter()
+            .map(group_row)
+            .collect::<Result<_, _>>()
+            .ctx("listing groups")
+    }
+
+    pub async fn group(&self, id: &str) -> Result<Option<GroupRow>, StoreError> {
+        sqlx::query("SELECT * FROM groups WHERE id = $1")
+            .bind(id)
+            .fetch_optional(&self.pool)
+            .await
+            .ctx("reading group")?
+            .map(|r| group_row(&r))
+            .transpose()
+            .ctx("reading group")
+    }
+
+    /// Every version of a group's manifest, oldest first.
+    pub async fn manifest_versions(&self, id: &str) -> Result<Vec<ManifestVersion>, StoreError> {
+        sqlx::query("SELECT * FROM manifest_versions WHERE group_id = $1 ORDER BY version")
+            .bind(id)
+            .fetch_all(&self.pool)
+            .await
+            .ctx("reading manifest versions")?
+            .iter()
+            .map(version_row)
+            .collect()
+    }
+
+    /// The groups following `chain`, each with every manifest version.
+    pub async fn chain_groups(
+        &self,
+        chain: &str,
+    ) -> Result<Vec<(GroupRow, Vec<ManifestVersion>)>, StoreError> {
+        let groups: Vec<GroupRow> =
+            sqlx::query("SELECT * FROM groups WHERE chain = $1 ORDER BY id")
+                .bind(chain)
+                .fetch_all(&self.pool)
+                .await
+                .ctx("reading groups")?
+                .iter()
+                .map(group_row)
+                .collect::<Result<_, _>>()
+                .ctx("reading groups")?;
+        let mut out = Vec::with_capacity(groups.len());
+        for g in groups {
+            let versions = self.manifest_versions(&g.id).await?;
+            out.push((g, versions));
+        }
+        Ok(out)
+    }
+
+    /// The last block the follower of `chain` committed, if any.
+    pub async fn cursor(&self, chain: &str) -> Result<Option<(i64, String)>, StoreError> {
+        let row = sqlx::query("SELECT block_number, block_hash FROM chain_cursor WHERE chain = $1")
+            .bind(chain)
+            .fetch_optional(&self.pool)
+            .await
+            .ctx("reading cursor")?;
+        row.map(|r| Ok((r.try_get("block_number")?, r.try_get("block_hash")?)))
+            .transpose()
+            .ctx("reading cursor")
+    }
+
+    /// Processed blocks kept for reorg detection, newest first.
+    pub async fn recent_blocks(&self, chain: &str) -> Result<Vec<BlockRef>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT block_number, block_hash, parent_hash FROM chain_blocks \
+             WHERE chain = $1 ORDER BY block_number DESC",
+        )
+        .bind(chain)
+        .fetch_all(&self.pool)
+        .await
+        .ctx("reading blocks")?;
+        rows.iter()
+            .map(|r| {
+                let number: i64 = r.try_get("block_number").ctx("reading blocks")?;
+                let hash: String = r.try_get("block_hash").ctx("reading blocks")?;
+                let parent: String = r.try_get("parent_hash").ctx("reading blocks")?;
+                Ok(BlockRef {
+                    number: number as u64,
+                    hash: hash.parse().map_err(|_| StoreError::Corrupt(hash.clone()))?,
+                    parent_hash: parent.parse().map_err(|_| StoreError::Corrupt(parent))?,
+                })
+            })
+            .collect()
+    }
+}
+
+async fn insert_version(
+    tx: &mut sqlx::Transaction<'_, sqlx::Any>,
+    manifest: &Manifest,
+    version: i64,
+    effective_block: i64,
+) -> Result<ManifestVersion, StoreError> {
+    let created_at = now();
+    let hash = manifest.hash().to_string();
+    sqlx::query(
+        "INSERT INTO manifest_versions (group_id, version, hash, effective_block, document, created_at) \
+         VALUES ($1, $2, $3, $4, $5, $6)",
+    )
+    .bind(&manifest.id)
+    .bind(version)
+    .bind(&hash)
+    .bind(effective_block)
+    .bind(manifest.canonical_json())
+    .bind(&created_at)
+    .execute(&mut **tx)
+    .await
+    .ctx("storing manifest version")?;
+    Ok(ManifestVersion {
+        group_id: manifest.id.clone(),
+        version,
+        hash,
+        effective_block,
+        created_at,
+        manifest: manifest.clone(),
+    })
+}
