@@ -99,7 +99,10 @@ async fn safes_on_a_real_chain() -> Result<()> {
     let three = [&keys[0], &keys[1], &keys[2]];
     let replacement = devnet::signer(20).address();
     devnet::swap_owner(&chain, safe, owners[1], replacement, &three).await?;
-    devnet::remove_owner(&chain, safe, owners[2], 2, &three).await?;
+    // keys[1] is no longer an owner.
+    let refused = devnet::remove_owner(&chain, safe, owners[2], 2, &three).await;
+    assert!(refused.is_err(), "a former owner's signature must not count");
+    devnet::remove_owner(&chain, safe, owners[2], 2, &[&keys[0], &keys[2], &keys[3]]).await?;
     assert_eq!(
         devnet::read_owners(&chain, safe).await?,
         vec![new_owner, owners[0], replacement]

@@ -326,12 +326,36 @@ impl Devnet {
 
     /// Sends a transaction, waits for it, and fails if it reverted.
     pub async fn transact(&self, tx: TransactionRequest) -> Result<TransactionReceipt> {
-        let hash = self.send(tx).await?;
+        let hash = self.send(tx.clone()).await?;
         let receipt = self.wait_receipt(hash).await?;
         if !receipt.status() {
-            bail!("transaction {hash} reverted");
+            bail!(
+                "transaction {hash} reverted (gas used {}): {}",
+                receipt.gas_used,
+                self.revert_reason(tx, &receipt).await
+            );
         }
         Ok(receipt)
+    }
+
+    /// Replays a reverted transaction with `eth_call` on the state before its block, to report
+    /// why it reverted.
+    pub(crate) async fn revert_reason(&self, mut tx: TransactionRequest, receipt: &TransactionReceipt) -> String {
+        let Some(block) = receipt.block_number else {
+            return "not in a block".into();
+        };
+        if tx.from.is_none() {
+            tx.from = Some(self.dev_account());
+        }
+        match self
+            .provider
+            .call(tx)
+            .block(block.saturating_sub(1).into())
+            .await
+        {
+            Ok(out) => format!("replay succeeded with {out}"),
+            Err(e) => e.to_string(),
+        }
     }
 
     /// Deploys `init_code` (creation bytecode with any constructor arguments appended) from the

@@ -11,7 +11,7 @@ use alloy::{
     rpc::types::{TransactionInput, TransactionReceipt, TransactionRequest},
     sol_types::SolCall,
 };
-use anyhow::{ensure, Context, Result};
+use anyhow::{bail, Context, Result};
 
 use super::{
     anvil::Devnet,
@@ -22,9 +22,9 @@ use super::{
 
 /// Payments per `multiSend` transaction.
 pub const FUND_CHUNK: usize = 300;
-/// Gas reserved per payment: a Safe's `receive` costs about 20k, a transfer that creates an
-/// account about 37k; unused gas is refunded. 300 payments stay under the 2^24 per-transaction
-/// cap of EIP-7825, should anvil enforce it.
+/// Gas reserved per payment: paying a Safe costs about 14k, a transfer that creates an account
+/// about 35k; unused gas is refunded. 300 payments stay under the 2^24 per-transaction gas cap
+/// of EIP-7825, should anvil enforce it.
 const GAS_PER_PAYMENT: u64 = 50_000;
 const GAS_PER_CHUNK: u64 = 100_000;
 
@@ -48,6 +48,7 @@ pub async fn fund_many(
 ) -> Result<Vec<TransactionReceipt>> {
     let multi_send = multi_send(devnet).await?;
     let mut hashes = Vec::with_capacity(targets.len().div_ceil(FUND_CHUNK));
+    let mut txs = Vec::with_capacity(hashes.capacity());
     for chunk in targets.chunks(FUND_CHUNK) {
         let call = IMultiSendCallOnly::multiSendCall {
             transactions: pack_payments(chunk, wei_each).into(),
@@ -58,35 +59,44 @@ pub async fn fund_many(
             .value(wei_each * U256::from(count))
             .gas_limit(GAS_PER_CHUNK + GAS_PER_PAYMENT * count)
             .input(TransactionInput::new(call.abi_encode().into()));
-        hashes.push(devnet.send(tx).await.context("sending a multiSend payment")?);
+        hashes.push(devnet.send(tx.clone()).await.context("sending a multiSend payment")?);
+        txs.push(tx);
     }
     let receipts = wait_all(devnet, &hashes).await?;
-    for receipt in &receipts {
-        ensure!(
-            receipt.status(),
-            "multiSend payment {} reverted",
-            receipt.transaction_hash
-        );
+    for (receipt, tx) in receipts.iter().zip(txs) {
+        if !receipt.status() {
+            bail!(
+                "multiSend payment {} reverted: {}",
+                receipt.transaction_hash,
+                devnet.revert_reason(tx, receipt).await
+            );
+        }
     }
     Ok(receipts)
 }
 
-/// `multiSend`'s packed encoding of plain payments: per payment `uint8 operation (0) ||
-/// address to || uint256 value || uint256 dataLength (0)` and no data.
+/// `multiSend`'s packed encoding of plain payments (no call data).
 fn pack_payments(targets: &[Address], wei_each: U256) -> Vec<u8> {
-    let mut packed = Vec::with_capacity(targets.len() * 85);
-    for to in targets {
+    pack_calls(targets.iter().map(|to| (*to, wei_each, &[][..])))
+}
+
+/// `multiSend`'s packed encoding of calls: per call `uint8 operation (0, CALL) || address to
+/// || uint256 value || uint256 dataLength || bytes data`.
+pub(crate) fn pack_calls<'a>(calls: impl IntoIterator<Item = (Address, U256, &'a [u8])>) -> Vec<u8> {
+    let mut packed = Vec::new();
+    for (to, value, data) in calls {
         packed.push(0);
         packed.extend_from_slice(to.as_slice());
-        packed.extend_from_slice(&wei_each.to_be_bytes::<32>());
-        packed.extend_from_slice(&[0; 32]);
+        packed.extend_from_slice(&value.to_be_bytes::<32>());
+        packed.extend_from_slice(&U256::from(data.len()).to_be_bytes::<32>());
+        packed.extend_from_slice(data);
     }
     packed
 }
 
-/// The `MultiSendCallOnly` used for payments: the one [`super::SafeContracts::deploy`]
+/// The `MultiSendCallOnly` used for batches: the one [`super::SafeContracts::deploy`]
 /// deployed, or one deployed now if there is none (or a revert removed it).
-async fn multi_send(devnet: &Devnet) -> Result<Address> {
+pub(crate) async fn multi_send(devnet: &Devnet) -> Result<Address> {
     let mut slot = devnet.multi_send.lock().await;
     if let Some(address) = *slot {
         let code = devnet

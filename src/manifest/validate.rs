@@ -407,8 +407,9 @@ impl Validator {
         })
     }
 
-    /// A list of owners or modules: valid addresses, neither zero nor the Safe sentinel, no
-    /// duplicates, and for owners not the Safe itself (`safe`).
+    /// A list of owners or modules (`what` names one entry): valid addresses, neither zero nor
+    /// the Safe sentinel, no duplicates, and not `safe`, which is given for owners only since a
+    /// Safe cannot own itself but may list itself as a module.
     fn address_list(
         &mut self,
         path: &str,
@@ -439,7 +440,7 @@ impl Validator {
                     format!("must not be the Safe sentinel address {SAFE_SENTINEL}"),
                 );
                 all_valid = false;
-            } else if what == "owner" && Some(address) == safe {
+            } else if Some(address) == safe {
                 self.report(&entry_path, "a Safe cannot be its own owner");
                 all_valid = false;
             } else if let Some((_, first)) = addresses.iter().find(|(a, _)| *a == address) {

@@ -1,0 +1,300 @@
+//! The follower pipeline end to end against anvil with the real Safe contracts, on SQLite and
+//! on PostgreSQL: backfill then live, every Safe rule raised and resolved, the 1.3.0 layouts,
+//! manifest updates resolving divergences.
+
+mod support;
+
+use alloy::primitives::{Address, U256};
+use groupstate::devnet::{self, Devnet, DevnetOptions, SafeContracts, SafeVersion};
+use groupstate::manifest::Manifest;
+use groupstate::store::{DivergenceStatus, RecordFilter, Store};
+
+struct World {
+    devnet: Devnet,
+    contracts: SafeContracts,
+    _db: support::TestDb,
+    store: Store,
+}
+
+async fn world(backend: support::Backend) -> World {
+    let devnet = Devnet::start(DevnetOptions::default()).await.unwrap();
+    let contracts = SafeContracts::deploy(&devnet).await.unwrap();
+    let db = support::TestDb::new(backend).await;
+    let store = db.store().await;
+    World {
+        devnet,
+        contracts,
+        _db: db,
+        store,
+    }
+}
+
+fn addresses(signers: &[alloy::signers::local::PrivateKeySigner]) -> Vec<Address> {
+    signers.iter().map(|s| s.address()).collect()
+}
+
+async fn register(store: &Store, yaml: &str) -> Manifest {
+    let m = Manifest::parse(yaml).unwrap();
+    store.add_group(&m).await.unwrap();
+    m
+}
+
+async fn open_rules(store: &Store, group: &str) -> Vec<(String, String)> {
+    store
+        .divergences(group, Some(DivergenceStatus::Open))
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|d| (d.rule, d.item))
+        .collect()
+}
+
+async fn backfill_then_live(backend: support::Backend) {
+    let w = world(backend).await;
+    let keys = devnet::signers(4);
+    let owners = addresses(&keys[..3]);
+    let safe = w
+        .contracts
+        .create_safe(&w.devnet, SafeVersion::V141L2, &owners, 2, 1)
+        .await
+        .unwrap();
+    devnet::fund(&w.devnet, safe, U256::from(10u64.pow(18))).await.unwrap();
+    let payee = Address::repeat_byte(0x77);
+    let pay = devnet::exec_transaction(
+        &w.devnet, safe, payee, U256::from(1000), Default::default(), 0, &[&keys[0], &keys[1]],
+    )
+    .await
+    .unwrap();
+
+    register(&w.store, &support::safe_manifest("river-guild", 0, &[(safe, owners.clone(), 2)])).await;
+    let f = support::follower(&w.store, &w.devnet.rpc_url(), w.devnet.chain_id());
+    support::sync(&f).await;
+
+    let records = w.store.records("river-guild", &RecordFilter::default()).await.unwrap();
+    let kinds: Vec<&str> = records.iter().map(|r| r.kind.as_str()).collect();
+    assert_eq!(
+        kinds,
+        vec![
+            "safe.setup",
+            "safe.received",
+            "safe.multisig_transaction",
+            "safe.execution_success"
+        ]
+    );
+    let exec = records.last().unwrap();
+    assert_eq!(exec.tx_hash, pay.transaction_hash.to_string());
+    assert_eq!(exec.block_number as u64, pay.block_number.unwrap());
+    assert_eq!(exec.category, "decision");
+    assert!(open_rules(&w.store, "river-guild").await.is_empty());
+
+    // Live: an owner nobody documented is added.
+    let intruder = keys[3].address();
+    let add = devnet::add_owner_with_threshold(&w.devnet, safe, intruder, 2, &[&keys[0], &keys[1]])
+        .await
+        .unwrap();
+    support::sync(&f).await;
+    let open = w.store.divergences("river-guild", Some(DivergenceStatus::Open)).await.unwrap();
+    assert_eq!(open.len(), 1, "{open:?}");
+    let d = &open[0];
+    assert_eq!(d.rule, "safe.owner_undeclared");
+    assert_eq!(d.severity, "critical");
+    assert_eq!(d.item, intruder.to_checksum(None));
+    assert_eq!(d.opened_tx_hash.as_deref(), Some(add.transaction_hash.to_string().as_str()));
+    assert_eq!(d.opened_block as u64, add.block_number.unwrap());
+    assert_eq!(d.opened_block_hash, add.block_hash.unwrap().to_string());
+
+    // The manifest is updated to declare the new owner: resolved, by the manifest.
+    let mut declared = owners.clone();
+    declared.push(intruder);
+    let v2 = Manifest::parse(&support::safe_manifest("river-guild", 0, &[(safe, declared, 2)])).unwrap();
+    let version = w.store.update_group(&v2, None).await.unwrap();
+    w.devnet.mine(1).await.unwrap();
+    support::sync(&f).await;
+    let all = w.store.divergences("river-guild", None).await.unwrap();
+    assert_eq!(all.len(), 1);
+    assert_eq!(all[0].status, "resolved");
+    assert_eq!(all[0].resolution.as_deref(), Some("manifest"));
+    assert_eq!(all[0].resolved_manifest_hash.as_deref(), Some(version.hash.as_str()));
+    assert_eq!(all[0].resolved_block, Some(version.effective_block));
+}
+on_both_backends!(backfill_then_live_sqlite_and_postgres, backfill_then_live);
+
+async fn every_rule_raised_and_resolved(backend: support::Backend) {
+    let w = world(backend).await;
+    let keys = devnet::signers(4);
+    let owners = addresses(&keys[..3]);
+    let signers = [&keys[0], &keys[1]];
+    let safe = w
+        .contracts
+        .create_safe(&w.devnet, SafeVersion::V141, &owners, 2, 2)
+        .await
+        .unwrap();
+    register(&w.store, &support::safe_manifest("g", 0, &[(safe, owners.clone(), 2)])).await;
+    let f = support::follower(&w.store, &w.devnet.rpc_url(), w.devnet.chain_id());
+    support::sync(&f).await;
+    assert!(open_rules(&w.store, "g").await.is_empty());
+
+    let module = Address::repeat_byte(0x4d);
+    let steps: Vec<(&str, Vec<(&str, String)>)> = vec![
+        ("threshold 1", vec![("safe.threshold_mismatch", String::new())]),
+        ("threshold 2", vec![]),
+        ("enable module", vec![("safe.module_undeclared", module.to_checksum(None))]),
+        ("disable module", vec![]),
+        ("remove owner", vec![("safe.owner_missing", owners[2].to_checksum(None))]),
+        ("add owner back", vec![]),
+    ];
+    for (action, expected) in steps {
+        match action {
+            "threshold 1" => devnet::change_threshold(&w.devnet, safe, 1, &signers).await,
+            "threshold 2" => devnet::change_threshold(&w.devnet, safe, 2, &[&keys[0]]).await,
+            "enable module" => devnet::enable_module(&w.devnet, safe, module, &signers).await,
+            "disable module" => devnet::disable_module(&w.devnet, safe, module, &signers).await,
+            "remove owner" => devnet::remove_owner(&w.devnet, safe, owners[2], 2, &signers).await,
+            "add owner back" => {
+                devnet::add_owner_with_threshold(&w.devnet, safe, owners[2], 2, &signers).await
+            }
+            _ => unreachable!(),
+        }
+        .unwrap();
+        support::sync(&f).await;
+        let got = open_rules(&w.store, "g").await;
+        let want: Vec<(String, String)> =
+            expected.into_iter().map(|(r, k)| (r.to_string(), k)).collect();
+        assert_eq!(got, want, "after {action}");
+    }
+    // Everything raised was resolved by the chain, with evidence.
+    let all = w.store.divergences("g", None).await.unwrap();
+    assert_eq!(all.len(), 3);
+    for d in &all {
+        assert_eq!(d.status, "resolved", "{d:?}");
+        assert_eq!(d.resolution.as_deref(), Some("chain"));
+        assert!(d.resolved_tx_hash.is_some());
+        assert!(d.resolved_block.unwrap() > d.opened_block);
+    }
+}
+on_both_backends!(every_rule_sqlite_and_postgres, every_rule_raised_and_resolved);
+
+/// Deploys the Safe repository's example `ReentrancyTransactionGuard`, a real guard contract.
+async fn deploy_guard(devnet: &Devnet) -> Address {
+    let path = devnet.project_dir().join(
+        "node_modules/@safe-global/safe-contracts/build/artifacts/contracts/examples/guards/\
+         ReentrancyTransactionGuard.sol/ReentrancyTransactionGuard.json",
+    );
+    let artifact: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
+    let code: alloy::primitives::Bytes = artifact["bytecode"].as_str().unwrap().parse().unwrap();
+    devnet.deploy(code).await.unwrap()
+}
+
+/// A guard set on the Safe raises `safe.guard_changed`; removing it resolves it.
+async fn guard_changes(backend: support::Backend) {
+    let w = world(backend).await;
+    let keys = devnet::signers(3);
+    let owners = addresses(&keys);
+    let safe = w
+        .contracts
+        .create_safe(&w.devnet, SafeVersion::V141L2, &owners, 2, 3)
+        .await
+        .unwrap();
+    register(&w.store, &support::safe_manifest("g", 0, &[(safe, owners.clone(), 2)])).await;
+    let f = support::follower(&w.store, &w.devnet.rpc_url(), w.devnet.chain_id());
+    let guard = deploy_guard(&w.devnet).await;
+    devnet::set_guard(&w.devnet, safe, guard, &[&keys[0], &keys[1]]).await.unwrap();
+    support::sync(&f).await;
+    assert_eq!(
+        open_rules(&w.store, "g").await,
+        vec![("safe.guard_changed".to_string(), String::new())]
+    );
+    devnet::set_guard(&w.devnet, safe, Address::ZERO, &[&keys[0], &keys[1]]).await.unwrap();
+    support::sync(&f).await;
+    assert!(open_rules(&w.store, "g").await.is_empty());
+}
+on_both_backends!(guard_sqlite_and_postgres, guard_changes);
+
+/// Safe 1.3.0 indexes fewer parameters under the same topic0s; each event decodes all the same.
+async fn safe_130_layouts(backend: support::Backend) {
+    let w = world(backend).await;
+    let keys = devnet::signers(4);
+    let owners = addresses(&keys[..3]);
+    let signers = [&keys[0], &keys[1]];
+    let safe = w
+        .contracts
+        .create_safe(&w.devnet, SafeVersion::V130L2, &owners, 2, 4)
+        .await
+        .unwrap();
+    register(&w.store, &support::safe_manifest("old", 0, &[(safe, owners.clone(), 2)])).await;
+    let module = Address::repeat_byte(0x4d);
+    devnet::fund(&w.devnet, safe, U256::from(5)).await.unwrap();
+    devnet::add_owner_with_threshold(&w.devnet, safe, keys[3].address(), 3, &signers).await.unwrap();
+    devnet::remove_owner(&w.devnet, safe, keys[3].address(), 2, &[&keys[0], &keys[1], &keys[2]])
+        .await
+        .unwrap();
+    devnet::enable_module(&w.devnet, safe, module, &signers).await.unwrap();
+    devnet::disable_module(&w.devnet, safe, module, &signers).await.unwrap();
+    devnet::set_fallback_handler(&w.devnet, safe, Address::repeat_byte(0xfb), &signers).await.unwrap();
+    let f = support::follower(&w.store, &w.devnet.rpc_url(), w.devnet.chain_id());
+    support::sync(&f).await;
+    let records = w.store.records("old", &RecordFilter::default()).await.unwrap();
+    let structure: Vec<&str> = records
+        .iter()
+        .filter(|r| r.category == "structure")
+        .map(|r| r.kind.as_str())
+        .collect();
+    assert_eq!(
+        structure,
+        vec![
+            "safe.setup",
+            "safe.added_owner",
+            "safe.changed_threshold",
+            "safe.removed_owner",
+            "safe.changed_threshold",
+            "safe.enabled_module",
+            "safe.disabled_module",
+            "safe.changed_fallback_handler",
+        ]
+    );
+    // The 1.3.0 AddedOwner carries the owner in data, not in a topic.
+    let added = records.iter().find(|r| r.kind == "safe.added_owner").unwrap();
+    let topics: Vec<String> = serde_json::from_str(&added.topics).unwrap();
+    assert_eq!(topics.len(), 1);
+    assert!(added
+        .fields
+        .contains(&format!("{:x}", keys[3].address())));
+    assert!(records.iter().all(|r| r.kind != "unknown"));
+    // Every change happened and was undone; the divergences opened on the way are resolved.
+    assert!(open_rules(&w.store, "old").await.is_empty());
+    assert!(!w.store.divergences("old", None).await.unwrap().is_empty());
+}
+on_both_backends!(safe_130_sqlite_and_postgres, safe_130_layouts);
+
+/// A group registered with its start block behind the checkpoint is backfilled while the
+/// others keep following, and ends with the same records as if it had been there from the start.
+async fn late_group_is_backfilled(backend: support::Backend) {
+    let w = world(backend).await;
+    let keys = devnet::signers(3);
+    let owners = addresses(&keys);
+    let a = w.contracts.create_safe(&w.devnet, SafeVersion::V141L2, &owners, 2, 5).await.unwrap();
+    let b = w.contracts.create_safe(&w.devnet, SafeVersion::V141L2, &owners, 2, 6).await.unwrap();
+    devnet::fund_many(&w.devnet, &vec![a, b].repeat(50), U256::from(1)).await.unwrap();
+    register(&w.store, &support::safe_manifest("first", 0, &[(a, owners.clone(), 2)])).await;
+    let f = support::follower(&w.store, &w.devnet.rpc_url(), w.devnet.chain_id());
+    support::sync(&f).await;
+    register(&w.store, &support::safe_manifest("late", 0, &[(b, owners.clone(), 1)])).await;
+    devnet::fund(&w.devnet, a, U256::from(2)).await.unwrap();
+    // The first step after registration both catches the late group up and follows the head.
+    let o = f.step().await.unwrap();
+    assert!(o.catching_up);
+    assert_eq!(o.advanced, 1);
+    support::sync(&f).await;
+    assert_eq!(w.store.count_records("first").await.unwrap(), 1 + 50 + 1);
+    assert_eq!(w.store.count_records("late").await.unwrap(), 1 + 50);
+    let head = w.devnet.head().await.unwrap() as i64;
+    for g in w.store.groups().await.unwrap() {
+        assert_eq!(g.synced_to, head, "{}", g.id);
+    }
+    assert_eq!(
+        open_rules(&w.store, "late").await,
+        vec![("safe.threshold_mismatch".to_string(), String::new())]
+    );
+}
+on_both_backends!(late_group_sqlite_and_postgres, late_group_is_backfilled);

@@ -1,0 +1,196 @@
+//! Shared test helpers: a fresh database per test on either backend, a devnet with the real Safe
+//! contracts, and a follower wired to both.
+#![allow(dead_code)]
+
+pub mod flaky_rpc;
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use groupstate::chain::Follower;
+use groupstate::config::{ChainConfig, FollowerConfig};
+use groupstate::store::Store;
+
+/// The PostgreSQL server the tests use (CI has the same); `GROUPSTATE_TEST_PG` overrides.
+pub fn pg_admin_url() -> String {
+    std::env::var("GROUPSTATE_TEST_PG")
+        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".to_string())
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+/// A fresh, empty database that is removed when dropped.
+pub struct TestDb {
+    pub url: String,
+    pub backend: Backend,
+    _dir: Option<tempfile::TempDir>,
+    pg_name: Option<String>,
+}
+
+impl TestDb {
+    pub async fn new(backend: Backend) -> TestDb {
+        match backend {
+            Backend::Sqlite => {
+                let dir = tempfile::tempdir().unwrap();
+                let path: PathBuf = dir.path().join("groupstate.db");
+                TestDb {
+                    url: format!("sqlite://{}?mode=rwc", path.display()),
+                    backend,
+                    _dir: Some(dir),
+                    pg_name: None,
+                }
+            }
+            Backend::Postgres => {
+                use sqlx::Connection;
+                let name = format!("gs_test_{}", rand::random::<u64>());
+                let mut admin = sqlx::PgConnection::connect(&pg_admin_url())
+                    .await
+                    .expect("PostgreSQL at 127.0.0.1:5432 (user postgres) must be running");
+                sqlx::query(&format!("CREATE DATABASE {name}"))
+                    .execute(&mut admin)
+                    .await
+                    .unwrap();
+                let base = pg_admin_url();
+                let base = base.rsplit_once('/').unwrap().0.to_string();
+                TestDb {
+                    url: format!("{base}/{name}"),
+                    backend,
+                    _dir: None,
+                    pg_name: Some(name),
+                }
+            }
+        }
+    }
+
+    pub async fn store(&self) -> Store {
+        let store = Store::connect(&self.url, 4).await.unwrap();
+        store.migrate().await.unwrap();
+        store
+    }
+}
+
+impl Drop for TestDb {
+    fn drop(&mut self) {
+        if let Some(name) = self.pg_name.take() {
+            // Best effort, on a thread of its own: Drop cannot await.
+            let url = pg_admin_url();
+            let _ = std::thread::spawn(move || {
+                let rt = tokio::runtime::Builder::new_current_thread()
+                    .enable_all()
+                    .build()
+                    .unwrap();
+                rt.block_on(async move {
+                    use sqlx::Connection;
+                    if let Ok(mut c) = sqlx::PgConnection::connect(&url).await {
+                        let _ = sqlx::query(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+                            .execute(&mut c)
+                            .await;
+                    }
+                });
+            })
+            .join();
+        }
+    }
+}
+
+/// Follower settings for tests: small retry delays so a flaky RPC is survived quickly.
+pub fn follower_config() -> FollowerConfig {
+    FollowerConfig {
+        concurrency: 4,
+        reorg_window: 64,
+        max_retries: 12,
+        retry_base_ms: 10,
+        request_timeout_ms: 5_000,
+    }
+}
+
+pub fn chain_config(rpc_url: &str, chain_id: u64) -> ChainConfig {
+    ChainConfig {
+        rpc_url: rpc_url.to_string(),
+        ws_url: None,
+        chain_id,
+        confirmations: 0,
+        poll_interval_ms: 50,
+        max_block_range: 1000,
+    }
+}
+
+pub fn follower(store: &Store, rpc_url: &str, chain_id: u64) -> Follower {
+    Follower::new("local", chain_config(rpc_url, chain_id), follower_config(), store.clone()).unwrap()
+}
+
+/// Steps the follower until it has nothing left to do (caught up with the head), retrying
+/// retryable failures like the daemon does.
+pub async fn sync(f: &Follower) {
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(120);
+    loop {
+        assert!(tokio::time::Instant::now() < deadline, "follower did not catch up");
+        match f.step().await {
+            Ok(o) if o.advanced == 0 && !o.catching_up && !o.reorged => return,
+            Ok(_) => {}
+            Err(e) if e.is_retryable() => tokio::time::sleep(Duration::from_millis(20)).await,
+            Err(e) => panic!("follower failed: {e}"),
+        }
+    }
+}
+
+/// Declares a test once and runs it on SQLite and on PostgreSQL.
+#[macro_export]
+macro_rules! on_both_backends {
+    ($name:ident, $body:path) => {
+        mod $name {
+            use super::*;
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn sqlite() {
+                $body(support::Backend::Sqlite).await
+            }
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn postgres() {
+                $body(support::Backend::Postgres).await
+            }
+        }
+    };
+}
+
+/// Everything derived from the chain, as comparable text: two stores holding the same lines
+/// hold the same index. Wall-clock columns are left out.
+pub async fn dump(store: &Store) -> Vec<String> {
+    use sqlx::Row;
+    let mut out = Vec::new();
+    let queries = [
+        ("records", "SELECT group_id || '|' || chain_id || '|' || block_number || '|' || block_hash || '|' || tx_hash || '|' || tx_index || '|' || log_index || '|' || address || '|' || kind || '|' || category || '|' || fields || '|' || topics || '|' || data || '|' || COALESCE(manifest_hash, '') AS line FROM records ORDER BY group_id, block_number, log_index"),
+        ("states", "SELECT group_id || '|' || safe || '|' || block_number || '|' || log_index || '|' || source || '|' || state AS line FROM safe_states ORDER BY group_id, safe, block_number, log_index"),
+        ("divergences", "SELECT group_id || '|' || n || '|' || rule || '|' || severity || '|' || subject || '|' || item || '|' || expected || '|' || observed || '|' || status || '|' || opened_block || '|' || opened_block_hash || '|' || COALESCE(opened_tx_hash, '') || '|' || COALESCE(CAST(opened_log_index AS TEXT), '') || '|' || COALESCE(CAST(resolved_block AS TEXT), '') || '|' || COALESCE(resolved_block_hash, '') || '|' || COALESCE(resolution, '') AS line FROM divergences ORDER BY group_id, n"),
+        ("groups", "SELECT id || '|' || synced_to AS line FROM groups ORDER BY id"),
+    ];
+    for (table, sql) in queries {
+        for row in sqlx::query(sql).fetch_all(store.pool()).await.unwrap() {
+            let line: String = row.try_get("line").unwrap();
+            out.push(format!("{table}: {line}"));
+        }
+    }
+    out
+}
+
+/// A manifest for one Safe, as YAML text.
+pub fn safe_manifest(
+    id: &str,
+    start_block: u64,
+    safes: &[(alloy::primitives::Address, Vec<alloy::primitives::Address>, u64)],
+) -> String {
+    let mut s = format!(
+        "id: {id}\nname: Test {id}\npurpose: Testing.\nphase: coordination\nchain: local\nstart_block: {start_block}\ntreasury:\n  safes:\n"
+    );
+    for (address, owners, threshold) in safes {
+        s.push_str(&format!("    - address: \"{address}\"\n      owners:\n"));
+        for o in owners {
+            s.push_str(&format!("        - \"{o}\"\n"));
+        }
+        s.push_str(&format!("      threshold: {threshold}\n"));
+    }
+    s
+}
