@@ -101,7 +101,10 @@ async fn safes_on_a_real_chain() -> Result<()> {
     devnet::swap_owner(&chain, safe, owners[1], replacement, &three).await?;
     // keys[1] is no longer an owner.
     let refused = devnet::remove_owner(&chain, safe, owners[2], 2, &three).await;
-    assert!(refused.is_err(), "a former owner's signature must not count");
+    assert!(
+        refused.is_err(),
+        "a former owner's signature must not count"
+    );
     devnet::remove_owner(&chain, safe, owners[2], 2, &[&keys[0], &keys[2], &keys[3]]).await?;
     assert_eq!(
         devnet::read_owners(&chain, safe).await?,
@@ -128,8 +131,16 @@ async fn safes_on_a_real_chain() -> Result<()> {
     assert_eq!(many.iter().collect::<HashSet<_>>().len(), 1_000);
     let receipts = devnet::fund_many(&chain, &many, U256::from(1_000)).await?;
     assert_eq!(receipts.len(), 1_000usize.div_ceil(devnet::FUND_CHUNK));
-    let first = receipts.iter().filter_map(|r| r.block_number).min().unwrap();
-    let last = receipts.iter().filter_map(|r| r.block_number).max().unwrap();
+    let first = receipts
+        .iter()
+        .filter_map(|r| r.block_number)
+        .min()
+        .unwrap();
+    let last = receipts
+        .iter()
+        .filter_map(|r| r.block_number)
+        .max()
+        .unwrap();
     let filter = Filter::new()
         .from_block(first)
         .to_block(last)
@@ -150,8 +161,7 @@ async fn safes_on_a_real_chain() -> Result<()> {
             .await?;
         assert_eq!(devnet::read_version(&chain, old).await?, "1.3.0");
         assert_eq!(devnet::read_owners(&chain, old).await?, owners);
-        devnet::add_owner_with_threshold(&chain, old, new_owner, 3, &[&keys[0], &keys[2]])
-            .await?;
+        devnet::add_owner_with_threshold(&chain, old, new_owner, 3, &[&keys[0], &keys[2]]).await?;
         assert_eq!(devnet::read_owners(&chain, old).await?.len(), 4);
         assert_eq!(devnet::read_threshold(&chain, old).await?, 3);
         SafeTx::self_call(
@@ -256,7 +266,10 @@ async fn flaky_rpc_injects_faults_deterministically() -> Result<()> {
         ] {
             assert!(count > 0, "no {name} fault in 200 requests: {stats:?}");
         }
-        assert_eq!(outcomes.iter().filter(|o| *o == "429").count() as u64, stats.rate_limited);
+        assert_eq!(
+            outcomes.iter().filter(|o| *o == "429").count() as u64,
+            stats.rate_limited
+        );
 
         proxy.stop_faulting();
         for _ in 0..20 {

@@ -1,3 +1,139 @@
-//! The `groupstate demo` command.
-use crate::config::Settings;
-pub async fn run(_settings: Settings) -> anyhow::Result<()> { anyhow::bail!("not yet") }
+//! `groupstate demo`: a self-contained run on a local anvil devnet it starts itself — a real
+//! Safe 1.4.1 with three owners and threshold 2, a registered group, the daemon following it
+//! live, a payment signed by two owners, then an owner nobody documented, and the records and
+//! open divergence that show it.
+
+use std::time::{Duration, Instant};
+
+use alloy::primitives::{Address, U256};
+use anyhow::Context;
+use tokio_util::sync::CancellationToken;
+
+use super::output;
+use crate::chain::Follower;
+use crate::config::{ChainConfig, Settings};
+use crate::devnet::{self, Devnet, DevnetOptions, SafeContracts, SafeVersion};
+use crate::manifest::Manifest;
+use crate::store::{DivergenceStatus, RecordFilter, Store};
+
+pub async fn run(settings: Settings) -> anyhow::Result<()> {
+    println!("== starting a local anvil devnet (installs the pinned npm packages on first use)");
+    let devnet = Devnet::start(DevnetOptions::default())
+        .await
+        .context("starting the devnet")?;
+    let contracts = SafeContracts::deploy(&devnet)
+        .await
+        .context("deploying the Safe contracts")?;
+    let keys = devnet::signers(4);
+    let owners: Vec<Address> = keys[..3].iter().map(|k| k.address()).collect();
+    let safe = contracts
+        .create_safe(&devnet, SafeVersion::V141L2, &owners, 2, 0)
+        .await?;
+    devnet::fund(&devnet, safe, U256::from(5u64) * U256::from(10u64).pow(U256::from(18)))
+        .await?;
+    println!("   Safe 1.4.1 at {safe}: owners {owners:?}, threshold 2, funded with 5 ETH");
+
+    let db = settings.data_dir.join("demo.db");
+    for suffix in ["", "-wal", "-shm"] {
+        let _ = std::fs::remove_file(format!("{}{suffix}", db.display()));
+    }
+    let store = Store::connect(&format!("sqlite://{}?mode=rwc", db.display()), 4).await?;
+    store.migrate().await?;
+    let yaml = format!(
+        "id: river-guild\nname: River Guild\npurpose: Fund maintenance of the river network's shared tooling.\n\
+         phase: coordination\nchain: local\nstart_block: 0\ntreasury:\n  safes:\n    - address: \"{safe}\"\n\
+         \x20     owners: [\"{}\", \"{}\", \"{}\"]\n      threshold: 2\n",
+        owners[0], owners[1], owners[2]
+    );
+    let manifest = Manifest::parse(&yaml).map_err(|e| anyhow::anyhow!("{e}"))?;
+    let v = store.add_group(&manifest).await?;
+    println!("== registered group river-guild, manifest {} ({})", v.version, v.hash);
+
+    let chain = ChainConfig {
+        rpc_url: devnet.rpc_url(),
+        ws_url: Some(devnet.ws_url()),
+        chain_id: devnet.chain_id(),
+        confirmations: 0,
+        poll_interval_ms: 200,
+        max_block_range: 2000,
+    };
+    let follower = Follower::new("local", chain, settings.follower.clone(), store.clone())?;
+    let cancel = CancellationToken::new();
+    let task = {
+        let cancel = cancel.clone();
+        tokio::spawn(async move { follower.run(cancel).await })
+    };
+    wait_for(&store, Duration::from_secs(30), |s| async move {
+        Ok(s.group("river-guild").await?.is_some_and(|g| g.synced_to >= 0))
+    })
+    .await?;
+
+    println!("== a payment of 1 ETH, signed by two owners");
+    let payee = Address::repeat_byte(0x77);
+    devnet::exec_transaction(
+        &devnet,
+        safe,
+        payee,
+        U256::from(10u64).pow(U256::from(18)),
+        Default::default(),
+        0,
+        &[&keys[0], &keys[1]],
+    )
+    .await?;
+
+    println!("== an owner nobody documented is added: {}", keys[3].address());
+    let receipt = devnet::add_owner_with_threshold(
+        &devnet,
+        safe,
+        keys[3].address(),
+        2,
+        &[&keys[0], &keys[1]],
+    )
+    .await?;
+    let mined = Instant::now();
+    wait_for(&store, Duration::from_secs(30), |s| async move {
+        Ok(!s
+            .divergences("river-guild", Some(DivergenceStatus::Open))
+            .await?
+            .is_empty())
+    })
+    .await?;
+    println!(
+        "   caught {} ms after the block was mined (block {})",
+        mined.elapsed().as_millis(),
+        receipt.block_number.unwrap_or_default()
+    );
+
+    println!("\n== groupstate records river-guild");
+    output::records(
+        &store.records("river-guild", &RecordFilter::default()).await?,
+        false,
+    )?;
+    println!("\n== groupstate divergences river-guild --status open");
+    output::divergences(
+        &store
+            .divergences("river-guild", Some(DivergenceStatus::Open))
+            .await?,
+        false,
+    )?;
+    cancel.cancel();
+    task.await.context("follower task")??;
+    store.close().await;
+    println!("\nThe demo's database is kept at {}.", db.display());
+    Ok(())
+}
+
+async fn wait_for<F, Fut>(store: &Store, limit: Duration, check: F) -> anyhow::Result<()>
+where
+    F: Fn(Store) -> Fut,
+    Fut: std::future::Future<Output = anyhow::Result<bool>>,
+{
+    let start = Instant::now();
+    while start.elapsed() < limit {
+        if check(store.clone()).await? {
+            return Ok(());
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    anyhow::bail!("the follower did not get there within {limit:?}")
+}

@@ -144,7 +144,10 @@ impl Devnet {
             }
         };
         if chain_id != opts.chain_id {
-            bail!("anvil reports chain id {chain_id}, expected {}", opts.chain_id);
+            bail!(
+                "anvil reports chain id {chain_id}, expected {}",
+                opts.chain_id
+            );
         }
         let accounts = provider
             .get_accounts()
@@ -304,7 +307,8 @@ impl Devnet {
     /// Polls for a transaction's receipt until it is mined.
     pub async fn wait_receipt(&self, hash: TxHash) -> Result<TransactionReceipt> {
         // A mined block may take up to one block time; beyond that allow a generous margin.
-        let budget = Duration::from_secs(60) + Duration::from_secs_f64(self.block_time.unwrap_or(0.0) * 3.0);
+        let budget =
+            Duration::from_secs(60) + Duration::from_secs_f64(self.block_time.unwrap_or(0.0) * 3.0);
         let deadline = tokio::time::Instant::now() + budget;
         let mut pause = Duration::from_millis(2);
         loop {
@@ -340,7 +344,11 @@ impl Devnet {
 
     /// Replays a reverted transaction with `eth_call` on the state before its block, to report
     /// why it reverted.
-    pub(crate) async fn revert_reason(&self, mut tx: TransactionRequest, receipt: &TransactionReceipt) -> String {
+    pub(crate) async fn revert_reason(
+        &self,
+        mut tx: TransactionRequest,
+        receipt: &TransactionReceipt,
+    ) -> String {
         let Some(block) = receipt.block_number else {
             return "not in a block".into();
         };

@@ -27,6 +27,8 @@ pub const FUND_CHUNK: usize = 300;
 /// of EIP-7825, should anvil enforce it.
 const GAS_PER_PAYMENT: u64 = 50_000;
 const GAS_PER_CHUNK: u64 = 100_000;
+/// Gas limit batches stay under: the 2^24 per-transaction cap of EIP-7825, with a margin.
+pub(crate) const MAX_BATCH_GAS: u64 = 16_000_000;
 
 /// Sends `wei` from the dev account to `to` (a Safe emits `SafeReceived`).
 pub async fn fund(devnet: &Devnet, to: Address, wei: U256) -> Result<TransactionReceipt> {
@@ -59,7 +61,12 @@ pub async fn fund_many(
             .value(wei_each * U256::from(count))
             .gas_limit(GAS_PER_CHUNK + GAS_PER_PAYMENT * count)
             .input(TransactionInput::new(call.abi_encode().into()));
-        hashes.push(devnet.send(tx.clone()).await.context("sending a multiSend payment")?);
+        hashes.push(
+            devnet
+                .send(tx.clone())
+                .await
+                .context("sending a multiSend payment")?,
+        );
         txs.push(tx);
     }
     let receipts = wait_all(devnet, &hashes).await?;
@@ -82,7 +89,9 @@ fn pack_payments(targets: &[Address], wei_each: U256) -> Vec<u8> {
 
 /// `multiSend`'s packed encoding of calls: per call `uint8 operation (0, CALL) || address to
 /// || uint256 value || uint256 dataLength || bytes data`.
-pub(crate) fn pack_calls<'a>(calls: impl IntoIterator<Item = (Address, U256, &'a [u8])>) -> Vec<u8> {
+pub(crate) fn pack_calls<'a>(
+    calls: impl IntoIterator<Item = (Address, U256, &'a [u8])>,
+) -> Vec<u8> {
     let mut packed = Vec::new();
     for (to, value, data) in calls {
         packed.push(0);

@@ -38,7 +38,8 @@ fn required_files(dir: &Path) -> [PathBuf; 3] {
     [
         dir.join(ANVIL_BIN),
         dir.join(SAFE_141_ARTIFACTS).join("SafeL2.sol/SafeL2.json"),
-        dir.join(SAFE_130_ARTIFACTS).join("GnosisSafeL2.sol/GnosisSafeL2.json"),
+        dir.join(SAFE_130_ARTIFACTS)
+            .join("GnosisSafeL2.sol/GnosisSafeL2.json"),
     ]
 }
 

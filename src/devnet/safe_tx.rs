@@ -184,10 +184,7 @@ impl SafeTx {
 
 /// Signs a Safe transaction hash with each signer and packs the signatures as the Safe expects:
 /// sorted by signer address ascending, each `r || s || v`.
-pub fn sign_safe_hash(
-    hash: B256,
-    signers: &[(&PrivateKeySigner, SignatureKind)],
-) -> Result<Bytes> {
+pub fn sign_safe_hash(hash: B256, signers: &[(&PrivateKeySigner, SignatureKind)]) -> Result<Bytes> {
     let mut signed = signers
         .iter()
         .map(|(signer, kind)| {

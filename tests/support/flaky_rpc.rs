@@ -323,7 +323,10 @@ async fn serve_connection(stream: TcpStream, shared: Arc<Shared>) {
                 }
             }
         };
-        if write_response(stream.get_mut(), status, &body).await.is_err() {
+        if write_response(stream.get_mut(), status, &body)
+            .await
+            .is_err()
+        {
             return;
         }
         if request.close {
@@ -417,9 +420,7 @@ fn invalid(what: &str) -> std::io::Error {
 
 /// Reads one message; `None` on a clean EOF before it starts. Bodies framed by
 /// `content-length`, `transfer-encoding: chunked`, or (responses only) the end of the stream.
-async fn read_message<R: AsyncBufRead + Unpin>(
-    reader: &mut R,
-) -> std::io::Result<Option<Message>> {
+async fn read_message<R: AsyncBufRead + Unpin>(reader: &mut R) -> std::io::Result<Option<Message>> {
     let mut start_line = String::new();
     if reader.read_line(&mut start_line).await? == 0 {
         return Ok(None);
@@ -477,8 +478,7 @@ async fn read_chunked<R: AsyncBufRead + Unpin>(reader: &mut R) -> std::io::Resul
         let mut size_line = String::new();
         reader.read_line(&mut size_line).await?;
         let size_hex = size_line.trim().split(';').next().unwrap_or_default();
-        let size =
-            usize::from_str_radix(size_hex, 16).map_err(|_| invalid("bad chunk size"))?;
+        let size = usize::from_str_radix(size_hex, 16).map_err(|_| invalid("bad chunk size"))?;
         if size == 0 {
             // Trailers, up to the blank line.
             loop {

@@ -1,0 +1,107 @@
+//! The `groupstate` command as a user runs it: precise errors for bad manifests and bad
+//! configuration, and nothing stored when input is refused.
+
+mod support;
+
+use std::process::Output;
+
+fn groupstate(db_url: &str, args: &[&str]) -> Output {
+    std::process::Command::new(env!("CARGO_BIN_EXE_groupstate"))
+        .args(args)
+        .env("GROUPSTATE__DATABASE__URL", db_url)
+        .env("RUST_LOG", "error")
+        .output()
+        .unwrap()
+}
+
+fn text(b: &[u8]) -> String {
+    String::from_utf8_lossy(b).into_owned()
+}
+
+const FIXTURES: &str = "tests/fixtures/manifests";
+
+#[test]
+fn manifest_check_lists_every_problem_by_path() {
+    let out = groupstate("", &["manifest", "check", &format!("{FIXTURES}/invalid.yaml")]);
+    assert!(!out.status.success());
+    let stderr = text(&out.stderr);
+    // The fixture's header comment lists the exact messages, in order.
+    let fixture = std::fs::read_to_string(format!("{FIXTURES}/invalid.yaml")).unwrap();
+    let expected: Vec<&str> = fixture
+        .lines()
+        .take_while(|l| l.starts_with('#'))
+        .filter_map(|l| l.strip_prefix("#   "))
+        .collect();
+    assert_eq!(expected.len(), 15);
+    let got: Vec<&str> = stderr.lines().skip(1).collect();
+    assert_eq!(got, expected, "{stderr}");
+    assert!(stderr.starts_with("error: tests/fixtures/manifests/invalid.yaml is not a valid manifest:"));
+}
+
+#[test]
+fn valid_yaml_and_json_have_the_same_hash() {
+    let y = groupstate("", &["manifest", "check", &format!("{FIXTURES}/valid.yaml")]);
+    let j = groupstate("", &["manifest", "check", &format!("{FIXTURES}/valid.json")]);
+    assert!(y.status.success() && j.status.success());
+    let hash = |o: &Output| text(&o.stdout).rsplit(' ').next().unwrap().trim().to_string();
+    assert_eq!(hash(&y), hash(&j));
+    assert_eq!(hash(&y).len(), 64);
+}
+
+#[test]
+fn a_wrong_setting_names_its_key() {
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = dir.path().join("c.toml");
+    std::fs::write(&cfg, "[chains.local]\nrpc_url = \"http://x\"\nchain_id = 1\nmax_block_range = 0\n").unwrap();
+    let out = groupstate("", &["--config", cfg.to_str().unwrap(), "group", "list"]);
+    assert!(!out.status.success());
+    assert_eq!(
+        text(&out.stderr).trim(),
+        "error: configuration key `chains.local.max_block_range`: must be at least 1"
+    );
+}
+
+async fn groups_are_registered_and_versioned(backend: support::Backend) {
+    let db = support::TestDb::new(backend).await;
+    let url = db.url.clone();
+    let run = move |args: Vec<String>| {
+        let url = url.clone();
+        async move {
+            tokio::task::spawn_blocking(move || {
+                groupstate(&url, &args.iter().map(String::as_str).collect::<Vec<_>>())
+            })
+            .await
+            .unwrap()
+        }
+    };
+    let a = |s: &str| s.split(' ').map(String::from).collect::<Vec<_>>();
+
+    // A refused manifest stores nothing.
+    let out = run(a(&format!("group add {FIXTURES}/invalid.yaml"))).await;
+    assert!(!out.status.success());
+    let out = run(a("group list --json")).await;
+    assert_eq!(text(&out.stdout).trim(), "[]");
+
+    let out = run(a(&format!("group add {FIXTURES}/valid.yaml"))).await;
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert!(text(&out.stdout).starts_with("registered river-guild (version 1, "));
+    let out = run(a(&format!("group add {FIXTURES}/valid.json"))).await;
+    assert!(!out.status.success());
+    assert!(text(&out.stderr).contains("group river-guild is already registered; use `group update`"));
+    let out = run(a(&format!("group update {FIXTURES}/valid.json"))).await;
+    assert!(!out.status.success());
+    assert!(text(&out.stderr).contains("identical to version 1"), "{}", text(&out.stderr));
+
+    let out = run(a("group show river-guild --json")).await;
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v["group"]["synced_to"], -1);
+    assert_eq!(v["versions"].as_array().unwrap().len(), 1);
+
+    let out = run(a("divergences river-guild --status bogus")).await;
+    assert!(text(&out.stderr).contains("--status bogus: expected open, resolved or acknowledged"));
+    let out = run(a("records nobody")).await;
+    assert_eq!(text(&out.stderr).trim(), "error: no group nobody is registered");
+    let out = run(a("records river-guild --json")).await;
+    assert_eq!(text(&out.stdout).trim(), "[]");
+}
+on_both_backends!(groups_sqlite_and_postgres, groups_are_registered_and_versioned);
