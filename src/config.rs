@@ -124,13 +124,19 @@ impl Settings {
             ));
         }
         if self.database.max_connections == 0 {
-            return Err(invalid("database.max_connections".into(), "must be at least 1"));
+            return Err(invalid(
+                "database.max_connections".into(),
+                "must be at least 1",
+            ));
         }
         if self.follower.concurrency == 0 {
             return Err(invalid("follower.concurrency".into(), "must be at least 1"));
         }
         if self.follower.reorg_window == 0 {
-            return Err(invalid("follower.reorg_window".into(), "must be at least 1"));
+            return Err(invalid(
+                "follower.reorg_window".into(),
+                "must be at least 1",
+            ));
         }
         for (name, chain) in &self.chains {
             let key = |field: &str| format!("chains.{name}.{field}");
@@ -138,7 +144,10 @@ impl Settings {
                 .chars()
                 .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-' || c == '_')
             {
-                return Err(invalid(format!("chains.{name}"), "chain names use [a-z0-9_-]"));
+                return Err(invalid(
+                    format!("chains.{name}"),
+                    "chain names use [a-z0-9_-]",
+                ));
             }
             match url::Url::parse(&chain.rpc_url) {
                 Ok(u) if matches!(u.scheme(), "http" | "https") => {}
@@ -202,7 +211,11 @@ mod tests {
     fn a_wrong_value_names_its_key() {
         let dir = tempfile::tempdir().unwrap();
         let file = dir.path().join("bad.toml");
-        std::fs::write(&file, "[chains.local]\nrpc_url = \"ftp://x\"\nchain_id = 1\n").unwrap();
+        std::fs::write(
+            &file,
+            "[chains.local]\nrpc_url = \"ftp://x\"\nchain_id = 1\n",
+        )
+        .unwrap();
         let err = Settings::load(Some(&file)).unwrap_err().to_string();
         assert_eq!(
             err,

@@ -13,11 +13,20 @@ use crate::config::Settings;
 use crate::store::Store;
 
 /// Runs followers for every configured chain until `cancel` fires or one fails fatally.
-pub async fn run(settings: &Settings, store: Store, cancel: CancellationToken) -> anyhow::Result<()> {
+pub async fn run(
+    settings: &Settings,
+    store: Store,
+    cancel: CancellationToken,
+) -> anyhow::Result<()> {
     let mut tasks = JoinSet::new();
     for (name, chain) in &settings.chains {
-        let follower = Follower::new(name, chain.clone(), settings.follower.clone(), store.clone())
-            .with_context(|| format!("starting the follower of chain {name}"))?;
+        let follower = Follower::new(
+            name,
+            chain.clone(),
+            settings.follower.clone(),
+            store.clone(),
+        )
+        .with_context(|| format!("starting the follower of chain {name}"))?;
         let token = cancel.child_token();
         let name = name.clone();
         tasks.spawn(async move {

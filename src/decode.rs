@@ -8,6 +8,7 @@ use alloy::sol_types::{SolEvent, SolEventInterface};
 use serde::Serialize;
 
 /// Bindings generated from the ABIs the daemon indexes.
+#[allow(clippy::too_many_arguments)]
 pub mod abi {
     /// Safe 1.4.1 (SafeL2), all functions and events.
     pub mod v141 {
@@ -292,7 +293,9 @@ pub fn decode_log(chain_id: u64, log: &Log) -> Result<DecodedLog, DecodeError> {
         chain_id,
         block_number: log.block_number.ok_or_else(|| missing("blockNumber"))?,
         block_hash: log.block_hash.ok_or_else(|| missing("blockHash"))?,
-        tx_hash: log.transaction_hash.ok_or_else(|| missing("transactionHash"))?,
+        tx_hash: log
+            .transaction_hash
+            .ok_or_else(|| missing("transactionHash"))?,
         tx_index: log
             .transaction_index
             .ok_or_else(|| missing("transactionIndex"))?,
@@ -437,7 +440,17 @@ mod tests {
         }
         .encode_log_data();
         let err = decode_safe_event(d.topics(), &d.data[..10]).unwrap_err();
-        assert!(matches!(err, DecodeError::BadLayout { topics: 1, data_len: 10, .. }), "{err}");
+        assert!(
+            matches!(
+                err,
+                DecodeError::BadLayout {
+                    topics: 1,
+                    data_len: 10,
+                    ..
+                }
+            ),
+            "{err}"
+        );
     }
 
     #[test]

@@ -113,10 +113,18 @@ pub async fn apply_batch(
 
     let mut tx = store.begin_batch(chain).await?;
     let mut stats = BatchStats::default();
+    let view = BatchView {
+        batch,
+        decoded: &decoded,
+        hashes: &hashes,
+    };
+    let mut rows = Vec::with_capacity(decoded.len());
     for g in groups {
-        apply_group(&mut tx, rpc, g, batch, &decoded, &hashes, &mut stats).await?;
+        apply_group(&mut tx, rpc, g, &view, &mut stats, &mut rows).await?;
         tx.set_group_synced(&g.row.id, batch.to as i64).await?;
     }
+    stats.records = rows.len();
+    tx.insert_records(&rows).await?;
     if let Some(window) = checkpoint {
         let end = batch
             .end()
@@ -142,15 +150,26 @@ async fn block_hash(
     }
 }
 
+/// A batch with its logs decoded once for every group, and the block hashes fetched with it.
+struct BatchView<'a> {
+    batch: &'a Batch,
+    decoded: &'a [DecodedLog],
+    hashes: &'a HashMap<u64, B256>,
+}
+
 async fn apply_group(
     tx: &mut BatchTx,
     rpc: &Rpc,
     g: &GroupCtx,
-    batch: &Batch,
-    decoded: &[DecodedLog],
-    hashes: &HashMap<u64, B256>,
+    view: &BatchView<'_>,
     stats: &mut BatchStats,
+    rows: &mut Vec<RecordRow>,
 ) -> Result<(), ApplyError> {
+    let BatchView {
+        batch,
+        decoded,
+        hashes,
+    } = *view;
     let gid = &g.row.id;
     // Blocks at or below synced_to are already complete for this group.
     let first = (batch.from as i64).max(g.row.synced_to + 1);
@@ -159,11 +178,12 @@ async fn apply_group(
     }
     let safes = g.safes();
     let mut states: BTreeMap<Address, SafeState> = BTreeMap::new();
+    let mut stored = tx.latest_safe_states(gid).await?;
 
     // Seed each Safe seen for the first time with a snapshot of the block before.
     for safe in &safes {
         let key = safe.to_checksum(None);
-        match tx.latest_safe_state(gid, &key).await? {
+        match stored.remove(&key) {
             Some(s) => {
                 states.insert(*safe, s);
             }
@@ -174,7 +194,8 @@ async fn apply_group(
                 } else {
                     snapshot_safe(rpc, *safe, at as u64).await?
                 };
-                tx.insert_safe_state(gid, &key, at, -1, "snapshot", &s).await?;
+                tx.insert_safe_state(gid, &key, at, -1, "snapshot", &s)
+                    .await?;
                 let moment = Moment {
                     block: at,
                     block_hash: block_hash(rpc, hashes, at).await?,
@@ -192,12 +213,13 @@ async fn apply_group(
     let mut effective: Vec<&ManifestVersion> = g
         .versions
         .iter()
-        .filter(|v| v.version > 1 && v.effective_block >= first && v.effective_block <= batch.to as i64)
+        .filter(|v| {
+            v.version > 1 && v.effective_block >= first && v.effective_block <= batch.to as i64
+        })
         .collect();
     effective.sort_by_key(|v| v.effective_block);
     let mut pending = effective.into_iter().peekable();
 
-    let mut rows = Vec::new();
     for d in decoded {
         let block = d.evidence.block_number as i64;
         if block < first || !safes.contains(&d.address) {
@@ -230,8 +252,6 @@ async fn apply_group(
     for v in pending {
         manifest_takes_effect(tx, rpc, g, v, &states, hashes, stats).await?;
     }
-    stats.records += rows.len();
-    tx.insert_records(&rows).await?;
     Ok(())
 }
 

@@ -22,7 +22,10 @@ const FIXTURES: &str = "tests/fixtures/manifests";
 
 #[test]
 fn manifest_check_lists_every_problem_by_path() {
-    let out = groupstate("", &["manifest", "check", &format!("{FIXTURES}/invalid.yaml")]);
+    let out = groupstate(
+        "",
+        &["manifest", "check", &format!("{FIXTURES}/invalid.yaml")],
+    );
     assert!(!out.status.success());
     let stderr = text(&out.stderr);
     // The fixture's header comment lists the exact messages, in order.
@@ -35,15 +38,30 @@ fn manifest_check_lists_every_problem_by_path() {
     assert_eq!(expected.len(), 15);
     let got: Vec<&str> = stderr.lines().skip(1).collect();
     assert_eq!(got, expected, "{stderr}");
-    assert!(stderr.starts_with("error: tests/fixtures/manifests/invalid.yaml is not a valid manifest:"));
+    assert!(
+        stderr.starts_with("error: tests/fixtures/manifests/invalid.yaml is not a valid manifest:")
+    );
 }
 
 #[test]
 fn valid_yaml_and_json_have_the_same_hash() {
-    let y = groupstate("", &["manifest", "check", &format!("{FIXTURES}/valid.yaml")]);
-    let j = groupstate("", &["manifest", "check", &format!("{FIXTURES}/valid.json")]);
+    let y = groupstate(
+        "",
+        &["manifest", "check", &format!("{FIXTURES}/valid.yaml")],
+    );
+    let j = groupstate(
+        "",
+        &["manifest", "check", &format!("{FIXTURES}/valid.json")],
+    );
     assert!(y.status.success() && j.status.success());
-    let hash = |o: &Output| text(&o.stdout).rsplit(' ').next().unwrap().trim().to_string();
+    let hash = |o: &Output| {
+        text(&o.stdout)
+            .rsplit(' ')
+            .next()
+            .unwrap()
+            .trim()
+            .to_string()
+    };
     assert_eq!(hash(&y), hash(&j));
     assert_eq!(hash(&y).len(), 64);
 }
@@ -52,7 +70,11 @@ fn valid_yaml_and_json_have_the_same_hash() {
 fn a_wrong_setting_names_its_key() {
     let dir = tempfile::tempdir().unwrap();
     let cfg = dir.path().join("c.toml");
-    std::fs::write(&cfg, "[chains.local]\nrpc_url = \"http://x\"\nchain_id = 1\nmax_block_range = 0\n").unwrap();
+    std::fs::write(
+        &cfg,
+        "[chains.local]\nrpc_url = \"http://x\"\nchain_id = 1\nmax_block_range = 0\n",
+    )
+    .unwrap();
     let out = groupstate("", &["--config", cfg.to_str().unwrap(), "group", "list"]);
     assert!(!out.status.success());
     assert_eq!(
@@ -87,10 +109,16 @@ async fn groups_are_registered_and_versioned(backend: support::Backend) {
     assert!(text(&out.stdout).starts_with("registered river-guild (version 1, "));
     let out = run(a(&format!("group add {FIXTURES}/valid.json"))).await;
     assert!(!out.status.success());
-    assert!(text(&out.stderr).contains("group river-guild is already registered; use `group update`"));
+    assert!(
+        text(&out.stderr).contains("group river-guild is already registered; use `group update`")
+    );
     let out = run(a(&format!("group update {FIXTURES}/valid.json"))).await;
     assert!(!out.status.success());
-    assert!(text(&out.stderr).contains("identical to version 1"), "{}", text(&out.stderr));
+    assert!(
+        text(&out.stderr).contains("identical to version 1"),
+        "{}",
+        text(&out.stderr)
+    );
 
     let out = run(a("group show river-guild --json")).await;
     let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
@@ -100,8 +128,14 @@ async fn groups_are_registered_and_versioned(backend: support::Backend) {
     let out = run(a("divergences river-guild --status bogus")).await;
     assert!(text(&out.stderr).contains("--status bogus: expected open, resolved or acknowledged"));
     let out = run(a("records nobody")).await;
-    assert_eq!(text(&out.stderr).trim(), "error: no group nobody is registered");
+    assert_eq!(
+        text(&out.stderr).trim(),
+        "error: no group nobody is registered"
+    );
     let out = run(a("records river-guild --json")).await;
     assert_eq!(text(&out.stdout).trim(), "[]");
 }
-on_both_backends!(groups_sqlite_and_postgres, groups_are_registered_and_versioned);
+on_both_backends!(
+    groups_sqlite_and_postgres,
+    groups_are_registered_and_versioned
+);

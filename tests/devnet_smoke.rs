@@ -124,6 +124,26 @@ async fn safes_on_a_real_chain() -> Result<()> {
     devnet::set_guard(&chain, safe, Address::ZERO, &pair).await?;
     devnet::set_fallback_handler(&chain, safe, contracts.fallback_handler, &pair).await?;
 
+    // With safeTxGas set, a failing inner call is mined as ExecutionFailure.
+    let failing = SafeTx::self_call(
+        safe,
+        ISafe::changeThresholdCall {
+            _threshold: U256::from(10),
+        },
+    )
+    .with_safe_tx_gas(U256::from(100_000));
+    let pair_kinds = [
+        (&keys[0], SignatureKind::Ecdsa),
+        (&keys[3], SignatureKind::Ecdsa),
+    ];
+    let failed = failing.execute_unchecked(&chain, safe, &pair_kinds).await?;
+    assert!(failed.status());
+    assert!(failed
+        .logs()
+        .iter()
+        .any(|l| l.topic0() == Some(&ISafe::ExecutionFailure::SIGNATURE_HASH)));
+    assert!(failing.execute(&chain, safe, &pair_kinds).await.is_err());
+
     // 1,000 Safes paid by multiSend: 1,000 SafeReceived logs.
     let many = contracts
         .create_safes(&chain, SafeVersion::V141L2, &owners, 2, 1_000..2_000)

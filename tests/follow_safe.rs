@@ -58,19 +58,35 @@ async fn backfill_then_live(backend: support::Backend) {
         .create_safe(&w.devnet, SafeVersion::V141L2, &owners, 2, 1)
         .await
         .unwrap();
-    devnet::fund(&w.devnet, safe, U256::from(10u64.pow(18))).await.unwrap();
+    devnet::fund(&w.devnet, safe, U256::from(10u64.pow(18)))
+        .await
+        .unwrap();
     let payee = Address::repeat_byte(0x77);
     let pay = devnet::exec_transaction(
-        &w.devnet, safe, payee, U256::from(1000), Default::default(), 0, &[&keys[0], &keys[1]],
+        &w.devnet,
+        safe,
+        payee,
+        U256::from(1000),
+        Default::default(),
+        0,
+        &[&keys[0], &keys[1]],
     )
     .await
     .unwrap();
 
-    register(&w.store, &support::safe_manifest("river-guild", 0, &[(safe, owners.clone(), 2)])).await;
+    register(
+        &w.store,
+        &support::safe_manifest("river-guild", 0, &[(safe, owners.clone(), 2)]),
+    )
+    .await;
     let f = support::follower(&w.store, &w.devnet.rpc_url(), w.devnet.chain_id());
     support::sync(&f).await;
 
-    let records = w.store.records("river-guild", &RecordFilter::default()).await.unwrap();
+    let records = w
+        .store
+        .records("river-guild", &RecordFilter::default())
+        .await
+        .unwrap();
     let kinds: Vec<&str> = records.iter().map(|r| r.kind.as_str()).collect();
     assert_eq!(
         kinds,
@@ -93,20 +109,32 @@ async fn backfill_then_live(backend: support::Backend) {
         .await
         .unwrap();
     support::sync(&f).await;
-    let open = w.store.divergences("river-guild", Some(DivergenceStatus::Open)).await.unwrap();
+    let open = w
+        .store
+        .divergences("river-guild", Some(DivergenceStatus::Open))
+        .await
+        .unwrap();
     assert_eq!(open.len(), 1, "{open:?}");
     let d = &open[0];
     assert_eq!(d.rule, "safe.owner_undeclared");
     assert_eq!(d.severity, "critical");
     assert_eq!(d.item, intruder.to_checksum(None));
-    assert_eq!(d.opened_tx_hash.as_deref(), Some(add.transaction_hash.to_string().as_str()));
+    assert_eq!(
+        d.opened_tx_hash.as_deref(),
+        Some(add.transaction_hash.to_string().as_str())
+    );
     assert_eq!(d.opened_block as u64, add.block_number.unwrap());
     assert_eq!(d.opened_block_hash, add.block_hash.unwrap().to_string());
 
     // The manifest is updated to declare the new owner: resolved, by the manifest.
     let mut declared = owners.clone();
     declared.push(intruder);
-    let v2 = Manifest::parse(&support::safe_manifest("river-guild", 0, &[(safe, declared, 2)])).unwrap();
+    let v2 = Manifest::parse(&support::safe_manifest(
+        "river-guild",
+        0,
+        &[(safe, declared, 2)],
+    ))
+    .unwrap();
     let version = w.store.update_group(&v2, None).await.unwrap();
     w.devnet.mine(1).await.unwrap();
     support::sync(&f).await;
@@ -114,7 +142,10 @@ async fn backfill_then_live(backend: support::Backend) {
     assert_eq!(all.len(), 1);
     assert_eq!(all[0].status, "resolved");
     assert_eq!(all[0].resolution.as_deref(), Some("manifest"));
-    assert_eq!(all[0].resolved_manifest_hash.as_deref(), Some(version.hash.as_str()));
+    assert_eq!(
+        all[0].resolved_manifest_hash.as_deref(),
+        Some(version.hash.as_str())
+    );
     assert_eq!(all[0].resolved_block, Some(version.effective_block));
 }
 on_both_backends!(backfill_then_live_sqlite_and_postgres, backfill_then_live);
@@ -129,18 +160,31 @@ async fn every_rule_raised_and_resolved(backend: support::Backend) {
         .create_safe(&w.devnet, SafeVersion::V141, &owners, 2, 2)
         .await
         .unwrap();
-    register(&w.store, &support::safe_manifest("g", 0, &[(safe, owners.clone(), 2)])).await;
+    register(
+        &w.store,
+        &support::safe_manifest("g", 0, &[(safe, owners.clone(), 2)]),
+    )
+    .await;
     let f = support::follower(&w.store, &w.devnet.rpc_url(), w.devnet.chain_id());
     support::sync(&f).await;
     assert!(open_rules(&w.store, "g").await.is_empty());
 
     let module = Address::repeat_byte(0x4d);
     let steps: Vec<(&str, Vec<(&str, String)>)> = vec![
-        ("threshold 1", vec![("safe.threshold_mismatch", String::new())]),
+        (
+            "threshold 1",
+            vec![("safe.threshold_mismatch", String::new())],
+        ),
         ("threshold 2", vec![]),
-        ("enable module", vec![("safe.module_undeclared", module.to_checksum(None))]),
+        (
+            "enable module",
+            vec![("safe.module_undeclared", module.to_checksum(None))],
+        ),
         ("disable module", vec![]),
-        ("remove owner", vec![("safe.owner_missing", owners[2].to_checksum(None))]),
+        (
+            "remove owner",
+            vec![("safe.owner_missing", owners[2].to_checksum(None))],
+        ),
         ("add owner back", vec![]),
     ];
     for (action, expected) in steps {
@@ -158,8 +202,10 @@ async fn every_rule_raised_and_resolved(backend: support::Backend) {
         .unwrap();
         support::sync(&f).await;
         let got = open_rules(&w.store, "g").await;
-        let want: Vec<(String, String)> =
-            expected.into_iter().map(|(r, k)| (r.to_string(), k)).collect();
+        let want: Vec<(String, String)> = expected
+            .into_iter()
+            .map(|(r, k)| (r.to_string(), k))
+            .collect();
         assert_eq!(got, want, "after {action}");
     }
     // Everything raised was resolved by the chain, with evidence.
@@ -172,19 +218,10 @@ async fn every_rule_raised_and_resolved(backend: support::Backend) {
         assert!(d.resolved_block.unwrap() > d.opened_block);
     }
 }
-on_both_backends!(every_rule_sqlite_and_postgres, every_rule_raised_and_resolved);
-
-/// Deploys the Safe repository's example `ReentrancyTransactionGuard`, a real guard contract.
-async fn deploy_guard(devnet: &Devnet) -> Address {
-    let path = devnet.project_dir().join(
-        "node_modules/@safe-global/safe-contracts/build/artifacts/contracts/examples/guards/\
-         ReentrancyTransactionGuard.sol/ReentrancyTransactionGuard.json",
-    );
-    let artifact: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
-    let code: alloy::primitives::Bytes = artifact["bytecode"].as_str().unwrap().parse().unwrap();
-    devnet.deploy(code).await.unwrap()
-}
+on_both_backends!(
+    every_rule_sqlite_and_postgres,
+    every_rule_raised_and_resolved
+);
 
 /// A guard set on the Safe raises `safe.guard_changed`; removing it resolves it.
 async fn guard_changes(backend: support::Backend) {
@@ -196,16 +233,25 @@ async fn guard_changes(backend: support::Backend) {
         .create_safe(&w.devnet, SafeVersion::V141L2, &owners, 2, 3)
         .await
         .unwrap();
-    register(&w.store, &support::safe_manifest("g", 0, &[(safe, owners.clone(), 2)])).await;
+    register(
+        &w.store,
+        &support::safe_manifest("g", 0, &[(safe, owners.clone(), 2)]),
+    )
+    .await;
     let f = support::follower(&w.store, &w.devnet.rpc_url(), w.devnet.chain_id());
-    let guard = deploy_guard(&w.devnet).await;
-    devnet::set_guard(&w.devnet, safe, guard, &[&keys[0], &keys[1]]).await.unwrap();
+    // The Safe repository's example ReentrancyTransactionGuard, deployed with the contracts.
+    let guard = w.contracts.guard;
+    devnet::set_guard(&w.devnet, safe, guard, &[&keys[0], &keys[1]])
+        .await
+        .unwrap();
     support::sync(&f).await;
     assert_eq!(
         open_rules(&w.store, "g").await,
         vec![("safe.guard_changed".to_string(), String::new())]
     );
-    devnet::set_guard(&w.devnet, safe, Address::ZERO, &[&keys[0], &keys[1]]).await.unwrap();
+    devnet::set_guard(&w.devnet, safe, Address::ZERO, &[&keys[0], &keys[1]])
+        .await
+        .unwrap();
     support::sync(&f).await;
     assert!(open_rules(&w.store, "g").await.is_empty());
 }
@@ -222,19 +268,41 @@ async fn safe_130_layouts(backend: support::Backend) {
         .create_safe(&w.devnet, SafeVersion::V130L2, &owners, 2, 4)
         .await
         .unwrap();
-    register(&w.store, &support::safe_manifest("old", 0, &[(safe, owners.clone(), 2)])).await;
+    register(
+        &w.store,
+        &support::safe_manifest("old", 0, &[(safe, owners.clone(), 2)]),
+    )
+    .await;
     let module = Address::repeat_byte(0x4d);
     devnet::fund(&w.devnet, safe, U256::from(5)).await.unwrap();
-    devnet::add_owner_with_threshold(&w.devnet, safe, keys[3].address(), 3, &signers).await.unwrap();
-    devnet::remove_owner(&w.devnet, safe, keys[3].address(), 2, &[&keys[0], &keys[1], &keys[2]])
+    devnet::add_owner_with_threshold(&w.devnet, safe, keys[3].address(), 3, &signers)
         .await
         .unwrap();
-    devnet::enable_module(&w.devnet, safe, module, &signers).await.unwrap();
-    devnet::disable_module(&w.devnet, safe, module, &signers).await.unwrap();
-    devnet::set_fallback_handler(&w.devnet, safe, Address::repeat_byte(0xfb), &signers).await.unwrap();
+    devnet::remove_owner(
+        &w.devnet,
+        safe,
+        keys[3].address(),
+        2,
+        &[&keys[0], &keys[1], &keys[2]],
+    )
+    .await
+    .unwrap();
+    devnet::enable_module(&w.devnet, safe, module, &signers)
+        .await
+        .unwrap();
+    devnet::disable_module(&w.devnet, safe, module, &signers)
+        .await
+        .unwrap();
+    devnet::set_fallback_handler(&w.devnet, safe, Address::repeat_byte(0xfb), &signers)
+        .await
+        .unwrap();
     let f = support::follower(&w.store, &w.devnet.rpc_url(), w.devnet.chain_id());
     support::sync(&f).await;
-    let records = w.store.records("old", &RecordFilter::default()).await.unwrap();
+    let records = w
+        .store
+        .records("old", &RecordFilter::default())
+        .await
+        .unwrap();
     let structure: Vec<&str> = records
         .iter()
         .filter(|r| r.category == "structure")
@@ -254,12 +322,13 @@ async fn safe_130_layouts(backend: support::Backend) {
         ]
     );
     // The 1.3.0 AddedOwner carries the owner in data, not in a topic.
-    let added = records.iter().find(|r| r.kind == "safe.added_owner").unwrap();
+    let added = records
+        .iter()
+        .find(|r| r.kind == "safe.added_owner")
+        .unwrap();
     let topics: Vec<String> = serde_json::from_str(&added.topics).unwrap();
     assert_eq!(topics.len(), 1);
-    assert!(added
-        .fields
-        .contains(&format!("{:x}", keys[3].address())));
+    assert!(added.fields.contains(&format!("{:x}", keys[3].address())));
     assert!(records.iter().all(|r| r.kind != "unknown"));
     // Every change happened and was undone; the divergences opened on the way are resolved.
     assert!(open_rules(&w.store, "old").await.is_empty());
@@ -273,13 +342,31 @@ async fn late_group_is_backfilled(backend: support::Backend) {
     let w = world(backend).await;
     let keys = devnet::signers(3);
     let owners = addresses(&keys);
-    let a = w.contracts.create_safe(&w.devnet, SafeVersion::V141L2, &owners, 2, 5).await.unwrap();
-    let b = w.contracts.create_safe(&w.devnet, SafeVersion::V141L2, &owners, 2, 6).await.unwrap();
-    devnet::fund_many(&w.devnet, &vec![a, b].repeat(50), U256::from(1)).await.unwrap();
-    register(&w.store, &support::safe_manifest("first", 0, &[(a, owners.clone(), 2)])).await;
+    let a = w
+        .contracts
+        .create_safe(&w.devnet, SafeVersion::V141L2, &owners, 2, 5)
+        .await
+        .unwrap();
+    let b = w
+        .contracts
+        .create_safe(&w.devnet, SafeVersion::V141L2, &owners, 2, 6)
+        .await
+        .unwrap();
+    devnet::fund_many(&w.devnet, &[a, b].repeat(50), U256::from(1))
+        .await
+        .unwrap();
+    register(
+        &w.store,
+        &support::safe_manifest("first", 0, &[(a, owners.clone(), 2)]),
+    )
+    .await;
     let f = support::follower(&w.store, &w.devnet.rpc_url(), w.devnet.chain_id());
     support::sync(&f).await;
-    register(&w.store, &support::safe_manifest("late", 0, &[(b, owners.clone(), 1)])).await;
+    register(
+        &w.store,
+        &support::safe_manifest("late", 0, &[(b, owners.clone(), 1)]),
+    )
+    .await;
     devnet::fund(&w.devnet, a, U256::from(2)).await.unwrap();
     // The first step after registration both catches the late group up and follows the head.
     let o = f.step().await.unwrap();
@@ -298,3 +385,277 @@ async fn late_group_is_backfilled(backend: support::Backend) {
     );
 }
 on_both_backends!(late_group_sqlite_and_postgres, late_group_is_backfilled);
+
+/// Every Safe event of the catalog that a Safe emits in normal life ends up as a typed record.
+async fn every_event_kind_is_recorded(backend: support::Backend) {
+    use alloy::rpc::types::{TransactionInput, TransactionRequest};
+    use alloy::sol_types::SolCall;
+    use groupstate::decode::abi::v141::SafeL2;
+    use groupstate::devnet::{SafeTx, SignatureKind};
+
+    let w = world(backend).await;
+    let keys = devnet::signers(3);
+    let owners = addresses(&keys);
+    let two = [&keys[0], &keys[1]];
+    let safe = w
+        .contracts
+        .create_safe(&w.devnet, SafeVersion::V141L2, &owners, 2, 9)
+        .await
+        .unwrap();
+    devnet::fund(&w.devnet, safe, U256::from(1_000_000))
+        .await
+        .unwrap();
+    // A failing inner call with safeTxGas set is mined as ExecutionFailure.
+    SafeTx::self_call(
+        safe,
+        SafeL2::changeThresholdCall {
+            _threshold: U256::from(10),
+        },
+    )
+    .with_safe_tx_gas(U256::from(100_000))
+    .execute_unchecked(
+        &w.devnet,
+        safe,
+        &[
+            (&keys[0], SignatureKind::Ecdsa),
+            (&keys[1], SignatureKind::Ecdsa),
+        ],
+    )
+    .await
+    .unwrap();
+    // An unlocked dev account as a module: its calls emit the module events.
+    let module = w.devnet.accounts()[1];
+    devnet::enable_module(&w.devnet, safe, module, &two)
+        .await
+        .unwrap();
+    for data in [Vec::new(), vec![0xde, 0xad, 0xbe, 0xef]] {
+        // An empty call to an EOA succeeds; an unknown selector on the Safe itself fails.
+        let to = if data.is_empty() {
+            Address::repeat_byte(0x55)
+        } else {
+            safe
+        };
+        let call = SafeL2::execTransactionFromModuleCall {
+            to,
+            value: U256::ZERO,
+            data: data.into(),
+            operation: 0,
+        };
+        w.devnet
+            .transact(
+                TransactionRequest::default()
+                    .from(module)
+                    .to(safe)
+                    .input(TransactionInput::new(call.abi_encode().into())),
+            )
+            .await
+            .unwrap();
+    }
+    devnet::disable_module(&w.devnet, safe, module, &two)
+        .await
+        .unwrap();
+    devnet::set_guard(&w.devnet, safe, w.contracts.guard, &two)
+        .await
+        .unwrap();
+    devnet::set_guard(&w.devnet, safe, Address::ZERO, &two)
+        .await
+        .unwrap();
+    devnet::set_fallback_handler(&w.devnet, safe, Address::repeat_byte(0xfb), &two)
+        .await
+        .unwrap();
+    devnet::swap_owner(&w.devnet, safe, owners[2], Address::repeat_byte(0x0e), &two)
+        .await
+        .unwrap();
+
+    register(
+        &w.store,
+        &support::safe_manifest("all", 0, &[(safe, owners.clone(), 2)]),
+    )
+    .await;
+    let f = support::follower(&w.store, &w.devnet.rpc_url(), w.devnet.chain_id());
+    support::sync(&f).await;
+    let records = w
+        .store
+        .records("all", &RecordFilter::default())
+        .await
+        .unwrap();
+    let kinds: std::collections::BTreeSet<&str> = records.iter().map(|r| r.kind.as_str()).collect();
+    for kind in [
+        "safe.setup",
+        "safe.received",
+        "safe.multisig_transaction",
+        "safe.execution_success",
+        "safe.execution_failure",
+        "safe.enabled_module",
+        "safe.module_transaction",
+        "safe.module_execution_success",
+        "safe.module_execution_failure",
+        "safe.disabled_module",
+        "safe.changed_guard",
+        "safe.changed_fallback_handler",
+        "safe.added_owner",
+        "safe.removed_owner",
+    ] {
+        assert!(kinds.contains(kind), "no {kind} record in {kinds:?}");
+    }
+    // Every record points at its evidence; the fields are the decoded event.
+    for r in &records {
+        assert_eq!(r.chain_id as u64, w.devnet.chain_id());
+        assert_eq!(
+            Some(r.block_hash.parse().unwrap()),
+            w.devnet.block_hash(r.block_number as u64).await.unwrap()
+        );
+        let fields: serde_json::Value = serde_json::from_str(&r.fields).unwrap();
+        assert!(fields["event"].is_string(), "{}", r.fields);
+    }
+    // The swap left an owner nobody declared and one declared owner missing.
+    let mut rules: Vec<String> = open_rules(&w.store, "all")
+        .await
+        .into_iter()
+        .map(|(r, _)| r)
+        .collect();
+    rules.sort();
+    assert_eq!(rules, vec!["safe.owner_missing", "safe.owner_undeclared"]);
+}
+on_both_backends!(
+    every_event_kind_sqlite_and_postgres,
+    every_event_kind_is_recorded
+);
+
+/// A group that starts following after the Safe changed: the `eth_call` snapshot at the block
+/// before `start_block` shows what the events before it would have.
+async fn snapshot_catches_history(backend: support::Backend) {
+    let w = world(backend).await;
+    let keys = devnet::signers(4);
+    let owners = addresses(&keys[..3]);
+    let safe = w
+        .contracts
+        .create_safe(&w.devnet, SafeVersion::V141, &owners, 2, 10)
+        .await
+        .unwrap();
+    devnet::add_owner_with_threshold(&w.devnet, safe, keys[3].address(), 3, &[&keys[0], &keys[1]])
+        .await
+        .unwrap();
+    devnet::enable_module(
+        &w.devnet,
+        safe,
+        Address::repeat_byte(0x4d),
+        &[&keys[0], &keys[1], &keys[2]],
+    )
+    .await
+    .unwrap();
+    let start = w.devnet.head().await.unwrap() + 1;
+    register(
+        &w.store,
+        &support::safe_manifest("late", start, &[(safe, owners.clone(), 2)]),
+    )
+    .await;
+    let f = support::follower(&w.store, &w.devnet.rpc_url(), w.devnet.chain_id());
+    w.devnet.mine(1).await.unwrap();
+    support::sync(&f).await;
+    assert_eq!(w.store.count_records("late").await.unwrap(), 0);
+    let open = w
+        .store
+        .divergences("late", Some(DivergenceStatus::Open))
+        .await
+        .unwrap();
+    let mut rules: Vec<&str> = open.iter().map(|d| d.rule.as_str()).collect();
+    rules.sort();
+    assert_eq!(
+        rules,
+        vec![
+            "safe.module_undeclared",
+            "safe.owner_undeclared",
+            "safe.threshold_mismatch"
+        ]
+    );
+    for d in &open {
+        assert_eq!(
+            d.opened_block as u64,
+            start - 1,
+            "evidence is the snapshot block"
+        );
+        assert!(d.opened_tx_hash.is_none());
+    }
+}
+on_both_backends!(snapshot_sqlite_and_postgres, snapshot_catches_history);
+
+/// The daemon loop: with a WebSocket head subscription a divergence is stored long before the
+/// (here one-minute) poll interval; with confirmations it waits until the block is deep enough.
+async fn websocket_and_confirmations(backend: support::Backend) {
+    use std::time::Duration;
+    use tokio_util::sync::CancellationToken;
+    let w = world(backend).await;
+    let keys = devnet::signers(4);
+    let owners = addresses(&keys[..3]);
+    let safe = w
+        .contracts
+        .create_safe(&w.devnet, SafeVersion::V141L2, &owners, 2, 11)
+        .await
+        .unwrap();
+    register(
+        &w.store,
+        &support::safe_manifest("ws", 0, &[(safe, owners.clone(), 2)]),
+    )
+    .await;
+    let mut chain = support::chain_config(&w.devnet.rpc_url(), w.devnet.chain_id());
+    chain.ws_url = Some(w.devnet.ws_url());
+    chain.poll_interval_ms = 60_000;
+    chain.confirmations = 2;
+    let f = groupstate::chain::Follower::new(
+        "local",
+        chain,
+        support::follower_config(),
+        w.store.clone(),
+    )
+    .unwrap();
+    let cancel = CancellationToken::new();
+    let task = {
+        let c = cancel.clone();
+        tokio::spawn(async move { f.run(c).await })
+    };
+    let synced = |min: i64| {
+        let store = w.store.clone();
+        async move {
+            for _ in 0..500 {
+                if store.group("ws").await.unwrap().unwrap().synced_to >= min {
+                    return true;
+                }
+                tokio::time::sleep(Duration::from_millis(10)).await;
+            }
+            false
+        }
+    };
+    let add = devnet::add_owner_with_threshold(
+        &w.devnet,
+        safe,
+        keys[3].address(),
+        2,
+        &[&keys[0], &keys[1]],
+    )
+    .await
+    .unwrap();
+    let block = add.block_number.unwrap() as i64;
+    // Two blocks short of two confirmations: nothing about `block` yet.
+    assert!(synced(block - 2).await);
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert!(w.store.divergences("ws", None).await.unwrap().is_empty());
+    assert_eq!(
+        w.store.group("ws").await.unwrap().unwrap().synced_to,
+        block - 2
+    );
+    w.devnet.mine(2).await.unwrap();
+    assert!(
+        synced(block).await,
+        "the new heads arrive over WebSocket, not the 60 s poll"
+    );
+    let open = w
+        .store
+        .divergences("ws", Some(DivergenceStatus::Open))
+        .await
+        .unwrap();
+    assert_eq!(open.len(), 1);
+    cancel.cancel();
+    task.await.unwrap().unwrap();
+}
+on_both_backends!(websocket_sqlite_and_postgres, websocket_and_confirmations);

@@ -35,7 +35,9 @@ async fn busy_chain() -> Chain {
         );
     }
     for round in 0..30u64 {
-        devnet::fund_many(&devnet, &safes.repeat(5), U256::from(round + 1)).await.unwrap();
+        devnet::fund_many(&devnet, &safes.repeat(5), U256::from(round + 1))
+            .await
+            .unwrap();
         if round % 10 == 5 {
             devnet::exec_transaction(
                 &devnet,
@@ -51,9 +53,15 @@ async fn busy_chain() -> Chain {
         }
     }
     // One undeclared owner, so divergences are part of what must survive.
-    devnet::add_owner_with_threshold(&devnet, safes[1], keys[3].address(), 2, &[&keys[0], &keys[1]])
-        .await
-        .unwrap();
+    devnet::add_owner_with_threshold(
+        &devnet,
+        safes[1],
+        keys[3].address(),
+        2,
+        &[&keys[0], &keys[1]],
+    )
+    .await
+    .unwrap();
     let manifest = support::safe_manifest(
         "busy",
         0,
@@ -70,14 +78,22 @@ async fn busy_chain() -> Chain {
 async fn fresh_store(backend: support::Backend, manifest: &str) -> (support::TestDb, Store) {
     let db = support::TestDb::new(backend).await;
     let store = db.store().await;
-    store.add_group(&Manifest::parse(manifest).unwrap()).await.unwrap();
+    store
+        .add_group(&Manifest::parse(manifest).unwrap())
+        .await
+        .unwrap();
     (db, store)
 }
 
 /// A fresh index of the chain as it is now, for comparison.
 async fn reference(backend: support::Backend, chain: &Chain) -> Vec<String> {
     let (_db, store) = fresh_store(backend, &chain.manifest).await;
-    support::sync(&support::follower(&store, &chain.devnet.rpc_url(), chain.devnet.chain_id())).await;
+    support::sync(&support::follower(
+        &store,
+        &chain.devnet.rpc_url(),
+        chain.devnet.chain_id(),
+    ))
+    .await;
     support::dump(&store).await
 }
 
@@ -90,14 +106,28 @@ async fn reorg_of_a_recorded_event(backend: support::Backend) {
 
     // A removal of the undeclared owner and a payment, both recorded, then reorged away.
     let k = &chain.keys;
-    let removed = devnet::remove_owner(&chain.devnet, chain.safes[1], k[3].address(), 2, &[&k[0], &k[1]])
+    let removed = devnet::remove_owner(
+        &chain.devnet,
+        chain.safes[1],
+        k[3].address(),
+        2,
+        &[&k[0], &k[1]],
+    )
+    .await
+    .unwrap();
+    devnet::fund(&chain.devnet, chain.safes[0], U256::from(7))
         .await
         .unwrap();
-    devnet::fund(&chain.devnet, chain.safes[0], U256::from(7)).await.unwrap();
     support::sync(&f).await;
-    let resolved = store.divergences("busy", Some(DivergenceStatus::Resolved)).await.unwrap();
+    let resolved = store
+        .divergences("busy", Some(DivergenceStatus::Resolved))
+        .await
+        .unwrap();
     assert_eq!(resolved.len(), 1);
-    assert_eq!(resolved[0].resolved_tx_hash.as_deref(), Some(removed.transaction_hash.to_string().as_str()));
+    assert_eq!(
+        resolved[0].resolved_tx_hash.as_deref(),
+        Some(removed.transaction_hash.to_string().as_str())
+    );
 
     let head = chain.devnet.head().await.unwrap();
     let depth = head - removed.block_number.unwrap() + 1;
@@ -106,12 +136,21 @@ async fn reorg_of_a_recorded_event(backend: support::Backend) {
     support::sync(&f).await;
 
     let after = support::dump(&store).await;
-    assert_eq!(after, reference(backend, &chain).await, "store equals a fresh index");
+    assert_eq!(
+        after,
+        reference(backend, &chain).await,
+        "store equals a fresh index"
+    );
     // The divergence is open again, as nothing on the new chain resolves it.
-    let open = store.divergences("busy", Some(DivergenceStatus::Open)).await.unwrap();
+    let open = store
+        .divergences("busy", Some(DivergenceStatus::Open))
+        .await
+        .unwrap();
     assert_eq!(open.len(), 1, "{open:?}");
     // Nothing of the orphaned blocks is left; the records from before are all still there.
-    assert!(after.iter().all(|l| !l.contains(&removed.transaction_hash.to_string())));
+    assert!(after
+        .iter()
+        .all(|l| !l.contains(&removed.transaction_hash.to_string())));
     let records_before: Vec<&String> = before.iter().filter(|l| l.starts_with("records")).collect();
     assert!(records_before.iter().all(|l| after.contains(l)));
 }
@@ -125,7 +164,9 @@ async fn restart_in_the_middle_of_a_backfill(backend: support::Backend) {
     let mut settings = support::follower_config();
     settings.concurrency = 2;
     {
-        let f = groupstate::chain::Follower::new("local", cfg.clone(), settings.clone(), store.clone()).unwrap();
+        let f =
+            groupstate::chain::Follower::new("local", cfg.clone(), settings.clone(), store.clone())
+                .unwrap();
         f.step().await.unwrap();
         f.step().await.unwrap();
         let g = store.group("busy").await.unwrap().unwrap();
@@ -134,9 +175,15 @@ async fn restart_in_the_middle_of_a_backfill(backend: support::Backend) {
     }
     let f = groupstate::chain::Follower::new("local", cfg, settings, store.clone()).unwrap();
     support::sync(&f).await;
-    assert_eq!(support::dump(&store).await, reference(backend, &chain).await);
+    assert_eq!(
+        support::dump(&store).await,
+        reference(backend, &chain).await
+    );
 }
-on_both_backends!(restart_sqlite_and_postgres, restart_in_the_middle_of_a_backfill);
+on_both_backends!(
+    restart_sqlite_and_postgres,
+    restart_in_the_middle_of_a_backfill
+);
 
 /// `kill -9` of the real daemon at several moments of a backfill; each restart resumes, and the
 /// end result equals an uninterrupted index.
@@ -172,7 +219,10 @@ async fn kill_dash_nine(backend: support::Backend) {
         child.start_kill().unwrap(); // SIGKILL
         child.wait().await.unwrap();
         let g = store.group("busy").await.unwrap().unwrap();
-        eprintln!("killed after {delay_ms} ms at block {} of {head}", g.synced_to);
+        eprintln!(
+            "killed after {delay_ms} ms at block {} of {head}",
+            g.synced_to
+        );
         if g.synced_to >= head {
             break;
         }
@@ -180,7 +230,10 @@ async fn kill_dash_nine(backend: support::Backend) {
             kills_mid_backfill += 1;
         }
     }
-    assert!(kills_mid_backfill >= 1, "no kill landed in the middle of the backfill");
+    assert!(
+        kills_mid_backfill >= 1,
+        "no kill landed in the middle of the backfill"
+    );
     let mut child = spawn();
     let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
     loop {
@@ -188,23 +241,59 @@ async fn kill_dash_nine(backend: support::Backend) {
         if g.synced_to >= head {
             break;
         }
-        assert!(tokio::time::Instant::now() < deadline, "daemon did not finish the backfill");
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "daemon did not finish the backfill"
+        );
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
     child.start_kill().unwrap();
     child.wait().await.unwrap();
-    assert_eq!(support::dump(&store).await, reference(backend, &chain).await);
+    assert_eq!(
+        support::dump(&store).await,
+        reference(backend, &chain).await
+    );
 }
 on_both_backends!(kill_sqlite_and_postgres, kill_dash_nine);
 
 async fn flaky_rpc_gives_the_same_result(backend: support::Backend) {
     let chain = busy_chain().await;
-    let flaky = FlakyRpc::start(&chain.devnet.rpc_url(), FaultPlan::mixed(7).with_malformed(0.05)).await;
+    let flaky = FlakyRpc::start(
+        &chain.devnet.rpc_url(),
+        FaultPlan::mixed(7).with_malformed(0.05),
+    )
+    .await;
     let (_db, store) = fresh_store(backend, &chain.manifest).await;
     let f = support::follower(&store, &flaky.url(), chain.devnet.chain_id());
     support::sync(&f).await;
     let stats = flaky.stats();
-    assert!(stats.rate_limited > 0 && stats.unavailable > 0 && stats.dropped > 0, "{stats:?}");
-    assert_eq!(support::dump(&store).await, reference(backend, &chain).await);
+    assert!(
+        stats.rate_limited > 0 && stats.unavailable > 0 && stats.dropped > 0,
+        "{stats:?}"
+    );
+    assert_eq!(
+        support::dump(&store).await,
+        reference(backend, &chain).await
+    );
 }
 on_both_backends!(flaky_sqlite_and_postgres, flaky_rpc_gives_the_same_result);
+
+/// A provider that refuses long `eth_getLogs` ranges: the follower splits them, shrinks its
+/// range, and indexes the same thing.
+async fn refused_ranges_are_split(backend: support::Backend) {
+    let chain = busy_chain().await;
+    let strict = FlakyRpc::start(
+        &chain.devnet.rpc_url(),
+        FaultPlan::none().with_max_log_blocks(3),
+    )
+    .await;
+    let (_db, store) = fresh_store(backend, &chain.manifest).await;
+    let f = support::follower(&store, &strict.url(), chain.devnet.chain_id());
+    support::sync(&f).await;
+    assert!(strict.stats().range_refused > 0);
+    assert_eq!(
+        support::dump(&store).await,
+        reference(backend, &chain).await
+    );
+}
+on_both_backends!(split_sqlite_and_postgres, refused_ranges_are_split);

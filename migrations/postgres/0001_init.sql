@@ -56,7 +56,6 @@ CREATE TABLE records (
     manifest_hash   TEXT,
     PRIMARY KEY (group_id, block_number, log_index)
 );
-CREATE INDEX records_chain_block ON records (chain, block_number);
 CREATE INDEX records_group_kind ON records (group_id, kind, block_number);
 
 -- Observed Safe structure after each change; the newest row is the current state.

@@ -48,7 +48,9 @@ pub enum FollowerError {
         #[source]
         source: ApplyError,
     },
-    #[error("chain {chain}: the node reports chain id {actual}, the configuration says {expected}")]
+    #[error(
+        "chain {chain}: the node reports chain id {actual}, the configuration says {expected}"
+    )]
     WrongChain {
         chain: String,
         expected: u64,
@@ -239,7 +241,11 @@ impl Follower {
         // 1. Is the checkpoint still on the canonical chain?
         if let Some(hash) = cursor_hash {
             if cursor >= 0 {
-                let canonical = self.rpc.block(cursor as u64).await.map_err(|e| self.rpc_err(e))?;
+                let canonical = self
+                    .rpc
+                    .block(cursor as u64)
+                    .await
+                    .map_err(|e| self.rpc_err(e))?;
                 if canonical.map(|(b, _)| b.hash) != Some(hash) {
                     self.roll_back_to_fork(cursor as u64).await?;
                     outcome.reorged = true;
@@ -325,11 +331,13 @@ impl Follower {
         futures::pin_mut!(fetches);
         while let Some(joined) = fetches.next().await {
             let batch = joined
-                .map_err(|e| self.rpc_err(RpcError {
-                    method: "fetch task",
-                    kind: RpcErrorKind::Fatal,
-                    message: e.to_string(),
-                }))?
+                .map_err(|e| {
+                    self.rpc_err(RpcError {
+                        method: "fetch task",
+                        kind: RpcErrorKind::Fatal,
+                        message: e.to_string(),
+                    })
+                })?
                 .map_err(|e| self.rpc_err(e))?;
             if main {
                 self.check_links(&batch, parent)?;
@@ -396,7 +404,11 @@ impl Follower {
             .map_err(|e| self.store_err(e))?;
         let mut fork = None;
         for b in &remembered {
-            let canonical = self.rpc.block(b.number).await.map_err(|e| self.rpc_err(e))?;
+            let canonical = self
+                .rpc
+                .block(b.number)
+                .await
+                .map_err(|e| self.rpc_err(e))?;
             if canonical.map(|(c, _)| c.hash) == Some(b.hash) {
                 fork = Some(*b);
                 break;
@@ -436,7 +448,11 @@ impl Fetcher {
         } else {
             self.logs_split(a, b).await?
         };
-        let numbers: Vec<u64> = if all_headers { (a..=b).collect() } else { vec![b] };
+        let numbers: Vec<u64> = if all_headers {
+            (a..=b).collect()
+        } else {
+            vec![b]
+        };
         let blocks: Vec<BlockRef> = futures::stream::iter(numbers)
             .map(|n| {
                 let rpc = self.rpc.clone();
@@ -471,11 +487,17 @@ impl Fetcher {
                     // Success: let the range grow back by half, up to the configured maximum.
                     let cur = self.range.load(Ordering::Relaxed);
                     let grown = (cur + cur / 2 + 1).min(self.max_range);
-                    let _ = self.range.compare_exchange(cur, grown, Ordering::Relaxed, Ordering::Relaxed);
+                    let _ = self.range.compare_exchange(
+                        cur,
+                        grown,
+                        Ordering::Relaxed,
+                        Ordering::Relaxed,
+                    );
                 }
                 Err(e) if e.kind == RpcErrorKind::RangeTooLarge && y > x => {
                     let mid = x + (y - x) / 2;
-                    self.range.fetch_min(((y - x) / 2).max(1), Ordering::Relaxed);
+                    self.range
+                        .fetch_min(((y - x) / 2).max(1), Ordering::Relaxed);
                     tracing::debug!(from = x, to = y, "range refused; splitting");
                     // Push the upper half first so the lower half is fetched first.
                     stack.push((mid + 1, y));

@@ -73,8 +73,7 @@ impl RpcError {
                         || m.contains("more than"))
                 {
                     RpcErrorKind::RangeTooLarge
-                } else if payload.code == 429 || m.contains("rate limit") || m.contains("timeout")
-                {
+                } else if payload.code == 429 || m.contains("rate limit") || m.contains("timeout") {
                     RpcErrorKind::Transient
                 } else if m.contains("header not found") || m.contains("unknown block") {
                     RpcErrorKind::MissingBlock

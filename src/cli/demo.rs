@@ -29,8 +29,12 @@ pub async fn run(settings: Settings) -> anyhow::Result<()> {
     let safe = contracts
         .create_safe(&devnet, SafeVersion::V141L2, &owners, 2, 0)
         .await?;
-    devnet::fund(&devnet, safe, U256::from(5u64) * U256::from(10u64).pow(U256::from(18)))
-        .await?;
+    devnet::fund(
+        &devnet,
+        safe,
+        U256::from(5u64) * U256::from(10u64).pow(U256::from(18)),
+    )
+    .await?;
     println!("   Safe 1.4.1 at {safe}: owners {owners:?}, threshold 2, funded with 5 ETH");
 
     let db = settings.data_dir.join("demo.db");
@@ -47,7 +51,10 @@ pub async fn run(settings: Settings) -> anyhow::Result<()> {
     );
     let manifest = Manifest::parse(&yaml).map_err(|e| anyhow::anyhow!("{e}"))?;
     let v = store.add_group(&manifest).await?;
-    println!("== registered group river-guild, manifest {} ({})", v.version, v.hash);
+    println!(
+        "== registered group river-guild, manifest {} ({})",
+        v.version, v.hash
+    );
 
     let chain = ChainConfig {
         rpc_url: devnet.rpc_url(),
@@ -64,7 +71,9 @@ pub async fn run(settings: Settings) -> anyhow::Result<()> {
         tokio::spawn(async move { follower.run(cancel).await })
     };
     wait_for(&store, Duration::from_secs(30), |s| async move {
-        Ok(s.group("river-guild").await?.is_some_and(|g| g.synced_to >= 0))
+        Ok(s.group("river-guild")
+            .await?
+            .is_some_and(|g| g.synced_to >= 0))
     })
     .await?;
 
@@ -81,7 +90,10 @@ pub async fn run(settings: Settings) -> anyhow::Result<()> {
     )
     .await?;
 
-    println!("== an owner nobody documented is added: {}", keys[3].address());
+    println!(
+        "== an owner nobody documented is added: {}",
+        keys[3].address()
+    );
     let receipt = devnet::add_owner_with_threshold(
         &devnet,
         safe,
@@ -106,7 +118,9 @@ pub async fn run(settings: Settings) -> anyhow::Result<()> {
 
     println!("\n== groupstate records river-guild");
     output::records(
-        &store.records("river-guild", &RecordFilter::default()).await?,
+        &store
+            .records("river-guild", &RecordFilter::default())
+            .await?,
         false,
     )?;
     println!("\n== groupstate divergences river-guild --status open");

@@ -15,7 +15,11 @@ use crate::manifest::Manifest;
 use crate::store::{DivergenceStatus, RecordFilter, Store};
 
 #[derive(Debug, Parser)]
-#[command(name = "groupstate", version, about = "Watches a group's treasury onchain and reconciles it with its documented group state.")]
+#[command(
+    name = "groupstate",
+    version,
+    about = "Watches a group's treasury onchain and reconciles it with its documented group state."
+)]
 pub struct Cli {
     /// A TOML file layered over config/default.toml (GROUPSTATE__… variables override both).
     #[arg(long, global = true, value_name = "FILE")]
@@ -174,9 +178,13 @@ async fn require_group(store: &Store, id: &str) -> anyhow::Result<()> {
 fn load_manifest(settings: &Settings, file: &std::path::Path) -> anyhow::Result<Manifest> {
     let manifest = Manifest::from_file(file)
         .map_err(|e| anyhow::anyhow!("{} is not a valid manifest:\n{e}", file.display()))?;
-    settings
-        .chain(&manifest.chain)
-        .with_context(|| format!("{}: chain: {} is not configured", file.display(), manifest.chain))?;
+    settings.chain(&manifest.chain).with_context(|| {
+        format!(
+            "{}: chain: {} is not configured",
+            file.display(),
+            manifest.chain
+        )
+    })?;
     Ok(manifest)
 }
 
@@ -249,7 +257,10 @@ async fn manifest_check(
         }
     }
     if disagreements > 0 {
-        bail!("{disagreements} disagreement(s) with chain {} at block {head}", m.chain);
+        bail!(
+            "{disagreements} disagreement(s) with chain {} at block {head}",
+            m.chain
+        );
     }
     println!("agrees with chain {} at block {head}", m.chain);
     Ok(())

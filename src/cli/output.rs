@@ -80,11 +80,15 @@ pub fn divergences(rows: &[Divergence], as_json: bool) -> anyhow::Result<()> {
         return json(&rows);
     }
     table(
-        &["N", "STATUS", "SEVERITY", "RULE", "SAFE", "EXPECTED", "OBSERVED", "EVIDENCE"],
+        &[
+            "N", "STATUS", "SEVERITY", "RULE", "SAFE", "EXPECTED", "OBSERVED", "EVIDENCE",
+        ],
         rows.iter()
             .map(|d| {
                 let evidence = match (&d.opened_tx_hash, d.opened_log_index) {
-                    (Some(tx), Some(i)) => format!("block {} tx {} log {i}", d.opened_block, short(tx)),
+                    (Some(tx), Some(i)) => {
+                        format!("block {} tx {} log {i}", d.opened_block, short(tx))
+                    }
                     _ => format!("block {}", d.opened_block),
                 };
                 let status = match (&d.resolution, d.resolved_block) {
@@ -133,7 +137,10 @@ pub fn group(g: &GroupRow, versions: &[ManifestVersion], as_json: bool) -> anyho
         return json(&serde_json::json!({ "group": g, "versions": versions }));
     }
     let latest = versions.last();
-    println!("{} on chain {} (records complete to block {})", g.id, g.chain, g.synced_to);
+    println!(
+        "{} on chain {} (records complete to block {})",
+        g.id, g.chain, g.synced_to
+    );
     if let Some(v) = latest {
         let m = &v.manifest;
         println!("name:    {}", m.name);
@@ -154,7 +161,13 @@ pub fn group(g: &GroupRow, versions: &[ManifestVersion], as_json: bool) -> anyho
         &["VERSION", "HASH", "IN FORCE FROM"],
         versions
             .iter()
-            .map(|v| vec![v.version.to_string(), v.hash.clone(), v.effective_block.to_string()])
+            .map(|v| {
+                vec![
+                    v.version.to_string(),
+                    v.hash.clone(),
+                    v.effective_block.to_string(),
+                ]
+            })
             .collect(),
     );
     Ok(())

@@ -142,6 +142,34 @@ impl SafeTx {
         .into()
     }
 
+    /// The signed `execTransaction` request (from the dev account) and the nonce it is for.
+    pub async fn signed_request(
+        &self,
+        devnet: &Devnet,
+        safe: Address,
+        signers: &[(&PrivateKeySigner, SignatureKind)],
+    ) -> Result<(TransactionRequest, U256)> {
+        let (hash, nonce) = self.hash(devnet, safe).await?;
+        let signatures = sign_safe_hash(hash, signers)?;
+        let tx = TransactionRequest::default()
+            .to(safe)
+            .input(TransactionInput::new(self.exec_calldata(signatures)));
+        Ok((tx, nonce))
+    }
+
+    /// Signs and submits `execTransaction` and returns the receipt whatever happened: for
+    /// tests that want a reverted transaction or an `ExecutionFailure` on chain.
+    pub async fn execute_unchecked(
+        &self,
+        devnet: &Devnet,
+        safe: Address,
+        signers: &[(&PrivateKeySigner, SignatureKind)],
+    ) -> Result<TransactionReceipt> {
+        let (tx, _) = self.signed_request(devnet, safe, signers).await?;
+        let hash = devnet.send(tx).await?;
+        devnet.wait_receipt(hash).await
+    }
+
     /// Signs with every signer and submits `execTransaction` from the dev account. Fails if
     /// the transaction reverts or the Safe reports `ExecutionFailure`.
     #[tracing::instrument(skip_all, fields(%safe, to = %self.to, signers = signers.len()))]
@@ -151,11 +179,7 @@ impl SafeTx {
         safe: Address,
         signers: &[(&PrivateKeySigner, SignatureKind)],
     ) -> Result<TransactionReceipt> {
-        let (hash, nonce) = self.hash(devnet, safe).await?;
-        let signatures = sign_safe_hash(hash, signers)?;
-        let tx = TransactionRequest::default()
-            .to(safe)
-            .input(TransactionInput::new(self.exec_calldata(signatures)));
+        let (tx, nonce) = self.signed_request(devnet, safe, signers).await?;
         let receipt = devnet
             .transact(tx)
             .await

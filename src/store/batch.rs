@@ -4,7 +4,7 @@
 use sqlx::{Any, Row, Transaction};
 
 use super::queries::{divergence_row, Divergence, RecordRow};
-use super::{now, Ctx, Store, StoreError};
+use super::{now, Backend, Ctx, Store, StoreError};
 use crate::chain::rpc::BlockRef;
 use crate::observe::SafeState;
 use crate::reconcile::Rule;
@@ -41,17 +41,18 @@ pub struct Resolution {
 pub struct BatchTx {
     tx: Transaction<'static, Any>,
     chain: String,
+    backend: Backend,
 }
 
-const RECORD_COLUMNS: usize = 16;
-/// Rows per INSERT: well under SQLite's and PostgreSQL's bind-parameter limits.
-const RECORDS_PER_STATEMENT: usize = 200;
+/// Rows per INSERT statement (a few MiB of JSON at most).
+const RECORDS_PER_STATEMENT: usize = 5000;
 
 impl Store {
     pub async fn begin_batch(&self, chain: &str) -> Result<BatchTx, StoreError> {
         Ok(BatchTx {
             tx: self.pool.begin().await.ctx("starting batch")?,
             chain: chain.to_string(),
+            backend: self.backend,
         })
     }
 
@@ -62,7 +63,9 @@ impl Store {
         let n = fork.map(|f| f.number as i64).unwrap_or(-1);
         let mut tx = self.pool.begin().await.ctx("rolling back")?;
         for sql in [
-            "DELETE FROM records WHERE chain = $1 AND block_number > $2",
+            // By group, so the primary key (group_id, block_number, log_index) serves it.
+            "DELETE FROM records WHERE group_id IN (SELECT id FROM groups WHERE chain = $1) \
+             AND block_number > $2",
             "DELETE FROM safe_states WHERE chain = $1 AND block_number > $2",
             "DELETE FROM divergences WHERE chain = $1 AND opened_block > $2",
             "UPDATE divergences SET status = 'open', resolved_block = NULL, resolved_block_hash = NULL, \
@@ -105,71 +108,84 @@ impl Store {
 }
 
 impl BatchTx {
+    /// Inserts records in bulk: each chunk travels as one JSON array bound to one parameter and
+    /// is unpacked by the database (`json_each` / `jsonb_array_elements`). Binding 16 values
+    /// per row costs far more than the database's own JSON parsing.
     pub async fn insert_records(&mut self, rows: &[RecordRow]) -> Result<(), StoreError> {
+        const COLUMNS: &str = "group_id, chain, chain_id, block_number, block_hash, \
+            block_timestamp, tx_hash, tx_index, log_index, address, kind, category, fields, \
+            topics, data, manifest_hash";
+        let sql = match self.backend {
+            Backend::Sqlite => format!(
+                "INSERT INTO records ({COLUMNS}) SELECT value->>0, value->>1, value->>2, \
+                 value->>3, value->>4, value->>5, value->>6, value->>7, value->>8, value->>9, \
+                 value->>10, value->>11, value->>12, value->>13, value->>14, value->>15 \
+                 FROM json_each($1)"
+            ),
+            Backend::Postgres => format!(
+                "INSERT INTO records ({COLUMNS}) SELECT e->>0, e->>1, (e->>2)::bigint, \
+                 (e->>3)::bigint, e->>4, (e->>5)::bigint, e->>6, (e->>7)::bigint, \
+                 (e->>8)::bigint, e->>9, e->>10, e->>11, e->>12, e->>13, e->>14, e->>15 \
+                 FROM jsonb_array_elements($1::jsonb) AS e"
+            ),
+        };
         for chunk in rows.chunks(RECORDS_PER_STATEMENT) {
-            let mut sql = String::from(
-                "INSERT INTO records (group_id, chain, chain_id, block_number, block_hash, \
-                 block_timestamp, tx_hash, tx_index, log_index, address, kind, category, fields, \
-                 topics, data, manifest_hash) VALUES ",
-            );
-            for i in 0..chunk.len() {
-                if i > 0 {
-                    sql.push(',');
-                }
-                sql.push('(');
-                for c in 0..RECORD_COLUMNS {
-                    if c > 0 {
-                        sql.push(',');
-                    }
-                    sql.push_str(&format!("${}", i * RECORD_COLUMNS + c + 1));
-                }
-                sql.push(')');
-            }
-            let mut q = sqlx::query(&sql);
-            for r in chunk {
-                q = q
-                    .bind(&r.group_id)
-                    .bind(&self.chain)
-                    .bind(r.chain_id)
-                    .bind(r.block_number)
-                    .bind(&r.block_hash)
-                    .bind(r.block_timestamp)
-                    .bind(&r.tx_hash)
-                    .bind(r.tx_index)
-                    .bind(r.log_index)
-                    .bind(&r.address)
-                    .bind(&r.kind)
-                    .bind(&r.category)
-                    .bind(&r.fields)
-                    .bind(&r.topics)
-                    .bind(&r.data)
-                    .bind(&r.manifest_hash);
-            }
-            q.execute(&mut *self.tx).await.ctx("inserting records")?;
+            let packed: Vec<serde_json::Value> = chunk
+                .iter()
+                .map(|r| {
+                    serde_json::json!([
+                        r.group_id,
+                        self.chain,
+                        r.chain_id,
+                        r.block_number,
+                        r.block_hash,
+                        r.block_timestamp,
+                        r.tx_hash,
+                        r.tx_index,
+                        r.log_index,
+                        r.address,
+                        r.kind,
+                        r.category,
+                        r.fields,
+                        r.topics,
+                        r.data,
+                        r.manifest_hash
+                    ])
+                })
+                .collect();
+            let json = serde_json::to_string(&packed).expect("records serialise");
+            sqlx::query(&sql)
+                .bind(json)
+                .execute(&mut *self.tx)
+                .await
+                .ctx("inserting records")?;
         }
         Ok(())
     }
 
-    /// The newest observed state of a Safe for a group, if one was ever stored.
-    pub async fn latest_safe_state(
+    /// The newest observed state of every Safe of a group that has one.
+    pub async fn latest_safe_states(
         &mut self,
         group_id: &str,
-        safe: &str,
-    ) -> Result<Option<SafeState>, StoreError> {
-        let row = sqlx::query(
-            "SELECT state FROM safe_states WHERE group_id = $1 AND safe = $2 \
-             ORDER BY block_number DESC, log_index DESC LIMIT 1",
+    ) -> Result<std::collections::HashMap<String, SafeState>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT safe, state FROM safe_states WHERE group_id = $1 \
+             ORDER BY safe, block_number, log_index",
         )
         .bind(group_id)
-        .bind(safe)
-        .fetch_optional(&mut *self.tx)
+        .fetch_all(&mut *self.tx)
         .await
-        .ctx("reading safe state")?;
-        row.map(|r| {
-            let s: String = r.try_get("state").ctx("reading safe state")?;
-            serde_json::from_str(&s).map_err(|e| StoreError::Corrupt(format!("safe state: {e}")))
-        })
-        .transpose()
+        .ctx("reading safe states")?;
+        let mut out = std::collections::HashMap::new();
+        for r in rows {
+            let safe: String = r.try_get("safe").ctx("reading safe states")?;
+            let s: String = r.try_get("state").ctx("reading safe states")?;
+            let state = serde_json::from_str(&s)
+                .map_err(|e| StoreError::Corrupt(format!("safe state: {e}")))?;
+            // Ordered by position: the last row of each Safe is its newest state.
+            out.insert(safe, state);
+        }
+        Ok(out)
     }
 
     pub async fn insert_safe_state(

@@ -225,7 +225,9 @@ impl Store {
                 let parent: String = r.try_get("parent_hash").ctx("reading blocks")?;
                 Ok(BlockRef {
                     number: number as u64,
-                    hash: hash.parse().map_err(|_| StoreError::Corrupt(hash.clone()))?,
+                    hash: hash
+                        .parse()
+                        .map_err(|_| StoreError::Corrupt(hash.clone()))?,
                     parent_hash: parent.parse().map_err(|_| StoreError::Corrupt(parent))?,
                 })
             })

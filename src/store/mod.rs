@@ -101,9 +101,13 @@ impl Store {
                     if backend == Backend::Sqlite {
                         // WAL lets readers (API, CLI) work while the follower writes; NORMAL
                         // sync is durable across process crashes, which is what kill -9 tests.
+                        // A 64 MiB page cache keeps a whole batch's pages in memory until
+                        // commit, and a larger WAL checkpoint interval batches the copy-back.
                         conn.execute(
                             "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; \
-                             PRAGMA busy_timeout = 10000; PRAGMA foreign_keys = ON;",
+                             PRAGMA busy_timeout = 10000; PRAGMA foreign_keys = ON; \
+                             PRAGMA cache_size = -65536; PRAGMA wal_autocheckpoint = 16384; \
+                             PRAGMA temp_store = MEMORY;",
                         )
                         .await?;
                     }

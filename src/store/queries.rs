@@ -1,8 +1,8 @@
 //! The read side: records and divergences of a group, with filters.
 
+use serde::Serialize;
 use sqlx::any::AnyRow;
 use sqlx::Row;
-use serde::Serialize;
 
 use super::{Ctx, Store, StoreError};
 

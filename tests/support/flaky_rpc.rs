@@ -50,6 +50,9 @@ pub struct FaultPlan {
     pub malformed: f64,
     /// The first this many requests are never faulted (lets a client connect).
     pub healthy_first: u64,
+    /// Refuse `eth_getLogs` over more blocks than this, as providers do, with the JSON-RPC
+    /// error -32005 (always, even when faulting is off: it is the provider's limit).
+    pub max_log_blocks: Option<u64>,
 }
 
 impl FaultPlan {
@@ -64,6 +67,7 @@ impl FaultPlan {
             dropped: 0.0,
             malformed: 0.0,
             healthy_first: 0,
+            max_log_blocks: None,
         }
     }
 
@@ -89,6 +93,12 @@ impl FaultPlan {
     /// Sets the delay of delayed requests.
     pub fn with_delay(mut self, delay: Duration) -> Self {
         self.delay = delay;
+        self
+    }
+
+    /// Refuses `eth_getLogs` ranges longer than `blocks`.
+    pub fn with_max_log_blocks(mut self, blocks: u64) -> Self {
+        self.max_log_blocks = Some(blocks);
         self
     }
 
@@ -154,6 +164,8 @@ pub struct FaultStats {
     pub dropped: u64,
     /// Answered with a truncated JSON body.
     pub malformed: u64,
+    /// `eth_getLogs` refused for spanning too many blocks.
+    pub range_refused: u64,
     /// Forwarding failed (the upstream was unreachable); answered 502.
     pub upstream_errors: u64,
 }
@@ -174,6 +186,7 @@ struct Counters {
     delayed: AtomicU64,
     dropped: AtomicU64,
     malformed: AtomicU64,
+    range_refused: AtomicU64,
     upstream_errors: AtomicU64,
 }
 
@@ -240,6 +253,7 @@ impl FlakyRpc {
             delayed: get(&c.delayed),
             dropped: get(&c.dropped),
             malformed: get(&c.malformed),
+            range_refused: get(&c.range_refused),
             upstream_errors: get(&c.upstream_errors),
         }
     }
@@ -311,6 +325,9 @@ async fn serve_connection(stream: TcpStream, shared: Arc<Shared>) {
                 }
                 if !request.start_line.starts_with("POST ") {
                     (405, b"only POST is proxied".to_vec())
+                } else if let Some(refusal) = refuse_range(&shared.plan, &request.body) {
+                    counters.range_refused.fetch_add(1, Ordering::SeqCst);
+                    (200, refusal)
                 } else {
                     counters.forwarded.fetch_add(1, Ordering::SeqCst);
                     match shared.upstream.post(&request.body).await {
@@ -333,6 +350,28 @@ async fn serve_connection(stream: TcpStream, shared: Arc<Shared>) {
             return;
         }
     }
+}
+
+/// The provider-style refusal of an `eth_getLogs` over too many blocks, if this is one.
+fn refuse_range(plan: &FaultPlan, body: &[u8]) -> Option<Vec<u8>> {
+    let max = plan.max_log_blocks?;
+    let v: serde_json::Value = serde_json::from_slice(body).ok()?;
+    if v["method"] != "eth_getLogs" {
+        return None;
+    }
+    let block = |k: &str| {
+        u64::from_str_radix(v["params"][0][k].as_str()?.trim_start_matches("0x"), 16).ok()
+    };
+    let (from, to) = (block("fromBlock")?, block("toBlock")?);
+    (to.saturating_sub(from) + 1 > max).then(|| {
+        serde_json::json!({
+            "jsonrpc": "2.0",
+            "id": v["id"],
+            "error": {"code": -32005, "message": format!("query exceeds max block range {max}")}
+        })
+        .to_string()
+        .into_bytes()
+    })
 }
 
 async fn write_response(stream: &mut TcpStream, status: u16, body: &[u8]) -> std::io::Result<()> {

@@ -86,9 +86,10 @@ impl Drop for TestDb {
                 rt.block_on(async move {
                     use sqlx::Connection;
                     if let Ok(mut c) = sqlx::PgConnection::connect(&url).await {
-                        let _ = sqlx::query(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
-                            .execute(&mut c)
-                            .await;
+                        let _ =
+                            sqlx::query(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+                                .execute(&mut c)
+                                .await;
                     }
                 });
             })
@@ -120,7 +121,13 @@ pub fn chain_config(rpc_url: &str, chain_id: u64) -> ChainConfig {
 }
 
 pub fn follower(store: &Store, rpc_url: &str, chain_id: u64) -> Follower {
-    Follower::new("local", chain_config(rpc_url, chain_id), follower_config(), store.clone()).unwrap()
+    Follower::new(
+        "local",
+        chain_config(rpc_url, chain_id),
+        follower_config(),
+        store.clone(),
+    )
+    .unwrap()
 }
 
 /// Steps the follower until it has nothing left to do (caught up with the head), retrying
@@ -128,7 +135,10 @@ pub fn follower(store: &Store, rpc_url: &str, chain_id: u64) -> Follower {
 pub async fn sync(f: &Follower) {
     let deadline = tokio::time::Instant::now() + Duration::from_secs(120);
     loop {
-        assert!(tokio::time::Instant::now() < deadline, "follower did not catch up");
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "follower did not catch up"
+        );
         match f.step().await {
             Ok(o) if o.advanced == 0 && !o.catching_up && !o.reorged => return,
             Ok(_) => {}
@@ -180,7 +190,11 @@ pub async fn dump(store: &Store) -> Vec<String> {
 pub fn safe_manifest(
     id: &str,
     start_block: u64,
-    safes: &[(alloy::primitives::Address, Vec<alloy::primitives::Address>, u64)],
+    safes: &[(
+        alloy::primitives::Address,
+        Vec<alloy::primitives::Address>,
+        u64,
+    )],
 ) -> String {
     let mut s = format!(
         "id: {id}\nname: Test {id}\npurpose: Testing.\nphase: coordination\nchain: local\nstart_block: {start_block}\ntreasury:\n  safes:\n"
