@@ -120,7 +120,11 @@ pub async fn apply_batch(
     };
     let mut rows = Vec::with_capacity(decoded.len());
     for g in groups {
-        apply_group(&mut tx, rpc, g, &view, &mut stats, &mut rows).await?;
+        // The group as it is inside this transaction: a manifest version stored since the
+        // follower listed the groups must take effect in this batch if its block is here.
+        let (row, versions) = tx.lock_group(&g.row.id).await?;
+        let g = GroupCtx { row, versions };
+        apply_group(&mut tx, rpc, &g, &view, &mut stats, &mut rows).await?;
         tx.set_group_synced(&g.row.id, batch.to as i64).await?;
     }
     stats.records = rows.len();

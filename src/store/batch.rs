@@ -4,7 +4,8 @@
 use sqlx::{Any, Row, Transaction};
 
 use super::queries::{divergence_row, Divergence, RecordRow};
-use super::{now, Backend, Ctx, Store, StoreError};
+use super::groups::{group_row, lock_group_row, version_row};
+use super::{now, Backend, Ctx, GroupRow, ManifestVersion, Store, StoreError};
 use crate::chain::rpc::BlockRef;
 use crate::observe::SafeState;
 use crate::reconcile::Rule;
@@ -293,6 +294,33 @@ impl BatchTx {
         .await
         .ctx("resolving divergence")?;
         Ok(())
+    }
+
+    /// Locks a group for this batch and reads its manifest versions and progress as they are
+    /// now. `update_group` takes the same lock first, so a new version is either seen by this
+    /// batch or gets an effective block after it — never one inside a batch that missed it.
+    pub async fn lock_group(
+        &mut self,
+        group_id: &str,
+    ) -> Result<(GroupRow, Vec<ManifestVersion>), StoreError> {
+        lock_group_row(&mut self.tx, group_id).await?;
+        let row = sqlx::query("SELECT * FROM groups WHERE id = $1")
+            .bind(group_id)
+            .fetch_one(&mut *self.tx)
+            .await
+            .ctx("locking group")?;
+        let group = group_row(&row).ctx("locking group")?;
+        let versions = sqlx::query(
+            "SELECT * FROM manifest_versions WHERE group_id = $1 ORDER BY version",
+        )
+        .bind(group_id)
+        .fetch_all(&mut *self.tx)
+        .await
+        .ctx("locking group")?
+        .iter()
+        .map(version_row)
+        .collect::<Result<_, _>>()?;
+        Ok((group, versions))
     }
 
     /// Marks a group's records complete up to `block`.

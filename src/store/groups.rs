@@ -28,7 +28,7 @@ pub struct ManifestVersion {
     pub manifest: Manifest,
 }
 
-fn group_row(r: &AnyRow) -> Result<GroupRow, sqlx::Error> {
+pub(super) fn group_row(r: &AnyRow) -> Result<GroupRow, sqlx::Error> {
     Ok(GroupRow {
         id: r.try_get("id")?,
         chain: r.try_get("chain")?,
@@ -38,7 +38,7 @@ fn group_row(r: &AnyRow) -> Result<GroupRow, sqlx::Error> {
     })
 }
 
-fn version_row(r: &AnyRow) -> Result<ManifestVersion, StoreError> {
+pub(super) fn version_row(r: &AnyRow) -> Result<ManifestVersion, StoreError> {
     let doc: String = r.try_get("document").ctx("reading manifest")?;
     let manifest = Manifest::from_canonical_json(&doc)
         .map_err(|e| StoreError::Corrupt(format!("stored manifest: {e}")))?;
@@ -94,6 +94,7 @@ impl Store {
         effective_block: Option<u64>,
     ) -> Result<ManifestVersion, StoreError> {
         let mut tx = self.pool.begin().await.ctx("updating group")?;
+        lock_group_row(&mut tx, &manifest.id).await?;
         let group = sqlx::query("SELECT * FROM groups WHERE id = $1")
             .bind(&manifest.id)
             .fetch_optional(&mut *tx)
@@ -233,6 +234,20 @@ impl Store {
             })
             .collect()
     }
+}
+
+/// Takes the group's write lock for the rest of the transaction: a no-op UPDATE locks the row
+/// on PostgreSQL and the database on SQLite, where `SELECT … FOR UPDATE` does not exist.
+pub(super) async fn lock_group_row(
+    tx: &mut sqlx::Transaction<'_, sqlx::Any>,
+    group_id: &str,
+) -> Result<(), StoreError> {
+    sqlx::query("UPDATE groups SET synced_to = synced_to WHERE id = $1")
+        .bind(group_id)
+        .execute(&mut **tx)
+        .await
+        .ctx("locking group")?;
+    Ok(())
 }
 
 async fn insert_version(
