@@ -43,11 +43,11 @@ impl SafeState {
                 fallback_handler,
                 ..
             } => {
+                // Modules and guard stay: `setup` runs its initializer (which may enable
+                // modules) before it emits SafeSetup, so their events come first.
                 self.deployed = true;
                 self.owners = owners.iter().copied().collect();
                 self.threshold = saturate(*threshold);
-                self.modules.clear();
-                self.guard = Address::ZERO;
                 self.fallback_handler = *fallback_handler;
             }
             SafeEvent::AddedOwner { owner } => {
@@ -124,6 +124,21 @@ pub async fn snapshot_safe(rpc: &Rpc, safe: Address, block: u64) -> Result<SafeS
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_module_enabled_by_the_setup_initializer_survives_safe_setup() {
+        let m = Address::repeat_byte(0x4d);
+        let mut s = SafeState::default();
+        s.apply(&SafeEvent::EnabledModule { module: m });
+        s.apply(&SafeEvent::SafeSetup {
+            initiator: Address::ZERO,
+            owners: vec![Address::repeat_byte(1)],
+            threshold: U256::from(1),
+            initializer: Address::ZERO,
+            fallback_handler: Address::ZERO,
+        });
+        assert_eq!(s.modules, BTreeSet::from([m]));
+    }
 
     #[test]
     fn events_advance_the_state_and_report_changes() {

@@ -25,6 +25,8 @@ pub enum ApplyError {
     Rpc(#[from] RpcError),
     #[error("log without chain position: {0}")]
     Decode(#[from] crate::decode::DecodeError),
+    #[error("group {0} changed (a new manifest version) after the batch was fetched")]
+    Stale(String),
 }
 
 /// What a batch holds: its block range, the logs of the lane's addresses, and the block refs
@@ -123,6 +125,10 @@ pub async fn apply_batch(
         // The group as it is inside this transaction: a manifest version stored since the
         // follower listed the groups must take effect in this batch if its block is here.
         let (row, versions) = tx.lock_group(&g.row.id).await?;
+        if versions.len() != g.versions.len() {
+            // It may watch other addresses now, whose logs were not fetched: start over.
+            return Err(ApplyError::Stale(g.row.id.clone()));
+        }
         let g = GroupCtx { row, versions };
         apply_group(&mut tx, rpc, &g, &view, &mut stats, &mut rows).await?;
         tx.set_group_synced(&g.row.id, batch.to as i64).await?;
@@ -175,8 +181,11 @@ async fn apply_group(
         hashes,
     } = *view;
     let gid = &g.row.id;
-    // Blocks at or below synced_to are already complete for this group.
-    let first = (batch.from as i64).max(g.row.synced_to + 1);
+    // Blocks at or below synced_to are already complete for this group, and blocks before
+    // its start_block are none of its business (a roll-back may reset synced_to below it).
+    let first = (batch.from as i64)
+        .max(g.row.synced_to + 1)
+        .max(g.row.start_block);
     if first > batch.to as i64 {
         return Ok(());
     }
@@ -226,7 +235,7 @@ async fn apply_group(
 
     for d in decoded {
         let block = d.evidence.block_number as i64;
-        if block < first || !safes.contains(&d.address) {
+        if block < first || block > batch.to as i64 || !safes.contains(&d.address) {
             continue;
         }
         while let Some(v) = pending.next_if(|v| v.effective_block <= block) {

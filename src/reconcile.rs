@@ -146,7 +146,9 @@ pub fn reconcile_safe(declared: &SafeDecl, observed: &SafeState) -> Vec<Finding>
         out.push(Finding {
             rule: Rule::SafeThresholdMismatch,
             subject,
-            key: String::new(),
+            // Keyed by the observed value: a further change closes this one and opens another,
+            // so every value the chain showed has its own evidence.
+            key: observed.threshold.to_string(),
             expected: format!("threshold {}", declared.threshold),
             observed: format!("threshold {}", observed.threshold),
         });
@@ -167,7 +169,7 @@ pub fn reconcile_safe(declared: &SafeDecl, observed: &SafeState) -> Vec<Finding>
         out.push(Finding {
             rule: Rule::SafeGuardChanged,
             subject,
-            key: String::new(),
+            key: observed.guard.to_checksum(None),
             expected: format!("guard {}", declared_guard.to_checksum(None)),
             observed: format!("guard {}", observed.guard.to_checksum(None)),
         });
@@ -283,7 +285,10 @@ mod tests {
         assert_eq!(t.open.len(), 1);
         assert_eq!(t.open[0].rule, Rule::SafeThresholdMismatch);
         // Same finding again: nothing to do.
-        let open = vec![(8u64, (Rule::SafeThresholdMismatch, a(0x5a), String::new()))];
+        let open = vec![(
+            8u64,
+            (Rule::SafeThresholdMismatch, a(0x5a), "1".to_string()),
+        )];
         assert_eq!(
             transition(&open, reconcile_safe(&declared(), &o)),
             Transition {

@@ -173,7 +173,7 @@ async fn every_rule_raised_and_resolved(backend: support::Backend) {
     let steps: Vec<(&str, Vec<(&str, String)>)> = vec![
         (
             "threshold 1",
-            vec![("safe.threshold_mismatch", String::new())],
+            vec![("safe.threshold_mismatch", "1".to_string())],
         ),
         ("threshold 2", vec![]),
         (
@@ -247,7 +247,7 @@ async fn guard_changes(backend: support::Backend) {
     support::sync(&f).await;
     assert_eq!(
         open_rules(&w.store, "g").await,
-        vec![("safe.guard_changed".to_string(), String::new())]
+        vec![("safe.guard_changed".to_string(), guard.to_checksum(None))]
     );
     devnet::set_guard(&w.devnet, safe, Address::ZERO, &[&keys[0], &keys[1]])
         .await
@@ -381,7 +381,7 @@ async fn late_group_is_backfilled(backend: support::Backend) {
     }
     assert_eq!(
         open_rules(&w.store, "late").await,
-        vec![("safe.threshold_mismatch".to_string(), String::new())]
+        vec![("safe.threshold_mismatch".to_string(), "2".to_string())]
     );
 }
 on_both_backends!(late_group_sqlite_and_postgres, late_group_is_backfilled);

@@ -71,6 +71,12 @@ impl FollowerError {
                 source: ApplyError::Rpc(e),
                 ..
             } => e.kind != RpcErrorKind::Fatal,
+            // A log without its chain position is a garbled answer; the group list changing
+            // under a batch means it must be fetched again.
+            FollowerError::Apply {
+                source: ApplyError::Decode(_) | ApplyError::Stale(_),
+                ..
+            } => true,
             FollowerError::ChainMoved { .. } => true,
             // A busy database (locked SQLite, dropped PostgreSQL connection) is worth retrying.
             FollowerError::Store { .. }
@@ -443,11 +449,10 @@ impl Fetcher {
     /// Logs of `a..=b` (split as the node demands) and the block refs: every block when near
     /// the head, else only the last.
     async fn fetch(&self, a: u64, b: u64, all_headers: bool) -> Result<Batch, RpcError> {
-        let logs = if self.addresses.is_empty() {
-            Vec::new()
-        } else {
-            self.logs_split(a, b).await?
-        };
+        // Headers first, logs second, the last header again third: if the chain moved between
+        // the first and the third, the batch is refused (the last block's hash changed), and if
+        // it moved between the headers and the logs, a log's block hash betrays it. Fetching
+        // logs first could pair old-fork logs with new-fork headers and lose an event silently.
         let numbers: Vec<u64> = if all_headers {
             (a..=b).collect()
         } else {
@@ -463,6 +468,19 @@ impl Fetcher {
             .await
             .into_iter()
             .collect::<Result<_, _>>()?;
+        let logs = if self.addresses.is_empty() {
+            Vec::new()
+        } else {
+            self.logs_split(a, b).await?
+        };
+        let last = self.rpc.block_ref(b).await?;
+        if blocks.last() != Some(&last) {
+            return Err(RpcError {
+                method: "eth_getBlockByNumber",
+                kind: RpcErrorKind::Transient,
+                message: format!("block {b} changed while its range was fetched (reorg)"),
+            });
+        }
         Ok(Batch {
             from: a,
             to: b,

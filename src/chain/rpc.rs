@@ -77,6 +77,13 @@ impl RpcError {
                     RpcErrorKind::Transient
                 } else if m.contains("header not found") || m.contains("unknown block") {
                     RpcErrorKind::MissingBlock
+                } else if payload.code == 3
+                    || m.contains("revert")
+                    || m.contains("missing trie node")
+                    || m.contains("state not available")
+                {
+                    // A revert, or state the node has pruned: asking again will not help.
+                    RpcErrorKind::Fatal
                 } else if payload.code == -32603 || payload.code == -32000 {
                     // Internal errors of a node under load are usually passing.
                     RpcErrorKind::Transient

@@ -3,8 +3,8 @@
 
 use sqlx::{Any, Row, Transaction};
 
-use super::queries::{divergence_row, Divergence, RecordRow};
 use super::groups::{group_row, lock_group_row, version_row};
+use super::queries::{divergence_row, Divergence, RecordRow};
 use super::{now, Backend, Ctx, GroupRow, ManifestVersion, Store, StoreError};
 use crate::chain::rpc::BlockRef;
 use crate::observe::SafeState;
@@ -310,16 +310,15 @@ impl BatchTx {
             .await
             .ctx("locking group")?;
         let group = group_row(&row).ctx("locking group")?;
-        let versions = sqlx::query(
-            "SELECT * FROM manifest_versions WHERE group_id = $1 ORDER BY version",
-        )
-        .bind(group_id)
-        .fetch_all(&mut *self.tx)
-        .await
-        .ctx("locking group")?
-        .iter()
-        .map(version_row)
-        .collect::<Result<_, _>>()?;
+        let versions =
+            sqlx::query("SELECT * FROM manifest_versions WHERE group_id = $1 ORDER BY version")
+                .bind(group_id)
+                .fetch_all(&mut *self.tx)
+                .await
+                .ctx("locking group")?
+                .iter()
+                .map(version_row)
+                .collect::<Result<_, _>>()?;
         Ok((group, versions))
     }
 
