@@ -659,3 +659,71 @@ async fn websocket_and_confirmations(backend: support::Backend) {
     task.await.unwrap().unwrap();
 }
 on_both_backends!(websocket_sqlite_and_postgres, websocket_and_confirmations);
+
+/// A manifest update that declares a second Safe: its events are recorded from the block the
+/// version is in force, reconciled against the new version, with the old ones untouched.
+async fn an_update_adds_a_safe(backend: support::Backend) {
+    let w = world(backend).await;
+    let keys = devnet::signers(3);
+    let owners = addresses(&keys);
+    let a = w
+        .contracts
+        .create_safe(&w.devnet, SafeVersion::V141L2, &owners, 2, 12)
+        .await
+        .unwrap();
+    let b = w
+        .contracts
+        .create_safe(&w.devnet, SafeVersion::V141L2, &owners, 1, 13)
+        .await
+        .unwrap();
+    devnet::fund(&w.devnet, b, U256::from(1)).await.unwrap();
+    register(
+        &w.store,
+        &support::safe_manifest("g", 0, &[(a, owners.clone(), 2)]),
+    )
+    .await;
+    let f = support::follower(&w.store, &w.devnet.rpc_url(), w.devnet.chain_id());
+    support::sync(&f).await;
+    let v2 = Manifest::parse(&support::safe_manifest(
+        "g",
+        0,
+        &[(a, owners.clone(), 2), (b, owners.clone(), 2)],
+    ))
+    .unwrap();
+    let version = w.store.update_group(&v2, None).await.unwrap();
+    devnet::fund(&w.devnet, b, U256::from(2)).await.unwrap();
+    support::sync(&f).await;
+    let records = w
+        .store
+        .records("g", &RecordFilter::default())
+        .await
+        .unwrap();
+    let of_b: Vec<_> = records
+        .iter()
+        .filter(|r| r.address == b.to_checksum(None))
+        .collect();
+    assert_eq!(
+        of_b.len(),
+        1,
+        "only B's events from the effective block: {of_b:?}"
+    );
+    assert!(of_b[0].block_number >= version.effective_block);
+    assert_eq!(
+        of_b[0].manifest_hash.as_deref(),
+        Some(version.hash.as_str())
+    );
+    // B's threshold of 1 disagrees with the 2 declared, from the snapshot before the version.
+    let open = w
+        .store
+        .divergences("g", Some(DivergenceStatus::Open))
+        .await
+        .unwrap();
+    assert_eq!(open.len(), 1, "{open:?}");
+    assert_eq!(open[0].rule, "safe.threshold_mismatch");
+    assert_eq!(open[0].subject, b.to_checksum(None));
+    assert_eq!(open[0].opened_manifest_hash, version.hash);
+}
+on_both_backends!(
+    update_adds_a_safe_sqlite_and_postgres,
+    an_update_adds_a_safe
+);
