@@ -7,7 +7,7 @@ use std::collections::BTreeSet;
 use alloy::primitives::{b256, Address, B256, U256};
 use serde::{Deserialize, Serialize};
 
-use crate::chain::rpc::{Rpc, RpcError};
+use crate::chain::rpc::{Rpc, RpcError, RpcErrorKind};
 use crate::decode::abi::v141::SafeL2;
 use crate::decode::SafeEvent;
 
@@ -30,6 +30,10 @@ pub struct SafeState {
     pub modules: BTreeSet<Address>,
     pub guard: Address,
     pub fallback_handler: Address,
+    /// The address has code that does not answer as a Safe (a typo in the manifest, or a
+    /// contract of another kind): nothing else here can be trusted.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub not_a_safe: bool,
 }
 
 impl SafeState {
@@ -79,16 +83,29 @@ fn saturate(v: U256) -> u64 {
 /// `deployed: false` (its `SafeSetup` event will fill it in).
 #[tracing::instrument(skip_all, fields(%safe, block))]
 pub async fn snapshot_safe(rpc: &Rpc, safe: Address, block: u64) -> Result<SafeState, RpcError> {
-    use alloy::sol_types::SolCall;
     if rpc.code_at(safe, block).await?.is_empty() {
         return Ok(SafeState::default());
     }
     let owners = rpc
         .call_decode::<SafeL2::getOwnersCall>(safe, &SafeL2::getOwnersCall {}, block)
-        .await?;
+        .await;
     let threshold = rpc
         .call_decode::<SafeL2::getThresholdCall>(safe, &SafeL2::getThresholdCall {}, block)
-        .await?;
+        .await;
+    let (owners, threshold) = match (owners, threshold) {
+        (Ok(o), Ok(t)) => (o, t),
+        // A revert or an answer that does not decode, from a contract: not a Safe. Transient
+        // failures (already retried) still fail the batch, to be tried again.
+        (Err(e), _) | (_, Err(e)) if e.kind == RpcErrorKind::Fatal => {
+            tracing::error!(%safe, block, error = %e, "declared Safe does not answer as a Safe");
+            return Ok(SafeState {
+                deployed: true,
+                not_a_safe: true,
+                ..SafeState::default()
+            });
+        }
+        (Err(e), _) | (_, Err(e)) => return Err(e),
+    };
     let mut modules = BTreeSet::new();
     let mut start = SENTINEL;
     // A page at a time; the Safe returns the next cursor, the sentinel (or zero) at the end.
@@ -106,13 +123,13 @@ pub async fn snapshot_safe(rpc: &Rpc, safe: Address, block: u64) -> Result<SafeS
         }
         start = page.next;
     }
-    let _ = SafeL2::getOwnersCall::SELECTOR;
     let guard = rpc.storage_address(safe, GUARD_STORAGE_SLOT, block).await?;
     let fallback_handler = rpc
         .storage_address(safe, FALLBACK_HANDLER_STORAGE_SLOT, block)
         .await?;
     Ok(SafeState {
         deployed: true,
+        not_a_safe: false,
         owners: owners.into_iter().collect(),
         threshold: saturate(threshold),
         modules,

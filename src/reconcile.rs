@@ -50,15 +50,18 @@ pub enum Rule {
     SafeModuleUndeclared,
     #[serde(rename = "safe.guard_changed")]
     SafeGuardChanged,
+    #[serde(rename = "safe.not_a_safe")]
+    SafeNotASafe,
 }
 
 impl Rule {
-    pub const ALL: [Rule; 5] = [
+    pub const ALL: [Rule; 6] = [
         Rule::SafeOwnerUndeclared,
         Rule::SafeOwnerMissing,
         Rule::SafeThresholdMismatch,
         Rule::SafeModuleUndeclared,
         Rule::SafeGuardChanged,
+        Rule::SafeNotASafe,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -68,6 +71,7 @@ impl Rule {
             Rule::SafeThresholdMismatch => "safe.threshold_mismatch",
             Rule::SafeModuleUndeclared => "safe.module_undeclared",
             Rule::SafeGuardChanged => "safe.guard_changed",
+            Rule::SafeNotASafe => "safe.not_a_safe",
         }
     }
 
@@ -79,7 +83,9 @@ impl Rule {
         match self {
             // Someone nobody documented can sign, or code nobody documented can move funds.
             Rule::SafeOwnerUndeclared | Rule::SafeModuleUndeclared => Severity::Critical,
-            Rule::SafeThresholdMismatch | Rule::SafeGuardChanged => Severity::High,
+            Rule::SafeThresholdMismatch | Rule::SafeGuardChanged | Rule::SafeNotASafe => {
+                Severity::High
+            }
             Rule::SafeOwnerMissing => Severity::Medium,
         }
     }
@@ -122,6 +128,16 @@ pub fn reconcile_safe(declared: &SafeDecl, observed: &SafeState) -> Vec<Finding>
         return out;
     }
     let subject = declared.address;
+    if observed.not_a_safe {
+        out.push(Finding {
+            rule: Rule::SafeNotASafe,
+            subject,
+            key: String::new(),
+            expected: "a Safe at this address".to_string(),
+            observed: "a contract that does not answer getOwners/getThreshold".to_string(),
+        });
+        return out;
+    }
     let declared_owners: std::collections::BTreeSet<Address> =
         declared.owners.iter().copied().collect();
     for owner in observed.owners.difference(&declared_owners) {

@@ -727,3 +727,45 @@ on_both_backends!(
     update_adds_a_safe_sqlite_and_postgres,
     an_update_adds_a_safe
 );
+
+/// A manifest that declares a contract which is not a Safe (a typo, a token): a divergence that
+/// says so, and the follower carries on with the group's other Safes.
+async fn a_declared_contract_that_is_not_a_safe(backend: support::Backend) {
+    let w = world(backend).await;
+    let keys = devnet::signers(3);
+    let owners = addresses(&keys);
+    let safe = w
+        .contracts
+        .create_safe(&w.devnet, SafeVersion::V141L2, &owners, 2, 14)
+        .await
+        .unwrap();
+    let not_a_safe = w.contracts.guard;
+    w.devnet.mine(1).await.unwrap();
+    let start = w.devnet.head().await.unwrap();
+    register(
+        &w.store,
+        &support::safe_manifest(
+            "typo",
+            start,
+            &[(safe, owners.clone(), 2), (not_a_safe, owners.clone(), 2)],
+        ),
+    )
+    .await;
+    let f = support::follower(&w.store, &w.devnet.rpc_url(), w.devnet.chain_id());
+    support::sync(&f).await;
+    devnet::fund(&w.devnet, safe, U256::from(3)).await.unwrap();
+    support::sync(&f).await;
+    let open = w
+        .store
+        .divergences("typo", Some(DivergenceStatus::Open))
+        .await
+        .unwrap();
+    assert_eq!(open.len(), 1, "{open:?}");
+    assert_eq!(open[0].rule, "safe.not_a_safe");
+    assert_eq!(open[0].subject, not_a_safe.to_checksum(None));
+    assert_eq!(w.store.count_records("typo").await.unwrap(), 1);
+}
+on_both_backends!(
+    not_a_safe_sqlite_and_postgres,
+    a_declared_contract_that_is_not_a_safe
+);
