@@ -1,74 +1,14 @@
-//! The event catalog: `sol!` bindings generated from `abis/`, and the decoding of a raw log into a
-//! typed [`GroupEvent`]. Safe 1.3.0 and 1.4.1 share each event's topic0 but index different
-//! parameters, so a log is decoded with the 1.4.1 layout first and the 1.3.0 layout second.
+//! Safe events: one typed enum for every supported version; 1.3.0 and 1.4.1 share each event's
+//! topic0 but index different parameters, so a log is decoded with the 1.4.1 layout first and
+//! the 1.3.0 layout second.
 
 use alloy::primitives::{Address, Bytes, B256, U256};
-use alloy::rpc::types::Log;
 use alloy::sol_types::{SolEvent, SolEventInterface};
 use serde::Serialize;
 
-/// Bindings generated from the ABIs the daemon indexes.
-#[allow(clippy::too_many_arguments)]
-pub mod abi {
-    /// Safe 1.4.1 (SafeL2), all functions and events.
-    pub mod v141 {
-        alloy::sol!(
-            #[allow(missing_docs)]
-            #[derive(Debug)]
-            SafeL2,
-            "abis/SafeL2-1.4.1.json"
-        );
-    }
-    /// Safe 1.3.0 (GnosisSafeL2) events: fewer indexed parameters.
-    pub mod v130 {
-        alloy::sol!(
-            #[allow(missing_docs)]
-            #[derive(Debug)]
-            GnosisSafeL2,
-            "abis/SafeL2-1.3.0-events.json"
-        );
-    }
-}
-
-use abi::v130::GnosisSafeL2::GnosisSafeL2Events as V130;
-use abi::v141::SafeL2::SafeL2Events as V141;
-
-/// Where a record comes from on the chain: enough to find it again and check it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct Evidence {
-    pub chain_id: u64,
-    pub block_number: u64,
-    pub block_hash: B256,
-    pub tx_hash: B256,
-    pub tx_index: u64,
-    pub log_index: u64,
-    pub block_timestamp: Option<u64>,
-}
-
-/// What a record says about the group: a change of structure, a decision, or a movement of funds.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Category {
-    Structure,
-    Decision,
-    Transaction,
-    Unknown,
-}
-
-impl Category {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Category::Structure => "structure",
-            Category::Decision => "decision",
-            Category::Transaction => "transaction",
-            Category::Unknown => "unknown",
-        }
-    }
-}
-
-fn decimal<S: serde::Serializer>(v: &U256, s: S) -> Result<S::Ok, S::Error> {
-    s.serialize_str(&v.to_string())
-}
+use super::abi::v130::GnosisSafeL2::GnosisSafeL2Events as V130;
+use super::abi::v141::SafeL2::SafeL2Events as V141;
+use super::{decimal, Category, DecodeError};
 
 /// A typed event emitted by a Safe (any supported version and layout).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -206,61 +146,9 @@ impl SafeEvent {
     }
 }
 
-/// Any event the catalog knows; later catalogs (governors, roles) add variants here.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-#[serde(untagged)]
-pub enum GroupEvent {
-    Safe(SafeEvent),
-}
-
-impl GroupEvent {
-    pub fn kind(&self) -> &'static str {
-        match self {
-            GroupEvent::Safe(e) => e.kind(),
-        }
-    }
-    pub fn category(&self) -> Category {
-        match self {
-            GroupEvent::Safe(e) => e.category(),
-        }
-    }
-}
-
-/// A log the catalog could not turn into an event; it is kept as an `unknown` record, not lost.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum DecodeError {
-    #[error("log {log_index:?} in block {block:?}: missing {field}")]
-    MissingField {
-        block: Option<u64>,
-        log_index: Option<u64>,
-        field: &'static str,
-    },
-    #[error("no topic0: anonymous events are not in the catalog")]
-    Anonymous,
-    #[error("topic0 {0} is not in the catalog")]
-    UnknownTopic(B256),
-    #[error("topic0 {topic0} matches the catalog but the log does not decode with any known layout ({topics} topics, {data_len} data bytes): {reason}")]
-    BadLayout {
-        topic0: B256,
-        topics: usize,
-        data_len: usize,
-        reason: String,
-    },
-}
-
-/// A raw log, its evidence, and what the catalog made of it.
-#[derive(Debug, Clone)]
-pub struct DecodedLog {
-    pub evidence: Evidence,
-    pub address: Address,
-    pub topics: Vec<B256>,
-    pub data: Bytes,
-    pub event: Result<GroupEvent, DecodeError>,
-}
-
-/// Every topic0 in the catalog, to filter `eth_getLogs`.
-pub fn catalog_topics() -> Vec<B256> {
-    use abi::v141::SafeL2 as S;
+/// Every Safe topic0.
+pub fn topics() -> Vec<B256> {
+    use super::abi::v141::SafeL2 as S;
     vec![
         S::SafeSetup::SIGNATURE_HASH,
         S::AddedOwner::SIGNATURE_HASH,
@@ -282,44 +170,9 @@ pub fn catalog_topics() -> Vec<B256> {
     ]
 }
 
-/// Decodes one RPC log; `Err` only when the log lacks the chain position every record needs.
-pub fn decode_log(chain_id: u64, log: &Log) -> Result<DecodedLog, DecodeError> {
-    let missing = |field| DecodeError::MissingField {
-        block: log.block_number,
-        log_index: log.log_index,
-        field,
-    };
-    let evidence = Evidence {
-        chain_id,
-        block_number: log.block_number.ok_or_else(|| missing("blockNumber"))?,
-        block_hash: log.block_hash.ok_or_else(|| missing("blockHash"))?,
-        tx_hash: log
-            .transaction_hash
-            .ok_or_else(|| missing("transactionHash"))?,
-        tx_index: log
-            .transaction_index
-            .ok_or_else(|| missing("transactionIndex"))?,
-        log_index: log.log_index.ok_or_else(|| missing("logIndex"))?,
-        block_timestamp: log.block_timestamp,
-    };
-    let topics = log.topics().to_vec();
-    let data = log.data().data.clone();
-    let event = decode_safe_event(&topics, &data).map(GroupEvent::Safe);
-    Ok(DecodedLog {
-        evidence,
-        address: log.address(),
-        topics,
-        data,
-        event,
-    })
-}
-
 /// Decodes a Safe event from its topics and data, trying the 1.4.1 layout, then 1.3.0.
 pub fn decode_safe_event(topics: &[B256], data: &[u8]) -> Result<SafeEvent, DecodeError> {
     let topic0 = *topics.first().ok_or(DecodeError::Anonymous)?;
-    if !catalog_topics().contains(&topic0) {
-        return Err(DecodeError::UnknownTopic(topic0));
-    }
     match V141::decode_raw_log(topics, data) {
         Ok(e) => Ok(from_v141(e)),
         Err(first) => match V130::decode_raw_log(topics, data) {
@@ -412,6 +265,7 @@ convert_events!(from_v130, V130);
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::decode::abi;
     use alloy::primitives::address;
 
     fn owner() -> Address {
@@ -455,7 +309,7 @@ mod tests {
 
     #[test]
     fn an_unknown_topic_is_named() {
-        let err = decode_safe_event(&[B256::repeat_byte(7)], &[]).unwrap_err();
+        let err = crate::decode::decode_event(&[B256::repeat_byte(7)], &[]).unwrap_err();
         assert_eq!(err, DecodeError::UnknownTopic(B256::repeat_byte(7)));
     }
 }
