@@ -1,6 +1,6 @@
-//! The observed structure of each watched Safe — owners, threshold, modules, guard, fallback
-//! handler — as the chain says: seeded by an `eth_call` snapshot at the block before the group
-//! starts following it, then advanced by each structural event.
+//! A Safe's observed structure — owners, threshold, modules, guard, fallback handler — seeded by
+//! an `eth_call` snapshot at the block before the group starts following it, then advanced by
+//! each structural event.
 
 use std::collections::BTreeSet;
 
