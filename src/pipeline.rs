@@ -9,9 +9,10 @@ use alloy::primitives::{Address, B256};
 use alloy::rpc::types::Log;
 
 use crate::chain::rpc::{BlockRef, Rpc, RpcError};
-use crate::decode::{decode_log, DecodedLog, GroupEvent};
-use crate::observe::{snapshot_safe, SafeState};
-use crate::reconcile::{reconcile_safe, transition, Rule};
+use crate::decode::{decode_log, DecodedLog};
+use crate::manifest::{Manifest, RoleDecl};
+use crate::observe::{ContractKind, Observed};
+use crate::reconcile::{reconcile, transition, Rule};
 use crate::store::{
     BatchTx, GroupRow, ManifestVersion, NewDivergence, RecordRow, Resolution, Store, StoreError,
 };
@@ -53,12 +54,17 @@ pub struct GroupCtx {
 }
 
 impl GroupCtx {
-    /// Every Safe any version of the manifest declares.
-    pub fn safes(&self) -> BTreeSet<Address> {
+    /// Every (contract, kind) any version of the manifest declares.
+    pub fn contracts(&self) -> BTreeSet<(Address, ContractKind)> {
         self.versions
             .iter()
-            .flat_map(|v| v.manifest.treasury.safes.iter().map(|s| s.address))
+            .flat_map(|v| declared_contracts(&v.manifest))
             .collect()
+    }
+
+    /// Every address any version of the manifest declares: what the follower watches.
+    pub fn addresses(&self) -> BTreeSet<Address> {
+        self.contracts().into_iter().map(|(a, _)| a).collect()
     }
 
     /// The version in force at `block` (the first one for blocks before it took effect).
@@ -69,6 +75,35 @@ impl GroupCtx {
             .find(|v| v.effective_block <= block)
             .unwrap_or(&self.versions[0])
     }
+}
+
+/// The contracts a manifest declares, with what kind of structure to observe at each.
+pub fn declared_contracts(m: &Manifest) -> Vec<(Address, ContractKind)> {
+    let mut out: Vec<(Address, ContractKind)> = m
+        .treasury
+        .safes
+        .iter()
+        .map(|s| (s.address, ContractKind::Safe))
+        .collect();
+    out.extend(
+        m.governance
+            .governors
+            .iter()
+            .map(|g| (g.address, ContractKind::Governor)),
+    );
+    out.extend(
+        m.governance
+            .timelocks
+            .iter()
+            .map(|t| (t.address, ContractKind::Timelock)),
+    );
+    for r in &m.roles {
+        match r {
+            RoleDecl::AccessControl { contract, .. } => out.push((*contract, ContractKind::Roles)),
+            RoleDecl::Ownable { contract, .. } => out.push((*contract, ContractKind::Ownable)),
+        }
+    }
+    out
 }
 
 /// Counts for metrics and benchmarks.
@@ -88,22 +123,30 @@ struct Moment {
     by: &'static str,
 }
 
+/// The chain a batch comes from, and how to read more of it.
+#[derive(Debug, Clone, Copy)]
+pub struct ChainCtx<'a> {
+    pub rpc: &'a Rpc,
+    pub name: &'a str,
+    pub chain_id: u64,
+    /// The largest `eth_getLogs` range (for snapshots that scan history).
+    pub log_range: u64,
+}
+
 /// Applies `batch` for `groups` and commits. With `checkpoint`, the chain's cursor moves to the
 /// batch's end in the same transaction (the main lane); without, only the groups advance (a
 /// catch-up lane behind the cursor).
 #[tracing::instrument(skip_all, fields(chain, from = batch.from, to = batch.to, logs = batch.logs.len()))]
 pub async fn apply_batch(
     store: &Store,
-    rpc: &Rpc,
-    chain: &str,
-    chain_id: u64,
+    chain: &ChainCtx<'_>,
     groups: &[GroupCtx],
     batch: &Batch,
     checkpoint: Option<u64>,
 ) -> Result<BatchStats, ApplyError> {
     let mut decoded: Vec<DecodedLog> = Vec::with_capacity(batch.logs.len());
     for log in &batch.logs {
-        let d = decode_log(chain_id, log)?;
+        let d = decode_log(chain.chain_id, log)?;
         if let Err(e) = &d.event {
             tracing::warn!(address = %d.address, block = d.evidence.block_number,
                 log_index = d.evidence.log_index, error = %e, "kept as an unknown record");
@@ -113,9 +156,10 @@ pub async fn apply_batch(
     decoded.sort_by_key(|d| (d.evidence.block_number, d.evidence.log_index));
     let hashes: HashMap<u64, B256> = batch.blocks.iter().map(|b| (b.number, b.hash)).collect();
 
-    let mut tx = store.begin_batch(chain).await?;
+    let mut tx = store.begin_batch(chain.name).await?;
     let mut stats = BatchStats::default();
     let view = BatchView {
+        chain,
         batch,
         decoded: &decoded,
         hashes: &hashes,
@@ -130,7 +174,7 @@ pub async fn apply_batch(
             return Err(ApplyError::Stale(g.row.id.clone()));
         }
         let g = GroupCtx { row, versions };
-        apply_group(&mut tx, rpc, &g, &view, &mut stats, &mut rows).await?;
+        apply_group(&mut tx, &g, &view, &mut stats, &mut rows).await?;
         tx.set_group_synced(&g.row.id, batch.to as i64).await?;
     }
     stats.records = rows.len();
@@ -162,6 +206,7 @@ async fn block_hash(
 
 /// A batch with its logs decoded once for every group, and the block hashes fetched with it.
 struct BatchView<'a> {
+    chain: &'a ChainCtx<'a>,
     batch: &'a Batch,
     decoded: &'a [DecodedLog],
     hashes: &'a HashMap<u64, B256>,
@@ -169,7 +214,6 @@ struct BatchView<'a> {
 
 async fn apply_group(
     tx: &mut BatchTx,
-    rpc: &Rpc,
     g: &GroupCtx,
     view: &BatchView<'_>,
     stats: &mut BatchStats,
@@ -179,6 +223,7 @@ async fn apply_group(
         batch,
         decoded,
         hashes,
+        ..
     } = *view;
     let gid = &g.row.id;
     // Blocks at or below synced_to are already complete for this group, and blocks before
@@ -189,35 +234,45 @@ async fn apply_group(
     if first > batch.to as i64 {
         return Ok(());
     }
-    let safes = g.safes();
-    let mut states: BTreeMap<Address, SafeState> = BTreeMap::new();
-    let mut stored = tx.latest_safe_states(gid).await?;
+    let contracts = g.contracts();
+    let addresses = g.addresses();
+    let mut states: BTreeMap<(Address, ContractKind), Observed> = BTreeMap::new();
+    let mut stored = tx.latest_states(gid).await?;
 
-    // Seed each Safe seen for the first time with a snapshot of the block before.
-    for safe in &safes {
-        let key = safe.to_checksum(None);
-        match stored.remove(&key) {
-            Some(s) => {
-                states.insert(*safe, s);
+    // Seed each contract seen for the first time with a snapshot of the block before.
+    for &(contract, kind) in &contracts {
+        let key = contract.to_checksum(None);
+        match stored.remove(&(key.clone(), kind.as_str().to_string())) {
+            Some(json) => {
+                let s = Observed::from_json(kind, &json)
+                    .map_err(|e| StoreError::Corrupt(e.to_string()))?;
+                states.insert((contract, kind), s);
             }
             None => {
                 let at = first - 1;
                 let s = if at < 0 {
-                    SafeState::default()
+                    Observed::empty(kind)
                 } else {
-                    snapshot_safe(rpc, *safe, at as u64).await?
+                    Observed::snapshot(
+                        kind,
+                        view.chain.rpc,
+                        contract,
+                        at as u64,
+                        view.chain.log_range,
+                    )
+                    .await?
                 };
-                tx.insert_safe_state(gid, &key, at, -1, "snapshot", &s)
+                tx.insert_state(gid, &key, kind.as_str(), at, -1, "snapshot", &s.to_json())
                     .await?;
                 let moment = Moment {
                     block: at,
-                    block_hash: block_hash(rpc, hashes, at).await?,
+                    block_hash: block_hash(view.chain.rpc, hashes, at).await?,
                     tx_hash: None,
                     log_index: None,
                     by: "chain",
                 };
-                evaluate(tx, g, *safe, &s, &moment, stats).await?;
-                states.insert(*safe, s);
+                evaluate(tx, g, contract, &s, &moment, stats).await?;
+                states.insert((contract, kind), s);
             }
         }
     }
@@ -233,23 +288,42 @@ async fn apply_group(
     effective.sort_by_key(|v| v.effective_block);
     let mut pending = effective.into_iter().peekable();
 
+    // A transaction is atomic: the states between its events never exist onchain, so each
+    // contract it changed is reconciled once, after its last event (the evidence).
+    let mut changed: BTreeMap<(Address, ContractKind), Moment> = BTreeMap::new();
+    let mut current_tx = None;
     for d in decoded {
         let block = d.evidence.block_number as i64;
-        if block < first || block > batch.to as i64 || !safes.contains(&d.address) {
+        if block < first || block > batch.to as i64 || !addresses.contains(&d.address) {
             continue;
         }
+        if current_tx != Some(d.evidence.tx_hash) {
+            reconcile_changed(tx, g, &states, &mut changed, stats).await?;
+            current_tx = Some(d.evidence.tx_hash);
+        }
         while let Some(v) = pending.next_if(|v| v.effective_block <= block) {
-            manifest_takes_effect(tx, rpc, g, v, &states, hashes, stats).await?;
+            manifest_takes_effect(tx, view, g, v, &states, stats).await?;
         }
         let version = g.version_at(block);
         rows.push(record_row(gid, d, &version.hash));
-        if let Ok(GroupEvent::Safe(event)) = &d.event {
-            let state = states.entry(d.address).or_default();
+        let Ok(event) = &d.event else { continue };
+        for (&(contract, kind), state) in states.range_mut((d.address, ContractKind::Safe)..) {
+            if contract != d.address {
+                break;
+            }
             if state.apply(event) {
-                let key = d.address.to_checksum(None);
+                let key = contract.to_checksum(None);
                 let log_index = d.evidence.log_index as i64;
-                tx.insert_safe_state(gid, &key, block, log_index, "event", state)
-                    .await?;
+                tx.insert_state(
+                    gid,
+                    &key,
+                    kind.as_str(),
+                    block,
+                    log_index,
+                    "event",
+                    &state.to_json(),
+                )
+                .await?;
                 let moment = Moment {
                     block,
                     block_hash: d.evidence.block_hash.to_string(),
@@ -257,59 +331,70 @@ async fn apply_group(
                     log_index: Some(log_index),
                     by: "chain",
                 };
-                let snapshot = state.clone();
-                evaluate(tx, g, d.address, &snapshot, &moment, stats).await?;
+                changed.insert((contract, kind), moment);
             }
         }
     }
+    reconcile_changed(tx, g, &states, &mut changed, stats).await?;
     for v in pending {
-        manifest_takes_effect(tx, rpc, g, v, &states, hashes, stats).await?;
+        manifest_takes_effect(tx, view, g, v, &states, stats).await?;
+    }
+    Ok(())
+}
+
+/// Reconciles every contract a transaction changed, at the moment of its last change.
+async fn reconcile_changed(
+    tx: &mut BatchTx,
+    g: &GroupCtx,
+    states: &BTreeMap<(Address, ContractKind), Observed>,
+    changed: &mut BTreeMap<(Address, ContractKind), Moment>,
+    stats: &mut BatchStats,
+) -> Result<(), ApplyError> {
+    for (key, moment) in std::mem::take(changed) {
+        evaluate(tx, g, key.0, &states[&key], &moment, stats).await?;
     }
     Ok(())
 }
 
 async fn manifest_takes_effect(
     tx: &mut BatchTx,
-    rpc: &Rpc,
+    view: &BatchView<'_>,
     g: &GroupCtx,
     v: &ManifestVersion,
-    states: &BTreeMap<Address, SafeState>,
-    hashes: &HashMap<u64, B256>,
+    states: &BTreeMap<(Address, ContractKind), Observed>,
     stats: &mut BatchStats,
 ) -> Result<(), ApplyError> {
     let moment = Moment {
         block: v.effective_block,
-        block_hash: block_hash(rpc, hashes, v.effective_block).await?,
+        block_hash: block_hash(view.chain.rpc, view.hashes, v.effective_block).await?,
         tx_hash: None,
         log_index: None,
         by: "manifest",
     };
-    for (safe, state) in states {
-        evaluate(tx, g, *safe, state, &moment, stats).await?;
+    for ((contract, _), state) in states {
+        evaluate(tx, g, *contract, state, &moment, stats).await?;
     }
     Ok(())
 }
 
-/// Reconciles one Safe against the manifest in force at the moment, and opens or resolves
-/// divergences accordingly.
+/// Reconciles one contract's structure of one kind against the manifest in force at the
+/// moment, and opens or resolves that kind's divergences accordingly.
 async fn evaluate(
     tx: &mut BatchTx,
     g: &GroupCtx,
-    safe: Address,
-    state: &SafeState,
+    contract: Address,
+    state: &Observed,
     m: &Moment,
     stats: &mut BatchStats,
 ) -> Result<(), ApplyError> {
     let version = g.version_at(m.block);
-    let findings = match version.manifest.safe(&safe) {
-        Some(decl) => reconcile_safe(decl, state),
-        None => Vec::new(),
-    };
-    let subject = safe.to_checksum(None);
+    let findings = reconcile(&version.manifest, contract, state);
+    let subject = contract.to_checksum(None);
     let open = tx.open_divergences(&g.row.id, &subject).await?;
     let keyed: Vec<(i64, (Rule, Address, String))> = open
         .iter()
-        .filter_map(|d| Rule::parse(&d.rule).map(|r| (d.n, (r, safe, d.item.clone()))))
+        .filter_map(|d| Rule::parse(&d.rule).map(|r| (d.n, (r, contract, d.item.clone()))))
+        .filter(|(_, (r, _, _))| r.kind() == state.kind())
         .collect();
     let t = transition(&keyed, findings);
     for n in t.resolve {

@@ -22,7 +22,7 @@ use tokio_util::sync::CancellationToken;
 use super::rpc::{BlockRef, RetryPolicy, Rpc, RpcError, RpcErrorKind};
 use crate::config::{ChainConfig, FollowerConfig};
 use crate::decode::catalog_topics;
-use crate::pipeline::{apply_batch, ApplyError, Batch, GroupCtx};
+use crate::pipeline::{apply_batch, ApplyError, Batch, ChainCtx, GroupCtx};
 use crate::store::{Store, StoreError};
 
 /// Why a follower step failed, and whether trying again may help.
@@ -307,7 +307,7 @@ impl Follower {
     ) -> Result<(), FollowerError> {
         let addresses: Vec<Address> = groups
             .iter()
-            .flat_map(|g| g.safes())
+            .flat_map(|g| g.addresses())
             .collect::<BTreeSet<_>>()
             .into_iter()
             .collect();
@@ -350,22 +350,20 @@ impl Follower {
                 parent = batch.end().map(|b| b.hash);
             }
             let checkpoint = main.then_some(self.settings.reorg_window);
-            apply_batch(
-                &self.store,
-                &self.rpc,
-                &self.name,
-                self.chain.chain_id,
-                groups,
-                &batch,
-                checkpoint,
-            )
-            .await
-            .map_err(|source| FollowerError::Apply {
-                chain: self.name.clone(),
-                from: batch.from,
-                to: batch.to,
-                source,
-            })?;
+            let ctx = ChainCtx {
+                rpc: &self.rpc,
+                name: &self.name,
+                chain_id: self.chain.chain_id,
+                log_range: self.chain.max_block_range,
+            };
+            apply_batch(&self.store, &ctx, groups, &batch, checkpoint)
+                .await
+                .map_err(|source| FollowerError::Apply {
+                    chain: self.name.clone(),
+                    from: batch.from,
+                    to: batch.to,
+                    source,
+                })?;
         }
         Ok(())
     }

@@ -34,12 +34,14 @@ const STALE_LOCK_AFTER: Duration = Duration::from_secs(15 * 60);
 const INSTALL_WAIT: Duration = Duration::from_secs(20 * 60);
 
 /// Files whose presence means the install is complete.
-fn required_files(dir: &Path) -> [PathBuf; 3] {
+fn required_files(dir: &Path) -> [PathBuf; 5] {
     [
         dir.join(ANVIL_BIN),
         dir.join(SAFE_141_ARTIFACTS).join("SafeL2.sol/SafeL2.json"),
         dir.join(SAFE_130_ARTIFACTS)
             .join("GnosisSafeL2.sol/GnosisSafeL2.json"),
+        dir.join("node_modules/solc/soljson.js"),
+        dir.join("node_modules/@openzeppelin/contracts/governance/Governor.sol"),
     ]
 }
 

@@ -12,6 +12,10 @@
 //!   threshold, module, guard and fallback-handler changes built on it.
 //! - [`fund`]: single and bulk (`MultiSendCallOnly`) payments.
 //! - [`keys`]: deterministic owner keys.
+//! - [`governance`]: an OpenZeppelin 5.x Governor, TimelockController, ERC20Votes token with
+//!   AccessControl and an Ownable2Step vault, compiled from `@openzeppelin/contracts` with
+//!   solc-js (`devnet/contracts`, `devnet/compile.js`), with the proposal lifecycle, role and
+//!   ownership helpers, and the proposal and timelock operation ids computed as OpenZeppelin does.
 //!
 //! ```no_run
 //! # async fn demo() -> anyhow::Result<()> {
@@ -28,6 +32,7 @@
 pub mod anvil;
 pub mod bindings;
 pub mod fund;
+pub mod governance;
 pub mod install;
 pub mod keys;
 pub mod safe;
@@ -35,6 +40,18 @@ pub mod safe_tx;
 
 pub use anvil::{Devnet, DevnetOptions};
 pub use fund::{fund, fund_many, FUND_CHUNK};
+pub use governance::ids::{
+    description_hash, hash_operation, hash_operation_batch, proposal_id, timelock_operation_id,
+    timelock_salt,
+};
+pub use governance::solc::{compile_contracts, load_bytecode, Artifacts};
+pub use governance::{
+    accept_ownership, advance_time_to, grant_role, has_role, increase_time, latest_timestamp,
+    mine_past, read_owner, read_pending_owner, read_token_balance, renounce_role, revoke_role,
+    role_id, send_call, token_transfer_calldata, transfer_ownership, transfer_tokens,
+    GovernanceContracts, GovernanceParams, OperationState, Proposal, ProposalState, VaultOwner,
+    VoteSupport, CANCELLER_ROLE, DEFAULT_ADMIN_ROLE, EXECUTOR_ROLE, MINTER_ROLE, PROPOSER_ROLE,
+};
 pub use keys::{signer, signers};
 pub use safe::{
     read_modules, read_nonce, read_owners, read_threshold, read_version, SafeContracts,

@@ -1,9 +1,10 @@
 //! The manifest's error: every problem found in a document, each named by its path.
 //!
 //! A manifest that is wrong is refused whole, so the error never stops at the first problem: it
-//! lists all of them as `path: message` lines. Within each mapping, unknown, duplicate and
-//! not-yet-supported keys come first (in document order), then the problems of its fields in the
-//! order the manifest format lists them.
+//! lists all of them as `path: message` lines. Within each mapping of fields, unknown and
+//! duplicate keys come first (in document order), then the problems of its fields in the order
+//! the manifest format lists them; within a mapping of assets or roles, and within a list, in
+//! document order.
 
 use std::fmt;
 use std::path::Path;

@@ -1,24 +1,28 @@
-//! The group state manifest: the document in which a group declares its structure (for this
-//! version, its treasury Safes), parsed from YAML or JSON, validated, normalised and hashed.
+//! The group state manifest: the document in which a group declares its structure (its treasury
+//! Safes and spending policy, its governors and timelocks, and who holds the roles of its other
+//! contracts), parsed from YAML or JSON, validated, normalised and hashed.
 //!
 //! Invariant: a [`Manifest`] obtained from [`Manifest::parse`], [`Manifest::from_file`],
 //! [`Manifest::from_canonical_json`] or serde deserialisation has passed every rule, and is
 //! normalised: strings trimmed, addresses parsed once (any case accepted, mixed case only with a
-//! valid EIP-55 checksum), owners and modules sorted by address bytes. A manifest that breaks a
-//! rule is refused whole, with every problem listed by path ([`ManifestError`]).
+//! valid EIP-55 checksum), every list of accounts sorted by address bytes, amounts as `U256`, roles
+//! keyed by hash. A manifest that breaks a rule is refused whole, with every problem listed by path
+//! ([`ManifestError`]).
 //!
 //! Its identity is [`Manifest::hash`]: SHA-256 of [`Manifest::canonical_json`], which does not
-//! depend on the source format, key order, owner or module order, or address case. The store
-//! keeps the canonical JSON and reads it back with [`Manifest::from_canonical_json`].
-//!
-//! Sections a later version will read (`governance`, `roles`, `treasury.policy`) are refused for
-//! now with "not supported yet by this version (treasury only)", rather than ignored: a group must
-//! not believe a section is being watched when it is not.
+//! depend on the source format, key order, the order of any list of accounts, address case, or
+//! whether an amount is written as a number or a string. The sections `treasury.policy`,
+//! `governance` and `roles` are left out of the canonical form when empty, so a manifest without
+//! them has the hash it had before this version read them. The store keeps the canonical JSON and
+//! reads it back with [`Manifest::from_canonical_json`].
 
 mod address;
 mod error;
+mod governance;
 mod hash;
 mod node;
+mod policy;
+mod roles;
 mod validate;
 
 #[cfg(test)]
@@ -34,8 +38,14 @@ use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
 pub use address::{parse_address, AddressFormatError, SAFE_SENTINEL};
 pub use error::{ManifestError, Problem, DOCUMENT_PATH};
+pub use governance::{Governance, GovernorDecl, TimelockDecl};
 pub use hash::{ManifestHash, ParseManifestHashError};
 pub use node::MAX_MANIFEST_BYTES;
+pub use policy::{Asset, ParseAssetError, Policy};
+pub use roles::{
+    parse_role, role_hash, ParseRoleError, RoleDecl, RoleMembers, DEFAULT_ADMIN_ROLE,
+    DEFAULT_ADMIN_ROLE_NAME,
+};
 
 /// A group's declared structure, valid and normalised (see the module docs).
 ///
@@ -55,8 +65,13 @@ pub struct Manifest {
     pub chain: String,
     /// The block from which the group is followed.
     pub start_block: u64,
-    /// The Safes that hold the group's funds.
+    /// The Safes that hold the group's funds, and the policy for spending them.
     pub treasury: Treasury,
+    /// Governors and timelocks; empty when the manifest declares none.
+    pub governance: Governance,
+    /// Who holds the roles of the group's other contracts, in declared order, no contract twice;
+    /// empty when the manifest declares none.
+    pub roles: Vec<RoleDecl>,
     /// Agreements with other groups.
     pub agreements: Vec<Agreement>,
 }
@@ -114,12 +129,15 @@ impl FromStr for Phase {
     }
 }
 
-/// The group's treasury: the Safes it holds funds in.
+/// The group's treasury: the Safes it holds funds in, and how they may be spent.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Treasury {
     /// At least one Safe, in declared order, no address twice.
     pub safes: Vec<SafeDecl>,
+    /// Limits on outflows from the Safes; empty (no limit) when the manifest declares none.
+    #[serde(default, skip_serializing_if = "Policy::is_empty")]
+    pub policy: Policy,
 }
 
 /// A Safe as the group declares it.
@@ -204,10 +222,18 @@ impl Manifest {
     }
 
     /// The canonical JSON form: no whitespace; keys in the order of the struct fields (`id`,
-    /// `name`, `purpose`, `phase`, `chain`, `start_block`, `treasury`, `agreements`; per Safe
-    /// `address`, `owners`, `threshold`, `modules`, `guard`; per agreement `with`, `summary`,
-    /// `uri`); absent optional values (`guard`, `uri`) left out; addresses EIP-55 checksummed;
-    /// owners and modules sorted ascending by address bytes; Safes and agreements in declared
+    /// `name`, `purpose`, `phase`, `chain`, `start_block`, `treasury`, `governance`, `roles`,
+    /// `agreements`; `treasury`: `safes`, `policy`; per Safe `address`, `owners`, `threshold`,
+    /// `modules`, `guard`; `policy`: `max_outflow`, `allowed_recipients`; `governance`:
+    /// `governors`, `timelocks`; per governor `address`, `timelock`, `voting_delay`,
+    /// `voting_period`, `proposal_threshold`, `quorum_numerator`; per timelock `address`,
+    /// `min_delay`, `proposers`, `executors`, `cancellers`, `admins`; per role entry `contract`
+    /// then `members` or `owner`; per agreement `with`, `summary`, `uri`); absent optional values
+    /// (`guard`, a governor's `timelock`, `uri`) and empty sections (`policy`, `governance`,
+    /// `roles`) left out; addresses EIP-55 checksummed; every list of accounts sorted ascending by
+    /// address bytes; amounts (`max_outflow` values, `proposal_threshold`) as decimal strings;
+    /// `max_outflow` keyed `native` first, then tokens by address bytes; roles keyed by name in
+    /// role-hash order; Safes, governors, timelocks, role entries and agreements in declared
     /// order.
     pub fn canonical_json(&self) -> String {
         serde_json::to_string(self).expect("a manifest has only strings, integers and lists")
@@ -229,10 +255,56 @@ impl Manifest {
         self.treasury.safes.iter().find(|s| s.address == *address)
     }
 
-    /// The addresses of every declared Safe, in declared order.
-    pub fn watched_addresses(&self) -> Vec<Address> {
-        self.treasury.safes.iter().map(|s| s.address).collect()
+    /// The declared governor at `address`, if any.
+    pub fn governor(&self, address: &Address) -> Option<&GovernorDecl> {
+        self.governance
+            .governors
+            .iter()
+            .find(|g| g.address == *address)
     }
+
+    /// The declared timelock at `address`, if any.
+    pub fn timelock(&self, address: &Address) -> Option<&TimelockDecl> {
+        self.governance
+            .timelocks
+            .iter()
+            .find(|t| t.address == *address)
+    }
+
+    /// The role entry (AccessControl or Ownable) for the contract at `address`, if any.
+    pub fn role_contract(&self, address: &Address) -> Option<&RoleDecl> {
+        self.roles.iter().find(|r| r.contract() == *address)
+    }
+
+    /// The addresses that hold the group's funds: every declared Safe, then every declared
+    /// timelock (which holds what a governor's proposals spend), each in declared order.
+    pub fn treasury_addresses(&self) -> Vec<Address> {
+        let safes = self.treasury.safes.iter().map(|s| s.address);
+        let timelocks = self.governance.timelocks.iter().map(|t| t.address);
+        unique(safes.chain(timelocks))
+    }
+
+    /// The addresses of every declared contract: Safes first, then governors, timelocks and role
+    /// contracts, each in declared order.
+    pub fn watched_addresses(&self) -> Vec<Address> {
+        let safes = self.treasury.safes.iter().map(|s| s.address);
+        let governors = self.governance.governors.iter().map(|g| g.address);
+        let timelocks = self.governance.timelocks.iter().map(|t| t.address);
+        let roles = self.roles.iter().map(RoleDecl::contract);
+        unique(safes.chain(governors).chain(timelocks).chain(roles))
+    }
+}
+
+/// `addresses` in order without repeats. A validated manifest declares no contract twice; this
+/// keeps the lists right for a hand-built one.
+fn unique(addresses: impl Iterator<Item = Address>) -> Vec<Address> {
+    let mut out: Vec<Address> = Vec::new();
+    for address in addresses {
+        if !out.contains(&address) {
+            out.push(address);
+        }
+    }
+    out
 }
 
 impl FromStr for Manifest {
@@ -244,8 +316,8 @@ impl FromStr for Manifest {
 }
 
 impl Serialize for Manifest {
-    /// The canonical form (see [`Manifest::canonical_json`]), whatever order the owners and
-    /// modules of this value are in.
+    /// The canonical form (see [`Manifest::canonical_json`]), whatever order the lists of
+    /// accounts of this value are in.
     fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
         #[derive(Serialize)]
         struct Canonical<'a> {
@@ -256,6 +328,10 @@ impl Serialize for Manifest {
             chain: &'a str,
             start_block: u64,
             treasury: Treasury,
+            #[serde(skip_serializing_if = "Governance::is_empty")]
+            governance: Governance,
+            #[serde(skip_serializing_if = "Vec::is_empty")]
+            roles: Vec<RoleDecl>,
             agreements: &'a [Agreement],
         }
 
@@ -273,7 +349,10 @@ impl Serialize for Manifest {
                     .iter()
                     .map(SafeDecl::normalised)
                     .collect(),
+                policy: self.treasury.policy.normalised(),
             },
+            governance: self.governance.normalised(),
+            roles: self.roles.iter().map(RoleDecl::normalised).collect(),
             agreements: &self.agreements,
         }
         .serialize(serializer)

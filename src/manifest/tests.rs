@@ -7,6 +7,8 @@ use serde_json::{json, Value};
 
 use super::*;
 
+mod sections;
+
 const VALID_YAML: &str = include_str!("../../tests/fixtures/manifests/valid.yaml");
 const VALID_JSON: &str = include_str!("../../tests/fixtures/manifests/valid.json");
 const INVALID_YAML: &str = include_str!("../../tests/fixtures/manifests/invalid.yaml");
@@ -102,6 +104,20 @@ fn valid_fixture_parses() {
     assert_eq!(m.agreements.len(), 1);
     assert_eq!(m.agreements[0].with, "delta-commons");
     assert!(m.safe(&addr(OTHER)).is_none());
+}
+
+/// The hash of valid.yaml before this version read `treasury.policy`, `governance` and `roles`:
+/// a manifest without those sections must keep the hash the store recorded for it.
+#[test]
+fn the_hash_of_a_manifest_without_the_later_sections_is_stable() {
+    let m = Manifest::parse(VALID_YAML).unwrap();
+    assert_eq!(
+        m.hash().to_string(),
+        "2f1f1457f4e21d7602a81c5d14fcc6ad9e3b62b9159c7ebbfdc99567036c45c0"
+    );
+    assert!(m.treasury.policy.is_empty());
+    assert!(m.governance.is_empty());
+    assert!(m.roles.is_empty());
 }
 
 #[test]
@@ -905,59 +921,6 @@ fn unknown_fields_are_refused_everywhere() {
 }
 
 #[test]
-fn later_sections_are_not_supported_yet() {
-    assert_eq!(
-        problems(|m| {
-            m["governance"] = json!({ "governors": [] });
-            m["roles"] = json!([]);
-            m["treasury"]["policy"] = json!({ "allowed_recipients": [] });
-        }),
-        [
-            "governance: not supported yet by this version (treasury only)",
-            "roles: not supported yet by this version (treasury only)",
-            "treasury.policy: not supported yet by this version (treasury only)",
-        ]
-    );
-    // The design document's example, with its placeholders filled in, is refused for the
-    // sections only.
-    let design_example = format!(
-        r#"
-id: river-guild
-name: River Guild
-purpose: Fund maintenance of the river network's shared tooling.
-phase: coordination
-chain: local
-start_block: 0
-treasury:
-  safes:
-    - address: "{SAFE}"
-      owners: ["{OWNER_A}", "{OWNER_B}", "{OWNER_C}"]
-      threshold: 2
-      modules: []
-  policy:
-    max_outflow: {{ native: "10000000000000000000" }}
-    allowed_recipients: []
-governance:
-  governors:
-    - {{ address: "{OTHER}", timelock: "{OTHER}", voting_delay: 1 }}
-roles:
-  - contract: "{OTHER}"
-    owner: "{OWNER_A}"
-agreements:
-  - {{ with: "other-group", summary: "…", uri: "…" }}
-"#
-    );
-    assert_eq!(
-        yaml_problems(&design_example),
-        [
-            "governance: not supported yet by this version (treasury only)",
-            "roles: not supported yet by this version (treasury only)",
-            "treasury.policy: not supported yet by this version (treasury only)",
-        ]
-    );
-}
-
-#[test]
 fn duplicate_keys_are_refused_in_json_and_yaml() {
     let json = VALID_JSON.replacen(
         "\"chain\": \"local\",",
@@ -988,15 +951,22 @@ fn several_problems_are_reported_together() {
             m["start_block"] = json!("abc");
             safe0(m)["threshold"] = json!(4);
             safe0(m)["owners"][1] = json!(ZERO);
-            m["roles"] = json!([]);
+            m["roles"] = json!([{ "contract": OTHER }]);
+            m["governance"] = json!({ "timelocks": [{ "address": SAFE }], "rulers": [] });
         }),
         [
-            "roles: not supported yet by this version (treasury only)",
             "id: may contain only lowercase letters a-z, digits 0-9 and '-', found 'R' in \"River\"",
             "name: required field is missing",
             "start_block: expected a non-negative integer, found \"abc\"",
             "treasury.safes[0].owners[1]: must not be the zero address",
             "treasury.safes[0].threshold: 4 exceeds the 3 owners",
+            "governance.rulers: unknown field",
+            "governance.timelocks[0].address: duplicate contract 0x5FbDB2315678afecb367f032d93F642f64180aa3 (already declared at treasury.safes[0])",
+            "governance.timelocks[0].min_delay: required field is missing",
+            "governance.timelocks[0].proposers: required field is missing",
+            "governance.timelocks[0].executors: required field is missing",
+            "governance.timelocks[0].cancellers: required field is missing",
+            "roles[0]: must declare either members (AccessControl) or owner (Ownable)",
         ]
     );
 }
@@ -1005,20 +975,20 @@ fn several_problems_are_reported_together() {
 fn invalid_fixture_lists_every_problem() {
     let err = Manifest::parse(INVALID_YAML).unwrap_err();
     let expected = [
-        "governance: not supported yet by this version (treasury only)",
         "id: may contain only lowercase letters a-z, digits 0-9 and '-', found 'R' in \"River-Guild\"",
         "name: must not be empty",
         "phase: expected one of formation, organization, coordination, completion, found \"active\"",
         "start_block: expected a non-negative integer, found \"abc\"",
-        "treasury.policy: not supported yet by this version (treasury only)",
         "treasury.safes[0].threshold: 4 exceeds the 3 owners",
         "treasury.safes[0].modules[0]: must not be the Safe sentinel address 0x0000000000000000000000000000000000000001",
         "treasury.safes[1].gaurd: unknown field",
         "treasury.safes[1].address: duplicate Safe 0x5FbDB2315678afecb367f032d93F642f64180aa3 (already declared at treasury.safes[0])",
         "treasury.safes[1].owners[0]: invalid EIP-55 checksum in mixed-case address \"0xF39Fd6e51aad88F6F4ce6aB8827279cffFb92266\"; check it for typos",
-        "treasury.safes[1].owners[1]: must not be the zero address",
         "treasury.safes[1].owners[3]: duplicate owner 0x70997970C51812dc3A010C7d01b50e0d17dc79C8 (also at owners[2])",
         "treasury.safes[1].threshold: must be at least 1",
+        "treasury.policy.max_outflow.eth: expected \"native\" or an ERC-20 token address, found \"eth\"",
+        "governance.governors[0].timelock: 0x9fE46736679d2D9a65F0992F2272dE9f3c7fa6e0 is not a declared timelock",
+        "roles[0].members.minter: expected a role name such as MINTER_ROLE (A-Z, 0-9 and '_', not starting with a digit) or a 32-byte 0x-hex role hash, found \"minter\"",
         "agreements[0].summary: required field is missing",
     ];
     assert_eq!(err.lines(), expected);
@@ -1028,6 +998,14 @@ fn invalid_fixture_lists_every_problem() {
     for line in expected {
         assert!(INVALID_YAML.contains(&format!("#   {line}\n")), "{line}");
     }
+    // ... and nothing else (tests/cli.rs compares the command's output with those lines).
+    let listed = INVALID_YAML
+        .lines()
+        .take_while(|l| l.starts_with('#'))
+        .filter(|l| l.starts_with("#   "))
+        .count();
+    assert_eq!(listed, expected.len());
+    assert_eq!(listed, 15);
 }
 
 #[test]

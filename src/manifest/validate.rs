@@ -2,17 +2,22 @@
 //!
 //! The walk never stops at a problem: it reports it by path and carries on, so one run lists
 //! everything that is wrong. A [`Manifest`] comes out only when nothing was reported; it is then
-//! normalised (strings trimmed, owners and modules sorted by address bytes).
+//! normalised (strings trimmed, lists of accounts sorted by address bytes, amounts parsed, roles
+//! keyed by hash).
 
-use alloy::primitives::Address;
+use std::collections::BTreeMap;
+
+use alloy::primitives::{Address, B256, U256};
 
 use super::address::{parse_address, AddressFormatError, SAFE_SENTINEL};
 use super::error::{ManifestError, Problem, DOCUMENT_PATH};
 use super::node::Node;
-use super::{Agreement, Manifest, Phase, SafeDecl, Treasury};
-
-/// What sections that a later version will support say for now.
-const NOT_SUPPORTED: &str = "not supported yet by this version (treasury only)";
+use super::policy::amount::parse_decimal;
+use super::roles::parse_role;
+use super::{
+    Agreement, Asset, Governance, GovernorDecl, Manifest, Phase, Policy, RoleDecl, RoleMembers,
+    SafeDecl, TimelockDecl, Treasury,
+};
 
 const MANIFEST_FIELDS: &[&str] = &[
     "id",
@@ -22,13 +27,70 @@ const MANIFEST_FIELDS: &[&str] = &[
     "chain",
     "start_block",
     "treasury",
+    "governance",
+    "roles",
     "agreements",
 ];
-const MANIFEST_LATER: &[&str] = &["governance", "roles"];
-const TREASURY_FIELDS: &[&str] = &["safes"];
-const TREASURY_LATER: &[&str] = &["policy"];
+const TREASURY_FIELDS: &[&str] = &["safes", "policy"];
 const SAFE_FIELDS: &[&str] = &["address", "owners", "threshold", "modules", "guard"];
+const POLICY_FIELDS: &[&str] = &["max_outflow", "allowed_recipients"];
+const GOVERNANCE_FIELDS: &[&str] = &["governors", "timelocks"];
+const GOVERNOR_FIELDS: &[&str] = &[
+    "address",
+    "timelock",
+    "voting_delay",
+    "voting_period",
+    "proposal_threshold",
+    "quorum_numerator",
+];
+const TIMELOCK_FIELDS: &[&str] = &[
+    "address",
+    "min_delay",
+    "proposers",
+    "executors",
+    "cancellers",
+    "admins",
+];
+const ROLE_FIELDS: &[&str] = &["contract", "members", "owner"];
 const AGREEMENT_FIELDS: &[&str] = &["with", "summary", "uri"];
+
+/// The denominator of OpenZeppelin's `GovernorVotesQuorumFraction` unless a governor overrides it.
+const QUORUM_DENOMINATOR: u64 = 100;
+
+/// The rules for one list of accounts.
+#[derive(Clone, Copy)]
+struct ListRules {
+    /// One entry, as messages name it: "owner", "module", "proposer"...
+    what: &'static str,
+    /// Refuse the Safe sentinel, which heads a Safe's owner and module lists.
+    no_sentinel: bool,
+    /// Accept the zero address (a timelock's executors: anyone may execute).
+    zero_ok: bool,
+    /// The Safe whose owners these are, which cannot own itself.
+    own_safe: Option<Address>,
+}
+
+impl ListRules {
+    /// An entry of a Safe's list: not the sentinel, not the zero address.
+    const fn safe(what: &'static str, own_safe: Option<Address>) -> Self {
+        Self {
+            what,
+            no_sentinel: true,
+            zero_ok: false,
+            own_safe,
+        }
+    }
+
+    /// Any other list of accounts: not the zero address.
+    const fn accounts(what: &'static str) -> Self {
+        Self {
+            what,
+            no_sentinel: false,
+            zero_ok: false,
+            own_safe: None,
+        }
+    }
+}
 
 /// Longest group id accepted.
 const MAX_ID_LEN: usize = 64;
@@ -53,6 +115,37 @@ fn child(path: &str, key: &str) -> String {
 
 fn item(path: &str, index: usize) -> String {
     format!("{path}[{index}]")
+}
+
+/// The last segment of a dotted path (`owners` of `treasury.safes[0].owners`), with which a
+/// duplicate names the entry it repeats.
+fn last_segment(path: &str) -> &str {
+    path.rsplit('.').next().unwrap_or(path)
+}
+
+/// The addresses of the timelocks listed at `node`, read without reporting anything, so that a
+/// governor's `timelock` (checked before the timelocks are) can be compared with them. `None`
+/// when any entry's address cannot be read: that entry reports its own problem, and a governor
+/// naming it should not report another.
+fn declared_timelocks(node: &Node) -> Option<Vec<Address>> {
+    let Node::Seq(items) = node else {
+        return None;
+    };
+    items
+        .iter()
+        .map(|entry| {
+            let Node::Map(fields) = entry else {
+                return None;
+            };
+            let (_, value) = fields
+                .iter()
+                .find(|(key, _)| matches!(key, Node::Str(k) if k == "address"))?;
+            let Node::Str(text) = value else {
+                return None;
+            };
+            parse_address(text).ok().filter(|a| !a.is_zero())
+        })
+        .collect()
 }
 
 /// The known fields of one mapping, looked up by name. A `null` value counts as absent.
@@ -87,6 +180,9 @@ struct AddressList {
 #[derive(Default)]
 struct Validator {
     problems: Vec<Problem>,
+    /// Every contract declared so far (Safes, governors, timelocks, role contracts), with the
+    /// path of the entry that declared it.
+    contracts: Vec<(Address, String)>,
 }
 
 impl Validator {
@@ -122,7 +218,7 @@ impl Validator {
                 return None;
             }
         }
-        let fields = self.mapping("", node, MANIFEST_FIELDS, MANIFEST_LATER)?;
+        let fields = self.mapping("", node, MANIFEST_FIELDS)?;
 
         let id = self
             .required(&fields, "id")
@@ -141,11 +237,19 @@ impl Validator {
             .and_then(|n| self.text(&fields.path("chain"), n));
         let start_block = match fields.get("start_block") {
             None => Some(0),
-            Some(n) => self.block_number(&fields.path("start_block"), n),
+            Some(n) => self.uint64(&fields.path("start_block"), n),
         };
         let treasury = self
             .required(&fields, "treasury")
             .and_then(|n| self.treasury(&fields.path("treasury"), n));
+        let governance = match fields.get("governance") {
+            None => Some(Governance::default()),
+            Some(n) => self.governance(&fields.path("governance"), n),
+        };
+        let roles = match fields.get("roles") {
+            None => Some(Vec::new()),
+            Some(n) => self.roles(&fields.path("roles"), n),
+        };
         let agreements = match fields.get("agreements") {
             None => Some(Vec::new()),
             Some(n) => self.agreements(&fields.path("agreements"), n),
@@ -159,18 +263,19 @@ impl Validator {
             chain: chain?,
             start_block: start_block?,
             treasury: treasury?,
+            governance: governance?,
+            roles: roles?,
             agreements: agreements?,
         })
     }
 
-    /// Checks that `node` is a mapping and sorts its keys: known fields are returned, sections a
-    /// later version will support and unknown or duplicate keys are reported.
+    /// Checks that `node` is a mapping and sorts its keys: known fields are returned, unknown or
+    /// duplicate keys are reported.
     fn mapping<'a>(
         &mut self,
         path: &str,
         node: &'a Node,
         known: &[&'static str],
-        later: &[&str],
     ) -> Option<Fields<'a>> {
         let Node::Map(entries) = node else {
             self.report(
@@ -196,8 +301,6 @@ impl Validator {
                 } else {
                     fields.values.push((known_key, value));
                 }
-            } else if matches!(key, Node::Str(_)) && later.contains(&label.as_str()) {
-                self.report(&key_path, NOT_SUPPORTED);
             } else if label == "<<" {
                 self.report(&key_path, "YAML merge keys are not supported");
             } else {
@@ -284,7 +387,8 @@ impl Validator {
         None
     }
 
-    fn block_number(&mut self, path: &str, node: &Node) -> Option<u64> {
+    /// A non-negative integer that fits in 64 bits.
+    fn uint64(&mut self, path: &str, node: &Node) -> Option<u64> {
         match node {
             Node::Int(i) if *i >= 0 => match u64::try_from(*i) {
                 Ok(n) => Some(n),
@@ -311,66 +415,87 @@ impl Validator {
     }
 
     fn treasury(&mut self, path: &str, node: &Node) -> Option<Treasury> {
-        let fields = self.mapping(path, node, TREASURY_FIELDS, TREASURY_LATER)?;
-        let safes_path = fields.path("safes");
-        let safes = self.required(&fields, "safes")?;
-        let Node::Seq(items) = safes else {
+        let fields = self.mapping(path, node, TREASURY_FIELDS)?;
+        let safes = self
+            .required(&fields, "safes")
+            .and_then(|n| self.safes(&fields.path("safes"), n));
+        let policy = match fields.get("policy") {
+            None => Some(Policy::default()),
+            Some(n) => self.policy(&fields.path("policy"), n),
+        };
+        Some(Treasury {
+            safes: safes?,
+            policy: policy?,
+        })
+    }
+
+    fn safes(&mut self, path: &str, node: &Node) -> Option<Vec<SafeDecl>> {
+        let Node::Seq(items) = node else {
             self.report(
-                &safes_path,
-                format!("expected a list of Safes, found {}", safes.describe()),
+                path,
+                format!("expected a list of Safes, found {}", node.describe()),
             );
             return None;
         };
         if items.is_empty() {
-            self.report(&safes_path, "must declare at least one Safe");
+            self.report(path, "must declare at least one Safe");
             return None;
         }
-        let mut safes = Vec::with_capacity(items.len());
+        self.each(path, items, Self::safe)
+    }
+
+    /// Checks every item of a list with `check`, reporting as it goes; the values when all are
+    /// valid.
+    fn each<T>(
+        &mut self,
+        path: &str,
+        items: &[Node],
+        mut check: impl FnMut(&mut Self, &str, &Node) -> Option<T>,
+    ) -> Option<Vec<T>> {
+        let mut values = Vec::with_capacity(items.len());
         let mut all_valid = true;
-        // Each Safe address seen, with the index of the Safe that declared it first.
-        let mut seen: Vec<(Address, usize)> = Vec::new();
-        for (index, safe) in items.iter().enumerate() {
-            match self.safe(&safes_path, index, safe, &mut seen) {
-                Some(safe) => safes.push(safe),
+        for (index, node) in items.iter().enumerate() {
+            match check(self, &item(path, index), node) {
+                Some(value) => values.push(value),
                 None => all_valid = false,
             }
         }
-        all_valid.then_some(Treasury { safes })
+        all_valid.then_some(values)
     }
 
-    fn safe(
+    /// Records `address` as the contract declared by the entry at `entry_path`, or reports it at
+    /// `address_path` if an earlier entry declared it (`what`: "Safe" or "contract").
+    fn declare(
         &mut self,
-        safes_path: &str,
-        index: usize,
-        node: &Node,
-        seen: &mut Vec<(Address, usize)>,
-    ) -> Option<SafeDecl> {
-        let path = item(safes_path, index);
-        let fields = self.mapping(&path, node, SAFE_FIELDS, &[])?;
+        entry_path: &str,
+        address_path: &str,
+        address: Address,
+        what: &str,
+    ) -> Option<Address> {
+        if let Some((_, first)) = self.contracts.iter().find(|(a, _)| *a == address) {
+            let message = format!(
+                "duplicate {what} {} (already declared at {first})",
+                address.to_checksum(None)
+            );
+            self.report(address_path, message);
+            return None;
+        }
+        self.contracts.push((address, entry_path.to_owned()));
+        Some(address)
+    }
+
+    fn safe(&mut self, path: &str, node: &Node) -> Option<SafeDecl> {
+        let fields = self.mapping(path, node, SAFE_FIELDS)?;
 
         let address_path = fields.path("address");
-        let mut address = self
+        let address = self
             .required(&fields, "address")
-            .and_then(|n| self.address(&address_path, n));
-        if let Some(a) = address {
-            if let Some((_, first)) = seen.iter().find(|(s, _)| *s == a) {
-                self.report(
-                    &address_path,
-                    format!(
-                        "duplicate Safe {} (already declared at {})",
-                        a.to_checksum(None),
-                        item(safes_path, *first)
-                    ),
-                );
-                address = None;
-            } else {
-                seen.push((a, index));
-            }
-        }
+            .and_then(|n| self.address(&address_path, n))
+            .and_then(|a| self.declare(path, &address_path, a, "Safe"));
 
-        let owners = self
-            .required(&fields, "owners")
-            .and_then(|n| self.address_list(&fields.path("owners"), n, "owner", address));
+        let owners = self.required(&fields, "owners").and_then(|n| {
+            self.address_list(&fields.path("owners"), n, ListRules::safe("owner", address))
+        });
         if let Some(list) = &owners {
             if list.distinct == 0 {
                 self.report(&fields.path("owners"), "must list at least one owner");
@@ -384,9 +509,7 @@ impl Validator {
 
         let modules = match fields.get("modules") {
             None => Some(Vec::new()),
-            Some(n) => self
-                .address_list(&fields.path("modules"), n, "module", None)
-                .and_then(|list| list.addresses),
+            Some(n) => self.addresses(&fields.path("modules"), n, ListRules::safe("module", None)),
         };
 
         let guard = match fields.get("guard") {
@@ -395,28 +518,415 @@ impl Validator {
         };
 
         let mut owners = owners.and_then(|list| list.addresses)?;
-        let mut modules = modules?;
         owners.sort();
-        modules.sort();
         Some(SafeDecl {
             address: address?,
             owners,
             threshold: threshold?,
-            modules,
+            modules: modules?,
             guard: guard?,
         })
     }
 
-    /// A list of owners or modules (`what` names one entry): valid addresses, neither zero nor
-    /// the Safe sentinel, no duplicates, and not `safe`, which is given for owners only since a
-    /// Safe cannot own itself but may list itself as a module.
-    fn address_list(
+    fn policy(&mut self, path: &str, node: &Node) -> Option<Policy> {
+        let fields = self.mapping(path, node, POLICY_FIELDS)?;
+        let max_outflow = match fields.get("max_outflow") {
+            None => Some(BTreeMap::new()),
+            Some(n) => self.max_outflow(&fields.path("max_outflow"), n),
+        };
+        let allowed_recipients = match fields.get("allowed_recipients") {
+            None => Some(Vec::new()),
+            Some(n) => self.addresses(
+                &fields.path("allowed_recipients"),
+                n,
+                ListRules::accounts("recipient"),
+            ),
+        };
+        Some(Policy {
+            max_outflow: max_outflow?,
+            allowed_recipients: allowed_recipients?,
+        })
+    }
+
+    /// A mapping of assets (`native` or token addresses) to amounts.
+    fn max_outflow(&mut self, path: &str, node: &Node) -> Option<BTreeMap<Asset, U256>> {
+        let Node::Map(entries) = node else {
+            self.report(
+                path,
+                format!(
+                    "expected a mapping of assets to amounts, found {}",
+                    node.describe()
+                ),
+            );
+            return None;
+        };
+        let field = last_segment(path);
+        let mut limits = BTreeMap::new();
+        // Each asset seen, with the key that named it first.
+        let mut seen: Vec<(Asset, String)> = Vec::new();
+        let mut all_valid = true;
+        for (key, value) in entries {
+            let label = key.key_label();
+            let key_path = child(path, &label);
+            let asset = self.asset(&key_path, key);
+            if let Some(asset) = asset {
+                if let Some((_, first)) = seen.iter().find(|(a, _)| *a == asset) {
+                    self.report(
+                        &key_path,
+                        format!("duplicate asset {asset} (also at {field}.{first})"),
+                    );
+                    all_valid = false;
+                } else {
+                    seen.push((asset, label));
+                }
+            }
+            let amount = self.uint256(&key_path, value);
+            match (asset, amount) {
+                (Some(asset), Some(amount)) => {
+                    limits.entry(asset).or_insert(amount);
+                }
+                _ => all_valid = false,
+            }
+        }
+        all_valid.then_some(limits)
+    }
+
+    /// A `max_outflow` key: `native` or a token address.
+    fn asset(&mut self, path: &str, key: &Node) -> Option<Asset> {
+        match key {
+            Node::Str(s) if s == Asset::NATIVE => Some(Asset::Native),
+            Node::Str(s) if s.starts_with("0x") => self.address(path, key).map(Asset::Token),
+            Node::Int(_) | Node::BigUint(_) => self.address(path, key).map(Asset::Token),
+            other => {
+                self.report(
+                    path,
+                    format!(
+                        "expected \"native\" or an ERC-20 token address, found {}",
+                        other.describe()
+                    ),
+                );
+                None
+            }
+        }
+    }
+
+    /// A `uint256` amount: a non-negative integer, or a string of decimal digits.
+    fn uint256(&mut self, path: &str, node: &Node) -> Option<U256> {
+        let message = match node {
+            Node::Int(i) => match u128::try_from(*i) {
+                Ok(n) => return Some(U256::from(n)),
+                Err(_) => format!(
+                    "expected a non-negative integer or a decimal string, found {i}"
+                ),
+            },
+            Node::BigUint(u) => return Some(U256::from(*u)),
+            Node::Str(s) if !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit()) => {
+                match parse_decimal(s) {
+                    Some(n) => return Some(n),
+                    None => format!(
+                        "must be at most 2^256 - 1 (the largest uint256), found {}",
+                        node.describe()
+                    ),
+                }
+            }
+            // An integer too large for the parser is read as a float, and loses digits.
+            Node::Float(x) if x.fract() == 0.0 && x.abs() >= 9_007_199_254_740_992.0 => format!(
+                "expected a non-negative integer or a decimal string, found {}; write large amounts as decimal strings (\"…\")",
+                node.describe()
+            ),
+            other => format!(
+                "expected a non-negative integer or a decimal string, found {}",
+                other.describe()
+            ),
+        };
+        self.report(path, message);
+        None
+    }
+
+    fn governance(&mut self, path: &str, node: &Node) -> Option<Governance> {
+        let fields = self.mapping(path, node, GOVERNANCE_FIELDS)?;
+        let timelocks_node = fields.get("timelocks");
+        let declared = timelocks_node.map_or(Some(Vec::new()), declared_timelocks);
+        let governors = match fields.get("governors") {
+            None => Some(Vec::new()),
+            Some(n) => self.list(
+                &fields.path("governors"),
+                n,
+                "governors",
+                |v, path, node| v.governor(path, node, declared.as_deref()),
+            ),
+        };
+        let timelocks = match timelocks_node {
+            None => Some(Vec::new()),
+            Some(n) => self.list(&fields.path("timelocks"), n, "timelocks", Self::timelock),
+        };
+        Some(Governance {
+            governors: governors?,
+            timelocks: timelocks?,
+        })
+    }
+
+    /// A list (of `what`) whose items are each checked with `check`.
+    fn list<T>(
         &mut self,
         path: &str,
         node: &Node,
         what: &str,
-        safe: Option<Address>,
-    ) -> Option<AddressList> {
+        check: impl FnMut(&mut Self, &str, &Node) -> Option<T>,
+    ) -> Option<Vec<T>> {
+        let Node::Seq(items) = node else {
+            self.report(
+                path,
+                format!("expected a list of {what}, found {}", node.describe()),
+            );
+            return None;
+        };
+        self.each(path, items, check)
+    }
+
+    /// A governor. `declared` lists the declared timelocks' addresses, when all of them could be
+    /// read; its `timelock` must be one of them.
+    fn governor(
+        &mut self,
+        path: &str,
+        node: &Node,
+        declared: Option<&[Address]>,
+    ) -> Option<GovernorDecl> {
+        let fields = self.mapping(path, node, GOVERNOR_FIELDS)?;
+
+        let address = self.contract_address(path, &fields, "address");
+
+        let timelock_path = fields.path("timelock");
+        let timelock = match fields.get("timelock") {
+            None => Some(None),
+            Some(n) => match self.address(&timelock_path, n) {
+                Some(a) if declared.is_some_and(|d| !d.contains(&a)) => {
+                    self.report(
+                        &timelock_path,
+                        format!("{} is not a declared timelock", a.to_checksum(None)),
+                    );
+                    None
+                }
+                other => other.map(Some),
+            },
+        };
+
+        let voting_delay = self
+            .required(&fields, "voting_delay")
+            .and_then(|n| self.uint64(&fields.path("voting_delay"), n));
+
+        let voting_period_path = fields.path("voting_period");
+        let voting_period = match self
+            .required(&fields, "voting_period")
+            .and_then(|n| self.uint64(&voting_period_path, n))
+        {
+            Some(0) => {
+                self.report(&voting_period_path, "must be at least 1");
+                None
+            }
+            period => period,
+        };
+
+        let proposal_threshold = self
+            .required(&fields, "proposal_threshold")
+            .and_then(|n| self.uint256(&fields.path("proposal_threshold"), n));
+
+        let quorum_path = fields.path("quorum_numerator");
+        let quorum_numerator = match self
+            .required(&fields, "quorum_numerator")
+            .and_then(|n| self.uint64(&quorum_path, n))
+        {
+            Some(quorum) if quorum > QUORUM_DENOMINATOR => {
+                self.report(
+                    &quorum_path,
+                    format!(
+                        "must be at most {QUORUM_DENOMINATOR} (OpenZeppelin's quorum denominator), found {quorum}"
+                    ),
+                );
+                None
+            }
+            quorum => quorum,
+        };
+
+        Some(GovernorDecl {
+            address: address?,
+            timelock: timelock?,
+            voting_delay: voting_delay?,
+            voting_period: voting_period?,
+            proposal_threshold: proposal_threshold?,
+            quorum_numerator: quorum_numerator?,
+        })
+    }
+
+    fn timelock(&mut self, path: &str, node: &Node) -> Option<TimelockDecl> {
+        let fields = self.mapping(path, node, TIMELOCK_FIELDS)?;
+
+        let address = self.contract_address(path, &fields, "address");
+        let min_delay = self
+            .required(&fields, "min_delay")
+            .and_then(|n| self.uint64(&fields.path("min_delay"), n));
+        let proposers = self.required(&fields, "proposers").and_then(|n| {
+            self.addresses(
+                &fields.path("proposers"),
+                n,
+                ListRules::accounts("proposer"),
+            )
+        });
+        let executors = self.required(&fields, "executors").and_then(|n| {
+            let rules = ListRules {
+                zero_ok: true,
+                ..ListRules::accounts("executor")
+            };
+            self.addresses(&fields.path("executors"), n, rules)
+        });
+        let cancellers = self.required(&fields, "cancellers").and_then(|n| {
+            self.addresses(
+                &fields.path("cancellers"),
+                n,
+                ListRules::accounts("canceller"),
+            )
+        });
+        let admins = match fields.get("admins") {
+            None => Some(Vec::new()),
+            Some(n) => self.addresses(&fields.path("admins"), n, ListRules::accounts("admin")),
+        };
+
+        Some(TimelockDecl {
+            address: address?,
+            min_delay: min_delay?,
+            proposers: proposers?,
+            executors: executors?,
+            cancellers: cancellers?,
+            admins: admins?,
+        })
+    }
+
+    fn roles(&mut self, path: &str, node: &Node) -> Option<Vec<RoleDecl>> {
+        self.list(path, node, "role entries", Self::role)
+    }
+
+    /// An AccessControl entry (`contract`, `members`) or an Ownable one (`contract`, `owner`).
+    fn role(&mut self, path: &str, node: &Node) -> Option<RoleDecl> {
+        let fields = self.mapping(path, node, ROLE_FIELDS)?;
+
+        let contract = self.contract_address(path, &fields, "contract");
+        let members_node = fields.get("members");
+        let owner_node = fields.get("owner");
+        match (members_node, owner_node) {
+            (Some(_), Some(_)) => self.report(
+                path,
+                "declares both members (AccessControl) and owner (Ownable); an entry is one or the other",
+            ),
+            (None, None) => self.report(
+                path,
+                "must declare either members (AccessControl) or owner (Ownable)",
+            ),
+            _ => {}
+        }
+        let members = members_node.map(|n| self.role_members(&fields.path("members"), n));
+        let owner = owner_node.map(|n| self.address(&fields.path("owner"), n));
+
+        match (members, owner) {
+            (Some(members), None) => Some(RoleDecl::AccessControl {
+                contract: contract?,
+                members: members?,
+            }),
+            (None, Some(owner)) => Some(RoleDecl::Ownable {
+                contract: contract?,
+                owner: owner?,
+            }),
+            _ => None,
+        }
+    }
+
+    /// A mapping of roles (names or 32-byte hex hashes) to lists of members.
+    fn role_members(&mut self, path: &str, node: &Node) -> Option<BTreeMap<B256, RoleMembers>> {
+        let Node::Map(entries) = node else {
+            self.report(
+                path,
+                format!(
+                    "expected a mapping of roles to lists of members, found {}",
+                    node.describe()
+                ),
+            );
+            return None;
+        };
+        let field = last_segment(path);
+        let mut roles = BTreeMap::new();
+        // Each role seen, with the key that named it first.
+        let mut seen: Vec<(B256, String)> = Vec::new();
+        let mut all_valid = true;
+        for (key, value) in entries {
+            let label = key.key_label();
+            let key_path = child(path, &label);
+            let role = self.role_name(&key_path, key);
+            if let Some((hash, _)) = &role {
+                if let Some((_, first)) = seen.iter().find(|(h, _)| h == hash) {
+                    self.report(
+                        &key_path,
+                        format!("duplicate role (also at {field}.{first})"),
+                    );
+                    all_valid = false;
+                } else {
+                    seen.push((*hash, label));
+                }
+            }
+            let members = self.addresses(&key_path, value, ListRules::accounts("member"));
+            match (role, members) {
+                (Some((hash, name)), Some(members)) => {
+                    roles.entry(hash).or_insert(RoleMembers { name, members });
+                }
+                _ => all_valid = false,
+            }
+        }
+        all_valid.then_some(roles)
+    }
+
+    /// A role key: an identifier such as `MINTER_ROLE`, or a 32-byte 0x-hex hash.
+    fn role_name(&mut self, path: &str, key: &Node) -> Option<(B256, String)> {
+        let message = match key {
+            Node::Str(s) => match parse_role(s) {
+                Ok(role) => return Some(role),
+                Err(e) => e.to_string(),
+            },
+            Node::Int(_) | Node::BigUint(_) => format!(
+                "expected a role name or a 32-byte 0x-hex role hash, found the number {}; quote role hashes in YAML (\"0x…\")",
+                key.describe()
+            ),
+            other => format!(
+                "expected a role name such as MINTER_ROLE (A-Z, 0-9 and '_', not starting with a digit) or a 32-byte 0x-hex role hash, found {}",
+                other.describe()
+            ),
+        };
+        self.report(path, message);
+        None
+    }
+
+    /// The required address of a contract entry (`key`: "address" or "contract"), not declared
+    /// by an earlier entry.
+    fn contract_address(
+        &mut self,
+        entry_path: &str,
+        fields: &Fields<'_>,
+        key: &str,
+    ) -> Option<Address> {
+        let path = fields.path(key);
+        self.required(fields, key)
+            .and_then(|n| self.address(&path, n))
+            .and_then(|a| self.declare(entry_path, &path, a, "contract"))
+    }
+
+    /// A list of accounts by `rules`, sorted; `None` if any entry is invalid.
+    fn addresses(&mut self, path: &str, node: &Node, rules: ListRules) -> Option<Vec<Address>> {
+        let mut addresses = self.address_list(path, node, rules)?.addresses?;
+        addresses.sort();
+        Some(addresses)
+    }
+
+    /// A list of accounts by `rules`: valid addresses, not zero (unless allowed), not the Safe
+    /// sentinel in a Safe's lists, no duplicates, and not the Safe whose owners they are, since a
+    /// Safe cannot own itself (but may list itself as a module).
+    fn address_list(&mut self, path: &str, node: &Node, rules: ListRules) -> Option<AddressList> {
         let Node::Seq(items) = node else {
             self.report(
                 path,
@@ -424,30 +934,36 @@ impl Validator {
             );
             return None;
         };
-        let field = path.rsplit('.').next().unwrap_or(path);
+        let field = last_segment(path);
         let mut addresses = Vec::with_capacity(items.len());
         let mut all_valid = true;
         let mut distinct = items.len();
         for (index, entry) in items.iter().enumerate() {
             let entry_path = item(path, index);
-            let Some(address) = self.address(&entry_path, entry) else {
+            let address = if rules.zero_ok {
+                self.any_address(&entry_path, entry)
+            } else {
+                self.address(&entry_path, entry)
+            };
+            let Some(address) = address else {
                 all_valid = false;
                 continue;
             };
-            if address == SAFE_SENTINEL {
+            if rules.no_sentinel && address == SAFE_SENTINEL {
                 self.report(
                     &entry_path,
                     format!("must not be the Safe sentinel address {SAFE_SENTINEL}"),
                 );
                 all_valid = false;
-            } else if Some(address) == safe {
+            } else if Some(address) == rules.own_safe {
                 self.report(&entry_path, "a Safe cannot be its own owner");
                 all_valid = false;
             } else if let Some((_, first)) = addresses.iter().find(|(a, _)| *a == address) {
                 self.report(
                     &entry_path,
                     format!(
-                        "duplicate {what} {} (also at {})",
+                        "duplicate {} {} (also at {})",
+                        rules.what,
                         address.to_checksum(None),
                         item(field, *first)
                     ),
@@ -504,6 +1020,16 @@ impl Validator {
 
     /// An address by [`parse_address`], and not the zero address.
     fn address(&mut self, path: &str, node: &Node) -> Option<Address> {
+        let address = self.any_address(path, node)?;
+        if address.is_zero() {
+            self.report(path, "must not be the zero address");
+            return None;
+        }
+        Some(address)
+    }
+
+    /// An address by [`parse_address`], the zero address included.
+    fn any_address(&mut self, path: &str, node: &Node) -> Option<Address> {
         let text = match node {
             Node::Str(s) => s,
             Node::Int(_) | Node::BigUint(_) => {
@@ -525,10 +1051,6 @@ impl Validator {
             }
         };
         match parse_address(text) {
-            Ok(address) if address == Address::ZERO => {
-                self.report(path, "must not be the zero address");
-                None
-            }
             Ok(address) => Some(address),
             Err(AddressFormatError::Malformed) => {
                 self.report(
@@ -554,26 +1076,11 @@ impl Validator {
     }
 
     fn agreements(&mut self, path: &str, node: &Node) -> Option<Vec<Agreement>> {
-        let Node::Seq(items) = node else {
-            self.report(
-                path,
-                format!("expected a list of agreements, found {}", node.describe()),
-            );
-            return None;
-        };
-        let mut agreements = Vec::with_capacity(items.len());
-        let mut all_valid = true;
-        for (index, entry) in items.iter().enumerate() {
-            match self.agreement(&item(path, index), entry) {
-                Some(agreement) => agreements.push(agreement),
-                None => all_valid = false,
-            }
-        }
-        all_valid.then_some(agreements)
+        self.list(path, node, "agreements", Self::agreement)
     }
 
     fn agreement(&mut self, path: &str, node: &Node) -> Option<Agreement> {
-        let fields = self.mapping(path, node, AGREEMENT_FIELDS, &[])?;
+        let fields = self.mapping(path, node, AGREEMENT_FIELDS)?;
         let with = self
             .required(&fields, "with")
             .and_then(|n| self.text(&fields.path("with"), n));

@@ -49,6 +49,10 @@ impl GovernorState {
 /// Role members and role admins of an AccessControl contract (a TimelockController is one).
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct RolesState {
+    /// False until the contract has code or emitted a role event: before that, no member is
+    /// missing, there is no contract yet.
+    #[serde(default)]
+    pub deployed: bool,
     pub members: BTreeMap<B256, BTreeSet<Address>>,
     /// Roles whose admin is not `DEFAULT_ADMIN_ROLE`.
     pub admins: BTreeMap<B256, B256>,
@@ -57,6 +61,12 @@ pub struct RolesState {
 impl RolesState {
     pub fn apply(&mut self, e: &GovernanceEvent) -> bool {
         use GovernanceEvent as G;
+        if matches!(
+            e,
+            G::RoleGranted { .. } | G::RoleRevoked { .. } | G::RoleAdminChanged { .. }
+        ) {
+            self.deployed = true;
+        }
         match e {
             G::RoleGranted { role, account, .. } => {
                 self.members.entry(*role).or_default().insert(*account)
@@ -101,14 +111,17 @@ pub struct TimelockState {
 
 impl TimelockState {
     pub fn apply(&mut self, e: &GovernanceEvent) -> bool {
-        match e {
+        let changed = match e {
             GovernanceEvent::MinDelayChange { new, .. } => {
                 let changed = self.min_delay != Some(*new);
                 self.min_delay = Some(*new);
                 changed
             }
             other => self.roles.apply(other),
-        }
+        };
+        // Its constructor's events are the first sign of a timelock followed from before it.
+        self.deployed |= changed;
+        changed
     }
 }
 
@@ -176,7 +189,10 @@ pub async fn snapshot_roles(
     block: u64,
     range: u64,
 ) -> Result<RolesState, RpcError> {
-    let mut state = RolesState::default();
+    let mut state = RolesState {
+        deployed: !rpc.code_at(contract, block).await?.is_empty(),
+        ..RolesState::default()
+    };
     let topics = vec![
         AC::RoleGranted::SIGNATURE_HASH,
         AC::RoleRevoked::SIGNATURE_HASH,

@@ -7,7 +7,6 @@ use super::groups::{group_row, lock_group_row, version_row};
 use super::queries::{divergence_row, Divergence, RecordRow};
 use super::{now, Backend, Ctx, GroupRow, ManifestVersion, Store, StoreError};
 use crate::chain::rpc::BlockRef;
-use crate::observe::SafeState;
 use crate::reconcile::Rule;
 
 /// A divergence to open, with the evidence of the moment it appeared.
@@ -67,7 +66,7 @@ impl Store {
             // By group, so the primary key (group_id, block_number, log_index) serves it.
             "DELETE FROM records WHERE group_id IN (SELECT id FROM groups WHERE chain = $1) \
              AND block_number > $2",
-            "DELETE FROM safe_states WHERE chain = $1 AND block_number > $2",
+            "DELETE FROM observed_states WHERE chain = $1 AND block_number > $2",
             "DELETE FROM divergences WHERE chain = $1 AND opened_block > $2",
             "UPDATE divergences SET status = 'open', resolved_block = NULL, resolved_block_hash = NULL, \
              resolved_tx_hash = NULL, resolved_log_index = NULL, resolved_manifest_hash = NULL, \
@@ -164,55 +163,55 @@ impl BatchTx {
         Ok(())
     }
 
-    /// The newest observed state of every Safe of a group that has one.
-    pub async fn latest_safe_states(
+    /// The newest observed state of every contract of a group that has one, by (contract,
+    /// kind), as stored JSON.
+    pub async fn latest_states(
         &mut self,
         group_id: &str,
-    ) -> Result<std::collections::HashMap<String, SafeState>, StoreError> {
+    ) -> Result<std::collections::HashMap<(String, String), String>, StoreError> {
         let rows = sqlx::query(
-            "SELECT safe, state FROM safe_states WHERE group_id = $1 \
-             ORDER BY safe, block_number, log_index",
+            "SELECT contract, kind, state FROM observed_states WHERE group_id = $1 \
+             ORDER BY contract, kind, block_number, log_index",
         )
         .bind(group_id)
         .fetch_all(&mut *self.tx)
         .await
-        .ctx("reading safe states")?;
+        .ctx("reading observed states")?;
         let mut out = std::collections::HashMap::new();
         for r in rows {
-            let safe: String = r.try_get("safe").ctx("reading safe states")?;
-            let s: String = r.try_get("state").ctx("reading safe states")?;
-            let state = serde_json::from_str(&s)
-                .map_err(|e| StoreError::Corrupt(format!("safe state: {e}")))?;
-            // Ordered by position: the last row of each Safe is its newest state.
-            out.insert(safe, state);
+            let get = |c: &str| r.try_get::<String, _>(c).ctx("reading observed states");
+            // Ordered by position: the last row of each contract is its newest state.
+            out.insert((get("contract")?, get("kind")?), get("state")?);
         }
         Ok(out)
     }
 
-    pub async fn insert_safe_state(
+    #[allow(clippy::too_many_arguments)]
+    pub async fn insert_state(
         &mut self,
         group_id: &str,
-        safe: &str,
+        contract: &str,
+        kind: &str,
         block: i64,
         log_index: i64,
         source: &str,
-        state: &SafeState,
+        state_json: &str,
     ) -> Result<(), StoreError> {
-        let json = serde_json::to_string(state).expect("a SafeState always serialises");
         sqlx::query(
-            "INSERT INTO safe_states (group_id, chain, safe, block_number, log_index, source, state) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7)",
+            "INSERT INTO observed_states (group_id, chain, contract, kind, block_number, \
+             log_index, source, state) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
         )
         .bind(group_id)
         .bind(&self.chain)
-        .bind(safe)
+        .bind(contract)
+        .bind(kind)
         .bind(block)
         .bind(log_index)
         .bind(source)
-        .bind(json)
+        .bind(state_json)
         .execute(&mut *self.tx)
         .await
-        .ctx("storing safe state")?;
+        .ctx("storing observed state")?;
         Ok(())
     }
 

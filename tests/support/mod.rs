@@ -173,7 +173,7 @@ pub async fn dump(store: &Store) -> Vec<String> {
     let mut out = Vec::new();
     let queries = [
         ("records", "SELECT group_id || '|' || chain_id || '|' || block_number || '|' || block_hash || '|' || tx_hash || '|' || tx_index || '|' || log_index || '|' || address || '|' || kind || '|' || category || '|' || fields || '|' || topics || '|' || data || '|' || COALESCE(manifest_hash, '') AS line FROM records ORDER BY group_id, block_number, log_index"),
-        ("states", "SELECT group_id || '|' || safe || '|' || block_number || '|' || log_index || '|' || source || '|' || state AS line FROM safe_states ORDER BY group_id, safe, block_number, log_index"),
+        ("states", "SELECT group_id || '|' || contract || '|' || kind || '|' || block_number || '|' || log_index || '|' || source || '|' || state AS line FROM observed_states ORDER BY group_id, contract, kind, block_number, log_index"),
         ("divergences", "SELECT group_id || '|' || n || '|' || rule || '|' || severity || '|' || subject || '|' || item || '|' || expected || '|' || observed || '|' || status || '|' || opened_block || '|' || opened_block_hash || '|' || COALESCE(opened_tx_hash, '') || '|' || COALESCE(CAST(opened_log_index AS TEXT), '') || '|' || COALESCE(CAST(resolved_block AS TEXT), '') || '|' || COALESCE(resolved_block_hash, '') || '|' || COALESCE(resolution, '') AS line FROM divergences ORDER BY group_id, n"),
         ("groups", "SELECT id || '|' || synced_to AS line FROM groups ORDER BY id"),
     ];

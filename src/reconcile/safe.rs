@@ -1,121 +1,12 @@
-//! Pure reconciliation: from the declared structure (the manifest version in force) and the
-//! observed one, the findings that disagree; and from the findings and the divergences already
-//! open, which to open and which to resolve. No I/O here.
-
-use std::fmt;
+//! Safe rules: owners, threshold, modules, guard, and whether the address is a Safe at all.
 
 use alloy::primitives::Address;
-use serde::{Deserialize, Serialize};
 
+use super::{Finding, Rule};
 use crate::manifest::SafeDecl;
 use crate::observe::SafeState;
 
-/// How bad a divergence is; sinks and queries filter on it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Severity {
-    Low,
-    Medium,
-    High,
-    Critical,
-}
-
-impl Severity {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Severity::Low => "low",
-            Severity::Medium => "medium",
-            Severity::High => "high",
-            Severity::Critical => "critical",
-        }
-    }
-}
-
-impl fmt::Display for Severity {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
-
-/// A stable rule identifier.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
-pub enum Rule {
-    #[serde(rename = "safe.owner_undeclared")]
-    SafeOwnerUndeclared,
-    #[serde(rename = "safe.owner_missing")]
-    SafeOwnerMissing,
-    #[serde(rename = "safe.threshold_mismatch")]
-    SafeThresholdMismatch,
-    #[serde(rename = "safe.module_undeclared")]
-    SafeModuleUndeclared,
-    #[serde(rename = "safe.guard_changed")]
-    SafeGuardChanged,
-    #[serde(rename = "safe.not_a_safe")]
-    SafeNotASafe,
-}
-
-impl Rule {
-    pub const ALL: [Rule; 6] = [
-        Rule::SafeOwnerUndeclared,
-        Rule::SafeOwnerMissing,
-        Rule::SafeThresholdMismatch,
-        Rule::SafeModuleUndeclared,
-        Rule::SafeGuardChanged,
-        Rule::SafeNotASafe,
-    ];
-
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Rule::SafeOwnerUndeclared => "safe.owner_undeclared",
-            Rule::SafeOwnerMissing => "safe.owner_missing",
-            Rule::SafeThresholdMismatch => "safe.threshold_mismatch",
-            Rule::SafeModuleUndeclared => "safe.module_undeclared",
-            Rule::SafeGuardChanged => "safe.guard_changed",
-            Rule::SafeNotASafe => "safe.not_a_safe",
-        }
-    }
-
-    pub fn parse(s: &str) -> Option<Rule> {
-        Rule::ALL.into_iter().find(|r| r.as_str() == s)
-    }
-
-    pub fn severity(self) -> Severity {
-        match self {
-            // Someone nobody documented can sign, or code nobody documented can move funds.
-            Rule::SafeOwnerUndeclared | Rule::SafeModuleUndeclared => Severity::Critical,
-            Rule::SafeThresholdMismatch | Rule::SafeGuardChanged | Rule::SafeNotASafe => {
-                Severity::High
-            }
-            Rule::SafeOwnerMissing => Severity::Medium,
-        }
-    }
-}
-
-impl fmt::Display for Rule {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
-
-/// One disagreement between declared and observed, identified by (rule, subject, key).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Finding {
-    pub rule: Rule,
-    /// The contract the finding is about (the Safe).
-    pub subject: Address,
-    /// What distinguishes two findings of one rule on one subject (an owner, a module), or "".
-    pub key: String,
-    pub expected: String,
-    pub observed: String,
-}
-
-impl Finding {
-    pub fn identity(&self) -> (Rule, Address, &str) {
-        (self.rule, self.subject, &self.key)
-    }
-}
-
-fn list(addrs: impl IntoIterator<Item = Address>) -> String {
+pub(super) fn list(addrs: impl IntoIterator<Item = Address>) -> String {
     let v: Vec<String> = addrs.into_iter().map(|a| a.to_checksum(None)).collect();
     format!("[{}]", v.join(", "))
 }
@@ -193,46 +84,10 @@ pub fn reconcile_safe(declared: &SafeDecl, observed: &SafeState) -> Vec<Finding>
     out
 }
 
-/// What to do with the divergences of one subject after an evaluation.
-#[derive(Debug, Default, PartialEq, Eq)]
-pub struct Transition<K> {
-    /// Findings with no open divergence yet: open one each.
-    pub open: Vec<Finding>,
-    /// Open divergences (their keys) that no finding supports any more: resolve them.
-    pub resolve: Vec<K>,
-}
-
-/// Diffs the current findings against the open divergences, given as (handle, identity).
-pub fn transition<K: Clone>(
-    open: &[(K, (Rule, Address, String))],
-    findings: Vec<Finding>,
-) -> Transition<K> {
-    let mut t = Transition {
-        open: Vec::new(),
-        resolve: Vec::new(),
-    };
-    for (handle, (rule, subject, key)) in open {
-        if !findings
-            .iter()
-            .any(|f| f.identity() == (*rule, *subject, key.as_str()))
-        {
-            t.resolve.push(handle.clone());
-        }
-    }
-    for f in findings {
-        if !open
-            .iter()
-            .any(|(_, (r, s, k))| f.identity() == (*r, *s, k.as_str()))
-        {
-            t.open.push(f);
-        }
-    }
-    t
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::reconcile::{transition, Transition};
     use std::collections::BTreeSet;
 
     fn a(n: u8) -> Address {

@@ -1,0 +1,205 @@
+//! The treasury's spending policy: the most each transaction may move out of a Safe, per asset,
+//! and to whom. Amounts are `uint256` values written as decimal strings (or integers) in a
+//! manifest, and always as decimal strings in the canonical form, since JSON numbers lose
+//! precision beyond 2^53.
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::str::FromStr;
+
+use alloy::primitives::{Address, U256};
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
+
+use super::address::{self, parse_address};
+
+/// What an outflow is counted in: the chain's native currency, or an ERC-20 token by address.
+///
+/// Ordered `Native` first, then tokens by address bytes, which is the order of
+/// [`Policy::max_outflow`] and of the canonical form. Written `native` or as the token's
+/// checksummed address.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Asset {
+    /// The chain's native currency (ether on mainnet), counted in wei.
+    Native,
+    /// An ERC-20 token, counted in its smallest unit.
+    Token(Address),
+}
+
+impl Asset {
+    /// The key a manifest uses for the native currency.
+    pub const NATIVE: &'static str = "native";
+}
+
+impl fmt::Display for Asset {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Asset::Native => f.write_str(Asset::NATIVE),
+            Asset::Token(token) => f.write_str(&token.to_checksum(None)),
+        }
+    }
+}
+
+/// A string that is neither `native` nor a non-zero token address.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("expected \"native\" or an ERC-20 token address, found {0:?}")]
+pub struct ParseAssetError(pub String);
+
+impl FromStr for Asset {
+    type Err = ParseAssetError;
+
+    /// `native`, or a token address by [`parse_address`] other than the zero address.
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        if s == Asset::NATIVE {
+            return Ok(Asset::Native);
+        }
+        match parse_address(s) {
+            Ok(token) if !token.is_zero() => Ok(Asset::Token(token)),
+            _ => Err(ParseAssetError(s.to_owned())),
+        }
+    }
+}
+
+impl Serialize for Asset {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.collect_str(self)
+    }
+}
+
+impl<'de> Deserialize<'de> for Asset {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let text = String::deserialize(deserializer)?;
+        text.parse().map_err(serde::de::Error::custom)
+    }
+}
+
+/// The treasury's spending policy. Empty (the default) when the manifest declares none; an empty
+/// policy is left out of the canonical form.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Policy {
+    /// The most one transaction may move out of a declared Safe, per asset (wei for
+    /// [`Asset::Native`], the token's smallest unit otherwise). An asset not listed has no limit.
+    #[serde(default, with = "amount::map")]
+    pub max_outflow: BTreeMap<Asset, U256>,
+    /// The only accounts funds may be sent to, sorted by address bytes, no duplicates; empty:
+    /// any account.
+    #[serde(default, with = "address::many")]
+    pub allowed_recipients: Vec<Address>,
+}
+
+impl Policy {
+    /// Whether the policy declares nothing at all.
+    pub fn is_empty(&self) -> bool {
+        self.max_outflow.is_empty() && self.allowed_recipients.is_empty()
+    }
+
+    /// The per-transaction limit for `asset`, if one is declared.
+    pub fn limit(&self, asset: &Asset) -> Option<U256> {
+        self.max_outflow.get(asset).copied()
+    }
+
+    /// Whether funds may be sent to `recipient`: always when no recipient is listed.
+    pub fn allows_recipient(&self, recipient: &Address) -> bool {
+        self.allowed_recipients.is_empty() || self.allowed_recipients.contains(recipient)
+    }
+
+    /// This policy with its recipients sorted, as the canonical form has them.
+    pub(crate) fn normalised(&self) -> Policy {
+        let mut policy = self.clone();
+        policy.allowed_recipients.sort();
+        policy
+    }
+}
+
+/// `uint256` amounts in serde: written as decimal strings, read from decimal strings or
+/// non-negative integers.
+pub(crate) mod amount {
+    use super::*;
+
+    /// An amount that serialises as a decimal string.
+    pub(crate) struct Decimal(pub(crate) U256);
+
+    impl Serialize for Decimal {
+        fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+            serializer.collect_str(&self.0)
+        }
+    }
+
+    impl<'de> Deserialize<'de> for Decimal {
+        fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+            deserializer.deserialize_any(DecimalVisitor)
+        }
+    }
+
+    struct DecimalVisitor;
+
+    impl serde::de::Visitor<'_> for DecimalVisitor {
+        type Value = Decimal;
+
+        fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+            f.write_str("a non-negative integer or a decimal string")
+        }
+
+        fn visit_u64<E>(self, v: u64) -> Result<Decimal, E> {
+            Ok(Decimal(U256::from(v)))
+        }
+
+        fn visit_u128<E>(self, v: u128) -> Result<Decimal, E> {
+            Ok(Decimal(U256::from(v)))
+        }
+
+        fn visit_i64<E: serde::de::Error>(self, v: i64) -> Result<Decimal, E> {
+            u64::try_from(v)
+                .map(|v| Decimal(U256::from(v)))
+                .map_err(|_| E::custom(format!("expected a non-negative integer, found {v}")))
+        }
+
+        fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<Decimal, E> {
+            parse_decimal(v).map(Decimal).ok_or_else(|| {
+                E::custom(format!(
+                    "expected a decimal string of a uint256 value, found {v:?}"
+                ))
+            })
+        }
+    }
+
+    /// Digits `0-9` only (no sign, no `0x`, no separators), at most 2^256 - 1.
+    pub(crate) fn parse_decimal(text: &str) -> Option<U256> {
+        if text.is_empty() || !text.bytes().all(|b| b.is_ascii_digit()) {
+            return None;
+        }
+        U256::from_str_radix(text, 10).ok()
+    }
+
+    /// `#[serde(with = ...)]` for a `U256` field.
+    pub(crate) mod one {
+        use super::*;
+
+        pub(crate) fn serialize<S: Serializer>(value: &U256, s: S) -> Result<S::Ok, S::Error> {
+            Decimal(*value).serialize(s)
+        }
+
+        pub(crate) fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<U256, D::Error> {
+            Decimal::deserialize(d).map(|v| v.0)
+        }
+    }
+
+    /// `#[serde(with = ...)]` for a map of assets to amounts.
+    pub(crate) mod map {
+        use super::*;
+
+        pub(crate) fn serialize<S: Serializer>(
+            amounts: &BTreeMap<Asset, U256>,
+            s: S,
+        ) -> Result<S::Ok, S::Error> {
+            s.collect_map(amounts.iter().map(|(asset, v)| (asset, Decimal(*v))))
+        }
+
+        pub(crate) fn deserialize<'de, D: Deserializer<'de>>(
+            d: D,
+        ) -> Result<BTreeMap<Asset, U256>, D::Error> {
+            BTreeMap::<Asset, Decimal>::deserialize(d)
+                .map(|m| m.into_iter().map(|(asset, v)| (asset, v.0)).collect())
+        }
+    }
+}
