@@ -3,16 +3,18 @@
 //! `synced_to`, and for the main lane the chain checkpoint). Nothing here decides *which*
 //! blocks to fetch; that is the follower's job.
 
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 
 use alloy::primitives::{Address, B256};
 use alloy::rpc::types::Log;
 
 use crate::chain::rpc::{BlockRef, Rpc, RpcError};
 use crate::decode::{decode_log, DecodedLog};
+use crate::decode::{GovernanceEvent, GroupEvent};
 use crate::manifest::{Manifest, RoleDecl};
 use crate::observe::{ContractKind, Observed};
-use crate::reconcile::{reconcile, transition, Rule};
+use crate::reconcile::ids::{description_hash, timelock_operation_id};
+use crate::reconcile::{outflow, reconcile, reconcile_outflow, transition, Finding, Rule};
 use crate::store::{
     BatchTx, GroupRow, ManifestVersion, NewDivergence, RecordRow, Resolution, Store, StoreError,
 };
@@ -65,6 +67,15 @@ impl GroupCtx {
     /// Every address any version of the manifest declares: what the follower watches.
     pub fn addresses(&self) -> BTreeSet<Address> {
         self.contracts().into_iter().map(|(a, _)| a).collect()
+    }
+
+    /// Every treasury address (Safes and timelocks) any version declares: ERC-20 transfers
+    /// from or to them are the group's, whatever token emits them.
+    pub fn treasury(&self) -> BTreeSet<Address> {
+        self.versions
+            .iter()
+            .flat_map(|v| v.manifest.treasury_addresses())
+            .collect()
     }
 
     /// The version in force at `block` (the first one for blocks before it took effect).
@@ -236,6 +247,8 @@ async fn apply_group(
     }
     let contracts = g.contracts();
     let addresses = g.addresses();
+    let treasury = g.treasury();
+    let mut calls = TimelockCalls::default();
     let mut states: BTreeMap<(Address, ContractKind), Observed> = BTreeMap::new();
     let mut stored = tx.latest_states(gid).await?;
 
@@ -294,7 +307,7 @@ async fn apply_group(
     let mut current_tx = None;
     for d in decoded {
         let block = d.evidence.block_number as i64;
-        if block < first || block > batch.to as i64 || !addresses.contains(&d.address) {
+        if block < first || block > batch.to as i64 || !belongs(d, &addresses, &treasury) {
             continue;
         }
         if current_tx != Some(d.evidence.tx_hash) {
@@ -305,7 +318,38 @@ async fn apply_group(
             manifest_takes_effect(tx, view, g, v, &states, stats).await?;
         }
         let version = g.version_at(block);
-        rows.push(record_row(gid, d, &version.hash));
+        let mut extra = serde_json::Map::new();
+        if let Ok(GroupEvent::Governance(GovernanceEvent::ProposalCreated {
+            targets,
+            values,
+            calldatas,
+            description,
+            ..
+        })) = &d.event
+        {
+            // The id GovernorTimelockControl will schedule this proposal under, to tell an
+            // explained timelock call from an unexplained one.
+            let op = timelock_operation_id(
+                d.address,
+                targets,
+                values,
+                calldatas,
+                description_hash(description),
+            );
+            extra.insert("timelock_operation_id".into(), op.to_string().into());
+            calls.explained.insert(op);
+        }
+        rows.push(record_row(gid, d, &version.hash, extra));
+        if let Ok(event) = &d.event {
+            let moment = Moment {
+                block,
+                block_hash: d.evidence.block_hash.to_string(),
+                tx_hash: Some(d.evidence.tx_hash.to_string()),
+                log_index: Some(d.evidence.log_index as i64),
+                by: "chain",
+            };
+            event_rules(tx, g, version, d, event, &moment, &mut calls, stats).await?;
+        }
         let Ok(event) = &d.event else { continue };
         for (&(contract, kind), state) in states.range_mut((d.address, ContractKind::Safe)..) {
             if contract != d.address {
@@ -356,6 +400,99 @@ async fn reconcile_changed(
     Ok(())
 }
 
+/// Whether a log is the group's: emitted by a contract it declares, or an ERC-20 transfer
+/// into or out of its treasury.
+fn belongs(d: &DecodedLog, addresses: &BTreeSet<Address>, treasury: &BTreeSet<Address>) -> bool {
+    if addresses.contains(&d.address) {
+        return true;
+    }
+    matches!(
+        &d.event,
+        Ok(GroupEvent::Governance(GovernanceEvent::Transfer { from, to, .. }))
+            if treasury.contains(from) || treasury.contains(to)
+    )
+}
+
+/// Timelock operations seen in a group's batch: those a declared governor's proposals explain,
+/// and those already flagged.
+#[derive(Default)]
+struct TimelockCalls {
+    loaded: bool,
+    explained: HashSet<B256>,
+    flagged: HashSet<B256>,
+}
+
+/// The rules about single events: treasury outflows against the policy, and timelock
+/// operations no proposal explains (a `Cancelled` one is resolved).
+#[allow(clippy::too_many_arguments)]
+async fn event_rules(
+    tx: &mut BatchTx,
+    g: &GroupCtx,
+    version: &ManifestVersion,
+    d: &DecodedLog,
+    event: &GroupEvent,
+    m: &Moment,
+    calls: &mut TimelockCalls,
+    stats: &mut BatchStats,
+) -> Result<(), ApplyError> {
+    let manifest = &version.manifest;
+    let item = format!("{}:{}", d.evidence.tx_hash, d.evidence.log_index);
+    let mut findings = Vec::new();
+    if let Some(out) = outflow(manifest, d.address, event) {
+        findings.extend(reconcile_outflow(manifest, &out, &item));
+    }
+    match event {
+        GroupEvent::Governance(GovernanceEvent::CallScheduled { id, .. })
+            if manifest.timelock(&d.address).is_some() =>
+        {
+            if !calls.loaded {
+                calls
+                    .explained
+                    .extend(tx.proposal_operation_ids(&g.row.id).await?);
+                calls.loaded = true;
+            }
+            // A batch operation emits one CallScheduled per call: flag the operation once.
+            if !calls.explained.contains(id) && calls.flagged.insert(*id) {
+                findings.push(Finding {
+                    rule: Rule::TimelockUnexplainedCall,
+                    subject: d.address,
+                    key: id.to_string(),
+                    expected: "operations scheduled by a declared governor's queued proposals"
+                        .to_string(),
+                    observed: format!(
+                        "operation {id} scheduled by transaction {}",
+                        d.evidence.tx_hash
+                    ),
+                });
+            }
+        }
+        GroupEvent::Governance(GovernanceEvent::Cancelled { id }) => {
+            let subject = d.address.to_checksum(None);
+            for open in tx.open_divergences(&g.row.id, &subject).await? {
+                if open.rule == Rule::TimelockUnexplainedCall.as_str()
+                    && open.item == id.to_string()
+                {
+                    let r = Resolution {
+                        block: m.block,
+                        block_hash: m.block_hash.clone(),
+                        tx_hash: m.tx_hash.clone(),
+                        log_index: m.log_index,
+                        manifest_hash: version.hash.clone(),
+                        by: m.by,
+                    };
+                    tx.resolve_divergence(&g.row.id, open.n, &r).await?;
+                    stats.resolved += 1;
+                }
+            }
+        }
+        _ => {}
+    }
+    for f in findings {
+        open_divergence(tx, g, version, f, m, stats).await?;
+    }
+    Ok(())
+}
+
 async fn manifest_takes_effect(
     tx: &mut BatchTx,
     view: &BatchView<'_>,
@@ -394,7 +531,7 @@ async fn evaluate(
     let keyed: Vec<(i64, (Rule, Address, String))> = open
         .iter()
         .filter_map(|d| Rule::parse(&d.rule).map(|r| (d.n, (r, contract, d.item.clone()))))
-        .filter(|(_, (r, _, _))| r.kind() == state.kind())
+        .filter(|(_, (r, _, _))| !r.is_about_an_event() && r.kind() == state.kind())
         .collect();
     let t = transition(&keyed, findings);
     for n in t.resolve {
@@ -410,34 +547,60 @@ async fn evaluate(
         stats.resolved += 1;
     }
     for f in t.open {
-        tracing::warn!(group = %g.row.id, rule = %f.rule, subject = %subject, item = %f.key,
-            block = m.block, "divergence opened");
-        let d = NewDivergence {
-            group_id: g.row.id.clone(),
-            rule: f.rule,
-            subject: subject.clone(),
-            item: f.key,
-            expected: f.expected,
-            observed: f.observed,
-            block: m.block,
-            block_hash: m.block_hash.clone(),
-            tx_hash: m.tx_hash.clone(),
-            log_index: m.log_index,
-            manifest_hash: version.hash.clone(),
-        };
-        tx.open_divergence(&d).await?;
-        stats.opened += 1;
+        open_divergence(tx, g, version, f, m, stats).await?;
     }
     Ok(())
 }
 
-fn record_row(group_id: &str, d: &DecodedLog, manifest_hash: &str) -> RecordRow {
+/// A record of `d`; `extra` adds derived fields (a proposal's timelock operation id, a Safe
+/// execution's signers) to the decoded ones.
+async fn open_divergence(
+    tx: &mut BatchTx,
+    g: &GroupCtx,
+    version: &ManifestVersion,
+    f: Finding,
+    m: &Moment,
+    stats: &mut BatchStats,
+) -> Result<(), ApplyError> {
+    let subject = f.subject.to_checksum(None);
+    tracing::warn!(group = %g.row.id, rule = %f.rule, subject = %subject, item = %f.key,
+        block = m.block, "divergence opened");
+    let d = NewDivergence {
+        group_id: g.row.id.clone(),
+        rule: f.rule,
+        subject,
+        item: f.key,
+        expected: f.expected,
+        observed: f.observed,
+        block: m.block,
+        block_hash: m.block_hash.clone(),
+        tx_hash: m.tx_hash.clone(),
+        log_index: m.log_index,
+        manifest_hash: version.hash.clone(),
+    };
+    tx.open_divergence(&d).await?;
+    stats.opened += 1;
+    Ok(())
+}
+
+fn record_row(
+    group_id: &str,
+    d: &DecodedLog,
+    manifest_hash: &str,
+    extra: serde_json::Map<String, serde_json::Value>,
+) -> RecordRow {
     let (kind, category, fields) = match &d.event {
-        Ok(e) => (
-            e.kind().to_string(),
-            e.category().as_str().to_string(),
-            serde_json::to_string(e).expect("events always serialise"),
-        ),
+        Ok(e) => {
+            let mut v = serde_json::to_value(e).expect("events always serialise");
+            if let Some(obj) = v.as_object_mut() {
+                obj.extend(extra);
+            }
+            (
+                e.kind().to_string(),
+                e.category().as_str().to_string(),
+                v.to_string(),
+            )
+        }
         Err(err) => (
             "unknown".to_string(),
             "unknown".to_string(),

@@ -238,10 +238,12 @@ fn outcome<T, E: std::fmt::Display>(result: &Result<T, E>) -> String {
     match result {
         Ok(_) => "ok".to_string(),
         Err(e) => {
+            // Match the status as the transport reports it, not any "429" in the text (the
+            // proxy's port number can contain one).
             let text = e.to_string();
             ["429", "502", "503"]
                 .into_iter()
-                .find(|code| text.contains(code))
+                .find(|code| text.contains(&format!("HTTP error {code}")))
                 .unwrap_or("error")
                 .to_string()
         }

@@ -14,6 +14,8 @@ use groupstate::devnet::{
 use groupstate::manifest::Manifest;
 use groupstate::store::{DivergenceStatus, RecordFilter, Store};
 
+const RECIPIENT: Address = Address::repeat_byte(0x42);
+
 fn manifest(
     id: &str,
     start: u64,
@@ -22,6 +24,11 @@ fn manifest(
     g: &GovernanceContracts,
 ) -> String {
     let mut y = support::safe_manifest(id, start, &[(safe, owners.to_vec(), 2)]);
+    // At most 10 ETH and 5 tokens per payment, and only to the river crew.
+    y.push_str(&format!(
+        "  policy:\n    max_outflow: {{ native: \"10000000000000000000\", \"{}\": \"5000000000000000000\" }}\n    allowed_recipients: [\"{RECIPIENT}\"]\n",
+        g.token
+    ));
     y.push_str(&format!(
         "governance:\n  governors:\n    - {{ address: \"{gov}\", timelock: \"{tl}\", voting_delay: 1, voting_period: 10, proposal_threshold: \"0\", quorum_numerator: 4 }}\n  timelocks:\n    - address: \"{tl}\"\n      min_delay: 2\n      proposers: [\"{gov}\"]\n      executors: [\"0x0000000000000000000000000000000000000000\"]\n      cancellers: [\"{gov}\"]\n      admins: [\"{dep}\"]\nroles:\n  - contract: \"{token}\"\n    members:\n      DEFAULT_ADMIN_ROLE: [\"{dep}\"]\n      MINTER_ROLE: [\"{dep}\"]\n  - contract: \"{vault}\"\n    owner: \"{dep}\"\n",
         gov = g.governor,
@@ -81,7 +88,7 @@ async fn governance_followed(backend: support::Backend) {
     );
 
     // A full proposal: 1 ETH from the timelock's treasury to a recipient.
-    let recipient = Address::repeat_byte(0x42);
+    let recipient = RECIPIENT;
     let proposal = Proposal::single(
         recipient,
         U256::from(10u64).pow(U256::from(18)),
@@ -207,5 +214,66 @@ async fn governance_followed(backend: support::Backend) {
     assert_eq!(by_revoke[0].resolution.as_deref(), Some("chain"));
     assert_eq!(open(&store, "genesis").await.len(), 3);
     assert_eq!(open(&store, "late").await.len(), 3);
+
+    // Funds: tokens into the treasury, then out through a proposal — over the 5-token limit
+    // and to someone the policy does not name.
+    let token = U256::from(10u64).pow(U256::from(18));
+    g.transfer_tokens(&devnet, g.deployer, g.timelock, U256::from(10) * token)
+        .await
+        .unwrap();
+    let stranger = Address::repeat_byte(0x77);
+    g.transfer_tokens_from_treasury(&devnet, stranger, U256::from(6) * token)
+        .await
+        .unwrap();
+    // An operation scheduled straight on the timelock by the undeclared proposer.
+    let op = g
+        .schedule_directly(
+            &devnet,
+            intruder,
+            RECIPIENT,
+            U256::ZERO,
+            Default::default(),
+            alloy::primitives::B256::repeat_byte(1),
+        )
+        .await
+        .unwrap();
+    support::sync(&f).await;
+    let records = store
+        .records("genesis", &RecordFilter::default())
+        .await
+        .unwrap();
+    assert_eq!(
+        records
+            .iter()
+            .filter(|r| r.kind == "token.transfer")
+            .count(),
+        2
+    );
+    let events: Vec<(String, String)> = store
+        .divergences("genesis", Some(DivergenceStatus::Open))
+        .await
+        .unwrap()
+        .into_iter()
+        .filter(|d| d.rule.starts_with("treasury.") || d.rule == "timelock.unexplained_call")
+        .map(|d| (d.rule, d.subject))
+        .collect();
+    let tl = g.timelock.to_checksum(None);
+    assert_eq!(
+        events,
+        vec![
+            ("treasury.outflow_over_limit".to_string(), tl.clone()),
+            ("treasury.recipient_not_allowed".to_string(), tl.clone()),
+            ("timelock.unexplained_call".to_string(), tl.clone()),
+        ]
+    );
+    let unexplained = store
+        .divergences("genesis", Some(DivergenceStatus::Open))
+        .await
+        .unwrap()
+        .into_iter()
+        .find(|d| d.rule == "timelock.unexplained_call")
+        .unwrap();
+    assert_eq!(unexplained.item, op.to_string());
+    // The proposals' own operations were explained: exactly one unexplained call.
 }
 on_both_backends!(governance_sqlite_and_postgres, governance_followed);

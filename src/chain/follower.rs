@@ -21,7 +21,7 @@ use tokio_util::sync::CancellationToken;
 
 use super::rpc::{BlockRef, RetryPolicy, Rpc, RpcError, RpcErrorKind};
 use crate::config::{ChainConfig, FollowerConfig};
-use crate::decode::catalog_topics;
+use crate::decode::{catalog_topics, TRANSFER_TOPIC};
 use crate::pipeline::{apply_batch, ApplyError, Batch, ChainCtx, GroupCtx};
 use crate::store::{Store, StoreError};
 
@@ -311,6 +311,13 @@ impl Follower {
             .collect::<BTreeSet<_>>()
             .into_iter()
             .collect();
+        let treasury: Vec<B256> = groups
+            .iter()
+            .flat_map(|g| g.treasury())
+            .collect::<BTreeSet<_>>()
+            .into_iter()
+            .map(|a| a.into_word())
+            .collect();
         let size = self.range.load(Ordering::Relaxed).max(1);
         let mut ranges = Vec::new();
         let mut a = from;
@@ -326,6 +333,7 @@ impl Follower {
             let fetcher = Fetcher {
                 rpc: self.rpc.clone(),
                 addresses: addresses.clone(),
+                treasury: treasury.clone(),
                 topics: self.topics.clone(),
                 range: self.range.clone(),
                 max_range: self.chain.max_block_range,
@@ -438,6 +446,8 @@ impl Follower {
 struct Fetcher {
     rpc: Rpc,
     addresses: Vec<Address>,
+    /// Treasury addresses as topics: ERC-20 transfers from (topic 1) or to (topic 2) them.
+    treasury: Vec<B256>,
     topics: Vec<B256>,
     range: Arc<AtomicU64>,
     max_range: u64,
@@ -466,11 +476,24 @@ impl Fetcher {
             .await
             .into_iter()
             .collect::<Result<_, _>>()?;
-        let logs = if self.addresses.is_empty() {
-            Vec::new()
-        } else {
-            self.logs_split(a, b).await?
-        };
+        let mut logs = Vec::new();
+        if !self.addresses.is_empty() {
+            let by_emitter = Filter::new()
+                .address(self.addresses.clone())
+                .event_signature(self.topics.clone());
+            logs.extend(self.logs_split(&by_emitter, a, b).await?);
+        }
+        if !self.treasury.is_empty() {
+            // Any token's transfers out of and into the treasury, whoever emits them.
+            let transfers = Filter::new().event_signature(TRANSFER_TOPIC);
+            let out = transfers.clone().topic1(self.treasury.clone());
+            let into = transfers.topic2(self.treasury.clone());
+            logs.extend(self.logs_split(&out, a, b).await?);
+            logs.extend(self.logs_split(&into, a, b).await?);
+        }
+        logs.sort_by_key(|l| (l.block_number, l.log_index));
+        // A transfer between two treasuries (or from a watched contract) comes back twice.
+        logs.dedup_by_key(|l| (l.block_number, l.log_index));
         let last = self.rpc.block_ref(b).await?;
         if blocks.last() != Some(&last) {
             return Err(RpcError {
@@ -488,15 +511,11 @@ impl Fetcher {
     }
 
     /// `eth_getLogs` over `a..=b`, halving the range while the node refuses it.
-    async fn logs_split(&self, a: u64, b: u64) -> Result<Vec<Log>, RpcError> {
+    async fn logs_split(&self, template: &Filter, a: u64, b: u64) -> Result<Vec<Log>, RpcError> {
         let mut out = Vec::new();
         let mut stack = vec![(a, b)];
         while let Some((x, y)) = stack.pop() {
-            let filter = Filter::new()
-                .address(self.addresses.clone())
-                .event_signature(self.topics.clone())
-                .from_block(x)
-                .to_block(y);
+            let filter = template.clone().from_block(x).to_block(y);
             match self.rpc.logs(&filter).await {
                 Ok(mut logs) => {
                     out.append(&mut logs);

@@ -27,7 +27,6 @@
 //! ```
 
 pub mod bindings;
-pub mod ids;
 pub mod solc;
 
 use alloy::{
@@ -43,10 +42,10 @@ use self::{
         IAccessControl, IGroupGovernor, IGroupToken, IOwnable2Step, IOwnedVault,
         ITimelockController,
     },
-    ids::{description_hash, hash_operation, proposal_id, timelock_operation_id},
     solc::Artifacts,
 };
 use super::{anvil::Devnet, safe::view};
+use crate::reconcile::ids::{description_hash, hash_operation, proposal_id, timelock_operation_id};
 
 /// The governor's artifact name in `devnet/contracts`.
 pub const GOVERNOR_CONTRACT: &str = "GroupGovernor";

@@ -38,12 +38,12 @@ pub mod keys;
 pub mod safe;
 pub mod safe_tx;
 
-pub use anvil::{Devnet, DevnetOptions};
-pub use fund::{fund, fund_many, FUND_CHUNK};
-pub use governance::ids::{
+pub use crate::reconcile::ids::{
     description_hash, hash_operation, hash_operation_batch, proposal_id, timelock_operation_id,
     timelock_salt,
 };
+pub use anvil::{Devnet, DevnetOptions};
+pub use fund::{fund, fund_many, FUND_CHUNK};
 pub use governance::solc::{compile_contracts, load_bytecode, Artifacts};
 pub use governance::{
     accept_ownership, advance_time_to, grant_role, has_role, increase_time, latest_timestamp,

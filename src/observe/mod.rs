@@ -5,6 +5,7 @@
 
 pub mod governance;
 pub mod safe;
+pub mod signers;
 
 pub use governance::{GovernorState, OwnableState, RolesState, TimelockState};
 pub use safe::{

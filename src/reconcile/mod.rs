@@ -9,10 +9,13 @@ use alloy::primitives::Address;
 use serde::{Deserialize, Serialize};
 
 mod governance;
+pub mod ids;
 mod safe;
+mod treasury;
 
 pub use governance::{reconcile_governor, reconcile_ownable, reconcile_roles, reconcile_timelock};
 pub use safe::reconcile_safe;
+pub use treasury::{outflow, reconcile_outflow, Outflow};
 
 use crate::manifest::{Manifest, RoleDecl};
 use crate::observe::Observed;
@@ -115,10 +118,16 @@ pub enum Rule {
     RoleAdminChanged,
     #[serde(rename = "ownership.undeclared_owner")]
     OwnershipUndeclaredOwner,
+    #[serde(rename = "treasury.outflow_over_limit")]
+    TreasuryOutflowOverLimit,
+    #[serde(rename = "treasury.recipient_not_allowed")]
+    TreasuryRecipientNotAllowed,
+    #[serde(rename = "timelock.unexplained_call")]
+    TimelockUnexplainedCall,
 }
 
 impl Rule {
-    pub const ALL: [Rule; 14] = [
+    pub const ALL: [Rule; 17] = [
         Rule::SafeOwnerUndeclared,
         Rule::SafeOwnerMissing,
         Rule::SafeThresholdMismatch,
@@ -133,6 +142,9 @@ impl Rule {
         Rule::RoleMissingMember,
         Rule::RoleAdminChanged,
         Rule::OwnershipUndeclaredOwner,
+        Rule::TreasuryOutflowOverLimit,
+        Rule::TreasuryRecipientNotAllowed,
+        Rule::TimelockUnexplainedCall,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -151,11 +163,25 @@ impl Rule {
             Rule::RoleMissingMember => "role.missing_member",
             Rule::RoleAdminChanged => "role.admin_changed",
             Rule::OwnershipUndeclaredOwner => "ownership.undeclared_owner",
+            Rule::TreasuryOutflowOverLimit => "treasury.outflow_over_limit",
+            Rule::TreasuryRecipientNotAllowed => "treasury.recipient_not_allowed",
+            Rule::TimelockUnexplainedCall => "timelock.unexplained_call",
         }
     }
 
     pub fn parse(s: &str) -> Option<Rule> {
         Rule::ALL.into_iter().find(|r| r.as_str() == s)
+    }
+
+    /// Whether the rule is about one event (a payment, a scheduled call), which stays open
+    /// until acknowledged, rather than about a structure the chain or the manifest can fix.
+    pub fn is_about_an_event(self) -> bool {
+        matches!(
+            self,
+            Rule::TreasuryOutflowOverLimit
+                | Rule::TreasuryRecipientNotAllowed
+                | Rule::TimelockUnexplainedCall
+        )
     }
 
     /// The kind of contract whose structure the rule is about.
@@ -178,7 +204,9 @@ impl Rule {
             | Rule::SafeModuleUndeclared
             | Rule::TimelockRoleUndeclared
             | Rule::RoleUndeclaredMember
-            | Rule::OwnershipUndeclaredOwner => Severity::Critical,
+            | Rule::OwnershipUndeclaredOwner
+            | Rule::TimelockUnexplainedCall => Severity::Critical,
+            Rule::TreasuryOutflowOverLimit | Rule::TreasuryRecipientNotAllowed => Severity::High,
             Rule::SafeThresholdMismatch
             | Rule::SafeGuardChanged
             | Rule::SafeNotASafe

@@ -215,6 +215,34 @@ impl BatchTx {
         Ok(())
     }
 
+    /// The timelock operation ids of every proposal recorded for a group (the
+    /// `timelock_operation_id` derived into each `governor.proposal_created` record).
+    pub async fn proposal_operation_ids(
+        &mut self,
+        group_id: &str,
+    ) -> Result<Vec<alloy::primitives::B256>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT fields FROM records WHERE group_id = $1 AND kind = 'governor.proposal_created'",
+        )
+        .bind(group_id)
+        .fetch_all(&mut *self.tx)
+        .await
+        .ctx("reading proposals")?;
+        let mut out = Vec::new();
+        for r in rows {
+            let fields: String = r.try_get("fields").ctx("reading proposals")?;
+            let v: serde_json::Value = serde_json::from_str(&fields)
+                .map_err(|e| StoreError::Corrupt(format!("proposal record: {e}")))?;
+            if let Some(id) = v["timelock_operation_id"]
+                .as_str()
+                .and_then(|s| s.parse().ok())
+            {
+                out.push(id);
+            }
+        }
+        Ok(out)
+    }
+
     /// Open divergences of a group about one subject.
     pub async fn open_divergences(
         &mut self,
