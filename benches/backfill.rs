@@ -59,6 +59,7 @@ fn chain_config(devnet: &Devnet, ws: bool, poll_ms: u64) -> ChainConfig {
         confirmations: 0,
         poll_interval_ms: poll_ms,
         max_block_range: RANGE,
+        documentation_grace_blocks: 7200,
     }
 }
 

@@ -69,6 +69,14 @@ pub struct ChainConfig {
     pub poll_interval_ms: u64,
     #[serde(default = "default_max_block_range")]
     pub max_block_range: u64,
+    /// How long a structural divergence may stay open before the group's documentation is
+    /// itself flagged as stale (`documentation.stale`), in blocks.
+    #[serde(default = "default_documentation_grace_blocks")]
+    pub documentation_grace_blocks: u64,
+}
+
+fn default_documentation_grace_blocks() -> u64 {
+    7200
 }
 
 fn default_poll_interval_ms() -> u64 {

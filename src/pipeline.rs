@@ -14,9 +14,12 @@ use crate::decode::{GovernanceEvent, GroupEvent};
 use crate::manifest::{Manifest, RoleDecl};
 use crate::observe::{ContractKind, Observed};
 use crate::reconcile::ids::{description_hash, timelock_operation_id};
-use crate::reconcile::{outflow, reconcile, reconcile_outflow, transition, Finding, Rule};
+use crate::reconcile::{
+    documentation_stale_at, outflow, reconcile, reconcile_outflow, transition, Finding, Rule,
+};
 use crate::store::{
-    BatchTx, GroupRow, ManifestVersion, NewDivergence, RecordRow, Resolution, Store, StoreError,
+    BatchTx, Divergence, GroupRow, ManifestVersion, NewDivergence, RecordRow, Resolution, Store,
+    StoreError,
 };
 
 /// A failure while applying a batch; nothing of the batch was committed.
@@ -142,6 +145,8 @@ pub struct ChainCtx<'a> {
     pub chain_id: u64,
     /// The largest `eth_getLogs` range (for snapshots that scan history).
     pub log_range: u64,
+    /// Blocks a structural divergence may stay open before the documentation is stale.
+    pub grace_blocks: u64,
 }
 
 /// Applies `batch` for `groups` and commits. With `checkpoint`, the chain's cursor moves to the
@@ -284,7 +289,7 @@ async fn apply_group(
                     log_index: None,
                     by: "chain",
                 };
-                evaluate(tx, g, contract, &s, &moment, stats).await?;
+                evaluate(tx, view, g, contract, &s, &moment, stats).await?;
                 states.insert((contract, kind), s);
             }
         }
@@ -311,7 +316,7 @@ async fn apply_group(
             continue;
         }
         if current_tx != Some(d.evidence.tx_hash) {
-            reconcile_changed(tx, g, &states, &mut changed, stats).await?;
+            reconcile_changed(tx, view, g, &states, &mut changed, stats).await?;
             current_tx = Some(d.evidence.tx_hash);
         }
         while let Some(v) = pending.next_if(|v| v.effective_block <= block) {
@@ -379,9 +384,87 @@ async fn apply_group(
             }
         }
     }
-    reconcile_changed(tx, g, &states, &mut changed, stats).await?;
+    reconcile_changed(tx, view, g, &states, &mut changed, stats).await?;
     for v in pending {
         manifest_takes_effect(tx, view, g, v, &states, stats).await?;
+    }
+    check_stale(tx, g, view, batch.to as i64, stats).await?;
+    Ok(())
+}
+
+/// Opens `documentation.stale` at the block where the oldest open structural divergence has
+/// been open for the grace period, if that block is at or before `up_to`. Checked before every
+/// evaluation and at the end of each batch, and always dated at that deadline block, so the
+/// result does not depend on where batches begin and end.
+async fn check_stale(
+    tx: &mut BatchTx,
+    g: &GroupCtx,
+    view: &BatchView<'_>,
+    up_to: i64,
+    stats: &mut BatchStats,
+) -> Result<(), ApplyError> {
+    let open = tx.open_group_divergences(&g.row.id).await?;
+    let structural = |d: &&Divergence| Rule::parse(&d.rule).is_some_and(|r| r.is_structural());
+    if open
+        .iter()
+        .any(|d| d.rule == Rule::DocumentationStale.as_str())
+    {
+        return Ok(());
+    }
+    let oldest = open.iter().filter(structural).map(|d| d.opened_block);
+    let Some(deadline) = documentation_stale_at(oldest.clone(), view.chain.grace_blocks) else {
+        return Ok(());
+    };
+    if deadline > up_to {
+        return Ok(());
+    }
+    let since = oldest.min().unwrap_or(deadline);
+    let m = Moment {
+        block: deadline,
+        block_hash: block_hash(view.chain.rpc, view.hashes, deadline).await?,
+        tx_hash: None,
+        log_index: None,
+        by: "chain",
+    };
+    let version = g.version_at(deadline);
+    let f = Finding {
+        rule: Rule::DocumentationStale,
+        subject: Address::ZERO,
+        key: String::new(),
+        expected: format!(
+            "the manifest updated within {} blocks of a structural change",
+            view.chain.grace_blocks
+        ),
+        observed: format!("structure disagrees with the manifest since block {since}"),
+    };
+    open_divergence(tx, g, version, f, &m, stats).await
+}
+
+/// Resolves `documentation.stale` once no structural divergence is open any more.
+async fn settle_stale(
+    tx: &mut BatchTx,
+    g: &GroupCtx,
+    m: &Moment,
+    stats: &mut BatchStats,
+) -> Result<(), ApplyError> {
+    let open = tx.open_group_divergences(&g.row.id).await?;
+    let stale = open
+        .iter()
+        .find(|d| d.rule == Rule::DocumentationStale.as_str());
+    let structural_left = open
+        .iter()
+        .any(|d| Rule::parse(&d.rule).is_some_and(|r| r.is_structural()));
+    if let (Some(stale), false) = (stale, structural_left) {
+        let r = Resolution {
+            block: m.block,
+            block_hash: m.block_hash.clone(),
+            tx_hash: m.tx_hash.clone(),
+            log_index: m.log_index,
+            manifest_hash: g.version_at(m.block).hash.clone(),
+            by: m.by,
+        };
+        tx.resolve_divergence(&g.row.id, stale.n, &r).await?;
+        stats.resolved += 1;
     }
     Ok(())
 }
@@ -389,13 +472,14 @@ async fn apply_group(
 /// Reconciles every contract a transaction changed, at the moment of its last change.
 async fn reconcile_changed(
     tx: &mut BatchTx,
+    view: &BatchView<'_>,
     g: &GroupCtx,
     states: &BTreeMap<(Address, ContractKind), Observed>,
     changed: &mut BTreeMap<(Address, ContractKind), Moment>,
     stats: &mut BatchStats,
 ) -> Result<(), ApplyError> {
     for (key, moment) in std::mem::take(changed) {
-        evaluate(tx, g, key.0, &states[&key], &moment, stats).await?;
+        evaluate(tx, view, g, key.0, &states[&key], &moment, stats).await?;
     }
     Ok(())
 }
@@ -509,7 +593,7 @@ async fn manifest_takes_effect(
         by: "manifest",
     };
     for ((contract, _), state) in states {
-        evaluate(tx, g, *contract, state, &moment, stats).await?;
+        evaluate(tx, view, g, *contract, state, &moment, stats).await?;
     }
     Ok(())
 }
@@ -518,12 +602,14 @@ async fn manifest_takes_effect(
 /// moment, and opens or resolves that kind's divergences accordingly.
 async fn evaluate(
     tx: &mut BatchTx,
+    view: &BatchView<'_>,
     g: &GroupCtx,
     contract: Address,
     state: &Observed,
     m: &Moment,
     stats: &mut BatchStats,
 ) -> Result<(), ApplyError> {
+    check_stale(tx, g, view, m.block - 1, stats).await?;
     let version = g.version_at(m.block);
     let findings = reconcile(&version.manifest, contract, state);
     let subject = contract.to_checksum(None);
@@ -531,7 +617,7 @@ async fn evaluate(
     let keyed: Vec<(i64, (Rule, Address, String))> = open
         .iter()
         .filter_map(|d| Rule::parse(&d.rule).map(|r| (d.n, (r, contract, d.item.clone()))))
-        .filter(|(_, (r, _, _))| !r.is_about_an_event() && r.kind() == state.kind())
+        .filter(|(_, (r, _, _))| r.is_structural() && r.kind() == state.kind())
         .collect();
     let t = transition(&keyed, findings);
     for n in t.resolve {
@@ -549,6 +635,7 @@ async fn evaluate(
     for f in t.open {
         open_divergence(tx, g, version, f, m, stats).await?;
     }
+    settle_stale(tx, g, m, stats).await?;
     Ok(())
 }
 

@@ -769,3 +769,76 @@ on_both_backends!(
     not_a_safe_sqlite_and_postgres,
     a_declared_contract_that_is_not_a_safe
 );
+
+/// A structural divergence left open past the grace period marks the documentation stale, dated
+/// at the deadline block; updating the manifest resolves both.
+async fn documentation_goes_stale(backend: support::Backend) {
+    let w = world(backend).await;
+    let keys = devnet::signers(4);
+    let owners = addresses(&keys[..3]);
+    let safe = w
+        .contracts
+        .create_safe(&w.devnet, SafeVersion::V141L2, &owners, 2, 15)
+        .await
+        .unwrap();
+    register(
+        &w.store,
+        &support::safe_manifest("docs", 0, &[(safe, owners.clone(), 2)]),
+    )
+    .await;
+    let mut chain = support::chain_config(&w.devnet.rpc_url(), w.devnet.chain_id());
+    chain.documentation_grace_blocks = 3;
+    let f = groupstate::chain::Follower::new(
+        "local",
+        chain,
+        support::follower_config(),
+        w.store.clone(),
+    )
+    .unwrap();
+    let add = devnet::add_owner_with_threshold(
+        &w.devnet,
+        safe,
+        keys[3].address(),
+        2,
+        &[&keys[0], &keys[1]],
+    )
+    .await
+    .unwrap();
+    let opened = add.block_number.unwrap() as i64;
+    w.devnet.mine(1).await.unwrap();
+    support::sync(&f).await;
+    assert_eq!(open_rules(&w.store, "docs").await.len(), 1, "not stale yet");
+    w.devnet.mine(5).await.unwrap();
+    support::sync(&f).await;
+    let open = w
+        .store
+        .divergences("docs", Some(DivergenceStatus::Open))
+        .await
+        .unwrap();
+    let stale = open
+        .iter()
+        .find(|d| d.rule == "documentation.stale")
+        .expect("stale");
+    assert_eq!(
+        stale.opened_block,
+        opened + 3,
+        "dated at the deadline, not when noticed"
+    );
+    let mut declared = owners.clone();
+    declared.push(keys[3].address());
+    let v2 = Manifest::parse(&support::safe_manifest("docs", 0, &[(safe, declared, 2)])).unwrap();
+    let version = w.store.update_group(&v2, None).await.unwrap();
+    w.devnet.mine(1).await.unwrap();
+    support::sync(&f).await;
+    assert!(open_rules(&w.store, "docs").await.is_empty());
+    let all = w.store.divergences("docs", None).await.unwrap();
+    assert!(
+        all.iter()
+            .all(|d| d.resolved_block == Some(version.effective_block)),
+        "{all:?}"
+    );
+}
+on_both_backends!(
+    documentation_stale_sqlite_and_postgres,
+    documentation_goes_stale
+);

@@ -363,6 +363,7 @@ impl Follower {
                 name: &self.name,
                 chain_id: self.chain.chain_id,
                 log_range: self.chain.max_block_range,
+                grace_blocks: self.chain.documentation_grace_blocks,
             };
             apply_batch(&self.store, &ctx, groups, &batch, checkpoint)
                 .await

@@ -63,6 +63,7 @@ pub async fn run(settings: Settings) -> anyhow::Result<()> {
         confirmations: 0,
         poll_interval_ms: 200,
         max_block_range: 2000,
+        documentation_grace_blocks: 7200,
     };
     let follower = Follower::new("local", chain, settings.follower.clone(), store.clone())?;
     let cancel = CancellationToken::new();

@@ -124,10 +124,12 @@ pub enum Rule {
     TreasuryRecipientNotAllowed,
     #[serde(rename = "timelock.unexplained_call")]
     TimelockUnexplainedCall,
+    #[serde(rename = "documentation.stale")]
+    DocumentationStale,
 }
 
 impl Rule {
-    pub const ALL: [Rule; 17] = [
+    pub const ALL: [Rule; 18] = [
         Rule::SafeOwnerUndeclared,
         Rule::SafeOwnerMissing,
         Rule::SafeThresholdMismatch,
@@ -145,6 +147,7 @@ impl Rule {
         Rule::TreasuryOutflowOverLimit,
         Rule::TreasuryRecipientNotAllowed,
         Rule::TimelockUnexplainedCall,
+        Rule::DocumentationStale,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -166,6 +169,7 @@ impl Rule {
             Rule::TreasuryOutflowOverLimit => "treasury.outflow_over_limit",
             Rule::TreasuryRecipientNotAllowed => "treasury.recipient_not_allowed",
             Rule::TimelockUnexplainedCall => "timelock.unexplained_call",
+            Rule::DocumentationStale => "documentation.stale",
         }
     }
 
@@ -182,6 +186,12 @@ impl Rule {
                 | Rule::TreasuryRecipientNotAllowed
                 | Rule::TimelockUnexplainedCall
         )
+    }
+
+    /// Whether the rule compares a contract's structure with the manifest (what documentation
+    /// can fall behind on).
+    pub fn is_structural(self) -> bool {
+        !self.is_about_an_event() && self != Rule::DocumentationStale
     }
 
     /// The kind of contract whose structure the rule is about.
@@ -213,9 +223,10 @@ impl Rule {
             | Rule::GovernorParamMismatch
             | Rule::TimelockMinDelayMismatch
             | Rule::RoleAdminChanged => Severity::High,
-            Rule::SafeOwnerMissing | Rule::TimelockRoleMissing | Rule::RoleMissingMember => {
-                Severity::Medium
-            }
+            Rule::SafeOwnerMissing
+            | Rule::TimelockRoleMissing
+            | Rule::RoleMissingMember
+            | Rule::DocumentationStale => Severity::Medium,
         }
     }
 }
@@ -242,6 +253,18 @@ impl Finding {
     pub fn identity(&self) -> (Rule, Address, &str) {
         (self.rule, self.subject, &self.key)
     }
+}
+
+/// When the documentation becomes stale: `grace` blocks after the oldest structural divergence
+/// still open (given as the blocks they opened at) opened.
+pub fn documentation_stale_at(
+    open_structural: impl IntoIterator<Item = i64>,
+    grace: u64,
+) -> Option<i64> {
+    open_structural
+        .into_iter()
+        .min()
+        .map(|oldest| oldest.saturating_add(grace as i64))
 }
 
 /// What to do with the divergences of one subject after an evaluation.

@@ -243,6 +243,21 @@ impl BatchTx {
         Ok(out)
     }
 
+    /// Every open divergence of a group.
+    pub async fn open_group_divergences(
+        &mut self,
+        group_id: &str,
+    ) -> Result<Vec<Divergence>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT * FROM divergences WHERE group_id = $1 AND status = 'open' ORDER BY n",
+        )
+        .bind(group_id)
+        .fetch_all(&mut *self.tx)
+        .await
+        .ctx("reading divergences")?;
+        rows.iter().map(divergence_row).collect()
+    }
+
     /// Open divergences of a group about one subject.
     pub async fn open_divergences(
         &mut self,
