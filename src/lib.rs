@@ -30,6 +30,7 @@ pub mod chain;
 pub mod cli;
 pub mod config;
 pub mod daemon;
+pub mod decisions;
 pub mod decode;
 pub mod devnet;
 pub mod manifest;

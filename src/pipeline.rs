@@ -5,13 +5,14 @@
 
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 
-use alloy::primitives::{Address, B256};
+use alloy::primitives::{Address, Bytes, B256, U256};
 use alloy::rpc::types::Log;
 
 use crate::chain::rpc::{BlockRef, Rpc, RpcError};
 use crate::decode::{decode_log, DecodedLog};
-use crate::decode::{GovernanceEvent, GroupEvent};
+use crate::decode::{GovernanceEvent, GroupEvent, SafeEvent};
 use crate::manifest::{Manifest, RoleDecl};
+use crate::observe::signers::{self, RecoveredSigner};
 use crate::observe::{ContractKind, Observed};
 use crate::reconcile::ids::{description_hash, timelock_operation_id};
 use crate::reconcile::{
@@ -310,6 +311,7 @@ async fn apply_group(
     // contract it changed is reconciled once, after its last event (the evidence).
     let mut changed: BTreeMap<(Address, ContractKind), Moment> = BTreeMap::new();
     let mut current_tx = None;
+    let mut executions = SafeExecutions::default();
     for d in decoded {
         let block = d.evidence.block_number as i64;
         if block < first || block > batch.to as i64 || !belongs(d, &addresses, &treasury) {
@@ -318,6 +320,7 @@ async fn apply_group(
         if current_tx != Some(d.evidence.tx_hash) {
             reconcile_changed(tx, view, g, &states, &mut changed, stats).await?;
             current_tx = Some(d.evidence.tx_hash);
+            executions = SafeExecutions::default();
         }
         while let Some(v) = pending.next_if(|v| v.effective_block <= block) {
             manifest_takes_effect(tx, view, g, v, &states, stats).await?;
@@ -344,7 +347,85 @@ async fn apply_group(
             extra.insert("timelock_operation_id".into(), op.to_string().into());
             calls.explained.insert(op);
         }
+        let mut signer_findings = Vec::new();
+        if states.contains_key(&(d.address, ContractKind::Safe)) {
+            match &d.event {
+                Ok(GroupEvent::Safe(SafeEvent::SafeMultiSigTransaction {
+                    signatures,
+                    additional_info,
+                    ..
+                })) => {
+                    // SafeL2: `additionalInfo` is abi.encode(nonce, sender, threshold).
+                    let threshold = additional_info
+                        .get(64..96)
+                        .map(|w| U256::from_be_slice(w).saturating_to::<u64>());
+                    executions
+                        .announced
+                        .insert(d.address, (signatures.clone(), threshold));
+                }
+                Ok(GroupEvent::Safe(
+                    SafeEvent::ExecutionSuccess { safe_tx_hash, .. }
+                    | SafeEvent::ExecutionFailure { safe_tx_hash, .. },
+                )) => {
+                    let current = match states.get(&(d.address, ContractKind::Safe)) {
+                        Some(Observed::Safe(s)) => s.threshold,
+                        _ => 0,
+                    };
+                    let recovered = execution_signers(
+                        view.chain.rpc,
+                        d,
+                        *safe_tx_hash,
+                        &mut executions,
+                        current,
+                    )
+                    .await?;
+                    match recovered {
+                        Ok(signers) => {
+                            let declared = version.manifest.safe(&d.address);
+                            for s in &signers {
+                                if declared.is_some_and(|decl| !decl.owners.contains(&s.signer)) {
+                                    signer_findings.push(Finding {
+                                        rule: Rule::SafeSignerUndeclared,
+                                        subject: d.address,
+                                        key: format!("{}:{}", d.evidence.tx_hash, s.signer),
+                                        expected: format!(
+                                            "signed by owners {}",
+                                            crate::reconcile::list_addresses(
+                                                declared
+                                                    .map(|x| x.owners.clone())
+                                                    .unwrap_or_default()
+                                            )
+                                        ),
+                                        observed: format!("signed by {} ({})", s.signer, s.kind),
+                                    });
+                                }
+                            }
+                            extra.insert(
+                                "signers".into(),
+                                serde_json::to_value(&signers).expect("signers serialise"),
+                            );
+                        }
+                        Err(why) => {
+                            extra.insert("signers_error".into(), why.into());
+                        }
+                    }
+                }
+                _ => {}
+            }
+        }
         rows.push(record_row(gid, d, &version.hash, extra));
+        if !signer_findings.is_empty() {
+            let moment = Moment {
+                block,
+                block_hash: d.evidence.block_hash.to_string(),
+                tx_hash: Some(d.evidence.tx_hash.to_string()),
+                log_index: Some(d.evidence.log_index as i64),
+                by: "chain",
+            };
+            for f in signer_findings {
+                open_divergence(tx, g, version, f, &moment, stats).await?;
+            }
+        }
         if let Ok(event) = &d.event {
             let moment = Moment {
                 block,
@@ -359,6 +440,14 @@ async fn apply_group(
         for (&(contract, kind), state) in states.range_mut((d.address, ContractKind::Safe)..) {
             if contract != d.address {
                 break;
+            }
+            if let Observed::Safe(safe) = state {
+                // The threshold the Safe checked signatures against is the one before this
+                // transaction changed anything.
+                executions
+                    .threshold_before
+                    .entry(contract)
+                    .or_insert(safe.threshold);
             }
             if state.apply(event) {
                 let key = contract.to_checksum(None);
@@ -482,6 +571,50 @@ async fn reconcile_changed(
         evaluate(tx, view, g, key.0, &states[&key], &moment, stats).await?;
     }
     Ok(())
+}
+
+/// What one transaction told about Safe executions so far: signatures a SafeL2 announced,
+/// and each Safe's threshold before the transaction changed it.
+#[derive(Default)]
+struct SafeExecutions {
+    announced: HashMap<Address, (Bytes, Option<u64>)>,
+    threshold_before: HashMap<Address, u64>,
+}
+
+/// Who signed a Safe execution: from the SafeL2 event of the same transaction, or else from the
+/// `execTransaction` input of the transaction itself. `Err` says why they are unknown (an
+/// execution through a relayer or a module call needs call traces).
+async fn execution_signers(
+    rpc: &Rpc,
+    d: &DecodedLog,
+    safe_tx_hash: B256,
+    executions: &mut SafeExecutions,
+    current_threshold: u64,
+) -> Result<Result<Vec<RecoveredSigner>, String>, ApplyError> {
+    let (signatures, announced_threshold) = match executions.announced.remove(&d.address) {
+        Some(x) => x,
+        None => match rpc.transaction_input(d.evidence.tx_hash).await? {
+            Some((Some(to), input)) if to == d.address => {
+                match signers::decode_exec_transaction(&input) {
+                    Some(exec) => (exec.signatures, None),
+                    None => return Ok(Err("the transaction is not an execTransaction".into())),
+                }
+            }
+            Some(_) => {
+                return Ok(Err(
+                    "executed through another contract; signatures need call traces".into(),
+                ))
+            }
+            None => return Ok(Err("the node does not know the transaction".into())),
+        },
+    };
+    let threshold = announced_threshold
+        .or_else(|| executions.threshold_before.get(&d.address).copied())
+        .unwrap_or(current_threshold);
+    Ok(
+        signers::recover_signers(safe_tx_hash, &signatures, threshold as usize)
+            .map_err(|e| e.to_string()),
+    )
 }
 
 /// Whether a log is the group's: emitted by a contract it declares, or an ERC-20 transfer

@@ -842,3 +842,129 @@ on_both_backends!(
     documentation_stale_sqlite_and_postgres,
     documentation_goes_stale
 );
+
+/// Safe executions are decisions with their signers recovered — from SafeL2's event or from the
+/// transaction input of a plain Safe — and a signature by an owner the manifest does not list
+/// is `safe.signer_undeclared`.
+async fn signers_are_recovered(backend: support::Backend) {
+    use groupstate::devnet::{SafeTx, SignatureKind};
+    let w = world(backend).await;
+    let keys = devnet::signers(4);
+    let owners = addresses(&keys[..3]);
+    let l2 = w
+        .contracts
+        .create_safe(&w.devnet, SafeVersion::V141L2, &owners, 2, 16)
+        .await
+        .unwrap();
+    let plain = w
+        .contracts
+        .create_safe(&w.devnet, SafeVersion::V141, &owners, 2, 17)
+        .await
+        .unwrap();
+    for safe in [l2, plain] {
+        devnet::fund(&w.devnet, safe, U256::from(1000))
+            .await
+            .unwrap();
+    }
+    register(
+        &w.store,
+        &support::safe_manifest(
+            "sig",
+            0,
+            &[(l2, owners.clone(), 2), (plain, owners.clone(), 2)],
+        ),
+    )
+    .await;
+    let payee = Address::repeat_byte(0x77);
+    let mixed = [
+        (&keys[0], SignatureKind::EthSign),
+        (&keys[2], SignatureKind::Ecdsa),
+    ];
+    for safe in [l2, plain] {
+        SafeTx::new(payee, U256::from(1), Vec::<u8>::new())
+            .execute(&w.devnet, safe, &mixed)
+            .await
+            .unwrap();
+    }
+    // An owner nobody declared joins the plain Safe and signs a payment.
+    devnet::add_owner_with_threshold(
+        &w.devnet,
+        plain,
+        keys[3].address(),
+        2,
+        &[&keys[0], &keys[1]],
+    )
+    .await
+    .unwrap();
+    let signed = devnet::exec_transaction(
+        &w.devnet,
+        plain,
+        payee,
+        U256::from(2),
+        Default::default(),
+        0,
+        &[&keys[3], &keys[1]],
+    )
+    .await
+    .unwrap();
+    let f = support::follower(&w.store, &w.devnet.rpc_url(), w.devnet.chain_id());
+    support::sync(&f).await;
+
+    let decisions = groupstate::decisions::decisions(&w.store, "sig")
+        .await
+        .unwrap();
+    let executions: Vec<_> = decisions
+        .iter()
+        .filter_map(|d| match d {
+            groupstate::decisions::Decision::SafeExecution(e) => Some(e),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(executions.len(), 4);
+    let signers_of = |i: usize| -> Vec<(String, String)> {
+        executions[i]
+            .signers
+            .as_array()
+            .unwrap_or_else(|| panic!("{:?}", executions[i]))
+            .iter()
+            .map(|s| {
+                (
+                    s["signer"].as_str().unwrap().to_lowercase(),
+                    s["kind"].as_str().unwrap().to_string(),
+                )
+            })
+            .collect()
+    };
+    let mut expected = vec![
+        (format!("{:#x}", keys[0].address()), "eth_sign".to_string()),
+        (format!("{:#x}", keys[2].address()), "ecdsa".to_string()),
+    ];
+    expected.sort();
+    for i in 0..2 {
+        let mut got = signers_of(i);
+        got.sort();
+        assert_eq!(got, expected, "execution {i}");
+    }
+    assert!(
+        executions[0].transaction.is_some(),
+        "SafeL2 carries the transaction"
+    );
+    let undeclared = w
+        .store
+        .divergences("sig", Some(DivergenceStatus::Open))
+        .await
+        .unwrap()
+        .into_iter()
+        .filter(|d| d.rule == "safe.signer_undeclared")
+        .collect::<Vec<_>>();
+    assert_eq!(undeclared.len(), 1, "{undeclared:?}");
+    assert_eq!(undeclared[0].subject, plain.to_checksum(None));
+    assert_eq!(
+        undeclared[0].opened_tx_hash,
+        Some(signed.transaction_hash.to_string())
+    );
+    assert!(undeclared[0]
+        .item
+        .ends_with(&keys[3].address().to_checksum(None)));
+}
+on_both_backends!(signers_sqlite_and_postgres, signers_are_recovered);

@@ -237,6 +237,20 @@ impl Rpc {
         self.request("eth_getLogs", (filter.clone(),)).await
     }
 
+    /// A transaction's recipient and input, or `None` if the node does not know it.
+    pub async fn transaction_input(
+        &self,
+        tx_hash: B256,
+    ) -> Result<Option<(Option<Address>, Bytes)>, RpcError> {
+        #[derive(Debug, Deserialize)]
+        struct RawTx {
+            to: Option<Address>,
+            input: Bytes,
+        }
+        let tx: Option<RawTx> = self.request("eth_getTransactionByHash", (tx_hash,)).await?;
+        Ok(tx.map(|t| (t.to, t.input)))
+    }
+
     pub async fn code_at(&self, address: Address, block: u64) -> Result<Bytes, RpcError> {
         self.request("eth_getCode", (address, U64::from(block)))
             .await

@@ -59,6 +59,13 @@ pub enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// A group's decisions: Governor proposals with their whole lifecycle, and Safe executions
+    /// with their recovered signers.
+    Decisions {
+        id: String,
+        #[arg(long)]
+        json: bool,
+    },
     /// A group's divergences between declared and observed structure.
     Divergences {
         id: String,
@@ -143,6 +150,12 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             };
             let rows = store.records(&id, &filter).await?;
             output::records(&rows, json)
+        }
+        Command::Decisions { id, json } => {
+            let store = open_store(&settings).await?;
+            require_group(&store, &id).await?;
+            let decisions = crate::decisions::decisions(&store, &id).await?;
+            output::decisions(&decisions, json)
         }
         Command::Divergences { id, status, json } => {
             let store = open_store(&settings).await?;

@@ -1,5 +1,6 @@
 //! How the CLI prints: aligned tables for people, JSON for machines.
 
+use crate::decisions::Decision;
 use crate::store::{Divergence, GroupRow, ManifestVersion, RecordRow};
 
 fn table(headers: &[&str], rows: Vec<Vec<String>>) {
@@ -72,6 +73,63 @@ pub fn records(rows: &[RecordRow], as_json: bool) -> anyhow::Result<()> {
             .collect(),
     );
     println!("{} record(s)", rows.len());
+    Ok(())
+}
+
+pub fn decisions(rows: &[Decision], as_json: bool) -> anyhow::Result<()> {
+    if as_json {
+        return json(&rows);
+    }
+    table(
+        &["BLOCK", "TYPE", "CONTRACT", "WHAT", "STATE", "WHO"],
+        rows.iter()
+            .map(|d| match d {
+                Decision::Proposal(p) => vec![
+                    p.created.block_number.to_string(),
+                    "proposal".to_string(),
+                    short(&p.governor),
+                    {
+                        let mut w = p.description.clone();
+                        if w.chars().count() > 40 {
+                            w = w.chars().take(37).collect::<String>() + "...";
+                        }
+                        w
+                    },
+                    p.state.clone(),
+                    format!(
+                        "for {} / against {} / abstain {} ({} votes)",
+                        p.votes_for,
+                        p.votes_against,
+                        p.votes_abstain,
+                        p.votes.len()
+                    ),
+                ],
+                Decision::SafeExecution(e) => vec![
+                    e.evidence.block_number.to_string(),
+                    "safe execution".to_string(),
+                    short(&e.safe),
+                    short(&e.safe_tx_hash),
+                    if e.success { "success" } else { "failure" }.to_string(),
+                    e.signers
+                        .as_array()
+                        .map(|a| {
+                            a.iter()
+                                .map(|s| {
+                                    format!(
+                                        "{} ({})",
+                                        short(s["signer"].as_str().unwrap_or("?")),
+                                        s["kind"].as_str().unwrap_or("?")
+                                    )
+                                })
+                                .collect::<Vec<_>>()
+                                .join(", ")
+                        })
+                        .unwrap_or_else(|| "signers unknown".to_string()),
+                ],
+            })
+            .collect(),
+    );
+    println!("{} decision(s)", rows.len());
     Ok(())
 }
 

@@ -17,6 +17,11 @@ pub use governance::{reconcile_governor, reconcile_ownable, reconcile_roles, rec
 pub use safe::reconcile_safe;
 pub use treasury::{outflow, reconcile_outflow, Outflow};
 
+/// Addresses as a bracketed, checksummed list, for expected/observed texts.
+pub fn list_addresses(addrs: impl IntoIterator<Item = Address>) -> String {
+    safe::list(addrs)
+}
+
 use crate::manifest::{Manifest, RoleDecl};
 use crate::observe::Observed;
 
@@ -126,10 +131,12 @@ pub enum Rule {
     TimelockUnexplainedCall,
     #[serde(rename = "documentation.stale")]
     DocumentationStale,
+    #[serde(rename = "safe.signer_undeclared")]
+    SafeSignerUndeclared,
 }
 
 impl Rule {
-    pub const ALL: [Rule; 18] = [
+    pub const ALL: [Rule; 19] = [
         Rule::SafeOwnerUndeclared,
         Rule::SafeOwnerMissing,
         Rule::SafeThresholdMismatch,
@@ -148,6 +155,7 @@ impl Rule {
         Rule::TreasuryRecipientNotAllowed,
         Rule::TimelockUnexplainedCall,
         Rule::DocumentationStale,
+        Rule::SafeSignerUndeclared,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -170,6 +178,7 @@ impl Rule {
             Rule::TreasuryRecipientNotAllowed => "treasury.recipient_not_allowed",
             Rule::TimelockUnexplainedCall => "timelock.unexplained_call",
             Rule::DocumentationStale => "documentation.stale",
+            Rule::SafeSignerUndeclared => "safe.signer_undeclared",
         }
     }
 
@@ -185,6 +194,7 @@ impl Rule {
             Rule::TreasuryOutflowOverLimit
                 | Rule::TreasuryRecipientNotAllowed
                 | Rule::TimelockUnexplainedCall
+                | Rule::SafeSignerUndeclared
         )
     }
 
@@ -215,7 +225,8 @@ impl Rule {
             | Rule::TimelockRoleUndeclared
             | Rule::RoleUndeclaredMember
             | Rule::OwnershipUndeclaredOwner
-            | Rule::TimelockUnexplainedCall => Severity::Critical,
+            | Rule::TimelockUnexplainedCall
+            | Rule::SafeSignerUndeclared => Severity::Critical,
             Rule::TreasuryOutflowOverLimit | Rule::TreasuryRecipientNotAllowed => Severity::High,
             Rule::SafeThresholdMismatch
             | Rule::SafeGuardChanged

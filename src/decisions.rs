@@ -1,0 +1,241 @@
+//! Decisions as first-class records, assembled from the stored records of a group: a Governor
+//! proposal gathers its whole lifecycle (created, each vote, queued, executed or canceled, the
+//! timelock operation that carried it out), and a Safe execution gathers its transaction and
+//! the signers recovered from its signatures. Read-side only: the records stay the source of
+//! truth, so a roll-back of records is a roll-back of decisions.
+
+use std::collections::BTreeMap;
+
+use serde::Serialize;
+use serde_json::Value;
+
+use crate::store::{RecordFilter, RecordRow, Store, StoreError};
+
+/// Where a piece of a decision is on the chain.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Evidence {
+    pub block_number: i64,
+    pub block_hash: String,
+    pub tx_hash: String,
+    pub log_index: i64,
+}
+
+impl From<&RecordRow> for Evidence {
+    fn from(r: &RecordRow) -> Self {
+        Evidence {
+            block_number: r.block_number,
+            block_hash: r.block_hash.clone(),
+            tx_hash: r.tx_hash.clone(),
+            log_index: r.log_index,
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Vote {
+    pub voter: String,
+    /// against | for | abstain
+    pub support: String,
+    pub weight: String,
+    pub reason: String,
+    pub evidence: Evidence,
+}
+
+/// A Governor proposal and everything that happened to it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ProposalDecision {
+    pub governor: String,
+    pub proposal_id: String,
+    pub proposer: String,
+    pub description: String,
+    pub targets: Value,
+    pub values: Value,
+    pub calldatas: Value,
+    /// created | queued | executed | canceled
+    pub state: String,
+    pub votes_for: String,
+    pub votes_against: String,
+    pub votes_abstain: String,
+    pub votes: Vec<Vote>,
+    pub created: Evidence,
+    pub queued: Option<Evidence>,
+    pub eta: Option<String>,
+    pub executed: Option<Evidence>,
+    pub canceled: Option<Evidence>,
+    pub timelock_operation_id: Option<String>,
+    /// The timelock's `CallScheduled` / `CallExecuted` / `Cancelled` records of that operation.
+    pub timelock_calls: Vec<(String, Evidence)>,
+}
+
+/// A Safe multisig execution with its recovered signers.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct SafeExecutionDecision {
+    pub safe: String,
+    pub safe_tx_hash: String,
+    pub success: bool,
+    /// The SafeL2 `SafeMultiSigTransaction` details (to, value, data, operation), when present.
+    pub transaction: Option<Value>,
+    pub signers: Value,
+    pub evidence: Evidence,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum Decision {
+    Proposal(Box<ProposalDecision>),
+    SafeExecution(SafeExecutionDecision),
+}
+
+fn field(fields: &Value, key: &str) -> String {
+    match &fields[key] {
+        Value::String(s) => s.clone(),
+        Value::Null => String::new(),
+        other => other.to_string(),
+    }
+}
+
+fn add(a: &str, b: &str) -> String {
+    use alloy::primitives::U256;
+    let a: U256 = a.parse().unwrap_or_default();
+    let b: U256 = b.parse().unwrap_or_default();
+    (a.saturating_add(b)).to_string()
+}
+
+/// Every decision of a group, in chain order of their first record.
+pub async fn decisions(store: &Store, group_id: &str) -> Result<Vec<Decision>, StoreError> {
+    let records = store.records(group_id, &RecordFilter::default()).await?;
+    Ok(assemble(&records))
+}
+
+/// Assembles decisions from records (pure).
+pub fn assemble(records: &[RecordRow]) -> Vec<Decision> {
+    let mut proposals: BTreeMap<(String, String), ProposalDecision> = BTreeMap::new();
+    let mut order: Vec<(i64, i64, usize)> = Vec::new();
+    let mut out: Vec<Decision> = Vec::new();
+    let mut multisig: BTreeMap<(String, String), Value> = BTreeMap::new();
+    let mut calls: BTreeMap<String, Vec<(String, Evidence)>> = BTreeMap::new();
+    for r in records {
+        let fields: Value = serde_json::from_str(&r.fields).unwrap_or(Value::Null);
+        let key = |fields: &Value| (r.address.clone(), field(fields, "proposal_id"));
+        match r.kind.as_str() {
+            "governor.proposal_created" => {
+                proposals.insert(
+                    key(&fields),
+                    ProposalDecision {
+                        governor: r.address.clone(),
+                        proposal_id: field(&fields, "proposal_id"),
+                        proposer: field(&fields, "proposer"),
+                        description: field(&fields, "description"),
+                        targets: fields["targets"].clone(),
+                        values: fields["values"].clone(),
+                        calldatas: fields["calldatas"].clone(),
+                        state: "created".into(),
+                        votes_for: "0".into(),
+                        votes_against: "0".into(),
+                        votes_abstain: "0".into(),
+                        votes: Vec::new(),
+                        created: r.into(),
+                        queued: None,
+                        eta: None,
+                        executed: None,
+                        canceled: None,
+                        timelock_operation_id: fields["timelock_operation_id"]
+                            .as_str()
+                            .map(String::from),
+                        timelock_calls: Vec::new(),
+                    },
+                );
+            }
+            "governor.vote_cast" | "governor.vote_cast_with_params" => {
+                if let Some(p) = proposals.get_mut(&key(&fields)) {
+                    let weight = field(&fields, "weight");
+                    let support = match fields["support"].as_u64() {
+                        Some(0) => {
+                            p.votes_against = add(&p.votes_against, &weight);
+                            "against"
+                        }
+                        Some(1) => {
+                            p.votes_for = add(&p.votes_for, &weight);
+                            "for"
+                        }
+                        Some(2) => {
+                            p.votes_abstain = add(&p.votes_abstain, &weight);
+                            "abstain"
+                        }
+                        _ => "other",
+                    };
+                    p.votes.push(Vote {
+                        voter: field(&fields, "voter"),
+                        support: support.into(),
+                        weight,
+                        reason: field(&fields, "reason"),
+                        evidence: r.into(),
+                    });
+                }
+            }
+            "governor.proposal_queued" => {
+                if let Some(p) = proposals.get_mut(&key(&fields)) {
+                    p.state = "queued".into();
+                    p.queued = Some(r.into());
+                    p.eta = Some(field(&fields, "eta"));
+                }
+            }
+            "governor.proposal_executed" => {
+                if let Some(p) = proposals.get_mut(&key(&fields)) {
+                    p.state = "executed".into();
+                    p.executed = Some(r.into());
+                }
+            }
+            "governor.proposal_canceled" => {
+                if let Some(p) = proposals.get_mut(&key(&fields)) {
+                    p.state = "canceled".into();
+                    p.canceled = Some(r.into());
+                }
+            }
+            "timelock.call_scheduled" | "timelock.call_executed" | "timelock.cancelled" => {
+                calls
+                    .entry(field(&fields, "id"))
+                    .or_default()
+                    .push((r.kind.clone(), r.into()));
+            }
+            "safe.multisig_transaction" => {
+                multisig.insert((r.address.clone(), r.tx_hash.clone()), fields.clone());
+            }
+            "safe.execution_success" | "safe.execution_failure" => {
+                let transaction = multisig
+                    .remove(&(r.address.clone(), r.tx_hash.clone()))
+                    .map(|mut t| {
+                        if let Some(o) = t.as_object_mut() {
+                            o.remove("event");
+                            o.remove("signatures");
+                            o.remove("additional_info");
+                        }
+                        t
+                    });
+                order.push((r.block_number, r.log_index, out.len()));
+                out.push(Decision::SafeExecution(SafeExecutionDecision {
+                    safe: r.address.clone(),
+                    safe_tx_hash: field(&fields, "safe_tx_hash"),
+                    success: r.kind == "safe.execution_success",
+                    transaction,
+                    signers: fields["signers"].clone(),
+                    evidence: r.into(),
+                }));
+            }
+            _ => {}
+        }
+    }
+    for (_, mut p) in proposals {
+        if let Some(id) = &p.timelock_operation_id {
+            p.timelock_calls = calls.get(id).cloned().unwrap_or_default();
+        }
+        order.push((p.created.block_number, p.created.log_index, out.len()));
+        out.push(Decision::Proposal(Box::new(p)));
+    }
+    order.sort();
+    let mut slots: Vec<Option<Decision>> = out.into_iter().map(Some).collect();
+    order
+        .into_iter()
+        .filter_map(|(_, _, i)| slots[i].take())
+        .collect()
+}
