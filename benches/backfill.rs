@@ -60,6 +60,7 @@ fn chain_config(devnet: &Devnet, ws: bool, poll_ms: u64) -> ChainConfig {
         poll_interval_ms: poll_ms,
         max_block_range: RANGE,
         documentation_grace_blocks: 7200,
+        snapshot_interval_blocks: 50_000,
     }
 }
 

@@ -73,6 +73,14 @@ pub struct ChainConfig {
     /// itself flagged as stale (`documentation.stale`), in blocks.
     #[serde(default = "default_documentation_grace_blocks")]
     pub documentation_grace_blocks: u64,
+    /// Every this many blocks each watched contract is read again with `eth_call`, to catch a
+    /// change no event announced (an upgrade, a storage write); 0 turns it off.
+    #[serde(default = "default_snapshot_interval_blocks")]
+    pub snapshot_interval_blocks: u64,
+}
+
+fn default_snapshot_interval_blocks() -> u64 {
+    50_000
 }
 
 fn default_documentation_grace_blocks() -> u64 {

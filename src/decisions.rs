@@ -65,6 +65,9 @@ pub struct ProposalDecision {
     pub timelock_operation_id: Option<String>,
     /// The timelock's `CallScheduled` / `CallExecuted` / `Cancelled` records of that operation.
     pub timelock_calls: Vec<(String, Evidence)>,
+    /// Funds the executed operation moved out of the timelock (native value of its calls, and
+    /// ERC-20 transfers from the timelock in the same transaction).
+    pub outflows: Vec<Value>,
 }
 
 /// A Safe multisig execution with its recovered signers.
@@ -77,6 +80,8 @@ pub struct SafeExecutionDecision {
     pub transaction: Option<Value>,
     pub signers: Value,
     pub evidence: Evidence,
+    /// Funds this execution moved out of the Safe (native value, ERC-20 transfers from it).
+    pub outflows: Vec<Value>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -114,6 +119,29 @@ pub fn assemble(records: &[RecordRow]) -> Vec<Decision> {
     let mut out: Vec<Decision> = Vec::new();
     let mut multisig: BTreeMap<(String, String), Value> = BTreeMap::new();
     let mut calls: BTreeMap<String, Vec<(String, Evidence)>> = BTreeMap::new();
+    let mut executed_calls: BTreeMap<String, Vec<(String, Value, String)>> = BTreeMap::new();
+    // Token transfers by transaction, to link outflows to the decision that caused them.
+    let mut transfers: BTreeMap<String, Vec<Value>> = BTreeMap::new();
+    for r in records {
+        if r.kind == "token.transfer" {
+            let mut t: Value = serde_json::from_str(&r.fields).unwrap_or(Value::Null);
+            t["asset"] = Value::String(r.address.clone());
+            transfers.entry(r.tx_hash.clone()).or_default().push(t);
+        }
+    }
+    let token_outflows = |tx: &str, from: &str| -> Vec<Value> {
+        transfers
+            .get(tx)
+            .map(|v| {
+                v.iter()
+                    .filter(|t| t["from"].as_str().is_some_and(|f| f.eq_ignore_ascii_case(from)))
+                    .map(|t| {
+                        serde_json::json!({"asset": t["asset"], "to": t["to"], "value": t["value"]})
+                    })
+                    .collect()
+            })
+            .unwrap_or_default()
+    };
     for r in records {
         let fields: Value = serde_json::from_str(&r.fields).unwrap_or(Value::Null);
         let key = |fields: &Value| (r.address.clone(), field(fields, "proposal_id"));
@@ -143,6 +171,7 @@ pub fn assemble(records: &[RecordRow]) -> Vec<Decision> {
                             .as_str()
                             .map(String::from),
                         timelock_calls: Vec::new(),
+                        outflows: Vec::new(),
                     },
                 );
             }
@@ -197,6 +226,12 @@ pub fn assemble(records: &[RecordRow]) -> Vec<Decision> {
                     .entry(field(&fields, "id"))
                     .or_default()
                     .push((r.kind.clone(), r.into()));
+                if r.kind == "timelock.call_executed" {
+                    executed_calls
+                        .entry(field(&fields, "id"))
+                        .or_default()
+                        .push((r.address.clone(), fields.clone(), r.tx_hash.clone()));
+                }
             }
             "safe.multisig_transaction" => {
                 multisig.insert((r.address.clone(), r.tx_hash.clone()), fields.clone());
@@ -212,6 +247,17 @@ pub fn assemble(records: &[RecordRow]) -> Vec<Decision> {
                         }
                         t
                     });
+                let mut outflows = Vec::new();
+                if let Some(t) = &transaction {
+                    if t["operation"] == 0 && field(t, "value") != "0" {
+                        outflows.push(
+                            serde_json::json!({"asset": "native", "to": t["to"], "value": t["value"]}),
+                        );
+                    }
+                }
+                if r.kind == "safe.execution_success" {
+                    outflows.extend(token_outflows(&r.tx_hash, &r.address));
+                }
                 order.push((r.block_number, r.log_index, out.len()));
                 out.push(Decision::SafeExecution(SafeExecutionDecision {
                     safe: r.address.clone(),
@@ -220,6 +266,7 @@ pub fn assemble(records: &[RecordRow]) -> Vec<Decision> {
                     transaction,
                     signers: fields["signers"].clone(),
                     evidence: r.into(),
+                    outflows,
                 }));
             }
             _ => {}
@@ -228,6 +275,18 @@ pub fn assemble(records: &[RecordRow]) -> Vec<Decision> {
     for (_, mut p) in proposals {
         if let Some(id) = &p.timelock_operation_id {
             p.timelock_calls = calls.get(id).cloned().unwrap_or_default();
+            let mut seen_txs = Vec::new();
+            for (timelock, call, tx) in executed_calls.get(id).into_iter().flatten() {
+                if field(call, "value") != "0" {
+                    p.outflows.push(serde_json::json!({
+                        "asset": "native", "to": call["target"], "value": call["value"]
+                    }));
+                }
+                if !seen_txs.contains(tx) {
+                    p.outflows.extend(token_outflows(tx, timelock));
+                    seen_txs.push(tx.clone());
+                }
+            }
         }
         order.push((p.created.block_number, p.created.log_index, out.len()));
         out.push(Decision::Proposal(Box::new(p)));

@@ -148,6 +148,8 @@ pub struct ChainCtx<'a> {
     pub log_range: u64,
     /// Blocks a structural divergence may stay open before the documentation is stale.
     pub grace_blocks: u64,
+    /// Contracts are read again at every multiple of this block number (0: never).
+    pub snapshot_interval: u64,
 }
 
 /// Applies `batch` for `groups` and commits. With `checkpoint`, the chain's cursor moves to the
@@ -312,6 +314,10 @@ async fn apply_group(
     let mut changed: BTreeMap<(Address, ContractKind), Moment> = BTreeMap::new();
     let mut current_tx = None;
     let mut executions = SafeExecutions::default();
+    let interval = view.chain.snapshot_interval as i64;
+    // The first multiple of the interval at or after `first` (never block 0).
+    let mut next_refresh =
+        (interval > 0).then(|| ((first.max(1) + interval - 1) / interval) * interval);
     for d in decoded {
         let block = d.evidence.block_number as i64;
         if block < first || block > batch.to as i64 || !belongs(d, &addresses, &treasury) {
@@ -321,6 +327,10 @@ async fn apply_group(
             reconcile_changed(tx, view, g, &states, &mut changed, stats).await?;
             current_tx = Some(d.evidence.tx_hash);
             executions = SafeExecutions::default();
+        }
+        while let Some(at) = next_refresh.filter(|at| *at < block) {
+            refresh(tx, view, g, &mut states, at, stats).await?;
+            next_refresh = Some(at + interval);
         }
         while let Some(v) = pending.next_if(|v| v.effective_block <= block) {
             manifest_takes_effect(tx, view, g, v, &states, stats).await?;
@@ -474,6 +484,10 @@ async fn apply_group(
         }
     }
     reconcile_changed(tx, view, g, &states, &mut changed, stats).await?;
+    while let Some(at) = next_refresh.filter(|at| *at <= batch.to as i64) {
+        refresh(tx, view, g, &mut states, at, stats).await?;
+        next_refresh = Some(at + interval);
+    }
     for v in pending {
         manifest_takes_effect(tx, view, g, v, &states, stats).await?;
     }
@@ -569,6 +583,51 @@ async fn reconcile_changed(
 ) -> Result<(), ApplyError> {
     for (key, moment) in std::mem::take(changed) {
         evaluate(tx, view, g, key.0, &states[&key], &moment, stats).await?;
+    }
+    Ok(())
+}
+
+/// Reads every contract again at block `at` (a multiple of the snapshot interval, after all
+/// its events); what the calls show and the events did not is stored and reconciled at `at`.
+async fn refresh(
+    tx: &mut BatchTx,
+    view: &BatchView<'_>,
+    g: &GroupCtx,
+    states: &mut BTreeMap<(Address, ContractKind), Observed>,
+    at: i64,
+    stats: &mut BatchStats,
+) -> Result<(), ApplyError> {
+    /// After every log of the block in the state history.
+    const AFTER_THE_BLOCK: i64 = 1 << 40;
+    for ((contract, kind), state) in states.iter_mut() {
+        let fresh = state
+            .refreshed(view.chain.rpc, *contract, at as u64)
+            .await?;
+        if fresh == *state {
+            continue;
+        }
+        tracing::warn!(group = %g.row.id, contract = %contract, kind = kind.as_str(), block = at,
+            "a snapshot shows a change no event announced");
+        let key = contract.to_checksum(None);
+        tx.insert_state(
+            &g.row.id,
+            &key,
+            kind.as_str(),
+            at,
+            AFTER_THE_BLOCK,
+            "refresh",
+            &fresh.to_json(),
+        )
+        .await?;
+        *state = fresh;
+        let moment = Moment {
+            block: at,
+            block_hash: block_hash(view.chain.rpc, view.hashes, at).await?,
+            tx_hash: None,
+            log_index: None,
+            by: "chain",
+        };
+        evaluate(tx, view, g, *contract, state, &moment, stats).await?;
     }
     Ok(())
 }

@@ -215,6 +215,56 @@ async fn governance_followed(backend: support::Backend) {
     assert_eq!(open(&store, "genesis").await.len(), 3);
     assert_eq!(open(&store, "late").await.len(), 3);
 
+    // The voting period lengthened by a proposal: a setting the manifest does not declare.
+    use alloy::sol_types::SolCall;
+    let set = groupstate::devnet::governance::bindings::IGroupGovernor::setVotingPeriodCall {
+        newVotingPeriod: 20,
+    };
+    let lengthen = Proposal::single(
+        g.governor,
+        U256::ZERO,
+        set.abi_encode(),
+        "Vote for 20 blocks",
+    );
+    g.pass_proposal(
+        &devnet,
+        voters[0],
+        &lengthen,
+        &[(voters[0], VoteSupport::For)],
+    )
+    .await
+    .unwrap();
+    support::sync(&f).await;
+    assert!(open(&store, "genesis").await.contains(&(
+        "governor.param_mismatch".to_string(),
+        "voting_period=20".to_string()
+    )));
+    // The group documents both setting changes: one manifest update resolves them.
+    let v2 = manifest("genesis", 0, safe, &owners, &g)
+        .replace("voting_period: 10", "voting_period: 20")
+        .replace("min_delay: 2", "min_delay: 5");
+    let version = store
+        .update_group(&Manifest::parse(&v2).unwrap(), None)
+        .await
+        .unwrap();
+    devnet.mine(1).await.unwrap();
+    support::sync(&f).await;
+    let by_manifest: Vec<String> = store
+        .divergences("genesis", Some(DivergenceStatus::Resolved))
+        .await
+        .unwrap()
+        .into_iter()
+        .filter(|d| {
+            d.resolved_manifest_hash.as_deref() == Some(version.hash.as_str())
+                && d.resolution.as_deref() == Some("manifest")
+        })
+        .map(|d| d.rule)
+        .collect();
+    assert_eq!(
+        by_manifest,
+        vec!["timelock.min_delay_mismatch", "governor.param_mismatch"]
+    );
+
     // Funds: tokens into the treasury, then out through a proposal — over the 5-token limit
     // and to someone the policy does not name.
     let token = U256::from(10u64).pow(U256::from(18));

@@ -968,3 +968,62 @@ async fn signers_are_recovered(backend: support::Backend) {
         .ends_with(&keys[3].address().to_checksum(None)));
 }
 on_both_backends!(signers_sqlite_and_postgres, signers_are_recovered);
+
+/// A change no event announces (here a storage write) is caught by the periodic snapshot at the
+/// next multiple of `snapshot_interval_blocks`, dated at that block.
+async fn periodic_snapshots_catch_silent_changes(backend: support::Backend) {
+    let w = world(backend).await;
+    let keys = devnet::signers(3);
+    let owners = addresses(&keys);
+    let safe = w
+        .contracts
+        .create_safe(&w.devnet, SafeVersion::V141, &owners, 2, 18)
+        .await
+        .unwrap();
+    register(
+        &w.store,
+        &support::safe_manifest("silent", 0, &[(safe, owners.clone(), 2)]),
+    )
+    .await;
+    let mut chain = support::chain_config(&w.devnet.rpc_url(), w.devnet.chain_id());
+    chain.snapshot_interval_blocks = 5;
+    let f = groupstate::chain::Follower::new(
+        "local",
+        chain,
+        support::follower_config(),
+        w.store.clone(),
+    )
+    .unwrap();
+    support::sync(&f).await;
+    assert!(open_rules(&w.store, "silent").await.is_empty());
+    // The threshold lives in storage slot 4 of a Safe; write 1 there without any event.
+    let _: bool = w
+        .devnet
+        .raw(
+            "anvil_setStorageAt",
+            (
+                safe,
+                U256::from(4),
+                alloy::primitives::B256::with_last_byte(1),
+            ),
+        )
+        .await
+        .unwrap();
+    let written = w.devnet.head().await.unwrap() as i64;
+    w.devnet.mine(10).await.unwrap();
+    support::sync(&f).await;
+    let open = w
+        .store
+        .divergences("silent", Some(DivergenceStatus::Open))
+        .await
+        .unwrap();
+    assert_eq!(open.len(), 1, "{open:?}");
+    assert_eq!(open[0].rule, "safe.threshold_mismatch");
+    assert_eq!(open[0].opened_block % 5, 0);
+    assert!(open[0].opened_block > written && open[0].opened_block <= written + 5);
+    assert!(open[0].opened_tx_hash.is_none());
+}
+on_both_backends!(
+    periodic_snapshot_sqlite_and_postgres,
+    periodic_snapshots_catch_silent_changes
+);

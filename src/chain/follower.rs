@@ -364,6 +364,7 @@ impl Follower {
                 chain_id: self.chain.chain_id,
                 log_range: self.chain.max_block_range,
                 grace_blocks: self.chain.documentation_grace_blocks,
+                snapshot_interval: self.chain.snapshot_interval_blocks,
             };
             apply_batch(&self.store, &ctx, groups, &batch, checkpoint)
                 .await

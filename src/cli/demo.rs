@@ -64,6 +64,7 @@ pub async fn run(settings: Settings) -> anyhow::Result<()> {
         poll_interval_ms: 200,
         max_block_range: 2000,
         documentation_grace_blocks: 7200,
+        snapshot_interval_blocks: 50_000,
     };
     let follower = Follower::new("local", chain, settings.follower.clone(), store.clone())?;
     let cancel = CancellationToken::new();

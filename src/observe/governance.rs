@@ -235,6 +235,18 @@ pub async fn snapshot_timelock(
     })
 }
 
+/// A TimelockController's minimum delay at `block` (`None` without code or without the call).
+pub async fn snapshot_timelock_delay(
+    rpc: &Rpc,
+    timelock: Address,
+    block: u64,
+) -> Result<Option<U256>, RpcError> {
+    if rpc.code_at(timelock, block).await?.is_empty() {
+        return Ok(None);
+    }
+    optional(rpc, timelock, &TL::getMinDelayCall {}, block).await
+}
+
 /// An Ownable contract's owner at `block` (pending owner only from events).
 pub async fn snapshot_ownable(
     rpc: &Rpc,

@@ -131,6 +131,38 @@ impl Observed {
         }
     }
 
+    /// This state corrected by a periodic `eth_call` snapshot at `block`: what calls can read
+    /// replaces what the events said (role members, which no call lists, are kept).
+    pub async fn refreshed(
+        &self,
+        rpc: &Rpc,
+        address: Address,
+        block: u64,
+    ) -> Result<Observed, RpcError> {
+        Ok(match self {
+            Observed::Safe(_) => Observed::Safe(snapshot_safe(rpc, address, block).await?),
+            Observed::Governor(_) => {
+                Observed::Governor(governance::snapshot_governor(rpc, address, block).await?)
+            }
+            Observed::Timelock(t) => {
+                let mut fresh = t.clone();
+                let read = governance::snapshot_timelock_delay(rpc, address, block).await?;
+                if read.is_some() {
+                    fresh.min_delay = read;
+                }
+                Observed::Timelock(fresh)
+            }
+            Observed::Roles(r) => Observed::Roles(r.clone()),
+            Observed::Ownable(o) => {
+                let mut fresh = o.clone();
+                fresh.owner = governance::snapshot_ownable(rpc, address, block)
+                    .await?
+                    .owner;
+                Observed::Ownable(fresh)
+            }
+        })
+    }
+
     /// The contract's structure at `block`, read from the chain; `log_range` bounds the
     /// `eth_getLogs` ranges of a role-history scan.
     pub async fn snapshot(

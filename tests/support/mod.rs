@@ -118,6 +118,7 @@ pub fn chain_config(rpc_url: &str, chain_id: u64) -> ChainConfig {
         poll_interval_ms: 50,
         max_block_range: 1000,
         documentation_grace_blocks: 7200,
+        snapshot_interval_blocks: 50_000,
     }
 }
 
