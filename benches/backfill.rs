@@ -10,17 +10,17 @@
 //!    fresh SQLite file and a fresh PostgreSQL database, with peak RSS during the backfill.
 //! 4. Measures live latency, block mined → divergence stored, with polling and with WebSocket.
 
+mod common;
+
 use std::time::{Duration, Instant};
 
+use common::*;
+
 use alloy::primitives::{Address, B256, U256};
-use alloy::rpc::types::{Filter, TransactionInput, TransactionRequest};
+use alloy::rpc::types::{TransactionInput, TransactionRequest};
 use alloy::sol_types::SolCall;
-use futures::StreamExt;
-use groupstate::chain::rpc::{RetryPolicy, Rpc};
 use groupstate::chain::Follower;
-use groupstate::config::{ChainConfig, FollowerConfig};
 use groupstate::decode::abi::v141::SafeL2;
-use groupstate::decode::catalog_topics;
 use groupstate::devnet::{
     self, Devnet, DevnetOptions, SafeContracts, SafeTx, SafeVersion, SignatureKind,
 };
@@ -31,61 +31,12 @@ use tokio_util::sync::CancellationToken;
 const SAFES: usize = 200;
 const GROUPS: usize = 20;
 const EXECUTIONS: usize = 500;
-const RANGE: u64 = 50;
-const CONCURRENCY: usize = 4;
 
 fn env_usize(key: &str, default: usize) -> usize {
     std::env::var(key)
         .ok()
         .and_then(|v| v.parse().ok())
         .unwrap_or(default)
-}
-
-fn follower_config() -> FollowerConfig {
-    FollowerConfig {
-        concurrency: CONCURRENCY,
-        reorg_window: 128,
-        max_retries: 8,
-        retry_base_ms: 100,
-        request_timeout_ms: 60_000,
-    }
-}
-
-fn chain_config(devnet: &Devnet, ws: bool, poll_ms: u64) -> ChainConfig {
-    ChainConfig {
-        rpc_url: devnet.rpc_url(),
-        ws_url: ws.then(|| devnet.ws_url()),
-        chain_id: devnet.chain_id(),
-        confirmations: 0,
-        poll_interval_ms: poll_ms,
-        max_block_range: RANGE,
-        documentation_grace_blocks: 7200,
-        snapshot_interval_blocks: 50_000,
-    }
-}
-
-/// Peak resident set of this process since the last reset, in MiB.
-fn peak_rss_mib() -> f64 {
-    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
-    status
-        .lines()
-        .find(|l| l.starts_with("VmHWM:"))
-        .and_then(|l| l.split_whitespace().nth(1))
-        .and_then(|kb| kb.parse::<f64>().ok())
-        .map(|kb| kb / 1024.0)
-        .unwrap_or(f64::NAN)
-}
-
-fn reset_peak_rss() {
-    let _ = std::fs::write("/proc/self/clear_refs", "5");
-}
-
-fn percentile(sorted: &[f64], p: f64) -> f64 {
-    if sorted.is_empty() {
-        return f64::NAN;
-    }
-    let i = ((sorted.len() - 1) as f64 * p).round() as usize;
-    sorted[i]
 }
 
 fn manifests(safes: &[Address], owners: &[Address]) -> Vec<Manifest> {
@@ -105,71 +56,6 @@ fn manifests(safes: &[Address], owners: &[Address]) -> Vec<Manifest> {
             Manifest::parse(&y).expect("benchmark manifest")
         })
         .collect()
-}
-
-async fn fresh_store(url: &str, manifests: &[Manifest]) -> Store {
-    let store = Store::connect(url, 8).await.expect("database");
-    store.migrate().await.expect("migrations");
-    for m in manifests {
-        store.add_group(m).await.expect("group");
-    }
-    store
-}
-
-async fn pg_database(admin: &str) -> String {
-    use sqlx::Connection;
-    let name = format!("gs_bench_{}", rand::random::<u32>());
-    let mut c = sqlx::PgConnection::connect(admin)
-        .await
-        .expect("PostgreSQL");
-    sqlx::query(&format!("CREATE DATABASE {name}"))
-        .execute(&mut c)
-        .await
-        .unwrap();
-    format!("{}/{name}", admin.rsplit_once('/').unwrap().0)
-}
-
-async fn bare_sweep(devnet: &Devnet, safes: &[Address], to: u64) -> (usize, Duration) {
-    let rpc = Rpc::new(&devnet.rpc_url(), RetryPolicy::from(&follower_config())).unwrap();
-    let topics = catalog_topics();
-    let started = Instant::now();
-    let ranges: Vec<(u64, u64)> = (0..=to)
-        .step_by(RANGE as usize)
-        .map(|a| (a, (a + RANGE - 1).min(to)))
-        .collect();
-    let counts: Vec<usize> = futures::stream::iter(ranges)
-        .map(|(a, b)| {
-            let rpc = rpc.clone();
-            let filter = Filter::new()
-                .address(safes.to_vec())
-                .event_signature(topics.clone())
-                .from_block(a)
-                .to_block(b);
-            tokio::spawn(async move { rpc.logs(&filter).await.expect("getLogs").len() })
-        })
-        .buffered(CONCURRENCY)
-        .map(|r| r.unwrap())
-        .collect()
-        .await;
-    (counts.iter().sum(), started.elapsed())
-}
-
-async fn index(devnet: &Devnet, store: &Store) -> Duration {
-    let f = Follower::new(
-        "local",
-        chain_config(devnet, false, 1000),
-        follower_config(),
-        store.clone(),
-    )
-    .unwrap();
-    let started = Instant::now();
-    loop {
-        let o = f.step().await.expect("follower step");
-        if o.advanced == 0 && !o.catching_up {
-            break;
-        }
-    }
-    started.elapsed()
 }
 
 /// Block mined → divergence stored, for `samples` undeclared owners added and removed again.
@@ -252,8 +138,7 @@ async fn main() {
     }
     let events = env_usize("BENCH_EVENTS", 100_000);
     let samples = env_usize("BENCH_SAMPLES", 30);
-    let pg_admin = std::env::var("BENCH_PG")
-        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".to_string());
+    let pg_admin = pg_admin();
 
     eprintln!("building the workload ({events} events)…");
     let devnet = Devnet::start(DevnetOptions::default())
@@ -300,11 +185,11 @@ async fn main() {
     let group_manifests = manifests(&safes, &owners);
 
     // Warm the node's caches once, then measure the bare sweep (best of 3).
-    let _ = bare_sweep(&devnet, &safes, head).await;
+    let _ = bare_sweep(&devnet, &safes, &[], head).await;
     let mut sweep = Duration::MAX;
     let mut logs = 0;
     for _ in 0..3 {
-        let (n, t) = bare_sweep(&devnet, &safes, head).await;
+        let (n, t) = bare_sweep(&devnet, &safes, &[], head).await;
         logs = n;
         sweep = sweep.min(t);
     }

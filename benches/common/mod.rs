@@ -1,0 +1,159 @@
+//! What the benchmarks share: follower settings, a fresh store per backend, the bare
+//! `eth_getLogs` sweep the indexer is compared with, a timed backfill, and peak RSS.
+#![allow(dead_code)]
+
+use std::time::{Duration, Instant};
+
+use alloy::primitives::{Address, B256};
+use alloy::rpc::types::Filter;
+use futures::StreamExt;
+use groupstate::chain::rpc::{RetryPolicy, Rpc};
+use groupstate::chain::Follower;
+use groupstate::config::{ChainConfig, FollowerConfig};
+use groupstate::decode::{catalog_topics, TRANSFER_TOPIC};
+use groupstate::devnet::Devnet;
+use groupstate::manifest::Manifest;
+use groupstate::store::Store;
+
+pub const RANGE: u64 = 50;
+pub const CONCURRENCY: usize = 4;
+
+pub fn follower_config() -> FollowerConfig {
+    FollowerConfig {
+        concurrency: CONCURRENCY,
+        reorg_window: 128,
+        max_retries: 8,
+        retry_base_ms: 100,
+        request_timeout_ms: 60_000,
+    }
+}
+
+pub fn chain_config(devnet: &Devnet, ws: bool, poll_ms: u64) -> ChainConfig {
+    ChainConfig {
+        rpc_url: devnet.rpc_url(),
+        ws_url: ws.then(|| devnet.ws_url()),
+        chain_id: devnet.chain_id(),
+        confirmations: 0,
+        poll_interval_ms: poll_ms,
+        max_block_range: RANGE,
+        documentation_grace_blocks: 7200,
+        snapshot_interval_blocks: 50_000,
+    }
+}
+
+/// Peak resident set of this process since the last reset, in MiB.
+pub fn peak_rss_mib() -> f64 {
+    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
+    status
+        .lines()
+        .find(|l| l.starts_with("VmHWM:"))
+        .and_then(|l| l.split_whitespace().nth(1))
+        .and_then(|kb| kb.parse::<f64>().ok())
+        .map(|kb| kb / 1024.0)
+        .unwrap_or(f64::NAN)
+}
+
+pub fn reset_peak_rss() {
+    let _ = std::fs::write("/proc/self/clear_refs", "5");
+}
+
+pub fn percentile(sorted: &[f64], p: f64) -> f64 {
+    if sorted.is_empty() {
+        return f64::NAN;
+    }
+    let i = ((sorted.len() - 1) as f64 * p).round() as usize;
+    sorted[i]
+}
+
+pub async fn fresh_store(url: &str, manifests: &[Manifest]) -> Store {
+    let store = Store::connect(url, 8).await.expect("database");
+    store.migrate().await.expect("migrations");
+    for m in manifests {
+        store.add_group(m).await.expect("group");
+    }
+    store
+}
+
+pub async fn pg_database(admin: &str) -> String {
+    use sqlx::Connection;
+    let name = format!("gs_bench_{}", rand::random::<u32>());
+    let mut c = sqlx::PgConnection::connect(admin)
+        .await
+        .expect("PostgreSQL");
+    sqlx::query(&format!("CREATE DATABASE {name}"))
+        .execute(&mut c)
+        .await
+        .unwrap();
+    format!("{}/{name}", admin.rsplit_once('/').unwrap().0)
+}
+
+pub fn pg_admin() -> String {
+    std::env::var("BENCH_PG")
+        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".to_string())
+}
+
+/// The bare sweep: the same `eth_getLogs` queries the follower makes (by emitter and the
+/// catalog's topics; ERC-20 transfers from and to the treasury), same range and concurrency,
+/// decoded into alloy `Log`s and counted. Returns (logs, time).
+pub async fn bare_sweep(
+    devnet: &Devnet,
+    addresses: &[Address],
+    treasury: &[Address],
+    to: u64,
+) -> (usize, Duration) {
+    let rpc = Rpc::new(&devnet.rpc_url(), RetryPolicy::from(&follower_config())).unwrap();
+    let mut templates = vec![Filter::new()
+        .address(addresses.to_vec())
+        .event_signature(catalog_topics())];
+    if !treasury.is_empty() {
+        let words: Vec<B256> = treasury.iter().map(|a| a.into_word()).collect();
+        let transfers = Filter::new().event_signature(TRANSFER_TOPIC);
+        templates.push(transfers.clone().topic1(words.clone()));
+        templates.push(transfers.topic2(words));
+    }
+    let started = Instant::now();
+    let ranges: Vec<(u64, u64)> = (0..=to)
+        .step_by(RANGE as usize)
+        .map(|a| (a, (a + RANGE - 1).min(to)))
+        .collect();
+    let counts: Vec<usize> = futures::stream::iter(ranges)
+        .map(|(a, b)| {
+            let rpc = rpc.clone();
+            let templates = templates.clone();
+            tokio::spawn(async move {
+                let mut n = 0;
+                for t in templates {
+                    n += rpc
+                        .logs(&t.from_block(a).to_block(b))
+                        .await
+                        .expect("getLogs")
+                        .len();
+                }
+                n
+            })
+        })
+        .buffered(CONCURRENCY)
+        .map(|r| r.unwrap())
+        .collect()
+        .await;
+    (counts.iter().sum(), started.elapsed())
+}
+
+/// A backfill from an empty database to the head, timed.
+pub async fn index(devnet: &Devnet, store: &Store) -> Duration {
+    let f = Follower::new(
+        "local",
+        chain_config(devnet, false, 1000),
+        follower_config(),
+        store.clone(),
+    )
+    .unwrap();
+    let started = Instant::now();
+    loop {
+        let o = f.step().await.expect("follower step");
+        if o.advanced == 0 && !o.catching_up {
+            break;
+        }
+    }
+    started.elapsed()
+}
