@@ -98,9 +98,15 @@ async fn main() {
     }
     for i in 0..transfers {
         let to = [g.timelock, l2, plain][i % 3];
-        g.transfer_tokens(&devnet, g.deployer, to, U256::from(1))
-            .await
-            .unwrap();
+        // An explicit gas limit: anvil's estimate for an ERC20Votes transfer can fall short.
+        let tx = alloy::rpc::types::TransactionRequest::default()
+            .from(g.deployer)
+            .to(g.token)
+            .gas_limit(300_000)
+            .input(alloy::rpc::types::TransactionInput::new(
+                devnet::token_transfer_calldata(to, U256::from(1)),
+            ));
+        devnet.transact(tx).await.unwrap();
     }
     for i in 0..executions {
         let safe = if i % 2 == 0 { l2 } else { plain };

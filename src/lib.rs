@@ -15,16 +15,19 @@
 //! - [`manifest`]: the group state document: parse, validate with every problem by path,
 //!   normalise, hash.
 //! - [`chain`]: RPC access with retries, and the [`chain::Follower`]: adaptive backfill, live
-//!   head, confirmations, reorg detection and roll-back.
+//!   head, confirmations, reorg detection and roll-back; [`daemon`] runs one per chain.
 //! - [`decode`]: the event catalog (`abis/`), raw log → typed [`decode::GroupEvent`].
-//! - [`observe`]: the observed structure of each Safe, from events and `eth_call` snapshots.
-//! - [`reconcile`]: pure functions from (declared, observed) to findings, and the diff against
-//!   what is already open.
-//! - [`store`]: sqlx persistence on SQLite or PostgreSQL; every step's writes for a batch and
-//!   the follower checkpoint commit in one transaction, and every derived row can be rolled back
+//! - [`observe`]: the observed structure of each watched contract (Safe, Governor, Timelock,
+//!   AccessControl, Ownable), from events and `eth_call` snapshots; Safe signer recovery.
+//! - [`reconcile`]: pure functions from (declared, observed) — or one event — to findings, and
+//!   the diff against what is already open.
+//! - [`pipeline`]: applies one fetched batch — decode, observe, reconcile, store — in one
+//!   transaction with the progress it marks.
+//! - [`store`]: sqlx persistence on SQLite or PostgreSQL; every derived row can be rolled back
 //!   to a block.
-//! - [`cli`]: the `groupstate` command; [`devnet`]: a local anvil chain with the real Safe
-//!   contracts, for the demo, the tests and the benchmarks.
+//! - [`decisions`]: the read side that assembles proposals and Safe executions from records.
+//! - [`cli`]: the `groupstate` command; [`devnet`]: a local anvil chain with the real Safe and
+//!   OpenZeppelin contracts, for the demo, the tests and the benchmarks.
 
 pub mod chain;
 pub mod cli;

@@ -138,6 +138,20 @@ struct Moment {
     by: &'static str,
 }
 
+impl Moment {
+    /// A divergence resolved here, under the manifest version `manifest_hash`.
+    fn resolution(&self, manifest_hash: String) -> Resolution {
+        Resolution {
+            block: self.block,
+            block_hash: self.block_hash.clone(),
+            tx_hash: self.tx_hash.clone(),
+            log_index: self.log_index,
+            manifest_hash,
+            by: self.by,
+        }
+    }
+}
+
 /// The chain a batch comes from, and how to read more of it.
 #[derive(Debug, Clone, Copy)]
 pub struct ChainCtx<'a> {
@@ -558,14 +572,7 @@ async fn settle_stale(
         .iter()
         .any(|d| Rule::parse(&d.rule).is_some_and(|r| r.is_structural()));
     if let (Some(stale), false) = (stale, structural_left) {
-        let r = Resolution {
-            block: m.block,
-            block_hash: m.block_hash.clone(),
-            tx_hash: m.tx_hash.clone(),
-            log_index: m.log_index,
-            manifest_hash: g.version_at(m.block).hash.clone(),
-            by: m.by,
-        };
+        let r = m.resolution(g.version_at(m.block).hash.clone());
         tx.resolve_divergence(&g.row.id, stale.n, &r).await?;
         stats.resolved += 1;
     }
@@ -748,14 +755,7 @@ async fn event_rules(
                 if open.rule == Rule::TimelockUnexplainedCall.as_str()
                     && open.item == id.to_string()
                 {
-                    let r = Resolution {
-                        block: m.block,
-                        block_hash: m.block_hash.clone(),
-                        tx_hash: m.tx_hash.clone(),
-                        log_index: m.log_index,
-                        manifest_hash: version.hash.clone(),
-                        by: m.by,
-                    };
+                    let r = m.resolution(version.hash.clone());
                     tx.resolve_divergence(&g.row.id, open.n, &r).await?;
                     stats.resolved += 1;
                 }
@@ -813,14 +813,7 @@ async fn evaluate(
         .collect();
     let t = transition(&keyed, findings);
     for n in t.resolve {
-        let r = Resolution {
-            block: m.block,
-            block_hash: m.block_hash.clone(),
-            tx_hash: m.tx_hash.clone(),
-            log_index: m.log_index,
-            manifest_hash: version.hash.clone(),
-            by: m.by,
-        };
+        let r = m.resolution(version.hash.clone());
         tx.resolve_divergence(&g.row.id, n, &r).await?;
         stats.resolved += 1;
     }
@@ -870,14 +863,20 @@ fn record_row(
 ) -> RecordRow {
     let (kind, category, fields) = match &d.event {
         Ok(e) => {
-            let mut v = serde_json::to_value(e).expect("events always serialise");
-            if let Some(obj) = v.as_object_mut() {
-                obj.extend(extra);
-            }
+            // Straight to text unless there is something to add (the common case is hot).
+            let fields = if extra.is_empty() {
+                serde_json::to_string(e).expect("events always serialise")
+            } else {
+                let mut v = serde_json::to_value(e).expect("events always serialise");
+                if let Some(obj) = v.as_object_mut() {
+                    obj.extend(extra);
+                }
+                v.to_string()
+            };
             (
                 e.kind().to_string(),
                 e.category().as_str().to_string(),
-                v.to_string(),
+                fields,
             )
         }
         Err(err) => (

@@ -39,6 +39,38 @@ async fn register(store: &Store, yaml: &str) -> Manifest {
     m
 }
 
+/// A Safe of `owners` with threshold 2, declared as such in group `id` followed from block 0.
+async fn safe_group(
+    w: &World,
+    id: &str,
+    version: SafeVersion,
+    salt: u64,
+    owners: &[Address],
+) -> Address {
+    let safe = w
+        .contracts
+        .create_safe(&w.devnet, version, owners, 2, salt)
+        .await
+        .unwrap();
+    register(
+        &w.store,
+        &support::safe_manifest(id, 0, &[(safe, owners.to_vec(), 2)]),
+    )
+    .await;
+    safe
+}
+
+/// A follower of the world's chain with some chain settings changed.
+fn follower_with(
+    w: &World,
+    tune: impl FnOnce(&mut groupstate::config::ChainConfig),
+) -> groupstate::chain::Follower {
+    let mut chain = support::chain_config(&w.devnet.rpc_url(), w.devnet.chain_id());
+    tune(&mut chain);
+    groupstate::chain::Follower::new("local", chain, support::follower_config(), w.store.clone())
+        .unwrap()
+}
+
 async fn open_rules(store: &Store, group: &str) -> Vec<(String, String)> {
     store
         .divergences(group, Some(DivergenceStatus::Open))
@@ -155,16 +187,7 @@ async fn every_rule_raised_and_resolved(backend: support::Backend) {
     let keys = devnet::signers(4);
     let owners = addresses(&keys[..3]);
     let signers = [&keys[0], &keys[1]];
-    let safe = w
-        .contracts
-        .create_safe(&w.devnet, SafeVersion::V141, &owners, 2, 2)
-        .await
-        .unwrap();
-    register(
-        &w.store,
-        &support::safe_manifest("g", 0, &[(safe, owners.clone(), 2)]),
-    )
-    .await;
+    let safe = safe_group(&w, "g", SafeVersion::V141, 2, &owners).await;
     let f = support::follower(&w.store, &w.devnet.rpc_url(), w.devnet.chain_id());
     support::sync(&f).await;
     assert!(open_rules(&w.store, "g").await.is_empty());
@@ -228,16 +251,7 @@ async fn guard_changes(backend: support::Backend) {
     let w = world(backend).await;
     let keys = devnet::signers(3);
     let owners = addresses(&keys);
-    let safe = w
-        .contracts
-        .create_safe(&w.devnet, SafeVersion::V141L2, &owners, 2, 3)
-        .await
-        .unwrap();
-    register(
-        &w.store,
-        &support::safe_manifest("g", 0, &[(safe, owners.clone(), 2)]),
-    )
-    .await;
+    let safe = safe_group(&w, "g", SafeVersion::V141L2, 3, &owners).await;
     let f = support::follower(&w.store, &w.devnet.rpc_url(), w.devnet.chain_id());
     // The Safe repository's example ReentrancyTransactionGuard, deployed with the contracts.
     let guard = w.contracts.guard;
@@ -263,16 +277,7 @@ async fn safe_130_layouts(backend: support::Backend) {
     let keys = devnet::signers(4);
     let owners = addresses(&keys[..3]);
     let signers = [&keys[0], &keys[1]];
-    let safe = w
-        .contracts
-        .create_safe(&w.devnet, SafeVersion::V130L2, &owners, 2, 4)
-        .await
-        .unwrap();
-    register(
-        &w.store,
-        &support::safe_manifest("old", 0, &[(safe, owners.clone(), 2)]),
-    )
-    .await;
+    let safe = safe_group(&w, "old", SafeVersion::V130L2, 4, &owners).await;
     let module = Address::repeat_byte(0x4d);
     devnet::fund(&w.devnet, safe, U256::from(5)).await.unwrap();
     devnet::add_owner_with_threshold(&w.devnet, safe, keys[3].address(), 3, &signers)
@@ -588,16 +593,7 @@ async fn websocket_and_confirmations(backend: support::Backend) {
     let w = world(backend).await;
     let keys = devnet::signers(4);
     let owners = addresses(&keys[..3]);
-    let safe = w
-        .contracts
-        .create_safe(&w.devnet, SafeVersion::V141L2, &owners, 2, 11)
-        .await
-        .unwrap();
-    register(
-        &w.store,
-        &support::safe_manifest("ws", 0, &[(safe, owners.clone(), 2)]),
-    )
-    .await;
+    let safe = safe_group(&w, "ws", SafeVersion::V141L2, 11, &owners).await;
     let mut chain = support::chain_config(&w.devnet.rpc_url(), w.devnet.chain_id());
     chain.ws_url = Some(w.devnet.ws_url());
     chain.poll_interval_ms = 60_000;
@@ -776,25 +772,8 @@ async fn documentation_goes_stale(backend: support::Backend) {
     let w = world(backend).await;
     let keys = devnet::signers(4);
     let owners = addresses(&keys[..3]);
-    let safe = w
-        .contracts
-        .create_safe(&w.devnet, SafeVersion::V141L2, &owners, 2, 15)
-        .await
-        .unwrap();
-    register(
-        &w.store,
-        &support::safe_manifest("docs", 0, &[(safe, owners.clone(), 2)]),
-    )
-    .await;
-    let mut chain = support::chain_config(&w.devnet.rpc_url(), w.devnet.chain_id());
-    chain.documentation_grace_blocks = 3;
-    let f = groupstate::chain::Follower::new(
-        "local",
-        chain,
-        support::follower_config(),
-        w.store.clone(),
-    )
-    .unwrap();
+    let safe = safe_group(&w, "docs", SafeVersion::V141L2, 15, &owners).await;
+    let f = follower_with(&w, |c| c.documentation_grace_blocks = 3);
     let add = devnet::add_owner_with_threshold(
         &w.devnet,
         safe,
@@ -975,25 +954,8 @@ async fn periodic_snapshots_catch_silent_changes(backend: support::Backend) {
     let w = world(backend).await;
     let keys = devnet::signers(3);
     let owners = addresses(&keys);
-    let safe = w
-        .contracts
-        .create_safe(&w.devnet, SafeVersion::V141, &owners, 2, 18)
-        .await
-        .unwrap();
-    register(
-        &w.store,
-        &support::safe_manifest("silent", 0, &[(safe, owners.clone(), 2)]),
-    )
-    .await;
-    let mut chain = support::chain_config(&w.devnet.rpc_url(), w.devnet.chain_id());
-    chain.snapshot_interval_blocks = 5;
-    let f = groupstate::chain::Follower::new(
-        "local",
-        chain,
-        support::follower_config(),
-        w.store.clone(),
-    )
-    .unwrap();
+    let safe = safe_group(&w, "silent", SafeVersion::V141, 18, &owners).await;
+    let f = follower_with(&w, |c| c.snapshot_interval_blocks = 5);
     support::sync(&f).await;
     assert!(open_rules(&w.store, "silent").await.is_empty());
     // The threshold lives in storage slot 4 of a Safe; write 1 there without any event.
