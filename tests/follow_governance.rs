@@ -325,5 +325,78 @@ async fn governance_followed(backend: support::Backend) {
         .unwrap();
     assert_eq!(unexplained.item, op.to_string());
     // The proposals' own operations were explained: exactly one unexplained call.
+
+    // Undoing what was undocumented resolves it, by the chain: the extra proposer leaves, the
+    // vault comes back to the deployer. A declared minter removed is a missing member until
+    // granted again; a role handed to another admin role is flagged until handed back.
+    devnet::revoke_role(&devnet, g.timelock, PROPOSER_ROLE, intruder, g.deployer)
+        .await
+        .unwrap();
+    devnet::transfer_ownership(&devnet, g.vault, intruder, g.deployer)
+        .await
+        .unwrap();
+    devnet::accept_ownership(&devnet, g.vault, g.deployer)
+        .await
+        .unwrap();
+    devnet::revoke_role(&devnet, g.token, MINTER_ROLE, g.deployer, g.deployer)
+        .await
+        .unwrap();
+    let handed = groupstate::devnet::governance::bindings::IGroupToken::setRoleAdminCall {
+        role: MINTER_ROLE,
+        adminRole: PROPOSER_ROLE,
+    };
+    devnet::send_call(&devnet, g.deployer, g.token, handed)
+        .await
+        .unwrap();
+    support::sync(&f).await;
+    let now = open(&store, "genesis").await;
+    let structural: Vec<&(String, String)> = now
+        .iter()
+        .filter(|(r, _)| !r.starts_with("treasury.") && r != "timelock.unexplained_call")
+        .collect();
+    assert_eq!(
+        structural,
+        vec![
+            &(
+                "role.admin_changed".to_string(),
+                format!("MINTER_ROLE:{PROPOSER_ROLE}")
+            ),
+            &(
+                "role.missing_member".to_string(),
+                format!("MINTER_ROLE:{}", g.deployer)
+            ),
+        ]
+    );
+    let back = groupstate::devnet::governance::bindings::IGroupToken::setRoleAdminCall {
+        role: MINTER_ROLE,
+        adminRole: alloy::primitives::B256::ZERO,
+    };
+    devnet::send_call(&devnet, g.deployer, g.token, back)
+        .await
+        .unwrap();
+    devnet::grant_role(&devnet, g.token, MINTER_ROLE, g.deployer, g.deployer)
+        .await
+        .unwrap();
+    support::sync(&f).await;
+    let resolved: Vec<String> = store
+        .divergences("genesis", Some(DivergenceStatus::Resolved))
+        .await
+        .unwrap()
+        .into_iter()
+        .filter(|d| d.resolution.as_deref() == Some("chain") && d.opened_block > 20)
+        .map(|d| d.rule)
+        .collect();
+    for rule in [
+        "timelock.role_undeclared",
+        "ownership.undeclared_owner",
+        "role.missing_member",
+        "role.admin_changed",
+        "role.undeclared_member",
+    ] {
+        assert!(
+            resolved.iter().any(|r| r == rule),
+            "{rule} not resolved by the chain: {resolved:?}"
+        );
+    }
 }
 on_both_backends!(governance_sqlite_and_postgres, governance_followed);

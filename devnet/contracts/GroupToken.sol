@@ -24,6 +24,11 @@ contract GroupToken is ERC20, ERC20Permit, ERC20Votes, AccessControl {
         _mint(to, amount);
     }
 
+    /// Lets the admin hand a role's administration to another role (emits RoleAdminChanged).
+    function setRoleAdmin(bytes32 role, bytes32 adminRole) public onlyRole(DEFAULT_ADMIN_ROLE) {
+        _setRoleAdmin(role, adminRole);
+    }
+
     function _update(address from, address to, uint256 value) internal override(ERC20, ERC20Votes) {
         super._update(from, to, value);
     }

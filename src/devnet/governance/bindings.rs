@@ -212,6 +212,7 @@ sol! {
     #[derive(Debug)]
     interface IGroupToken {
         function MINTER_ROLE() external view returns (bytes32);
+        function setRoleAdmin(bytes32 role, bytes32 adminRole) external;
         function name() external view returns (string memory);
         function symbol() external view returns (string memory);
         function decimals() external view returns (uint8);
