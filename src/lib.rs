@@ -26,6 +26,8 @@
 //! - [`store`]: sqlx persistence on SQLite or PostgreSQL; every derived row can be rolled back
 //!   to a block.
 //! - [`decisions`]: the read side that assembles proposals and Safe executions from records.
+//! - [`ledger`]: the verifiable log; so far its RFC 6962 / 9162 Merkle tree (hashing, O(log n)
+//!   appends, inclusion and consistency proofs and their verification).
 //! - [`cli`]: the `groupstate` command; [`devnet`]: a local anvil chain with the real Safe and
 //!   OpenZeppelin contracts, for the demo, the tests and the benchmarks.
 
@@ -36,6 +38,7 @@ pub mod daemon;
 pub mod decisions;
 pub mod decode;
 pub mod devnet;
+pub mod ledger;
 pub mod manifest;
 pub mod observe;
 pub mod pipeline;

@@ -126,7 +126,10 @@ pub async fn run(settings: Settings) -> anyhow::Result<()> {
         false,
     )?;
     println!("\n== groupstate decisions river-guild");
-    output::decisions(&crate::decisions::decisions(&store, "river-guild").await?, false)?;
+    output::decisions(
+        &crate::decisions::decisions(&store, "river-guild").await?,
+        false,
+    )?;
     println!("\n== groupstate divergences river-guild --status open");
     output::divergences(
         &store
