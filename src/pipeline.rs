@@ -44,6 +44,33 @@ pub struct Batch {
     pub to: u64,
     pub logs: Vec<Log>,
     pub blocks: Vec<BlockRef>,
+    /// Recipient and input of the transactions of Safe executions that no SafeL2 event
+    /// describes, fetched with the logs (outside the batch's database transaction) so their
+    /// signers can be recovered.
+    pub tx_inputs: HashMap<B256, (Option<Address>, Bytes)>,
+}
+
+/// The transactions whose input a batch needs: those with a Safe `ExecutionSuccess` or
+/// `ExecutionFailure` but no `SafeMultiSigTransaction` (a plain, non-L2 Safe).
+pub fn transactions_needing_input(logs: &[Log]) -> Vec<B256> {
+    use crate::decode::abi::v141::SafeL2 as S;
+    use alloy::sol_types::SolEvent;
+    let mut executed = BTreeSet::new();
+    let mut described = BTreeSet::new();
+    for log in logs {
+        let (Some(tx), Some(t0)) = (log.transaction_hash, log.topic0()) else {
+            continue;
+        };
+        if *t0 == S::ExecutionSuccess::SIGNATURE_HASH || *t0 == S::ExecutionFailure::SIGNATURE_HASH
+        {
+            executed.insert((tx, log.address()));
+        } else if *t0 == S::SafeMultiSigTransaction::SIGNATURE_HASH {
+            described.insert((tx, log.address()));
+        }
+    }
+    let mut out: Vec<B256> = executed.difference(&described).map(|(tx, _)| *tx).collect();
+    out.dedup();
+    out
 }
 
 impl Batch {
@@ -397,6 +424,7 @@ async fn apply_group(
                     };
                     let recovered = execution_signers(
                         view.chain.rpc,
+                        &batch.tx_inputs,
                         d,
                         *safe_tx_hash,
                         &mut executions,
@@ -652,14 +680,20 @@ struct SafeExecutions {
 /// execution through a relayer or a module call needs call traces).
 async fn execution_signers(
     rpc: &Rpc,
+    tx_inputs: &HashMap<B256, (Option<Address>, Bytes)>,
     d: &DecodedLog,
     safe_tx_hash: B256,
     executions: &mut SafeExecutions,
     current_threshold: u64,
 ) -> Result<Result<Vec<RecoveredSigner>, String>, ApplyError> {
+    let fetched = match tx_inputs.get(&d.evidence.tx_hash) {
+        Some(known) => Some(known.clone()),
+        None if executions.announced.contains_key(&d.address) => None,
+        None => rpc.transaction_input(d.evidence.tx_hash).await?,
+    };
     let (signatures, announced_threshold) = match executions.announced.remove(&d.address) {
         Some(x) => x,
-        None => match rpc.transaction_input(d.evidence.tx_hash).await? {
+        None => match fetched {
             Some((Some(to), input)) if to == d.address => {
                 match signers::decode_exec_transaction(&input) {
                     Some(exec) => (exec.signatures, None),

@@ -22,7 +22,9 @@ use tokio_util::sync::CancellationToken;
 use super::rpc::{BlockRef, RetryPolicy, Rpc, RpcError, RpcErrorKind};
 use crate::config::{ChainConfig, FollowerConfig};
 use crate::decode::{catalog_topics, TRANSFER_TOPIC};
-use crate::pipeline::{apply_batch, ApplyError, Batch, ChainCtx, GroupCtx};
+use crate::pipeline::{
+    apply_batch, transactions_needing_input, ApplyError, Batch, ChainCtx, GroupCtx,
+};
 use crate::store::{Store, StoreError};
 
 /// Why a follower step failed, and whether trying again may help.
@@ -504,11 +506,29 @@ impl Fetcher {
                 message: format!("block {b} changed while its range was fetched (reorg)"),
             });
         }
+        // Inputs of plain-Safe executions, for signer recovery, fetched here rather than
+        // inside the writer's database transaction.
+        let tx_inputs = futures::stream::iter(transactions_needing_input(&logs))
+            .map(|tx| {
+                let rpc = self.rpc.clone();
+                async move { rpc.transaction_input(tx).await.map(|i| (tx, i)) }
+            })
+            .buffered(8)
+            .collect::<Vec<_>>()
+            .await
+            .into_iter()
+            .filter_map(|r| match r {
+                Ok((tx, Some(input))) => Some(Ok((tx, input))),
+                Ok((_, None)) => None,
+                Err(e) => Some(Err(e)),
+            })
+            .collect::<Result<_, _>>()?;
         Ok(Batch {
             from: a,
             to: b,
             logs,
             blocks,
+            tx_inputs,
         })
     }
 
