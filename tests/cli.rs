@@ -139,3 +139,63 @@ on_both_backends!(
     groups_sqlite_and_postgres,
     groups_are_registered_and_versioned
 );
+
+/// `manifest check --chain` reads every declared contract at the head and names each
+/// disagreement, exiting non-zero.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn manifest_check_against_the_chain() {
+    use alloy::primitives::Address;
+    use groupstate::devnet::{self, Devnet, DevnetOptions, SafeContracts, SafeVersion};
+    let chain = Devnet::start(DevnetOptions::default()).await.unwrap();
+    let contracts = SafeContracts::deploy(&chain).await.unwrap();
+    let owners: Vec<Address> = devnet::signers(3).iter().map(|k| k.address()).collect();
+    let safe = contracts
+        .create_safe(&chain, SafeVersion::V141, &owners, 2, 1)
+        .await
+        .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("c.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "[chains.local]\nrpc_url = \"{}\"\nchain_id = {}\n",
+            chain.rpc_url(),
+            chain.chain_id()
+        ),
+    )
+    .unwrap();
+    let check = |threshold: u64| {
+        let file = dir.path().join(format!("m{threshold}.yaml"));
+        std::fs::write(
+            &file,
+            support::safe_manifest("g", 0, &[(safe, owners.clone(), threshold)]),
+        )
+        .unwrap();
+        let args = [
+            "--config".to_string(),
+            config.display().to_string(),
+            "manifest".into(),
+            "check".into(),
+            file.display().to_string(),
+            "--chain".into(),
+        ];
+        std::process::Command::new(env!("CARGO_BIN_EXE_groupstate"))
+            .args(&args)
+            .env("RUST_LOG", "error")
+            .output()
+            .unwrap()
+    };
+    // The devnet is another process: blocking this test's thread on the CLI is harmless.
+    let agrees = check(2);
+    assert!(agrees.status.success(), "{}", text(&agrees.stderr));
+    assert!(text(&agrees.stdout).contains("agrees with chain local"));
+    let differs = check(3);
+    assert!(!differs.status.success());
+    assert!(
+        text(&differs.stdout).contains(&format!(
+            "safe.threshold_mismatch {safe}: expected threshold 3, observed threshold 2"
+        )),
+        "{}",
+        text(&differs.stdout)
+    );
+}

@@ -254,17 +254,23 @@ async fn manifest_check(
     )?;
     let head = rpc.head().await?;
     let mut disagreements = 0;
-    for safe in &m.treasury.safes {
-        let observed = crate::observe::snapshot_safe(&rpc, safe.address, head).await?;
-        if !observed.deployed {
-            println!("{}: no Safe deployed at block {head}", safe.address);
-            disagreements += 1;
-            continue;
-        }
-        for f in crate::reconcile::reconcile_safe(safe, &observed) {
+    // Every declared contract, read at the head and compared with what the manifest says.
+    for (address, kind) in crate::pipeline::declared_contracts(&m) {
+        let observed =
+            crate::observe::Observed::snapshot(kind, &rpc, address, head, cfg.max_block_range)
+                .await?;
+        let findings = crate::reconcile::reconcile(&m, address, &observed);
+        if findings.is_empty() && rpc.code_at(address, head).await?.is_empty() {
             println!(
-                "{} {}: expected {}, observed {}",
-                f.rule, safe.address, f.expected, f.observed
+                "{} {address}: no contract deployed at block {head}",
+                kind.as_str()
+            );
+            disagreements += 1;
+        }
+        for f in findings {
+            println!(
+                "{} {address}: expected {}, observed {}",
+                f.rule, f.expected, f.observed
             );
             disagreements += 1;
         }
