@@ -139,7 +139,6 @@ async fn main() {
     }
     let events = env_usize("BENCH_EVENTS", 100_000);
     let samples = env_usize("BENCH_SAMPLES", 30);
-    let pg_admin = pg_admin();
 
     eprintln!("building the workload ({events} events)…");
     let devnet = Devnet::start(DevnetOptions::default())
@@ -185,57 +184,13 @@ async fn main() {
     );
     let group_manifests = manifests(&safes, &owners);
 
-    // Warm the node's caches once, then measure the bare sweep (best of 3).
-    let _ = bare_sweep(&devnet, &safes, &safes, head).await;
-    let mut sweep = Duration::MAX;
-    let mut logs = 0;
-    for _ in 0..3 {
-        let (n, t) = bare_sweep(&devnet, &safes, &safes, head).await;
-        logs = n;
-        sweep = sweep.min(t);
-    }
-
-    println!("## Backfill ({logs} Safe events, {head} blocks, range {RANGE}, concurrency {CONCURRENCY})\n");
-    println!("| run | seconds | events/s | vs bare sweep | peak RSS (MiB) |");
-    println!("| --- | ---: | ---: | ---: | ---: |");
-    println!(
-        "| bare `eth_getLogs` sweep (best of 3) | {:.2} | {:.0} | 1.00× | |",
-        sweep.as_secs_f64(),
-        logs as f64 / sweep.as_secs_f64()
-    );
-    let dir = tempfile::tempdir().unwrap();
-    let sqlite_url = format!(
-        "sqlite://{}?mode=rwc",
-        dir.path().join("bench.db").display()
-    );
-    let pg_url = pg_database(&pg_admin).await;
-    let mut latency_store = None;
-    let mut backends = vec![("SQLite", sqlite_url.clone())];
-    if std::env::var("BENCH_SKIP_PG").is_err() {
-        backends.push(("PostgreSQL", pg_url));
-    }
-    for (name, url) in backends {
-        let store = fresh_store(&url, &group_manifests).await;
-        reset_peak_rss();
-        let t = index(&devnet, &store).await;
-        let rss = peak_rss_mib();
-        let mut stored = 0;
-        for m in &group_manifests {
-            stored += store.count_records(&m.id).await.unwrap();
-        }
+    let (logs, counts, store, _dir) = compare_backfills(&devnet, &group_manifests, head, |logs| {
+        format!("## Backfill ({logs} Safe events, {head} blocks, range {RANGE}, concurrency {CONCURRENCY})")
+    })
+    .await;
+    for stored in counts {
         assert_eq!(stored as usize, logs, "every event recorded once");
-        println!(
-            "| indexer, {name} | {:.2} | {:.0} | {:.2}× | {rss:.0} |",
-            t.as_secs_f64(),
-            logs as f64 / t.as_secs_f64(),
-            t.as_secs_f64() / sweep.as_secs_f64()
-        );
-        if name == "SQLite" {
-            latency_store = Some(store);
-        }
     }
-
-    let store = latency_store.unwrap();
     if samples == 0 {
         return;
     }

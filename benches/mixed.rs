@@ -134,44 +134,12 @@ async fn main() {
         dep = g.deployer, token = g.token,
     );
     let manifest = Manifest::parse(&yaml).unwrap();
-    let addresses = manifest.watched_addresses();
-    let treasury = manifest.treasury_addresses();
-
-    let _ = bare_sweep(&devnet, &addresses, &treasury, head).await;
-    let mut sweep = std::time::Duration::MAX;
-    let mut logs = 0;
-    for _ in 0..3 {
-        let (n, t) = bare_sweep(&devnet, &addresses, &treasury, head).await;
-        logs = n;
-        sweep = sweep.min(t);
-    }
-    println!("## Mixed governance backfill ({logs} logs, {head} blocks: {proposals} proposals, {role_changes} role changes, {transfers} token transfers, {executions} Safe executions)\n");
-    println!("| run | seconds | events/s | vs bare sweep | peak RSS (MiB) |");
-    println!("| --- | ---: | ---: | ---: | ---: |");
-    println!(
-        "| bare `eth_getLogs` sweep (best of 3) | {:.2} | {:.0} | 1.00× | |",
-        sweep.as_secs_f64(),
-        logs as f64 / sweep.as_secs_f64()
-    );
-    let dir = tempfile::tempdir().unwrap();
-    let sqlite_url = format!(
-        "sqlite://{}?mode=rwc",
-        dir.path().join("mixed.db").display()
-    );
-    let pg_url = pg_database(&pg_admin()).await;
-    for (name, url) in [("SQLite", sqlite_url), ("PostgreSQL", pg_url)] {
-        let store = fresh_store(&url, std::slice::from_ref(&manifest)).await;
-        reset_peak_rss();
-        let t = index(&devnet, &store).await;
-        let rss = peak_rss_mib();
-        let stored = store.count_records("mixed").await.unwrap();
+    let (logs, counts, _store, _dir) = compare_backfills(&devnet, std::slice::from_ref(&manifest), head, |logs| {
+        format!("## Mixed governance backfill ({logs} logs, {head} blocks: {proposals} proposals, {role_changes} role changes, {transfers} token transfers, {executions} Safe executions)")
+    })
+    .await;
+    for stored in counts {
         assert!(stored as usize >= logs, "{stored} records for {logs} logs");
-        println!(
-            "| indexer, {name} | {:.2} | {:.0} | {:.2}× | {rss:.0} |",
-            t.as_secs_f64(),
-            stored as f64 / t.as_secs_f64(),
-            t.as_secs_f64() / sweep.as_secs_f64()
-        );
     }
 
     // Signer recovery per Safe execution: the recovery itself (two ECDSA signatures), and the

@@ -157,3 +157,72 @@ pub async fn index(devnet: &Devnet, store: &Store) -> Duration {
     }
     started.elapsed()
 }
+
+/// The comparison both backfill benchmarks report: the bare sweep (best of three after a
+/// warm-up), then a backfill from an empty database on SQLite and, unless `BENCH_SKIP_PG` is
+/// set, PostgreSQL, printed as a Markdown table under the heading `title(logs)`. Returns the
+/// number of logs the sweep saw, the records each backfill stored, and the SQLite store with
+/// the directory that holds its file.
+pub async fn compare_backfills(
+    devnet: &Devnet,
+    manifests: &[Manifest],
+    head: u64,
+    title: impl Fn(usize) -> String,
+) -> (usize, Vec<i64>, Store, tempfile::TempDir) {
+    let addresses: Vec<Address> = manifests
+        .iter()
+        .flat_map(|m| m.watched_addresses())
+        .collect();
+    let treasury: Vec<Address> = manifests
+        .iter()
+        .flat_map(|m| m.treasury_addresses())
+        .collect();
+    let _ = bare_sweep(devnet, &addresses, &treasury, head).await;
+    let mut sweep = Duration::MAX;
+    let mut logs = 0;
+    for _ in 0..3 {
+        let (n, t) = bare_sweep(devnet, &addresses, &treasury, head).await;
+        logs = n;
+        sweep = sweep.min(t);
+    }
+    println!("{}\n", title(logs));
+    println!("| run | seconds | events/s | vs bare sweep | peak RSS (MiB) |");
+    println!("| --- | ---: | ---: | ---: | ---: |");
+    println!(
+        "| bare `eth_getLogs` sweep (best of 3) | {:.2} | {:.0} | 1.00× | |",
+        sweep.as_secs_f64(),
+        logs as f64 / sweep.as_secs_f64()
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let sqlite_url = format!(
+        "sqlite://{}?mode=rwc",
+        dir.path().join("bench.db").display()
+    );
+    let mut backends = vec![("SQLite", sqlite_url)];
+    if std::env::var("BENCH_SKIP_PG").is_err() {
+        backends.push(("PostgreSQL", pg_database(&pg_admin()).await));
+    }
+    let mut counts = Vec::new();
+    let mut sqlite = None;
+    for (name, url) in backends {
+        let store = fresh_store(&url, manifests).await;
+        reset_peak_rss();
+        let t = index(devnet, &store).await;
+        let rss = peak_rss_mib();
+        let mut stored = 0;
+        for m in manifests {
+            stored += store.count_records(&m.id).await.unwrap();
+        }
+        counts.push(stored);
+        println!(
+            "| indexer, {name} | {:.2} | {:.0} | {:.2}× | {rss:.0} |",
+            t.as_secs_f64(),
+            stored as f64 / t.as_secs_f64(),
+            t.as_secs_f64() / sweep.as_secs_f64()
+        );
+        if sqlite.is_none() {
+            sqlite = Some(store);
+        }
+    }
+    (logs, counts, sqlite.expect("SQLite always runs"), dir)
+}
