@@ -21,13 +21,14 @@ use crate::observe::signers::RecoveredSigner;
 use crate::observe::{ContractKind, Observed};
 use crate::reconcile::ids::{description_hash, timelock_operation_id};
 use crate::reconcile::{
-    documentation_stale_at, outflow, reconcile, reconcile_outflow, transition, Finding, Rule,
+    documentation_stale_at, outflow, reconcile, reconcile_outflow, reconcile_signers, transition,
+    Finding, Rule,
 };
 use crate::store::{
     BatchTx, Divergence, GroupRow, ManifestVersion, NewDivergence, RecordRow, Resolution, Store,
     StoreError,
 };
-use signers::{execution_signers, SafeExecutions};
+use signers::{safe_execution, SafeExecutions};
 use verdicts::{
     check_stale, evaluate, event_rules, manifest_takes_effect, open_divergence, reconcile_changed,
     refresh, TimelockCalls,
@@ -153,6 +154,17 @@ struct Moment {
 }
 
 impl Moment {
+    /// The moment of a log, on the chain's word.
+    fn at(d: &DecodedLog) -> Moment {
+        Moment {
+            block: d.evidence.block_number as i64,
+            block_hash: d.evidence.block_hash.to_string(),
+            tx_hash: Some(d.evidence.tx_hash.to_string()),
+            log_index: Some(d.evidence.log_index as i64),
+            by: "chain",
+        }
+    }
+
     /// A divergence resolved here, under the manifest version `manifest_hash`.
     fn resolution(&self, manifest_hash: String) -> Resolution {
         Resolution {
@@ -386,93 +398,31 @@ async fn apply_group(
             calls.explained.insert(op);
         }
         let mut signer_findings = Vec::new();
-        if states.contains_key(&(d.address, ContractKind::Safe)) {
-            match &d.event {
-                Ok(GroupEvent::Safe(SafeEvent::SafeMultiSigTransaction {
-                    signatures,
-                    additional_info,
-                    ..
-                })) => {
-                    // SafeL2: `additionalInfo` is abi.encode(nonce, sender, threshold).
-                    let threshold = additional_info
-                        .get(64..96)
-                        .map(|w| U256::from_be_slice(w).saturating_to::<u64>());
-                    executions
-                        .announced
-                        .insert(d.address, (signatures.clone(), threshold));
-                }
-                Ok(GroupEvent::Safe(
-                    SafeEvent::ExecutionSuccess { safe_tx_hash, .. }
-                    | SafeEvent::ExecutionFailure { safe_tx_hash, .. },
-                )) => {
-                    let current = match states.get(&(d.address, ContractKind::Safe)) {
-                        Some(Observed::Safe(s)) => s.threshold,
-                        _ => 0,
-                    };
-                    let recovered = execution_signers(
-                        view.chain.rpc,
-                        &batch.tx_inputs,
-                        d,
-                        *safe_tx_hash,
-                        &mut executions,
-                        current,
-                    )
-                    .await?;
-                    match recovered {
-                        Ok(signers) => {
-                            let declared = version.manifest.safe(&d.address);
-                            for s in &signers {
-                                if declared.is_some_and(|decl| !decl.owners.contains(&s.signer)) {
-                                    signer_findings.push(Finding {
-                                        rule: Rule::SafeSignerUndeclared,
-                                        subject: d.address,
-                                        key: format!("{}:{}", d.evidence.tx_hash, s.signer),
-                                        expected: format!(
-                                            "signed by owners {}",
-                                            crate::reconcile::list_addresses(
-                                                declared
-                                                    .map(|x| x.owners.clone())
-                                                    .unwrap_or_default()
-                                            )
-                                        ),
-                                        observed: format!("signed by {} ({})", s.signer, s.kind),
-                                    });
-                                }
-                            }
-                            extra.insert(
-                                "signers".into(),
-                                serde_json::to_value(&signers).expect("signers serialise"),
-                            );
+        if let Some(Observed::Safe(safe)) = states.get(&(d.address, ContractKind::Safe)) {
+            let threshold = safe.threshold;
+            if let Some(recovered) = safe_execution(view, d, &mut executions, threshold).await? {
+                match recovered {
+                    Ok(signers) => {
+                        if let Some(decl) = version.manifest.safe(&d.address) {
+                            signer_findings = reconcile_signers(decl, &signers, d.evidence.tx_hash);
                         }
-                        Err(why) => {
-                            extra.insert("signers_error".into(), why.into());
-                        }
+                        extra.insert(
+                            "signers".into(),
+                            serde_json::to_value(&signers).expect("signers serialise"),
+                        );
+                    }
+                    Err(why) => {
+                        extra.insert("signers_error".into(), why.into());
                     }
                 }
-                _ => {}
             }
         }
         rows.push(record_row(gid, d, &version.hash, extra));
-        if !signer_findings.is_empty() {
-            let moment = Moment {
-                block,
-                block_hash: d.evidence.block_hash.to_string(),
-                tx_hash: Some(d.evidence.tx_hash.to_string()),
-                log_index: Some(d.evidence.log_index as i64),
-                by: "chain",
-            };
-            for f in signer_findings {
-                open_divergence(tx, g, version, f, &moment, stats).await?;
-            }
+        for f in signer_findings {
+            open_divergence(tx, g, version, f, &Moment::at(d), stats).await?;
         }
         if let Ok(event) = &d.event {
-            let moment = Moment {
-                block,
-                block_hash: d.evidence.block_hash.to_string(),
-                tx_hash: Some(d.evidence.tx_hash.to_string()),
-                log_index: Some(d.evidence.log_index as i64),
-                by: "chain",
-            };
+            let moment = Moment::at(d);
             event_rules(tx, g, version, d, event, &moment, &mut calls, stats).await?;
         }
         let Ok(event) = &d.event else { continue };

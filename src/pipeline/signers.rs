@@ -35,10 +35,52 @@ pub(super) struct SafeExecutions {
     pub(super) threshold_before: HashMap<Address, u64>,
 }
 
+/// What a Safe's log tells about its executions: a SafeL2 `SafeMultiSigTransaction` is
+/// remembered for the execution that follows in the same transaction; an `ExecutionSuccess` /
+/// `ExecutionFailure` returns its recovered signers (or why they are unknown). `None` for any
+/// other log.
+pub(super) async fn safe_execution(
+    view: &BatchView<'_>,
+    d: &DecodedLog,
+    executions: &mut SafeExecutions,
+    current_threshold: u64,
+) -> Result<Option<Result<Vec<RecoveredSigner>, String>>, ApplyError> {
+    match &d.event {
+        Ok(GroupEvent::Safe(SafeEvent::SafeMultiSigTransaction {
+            signatures,
+            additional_info,
+            ..
+        })) => {
+            // SafeL2: `additionalInfo` is abi.encode(nonce, sender, threshold).
+            let threshold = additional_info
+                .get(64..96)
+                .map(|w| U256::from_be_slice(w).saturating_to::<u64>());
+            executions
+                .announced
+                .insert(d.address, (signatures.clone(), threshold));
+            Ok(None)
+        }
+        Ok(GroupEvent::Safe(
+            SafeEvent::ExecutionSuccess { safe_tx_hash, .. }
+            | SafeEvent::ExecutionFailure { safe_tx_hash, .. },
+        )) => execution_signers(
+            view.chain.rpc,
+            &view.batch.tx_inputs,
+            d,
+            *safe_tx_hash,
+            executions,
+            current_threshold,
+        )
+        .await
+        .map(Some),
+        _ => Ok(None),
+    }
+}
+
 /// Who signed a Safe execution: from the SafeL2 event of the same transaction, or else from the
 /// `execTransaction` input of the transaction itself. `Err` says why they are unknown (an
 /// execution through a relayer or a module call needs call traces).
-pub(super) async fn execution_signers(
+async fn execution_signers(
     rpc: &Rpc,
     tx_inputs: &HashMap<B256, (Option<Address>, Bytes)>,
     d: &DecodedLog,

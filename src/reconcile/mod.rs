@@ -14,13 +14,8 @@ mod safe;
 mod treasury;
 
 pub use governance::{reconcile_governor, reconcile_ownable, reconcile_roles, reconcile_timelock};
-pub use safe::reconcile_safe;
+pub use safe::{reconcile_safe, reconcile_signers};
 pub use treasury::{outflow, reconcile_outflow, Outflow};
-
-/// Addresses as a bracketed, checksummed list, for expected/observed texts.
-pub fn list_addresses(addrs: impl IntoIterator<Item = Address>) -> String {
-    safe::list(addrs)
-}
 
 use crate::manifest::{Manifest, RoleDecl};
 use crate::observe::Observed;

@@ -2,9 +2,31 @@
 
 use alloy::primitives::Address;
 
+use alloy::primitives::B256;
+
 use super::{Finding, Rule};
 use crate::manifest::SafeDecl;
+use crate::observe::signers::RecoveredSigner;
 use crate::observe::SafeState;
+
+/// Signers of one Safe execution (transaction `tx`) that the manifest does not list as owners.
+pub fn reconcile_signers(
+    declared: &SafeDecl,
+    signers: &[RecoveredSigner],
+    tx: B256,
+) -> Vec<Finding> {
+    signers
+        .iter()
+        .filter(|s| !declared.owners.contains(&s.signer))
+        .map(|s| Finding {
+            rule: Rule::SafeSignerUndeclared,
+            subject: declared.address,
+            key: format!("{tx}:{}", s.signer),
+            expected: format!("signed by owners {}", list(declared.owners.iter().copied())),
+            observed: format!("signed by {} ({})", s.signer, s.kind),
+        })
+        .collect()
+}
 
 pub(super) fn list(addrs: impl IntoIterator<Item = Address>) -> String {
     let v: Vec<String> = addrs.into_iter().map(|a| a.to_checksum(None)).collect();
