@@ -16,6 +16,27 @@ struct World {
     store: Store,
 }
 
+impl World {
+    /// A new Safe on the devnet.
+    async fn safe(
+        &self,
+        version: SafeVersion,
+        owners: &[Address],
+        threshold: u64,
+        salt: u64,
+    ) -> Address {
+        self.contracts
+            .create_safe(&self.devnet, version, owners, threshold, salt)
+            .await
+            .unwrap()
+    }
+
+    /// A follower of the devnet writing to the world's store, with the test settings.
+    fn follower(&self) -> groupstate::chain::Follower {
+        support::follower(&self.store, &self.devnet.rpc_url(), self.devnet.chain_id())
+    }
+}
+
 async fn world(backend: support::Backend) -> World {
     let devnet = Devnet::start(DevnetOptions::default()).await.unwrap();
     let contracts = SafeContracts::deploy(&devnet).await.unwrap();
@@ -47,11 +68,7 @@ async fn safe_group(
     salt: u64,
     owners: &[Address],
 ) -> Address {
-    let safe = w
-        .contracts
-        .create_safe(&w.devnet, version, owners, 2, salt)
-        .await
-        .unwrap();
+    let safe = w.safe(version, owners, 2, salt).await;
     register(
         &w.store,
         &support::safe_manifest(id, 0, &[(safe, owners.to_vec(), 2)]),
@@ -85,11 +102,7 @@ async fn backfill_then_live(backend: support::Backend) {
     let w = world(backend).await;
     let keys = devnet::signers(4);
     let owners = addresses(&keys[..3]);
-    let safe = w
-        .contracts
-        .create_safe(&w.devnet, SafeVersion::V141L2, &owners, 2, 1)
-        .await
-        .unwrap();
+    let safe = w.safe(SafeVersion::V141L2, &owners, 2, 1).await;
     devnet::fund(&w.devnet, safe, U256::from(10u64.pow(18)))
         .await
         .unwrap();
@@ -111,7 +124,7 @@ async fn backfill_then_live(backend: support::Backend) {
         &support::safe_manifest("river-guild", 0, &[(safe, owners.clone(), 2)]),
     )
     .await;
-    let f = support::follower(&w.store, &w.devnet.rpc_url(), w.devnet.chain_id());
+    let f = w.follower();
     support::sync(&f).await;
 
     let records = w
@@ -188,7 +201,7 @@ async fn every_rule_raised_and_resolved(backend: support::Backend) {
     let owners = addresses(&keys[..3]);
     let signers = [&keys[0], &keys[1]];
     let safe = safe_group(&w, "g", SafeVersion::V141, 2, &owners).await;
-    let f = support::follower(&w.store, &w.devnet.rpc_url(), w.devnet.chain_id());
+    let f = w.follower();
     support::sync(&f).await;
     assert!(open_rules(&w.store, "g").await.is_empty());
 
@@ -252,7 +265,7 @@ async fn guard_changes(backend: support::Backend) {
     let keys = devnet::signers(3);
     let owners = addresses(&keys);
     let safe = safe_group(&w, "g", SafeVersion::V141L2, 3, &owners).await;
-    let f = support::follower(&w.store, &w.devnet.rpc_url(), w.devnet.chain_id());
+    let f = w.follower();
     // The Safe repository's example ReentrancyTransactionGuard, deployed with the contracts.
     let guard = w.contracts.guard;
     devnet::set_guard(&w.devnet, safe, guard, &[&keys[0], &keys[1]])
@@ -301,7 +314,7 @@ async fn safe_130_layouts(backend: support::Backend) {
     devnet::set_fallback_handler(&w.devnet, safe, Address::repeat_byte(0xfb), &signers)
         .await
         .unwrap();
-    let f = support::follower(&w.store, &w.devnet.rpc_url(), w.devnet.chain_id());
+    let f = w.follower();
     support::sync(&f).await;
     let records = w
         .store
@@ -347,16 +360,8 @@ async fn late_group_is_backfilled(backend: support::Backend) {
     let w = world(backend).await;
     let keys = devnet::signers(3);
     let owners = addresses(&keys);
-    let a = w
-        .contracts
-        .create_safe(&w.devnet, SafeVersion::V141L2, &owners, 2, 5)
-        .await
-        .unwrap();
-    let b = w
-        .contracts
-        .create_safe(&w.devnet, SafeVersion::V141L2, &owners, 2, 6)
-        .await
-        .unwrap();
+    let a = w.safe(SafeVersion::V141L2, &owners, 2, 5).await;
+    let b = w.safe(SafeVersion::V141L2, &owners, 2, 6).await;
     devnet::fund_many(&w.devnet, &[a, b].repeat(50), U256::from(1))
         .await
         .unwrap();
@@ -365,7 +370,7 @@ async fn late_group_is_backfilled(backend: support::Backend) {
         &support::safe_manifest("first", 0, &[(a, owners.clone(), 2)]),
     )
     .await;
-    let f = support::follower(&w.store, &w.devnet.rpc_url(), w.devnet.chain_id());
+    let f = w.follower();
     support::sync(&f).await;
     register(
         &w.store,
@@ -402,11 +407,7 @@ async fn every_event_kind_is_recorded(backend: support::Backend) {
     let keys = devnet::signers(3);
     let owners = addresses(&keys);
     let two = [&keys[0], &keys[1]];
-    let safe = w
-        .contracts
-        .create_safe(&w.devnet, SafeVersion::V141L2, &owners, 2, 9)
-        .await
-        .unwrap();
+    let safe = w.safe(SafeVersion::V141L2, &owners, 2, 9).await;
     devnet::fund(&w.devnet, safe, U256::from(1_000_000))
         .await
         .unwrap();
@@ -477,7 +478,7 @@ async fn every_event_kind_is_recorded(backend: support::Backend) {
         &support::safe_manifest("all", 0, &[(safe, owners.clone(), 2)]),
     )
     .await;
-    let f = support::follower(&w.store, &w.devnet.rpc_url(), w.devnet.chain_id());
+    let f = w.follower();
     support::sync(&f).await;
     let records = w
         .store
@@ -533,11 +534,7 @@ async fn snapshot_catches_history(backend: support::Backend) {
     let w = world(backend).await;
     let keys = devnet::signers(4);
     let owners = addresses(&keys[..3]);
-    let safe = w
-        .contracts
-        .create_safe(&w.devnet, SafeVersion::V141, &owners, 2, 10)
-        .await
-        .unwrap();
+    let safe = w.safe(SafeVersion::V141, &owners, 2, 10).await;
     devnet::add_owner_with_threshold(&w.devnet, safe, keys[3].address(), 3, &[&keys[0], &keys[1]])
         .await
         .unwrap();
@@ -555,7 +552,7 @@ async fn snapshot_catches_history(backend: support::Backend) {
         &support::safe_manifest("late", start, &[(safe, owners.clone(), 2)]),
     )
     .await;
-    let f = support::follower(&w.store, &w.devnet.rpc_url(), w.devnet.chain_id());
+    let f = w.follower();
     w.devnet.mine(1).await.unwrap();
     support::sync(&f).await;
     assert_eq!(w.store.count_records("late").await.unwrap(), 0);
@@ -662,23 +659,15 @@ async fn an_update_adds_a_safe(backend: support::Backend) {
     let w = world(backend).await;
     let keys = devnet::signers(3);
     let owners = addresses(&keys);
-    let a = w
-        .contracts
-        .create_safe(&w.devnet, SafeVersion::V141L2, &owners, 2, 12)
-        .await
-        .unwrap();
-    let b = w
-        .contracts
-        .create_safe(&w.devnet, SafeVersion::V141L2, &owners, 1, 13)
-        .await
-        .unwrap();
+    let a = w.safe(SafeVersion::V141L2, &owners, 2, 12).await;
+    let b = w.safe(SafeVersion::V141L2, &owners, 1, 13).await;
     devnet::fund(&w.devnet, b, U256::from(1)).await.unwrap();
     register(
         &w.store,
         &support::safe_manifest("g", 0, &[(a, owners.clone(), 2)]),
     )
     .await;
-    let f = support::follower(&w.store, &w.devnet.rpc_url(), w.devnet.chain_id());
+    let f = w.follower();
     support::sync(&f).await;
     let v2 = Manifest::parse(&support::safe_manifest(
         "g",
@@ -730,11 +719,7 @@ async fn a_declared_contract_that_is_not_a_safe(backend: support::Backend) {
     let w = world(backend).await;
     let keys = devnet::signers(3);
     let owners = addresses(&keys);
-    let safe = w
-        .contracts
-        .create_safe(&w.devnet, SafeVersion::V141L2, &owners, 2, 14)
-        .await
-        .unwrap();
+    let safe = w.safe(SafeVersion::V141L2, &owners, 2, 14).await;
     let not_a_safe = w.contracts.guard;
     w.devnet.mine(1).await.unwrap();
     let start = w.devnet.head().await.unwrap();
@@ -747,7 +732,7 @@ async fn a_declared_contract_that_is_not_a_safe(backend: support::Backend) {
         ),
     )
     .await;
-    let f = support::follower(&w.store, &w.devnet.rpc_url(), w.devnet.chain_id());
+    let f = w.follower();
     support::sync(&f).await;
     devnet::fund(&w.devnet, safe, U256::from(3)).await.unwrap();
     support::sync(&f).await;
@@ -830,16 +815,8 @@ async fn signers_are_recovered(backend: support::Backend) {
     let w = world(backend).await;
     let keys = devnet::signers(4);
     let owners = addresses(&keys[..3]);
-    let l2 = w
-        .contracts
-        .create_safe(&w.devnet, SafeVersion::V141L2, &owners, 2, 16)
-        .await
-        .unwrap();
-    let plain = w
-        .contracts
-        .create_safe(&w.devnet, SafeVersion::V141, &owners, 2, 17)
-        .await
-        .unwrap();
+    let l2 = w.safe(SafeVersion::V141L2, &owners, 2, 16).await;
+    let plain = w.safe(SafeVersion::V141, &owners, 2, 17).await;
     for safe in [l2, plain] {
         devnet::fund(&w.devnet, safe, U256::from(1000))
             .await
@@ -886,7 +863,7 @@ async fn signers_are_recovered(backend: support::Backend) {
     )
     .await
     .unwrap();
-    let f = support::follower(&w.store, &w.devnet.rpc_url(), w.devnet.chain_id());
+    let f = w.follower();
     support::sync(&f).await;
 
     let decisions = groupstate::decisions::decisions(&w.store, "sig")
