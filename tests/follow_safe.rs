@@ -31,6 +31,19 @@ impl World {
             .unwrap()
     }
 
+    /// Registers group `id` (from block 0) declaring these Safes: (address, owners, threshold).
+    async fn declare(&self, id: &str, safes: &[(Address, Vec<Address>, u64)]) {
+        register(&self.store, &support::safe_manifest(id, 0, safes)).await;
+    }
+
+    /// Every record of a group, in chain order.
+    async fn records(&self, id: &str) -> Vec<groupstate::store::RecordRow> {
+        self.store
+            .records(id, &RecordFilter::default())
+            .await
+            .unwrap()
+    }
+
     /// A follower of the devnet writing to the world's store, with the test settings.
     fn follower(&self) -> groupstate::chain::Follower {
         support::follower(&self.store, &self.devnet.rpc_url(), self.devnet.chain_id())
@@ -119,19 +132,11 @@ async fn backfill_then_live(backend: support::Backend) {
     .await
     .unwrap();
 
-    register(
-        &w.store,
-        &support::safe_manifest("river-guild", 0, &[(safe, owners.clone(), 2)]),
-    )
-    .await;
+    w.declare("river-guild", &[(safe, owners.clone(), 2)]).await;
     let f = w.follower();
     support::sync(&f).await;
 
-    let records = w
-        .store
-        .records("river-guild", &RecordFilter::default())
-        .await
-        .unwrap();
+    let records = w.records("river-guild").await;
     let kinds: Vec<&str> = records.iter().map(|r| r.kind.as_str()).collect();
     assert_eq!(
         kinds,
@@ -316,11 +321,7 @@ async fn safe_130_layouts(backend: support::Backend) {
         .unwrap();
     let f = w.follower();
     support::sync(&f).await;
-    let records = w
-        .store
-        .records("old", &RecordFilter::default())
-        .await
-        .unwrap();
+    let records = w.records("old").await;
     let structure: Vec<&str> = records
         .iter()
         .filter(|r| r.category == "structure")
@@ -365,18 +366,10 @@ async fn late_group_is_backfilled(backend: support::Backend) {
     devnet::fund_many(&w.devnet, &[a, b].repeat(50), U256::from(1))
         .await
         .unwrap();
-    register(
-        &w.store,
-        &support::safe_manifest("first", 0, &[(a, owners.clone(), 2)]),
-    )
-    .await;
+    w.declare("first", &[(a, owners.clone(), 2)]).await;
     let f = w.follower();
     support::sync(&f).await;
-    register(
-        &w.store,
-        &support::safe_manifest("late", 0, &[(b, owners.clone(), 1)]),
-    )
-    .await;
+    w.declare("late", &[(b, owners.clone(), 1)]).await;
     devnet::fund(&w.devnet, a, U256::from(2)).await.unwrap();
     // The first step after registration both catches the late group up and follows the head.
     let o = f.step().await.unwrap();
@@ -473,18 +466,10 @@ async fn every_event_kind_is_recorded(backend: support::Backend) {
         .await
         .unwrap();
 
-    register(
-        &w.store,
-        &support::safe_manifest("all", 0, &[(safe, owners.clone(), 2)]),
-    )
-    .await;
+    w.declare("all", &[(safe, owners.clone(), 2)]).await;
     let f = w.follower();
     support::sync(&f).await;
-    let records = w
-        .store
-        .records("all", &RecordFilter::default())
-        .await
-        .unwrap();
+    let records = w.records("all").await;
     let kinds: std::collections::BTreeSet<&str> = records.iter().map(|r| r.kind.as_str()).collect();
     for kind in [
         "safe.setup",
@@ -662,11 +647,7 @@ async fn an_update_adds_a_safe(backend: support::Backend) {
     let a = w.safe(SafeVersion::V141L2, &owners, 2, 12).await;
     let b = w.safe(SafeVersion::V141L2, &owners, 1, 13).await;
     devnet::fund(&w.devnet, b, U256::from(1)).await.unwrap();
-    register(
-        &w.store,
-        &support::safe_manifest("g", 0, &[(a, owners.clone(), 2)]),
-    )
-    .await;
+    w.declare("g", &[(a, owners.clone(), 2)]).await;
     let f = w.follower();
     support::sync(&f).await;
     let v2 = Manifest::parse(&support::safe_manifest(
@@ -678,11 +659,7 @@ async fn an_update_adds_a_safe(backend: support::Backend) {
     let version = w.store.update_group(&v2, None).await.unwrap();
     devnet::fund(&w.devnet, b, U256::from(2)).await.unwrap();
     support::sync(&f).await;
-    let records = w
-        .store
-        .records("g", &RecordFilter::default())
-        .await
-        .unwrap();
+    let records = w.records("g").await;
     let of_b: Vec<_> = records
         .iter()
         .filter(|r| r.address == b.to_checksum(None))
