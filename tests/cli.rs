@@ -134,6 +134,44 @@ async fn groups_are_registered_and_versioned(backend: support::Backend) {
     );
     let out = run(a("records river-guild --json")).await;
     assert_eq!(text(&out.stdout).trim(), "[]");
+
+    // A new version can only take effect at a block not yet processed: history is never
+    // reconciled against a document that did not exist then.
+    let dir = tempfile::tempdir().unwrap();
+    let valid = std::fs::read_to_string(format!("{FIXTURES}/valid.yaml")).unwrap();
+    let late = dir.path().join("late.yaml");
+    std::fs::write(
+        &late,
+        valid
+            .replace("id: river-guild", "id: late-guild")
+            .replace("start_block: 0", "start_block: 100"),
+    )
+    .unwrap();
+    let late = late.display().to_string();
+    let out = run(a(&format!("group add {late}"))).await;
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let renamed = dir.path().join("renamed.yaml");
+    std::fs::write(
+        &renamed,
+        std::fs::read_to_string(&late)
+            .unwrap()
+            .replace("name: River Guild", "name: Late Guild"),
+    )
+    .unwrap();
+    let renamed = renamed.display().to_string();
+    let out = run(a(&format!("group update {renamed} --effective-block 50"))).await;
+    assert!(!out.status.success());
+    assert_eq!(
+        text(&out.stderr).trim(),
+        "error: effective block 50 is before block 100, the first one group late-guild has not \
+         processed yet; a version cannot rewrite what was already reconciled"
+    );
+    let out = run(a(&format!("group update {renamed}"))).await;
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert!(text(&out.stdout).contains("version 2"));
+    assert!(text(&out.stdout)
+        .trim_end()
+        .ends_with("in force from block 100"));
 }
 on_both_backends!(
     groups_sqlite_and_postgres,

@@ -129,7 +129,9 @@ impl Store {
         let effective = match effective_block {
             Some(b) if (b as i64) < earliest => {
                 return Err(StoreError::Conflict(format!(
-                    "effective block {b} is already processed; the earliest possible is {earliest}"
+                    "effective block {b} is before block {earliest}, the first one group {} has \
+                     not processed yet; a version cannot rewrite what was already reconciled",
+                    group.id
                 )))
             }
             Some(b) => b as i64,
