@@ -77,6 +77,10 @@ pub struct ChainConfig {
     /// change no event announced (an upgrade, a storage write); 0 turns it off.
     #[serde(default = "default_snapshot_interval_blocks")]
     pub snapshot_interval_blocks: u64,
+    /// Records this many blocks below the head are final and enter the verifiable log; unset:
+    /// the node's `finalized` block.
+    #[serde(default)]
+    pub finality_depth: Option<u64>,
 }
 
 fn default_snapshot_interval_blocks() -> u64 {

@@ -10,7 +10,7 @@
 //! under us, and the step is retried from the (re-checked) checkpoint.
 
 use std::collections::BTreeSet;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -22,6 +22,7 @@ use tokio_util::sync::CancellationToken;
 use super::rpc::{BlockRef, RetryPolicy, Rpc, RpcError, RpcErrorKind};
 use crate::config::{ChainConfig, FollowerConfig};
 use crate::decode::{catalog_topics, TRANSFER_TOPIC};
+use crate::ledger::{self, LedgerError, LogSigner};
 use crate::pipeline::{
     apply_batch, transactions_needing_input, ApplyError, Batch, ChainCtx, GroupCtx,
 };
@@ -62,6 +63,12 @@ pub enum FollowerError {
     ChainMoved { chain: String, from: u64, to: u64 },
     #[error("chain {chain}: reorg deeper than the {window}-block window below block {at}; refusing to guess the fork point")]
     DeepReorg { chain: String, at: u64, window: u64 },
+    #[error("chain {chain}: verifiable log: {source}")]
+    Ledger {
+        chain: String,
+        #[source]
+        source: LedgerError,
+    },
 }
 
 impl FollowerError {
@@ -80,6 +87,10 @@ impl FollowerError {
                 ..
             } => true,
             FollowerError::ChainMoved { .. } => true,
+            FollowerError::Ledger {
+                source: LedgerError::Store(_),
+                ..
+            } => true,
             // A busy database (locked SQLite, dropped PostgreSQL connection) is worth retrying.
             FollowerError::Store { .. }
             | FollowerError::Apply {
@@ -111,6 +122,10 @@ pub struct Follower {
     /// The current `eth_getLogs` range size, shrunk on refusals and grown on successes.
     range: Arc<AtomicU64>,
     topics: Vec<B256>,
+    /// Signs checkpoints of the chain's log after each seal; without it the log still grows.
+    signer: Option<Arc<LogSigner>>,
+    /// The final block the log was last sealed at (-2: not yet this run).
+    sealed_at: AtomicI64,
 }
 
 impl Follower {
@@ -134,7 +149,15 @@ impl Follower {
             rpc,
             store,
             topics: catalog_topics(),
+            signer: None,
+            sealed_at: AtomicI64::new(-2),
         })
+    }
+
+    /// Signs a checkpoint of the chain's log whenever it grows.
+    pub fn with_signer(mut self, signer: Arc<LogSigner>) -> Follower {
+        self.signer = Some(signer);
+        self
     }
 
     pub fn rpc(&self) -> &Rpc {
@@ -256,6 +279,8 @@ impl Follower {
                     .map_err(|e| self.rpc_err(e))?;
                 if canonical.map(|(b, _)| b.hash) != Some(hash) {
                     self.roll_back_to_fork(cursor as u64).await?;
+                    self.sealed_at.store(-2, Ordering::Relaxed);
+                    self.sign_checkpoint().await?;
                     outcome.reorged = true;
                     return Ok(outcome);
                 }
@@ -289,7 +314,57 @@ impl Follower {
             self.run_lane(&live, from, to, target, parent, true).await?;
             outcome.advanced = to - from + 1;
         }
+
+        // 4. What has become final enters the verifiable log.
+        self.seal_log(head, outcome.advanced > 0 || outcome.catching_up)
+            .await?;
         Ok(outcome)
+    }
+
+    /// The newest block the log may take as final: `finality_depth` below the head, or the
+    /// node's `finalized` block.
+    async fn final_block(&self, head: u64) -> Result<i64, FollowerError> {
+        Ok(match self.chain.finality_depth {
+            Some(depth) => head as i64 - depth as i64,
+            None => match self.rpc.finalized().await.map_err(|e| self.rpc_err(e))? {
+                Some(n) => n as i64,
+                None => -1,
+            },
+        })
+    }
+
+    /// Seals what became final into the log (when the final block moved or groups advanced)
+    /// and signs a checkpoint if the log grew.
+    async fn seal_log(&self, head: u64, advanced: bool) -> Result<(), FollowerError> {
+        let final_block = self.final_block(head).await?;
+        if !advanced && final_block <= self.sealed_at.load(Ordering::Relaxed) {
+            return Ok(());
+        }
+        let ledger_err = |source| FollowerError::Ledger {
+            chain: self.name.clone(),
+            source,
+        };
+        let sealed = ledger::seal(&self.store, &self.name, self.chain.chain_id, final_block)
+            .await
+            .map_err(ledger_err)?;
+        self.sealed_at.store(final_block, Ordering::Relaxed);
+        if sealed.leaves > 0 {
+            tracing::debug!(leaves = sealed.leaves, final_block, "sealed into the log");
+        }
+        self.sign_checkpoint().await
+    }
+
+    async fn sign_checkpoint(&self) -> Result<(), FollowerError> {
+        let Some(signer) = &self.signer else {
+            return Ok(());
+        };
+        ledger::sign_checkpoint(&self.store, &self.name, signer)
+            .await
+            .map_err(|source| FollowerError::Ledger {
+                chain: self.name.clone(),
+                source,
+            })?;
+        Ok(())
     }
 
     /// How many blocks one step may cover: `concurrency` ranges of the current size.
@@ -442,7 +517,8 @@ impl Follower {
         self.store
             .rollback_to(&self.name, fork)
             .await
-            .map_err(|e| self.store_err(e))
+            .map_err(|e| self.store_err(e))?;
+        Ok(())
     }
 }
 

@@ -32,6 +32,25 @@ struct RawBlock {
     timestamp: U64,
 }
 
+/// The parts of a transaction receipt a log entry is checked against.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Receipt {
+    pub block_hash: B256,
+    pub block_number: U64,
+    pub transaction_index: U64,
+    pub logs: Vec<ReceiptLog>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ReceiptLog {
+    pub address: Address,
+    pub topics: Vec<B256>,
+    pub data: Bytes,
+    pub log_index: U64,
+}
+
 /// Why an RPC call failed.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum RpcErrorKind {
@@ -202,6 +221,19 @@ impl Rpc {
     pub async fn head(&self) -> Result<u64, RpcError> {
         let n: U64 = self.request("eth_blockNumber", ()).await?;
         Ok(n.to())
+    }
+
+    /// The receipt of transaction `hash`, or `None` if the node knows no such transaction.
+    pub async fn receipt(&self, hash: B256) -> Result<Option<Receipt>, RpcError> {
+        self.request("eth_getTransactionReceipt", (hash,)).await
+    }
+
+    /// The node's `finalized` block number, or `None` if it does not name one.
+    pub async fn finalized(&self) -> Result<Option<u64>, RpcError> {
+        let raw: Option<RawBlock> = self
+            .request("eth_getBlockByNumber", ("finalized", false))
+            .await?;
+        Ok(raw.map(|b| b.number.to()))
     }
 
     /// The canonical block at `number`, or `None` if the node has no such block.

@@ -65,6 +65,8 @@ pub async fn run(settings: Settings) -> anyhow::Result<()> {
         max_block_range: 2000,
         documentation_grace_blocks: 7200,
         snapshot_interval_blocks: 50_000,
+        // The devnet does not reorg by itself: every record enters the log at once.
+        finality_depth: Some(0),
     };
     let follower = Follower::new("local", chain, settings.follower.clone(), store.clone())?;
     let cancel = CancellationToken::new();

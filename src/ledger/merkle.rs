@@ -39,6 +39,13 @@ impl Hash {
     }
 }
 
+/// As its lower-case hexadecimal text (no `0x`, as transparency logs write hashes).
+impl serde::Serialize for Hash {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&self.to_string())
+    }
+}
+
 impl From<[u8; 32]> for Hash {
     fn from(bytes: [u8; 32]) -> Self {
         Self(bytes)

@@ -7,5 +7,19 @@
 //!
 //! - [`merkle`]: the storage-agnostic tree: hashing, the append [`merkle::Frontier`], roots,
 //!   inclusion and consistency proofs from stored subtrees, and their verification.
+//! - [`leaf`]: the canonical, versioned leaf encoding of records, manifest versions and
+//!   retractions, and their order.
+//! - [`seal`]: what has become final enters the log; checkpoints are signed over it.
+//! - [`proofs`]: entries and inclusion / consistency proofs read back from the store.
+//! - [`verify`]: the audit anyone can run: recompute the tree, check checkpoints, entries,
+//!   stored nodes and records, and each record against the chain; export for offline audits.
+//! - [`note`]: signed checkpoints in the C2SP signed-note format: Ed25519 keys, signing, opening.
 
+pub mod leaf;
 pub mod merkle;
+pub mod note;
+pub mod proofs;
+pub mod seal;
+pub mod verify;
+
+pub use seal::{root_at, seal, sign_checkpoint, LedgerError, LogSigner, Sealed};

@@ -128,10 +128,14 @@ pub enum Rule {
     DocumentationStale,
     #[serde(rename = "safe.signer_undeclared")]
     SafeSignerUndeclared,
+    /// A reorg removed blocks the verifiable log had already taken as final: the log keeps the
+    /// voided leaves and appends a retraction.
+    #[serde(rename = "log.finalized_reorg")]
+    LogFinalizedReorg,
 }
 
 impl Rule {
-    pub const ALL: [Rule; 19] = [
+    pub const ALL: [Rule; 20] = [
         Rule::SafeOwnerUndeclared,
         Rule::SafeOwnerMissing,
         Rule::SafeThresholdMismatch,
@@ -151,6 +155,7 @@ impl Rule {
         Rule::TimelockUnexplainedCall,
         Rule::DocumentationStale,
         Rule::SafeSignerUndeclared,
+        Rule::LogFinalizedReorg,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -174,6 +179,7 @@ impl Rule {
             Rule::TimelockUnexplainedCall => "timelock.unexplained_call",
             Rule::DocumentationStale => "documentation.stale",
             Rule::SafeSignerUndeclared => "safe.signer_undeclared",
+            Rule::LogFinalizedReorg => "log.finalized_reorg",
         }
     }
 
@@ -190,6 +196,7 @@ impl Rule {
                 | Rule::TreasuryRecipientNotAllowed
                 | Rule::TimelockUnexplainedCall
                 | Rule::SafeSignerUndeclared
+                | Rule::LogFinalizedReorg
         )
     }
 
@@ -221,7 +228,8 @@ impl Rule {
             | Rule::RoleUndeclaredMember
             | Rule::OwnershipUndeclaredOwner
             | Rule::TimelockUnexplainedCall
-            | Rule::SafeSignerUndeclared => Severity::Critical,
+            | Rule::SafeSignerUndeclared
+            | Rule::LogFinalizedReorg => Severity::Critical,
             Rule::TreasuryOutflowOverLimit | Rule::TreasuryRecipientNotAllowed => Severity::High,
             Rule::SafeThresholdMismatch
             | Rule::SafeGuardChanged

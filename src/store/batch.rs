@@ -39,9 +39,9 @@ pub struct Resolution {
 
 /// One batch's transaction. Dropping it without [`BatchTx::commit`] rolls everything back.
 pub struct BatchTx {
-    tx: Transaction<'static, Any>,
-    chain: String,
-    backend: Backend,
+    pub(super) tx: Transaction<'static, Any>,
+    pub(super) chain: String,
+    pub(super) backend: Backend,
 }
 
 /// Rows per INSERT statement (a few MiB of JSON at most).
@@ -58,10 +58,21 @@ impl Store {
 
     /// Removes, in one transaction, every row derived from blocks above `fork` on `chain`, and
     /// moves the checkpoint back to `fork` (`None`: before the first block).
+    ///
+    /// Leaves of the verifiable log are never removed: if the reorg reaches below what the log
+    /// took as final, the same transaction appends a retraction leaf voiding them and opens a
+    /// `log.finalized_reorg` divergence for each group they belonged to. Returns the
+    /// retraction's index, if one was appended.
     #[tracing::instrument(skip_all, fields(chain, fork = ?fork.map(|f| f.number)))]
-    pub async fn rollback_to(&self, chain: &str, fork: Option<BlockRef>) -> Result<(), StoreError> {
+    pub async fn rollback_to(
+        &self,
+        chain: &str,
+        fork: Option<BlockRef>,
+    ) -> Result<Option<u64>, StoreError> {
         let n = fork.map(|f| f.number as i64).unwrap_or(-1);
-        let mut tx = self.pool.begin().await.ctx("rolling back")?;
+        let mut batch = self.begin_batch(chain).await?;
+        let retraction = batch.retract_above(fork).await?;
+        let tx = &mut batch.tx;
         for sql in [
             // By group, so the primary key (group_id, block_number, log_index) serves it.
             "DELETE FROM records WHERE group_id IN (SELECT id FROM groups WHERE chain = $1) \
@@ -73,11 +84,12 @@ impl Store {
              resolution = NULL WHERE chain = $1 AND resolved_block > $2",
             "DELETE FROM chain_blocks WHERE chain = $1 AND block_number > $2",
             "UPDATE groups SET synced_to = $2 WHERE chain = $1 AND synced_to > $2",
+            "UPDATE groups SET sealed_to = $2 WHERE chain = $1 AND sealed_to > $2",
         ] {
             sqlx::query(sql)
                 .bind(chain)
                 .bind(n)
-                .execute(&mut *tx)
+                .execute(&mut **tx)
                 .await
                 .ctx("rolling back")?;
         }
@@ -91,19 +103,20 @@ impl Store {
                 .bind(n)
                 .bind(f.hash.to_string())
                 .bind(now())
-                .execute(&mut *tx)
+                .execute(&mut **tx)
                 .await
                 .ctx("rolling back")?;
             }
             None => {
                 sqlx::query("DELETE FROM chain_cursor WHERE chain = $1")
                     .bind(chain)
-                    .execute(&mut *tx)
+                    .execute(&mut **tx)
                     .await
                     .ctx("rolling back")?;
             }
         }
-        tx.commit().await.ctx("rolling back")
+        batch.commit_rollback().await?;
+        Ok(retraction)
     }
 }
 
@@ -422,5 +435,9 @@ impl BatchTx {
 
     pub async fn commit(self) -> Result<(), StoreError> {
         self.tx.commit().await.ctx("committing batch")
+    }
+
+    async fn commit_rollback(self) -> Result<(), StoreError> {
+        self.tx.commit().await.ctx("rolling back")
     }
 }

@@ -8,10 +8,12 @@
 
 mod batch;
 mod groups;
+mod log;
 mod queries;
 
 pub use batch::{BatchTx, NewDivergence, Resolution};
 pub use groups::{GroupRow, ManifestVersion};
+pub use log::{Appended, LogEntry, SealGroup, SealTx, StoredCheckpoint};
 pub use queries::{Divergence, DivergenceStatus, RecordFilter, RecordRow};
 
 use std::str::FromStr;

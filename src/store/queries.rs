@@ -120,7 +120,7 @@ pub(crate) fn divergence_row(r: &AnyRow) -> Result<Divergence, StoreError> {
     get().ctx("reading divergence")
 }
 
-fn record_row(r: &AnyRow) -> Result<RecordRow, sqlx::Error> {
+pub(super) fn record_row(r: &AnyRow) -> Result<RecordRow, sqlx::Error> {
     Ok(RecordRow {
         group_id: r.try_get("group_id")?,
         chain_id: r.try_get("chain_id")?,

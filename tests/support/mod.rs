@@ -119,6 +119,9 @@ pub fn chain_config(rpc_url: &str, chain_id: u64) -> ChainConfig {
         max_block_range: 1000,
         documentation_grace_blocks: 7200,
         snapshot_interval_blocks: 50_000,
+        // Deeper than the reorgs the tests make, so those stay within the revisable window;
+        // the log tests set their own depth.
+        finality_depth: Some(8),
     }
 }
 
@@ -178,6 +181,7 @@ pub async fn dump(store: &Store) -> Vec<String> {
         ("states", "SELECT group_id || '|' || contract || '|' || kind || '|' || block_number || '|' || log_index || '|' || source || '|' || state AS line FROM observed_states ORDER BY group_id, contract, kind, block_number, log_index"),
         ("divergences", "SELECT group_id || '|' || n || '|' || rule || '|' || severity || '|' || subject || '|' || item || '|' || expected || '|' || observed || '|' || status || '|' || opened_block || '|' || opened_block_hash || '|' || COALESCE(opened_tx_hash, '') || '|' || COALESCE(CAST(opened_log_index AS TEXT), '') || '|' || COALESCE(CAST(resolved_block AS TEXT), '') || '|' || COALESCE(resolved_block_hash, '') || '|' || COALESCE(resolution, '') AS line FROM divergences ORDER BY group_id, n"),
         ("groups", "SELECT id || '|' || synced_to AS line FROM groups ORDER BY id"),
+        ("log", "SELECT chain || '|' || idx || '|' || leaf_hash || '|' || COALESCE(CAST(voided_by AS TEXT), '') AS line FROM log_entries ORDER BY chain, idx"),
     ];
     for (table, sql) in queries {
         for row in sqlx::query(sql).fetch_all(store.pool()).await.unwrap() {

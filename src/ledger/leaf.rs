@@ -1,0 +1,502 @@
+//! Canonical leaves: what one entry of the log says, and the exact bytes that are hashed.
+//!
+//! A leaf is a JSON object, encoded canonically — keys sorted by their UTF-8 bytes at every
+//! level, no whitespace, integers in decimal, strings with serde_json's (RFC 8785-compatible)
+//! escaping — so the same content always gives the same bytes and the same
+//! [`merkle::leaf_hash`]. Every leaf names its format version (`"v": 1`), its type and its own
+//! index in the log, so a removed or reordered entry is caught by the entry itself.
+//!
+//! - `record`: one chain log for one group: chain id, block (number, hash, timestamp),
+//!   transaction (hash, index), log (index, emitter, topics, data), the decoded event, the
+//!   manifest hash in force, and the reconciliation verdict (divergences opened and resolved by
+//!   this record).
+//! - `manifest`: one manifest version of a group, the canonical document text itself and its
+//!   hash, and the block from which it is in force.
+//! - `retraction`: after a reorg deeper than the finality depth, the fork block and the leaves
+//!   it voids.
+//!
+//! Invariant: leaves are appended in [`Position`] order (block, transaction index, log index,
+//! group, version; a manifest version sorts before the records of its first block), so two
+//! honest indexers of the same chain and manifests build the same tree.
+
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+use super::merkle::{self, Hash};
+use crate::store::{ManifestVersion, RecordRow};
+
+/// The leaf format this code writes.
+pub const LEAF_VERSION: u32 = 1;
+
+/// Why bytes are not a leaf this code can read.
+#[derive(Debug, thiserror::Error)]
+pub enum LeafError {
+    #[error("not a leaf: {0}")]
+    Malformed(String),
+    #[error("unsupported leaf format version {0}")]
+    Version(u32),
+    #[error("not in canonical form")]
+    NotCanonical,
+}
+
+/// One entry of the log.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "lowercase")]
+pub enum Leaf {
+    Record(RecordLeaf),
+    Manifest(ManifestLeaf),
+    Retraction(RetractionLeaf),
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RecordLeaf {
+    pub v: u32,
+    pub index: u64,
+    pub chain_id: u64,
+    pub group: String,
+    pub block: BlockEvidence,
+    pub tx: TxEvidence,
+    pub log: LogEvidence,
+    pub event: EventFields,
+    /// The manifest version hash in force at the block.
+    pub manifest: Option<String>,
+    pub verdict: Verdict,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct BlockEvidence {
+    pub number: u64,
+    pub hash: String,
+    pub timestamp: Option<i64>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TxEvidence {
+    pub hash: String,
+    pub index: u64,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LogEvidence {
+    pub index: u64,
+    pub address: String,
+    pub topics: Vec<String>,
+    pub data: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct EventFields {
+    pub kind: String,
+    pub category: String,
+    pub fields: Value,
+}
+
+/// What reconciliation concluded at this record: the divergences it opened and those it
+/// resolved. Both empty: the record agrees with the manifest in force.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Verdict {
+    pub status: String,
+    pub opened: Vec<VerdictItem>,
+    pub resolved: Vec<VerdictItem>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct VerdictItem {
+    pub rule: String,
+    pub severity: String,
+    pub subject: String,
+    pub item: String,
+    pub expected: String,
+    pub observed: String,
+}
+
+impl Verdict {
+    /// A verdict from the divergences a record opened and resolved, in a deterministic order.
+    pub fn new(mut opened: Vec<VerdictItem>, mut resolved: Vec<VerdictItem>) -> Verdict {
+        opened.sort();
+        resolved.sort();
+        let status = if !opened.is_empty() {
+            "divergent"
+        } else if !resolved.is_empty() {
+            "reconciled"
+        } else {
+            "consistent"
+        };
+        Verdict {
+            status: status.to_string(),
+            opened,
+            resolved,
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ManifestLeaf {
+    pub v: u32,
+    pub index: u64,
+    pub chain_id: u64,
+    pub group: String,
+    pub version: u64,
+    pub effective_block: i64,
+    /// SHA-256 of `document`, as the manifest module computes it.
+    pub hash: String,
+    /// The canonical JSON text of the manifest, exactly the bytes `hash` covers.
+    pub document: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RetractionLeaf {
+    pub v: u32,
+    pub index: u64,
+    pub chain_id: u64,
+    /// The newest block still canonical (`-1`: none), and its hash.
+    pub fork_block: i64,
+    pub fork_hash: Option<String>,
+    pub voids: Vec<Voided>,
+    pub reason: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Voided {
+    pub index: u64,
+    pub leaf_hash: String,
+    pub block: u64,
+    pub block_hash: String,
+}
+
+/// Where a leaf sorts among the leaves sealed together.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+pub struct Position {
+    pub block: i64,
+    /// -1 for a manifest version, so it precedes the records of its first block.
+    pub tx_index: i64,
+    pub log_index: i64,
+    pub group: String,
+    pub version: i64,
+}
+
+impl Leaf {
+    /// A record's leaf (its index set on append).
+    pub fn record(r: &RecordRow, verdict: Verdict) -> Result<Leaf, LeafError> {
+        let topics: Vec<String> = serde_json::from_str(&r.topics)
+            .map_err(|e| LeafError::Malformed(format!("record topics: {e}")))?;
+        let fields: Value = serde_json::from_str(&r.fields)
+            .map_err(|e| LeafError::Malformed(format!("record fields: {e}")))?;
+        let non_negative = |v: i64, what: &str| {
+            u64::try_from(v).map_err(|_| LeafError::Malformed(format!("negative {what}")))
+        };
+        Ok(Leaf::Record(RecordLeaf {
+            v: LEAF_VERSION,
+            index: 0,
+            chain_id: non_negative(r.chain_id, "chain id")?,
+            group: r.group_id.clone(),
+            block: BlockEvidence {
+                number: non_negative(r.block_number, "block number")?,
+                hash: r.block_hash.clone(),
+                timestamp: r.block_timestamp,
+            },
+            tx: TxEvidence {
+                hash: r.tx_hash.clone(),
+                index: non_negative(r.tx_index, "transaction index")?,
+            },
+            log: LogEvidence {
+                index: non_negative(r.log_index, "log index")?,
+                address: r.address.clone(),
+                topics,
+                data: r.data.clone(),
+            },
+            event: EventFields {
+                kind: r.kind.clone(),
+                category: r.category.clone(),
+                fields,
+            },
+            manifest: r.manifest_hash.clone(),
+            verdict,
+        }))
+    }
+
+    /// A manifest version's leaf (its index set on append).
+    pub fn manifest(m: &ManifestVersion, chain_id: u64) -> Leaf {
+        Leaf::Manifest(ManifestLeaf {
+            v: LEAF_VERSION,
+            index: 0,
+            chain_id,
+            group: m.group_id.clone(),
+            version: m.version.max(0) as u64,
+            effective_block: m.effective_block,
+            hash: m.hash.clone(),
+            document: m.manifest.canonical_json(),
+        })
+    }
+
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Leaf::Record(_) => "record",
+            Leaf::Manifest(_) => "manifest",
+            Leaf::Retraction(_) => "retraction",
+        }
+    }
+
+    pub fn index(&self) -> u64 {
+        match self {
+            Leaf::Record(l) => l.index,
+            Leaf::Manifest(l) => l.index,
+            Leaf::Retraction(l) => l.index,
+        }
+    }
+
+    pub fn set_index(&mut self, index: u64) {
+        match self {
+            Leaf::Record(l) => l.index = index,
+            Leaf::Manifest(l) => l.index = index,
+            Leaf::Retraction(l) => l.index = index,
+        }
+    }
+
+    pub fn chain_id(&self) -> u64 {
+        match self {
+            Leaf::Record(l) => l.chain_id,
+            Leaf::Manifest(l) => l.chain_id,
+            Leaf::Retraction(l) => l.chain_id,
+        }
+    }
+
+    pub fn group(&self) -> Option<&str> {
+        match self {
+            Leaf::Record(l) => Some(&l.group),
+            Leaf::Manifest(l) => Some(&l.group),
+            Leaf::Retraction(_) => None,
+        }
+    }
+
+    /// The block the leaf is about: a record's block, a manifest's first block, a retraction's
+    /// fork block.
+    pub fn block(&self) -> i64 {
+        match self {
+            Leaf::Record(l) => l.block.number as i64,
+            Leaf::Manifest(l) => l.effective_block,
+            Leaf::Retraction(l) => l.fork_block,
+        }
+    }
+
+    pub fn position(&self) -> Position {
+        match self {
+            Leaf::Record(l) => Position {
+                block: l.block.number as i64,
+                tx_index: l.tx.index as i64,
+                log_index: l.log.index as i64,
+                group: l.group.clone(),
+                version: 0,
+            },
+            Leaf::Manifest(l) => Position {
+                block: l.effective_block,
+                tx_index: -1,
+                log_index: -1,
+                group: l.group.clone(),
+                version: l.version as i64,
+            },
+            Leaf::Retraction(l) => Position {
+                block: l.fork_block,
+                tx_index: i64::MAX,
+                log_index: i64::MAX,
+                group: String::new(),
+                version: 0,
+            },
+        }
+    }
+
+    /// The canonical bytes of the leaf.
+    pub fn encode(&self) -> String {
+        let value = serde_json::to_value(self).expect("a leaf is plain JSON");
+        let mut out = String::with_capacity(512);
+        write_canonical(&value, &mut out);
+        out
+    }
+
+    /// The leaf's hash in the tree: SHA-256 over `0x00 || encode()`.
+    pub fn hash(&self) -> Hash {
+        merkle::leaf_hash(self.encode().as_bytes())
+    }
+
+    /// Reads a leaf and checks that the bytes are exactly its canonical encoding.
+    pub fn decode(bytes: &str) -> Result<Leaf, LeafError> {
+        let value: Value =
+            serde_json::from_str(bytes).map_err(|e| LeafError::Malformed(e.to_string()))?;
+        let v = value.get("v").and_then(Value::as_u64).unwrap_or(0);
+        if v != u64::from(LEAF_VERSION) {
+            return Err(LeafError::Version(v.min(u64::from(u32::MAX)) as u32));
+        }
+        let leaf: Leaf =
+            serde_json::from_value(value).map_err(|e| LeafError::Malformed(e.to_string()))?;
+        if leaf.encode() != bytes {
+            return Err(LeafError::NotCanonical);
+        }
+        Ok(leaf)
+    }
+}
+
+/// Canonical JSON: object keys sorted by UTF-8 bytes, no whitespace.
+pub fn canonical_json(value: &Value) -> String {
+    let mut out = String::new();
+    write_canonical(value, &mut out);
+    out
+}
+
+fn write_canonical(value: &Value, out: &mut String) {
+    match value {
+        Value::Object(map) => {
+            let mut entries: Vec<(&String, &Value)> = map.iter().collect();
+            entries.sort_by(|a, b| a.0.as_bytes().cmp(b.0.as_bytes()));
+            out.push('{');
+            for (i, (k, v)) in entries.into_iter().enumerate() {
+                if i > 0 {
+                    out.push(',');
+                }
+                out.push_str(&Value::String(k.clone()).to_string());
+                out.push(':');
+                write_canonical(v, out);
+            }
+            out.push('}');
+        }
+        Value::Array(items) => {
+            out.push('[');
+            for (i, v) in items.iter().enumerate() {
+                if i > 0 {
+                    out.push(',');
+                }
+                write_canonical(v, out);
+            }
+            out.push(']');
+        }
+        scalar => out.push_str(&scalar.to_string()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn record_row() -> RecordRow {
+        RecordRow {
+            group_id: "acme".into(),
+            chain_id: 31337,
+            block_number: 12,
+            block_hash: format!("0x{}", "ab".repeat(32)),
+            block_timestamp: Some(1_700_000_000),
+            tx_hash: format!("0x{}", "cd".repeat(32)),
+            tx_index: 1,
+            log_index: 3,
+            address: "0x5FbDB2315678afecb367f032d93F642f64180aa3".into(),
+            kind: "safe.execution_success".into(),
+            category: "treasury".into(),
+            fields: r#"{"tx_hash":"0x01","payment":"0"}"#.into(),
+            topics: r#"["0x442e715f626346e8c54381002da614f62bee8d27386535b2521ec8540898556e"]"#
+                .into(),
+            data: "0x".into(),
+            manifest_hash: Some(format!("0x{}", "ee".repeat(32))),
+        }
+    }
+
+    #[test]
+    fn canonical_json_sorts_keys_at_every_level_without_whitespace() {
+        let v: Value =
+            serde_json::from_str(r#"{"b": {"z": 1, "a": [ {"y":2,"x":"é\n"} ]}, "a": null}"#)
+                .unwrap();
+        assert_eq!(
+            canonical_json(&v),
+            r#"{"a":null,"b":{"a":[{"x":"é\n","y":2}],"z":1}}"#
+        );
+    }
+
+    #[test]
+    fn a_record_leaf_has_a_fixed_encoding() {
+        let mut leaf = Leaf::record(&record_row(), Verdict::new(vec![], vec![])).unwrap();
+        leaf.set_index(7);
+        let bytes = leaf.encode();
+        assert_eq!(
+            bytes,
+            format!(
+                concat!(
+                    r#"{{"block":{{"hash":"0x{ab}","number":12,"timestamp":1700000000}},"#,
+                    r#""chain_id":31337,"event":{{"category":"treasury","fields":{{"payment":"0","tx_hash":"0x01"}},"#,
+                    r#""kind":"safe.execution_success"}},"group":"acme","index":7,"#,
+                    r#""log":{{"address":"0x5FbDB2315678afecb367f032d93F642f64180aa3","data":"0x","index":3,"#,
+                    r#""topics":["0x442e715f626346e8c54381002da614f62bee8d27386535b2521ec8540898556e"]}},"#,
+                    r#""manifest":"0x{ee}","tx":{{"hash":"0x{cd}","index":1}},"type":"record","v":1,"#,
+                    r#""verdict":{{"opened":[],"resolved":[],"status":"consistent"}}}}"#
+                ),
+                ab = "ab".repeat(32),
+                cd = "cd".repeat(32),
+                ee = "ee".repeat(32)
+            )
+        );
+        assert_eq!(Leaf::decode(&bytes).unwrap(), leaf);
+        assert_eq!(leaf.hash(), merkle::leaf_hash(bytes.as_bytes()));
+    }
+
+    #[test]
+    fn decode_refuses_non_canonical_bytes_unknown_fields_and_other_versions() {
+        let leaf = Leaf::record(&record_row(), Verdict::default()).unwrap();
+        let bytes = leaf.encode();
+        let spaced = bytes.replacen(':', ": ", 1);
+        assert!(matches!(
+            Leaf::decode(&spaced),
+            Err(LeafError::NotCanonical)
+        ));
+        let extra = bytes.replacen("{", r#"{"aaa":1,"#, 1);
+        assert!(matches!(Leaf::decode(&extra), Err(LeafError::Malformed(_))));
+        let v2 = bytes.replace(r#""v":1"#, r#""v":2"#);
+        assert!(matches!(Leaf::decode(&v2), Err(LeafError::Version(2))));
+        assert!(matches!(Leaf::decode("[1]"), Err(LeafError::Version(0))));
+    }
+
+    #[test]
+    fn manifests_sort_before_records_of_their_block_and_retractions_after() {
+        let record = Leaf::record(&record_row(), Verdict::default()).unwrap();
+        let retraction = Leaf::Retraction(RetractionLeaf {
+            v: LEAF_VERSION,
+            index: 0,
+            chain_id: 31337,
+            fork_block: 12,
+            fork_hash: None,
+            voids: vec![],
+            reason: String::new(),
+        });
+        let manifest_pos = Position {
+            block: 12,
+            tx_index: -1,
+            log_index: -1,
+            group: "zzz".into(),
+            version: 3,
+        };
+        assert!(manifest_pos < record.position());
+        assert!(record.position() < retraction.position());
+    }
+
+    #[test]
+    fn verdict_status_and_order_do_not_depend_on_discovery_order() {
+        let item = |rule: &str| VerdictItem {
+            rule: rule.into(),
+            severity: "high".into(),
+            subject: "0x1".into(),
+            item: String::new(),
+            expected: "a".into(),
+            observed: "b".into(),
+        };
+        let a = Verdict::new(vec![item("b.rule"), item("a.rule")], vec![]);
+        let b = Verdict::new(vec![item("a.rule"), item("b.rule")], vec![]);
+        assert_eq!(a, b);
+        assert_eq!(a.status, "divergent");
+        assert_eq!(Verdict::new(vec![], vec![item("x")]).status, "reconciled");
+    }
+}

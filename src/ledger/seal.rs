@@ -1,0 +1,191 @@
+//! Sealing: rows that have become final — at or below the chain's finalized block and indexed
+//! by every group of the chain — enter the chain's log in chain order, and a checkpoint is
+//! signed over the grown tree.
+//!
+//! Invariant: a group's rows enter the log once, in one transaction with the group's sealed
+//! height; a checkpoint is signed only after the new tree has been proven consistent with the
+//! last one signed, so the daemon never signs two trees of which one is not a prefix of the
+//! other.
+
+use std::collections::BTreeMap;
+
+use super::leaf::{Leaf, LeafError, Verdict, VerdictItem};
+use super::merkle::{self, Hash, MerkleError};
+use super::note::{Checkpoint, NoteError, SigningKey};
+use crate::store::{Appended, Divergence, Store, StoreError, StoredCheckpoint};
+
+/// At most this many blocks enter the log per transaction, to bound memory on a long backlog.
+const BLOCKS_PER_SEAL: i64 = 5_000;
+
+#[derive(Debug, thiserror::Error)]
+pub enum LedgerError {
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error("a stored record cannot be encoded as a leaf: {0}")]
+    Leaf(#[from] LeafError),
+    #[error("checkpoint: {0}")]
+    Note(#[from] NoteError),
+    #[error("log tree: {0}")]
+    Merkle(#[from] MerkleError),
+    /// A request for entries or sizes the log does not have.
+    #[error("{0}")]
+    Range(String),
+    /// The stored tree is not an extension of the last signed checkpoint: the database was
+    /// altered. Signing stops until an operator looks.
+    #[error("refusing to sign: {0}")]
+    Inconsistent(String),
+}
+
+/// The log's identity on one chain and the key that signs its checkpoints.
+pub struct LogSigner {
+    /// The first line of every checkpoint.
+    pub origin: String,
+    pub key: SigningKey,
+}
+
+/// What one call to [`seal`] did.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Sealed {
+    pub leaves: u64,
+    /// The tree after the last append, if anything was appended.
+    pub tree: Option<Appended>,
+}
+
+/// Appends to `chain`'s log every record and manifest version of its groups up to
+/// `final_block` that is not in it yet, holding back while a group is indexed less far.
+pub async fn seal(
+    store: &Store,
+    chain: &str,
+    chain_id: u64,
+    final_block: i64,
+) -> Result<Sealed, LedgerError> {
+    let mut out = Sealed::default();
+    loop {
+        let mut tx = store.begin_seal(chain).await?;
+        let groups = tx.groups().await?;
+        let Some(height) = groups
+            .iter()
+            .map(|g| g.synced_to)
+            .min()
+            .map(|h| h.min(final_block))
+        else {
+            return Ok(out);
+        };
+        let Some(lowest) = groups
+            .iter()
+            .map(|g| g.sealed_to)
+            .filter(|s| *s < height)
+            .min()
+        else {
+            return Ok(out);
+        };
+        let upto = height.min(lowest.saturating_add(BLOCKS_PER_SEAL));
+        let mut leaves = Vec::new();
+        for g in groups.iter().filter(|g| g.sealed_to < upto) {
+            let versions = tx.versions(&g.id, g.sealed_to, upto).await?;
+            let records = tx.records(&g.id, g.sealed_to, upto).await?;
+            let mut verdicts = verdicts_by_log(tx.verdicts(&g.id, g.sealed_to, upto).await?);
+            leaves.extend(versions.iter().map(|v| Leaf::manifest(v, chain_id)));
+            for r in &records {
+                let (opened, resolved) = verdicts
+                    .remove(&(r.block_number, r.log_index))
+                    .unwrap_or_default();
+                leaves.push(Leaf::record(r, Verdict::new(opened, resolved))?);
+            }
+            tx.set_sealed_to(&g.id, upto).await?;
+        }
+        leaves.sort_by_cached_key(Leaf::position);
+        out.leaves += leaves.len() as u64;
+        if !leaves.is_empty() {
+            out.tree = Some(tx.append(leaves).await?);
+        }
+        tx.commit().await?;
+        if upto >= height {
+            return Ok(out);
+        }
+    }
+}
+
+type Verdicts = BTreeMap<(i64, i64), (Vec<VerdictItem>, Vec<VerdictItem>)>;
+
+/// Groups divergences by the log that opened or resolved them.
+fn verdicts_by_log(divergences: Vec<Divergence>) -> Verdicts {
+    let mut out = Verdicts::new();
+    for d in divergences {
+        let item = VerdictItem {
+            rule: d.rule.clone(),
+            severity: d.severity.clone(),
+            subject: d.subject.clone(),
+            item: d.item.clone(),
+            expected: d.expected.clone(),
+            observed: d.observed.clone(),
+        };
+        if let Some(li) = d.opened_log_index {
+            out.entry((d.opened_block, li))
+                .or_default()
+                .0
+                .push(item.clone());
+        }
+        if let (Some(b), Some(li)) = (d.resolved_block, d.resolved_log_index) {
+            out.entry((b, li)).or_default().1.push(item);
+        }
+    }
+    out
+}
+
+/// The root of `chain`'s log at `size`, from at most 64 stored nodes.
+pub async fn root_at(store: &Store, chain: &str, size: u64) -> Result<Hash, LedgerError> {
+    let nodes = store.log_nodes(chain, &merkle::root_nodes(size)).await?;
+    Ok(merkle::root(&nodes, size)?)
+}
+
+/// Signs a checkpoint of `chain`'s log at its current size, if the last signed one is
+/// smaller; returns it. Refuses when the tree does not extend the last signed checkpoint.
+pub async fn sign_checkpoint(
+    store: &Store,
+    chain: &str,
+    signer: &LogSigner,
+) -> Result<Option<StoredCheckpoint>, LedgerError> {
+    let size = store.log_size(chain).await?;
+    let last = store.latest_checkpoint(chain).await?;
+    if let Some(last) = &last {
+        if last.tree_size == size {
+            return Ok(None);
+        }
+        if last.tree_size > size {
+            return Err(LedgerError::Inconsistent(format!(
+                "the log of {chain} holds {size} leaves but a checkpoint of {} was signed",
+                last.tree_size
+            )));
+        }
+    }
+    if size == 0 {
+        return Ok(None);
+    }
+    let root = root_at(store, chain, size).await?;
+    if let Some(last) = &last {
+        let old_root: Hash = last.root.parse().map_err(|_| {
+            LedgerError::Inconsistent(format!("stored checkpoint root {:?}", last.root))
+        })?;
+        let ids = merkle::consistency_proof_nodes(last.tree_size, size)?;
+        let nodes = store.log_nodes(chain, &ids).await?;
+        let proof = merkle::consistency_proof(&nodes, last.tree_size, size)?;
+        merkle::verify_consistency(last.tree_size, size, &old_root, &root, &proof).map_err(
+            |e| {
+                LedgerError::Inconsistent(format!(
+                    "the tree of {size} leaves does not extend the checkpoint of {}: {e}",
+                    last.tree_size
+                ))
+            },
+        )?;
+    }
+    let note = Checkpoint {
+        origin: signer.origin.clone(),
+        size,
+        root,
+        extensions: vec![],
+    }
+    .sign(&signer.key)?;
+    store.insert_checkpoint(chain, size, &root, &note).await?;
+    Ok(store.latest_checkpoint(chain).await?)
+}

@@ -1,0 +1,646 @@
+//! The verifiable log's tables: leaves, the complete subtrees of the Merkle tree, signed
+//! checkpoints, and each group's sealed height; the appends and the reads proofs need.
+//!
+//! Invariant: leaves and the nodes they complete are written in the same transaction as the
+//! head's new size, under the head row's lock, so the tree on disk is always a whole tree and
+//! two writers (replicas on one PostgreSQL) append one after the other.
+
+use std::collections::{BTreeMap, HashMap};
+
+use alloy::primitives::Address;
+
+use sqlx::any::AnyRow;
+use sqlx::{Any, AnyConnection, Row, Transaction};
+
+use super::groups::version_row;
+use super::queries::{divergence_row, record_row};
+use super::{
+    now, Backend, Ctx, Divergence, ManifestVersion, NewDivergence, RecordRow, Store, StoreError,
+};
+use crate::chain::rpc::BlockRef;
+use crate::ledger::leaf::{Leaf, RetractionLeaf, Voided, LEAF_VERSION};
+use crate::ledger::merkle::{Frontier, Hash, NodeId};
+use crate::reconcile::Rule;
+
+/// One stored leaf.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct LogEntry {
+    pub index: u64,
+    pub kind: String,
+    pub group_id: Option<String>,
+    pub block_number: i64,
+    pub leaf_hash: String,
+    pub leaf: String,
+    pub voided_by: Option<u64>,
+}
+
+/// A checkpoint as signed and stored.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct StoredCheckpoint {
+    pub tree_size: u64,
+    pub root: String,
+    pub note: String,
+    pub signed_at: String,
+}
+
+/// A group as the sealer sees it.
+#[derive(Debug, Clone)]
+pub struct SealGroup {
+    pub id: String,
+    pub synced_to: i64,
+    /// In the log up to this block.
+    pub sealed_to: i64,
+}
+
+/// The tree after an append.
+#[derive(Debug, Clone, Copy)]
+pub struct Appended {
+    /// The index of the first appended leaf.
+    pub first: u64,
+    pub size: u64,
+    pub root: Hash,
+}
+
+/// Rows per INSERT statement.
+const ROWS_PER_STATEMENT: usize = 5000;
+
+fn entry_row(r: &AnyRow) -> Result<LogEntry, StoreError> {
+    let get = || -> Result<LogEntry, sqlx::Error> {
+        let idx: i64 = r.try_get("idx")?;
+        let voided: Option<i64> = r.try_get("voided_by")?;
+        Ok(LogEntry {
+            index: idx as u64,
+            kind: r.try_get("kind")?,
+            group_id: r.try_get("group_id")?,
+            block_number: r.try_get("block_number")?,
+            leaf_hash: r.try_get("leaf_hash")?,
+            leaf: r.try_get("leaf")?,
+            voided_by: voided.map(|v| v as u64),
+        })
+    };
+    get().ctx("reading log entry")
+}
+
+fn parse_hash(s: &str) -> Result<Hash, StoreError> {
+    s.parse()
+        .map_err(|_| StoreError::Corrupt(format!("log hash {s:?}")))
+}
+
+/// `(level = a AND idx = b) OR …` for a list of node ids; integers only, so nothing to bind.
+fn node_condition(ids: &[NodeId]) -> String {
+    ids.iter()
+        .map(|id| format!("(level = {} AND idx = {})", id.level, id.index))
+        .collect::<Vec<_>>()
+        .join(" OR ")
+}
+
+async fn fetch_nodes(
+    conn: &mut AnyConnection,
+    chain: &str,
+    ids: &[NodeId],
+) -> Result<HashMap<NodeId, Hash>, StoreError> {
+    let mut out = HashMap::with_capacity(ids.len());
+    for chunk in ids.chunks(200) {
+        let sql = format!(
+            "SELECT level, idx, hash FROM log_nodes WHERE chain = $1 AND ({})",
+            node_condition(chunk)
+        );
+        let rows = sqlx::query(&sql)
+            .bind(chain)
+            .fetch_all(&mut *conn)
+            .await
+            .ctx("reading log nodes")?;
+        for r in rows {
+            let level: i64 = r.try_get("level").ctx("reading log nodes")?;
+            let idx: i64 = r.try_get("idx").ctx("reading log nodes")?;
+            let hash: String = r.try_get("hash").ctx("reading log nodes")?;
+            out.insert(NodeId::new(level as u32, idx as u64), parse_hash(&hash)?);
+        }
+    }
+    Ok(out)
+}
+
+/// Takes the log's write lock (creating its head row) and returns its size.
+async fn lock_head(conn: &mut AnyConnection, chain: &str) -> Result<u64, StoreError> {
+    sqlx::query(
+        "INSERT INTO log_heads (chain, tree_size, updated_at) VALUES ($1, 0, $2) \
+         ON CONFLICT (chain) DO NOTHING",
+    )
+    .bind(chain)
+    .bind(now())
+    .execute(&mut *conn)
+    .await
+    .ctx("locking log")?;
+    let size: i64 =
+        sqlx::query("UPDATE log_heads SET updated_at = $2 WHERE chain = $1 RETURNING tree_size")
+            .bind(chain)
+            .bind(now())
+            .fetch_one(&mut *conn)
+            .await
+            .ctx("locking log")?
+            .try_get("tree_size")
+            .ctx("locking log")?;
+    Ok(size as u64)
+}
+
+/// Appends leaves in the given order, numbering them from the current size; the caller holds
+/// the transaction.
+pub(super) async fn append_leaves(
+    conn: &mut AnyConnection,
+    backend: Backend,
+    chain: &str,
+    mut leaves: Vec<Leaf>,
+) -> Result<Appended, StoreError> {
+    let size = lock_head(conn, chain).await?;
+    let frontier_ids = crate::ledger::merkle::root_nodes(size);
+    let nodes = fetch_nodes(conn, chain, &frontier_ids).await?;
+    let mut frontier = Frontier::from_source(&nodes, size)
+        .map_err(|e| StoreError::Corrupt(format!("log of {size} leaves: {e}")))?;
+    let mut entries = Vec::with_capacity(leaves.len());
+    let mut new_nodes = Vec::with_capacity(leaves.len() * 2);
+    for leaf in &mut leaves {
+        leaf.set_index(frontier.size());
+        let bytes = leaf.encode();
+        let hash = crate::ledger::merkle::leaf_hash(bytes.as_bytes());
+        entries.push(serde_json::json!([
+            frontier.size(),
+            leaf.kind(),
+            leaf.group(),
+            leaf.block(),
+            hash.to_string(),
+            bytes
+        ]));
+        new_nodes.extend(frontier.append(hash));
+    }
+    let (entries_sql, nodes_sql) = match backend {
+        Backend::Sqlite => (
+            "INSERT INTO log_entries (chain, idx, kind, group_id, block_number, leaf_hash, leaf) \
+             SELECT $1, value->>0, value->>1, value->>2, value->>3, value->>4, value->>5 \
+             FROM json_each($2)",
+            "INSERT INTO log_nodes (chain, level, idx, hash) \
+             SELECT $1, value->>0, value->>1, value->>2 FROM json_each($2)",
+        ),
+        Backend::Postgres => (
+            "INSERT INTO log_entries (chain, idx, kind, group_id, block_number, leaf_hash, leaf) \
+             SELECT $1, (e->>0)::bigint, e->>1, e->>2, (e->>3)::bigint, e->>4, e->>5 \
+             FROM jsonb_array_elements($2::jsonb) AS e",
+            "INSERT INTO log_nodes (chain, level, idx, hash) \
+             SELECT $1, (e->>0)::integer, (e->>1)::bigint, e->>2 \
+             FROM jsonb_array_elements($2::jsonb) AS e",
+        ),
+    };
+    for chunk in entries.chunks(ROWS_PER_STATEMENT) {
+        sqlx::query(entries_sql)
+            .bind(chain)
+            .bind(serde_json::Value::Array(chunk.to_vec()).to_string())
+            .execute(&mut *conn)
+            .await
+            .ctx("appending log entries")?;
+    }
+    let packed: Vec<serde_json::Value> = new_nodes
+        .iter()
+        .map(|(id, h)| serde_json::json!([id.level, id.index, h.to_string()]))
+        .collect();
+    for chunk in packed.chunks(ROWS_PER_STATEMENT) {
+        sqlx::query(nodes_sql)
+            .bind(chain)
+            .bind(serde_json::Value::Array(chunk.to_vec()).to_string())
+            .execute(&mut *conn)
+            .await
+            .ctx("appending log nodes")?;
+    }
+    sqlx::query("UPDATE log_heads SET tree_size = $2 WHERE chain = $1")
+        .bind(chain)
+        .bind(frontier.size() as i64)
+        .execute(&mut *conn)
+        .await
+        .ctx("appending to log")?;
+    Ok(Appended {
+        first: size,
+        size: frontier.size(),
+        root: frontier.root(),
+    })
+}
+
+/// Leaves of `chain` about blocks above `block` that no retraction has voided yet, oldest
+/// first: what a reorg to `block` takes away from the log.
+pub(super) async fn live_entries_above(
+    conn: &mut AnyConnection,
+    chain: &str,
+    block: i64,
+) -> Result<Vec<LogEntry>, StoreError> {
+    sqlx::query(
+        "SELECT * FROM log_entries WHERE chain = $1 AND block_number > $2 AND kind = 'record' \
+         AND voided_by IS NULL ORDER BY idx",
+    )
+    .bind(chain)
+    .bind(block)
+    .fetch_all(&mut *conn)
+    .await
+    .ctx("reading log entries")?
+    .iter()
+    .map(entry_row)
+    .collect()
+}
+
+/// Marks leaves as voided by the retraction at `by`.
+pub(super) async fn void_entries(
+    conn: &mut AnyConnection,
+    chain: &str,
+    indexes: &[u64],
+    by: u64,
+) -> Result<(), StoreError> {
+    for chunk in indexes.chunks(500) {
+        let list = chunk
+            .iter()
+            .map(|i| i.to_string())
+            .collect::<Vec<_>>()
+            .join(",");
+        sqlx::query(&format!(
+            "UPDATE log_entries SET voided_by = $2 WHERE chain = $1 AND idx IN ({list})"
+        ))
+        .bind(chain)
+        .bind(by as i64)
+        .execute(&mut *conn)
+        .await
+        .ctx("voiding log entries")?;
+    }
+    Ok(())
+}
+
+impl Store {
+    /// The number of leaves in `chain`'s log.
+    pub async fn log_size(&self, chain: &str) -> Result<u64, StoreError> {
+        let row = sqlx::query("SELECT tree_size FROM log_heads WHERE chain = $1")
+            .bind(chain)
+            .fetch_optional(&self.pool)
+            .await
+            .ctx("reading log size")?;
+        match row {
+            Some(r) => Ok(r.try_get::<i64, _>("tree_size").ctx("reading log size")? as u64),
+            None => Ok(0),
+        }
+    }
+
+    /// Leaves `start..end` of `chain`'s log.
+    pub async fn log_entries(
+        &self,
+        chain: &str,
+        start: u64,
+        end: u64,
+    ) -> Result<Vec<LogEntry>, StoreError> {
+        sqlx::query(
+            "SELECT * FROM log_entries WHERE chain = $1 AND idx >= $2 AND idx < $3 ORDER BY idx",
+        )
+        .bind(chain)
+        .bind(start as i64)
+        .bind(end as i64)
+        .fetch_all(&self.pool)
+        .await
+        .ctx("reading log entries")?
+        .iter()
+        .map(entry_row)
+        .collect()
+    }
+
+    /// The stored hashes of the given complete subtrees; absent ones are left out.
+    pub async fn log_nodes(
+        &self,
+        chain: &str,
+        ids: &[NodeId],
+    ) -> Result<HashMap<NodeId, Hash>, StoreError> {
+        let mut conn = self.pool.acquire().await.ctx("reading log nodes")?;
+        fetch_nodes(&mut conn, chain, ids).await
+    }
+
+    /// Every stored node of one level with index in `start..end`, in order (for a full audit).
+    pub async fn log_level(
+        &self,
+        chain: &str,
+        level: u32,
+        start: u64,
+        end: u64,
+    ) -> Result<Vec<(u64, Hash)>, StoreError> {
+        sqlx::query(
+            "SELECT idx, hash FROM log_nodes WHERE chain = $1 AND level = $2 AND idx >= $3 \
+             AND idx < $4 ORDER BY idx",
+        )
+        .bind(chain)
+        .bind(i64::from(level))
+        .bind(start as i64)
+        .bind(end as i64)
+        .fetch_all(&self.pool)
+        .await
+        .ctx("reading log nodes")?
+        .iter()
+        .map(|r| {
+            let idx: i64 = r.try_get("idx").ctx("reading log nodes")?;
+            let hash: String = r.try_get("hash").ctx("reading log nodes")?;
+            Ok((idx as u64, parse_hash(&hash)?))
+        })
+        .collect()
+    }
+
+    /// The chains that have a log.
+    pub async fn log_chains(&self) -> Result<Vec<String>, StoreError> {
+        sqlx::query("SELECT chain FROM log_heads ORDER BY chain")
+            .fetch_all(&self.pool)
+            .await
+            .ctx("reading logs")?
+            .iter()
+            .map(|r| r.try_get("chain").ctx("reading logs"))
+            .collect()
+    }
+
+    /// The newest signed checkpoint of `chain`'s log.
+    pub async fn latest_checkpoint(
+        &self,
+        chain: &str,
+    ) -> Result<Option<StoredCheckpoint>, StoreError> {
+        let row = sqlx::query(
+            "SELECT * FROM log_checkpoints WHERE chain = $1 ORDER BY tree_size DESC LIMIT 1",
+        )
+        .bind(chain)
+        .fetch_optional(&self.pool)
+        .await
+        .ctx("reading checkpoint")?;
+        row.map(|r| {
+            let get = || -> Result<StoredCheckpoint, sqlx::Error> {
+                let size: i64 = r.try_get("tree_size")?;
+                Ok(StoredCheckpoint {
+                    tree_size: size as u64,
+                    root: r.try_get("root")?,
+                    note: r.try_get("note")?,
+                    signed_at: r.try_get("signed_at")?,
+                })
+            };
+            get().ctx("reading checkpoint")
+        })
+        .transpose()
+    }
+
+    /// Stores a signed checkpoint; `false` if one of that size was already stored (by another
+    /// replica), which is then left as it is.
+    pub async fn insert_checkpoint(
+        &self,
+        chain: &str,
+        tree_size: u64,
+        root: &Hash,
+        note: &str,
+    ) -> Result<bool, StoreError> {
+        let done = sqlx::query(
+            "INSERT INTO log_checkpoints (chain, tree_size, root, note, signed_at) \
+             VALUES ($1, $2, $3, $4, $5) ON CONFLICT (chain, tree_size) DO NOTHING",
+        )
+        .bind(chain)
+        .bind(tree_size as i64)
+        .bind(root.to_string())
+        .bind(note)
+        .bind(now())
+        .execute(&self.pool)
+        .await
+        .ctx("storing checkpoint")?;
+        Ok(done.rows_affected() == 1)
+    }
+
+    /// Starts sealing `chain`: takes the log's write lock for the transaction.
+    pub async fn begin_seal(&self, chain: &str) -> Result<SealTx, StoreError> {
+        let mut tx = self.pool.begin().await.ctx("starting seal")?;
+        lock_head(&mut tx, chain).await?;
+        Ok(SealTx {
+            tx,
+            chain: chain.to_string(),
+            backend: self.backend,
+        })
+    }
+
+    /// Appends leaves to `chain`'s log in one transaction (for tools and benchmarks; the
+    /// daemon appends through [`SealTx`]).
+    pub async fn append_log(&self, chain: &str, leaves: Vec<Leaf>) -> Result<Appended, StoreError> {
+        let mut tx = self.pool.begin().await.ctx("appending to log")?;
+        let out = append_leaves(&mut tx, self.backend, chain, leaves).await?;
+        tx.commit().await.ctx("appending to log")?;
+        Ok(out)
+    }
+}
+
+/// One sealing step: reads what has become final and appends it, under the log's lock.
+pub struct SealTx {
+    tx: Transaction<'static, Any>,
+    chain: String,
+    backend: Backend,
+}
+
+impl SealTx {
+    /// The groups following the chain, with how far each is indexed and sealed.
+    pub async fn groups(&mut self) -> Result<Vec<SealGroup>, StoreError> {
+        sqlx::query(
+            "SELECT id, synced_to, COALESCE(sealed_to, start_block - 1) AS sealed_to \
+             FROM groups WHERE chain = $1 ORDER BY id",
+        )
+        .bind(&self.chain)
+        .fetch_all(&mut *self.tx)
+        .await
+        .ctx("reading groups")?
+        .iter()
+        .map(|r| {
+            Ok(SealGroup {
+                id: r.try_get("id")?,
+                synced_to: r.try_get("synced_to")?,
+                sealed_to: r.try_get("sealed_to")?,
+            })
+        })
+        .collect::<Result<_, sqlx::Error>>()
+        .ctx("reading groups")
+    }
+
+    /// A group's records in blocks `after+1..=upto`.
+    pub async fn records(
+        &mut self,
+        group_id: &str,
+        after: i64,
+        upto: i64,
+    ) -> Result<Vec<RecordRow>, StoreError> {
+        sqlx::query(
+            "SELECT * FROM records WHERE group_id = $1 AND block_number > $2 \
+             AND block_number <= $3 ORDER BY block_number, log_index",
+        )
+        .bind(group_id)
+        .bind(after)
+        .bind(upto)
+        .fetch_all(&mut *self.tx)
+        .await
+        .ctx("reading records")?
+        .iter()
+        .map(record_row)
+        .collect::<Result<_, _>>()
+        .ctx("reading records")
+    }
+
+    /// A group's manifest versions in force from a block in `after+1..=upto`.
+    pub async fn versions(
+        &mut self,
+        group_id: &str,
+        after: i64,
+        upto: i64,
+    ) -> Result<Vec<ManifestVersion>, StoreError> {
+        sqlx::query(
+            "SELECT * FROM manifest_versions WHERE group_id = $1 AND effective_block > $2 \
+             AND effective_block <= $3 ORDER BY version",
+        )
+        .bind(group_id)
+        .bind(after)
+        .bind(upto)
+        .fetch_all(&mut *self.tx)
+        .await
+        .ctx("reading manifest versions")?
+        .iter()
+        .map(version_row)
+        .collect()
+    }
+
+    /// A group's divergences opened or resolved by a log in blocks `after+1..=upto`.
+    pub async fn verdicts(
+        &mut self,
+        group_id: &str,
+        after: i64,
+        upto: i64,
+    ) -> Result<Vec<Divergence>, StoreError> {
+        sqlx::query(
+            "SELECT * FROM divergences WHERE group_id = $1 AND ( \
+             (opened_block > $2 AND opened_block <= $3 AND opened_log_index IS NOT NULL) OR \
+             (resolved_block > $2 AND resolved_block <= $3 AND resolved_log_index IS NOT NULL))",
+        )
+        .bind(group_id)
+        .bind(after)
+        .bind(upto)
+        .fetch_all(&mut *self.tx)
+        .await
+        .ctx("reading divergences")?
+        .iter()
+        .map(divergence_row)
+        .collect()
+    }
+
+    pub async fn append(&mut self, leaves: Vec<Leaf>) -> Result<Appended, StoreError> {
+        append_leaves(&mut self.tx, self.backend, &self.chain, leaves).await
+    }
+
+    pub async fn set_sealed_to(&mut self, group_id: &str, block: i64) -> Result<(), StoreError> {
+        sqlx::query("UPDATE groups SET sealed_to = $2 WHERE id = $1")
+            .bind(group_id)
+            .bind(block)
+            .execute(&mut *self.tx)
+            .await
+            .ctx("sealing group")?;
+        Ok(())
+    }
+
+    pub async fn commit(self) -> Result<(), StoreError> {
+        self.tx.commit().await.ctx("committing seal")
+    }
+}
+
+impl super::BatchTx {
+    /// Within a roll-back to `fork`: if the log holds leaves about blocks above it, appends a
+    /// retraction leaf voiding them and opens a `log.finalized_reorg` divergence for each group
+    /// they belonged to. Returns the retraction's index.
+    pub(super) async fn retract_above(
+        &mut self,
+        fork: Option<BlockRef>,
+    ) -> Result<Option<u64>, StoreError> {
+        let n = fork.map(|f| f.number as i64).unwrap_or(-1);
+        let voided = live_entries_above(&mut self.tx, &self.chain, n).await?;
+        let Some(first) = voided.first() else {
+            return Ok(None);
+        };
+        let chain_id = Leaf::decode(&first.leaf)
+            .map_err(|e| StoreError::Corrupt(format!("log entry {}: {e}", first.index)))?
+            .chain_id();
+        let mut voids = Vec::with_capacity(voided.len());
+        for e in &voided {
+            let Leaf::Record(r) = Leaf::decode(&e.leaf)
+                .map_err(|err| StoreError::Corrupt(format!("log entry {}: {err}", e.index)))?
+            else {
+                continue;
+            };
+            voids.push(Voided {
+                index: e.index,
+                leaf_hash: e.leaf_hash.clone(),
+                block: r.block.number,
+                block_hash: r.block.hash,
+            });
+        }
+        let retraction = Leaf::Retraction(RetractionLeaf {
+            v: LEAF_VERSION,
+            index: 0,
+            chain_id,
+            fork_block: n,
+            fork_hash: fork.map(|f| f.hash.to_string()),
+            voids,
+            reason: "reorg deeper than the finality depth".into(),
+        });
+        let appended =
+            append_leaves(&mut self.tx, self.backend, &self.chain, vec![retraction]).await?;
+        let index = appended.first;
+        let indexes: Vec<u64> = voided.iter().map(|e| e.index).collect();
+        void_entries(&mut self.tx, &self.chain, &indexes, index).await?;
+        let mut groups: BTreeMap<&str, Vec<&LogEntry>> = BTreeMap::new();
+        for e in &voided {
+            if let Some(g) = &e.group_id {
+                groups.entry(g).or_default().push(e);
+            }
+        }
+        for (group, entries) in groups {
+            let manifest_hash: Option<String> = sqlx::query(
+                "SELECT hash FROM manifest_versions WHERE group_id = $1 AND effective_block <= $2 \
+                 ORDER BY version DESC LIMIT 1",
+            )
+            .bind(group)
+            .bind(n.max(0))
+            .fetch_optional(&mut *self.tx)
+            .await
+            .ctx("reading manifest")?
+            .map(|r| r.try_get("hash"))
+            .transpose()
+            .ctx("reading manifest")?;
+            let lowest = entries.iter().map(|e| e.block_number).min().unwrap_or(n);
+            self.open_divergence(&NewDivergence {
+                group_id: group.to_string(),
+                rule: Rule::LogFinalizedReorg,
+                subject: Address::ZERO.to_string(),
+                item: format!("retraction {index}"),
+                expected: format!("blocks from {lowest} on stay final"),
+                observed: format!(
+                    "a reorg back to block {n} voided {} final log entries (retraction leaf {index})",
+                    entries.len()
+                ),
+                block: n,
+                block_hash: fork.map(|f| f.hash.to_string()).unwrap_or_default(),
+                tx_hash: None,
+                log_index: None,
+                manifest_hash: manifest_hash.unwrap_or_default(),
+            })
+            .await?;
+        }
+        tracing::error!(
+            chain = %self.chain,
+            fork = n,
+            voided = voided.len(),
+            retraction = index,
+            "reorg below the finality depth: final log entries voided by a retraction"
+        );
+        Ok(Some(index))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn node_condition_lists_every_id() {
+        let c = node_condition(&[NodeId::new(0, 5), NodeId::new(3, 1)]);
+        assert_eq!(c, "(level = 0 AND idx = 5) OR (level = 3 AND idx = 1)");
+    }
+}
