@@ -17,6 +17,8 @@ pub struct Settings {
     pub data_dir: PathBuf,
     pub database: DatabaseConfig,
     pub log: LogConfig,
+    pub ledger: LedgerConfig,
+    pub api: ApiConfig,
     pub follower: FollowerConfig,
     #[serde(default)]
     pub chains: BTreeMap<String, ChainConfig>,
@@ -42,6 +44,32 @@ pub enum LogFormat {
 pub struct LogConfig {
     pub format: LogFormat,
     pub level: String,
+}
+
+/// The verifiable log (`[ledger]`): its name and the key that signs its checkpoints.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LedgerConfig {
+    /// Each chain's log is named `<origin>/<chain>` on the first line of its checkpoints.
+    pub origin: String,
+    /// The signing key in note format (`PRIVATE+KEY+…`); empty: `ledger.key` in `data_dir`,
+    /// generated on first start. A secret, so never printed.
+    pub signing_key: String,
+}
+
+impl LedgerConfig {
+    /// The origin line of `chain`'s log.
+    pub fn origin_of(&self, chain: &str) -> String {
+        format!("{}/{chain}", self.origin)
+    }
+}
+
+/// The HTTP server (`[api]`).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ApiConfig {
+    /// `host:port` to listen on; empty: no HTTP server.
+    pub bind: String,
 }
 
 /// How every chain follower fetches and retries.
@@ -147,6 +175,24 @@ impl Settings {
             return Err(invalid(
                 "database.max_connections".into(),
                 "must be at least 1",
+            ));
+        }
+        if self.ledger.origin.is_empty()
+            || self
+                .ledger
+                .origin
+                .chars()
+                .any(|c| c.is_whitespace() || c == '+')
+        {
+            return Err(invalid(
+                "ledger.origin".into(),
+                "must be non-empty, without spaces or '+'",
+            ));
+        }
+        if !self.api.bind.is_empty() && self.api.bind.parse::<std::net::SocketAddr>().is_err() {
+            return Err(invalid(
+                "api.bind".into(),
+                "must be host:port, e.g. 127.0.0.1:8080",
             ));
         }
         if self.follower.concurrency == 0 {

@@ -1,15 +1,19 @@
-//! The long-running service: one [`Follower`] task per configured chain that has groups, under
-//! one cancellation token. A follower that fails fatally cancels the others and the daemon exits
-//! with its error, rather than staying half alive.
+//! The long-running service: one [`Follower`] task per configured chain, each sealing its log
+//! and signing checkpoints, and the HTTP API, under one cancellation token. A task that fails
+//! fatally cancels the others and the daemon exits with its error, rather than staying half
+//! alive.
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context;
 use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 
+use crate::api::ApiState;
 use crate::chain::Follower;
 use crate::config::Settings;
+use crate::ledger::LogSigner;
 use crate::store::Store;
 
 /// Runs followers for every configured chain until `cancel` fires or one fails fatally.
@@ -18,38 +22,59 @@ pub async fn run(
     store: Store,
     cancel: CancellationToken,
 ) -> anyhow::Result<()> {
-    let mut tasks = JoinSet::new();
+    let key = LogSigner::key(settings).context("loading the checkpoint signing key")?;
+    let mut tasks: JoinSet<(String, anyhow::Result<()>)> = JoinSet::new();
+    if !settings.api.bind.is_empty() {
+        let listener = tokio::net::TcpListener::bind(&settings.api.bind)
+            .await
+            .with_context(|| format!("listening on {}", settings.api.bind))?;
+        let state = ApiState {
+            store: store.clone(),
+            chains: settings.chains.keys().cloned().collect(),
+            verifier: Some(key.verifier()),
+        };
+        let token = cancel.child_token();
+        tasks.spawn(async move {
+            let r = crate::api::serve(listener, state, token).await;
+            ("HTTP API".to_string(), r.map_err(anyhow::Error::new))
+        });
+    }
     for (name, chain) in &settings.chains {
+        let signer = Arc::new(LogSigner::new(settings, name, key.clone()));
         let follower = Follower::new(
             name,
             chain.clone(),
             settings.follower.clone(),
             store.clone(),
         )
-        .with_context(|| format!("starting the follower of chain {name}"))?;
+        .with_context(|| format!("starting the follower of chain {name}"))?
+        .with_signer(signer);
         let token = cancel.child_token();
         let name = name.clone();
         tasks.spawn(async move {
             tracing::info!(chain = %name, "follower started");
             let r = follower.run(token).await;
-            (name, r)
+            (
+                format!("follower of chain {name}"),
+                r.map_err(anyhow::Error::new),
+            )
         });
     }
     let mut result = Ok(());
     while let Some(joined) = tasks.join_next().await {
         match joined {
-            Ok((name, Ok(()))) => tracing::info!(chain = %name, "follower stopped"),
+            Ok((name, Ok(()))) => tracing::info!(task = %name, "stopped"),
             Ok((name, Err(e))) => {
-                tracing::error!(chain = %name, error = %e, "follower failed; shutting down");
+                tracing::error!(task = %name, error = %e, "failed; shutting down");
                 cancel.cancel();
                 if result.is_ok() {
-                    result = Err(anyhow::Error::new(e));
+                    result = Err(e.context(name));
                 }
             }
             Err(e) => {
                 cancel.cancel();
                 if result.is_ok() {
-                    result = Err(anyhow::anyhow!("a follower task panicked: {e}"));
+                    result = Err(anyhow::anyhow!("a task panicked: {e}"));
                 }
             }
         }

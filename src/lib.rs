@@ -9,6 +9,8 @@
 //!  (getLogs backfill,  (typed    (Safe owners,  (pure: declared   (records, observed
 //!   live head, reorgs)  events)   threshold…)    vs observed)      state, divergences,
 //!                                                                  checkpoint — one txn)
+//!                                        store ─► ledger (final rows ─► Merkle log ─► signed
+//!                                                 checkpoints) ─► api (HTTP) + cli
 //! ```
 //!
 //! - [`config`]: layered settings (`config/default.toml`, `--config FILE`, `GROUPSTATE__…`).
@@ -26,11 +28,14 @@
 //! - [`store`]: sqlx persistence on SQLite or PostgreSQL; every derived row can be rolled back
 //!   to a block.
 //! - [`decisions`]: the read side that assembles proposals and Safe executions from records.
-//! - [`ledger`]: the verifiable log; so far its RFC 6962 / 9162 Merkle tree (hashing, O(log n)
-//!   appends, inclusion and consistency proofs and their verification).
+//! - [`ledger`]: the verifiable log: canonical leaves of final records and manifest versions, an
+//!   RFC 6962 / 9162 Merkle tree, retractions after a finalized reorg, signed-note checkpoints,
+//!   proofs, and the audit anyone can run (`groupstate verify`).
+//! - [`api`]: the HTTP API (axum).
 //! - [`cli`]: the `groupstate` command; [`devnet`]: a local anvil chain with the real Safe and
 //!   OpenZeppelin contracts, for the demo, the tests and the benchmarks.
 
+pub mod api;
 pub mod chain;
 pub mod cli;
 pub mod config;

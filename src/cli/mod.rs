@@ -2,6 +2,7 @@
 //! a table for people and `--json` for machines.
 
 mod demo;
+mod log;
 mod output;
 
 use std::path::PathBuf;
@@ -66,6 +67,13 @@ pub enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// The verifiable log: checkpoint, proofs, export, verifier key.
+    #[command(subcommand)]
+    Log(log::LogCommand),
+    /// Audit a log: recompute the tree, check checkpoint signatures and roots, entries, stored
+    /// nodes and records, and with --chain every record against the chain. Exits non-zero
+    /// naming the first bad entry.
+    Verify(log::VerifyArgs),
     /// A group's divergences between declared and observed structure.
     Divergences {
         id: String,
@@ -121,6 +129,8 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             crate::daemon::run(&settings, store, cancel).await
         }
         Command::Demo => demo::run(settings).await,
+        Command::Log(c) => log::run(&settings, c).await,
+        Command::Verify(args) => log::verify_command(&settings, args).await,
         Command::Migrate => {
             open_store(&settings).await?;
             println!("migrations applied");

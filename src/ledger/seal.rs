@@ -12,6 +12,7 @@ use std::collections::BTreeMap;
 use super::leaf::{Leaf, LeafError, Verdict, VerdictItem};
 use super::merkle::{self, Hash, MerkleError};
 use super::note::{Checkpoint, NoteError, SigningKey};
+use crate::config::Settings;
 use crate::store::{Appended, Divergence, Store, StoreError, StoredCheckpoint};
 
 /// At most this many blocks enter the log per transaction, to bound memory on a long backlog.
@@ -41,6 +42,34 @@ pub struct LogSigner {
     /// The first line of every checkpoint.
     pub origin: String,
     pub key: SigningKey,
+}
+
+impl LogSigner {
+    /// The daemon's signing key: `ledger.signing_key` if set, else `ledger.key` in the data
+    /// directory, generated (and logged with its verifier key) on first start.
+    pub fn key(settings: &Settings) -> Result<SigningKey, LedgerError> {
+        if !settings.ledger.signing_key.is_empty() {
+            return Ok(SigningKey::parse(settings.ledger.signing_key.trim())?);
+        }
+        let path = settings.data_dir.join("ledger.key");
+        let (key, generated) = SigningKey::load_or_generate(&path, &settings.ledger.origin)?;
+        if generated {
+            tracing::info!(
+                path = %path.display(),
+                verifier = %key.verifier().encode(),
+                "generated the key that signs log checkpoints"
+            );
+        }
+        Ok(key)
+    }
+
+    /// The signer of `chain`'s log.
+    pub fn new(settings: &Settings, chain: &str, key: SigningKey) -> LogSigner {
+        LogSigner {
+            origin: settings.ledger.origin_of(chain),
+            key,
+        }
+    }
 }
 
 /// What one call to [`seal`] did.

@@ -1,0 +1,283 @@
+//! `groupstate log …` and `groupstate verify`: the verifiable log from the command line —
+//! the latest checkpoint, an inclusion proof, an export, the verifier key, and the audit.
+
+use std::io::{BufReader, Write};
+use std::path::{Path, PathBuf};
+
+use anyhow::{bail, Context};
+use clap::Subcommand;
+
+use super::open_store;
+use crate::chain::rpc::{RetryPolicy, Rpc};
+use crate::config::Settings;
+use crate::ledger::note::{Checkpoint, SigningKey, VerifierKey};
+use crate::ledger::verify::{self, Audit, Expected};
+use crate::ledger::{proofs, LogSigner};
+
+#[derive(Debug, Subcommand)]
+pub enum LogCommand {
+    /// Print the latest signed checkpoint (a signed note).
+    Checkpoint {
+        /// Which chain's log (default: the only configured chain).
+        #[arg(long = "log", value_name = "CHAIN")]
+        log: Option<String>,
+    },
+    /// Print entry INDEX with its inclusion proof (JSON).
+    Proof {
+        index: u64,
+        /// The tree size the proof is for (default: the whole log).
+        #[arg(long)]
+        size: Option<u64>,
+        #[arg(long = "log", value_name = "CHAIN")]
+        log: Option<String>,
+    },
+    /// Write the log as JSON lines: a header with the latest checkpoint, then every entry.
+    Export {
+        /// Write here instead of standard output.
+        #[arg(long, value_name = "FILE")]
+        out: Option<PathBuf>,
+        #[arg(long = "log", value_name = "CHAIN")]
+        log: Option<String>,
+    },
+    /// Print the verifier key of this daemon's checkpoints (name+id+key).
+    Key,
+}
+
+/// `groupstate verify`'s options.
+#[derive(Debug, clap::Args)]
+pub struct VerifyArgs {
+    /// Also check every record against the chain: its receipt, its log and its block.
+    #[arg(long)]
+    pub chain: bool,
+    /// An older checkpoint (signed note file) the log must be consistent with.
+    #[arg(long, value_name = "CHECKPOINT_FILE")]
+    pub against: Option<PathBuf>,
+    /// Audit an export (`groupstate log export`) instead of the database.
+    #[arg(long, value_name = "EXPORT")]
+    pub from: Option<PathBuf>,
+    /// The verifier key (name+id+key); default: the public half of this daemon's key.
+    #[arg(long)]
+    pub key: Option<String>,
+    /// Which chain's log (default: the export's, or the only configured chain).
+    #[arg(long = "log", value_name = "CHAIN")]
+    pub log: Option<String>,
+    /// The RPC endpoint for --chain (default: the chain's rpc_url).
+    #[arg(long)]
+    pub rpc: Option<String>,
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// The chain whose log a command is about.
+fn log_chain(settings: &Settings, log: Option<String>) -> anyhow::Result<String> {
+    match log {
+        Some(name) => Ok(name),
+        None if settings.chains.len() == 1 => Ok(settings.chains.keys().next().cloned().unwrap()),
+        None => bail!(
+            "several chains are configured ({}): name one with --log",
+            settings
+                .chains
+                .keys()
+                .cloned()
+                .collect::<Vec<_>>()
+                .join(", ")
+        ),
+    }
+}
+
+/// This daemon's verifier key, without generating a key that does not exist yet.
+fn own_verifier(settings: &Settings) -> anyhow::Result<VerifierKey> {
+    if !settings.ledger.signing_key.is_empty() {
+        return Ok(SigningKey::parse(settings.ledger.signing_key.trim())?.verifier());
+    }
+    let path = settings.data_dir.join("ledger.key");
+    if !path.exists() {
+        bail!(
+            "no checkpoint key at {}: start the daemon once, or pass --key",
+            path.display()
+        );
+    }
+    Ok(LogSigner::key(settings)?.verifier())
+}
+
+pub async fn run(settings: &Settings, command: LogCommand) -> anyhow::Result<()> {
+    match command {
+        LogCommand::Checkpoint { log } => {
+            let chain = log_chain(settings, log)?;
+            let store = open_store(settings).await?;
+            let Some(c) = store.latest_checkpoint(&chain).await? else {
+                bail!("no checkpoint of the {chain} log has been signed yet");
+            };
+            print!("{}", c.note);
+            Ok(())
+        }
+        LogCommand::Proof { index, size, log } => {
+            let chain = log_chain(settings, log)?;
+            let store = open_store(settings).await?;
+            let proof = proofs::inclusion(&store, &chain, index, size).await?;
+            let entry = store.log_entries(&chain, index, index + 1).await?;
+            let leaf = entry
+                .first()
+                .map(|e| serde_json::from_str::<serde_json::Value>(&e.leaf))
+                .transpose()?;
+            let out = serde_json::json!({"chain": chain, "leaf": leaf, "proof": proof});
+            println!("{}", serde_json::to_string_pretty(&out)?);
+            Ok(())
+        }
+        LogCommand::Export { out, log } => {
+            let chain = log_chain(settings, log)?;
+            let store = open_store(settings).await?;
+            let n = match &out {
+                Some(path) => {
+                    let file = std::fs::File::create(path)
+                        .with_context(|| format!("creating {}", path.display()))?;
+                    let mut w = std::io::BufWriter::new(file);
+                    let n = verify::export(&store, &chain, &mut w).await?;
+                    w.flush()?;
+                    n
+                }
+                None => {
+                    let stdout = std::io::stdout();
+                    let mut w = std::io::BufWriter::new(stdout.lock());
+                    let n = verify::export(&store, &chain, &mut w).await?;
+                    w.flush()?;
+                    n
+                }
+            };
+            if let Some(path) = out {
+                eprintln!(
+                    "exported {n} entries of the {chain} log to {}",
+                    path.display()
+                );
+            }
+            Ok(())
+        }
+        LogCommand::Key => {
+            println!("{}", own_verifier(settings)?.encode());
+            Ok(())
+        }
+    }
+}
+
+fn read_note(path: &Path) -> anyhow::Result<String> {
+    std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))
+}
+
+/// Audits a log, printing what was checked; any disagreement is the returned error, naming
+/// the entry, node or checkpoint at fault.
+pub async fn verify_command(settings: &Settings, args: VerifyArgs) -> anyhow::Result<()> {
+    let key = match &args.key {
+        Some(k) => VerifierKey::parse(k).context("--key")?,
+        None => own_verifier(settings)?,
+    };
+    let mut expected: Vec<Expected> = Vec::new();
+    if let Some(path) = &args.against {
+        let note = read_note(path)?;
+        expected.push(verify::open_checkpoint(
+            &note,
+            &key,
+            &path.display().to_string(),
+        )?);
+    }
+    let mut audit_expected = |note: &str, label: &str| -> anyhow::Result<Checkpoint> {
+        let e = verify::open_checkpoint(note, &key, label)?;
+        let c = e.checkpoint.clone();
+        expected.push(e);
+        Ok(c)
+    };
+    let mut audit;
+    let chain;
+    let latest: Option<Checkpoint>;
+    let mut store_for_checks = None;
+    if let Some(path) = &args.from {
+        let open = || {
+            std::fs::File::open(path)
+                .map(BufReader::new)
+                .with_context(|| format!("opening {}", path.display()))
+        };
+        let mut first = String::new();
+        std::io::BufRead::read_line(&mut open()?, &mut first)?;
+        let header: verify::ExportHeader = serde_json::from_str(&first)
+            .map_err(|e| anyhow::anyhow!("{} line 1: not an export header: {e}", path.display()))?;
+        chain = args.log.clone().unwrap_or(header.chain.clone());
+        latest = match &header.checkpoint {
+            Some(note) => Some(audit_expected(note, "in the export")?),
+            None => None,
+        };
+        audit = Audit::new(std::mem::take(&mut expected), args.chain);
+        verify::read_export(open()?, |_| Ok(()), &mut audit)?;
+    } else {
+        chain = log_chain(settings, args.log.clone())?;
+        let store = open_store(settings).await?;
+        latest = match store.latest_checkpoint(&chain).await? {
+            Some(c) => Some(audit_expected(&c.note, "latest stored")?),
+            None => None,
+        };
+        audit = Audit::new(std::mem::take(&mut expected), true);
+        verify::read_store(&store, &chain, &mut audit).await?;
+        store_for_checks = Some(store);
+    }
+    if let (Some(latest), Some(path)) = (&latest, &args.against) {
+        let against = Checkpoint::open(&read_note(path)?, &key)?;
+        if against.origin != latest.origin {
+            bail!(
+                "checkpoint {}: is of log {:?}, not {:?}",
+                path.display(),
+                against.origin,
+                latest.origin
+            );
+        }
+    }
+    let hashes = audit.leaf_hashes().to_vec();
+    let (mut summary, live, voided) = audit.finish()?;
+    if let Some(store) = &store_for_checks {
+        verify::check_stored_nodes(store, &chain, &hashes).await?;
+        verify::check_store_records(store, &live).await?;
+    }
+    if args.chain {
+        let cfg = settings
+            .chain(&chain)
+            .with_context(|| format!("--chain: chain {chain} is not configured"))?;
+        let url = args.rpc.clone().unwrap_or(cfg.rpc_url.clone());
+        let rpc = Rpc::new(&url, RetryPolicy::from(&settings.follower))?;
+        let (found, confirmed) =
+            verify::check_chain(&rpc, cfg.chain_id, &live, &voided, 16).await?;
+        summary.checked_on_chain = found;
+        summary.retractions_confirmed = confirmed;
+    }
+    if latest.is_none() {
+        summary
+            .checkpoints
+            .push("none: no checkpoint has been signed yet".into());
+    }
+    if args.json {
+        println!("{}", serde_json::to_string_pretty(&summary)?);
+    } else {
+        println!("log {chain}: {} entries verified", summary.entries);
+        println!(
+            "  {} records, {} manifest versions, {} retractions voiding {} entries",
+            summary.records, summary.manifests, summary.retractions, summary.voided
+        );
+        if let Some(root) = summary.root {
+            println!("  root {root}");
+        }
+        for c in &summary.checkpoints {
+            println!("  checkpoint {c}: signature and root verified");
+        }
+        if let Some(l) = &latest {
+            if l.size < summary.entries {
+                println!(
+                    "  entries {}..{} are not yet covered by a signed checkpoint",
+                    l.size, summary.entries
+                );
+            }
+        }
+        if args.chain {
+            println!(
+                "  {} records found on the canonical chain; {} voided records confirmed off it",
+                summary.checked_on_chain, summary.retractions_confirmed
+            );
+        }
+    }
+    Ok(())
+}
