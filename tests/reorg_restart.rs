@@ -195,7 +195,7 @@ async fn kill_dash_nine(backend: support::Backend) {
     std::fs::write(
         &config,
         format!(
-            "data_dir = \"{}\"\n[database]\nurl = \"{}\"\nmax_connections = 4\n[follower]\nconcurrency = 2\nreorg_window = 64\nmax_retries = 5\nretry_base_ms = 10\nrequest_timeout_ms = 5000\n[chains.local]\nrpc_url = \"{}\"\nchain_id = {}\nmax_block_range = 1\npoll_interval_ms = 20\n",
+            "data_dir = \"{}\"\n[database]\nurl = \"{}\"\nmax_connections = 4\n[follower]\nconcurrency = 2\nreorg_window = 64\nmax_retries = 5\nretry_base_ms = 10\nrequest_timeout_ms = 5000\n[api]\nbind = \"127.0.0.1:0\"\n[chains.local]\nrpc_url = \"{}\"\nchain_id = {}\nmax_block_range = 1\npoll_interval_ms = 20\nfinality_depth = 8\n",
             dir.path().display(),
             db.url,
             chain.devnet.rpc_url(),

@@ -1,8 +1,9 @@
 //! `groupstate demo`: a self-contained run on a local anvil devnet it starts itself — a real
 //! Safe 1.4.1 with three owners and threshold 2, a registered group, the daemon following it
 //! live, a payment signed by two owners, then an owner nobody documented, and the records and
-//! open divergence that show it.
+//! open divergence that show it, and the signed checkpoint of the log that holds them.
 
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use alloy::primitives::{Address, U256};
@@ -13,6 +14,7 @@ use super::output;
 use crate::chain::Follower;
 use crate::config::{ChainConfig, Settings};
 use crate::devnet::{self, Devnet, DevnetOptions, SafeContracts, SafeVersion};
+use crate::ledger::LogSigner;
 use crate::manifest::Manifest;
 use crate::store::{DivergenceStatus, RecordFilter, Store};
 
@@ -68,7 +70,13 @@ pub async fn run(settings: Settings) -> anyhow::Result<()> {
         // The devnet does not reorg by itself: every record enters the log at once.
         finality_depth: Some(0),
     };
-    let follower = Follower::new("local", chain, settings.follower.clone(), store.clone())?;
+    let signer = Arc::new(LogSigner::new(
+        &settings,
+        "local",
+        LogSigner::key(&settings).context("loading the checkpoint key")?,
+    ));
+    let follower = Follower::new("local", chain, settings.follower.clone(), store.clone())?
+        .with_signer(signer);
     let cancel = CancellationToken::new();
     let task = {
         let cancel = cancel.clone();
@@ -139,6 +147,11 @@ pub async fn run(settings: Settings) -> anyhow::Result<()> {
             .await?,
         false,
     )?;
+    println!("\n== groupstate log checkpoint");
+    match store.latest_checkpoint("local").await? {
+        Some(c) => print!("{}", c.note),
+        None => println!("(no checkpoint signed yet)"),
+    }
     cancel.cancel();
     task.await.context("follower task")??;
     store.close().await;
