@@ -147,6 +147,14 @@ pub async fn run(settings: Settings) -> anyhow::Result<()> {
             .await?,
         false,
     )?;
+    // Every record, and the manifest, in the log under a signed checkpoint.
+    let logged = store.count_records("river-guild").await? as u64 + 1;
+    wait_for(&store, Duration::from_secs(30), |s| async move {
+        Ok(s.latest_checkpoint("local")
+            .await?
+            .is_some_and(|c| c.tree_size >= logged))
+    })
+    .await?;
     println!("\n== groupstate log checkpoint");
     match store.latest_checkpoint("local").await? {
         Some(c) => print!("{}", c.note),
