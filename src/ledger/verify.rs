@@ -5,7 +5,7 @@
 //! Invariant: the first disagreement ends the audit with an error that names the entry, node
 //! or checkpoint at fault; an audit that returns `Ok` has checked every entry it was given.
 
-use std::collections::HashMap;
+use std::collections::{BTreeSet, HashMap};
 use std::io::BufRead;
 
 use alloy::primitives::{Address, Bytes, B256};
@@ -16,7 +16,7 @@ use sha2::{Digest, Sha256};
 use super::leaf::{Leaf, RecordLeaf};
 use super::merkle::{self, Frontier, Hash};
 use super::note::{Checkpoint, NoteError, VerifierKey};
-use crate::chain::rpc::{Rpc, RpcError};
+use crate::chain::rpc::{Receipt, Rpc, RpcError};
 use crate::store::{LogEntry, RecordFilter, Store, StoreError};
 
 /// Why an audit failed, naming what is at fault.
@@ -430,8 +430,9 @@ pub async fn check_store_records(store: &Store, records: &[RecordLeaf]) -> Resul
     Ok(())
 }
 
-/// Checks every live record against the canonical chain (its receipt and block), and every
-/// voided one against its absence; `concurrency` requests in flight.
+/// Checks every live record against the canonical chain (its transaction's receipt and its
+/// block), and every voided one against its absence; `concurrency` requests in flight, one
+/// receipt per transaction and one header per block however many records share them.
 pub async fn check_chain(
     rpc: &Rpc,
     chain_id: u64,
@@ -439,14 +440,37 @@ pub async fn check_chain(
     voided: &[RecordLeaf],
     concurrency: usize,
 ) -> Result<(u64, u64), VerifyError> {
-    let found = futures::stream::iter(live.iter().map(|r| check_record(rpc, chain_id, r)))
-        .buffered(concurrency.max(1))
-        .try_fold(0u64, |n, ()| async move { Ok(n + 1) })
+    let concurrency = concurrency.max(1);
+    // Canonical hashes of every block a record names.
+    let numbers: BTreeSet<u64> = live.iter().chain(voided).map(|r| r.block.number).collect();
+    let canonical: HashMap<u64, Option<B256>> = futures::stream::iter(numbers)
+        .map(|n| async move { Ok::<_, VerifyError>((n, rpc.block(n).await?.map(|(b, _)| b.hash))) })
+        .buffer_unordered(concurrency)
+        .try_collect()
         .await?;
+    // Records by transaction, in log order of their first entry, so the first bad entry is
+    // the one reported.
+    let mut by_tx: Vec<(&str, Vec<&RecordLeaf>)> = Vec::new();
+    let mut position: HashMap<&str, usize> = HashMap::new();
+    for r in live {
+        let i = *position.entry(&r.tx.hash).or_insert_with(|| {
+            by_tx.push((&r.tx.hash, Vec::new()));
+            by_tx.len() - 1
+        });
+        by_tx[i].1.push(r);
+    }
+    let canonical = &canonical;
+    let found = futures::stream::iter(by_tx.into_iter().map(|(tx, records)| async move {
+        check_transaction(rpc, chain_id, tx, &records, canonical).await?;
+        Ok::<_, VerifyError>(records.len() as u64)
+    }))
+    .buffered(concurrency)
+    .try_fold(0u64, |n, k| async move { Ok(n + k) })
+    .await?;
     let mut confirmed = 0;
     for r in voided {
-        let canonical = rpc.block(r.block.number).await?.map(|(b, _)| b.hash);
-        if canonical.map(|h| h.to_string()) == Some(r.block.hash.clone()) {
+        let hash = canonical.get(&r.block.number).copied().flatten();
+        if hash.map(|h| h.to_string()) == Some(r.block.hash.clone()) {
             return Err(entry(
                 r.index,
                 format!(
@@ -460,21 +484,43 @@ pub async fn check_chain(
     Ok((found, confirmed))
 }
 
-async fn check_record(rpc: &Rpc, chain_id: u64, r: &RecordLeaf) -> Result<(), VerifyError> {
+async fn check_transaction(
+    rpc: &Rpc,
+    chain_id: u64,
+    tx: &str,
+    records: &[&RecordLeaf],
+    canonical: &HashMap<u64, Option<B256>>,
+) -> Result<(), VerifyError> {
+    let first = records[0];
+    let hash: B256 = tx
+        .parse()
+        .map_err(|_| entry(first.index, format!("malformed transaction hash {tx:?}")))?;
+    let Some(receipt) = rpc.receipt(hash).await? else {
+        return Err(entry(
+            first.index,
+            format!("transaction {hash} is not on the chain"),
+        ));
+    };
+    for r in records {
+        check_record(chain_id, r, &receipt, canonical)?;
+    }
+    Ok(())
+}
+
+fn check_record(
+    chain_id: u64,
+    r: &RecordLeaf,
+    receipt: &Receipt,
+    canonical: &HashMap<u64, Option<B256>>,
+) -> Result<(), VerifyError> {
     let bad = |problem: String| entry(r.index, problem);
+    let tx = &r.tx.hash;
     if r.chain_id != chain_id {
         return Err(bad(format!(
             "is for chain {}, the node serves chain {chain_id}",
             r.chain_id
         )));
     }
-    let tx: B256 =
-        r.tx.hash
-            .parse()
-            .map_err(|_| bad(format!("malformed transaction hash {:?}", r.tx.hash)))?;
-    let Some(receipt) = rpc.receipt(tx).await? else {
-        return Err(bad(format!("transaction {tx} is not on the chain")));
-    };
     if receipt.block_hash.to_string() != r.block.hash
         || receipt.block_number.to::<u64>() != r.block.number
     {
@@ -511,8 +557,7 @@ async fn check_record(rpc: &Rpc, chain_id: u64, r: &RecordLeaf) -> Result<(), Ve
             r.log.index
         )));
     }
-    let canonical = rpc.block(r.block.number).await?.map(|(b, _)| b.hash);
-    if canonical != Some(receipt.block_hash) {
+    if canonical.get(&r.block.number).copied().flatten() != Some(receipt.block_hash) {
         return Err(bad(format!(
             "block {} ({}) is not canonical",
             r.block.number, r.block.hash

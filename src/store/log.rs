@@ -86,10 +86,17 @@ fn parse_hash(s: &str) -> Result<Hash, StoreError> {
         .map_err(|_| StoreError::Corrupt(format!("log hash {s:?}")))
 }
 
-/// `(level = a AND idx = b) OR …` for a list of node ids; integers only, so nothing to bind.
+/// `(chain = $1 AND level = a AND idx = b) OR …` for a list of node ids; integers only, so
+/// nothing to bind. The chain is repeated in every term so that SQLite plans one primary-key
+/// lookup per node: with `chain = $1 AND (… OR …)` it scanned every node of the chain.
 fn node_condition(ids: &[NodeId]) -> String {
     ids.iter()
-        .map(|id| format!("(level = {} AND idx = {})", id.level, id.index))
+        .map(|id| {
+            format!(
+                "(chain = $1 AND level = {} AND idx = {})",
+                id.level, id.index
+            )
+        })
         .collect::<Vec<_>>()
         .join(" OR ")
 }
@@ -102,7 +109,7 @@ async fn fetch_nodes(
     let mut out = HashMap::with_capacity(ids.len());
     for chunk in ids.chunks(200) {
         let sql = format!(
-            "SELECT level, idx, hash FROM log_nodes WHERE chain = $1 AND ({})",
+            "SELECT level, idx, hash FROM log_nodes WHERE {}",
             node_condition(chunk)
         );
         let rows = sqlx::query(&sql)
@@ -641,6 +648,9 @@ mod tests {
     #[test]
     fn node_condition_lists_every_id() {
         let c = node_condition(&[NodeId::new(0, 5), NodeId::new(3, 1)]);
-        assert_eq!(c, "(level = 0 AND idx = 5) OR (level = 3 AND idx = 1)");
+        assert_eq!(
+            c,
+            "(chain = $1 AND level = 0 AND idx = 5) OR (chain = $1 AND level = 3 AND idx = 1)"
+        );
     }
 }
