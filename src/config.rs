@@ -297,4 +297,24 @@ mod tests {
         let err = Settings::load(Some(&file)).unwrap_err().to_string();
         assert!(err.contains("concurency"), "{err}");
     }
+
+    #[test]
+    fn a_bad_log_origin_or_api_address_names_its_key() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("bad.toml");
+        for (toml, key) in [
+            ("[ledger]\norigin = \"my log\"\n", "ledger.origin"),
+            ("[ledger]\norigin = \"\"\n", "ledger.origin"),
+            ("[api]\nbind = \"localhost\"\n", "api.bind"),
+        ] {
+            std::fs::write(&file, toml).unwrap();
+            let err = Settings::load(Some(&file)).unwrap_err().to_string();
+            assert!(
+                err.starts_with(&format!("configuration key `{key}`")),
+                "{err}"
+            );
+        }
+        std::fs::write(&file, "[api]\nbind = \"\"\n").unwrap();
+        assert!(Settings::load(Some(&file)).unwrap().api.bind.is_empty());
+    }
 }

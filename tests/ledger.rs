@@ -252,6 +252,41 @@ async fn honest_log_verifies_and_every_tampering_is_named(backend: support::Back
         .map(String::from)
         .collect();
     assert_eq!(lines.len() as u64, size + 1);
+    let verifier = SigningKey::load_or_generate(&ix.dir.path().join("ledger.key"), ORIGIN)
+        .unwrap()
+        .0
+        .verifier();
+    // `log key` prints the verifier key; `log proof` an entry with a proof that verifies.
+    assert_eq!(
+        assert_ok(&ix.cli(&w, &["log", "key"])).trim(),
+        verifier.encode()
+    );
+    let proof: serde_json::Value =
+        serde_json::from_str(&assert_ok(&ix.cli(&w, &["log", "proof", "3"]))).unwrap();
+    let leaf = groupstate::ledger::leaf::canonical_json(&proof["leaf"]);
+    let path: Vec<Hash> = proof["proof"]["proof"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|h| h.as_str().unwrap().parse().unwrap())
+        .collect();
+    merkle::verify_inclusion(
+        &merkle::leaf_hash(leaf.as_bytes()),
+        3,
+        size,
+        &path,
+        &Checkpoint::open(&cp.note, &verifier).unwrap().root,
+    )
+    .unwrap();
+    assert_fails(
+        &ix.cli(&w, &["log", "proof", &size.to_string()]),
+        "is not below size",
+    );
+    // `verify --json` for machines.
+    let summary: serde_json::Value =
+        serde_json::from_str(&assert_ok(&ix.cli(&w, &["verify", "--json"]))).unwrap();
+    assert_eq!(summary["entries"], size);
+    assert_eq!(summary["records"], records);
     let variant = |name: &str, lines: &[String]| -> PathBuf {
         let p = ix.dir.path().join(name);
         std::fs::write(&p, lines.join("\n") + "\n").unwrap();
@@ -284,6 +319,18 @@ async fn honest_log_verifies_and_every_tampering_is_named(backend: support::Back
     assert_fails(
         &verify_from(&variant("removed.jsonl", &t)),
         "entry 3: missing (the next entry given is 4)",
+    );
+    // A garbled line, and an export cut short of its checkpoint.
+    let mut t = lines.clone();
+    t[6] = "{\"index\": 5, \"leaf".into();
+    assert_fails(
+        &verify_from(&variant("garbled.jsonl", &t)),
+        "export line 7:",
+    );
+    let t = &lines[..lines.len() - 1];
+    assert_fails(
+        &verify_from(&variant("short.jsonl", t)),
+        &format!("covers {size} entries but only {} were given", size - 1),
     );
     // A forged checkpoint: same key name, another key.
     let mut t = lines.clone();
@@ -517,6 +564,81 @@ async fn reorgs_within_and_beyond_the_window(backend: support::Backend) {
 on_both_backends!(
     reorg_sqlite_and_postgres,
     reorgs_within_and_beyond_the_window
+);
+
+/// Without `finality_depth` the node's `finalized` block decides (anvil: 64 blocks below its
+/// head); a group
+/// registered after the log has passed its start block has its history appended in chain
+/// order, after what was already in the log, and the log still verifies.
+async fn node_finality_and_a_late_group(backend: support::Backend) {
+    let w = world().await;
+    let ix = indexer(backend, &w).await;
+    let key = SigningKey::load_or_generate(&ix.dir.path().join("ledger.key"), ORIGIN)
+        .unwrap()
+        .0;
+    let mut chain = support::chain_config(&w.devnet.rpc_url(), w.devnet.chain_id());
+    chain.finality_depth = None;
+    let follower = Follower::new("local", chain, support::follower_config(), ix.store.clone())
+        .unwrap()
+        .with_signer(Arc::new(LogSigner {
+            origin: format!("{ORIGIN}/local"),
+            key,
+        }));
+    support::sync(&follower).await;
+    assert_eq!(
+        ix.size().await,
+        1,
+        "only the manifest is below the node's finalized block"
+    );
+    w.devnet.mine(64).await.unwrap();
+    support::sync(&follower).await;
+    let first = ix.size().await;
+    let records = ix.store.count_records("ledgered").await.unwrap() as u64;
+    assert_eq!(first, records + 1, "64 blocks later, every record is final");
+
+    let late = w.manifest.replace("id: ledgered", "id: latecomer");
+    ix.store
+        .add_group(&Manifest::parse(&late).unwrap())
+        .await
+        .unwrap();
+    support::sync(&follower).await;
+    let leaves: Vec<(u64, String)> = sqlx::query("SELECT idx, leaf FROM log_entries ORDER BY idx")
+        .fetch_all(ix.store.pool())
+        .await
+        .unwrap()
+        .iter()
+        .map(|r| (r.get::<i64, _>("idx") as u64, r.get("leaf")))
+        .collect();
+    assert_eq!(
+        leaves.len() as u64,
+        2 * first,
+        "the latecomer's history, once"
+    );
+    let (head, tail) = leaves.split_at(first as usize);
+    assert!(head
+        .iter()
+        .all(|(_, l)| l.contains("\"group\":\"ledgered\"")));
+    assert!(tail
+        .iter()
+        .all(|(_, l)| l.contains("\"group\":\"latecomer\"")));
+    assert!(tail[0].1.contains("\"type\":\"manifest\""));
+    let blocks: Vec<u64> = tail
+        .iter()
+        .map(|(_, l)| {
+            let v: serde_json::Value = serde_json::from_str(l).unwrap();
+            v["block"]["number"].as_u64().unwrap_or(0)
+        })
+        .collect();
+    assert!(blocks.windows(2).all(|p| p[0] <= p[1]), "in chain order");
+    let out = assert_ok(&ix.cli(&w, &["verify", "--chain"]));
+    assert!(
+        out.contains(&format!("{} entries verified", 2 * first)),
+        "{out}"
+    );
+}
+on_both_backends!(
+    late_group_sqlite_and_postgres,
+    node_finality_and_a_late_group
 );
 
 /// Two indexers, one on each backend, build the same tree and sign the same checkpoint.

@@ -37,7 +37,9 @@ pub struct ApiError {
 }
 
 impl ApiError {
+    /// A 400 naming the parameter (cut to 64 characters: names come from the caller).
     pub fn bad_parameter(name: &str, problem: impl std::fmt::Display) -> ApiError {
+        let name: String = name.chars().take(64).collect();
         ApiError {
             status: StatusCode::BAD_REQUEST,
             code: "bad_parameter",

@@ -171,54 +171,52 @@ pub async fn verify_command(settings: &Settings, args: VerifyArgs) -> anyhow::Re
         None => own_verifier(settings)?,
     };
     let mut expected: Vec<Expected> = Vec::new();
+    let mut against = None;
     if let Some(path) = &args.against {
-        let note = read_note(path)?;
-        expected.push(verify::open_checkpoint(
-            &note,
-            &key,
-            &path.display().to_string(),
-        )?);
-    }
-    let mut audit_expected = |note: &str, label: &str| -> anyhow::Result<Checkpoint> {
-        let e = verify::open_checkpoint(note, &key, label)?;
-        let c = e.checkpoint.clone();
+        let label = path.display().to_string();
+        let e = verify::open_checkpoint(&read_note(path)?, &key, &label)?;
+        against = Some(e.checkpoint.clone());
         expected.push(e);
-        Ok(c)
-    };
-    let mut audit;
+    }
     let chain;
     let latest: Option<Checkpoint>;
+    let mut audit;
     let mut store_for_checks = None;
     if let Some(path) = &args.from {
-        let open = || {
-            std::fs::File::open(path)
-                .map(BufReader::new)
-                .with_context(|| format!("opening {}", path.display()))
-        };
-        let mut first = String::new();
-        std::io::BufRead::read_line(&mut open()?, &mut first)?;
-        let header: verify::ExportHeader = serde_json::from_str(&first)
-            .map_err(|e| anyhow::anyhow!("{} line 1: not an export header: {e}", path.display()))?;
-        chain = args.log.clone().unwrap_or(header.chain.clone());
+        let mut reader = BufReader::new(
+            std::fs::File::open(path).with_context(|| format!("opening {}", path.display()))?,
+        );
+        let header = verify::read_export_header(&mut reader)
+            .with_context(|| format!("reading {}", path.display()))?;
+        chain = args.log.clone().unwrap_or(header.chain);
         latest = match &header.checkpoint {
-            Some(note) => Some(audit_expected(note, "in the export")?),
+            Some(note) => {
+                let e = verify::open_checkpoint(note, &key, "in the export")?;
+                let c = e.checkpoint.clone();
+                expected.push(e);
+                Some(c)
+            }
             None => None,
         };
-        audit = Audit::new(std::mem::take(&mut expected), args.chain);
-        verify::read_export(open()?, |_| Ok(()), &mut audit)?;
+        audit = Audit::new(expected, args.chain);
+        verify::read_export_entries(reader, &mut audit)?;
     } else {
         chain = log_chain(settings, args.log.clone())?;
         let store = open_store(settings).await?;
         latest = match store.latest_checkpoint(&chain).await? {
-            Some(c) => Some(audit_expected(&c.note, "latest stored")?),
+            Some(c) => {
+                let e = verify::open_checkpoint(&c.note, &key, "latest stored")?;
+                let c = e.checkpoint.clone();
+                expected.push(e);
+                Some(c)
+            }
             None => None,
         };
-        audit = Audit::new(std::mem::take(&mut expected), true);
+        audit = Audit::new(expected, true);
         verify::read_store(&store, &chain, &mut audit).await?;
         store_for_checks = Some(store);
     }
-    if let (Some(latest), Some(path)) = (&latest, &args.against) {
-        let against = Checkpoint::open(&read_note(path)?, &key)?;
+    if let (Some(latest), Some(against), Some(path)) = (&latest, &against, &args.against) {
         if against.origin != latest.origin {
             bail!(
                 "checkpoint {}: is of log {:?}, not {:?}",

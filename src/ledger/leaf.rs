@@ -100,7 +100,7 @@ pub struct EventFields {
 
 /// What reconciliation concluded at this record: the divergences it opened and those it
 /// resolved. Both empty: the record agrees with the manifest in force.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Verdict {
     pub status: String,

@@ -218,3 +218,37 @@ pub async fn sign_checkpoint(
     store.insert_checkpoint(chain, size, &root, &note).await?;
     Ok(store.latest_checkpoint(chain).await?)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn settings(dir: &std::path::Path, signing_key: &str) -> Settings {
+        let mut s = Settings::load(None).unwrap();
+        s.data_dir = dir.to_path_buf();
+        s.ledger.signing_key = signing_key.to_string();
+        s
+    }
+
+    #[test]
+    fn the_key_is_generated_once_into_the_data_dir() {
+        let dir = tempfile::tempdir().unwrap();
+        let first = LogSigner::key(&settings(dir.path(), "")).unwrap();
+        assert!(dir.path().join("ledger.key").exists());
+        let again = LogSigner::key(&settings(dir.path(), "")).unwrap();
+        assert_eq!(first.verifier(), again.verifier());
+        assert_eq!(first.name(), "groupstate");
+        let signer = LogSigner::new(&settings(dir.path(), ""), "local", first);
+        assert_eq!(signer.origin, "groupstate/local");
+    }
+
+    #[test]
+    fn a_configured_key_wins_and_a_bad_one_is_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let configured = SigningKey::generate("ops").unwrap();
+        let key = LogSigner::key(&settings(dir.path(), &configured.encode())).unwrap();
+        assert_eq!(key.verifier(), configured.verifier());
+        assert!(!dir.path().join("ledger.key").exists(), "nothing generated");
+        assert!(LogSigner::key(&settings(dir.path(), "PRIVATE+KEY+ops+00+AAAA")).is_err());
+    }
+}

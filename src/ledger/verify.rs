@@ -100,7 +100,6 @@ pub struct Audit {
     /// Live record leaves, kept when they are to be checked against the chain or the store.
     keep_records: bool,
     records: Vec<RecordLeaf>,
-    voided_records: Vec<RecordLeaf>,
 }
 
 impl Audit {
@@ -114,7 +113,6 @@ impl Audit {
             summary: Summary::default(),
             keep_records,
             records: Vec::new(),
-            voided_records: Vec::new(),
         }
     }
 
@@ -229,7 +227,8 @@ impl Audit {
         &self.hashes
     }
 
-    /// Ends the audit: every expected checkpoint must have been reached.
+    /// Ends the audit: every expected checkpoint must have been reached. Returns what was
+    /// checked, and the kept record leaves split into live and voided ones.
     pub fn finish(mut self) -> Result<(Summary, Vec<RecordLeaf>, Vec<RecordLeaf>), VerifyError> {
         let size = self.frontier.size();
         if size == 0 {
@@ -245,12 +244,12 @@ impl Audit {
             });
         }
         self.summary.root = Some(self.frontier.root());
-        let (live, voided): (Vec<RecordLeaf>, Vec<RecordLeaf>) = self
+        let voided = &self.voided;
+        let (live, gone): (Vec<RecordLeaf>, Vec<RecordLeaf>) = self
             .records
             .into_iter()
-            .partition(|r| !self.voided.contains_key(&r.index));
-        self.voided_records = voided;
-        Ok((self.summary, live, self.voided_records))
+            .partition(|r| !voided.contains_key(&r.index));
+        Ok((self.summary, live, gone))
     }
 }
 
@@ -271,30 +270,32 @@ pub fn open_checkpoint(
     })
 }
 
-/// Feeds an export (JSON lines: a header, then one entry per line) into an audit.
-pub fn read_export(
-    reader: impl BufRead,
-    mut on_header: impl FnMut(ExportHeader) -> Result<(), VerifyError>,
-    audit: &mut Audit,
-) -> Result<(), VerifyError> {
-    let mut lines = reader.lines().enumerate();
-    let bad = |line: usize, problem: String| VerifyError::Export {
-        line: line + 1,
-        problem,
-    };
-    let Some((_, header)) = lines.next() else {
-        return Err(bad(0, "empty export".into()));
-    };
-    let header = header.map_err(|e| bad(0, e.to_string()))?;
-    let header: ExportHeader =
-        serde_json::from_str(&header).map_err(|e| bad(0, format!("header: {e}")))?;
-    on_header(header)?;
-    for (n, line) in lines {
-        let line = line.map_err(|e| bad(n, e.to_string()))?;
+/// Reads the first line of an export (JSON lines: a header, then one entry per line).
+pub fn read_export_header(reader: &mut impl BufRead) -> Result<ExportHeader, VerifyError> {
+    let bad = |problem: String| VerifyError::Export { line: 1, problem };
+    let mut first = String::new();
+    reader
+        .read_line(&mut first)
+        .map_err(|e| bad(e.to_string()))?;
+    if first.trim().is_empty() {
+        return Err(bad("empty export".into()));
+    }
+    serde_json::from_str(&first).map_err(|e| bad(format!("not an export header: {e}")))
+}
+
+/// Feeds the entries of an export, after its header, into an audit.
+pub fn read_export_entries(reader: impl BufRead, audit: &mut Audit) -> Result<(), VerifyError> {
+    for (n, line) in reader.lines().enumerate() {
+        // Line 1 was the header.
+        let bad = |problem: String| VerifyError::Export {
+            line: n + 2,
+            problem,
+        };
+        let line = line.map_err(|e| bad(e.to_string()))?;
         if line.trim().is_empty() {
             continue;
         }
-        let e: ExportEntry = serde_json::from_str(&line).map_err(|e| bad(n, e.to_string()))?;
+        let e: ExportEntry = serde_json::from_str(&line).map_err(|e| bad(e.to_string()))?;
         let bytes = super::leaf::canonical_json(&e.leaf);
         audit.push(e.index, &e.leaf_hash, &bytes)?;
     }
