@@ -70,6 +70,47 @@ impl LedgerConfig {
 pub struct ApiConfig {
     /// `host:port` to listen on; empty: no HTTP server.
     pub bind: String,
+    /// The bearer token of the admin routes (register and update groups, acknowledge
+    /// divergences); empty: those routes answer 403.
+    #[serde(default)]
+    pub admin_token: Secret,
+    /// `/readyz` fails when a follower has not completed a step for this long.
+    #[serde(default = "default_ready_stale_s")]
+    pub ready_stale_s: u64,
+}
+
+fn default_ready_stale_s() -> u64 {
+    60
+}
+
+/// A value that must never be printed: `Debug` shows only whether it is set.
+#[derive(Clone, Default, PartialEq, Eq, Deserialize)]
+#[serde(transparent)]
+pub struct Secret(String);
+
+impl Secret {
+    pub fn new(value: impl Into<String>) -> Secret {
+        Secret(value.into())
+    }
+
+    /// The secret itself, for the one place that uses it.
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+}
+
+impl std::fmt::Debug for Secret {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(if self.0.is_empty() {
+            "<unset>"
+        } else {
+            "<secret>"
+        })
+    }
 }
 
 /// How every chain follower fetches and retries.
@@ -109,6 +150,17 @@ pub struct ChainConfig {
     /// the node's `finalized` block.
     #[serde(default)]
     pub finality_depth: Option<u64>,
+    /// `/readyz` fails while the follower is more than this many blocks behind the head;
+    /// unset: `confirmations + 16`.
+    #[serde(default)]
+    pub max_lag_blocks: Option<u64>,
+}
+
+impl ChainConfig {
+    /// How far behind the head the follower may be and still be ready.
+    pub fn max_lag(&self) -> u64 {
+        self.max_lag_blocks.unwrap_or(self.confirmations + 16)
+    }
 }
 
 fn default_snapshot_interval_blocks() -> u64 {
@@ -195,6 +247,13 @@ impl Settings {
                 "must be host:port, e.g. 127.0.0.1:8080",
             ));
         }
+        let token = self.api.admin_token.expose();
+        if !token.is_empty() && (token.len() < 16 || token.chars().any(|c| c.is_whitespace())) {
+            return Err(invalid(
+                "api.admin_token".into(),
+                "must be at least 16 characters, without spaces (or empty: no admin routes)",
+            ));
+        }
         if self.follower.concurrency == 0 {
             return Err(invalid("follower.concurrency".into(), "must be at least 1"));
         }
@@ -230,6 +289,12 @@ impl Settings {
             }
             if chain.poll_interval_ms == 0 {
                 return Err(invalid(key("poll_interval_ms"), "must be at least 1"));
+            }
+            if chain.max_lag() < chain.confirmations {
+                return Err(invalid(
+                    key("max_lag_blocks"),
+                    "must be at least chains.NAME.confirmations (the follower stays that far back)",
+                ));
             }
             if chain.confirmations >= self.follower.reorg_window {
                 return Err(invalid(

@@ -14,6 +14,7 @@ use crate::api::ApiState;
 use crate::chain::Follower;
 use crate::config::Settings;
 use crate::ledger::LogSigner;
+use crate::metrics::Metrics;
 use crate::store::Store;
 
 /// Runs followers for every configured chain until `cancel` fires or one fails fatally.
@@ -24,6 +25,7 @@ pub async fn run(
 ) -> anyhow::Result<()> {
     let key = LogSigner::key(settings).context("loading the checkpoint signing key")?;
     let mut tasks: JoinSet<(String, anyhow::Result<()>)> = JoinSet::new();
+    let metrics = Metrics::new();
     if !settings.api.bind.is_empty() {
         let listener = tokio::net::TcpListener::bind(&settings.api.bind)
             .await
@@ -32,6 +34,9 @@ pub async fn run(
             store: store.clone(),
             chains: settings.chains.keys().cloned().collect(),
             verifier: Some(key.verifier()),
+            metrics: metrics.clone(),
+            admin_token: settings.api.admin_token.clone(),
+            ready_stale: Duration::from_secs(settings.api.ready_stale_s),
         };
         let token = cancel.child_token();
         tasks.spawn(async move {
@@ -48,7 +53,8 @@ pub async fn run(
             store.clone(),
         )
         .with_context(|| format!("starting the follower of chain {name}"))?
-        .with_signer(signer);
+        .with_signer(signer)
+        .with_metrics(metrics.chain(name, chain.max_lag()));
         let token = cancel.child_token();
         let name = name.clone();
         tasks.spawn(async move {

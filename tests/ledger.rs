@@ -686,9 +686,8 @@ async fn http_routes_serve_verifiable_proofs() {
     let addr = listener.local_addr().unwrap();
     let cancel = tokio_util::sync::CancellationToken::new();
     let state = groupstate::api::ApiState {
-        store: ix.store.clone(),
-        chains: vec!["local".into()],
         verifier: Some(key.verifier()),
+        ..groupstate::api::ApiState::new(ix.store.clone(), vec!["local".into()])
     };
     let server = tokio::spawn(groupstate::api::serve(listener, state, cancel.clone()));
     let http = reqwest::Client::new();

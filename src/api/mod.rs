@@ -1,12 +1,29 @@
 //! The HTTP face of the daemon (axum): JSON under `/v1`, every error as
-//! `{"error": {"code": "...", "message": "..."}}` with a stable code, and health.
+//! `{"error": {"code": "...", "message": "..."}}` with a stable code, the public status page,
+//! health, readiness and Prometheus metrics, and the OpenAPI document of all of it.
 //!
+//! - [`groups`]: list, show, register, update; declared beside observed state.
+//! - [`records`]: a group's records and divergences, paged; acknowledging a divergence.
 //! - [`log`]: the verifiable log's checkpoint, entries and proofs.
+//! - [`ops`]: `/healthz`, `/readyz`, `/metrics`.
+//! - [`openapi`]: `/v1/openapi.json`, generated from the handlers' annotations.
+//!
+//! Invariant: admin routes check the bearer token before they read anything else, comparing
+//! digests in constant time; every other route only reads.
 
+pub mod groups;
 pub mod log;
+pub mod openapi;
+pub mod ops;
+pub mod records;
 
-use std::collections::HashMap;
 use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::http::HeaderMap;
+use sha2::{Digest, Sha256};
+use subtle::ConstantTimeEq;
 
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
@@ -14,8 +31,13 @@ use axum::routing::get;
 use axum::{Json, Router};
 use tokio_util::sync::CancellationToken;
 
+pub use crate::query::Params;
+
+use crate::config::Secret;
 use crate::ledger::note::VerifierKey;
 use crate::ledger::LedgerError;
+use crate::metrics::Metrics;
+use crate::query::ParamError;
 use crate::store::{Store, StoreError};
 
 /// What every handler can reach.
@@ -26,6 +48,55 @@ pub struct ApiState {
     pub chains: Vec<String>,
     /// The public half of the key that signs checkpoints, if this process knows it.
     pub verifier: Option<VerifierKey>,
+    /// What the followers of this process publish.
+    pub metrics: Arc<Metrics>,
+    /// The admin routes' bearer token; empty: they answer 403.
+    pub admin_token: Secret,
+    /// `/readyz` fails when a follower has completed no step for this long.
+    pub ready_stale: Duration,
+}
+
+impl ApiState {
+    /// A state for a process without followers (tests, tools): not ready, no admin.
+    pub fn new(store: Store, chains: Vec<String>) -> ApiState {
+        ApiState {
+            store,
+            chains,
+            verifier: None,
+            metrics: Metrics::new(),
+            admin_token: Secret::default(),
+            ready_stale: Duration::from_secs(60),
+        }
+    }
+
+    /// Refuses the request unless it carries `Authorization: Bearer <admin token>`.
+    pub fn require_admin(&self, headers: &HeaderMap) -> Result<(), ApiError> {
+        if self.admin_token.is_empty() {
+            return Err(ApiError {
+                status: StatusCode::FORBIDDEN,
+                code: "admin_disabled",
+                message: "this server has no api.admin_token; admin routes are off".into(),
+                details: None,
+            });
+        }
+        let given = headers
+            .get(axum::http::header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.strip_prefix("Bearer "))
+            .unwrap_or("");
+        // Digests first, so the comparison takes the same time whatever the lengths.
+        let a = Sha256::digest(given.as_bytes());
+        let b = Sha256::digest(self.admin_token.expose().as_bytes());
+        if given.is_empty() || !bool::from(a.ct_eq(&b)) {
+            return Err(ApiError {
+                status: StatusCode::UNAUTHORIZED,
+                code: "unauthorized",
+                message: "this route needs `Authorization: Bearer <admin token>`".into(),
+                details: None,
+            });
+        }
+        Ok(())
+    }
 }
 
 /// An error answer: status, stable code, message.
@@ -34,6 +105,8 @@ pub struct ApiError {
     pub status: StatusCode,
     pub code: &'static str,
     pub message: String,
+    /// Structured detail beside the message (the problems of a refused manifest).
+    pub details: Option<serde_json::Value>,
 }
 
 impl ApiError {
@@ -44,7 +117,22 @@ impl ApiError {
             status: StatusCode::BAD_REQUEST,
             code: "bad_parameter",
             message: format!("parameter `{name}`: {problem}"),
+            details: None,
         }
+    }
+
+    pub fn bad_body(problem: impl std::fmt::Display) -> ApiError {
+        ApiError {
+            status: StatusCode::BAD_REQUEST,
+            code: "bad_body",
+            message: format!("request body: {problem}"),
+            details: None,
+        }
+    }
+
+    pub fn group_not_found(id: &str) -> ApiError {
+        let id: String = id.chars().take(64).collect();
+        ApiError::not_found("group_not_found", format!("no group {id} is registered"))
     }
 
     pub fn not_found(code: &'static str, message: impl Into<String>) -> ApiError {
@@ -52,24 +140,47 @@ impl ApiError {
             status: StatusCode::NOT_FOUND,
             code,
             message: message.into(),
+            details: None,
         }
     }
 }
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
-        let body = serde_json::json!({"error": {"code": self.code, "message": self.message}});
+        let mut error = serde_json::json!({"code": self.code, "message": self.message});
+        if let Some(details) = self.details {
+            error["details"] = details;
+        }
+        let body = serde_json::json!({ "error": error });
         (self.status, Json(body)).into_response()
+    }
+}
+
+impl From<ParamError> for ApiError {
+    fn from(e: ParamError) -> ApiError {
+        ApiError::bad_parameter(&e.name, e.problem)
     }
 }
 
 impl From<StoreError> for ApiError {
     fn from(e: StoreError) -> ApiError {
-        tracing::error!(error = %e, "API request failed in the store");
-        ApiError {
-            status: StatusCode::SERVICE_UNAVAILABLE,
-            code: "storage_unavailable",
-            message: "the database could not answer; try again".into(),
+        match e {
+            StoreError::NotFound(what) => ApiError::not_found("not_found", format!("no {what}")),
+            StoreError::Conflict(message) => ApiError {
+                status: StatusCode::CONFLICT,
+                code: "conflict",
+                message,
+                details: None,
+            },
+            e => {
+                tracing::error!(error = %e, "API request failed in the store");
+                ApiError {
+                    status: StatusCode::SERVICE_UNAVAILABLE,
+                    code: "storage_unavailable",
+                    message: "the database could not answer; try again".into(),
+                    details: None,
+                }
+            }
         }
     }
 }
@@ -81,6 +192,7 @@ impl From<LedgerError> for ApiError {
                 status: StatusCode::BAD_REQUEST,
                 code: "out_of_range",
                 message,
+                details: None,
             },
             LedgerError::Store(e) => e.into(),
             other => {
@@ -89,56 +201,11 @@ impl From<LedgerError> for ApiError {
                     status: StatusCode::INTERNAL_SERVER_ERROR,
                     code: "log_error",
                     message: other.to_string(),
+                    details: None,
                 }
             }
         }
     }
-}
-
-/// Query parameters, read by hand so that a bad one is a 400 naming it.
-pub struct Params(pub HashMap<String, String>);
-
-impl Params {
-    /// Reads a query string; a parameter given twice is refused rather than guessed at.
-    pub fn parse(query: Option<&str>) -> Result<Params, ApiError> {
-        let mut map = HashMap::new();
-        for (k, v) in url::form_urlencoded::parse(query.unwrap_or("").as_bytes()) {
-            if map.insert(k.to_string(), v.to_string()).is_some() {
-                return Err(ApiError::bad_parameter(&k, "is given more than once"));
-            }
-        }
-        Ok(Params(map))
-    }
-
-    pub fn optional_u64(&self, name: &str) -> Result<Option<u64>, ApiError> {
-        match self.0.get(name) {
-            None => Ok(None),
-            Some(v) => v
-                .parse::<u64>()
-                .map(Some)
-                .map_err(|_| ApiError::bad_parameter(name, "must be a non-negative integer")),
-        }
-    }
-
-    pub fn required_u64(&self, name: &str) -> Result<u64, ApiError> {
-        self.optional_u64(name)?
-            .ok_or_else(|| ApiError::bad_parameter(name, "is required"))
-    }
-
-    /// Refuses parameters the route does not know, so a typo is not silently ignored.
-    pub fn only(&self, known: &[&str]) -> Result<(), ApiError> {
-        match self.0.keys().find(|k| !known.contains(&k.as_str())) {
-            Some(k) => Err(ApiError::bad_parameter(
-                k,
-                format!("is not known here (known: {})", known.join(", ")),
-            )),
-            None => Ok(()),
-        }
-    }
-}
-
-async fn healthz() -> Json<serde_json::Value> {
-    Json(serde_json::json!({"status": "ok"}))
 }
 
 async fn not_found() -> ApiError {
@@ -148,8 +215,11 @@ async fn not_found() -> ApiError {
 /// Every route.
 pub fn router(state: ApiState) -> Router {
     Router::new()
-        .route("/healthz", get(healthz))
+        .merge(ops::routes())
+        .merge(groups::routes())
+        .merge(records::routes())
         .merge(log::routes())
+        .route("/v1/openapi.json", get(openapi::document))
         .fallback(not_found)
         .with_state(state)
 }

@@ -23,6 +23,7 @@ use super::rpc::{BlockRef, RetryPolicy, Rpc, RpcError, RpcErrorKind};
 use crate::config::{ChainConfig, FollowerConfig};
 use crate::decode::{catalog_topics, TRANSFER_TOPIC};
 use crate::ledger::{self, LedgerError, LogSigner};
+use crate::metrics::ChainMetrics;
 use crate::pipeline::{
     apply_batch, transactions_needing_input, ApplyError, Batch, ChainCtx, GroupCtx,
 };
@@ -126,6 +127,8 @@ pub struct Follower {
     signer: Option<Arc<LogSigner>>,
     /// The final block the log was last sealed at (-2: not yet this run).
     sealed_at: AtomicI64,
+    /// Head, progress and counts for `/metrics` and `/readyz`.
+    metrics: Option<Arc<ChainMetrics>>,
 }
 
 impl Follower {
@@ -151,12 +154,20 @@ impl Follower {
             topics: catalog_topics(),
             signer: None,
             sealed_at: AtomicI64::new(-2),
+            metrics: None,
         })
     }
 
     /// Signs a checkpoint of the chain's log whenever it grows.
     pub fn with_signer(mut self, signer: Arc<LogSigner>) -> Follower {
         self.signer = Some(signer);
+        self
+    }
+
+    /// Publishes head, progress, counts and RPC errors to `metrics`.
+    pub fn with_metrics(mut self, metrics: Arc<ChainMetrics>) -> Follower {
+        self.rpc = self.rpc.with_metrics(metrics.clone());
+        self.metrics = Some(metrics);
         self
     }
 
@@ -253,6 +264,9 @@ impl Follower {
             return Ok(outcome);
         }
         let head = self.rpc.head().await.map_err(|e| self.rpc_err(e))?;
+        if let Some(m) = &self.metrics {
+            m.set_head(head);
+        }
         let Some(target) = head.checked_sub(self.chain.confirmations) else {
             return Ok(outcome);
         };
@@ -268,6 +282,9 @@ impl Follower {
                 None,
             ),
         };
+        if let Some(m) = &self.metrics {
+            m.set_indexed(cursor);
+        }
 
         // 1. Is the checkpoint still on the canonical chain?
         if let Some(hash) = cursor_hash {
@@ -313,11 +330,17 @@ impl Follower {
             let parent = cursor_hash.filter(|_| cursor >= 0);
             self.run_lane(&live, from, to, target, parent, true).await?;
             outcome.advanced = to - from + 1;
+            if let Some(m) = &self.metrics {
+                m.set_indexed(to as i64);
+            }
         }
 
         // 4. What has become final enters the verifiable log.
         self.seal_log(head, outcome.advanced > 0 || outcome.catching_up)
             .await?;
+        if let Some(m) = &self.metrics {
+            m.step_done();
+        }
         Ok(outcome)
     }
 
@@ -443,7 +466,7 @@ impl Follower {
                 grace_blocks: self.chain.documentation_grace_blocks,
                 snapshot_interval: self.chain.snapshot_interval_blocks,
             };
-            apply_batch(&self.store, &ctx, groups, &batch, checkpoint)
+            let stats = apply_batch(&self.store, &ctx, groups, &batch, checkpoint)
                 .await
                 .map_err(|source| FollowerError::Apply {
                     chain: self.name.clone(),
@@ -451,6 +474,9 @@ impl Follower {
                     to: batch.to,
                     source,
                 })?;
+            if let Some(m) = &self.metrics {
+                m.add_batch(batch.logs.len() as u64, stats.records as u64);
+            }
         }
         Ok(())
     }

@@ -3,6 +3,7 @@
 //! jitter, and every error says which call failed and whether it may be retried.
 
 use std::borrow::Cow;
+use std::sync::Arc;
 use std::time::Duration;
 
 use alloy::primitives::{Address, Bytes, B256, U256, U64};
@@ -14,6 +15,7 @@ use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 
 use crate::config::FollowerConfig;
+use crate::metrics::ChainMetrics;
 
 /// A block's position in the chain: what the follower keeps to detect reorgs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -52,7 +54,7 @@ pub struct ReceiptLog {
 }
 
 /// Why an RPC call failed.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum RpcErrorKind {
     /// Rate limited, 5xx, timeout, dropped connection, garbled answer: worth retrying.
     Transient,
@@ -167,6 +169,8 @@ impl From<&FollowerConfig> for RetryPolicy {
 pub struct Rpc {
     provider: RootProvider,
     policy: RetryPolicy,
+    /// Where failed attempts are counted, by kind.
+    metrics: Option<Arc<ChainMetrics>>,
 }
 
 impl Rpc {
@@ -179,7 +183,14 @@ impl Rpc {
         Ok(Rpc {
             provider: RootProvider::new_http(url),
             policy,
+            metrics: None,
         })
+    }
+
+    /// Counts every failed attempt in `metrics`.
+    pub fn with_metrics(mut self, metrics: Arc<ChainMetrics>) -> Rpc {
+        self.metrics = Some(metrics);
+        self
     }
 
     /// One call, retried while the failure is transient.
@@ -202,6 +213,9 @@ impl Rpc {
                     message: format!("no answer within {:?}", self.policy.timeout),
                 },
             };
+            if let Some(m) = &self.metrics {
+                m.rpc_error(err.kind);
+            }
             if !err.is_retryable() || attempt >= self.policy.max_retries {
                 return Err(err);
             }

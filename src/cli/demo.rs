@@ -69,6 +69,7 @@ pub async fn run(settings: Settings) -> anyhow::Result<()> {
         snapshot_interval_blocks: 50_000,
         // The devnet does not reorg by itself: every record enters the log at once.
         finality_depth: Some(0),
+        max_lag_blocks: None,
     };
     let signer = Arc::new(LogSigner::new(
         &settings,

@@ -157,6 +157,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
                 from_block,
                 to_block,
                 limit,
+                ..RecordFilter::default()
             };
             let rows = store.records(&id, &filter).await?;
             output::records(&rows, json)

@@ -11,22 +11,28 @@ use crate::store::{LogEntry, Store};
 pub const MAX_ENTRIES: u64 = 1000;
 
 /// `PATH(index, D[tree_size])` with what it proves.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct InclusionProof {
     pub index: u64,
     pub tree_size: u64,
+    #[schema(value_type = String)]
     pub leaf_hash: Hash,
+    #[schema(value_type = String)]
     pub root: Hash,
+    #[schema(value_type = Vec<String>)]
     pub proof: Vec<Hash>,
 }
 
 /// `PROOF(from, D[to])` with the two roots it links.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct ConsistencyProof {
     pub from: u64,
     pub to: u64,
+    #[schema(value_type = String)]
     pub old_root: Hash,
+    #[schema(value_type = String)]
     pub new_root: Hash,
+    #[schema(value_type = Vec<String>)]
     pub proof: Vec<Hash>,
 }
 

@@ -79,7 +79,9 @@ impl Store {
              AND block_number > $2",
             "DELETE FROM observed_states WHERE chain = $1 AND block_number > $2",
             "DELETE FROM divergences WHERE chain = $1 AND opened_block > $2",
-            "UPDATE divergences SET status = 'open', resolved_block = NULL, resolved_block_hash = NULL, \
+            // An acknowledgement outlives a resolution that is reorged away.
+            "UPDATE divergences SET status = CASE WHEN acked_at IS NULL THEN 'open' \
+             ELSE 'acknowledged' END, resolved_block = NULL, resolved_block_hash = NULL, \
              resolved_tx_hash = NULL, resolved_log_index = NULL, resolved_manifest_hash = NULL, \
              resolution = NULL WHERE chain = $1 AND resolved_block > $2",
             "DELETE FROM chain_blocks WHERE chain = $1 AND block_number > $2",
@@ -256,13 +258,14 @@ impl BatchTx {
         Ok(out)
     }
 
-    /// Every open divergence of a group.
+    /// Every open divergence of a group, acknowledged or not.
     pub async fn open_group_divergences(
         &mut self,
         group_id: &str,
     ) -> Result<Vec<Divergence>, StoreError> {
         let rows = sqlx::query(
-            "SELECT * FROM divergences WHERE group_id = $1 AND status = 'open' ORDER BY n",
+            "SELECT * FROM divergences WHERE group_id = $1 \
+             AND status IN ('open', 'acknowledged') ORDER BY n",
         )
         .bind(group_id)
         .fetch_all(&mut *self.tx)
@@ -278,7 +281,8 @@ impl BatchTx {
         subject: &str,
     ) -> Result<Vec<Divergence>, StoreError> {
         let rows = sqlx::query(
-            "SELECT * FROM divergences WHERE group_id = $1 AND subject = $2 AND status = 'open' \
+            "SELECT * FROM divergences WHERE group_id = $1 AND subject = $2 \
+             AND status IN ('open', 'acknowledged') \
              ORDER BY n",
         )
         .bind(group_id)

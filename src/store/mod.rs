@@ -14,7 +14,9 @@ mod queries;
 pub use batch::{BatchTx, NewDivergence, Resolution};
 pub use groups::{GroupRow, ManifestVersion};
 pub use log::{Appended, LogEntry, SealGroup, SealTx, StoredCheckpoint};
-pub use queries::{Divergence, DivergenceStatus, RecordFilter, RecordRow};
+pub use queries::{
+    Divergence, DivergenceFilter, DivergenceStatus, RecordFilter, RecordRow, StateRow,
+};
 
 use std::str::FromStr;
 

@@ -4,7 +4,7 @@ use serde::Serialize;
 use sqlx::any::AnyRow;
 use sqlx::Row;
 
-use super::{Ctx, Store, StoreError};
+use super::{now, Ctx, Store, StoreError};
 
 /// A decision or transaction record with its chain evidence.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -29,13 +29,33 @@ pub struct RecordRow {
     pub manifest_hash: Option<String>,
 }
 
-/// Which records to return.
+/// Which records to return, and where a page starts.
 #[derive(Debug, Clone, Default)]
 pub struct RecordFilter {
     pub kind: Option<String>,
     pub category: Option<String>,
     pub from_block: Option<i64>,
     pub to_block: Option<i64>,
+    /// Block timestamps (unix seconds), inclusive.
+    pub from_time: Option<i64>,
+    pub to_time: Option<i64>,
+    /// Only records strictly after this position (`(block, log_index)`) in the page's order.
+    pub after: Option<(i64, i64)>,
+    /// Newest first.
+    pub descending: bool,
+    pub limit: Option<i64>,
+}
+
+/// Which divergences to return, and where a page starts.
+#[derive(Debug, Clone, Default)]
+pub struct DivergenceFilter {
+    pub status: Option<DivergenceStatus>,
+    pub severity: Option<String>,
+    pub rule: Option<String>,
+    /// Only divergences strictly after this number in the page's order.
+    pub after: Option<i64>,
+    /// Newest first.
+    pub descending: bool,
     pub limit: Option<i64>,
 }
 
@@ -66,7 +86,7 @@ impl DivergenceStatus {
 }
 
 /// A stored divergence with the evidence of its opening and, if any, its resolution.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 pub struct Divergence {
     pub group_id: String,
     pub n: i64,
@@ -89,6 +109,7 @@ pub struct Divergence {
     pub resolved_manifest_hash: Option<String>,
     pub resolution: Option<String>,
     pub ack_note: Option<String>,
+    pub acked_at: Option<String>,
 }
 
 pub(crate) fn divergence_row(r: &AnyRow) -> Result<Divergence, StoreError> {
@@ -115,6 +136,7 @@ pub(crate) fn divergence_row(r: &AnyRow) -> Result<Divergence, StoreError> {
             resolved_manifest_hash: r.try_get("resolved_manifest_hash")?,
             resolution: r.try_get("resolution")?,
             ack_note: r.try_get("ack_note")?,
+            acked_at: r.try_get("acked_at")?,
         })
     };
     get().ctx("reading divergence")
@@ -140,24 +162,98 @@ pub(super) fn record_row(r: &AnyRow) -> Result<RecordRow, sqlx::Error> {
     })
 }
 
+/// The newest observed structure of one contract.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct StateRow {
+    pub contract: String,
+    pub kind: String,
+    pub block_number: i64,
+    pub log_index: i64,
+    pub source: String,
+    /// The structure, as JSON.
+    pub state: String,
+}
+
 impl Store {
-    /// A group's records in chain order.
+    /// The newest observed structure of each of a group's contracts.
+    pub async fn current_states(&self, group_id: &str) -> Result<Vec<StateRow>, StoreError> {
+        // Structural changes are rare: every row of the group, newest last per contract.
+        let rows = sqlx::query(
+            "SELECT contract, kind, block_number, log_index, source, state FROM observed_states \
+             WHERE group_id = $1 ORDER BY contract, kind, block_number, log_index",
+        )
+        .bind(group_id)
+        .fetch_all(&self.pool)
+        .await
+        .ctx("reading observed states")?;
+        let mut out: Vec<StateRow> = Vec::new();
+        for r in rows {
+            let row = (|| {
+                Ok::<_, sqlx::Error>(StateRow {
+                    contract: r.try_get("contract")?,
+                    kind: r.try_get("kind")?,
+                    block_number: r.try_get("block_number")?,
+                    log_index: r.try_get("log_index")?,
+                    source: r.try_get("source")?,
+                    state: r.try_get("state")?,
+                })
+            })()
+            .ctx("reading observed states")?;
+            match out.last_mut() {
+                Some(last) if last.contract == row.contract && last.kind == row.kind => *last = row,
+                _ => out.push(row),
+            }
+        }
+        Ok(out)
+    }
+
+    /// A page of a group's records in chain order (or newest first), after a position.
+    ///
+    /// Pages are keyed by position, not offset: a group's records only ever arrive above its
+    /// synced block, so a page boundary stays put while new records are written.
     pub async fn records(
         &self,
         group_id: &str,
         f: &RecordFilter,
     ) -> Result<Vec<RecordRow>, StoreError> {
-        let sql = "SELECT * FROM records WHERE group_id = $1 \
+        let (cmp, order) = if f.descending {
+            ("<", "DESC")
+        } else {
+            (">", "ASC")
+        };
+        let (after_block, after_log) = f.after.unwrap_or(if f.descending {
+            (i64::MAX, i64::MAX)
+        } else {
+            (i64::MIN, i64::MIN)
+        });
+        let timed = f.from_time.is_some() || f.to_time.is_some();
+        let time = if timed {
+            " AND block_timestamp >= $9 AND block_timestamp <= $10"
+        } else {
+            ""
+        };
+        let sql = format!(
+            "SELECT * FROM records WHERE group_id = $1 \
              AND ($2 IS NULL OR kind = $2) AND ($3 IS NULL OR category = $3) \
              AND block_number >= $4 AND block_number <= $5 \
-             ORDER BY block_number, log_index LIMIT $6";
-        sqlx::query(sql)
+             AND (block_number, log_index) {cmp} ($6, $7){time} \
+             ORDER BY block_number {order}, log_index {order} LIMIT $8"
+        );
+        let mut query = sqlx::query(&sql)
             .bind(group_id)
             .bind(&f.kind)
             .bind(&f.category)
             .bind(f.from_block.unwrap_or(i64::MIN))
             .bind(f.to_block.unwrap_or(i64::MAX))
-            .bind(f.limit.unwrap_or(i64::MAX))
+            .bind(after_block)
+            .bind(after_log)
+            .bind(f.limit.unwrap_or(i64::MAX));
+        if timed {
+            query = query
+                .bind(f.from_time.unwrap_or(i64::MIN))
+                .bind(f.to_time.unwrap_or(i64::MAX));
+        }
+        query
             .fetch_all(&self.pool)
             .await
             .ctx("reading records")?
@@ -183,15 +279,129 @@ impl Store {
         group_id: &str,
         status: Option<DivergenceStatus>,
     ) -> Result<Vec<Divergence>, StoreError> {
-        let rows = sqlx::query(
+        let filter = DivergenceFilter {
+            status,
+            ..DivergenceFilter::default()
+        };
+        self.divergence_page(group_id, &filter).await
+    }
+
+    /// A page of a group's divergences by number (oldest first unless `descending`).
+    pub async fn divergence_page(
+        &self,
+        group_id: &str,
+        f: &DivergenceFilter,
+    ) -> Result<Vec<Divergence>, StoreError> {
+        let (cmp, order, start) = if f.descending {
+            ("<", "DESC", i64::MAX)
+        } else {
+            (">", "ASC", i64::MIN)
+        };
+        let sql = format!(
             "SELECT * FROM divergences WHERE group_id = $1 AND ($2 IS NULL OR status = $2) \
-             ORDER BY n",
+             AND ($3 IS NULL OR severity = $3) AND ($4 IS NULL OR rule = $4) AND n {cmp} $5 \
+             ORDER BY n {order} LIMIT $6"
+        );
+        let rows = sqlx::query(&sql)
+            .bind(group_id)
+            .bind(f.status.map(|s| s.as_str()))
+            .bind(&f.severity)
+            .bind(&f.rule)
+            .bind(f.after.unwrap_or(start))
+            .bind(f.limit.unwrap_or(i64::MAX))
+            .fetch_all(&self.pool)
+            .await
+            .ctx("reading divergences")?;
+        rows.iter().map(divergence_row).collect()
+    }
+
+    /// One divergence of a group.
+    pub async fn divergence(
+        &self,
+        group_id: &str,
+        n: i64,
+    ) -> Result<Option<Divergence>, StoreError> {
+        sqlx::query("SELECT * FROM divergences WHERE group_id = $1 AND n = $2")
+            .bind(group_id)
+            .bind(n)
+            .fetch_optional(&self.pool)
+            .await
+            .ctx("reading divergence")?
+            .as_ref()
+            .map(divergence_row)
+            .transpose()
+    }
+
+    /// How many divergences are open (acknowledged or not), by severity, over every group.
+    pub async fn open_divergence_counts(&self) -> Result<Vec<(String, i64)>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT severity, COUNT(*) AS n FROM divergences \
+             WHERE status IN ('open', 'acknowledged') GROUP BY severity ORDER BY severity",
         )
-        .bind(group_id)
-        .bind(status.map(|s| s.as_str()))
         .fetch_all(&self.pool)
         .await
-        .ctx("reading divergences")?;
-        rows.iter().map(divergence_row).collect()
+        .ctx("counting divergences")?;
+        rows.iter()
+            .map(|r| Ok((r.try_get("severity")?, r.try_get("n")?)))
+            .collect::<Result<_, sqlx::Error>>()
+            .ctx("counting divergences")
+    }
+
+    /// Acknowledges an open divergence with a note (again: replaces the note). Numbers can be
+    /// reused after a reorg removed a divergence, so a caller that names the block hash the
+    /// divergence opened at gets a conflict rather than acknowledging a different one.
+    pub async fn acknowledge_divergence(
+        &self,
+        group_id: &str,
+        n: i64,
+        note: &str,
+        opened_block_hash: Option<&str>,
+    ) -> Result<Divergence, StoreError> {
+        let mut tx = self.pool.begin().await.ctx("acknowledging divergence")?;
+        let current = sqlx::query("SELECT * FROM divergences WHERE group_id = $1 AND n = $2")
+            .bind(group_id)
+            .bind(n)
+            .fetch_optional(&mut *tx)
+            .await
+            .ctx("acknowledging divergence")?
+            .as_ref()
+            .map(divergence_row)
+            .transpose()?
+            .ok_or_else(|| StoreError::NotFound(format!("divergence {n} of group {group_id}")))?;
+        if let Some(expected) = opened_block_hash {
+            if !expected.eq_ignore_ascii_case(&current.opened_block_hash) {
+                return Err(StoreError::Conflict(format!(
+                    "divergence {n} of group {group_id} now opened at block {} ({}), not at {expected}: \
+                     the one you saw was removed by a reorg",
+                    current.opened_block, current.opened_block_hash
+                )));
+            }
+        }
+        if current.status == DivergenceStatus::Resolved.as_str() {
+            return Err(StoreError::Conflict(format!(
+                "divergence {n} of group {group_id} is already resolved (block {})",
+                current.resolved_block.unwrap_or_default()
+            )));
+        }
+        sqlx::query(
+            "UPDATE divergences SET status = 'acknowledged', ack_note = $3, acked_at = $4 \
+             WHERE group_id = $1 AND n = $2",
+        )
+        .bind(group_id)
+        .bind(n)
+        .bind(note)
+        .bind(now())
+        .execute(&mut *tx)
+        .await
+        .ctx("acknowledging divergence")?;
+        let row = sqlx::query("SELECT * FROM divergences WHERE group_id = $1 AND n = $2")
+            .bind(group_id)
+            .bind(n)
+            .fetch_one(&mut *tx)
+            .await
+            .ctx("acknowledging divergence")?;
+        let updated = divergence_row(&row)?;
+        tx.commit().await.ctx("acknowledging divergence")?;
+        Ok(updated)
     }
 }

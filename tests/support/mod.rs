@@ -122,6 +122,7 @@ pub fn chain_config(rpc_url: &str, chain_id: u64) -> ChainConfig {
         // Deeper than the reorgs the tests make, so those stay within the revisable window;
         // the log tests set their own depth.
         finality_depth: Some(8),
+        max_lag_blocks: None,
     }
 }
 

@@ -1,0 +1,190 @@
+//! `/v1/groups…`: list and show groups, register (`POST`) and version (`PUT`) them from a
+//! manifest (admin), and a group's declared-beside-observed state.
+
+use axum::body::Bytes;
+use axum::extract::{Path, RawQuery, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::routing::get;
+use axum::{Json, Router};
+use serde::Serialize;
+use utoipa::ToSchema;
+
+use super::{ApiError, ApiState, Params};
+use crate::manifest::Manifest;
+use crate::query::{group_detail, group_summary, GroupDetail, GroupSummary};
+use crate::state::{group_state, GroupState};
+use crate::store::{GroupRow, ManifestVersion};
+
+pub fn routes() -> Router<ApiState> {
+    Router::new()
+        .route("/v1/groups", get(list_groups).post(register_group))
+        .route("/v1/groups/{id}", get(show_group).put(update_group))
+        .route("/v1/groups/{id}/state", get(show_state))
+}
+
+/// A group and its versions, or a 404 naming it.
+pub(super) async fn load_group(
+    state: &ApiState,
+    id: &str,
+) -> Result<(GroupRow, Vec<ManifestVersion>), ApiError> {
+    let Some(group) = state.store.group(id).await? else {
+        return Err(ApiError::group_not_found(id));
+    };
+    let versions = state.store.manifest_versions(id).await?;
+    Ok((group, versions))
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct GroupList {
+    pub groups: Vec<GroupSummary>,
+}
+
+/// Every registered group.
+#[utoipa::path(get, path = "/v1/groups", tag = "groups",
+    responses((status = 200, body = GroupList)))]
+pub async fn list_groups(
+    State(state): State<ApiState>,
+    RawQuery(q): RawQuery,
+) -> Result<Json<GroupList>, ApiError> {
+    Params::from_query(q.as_deref())?.only(&[])?;
+    let mut groups = Vec::new();
+    for g in state.store.groups().await? {
+        let versions = state.store.manifest_versions(&g.id).await?;
+        groups.extend(group_summary(&g, &versions));
+    }
+    Ok(Json(GroupList { groups }))
+}
+
+/// One group: its current manifest and every version.
+#[utoipa::path(get, path = "/v1/groups/{id}", tag = "groups",
+    params(("id" = String, Path, description = "The group's id")),
+    responses((status = 200, body = GroupDetail),
+              (status = 404, description = "`group_not_found`", body = super::openapi::ErrorBody)))]
+pub async fn show_group(
+    State(state): State<ApiState>,
+    Path(id): Path<String>,
+    RawQuery(q): RawQuery,
+) -> Result<Json<GroupDetail>, ApiError> {
+    Params::from_query(q.as_deref())?.only(&[])?;
+    let (group, versions) = load_group(&state, &id).await?;
+    group_detail(&group, &versions)
+        .map(Json)
+        .ok_or_else(|| ApiError::group_not_found(&id))
+}
+
+/// The manifest in a request body (YAML or JSON), checked, on a configured chain.
+fn manifest_of(state: &ApiState, body: &Bytes) -> Result<Manifest, ApiError> {
+    let text = std::str::from_utf8(body).map_err(|_| ApiError::bad_body("is not UTF-8"))?;
+    let manifest = Manifest::parse(text).map_err(|e| ApiError {
+        status: StatusCode::UNPROCESSABLE_ENTITY,
+        code: "invalid_manifest",
+        message: format!("the manifest is refused:\n{e}"),
+        details: Some(serde_json::json!({ "problems": e.problems })),
+    })?;
+    if !state.chains.contains(&manifest.chain) {
+        return Err(ApiError {
+            status: StatusCode::UNPROCESSABLE_ENTITY,
+            code: "unknown_chain",
+            message: format!(
+                "chain: {} is not configured here (configured: {})",
+                manifest.chain,
+                state.chains.join(", ")
+            ),
+            details: None,
+        });
+    }
+    Ok(manifest)
+}
+
+/// Registers a group from its manifest (YAML or JSON body). Admin.
+#[utoipa::path(post, path = "/v1/groups", tag = "groups",
+    request_body(content = String, content_type = "application/yaml",
+                 description = "The group state manifest, YAML or JSON"),
+    security(("admin" = [])),
+    responses((status = 201, body = GroupDetail),
+              (status = 401, description = "`unauthorized`", body = super::openapi::ErrorBody),
+              (status = 403, description = "`admin_disabled`", body = super::openapi::ErrorBody),
+              (status = 409, description = "`conflict`: already registered", body = super::openapi::ErrorBody),
+              (status = 422, description = "`invalid_manifest`, `unknown_chain`", body = super::openapi::ErrorBody)))]
+pub async fn register_group(
+    State(state): State<ApiState>,
+    headers: HeaderMap,
+    RawQuery(q): RawQuery,
+    body: Bytes,
+) -> Result<(StatusCode, Json<GroupDetail>), ApiError> {
+    state.require_admin(&headers)?;
+    Params::from_query(q.as_deref())?.only(&[])?;
+    let manifest = manifest_of(&state, &body)?;
+    state.store.add_group(&manifest).await?;
+    let (group, versions) = load_group(&state, &manifest.id).await?;
+    tracing::info!(group = %manifest.id, "group registered over the API");
+    let detail =
+        group_detail(&group, &versions).ok_or_else(|| ApiError::group_not_found(&group.id))?;
+    Ok((StatusCode::CREATED, Json(detail)))
+}
+
+/// Stores a new version of a group's manifest, in force from `effective_block` (default: the
+/// first block the group has not processed). Admin.
+#[utoipa::path(put, path = "/v1/groups/{id}", tag = "groups",
+    params(("id" = String, Path, description = "The group's id; must match the manifest's"),
+           ("effective_block" = Option<u64>, Query, description = "First block the version is in force at")),
+    request_body(content = String, content_type = "application/yaml",
+                 description = "The new manifest, YAML or JSON"),
+    security(("admin" = [])),
+    responses((status = 200, body = GroupDetail),
+              (status = 400, description = "`bad_parameter`, `id_mismatch`", body = super::openapi::ErrorBody),
+              (status = 401, description = "`unauthorized`", body = super::openapi::ErrorBody),
+              (status = 403, description = "`admin_disabled`", body = super::openapi::ErrorBody),
+              (status = 404, description = "`group_not_found`", body = super::openapi::ErrorBody),
+              (status = 409, description = "`conflict`: identical, or an effective block already processed", body = super::openapi::ErrorBody),
+              (status = 422, description = "`invalid_manifest`, `unknown_chain`", body = super::openapi::ErrorBody)))]
+pub async fn update_group(
+    State(state): State<ApiState>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+    RawQuery(q): RawQuery,
+    body: Bytes,
+) -> Result<Json<GroupDetail>, ApiError> {
+    state.require_admin(&headers)?;
+    let params = Params::from_query(q.as_deref())?;
+    params.only(&["effective_block"])?;
+    let effective_block = params.optional_u64("effective_block")?;
+    let manifest = manifest_of(&state, &body)?;
+    if manifest.id != id {
+        return Err(ApiError {
+            status: StatusCode::BAD_REQUEST,
+            code: "id_mismatch",
+            message: format!(
+                "the manifest's id is {}, the path's is {}",
+                manifest.id,
+                id.chars().take(64).collect::<String>()
+            ),
+            details: None,
+        });
+    }
+    if state.store.group(&id).await?.is_none() {
+        return Err(ApiError::group_not_found(&id));
+    }
+    state.store.update_group(&manifest, effective_block).await?;
+    let (group, versions) = load_group(&state, &id).await?;
+    tracing::info!(group = %id, "group updated over the API");
+    group_detail(&group, &versions)
+        .map(Json)
+        .ok_or_else(|| ApiError::group_not_found(&id))
+}
+
+/// The group's structure as declared beside as observed, contract by contract, with every
+/// disagreement.
+#[utoipa::path(get, path = "/v1/groups/{id}/state", tag = "groups",
+    params(("id" = String, Path, description = "The group's id")),
+    responses((status = 200, body = GroupState),
+              (status = 404, description = "`group_not_found`", body = super::openapi::ErrorBody)))]
+pub async fn show_state(
+    State(state): State<ApiState>,
+    Path(id): Path<String>,
+    RawQuery(q): RawQuery,
+) -> Result<Json<GroupState>, ApiError> {
+    Params::from_query(q.as_deref())?.only(&[])?;
+    let (group, versions) = load_group(&state, &id).await?;
+    Ok(Json(group_state(&state.store, &group, &versions).await?))
+}

@@ -1,0 +1,151 @@
+//! `/v1/groups/{id}/records` and `/v1/groups/{id}/divergences`: filtered pages with cursors
+//! that stay exact while the follower writes; acknowledging a divergence (admin).
+
+use axum::body::Bytes;
+use axum::extract::{Path, RawQuery, State};
+use axum::http::HeaderMap;
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+
+use super::groups::load_group;
+use super::{ApiError, ApiState, Params};
+use crate::query::{divergence_filter, divergences_page, record_filter, records_page, RecordView};
+use crate::store::Divergence;
+
+pub fn routes() -> Router<ApiState> {
+    Router::new()
+        .route("/v1/groups/{id}/records", get(list_records))
+        .route("/v1/groups/{id}/divergences", get(list_divergences))
+        .route("/v1/groups/{id}/divergences/{n}/ack", post(ack_divergence))
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct RecordPage {
+    pub records: Vec<RecordView>,
+    /// Pass as `cursor` for the next page; null on the last page.
+    pub next_cursor: Option<String>,
+}
+
+/// A group's decision and transaction records with their chain evidence, in chain order.
+#[utoipa::path(get, path = "/v1/groups/{id}/records", tag = "records",
+    params(("id" = String, Path, description = "The group's id"),
+           ("kind" = Option<String>, Query, description = "Event kind, e.g. ExecutionSuccess"),
+           ("category" = Option<String>, Query, description = "decision | transaction | structure | unknown"),
+           ("from_block" = Option<u64>, Query, description = "First block, inclusive"),
+           ("to_block" = Option<u64>, Query, description = "Last block, inclusive"),
+           ("from_time" = Option<u64>, Query, description = "Earliest block timestamp (unix seconds), inclusive"),
+           ("to_time" = Option<u64>, Query, description = "Latest block timestamp (unix seconds), inclusive"),
+           ("order" = Option<String>, Query, description = "asc (default) | desc"),
+           ("limit" = Option<u64>, Query, description = "1..=1000, default 100"),
+           ("cursor" = Option<String>, Query, description = "`next_cursor` of the previous page")),
+    responses((status = 200, body = RecordPage),
+              (status = 400, description = "`bad_parameter`, naming it", body = super::openapi::ErrorBody),
+              (status = 404, description = "`group_not_found`", body = super::openapi::ErrorBody)))]
+pub async fn list_records(
+    State(state): State<ApiState>,
+    Path(id): Path<String>,
+    RawQuery(q): RawQuery,
+) -> Result<Json<RecordPage>, ApiError> {
+    let filter = record_filter(&Params::from_query(q.as_deref())?)?;
+    if state.store.group(&id).await?.is_none() {
+        return Err(ApiError::group_not_found(&id));
+    }
+    let page = records_page(&state.store, &id, &filter).await?;
+    Ok(Json(RecordPage {
+        records: page.items,
+        next_cursor: page.next_cursor,
+    }))
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct DivergencePage {
+    pub divergences: Vec<Divergence>,
+    /// Pass as `cursor` for the next page; null on the last page.
+    pub next_cursor: Option<String>,
+}
+
+/// A group's divergences between declared and observed structure, by number.
+#[utoipa::path(get, path = "/v1/groups/{id}/divergences", tag = "records",
+    params(("id" = String, Path, description = "The group's id"),
+           ("status" = Option<String>, Query, description = "open | acknowledged | resolved"),
+           ("severity" = Option<String>, Query, description = "low | medium | high | critical"),
+           ("rule" = Option<String>, Query, description = "A rule, e.g. safe.owners"),
+           ("order" = Option<String>, Query, description = "asc (default) | desc"),
+           ("limit" = Option<u64>, Query, description = "1..=1000, default 100"),
+           ("cursor" = Option<String>, Query, description = "`next_cursor` of the previous page")),
+    responses((status = 200, body = DivergencePage),
+              (status = 400, description = "`bad_parameter`, naming it", body = super::openapi::ErrorBody),
+              (status = 404, description = "`group_not_found`", body = super::openapi::ErrorBody)))]
+pub async fn list_divergences(
+    State(state): State<ApiState>,
+    Path(id): Path<String>,
+    RawQuery(q): RawQuery,
+) -> Result<Json<DivergencePage>, ApiError> {
+    let filter = divergence_filter(&Params::from_query(q.as_deref())?)?;
+    if state.store.group(&id).await?.is_none() {
+        return Err(ApiError::group_not_found(&id));
+    }
+    let page = divergences_page(&state.store, &id, &filter).await?;
+    Ok(Json(DivergencePage {
+        divergences: page.items,
+        next_cursor: page.next_cursor,
+    }))
+}
+
+/// The body of an acknowledgement.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Ack {
+    /// Why the divergence is accepted for now (1 to 2000 characters).
+    pub note: String,
+    /// The block hash the divergence opened at, as you saw it: if a reorg replaced the
+    /// divergence under this number, the acknowledgement is refused with `conflict`.
+    pub opened_block_hash: Option<String>,
+}
+
+/// The longest acknowledgement note.
+const MAX_NOTE: usize = 2000;
+
+/// Acknowledges an open divergence with a note. It stays open (the chain or a manifest can
+/// still resolve it) but is marked acknowledged. Admin.
+#[utoipa::path(post, path = "/v1/groups/{id}/divergences/{n}/ack", tag = "records",
+    params(("id" = String, Path, description = "The group's id"),
+           ("n" = u64, Path, description = "The divergence's number within the group")),
+    request_body = Ack,
+    security(("admin" = [])),
+    responses((status = 200, body = Divergence),
+              (status = 400, description = "`bad_parameter`, `bad_body`", body = super::openapi::ErrorBody),
+              (status = 401, description = "`unauthorized`", body = super::openapi::ErrorBody),
+              (status = 403, description = "`admin_disabled`", body = super::openapi::ErrorBody),
+              (status = 404, description = "`group_not_found`, `not_found`", body = super::openapi::ErrorBody),
+              (status = 409, description = "`conflict`: resolved, or replaced by a reorg", body = super::openapi::ErrorBody)))]
+pub async fn ack_divergence(
+    State(state): State<ApiState>,
+    headers: HeaderMap,
+    Path((id, n)): Path<(String, String)>,
+    RawQuery(q): RawQuery,
+    body: Bytes,
+) -> Result<Json<Divergence>, ApiError> {
+    state.require_admin(&headers)?;
+    Params::from_query(q.as_deref())?.only(&[])?;
+    let n: i64 = n
+        .parse::<u32>()
+        .map_err(|_| ApiError::bad_parameter("n", "must be a divergence number"))?
+        .into();
+    let ack: Ack = serde_json::from_slice(&body).map_err(ApiError::bad_body)?;
+    let note = ack.note.trim();
+    if note.is_empty() || note.chars().count() > MAX_NOTE {
+        return Err(ApiError::bad_body(format!(
+            "note must hold 1 to {MAX_NOTE} characters"
+        )));
+    }
+    load_group(&state, &id).await?;
+    let d = state
+        .store
+        .acknowledge_divergence(&id, n, note, ack.opened_block_hash.as_deref())
+        .await?;
+    tracing::info!(group = %id, n, "divergence acknowledged over the API");
+    Ok(Json(d))
+}
