@@ -154,6 +154,10 @@ pub struct ChainConfig {
     /// unset: `confirmations + 16`.
     #[serde(default)]
     pub max_lag_blocks: Option<u64>,
+    /// A block explorer's base URL (`https://etherscan.io`); the status page links each
+    /// transaction to `<explorer_url>/tx/<hash>`.
+    #[serde(default)]
+    pub explorer_url: Option<String>,
 }
 
 impl ChainConfig {
@@ -282,6 +286,12 @@ impl Settings {
                 match url::Url::parse(ws) {
                     Ok(u) if matches!(u.scheme(), "ws" | "wss") => {}
                     _ => return Err(invalid(key("ws_url"), "must be a ws(s):// URL")),
+                }
+            }
+            if let Some(e) = &chain.explorer_url {
+                match url::Url::parse(e) {
+                    Ok(u) if matches!(u.scheme(), "http" | "https") => {}
+                    _ => return Err(invalid(key("explorer_url"), "must be an http(s):// URL")),
                 }
             }
             if chain.max_block_range == 0 {

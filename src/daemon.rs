@@ -37,6 +37,11 @@ pub async fn run(
             metrics: metrics.clone(),
             admin_token: settings.api.admin_token.clone(),
             ready_stale: Duration::from_secs(settings.api.ready_stale_s),
+            explorers: settings
+                .chains
+                .iter()
+                .filter_map(|(name, c)| Some((name.clone(), c.explorer_url.clone()?)))
+                .collect(),
         };
         let token = cancel.child_token();
         tasks.spawn(async move {

@@ -41,6 +41,7 @@ pub fn chain_config(devnet: &Devnet, ws: bool, poll_ms: u64) -> ChainConfig {
         // Everything final at once: the benchmark includes sealing the log.
         finality_depth: Some(0),
         max_lag_blocks: None,
+        explorer_url: None,
     }
 }
 

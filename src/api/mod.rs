@@ -54,6 +54,8 @@ pub struct ApiState {
     pub admin_token: Secret,
     /// `/readyz` fails when a follower has completed no step for this long.
     pub ready_stale: Duration,
+    /// Block explorers by chain name, for links to evidence.
+    pub explorers: std::collections::BTreeMap<String, String>,
 }
 
 impl ApiState {
@@ -66,6 +68,7 @@ impl ApiState {
             metrics: Metrics::new(),
             admin_token: Secret::default(),
             ready_stale: Duration::from_secs(60),
+            explorers: Default::default(),
         }
     }
 

@@ -70,6 +70,7 @@ pub async fn run(settings: Settings) -> anyhow::Result<()> {
         // The devnet does not reorg by itself: every record enters the log at once.
         finality_depth: Some(0),
         max_lag_blocks: None,
+        explorer_url: None,
     };
     let signer = Arc::new(LogSigner::new(
         &settings,

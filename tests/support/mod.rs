@@ -123,6 +123,7 @@ pub fn chain_config(rpc_url: &str, chain_id: u64) -> ChainConfig {
         // the log tests set their own depth.
         finality_depth: Some(8),
         max_lag_blocks: None,
+        explorer_url: None,
     }
 }
 
