@@ -137,11 +137,26 @@ impl Params {
     }
 }
 
-/// A page of rows and the cursor of the next one (none: this is the last).
-#[derive(Debug, Clone, Serialize)]
-pub struct Page<T> {
-    pub items: Vec<T>,
+/// A page of a group's records, as the API answers and `records --json` prints.
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct RecordPage {
+    pub records: Vec<RecordView>,
+    /// Pass as `cursor` for the next page; null on the last page.
     pub next_cursor: Option<String>,
+}
+
+/// A page of a group's divergences, as the API answers and `divergences --json` prints.
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct DivergencePage {
+    pub divergences: Vec<Divergence>,
+    /// Pass as `cursor` for the next page; null on the last page.
+    pub next_cursor: Option<String>,
+}
+
+/// Every registered group, as the API answers and `group list --json` prints.
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct GroupList {
+    pub groups: Vec<GroupSummary>,
 }
 
 /// Encodes a position with the route and order it belongs to, so a cursor cannot be replayed
@@ -332,7 +347,7 @@ pub async fn records_page(
     store: &Store,
     group_id: &str,
     f: &RecordFilter,
-) -> Result<Page<RecordView>, StoreError> {
+) -> Result<RecordPage, StoreError> {
     let rows = store.records(group_id, f).await?;
     let next_cursor = match rows.last() {
         Some(last) if rows.len() as i64 == f.limit.unwrap_or(i64::MAX) => Some(encode_cursor(
@@ -342,8 +357,8 @@ pub async fn records_page(
         )),
         _ => None,
     };
-    Ok(Page {
-        items: rows.into_iter().map(RecordView::from).collect(),
+    Ok(RecordPage {
+        records: rows.into_iter().map(RecordView::from).collect(),
         next_cursor,
     })
 }
@@ -353,7 +368,7 @@ pub async fn divergences_page(
     store: &Store,
     group_id: &str,
     f: &DivergenceFilter,
-) -> Result<Page<Divergence>, StoreError> {
+) -> Result<DivergencePage, StoreError> {
     let rows = store.divergence_page(group_id, f).await?;
     let next_cursor = match rows.last() {
         Some(last) if rows.len() as i64 == f.limit.unwrap_or(i64::MAX) => {
@@ -361,8 +376,8 @@ pub async fn divergences_page(
         }
         _ => None,
     };
-    Ok(Page {
-        items: rows,
+    Ok(DivergencePage {
+        divergences: rows,
         next_cursor,
     })
 }
@@ -420,6 +435,16 @@ pub fn group_summary(g: &GroupRow, versions: &[ManifestVersion]) -> Option<Group
         manifest_hash: v.hash.clone(),
         created_at: g.created_at.clone(),
     })
+}
+
+/// Every registered group.
+pub async fn group_list(store: &Store) -> Result<GroupList, StoreError> {
+    let mut groups = Vec::new();
+    for g in store.groups().await? {
+        let versions = store.manifest_versions(&g.id).await?;
+        groups.extend(group_summary(&g, &versions));
+    }
+    Ok(GroupList { groups })
 }
 
 pub fn group_detail(g: &GroupRow, versions: &[ManifestVersion]) -> Option<GroupDetail> {

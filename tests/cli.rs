@@ -102,7 +102,8 @@ async fn groups_are_registered_and_versioned(backend: support::Backend) {
     let out = run(a(&format!("group add {FIXTURES}/invalid.yaml"))).await;
     assert!(!out.status.success());
     let out = run(a("group list --json")).await;
-    assert_eq!(text(&out.stdout).trim(), "[]");
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v, serde_json::json!({"groups": []}));
 
     let out = run(a(&format!("group add {FIXTURES}/valid.yaml"))).await;
     assert!(out.status.success(), "{}", text(&out.stderr));
@@ -126,14 +127,25 @@ async fn groups_are_registered_and_versioned(backend: support::Backend) {
     assert_eq!(v["versions"].as_array().unwrap().len(), 1);
 
     let out = run(a("divergences river-guild --status bogus")).await;
-    assert!(text(&out.stderr).contains("--status bogus: expected open, resolved or acknowledged"));
+    assert!(
+        text(&out.stderr).contains("--status: must be one of open, acknowledged, resolved"),
+        "{}",
+        text(&out.stderr)
+    );
+    let out = run(a("records river-guild --limit 5000")).await;
+    assert!(text(&out.stderr).contains("--limit: must be between 1 and 1000"));
     let out = run(a("records nobody")).await;
     assert_eq!(
         text(&out.stderr).trim(),
         "error: no group nobody is registered"
     );
     let out = run(a("records river-guild --json")).await;
-    assert_eq!(text(&out.stdout).trim(), "[]");
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v, serde_json::json!({"records": [], "next_cursor": null}));
+    let out = run(a("group state river-guild --json")).await;
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v["consistent"], false, "nothing observed yet");
+    assert_eq!(v["contracts"][0]["observed"], serde_json::Value::Null);
 
     // A new version can only take effect at a block not yet processed: history is never
     // reconciled against a document that did not exist then.

@@ -6,12 +6,10 @@ use axum::extract::{Path, RawQuery, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::routing::get;
 use axum::{Json, Router};
-use serde::Serialize;
-use utoipa::ToSchema;
 
 use super::{ApiError, ApiState, Params};
 use crate::manifest::Manifest;
-use crate::query::{group_detail, group_summary, GroupDetail, GroupSummary};
+use crate::query::{group_detail, group_list, GroupDetail, GroupList};
 use crate::state::{group_state, GroupState};
 use crate::store::{GroupRow, ManifestVersion};
 
@@ -34,11 +32,6 @@ pub(super) async fn load_group(
     Ok((group, versions))
 }
 
-#[derive(Debug, Serialize, ToSchema)]
-pub struct GroupList {
-    pub groups: Vec<GroupSummary>,
-}
-
 /// Every registered group.
 #[utoipa::path(get, path = "/v1/groups", tag = "groups",
     responses((status = 200, body = GroupList)))]
@@ -47,12 +40,7 @@ pub async fn list_groups(
     RawQuery(q): RawQuery,
 ) -> Result<Json<GroupList>, ApiError> {
     Params::from_query(q.as_deref())?.only(&[])?;
-    let mut groups = Vec::new();
-    for g in state.store.groups().await? {
-        let versions = state.store.manifest_versions(&g.id).await?;
-        groups.extend(group_summary(&g, &versions));
-    }
-    Ok(Json(GroupList { groups }))
+    Ok(Json(group_list(&state.store).await?))
 }
 
 /// One group: its current manifest and every version.

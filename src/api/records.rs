@@ -6,12 +6,14 @@ use axum::extract::{Path, RawQuery, State};
 use axum::http::HeaderMap;
 use axum::routing::{get, post};
 use axum::{Json, Router};
-use serde::{Deserialize, Serialize};
+use serde::Deserialize;
 use utoipa::ToSchema;
 
 use super::groups::load_group;
 use super::{ApiError, ApiState, Params};
-use crate::query::{divergence_filter, divergences_page, record_filter, records_page, RecordView};
+use crate::query::{
+    divergence_filter, divergences_page, record_filter, records_page, DivergencePage, RecordPage,
+};
 use crate::store::Divergence;
 
 pub fn routes() -> Router<ApiState> {
@@ -19,13 +21,6 @@ pub fn routes() -> Router<ApiState> {
         .route("/v1/groups/{id}/records", get(list_records))
         .route("/v1/groups/{id}/divergences", get(list_divergences))
         .route("/v1/groups/{id}/divergences/{n}/ack", post(ack_divergence))
-}
-
-#[derive(Debug, Serialize, ToSchema)]
-pub struct RecordPage {
-    pub records: Vec<RecordView>,
-    /// Pass as `cursor` for the next page; null on the last page.
-    pub next_cursor: Option<String>,
 }
 
 /// A group's decision and transaction records with their chain evidence, in chain order.
@@ -52,18 +47,7 @@ pub async fn list_records(
     if state.store.group(&id).await?.is_none() {
         return Err(ApiError::group_not_found(&id));
     }
-    let page = records_page(&state.store, &id, &filter).await?;
-    Ok(Json(RecordPage {
-        records: page.items,
-        next_cursor: page.next_cursor,
-    }))
-}
-
-#[derive(Debug, Serialize, ToSchema)]
-pub struct DivergencePage {
-    pub divergences: Vec<Divergence>,
-    /// Pass as `cursor` for the next page; null on the last page.
-    pub next_cursor: Option<String>,
+    Ok(Json(records_page(&state.store, &id, &filter).await?))
 }
 
 /// A group's divergences between declared and observed structure, by number.
@@ -87,11 +71,7 @@ pub async fn list_divergences(
     if state.store.group(&id).await?.is_none() {
         return Err(ApiError::group_not_found(&id));
     }
-    let page = divergences_page(&state.store, &id, &filter).await?;
-    Ok(Json(DivergencePage {
-        divergences: page.items,
-        next_cursor: page.next_cursor,
-    }))
+    Ok(Json(divergences_page(&state.store, &id, &filter).await?))
 }
 
 /// The body of an acknowledgement.

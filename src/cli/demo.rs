@@ -16,7 +16,7 @@ use crate::config::{ChainConfig, Settings};
 use crate::devnet::{self, Devnet, DevnetOptions, SafeContracts, SafeVersion};
 use crate::ledger::LogSigner;
 use crate::manifest::Manifest;
-use crate::store::{DivergenceStatus, RecordFilter, Store};
+use crate::store::{DivergenceFilter, DivergenceStatus, RecordFilter, Store};
 
 pub async fn run(settings: Settings) -> anyhow::Result<()> {
     println!("== starting a local anvil devnet (installs the pinned npm packages on first use)");
@@ -131,10 +131,12 @@ pub async fn run(settings: Settings) -> anyhow::Result<()> {
     );
 
     println!("\n== groupstate records river-guild");
+    let filter = RecordFilter {
+        limit: Some(crate::query::MAX_LIMIT),
+        ..RecordFilter::default()
+    };
     output::records(
-        &store
-            .records("river-guild", &RecordFilter::default())
-            .await?,
+        &crate::query::records_page(&store, "river-guild", &filter).await?,
         false,
     )?;
     println!("\n== groupstate decisions river-guild");
@@ -143,10 +145,13 @@ pub async fn run(settings: Settings) -> anyhow::Result<()> {
         false,
     )?;
     println!("\n== groupstate divergences river-guild --status open");
+    let filter = DivergenceFilter {
+        status: Some(DivergenceStatus::Open),
+        limit: Some(crate::query::MAX_LIMIT),
+        ..DivergenceFilter::default()
+    };
     output::divergences(
-        &store
-            .divergences("river-guild", Some(DivergenceStatus::Open))
-            .await?,
+        &crate::query::divergences_page(&store, "river-guild", &filter).await?,
         false,
     )?;
     // Every record, and the manifest, in the log under a signed checkpoint.

@@ -4,6 +4,7 @@
 mod demo;
 mod log;
 mod output;
+mod query;
 
 use std::path::PathBuf;
 
@@ -13,7 +14,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::config::Settings;
 use crate::manifest::Manifest;
-use crate::store::{DivergenceStatus, RecordFilter, Store};
+use crate::store::Store;
 
 #[derive(Debug, Parser)]
 #[command(
@@ -43,23 +44,8 @@ pub enum Command {
     /// Validate a manifest.
     #[command(subcommand)]
     Manifest(ManifestCommand),
-    /// A group's decision and transaction records.
-    Records {
-        id: String,
-        #[arg(long)]
-        kind: Option<String>,
-        /// structure | decision | transaction | unknown
-        #[arg(long)]
-        category: Option<String>,
-        #[arg(long)]
-        from_block: Option<i64>,
-        #[arg(long)]
-        to_block: Option<i64>,
-        #[arg(long)]
-        limit: Option<i64>,
-        #[arg(long)]
-        json: bool,
-    },
+    /// A group's decision and transaction records, filtered and paged like the API's.
+    Records(query::RecordsArgs),
     /// A group's decisions: Governor proposals with their whole lifecycle, and Safe executions
     /// with their recovered signers.
     Decisions {
@@ -74,15 +60,18 @@ pub enum Command {
     /// nodes and records, and with --chain every record against the chain. Exits non-zero
     /// naming the first bad entry.
     Verify(log::VerifyArgs),
-    /// A group's divergences between declared and observed structure.
-    Divergences {
-        id: String,
-        /// open | resolved | acknowledged
-        #[arg(long)]
-        status: Option<String>,
+    /// A group's divergences between declared and observed structure, filtered and paged.
+    Divergences(query::DivergencesArgs),
+    /// Acknowledge an open divergence with a note (it stays open until resolved).
+    Ack(query::AckArgs),
+    /// Each chain's head, indexed block and lag, open divergences by severity, the log's size;
+    /// exits non-zero unless every chain is within its max lag (like `/readyz`).
+    Status {
         #[arg(long)]
         json: bool,
     },
+    /// Print the HTTP API's OpenAPI document.
+    Openapi,
 }
 
 #[derive(Debug, Subcommand)]
@@ -101,6 +90,12 @@ pub enum GroupCommand {
         json: bool,
     },
     Show {
+        id: String,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Declared beside observed, contract by contract, with every disagreement.
+    State {
         id: String,
         #[arg(long)]
         json: bool,
@@ -140,45 +135,20 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Manifest(ManifestCommand::Check { file, chain }) => {
             manifest_check(&settings, &file, chain).await
         }
-        Command::Records {
-            id,
-            kind,
-            category,
-            from_block,
-            to_block,
-            limit,
-            json,
-        } => {
-            let store = open_store(&settings).await?;
-            require_group(&store, &id).await?;
-            let filter = RecordFilter {
-                kind,
-                category,
-                from_block,
-                to_block,
-                limit,
-                ..RecordFilter::default()
-            };
-            let rows = store.records(&id, &filter).await?;
-            output::records(&rows, json)
-        }
+        Command::Records(args) => query::records(&settings, args).await,
         Command::Decisions { id, json } => {
             let store = open_store(&settings).await?;
             require_group(&store, &id).await?;
             let decisions = crate::decisions::decisions(&store, &id).await?;
             output::decisions(&decisions, json)
         }
-        Command::Divergences { id, status, json } => {
-            let store = open_store(&settings).await?;
-            require_group(&store, &id).await?;
-            let status = match status.as_deref() {
-                None => None,
-                Some(s) => Some(DivergenceStatus::parse(s).with_context(|| {
-                    format!("--status {s}: expected open, resolved or acknowledged")
-                })?),
-            };
-            let rows = store.divergences(&id, status).await?;
-            output::divergences(&rows, json)
+        Command::Divergences(args) => query::divergences(&settings, args).await,
+        Command::Ack(args) => query::ack(&settings, args).await,
+        Command::Status { json } => query::status(&settings, json).await,
+        Command::Openapi => {
+            let doc = crate::api::openapi::document_value();
+            println!("{}", serde_json::to_string_pretty(&doc)?);
+            Ok(())
         }
     }
 }
@@ -234,7 +204,8 @@ async fn group(settings: &Settings, cmd: GroupCommand) -> anyhow::Result<()> {
                 v.group_id, v.version, v.hash, v.effective_block
             );
         }
-        GroupCommand::List { json } => output::groups(&store.groups().await?, json)?,
+        GroupCommand::List { json } => output::groups(&crate::query::group_list(&store).await?, json)?,
+        GroupCommand::State { id, json } => query::state(settings, &id, json).await?,
         GroupCommand::Show { id, json } => {
             let g = store
                 .group(&id)

@@ -1,7 +1,10 @@
 //! How the CLI prints: aligned tables for people, JSON for machines.
 
 use crate::decisions::Decision;
-use crate::store::{Divergence, GroupRow, ManifestVersion, RecordRow};
+use super::query::Status;
+use crate::query::{DivergencePage, GroupList, RecordPage};
+use crate::state::GroupState;
+use crate::store::{GroupRow, ManifestVersion};
 
 fn table(headers: &[&str], rows: Vec<Vec<String>>) {
     let mut widths: Vec<usize> = headers.iter().map(|h| h.len()).collect();
@@ -37,25 +40,23 @@ fn short(h: &str) -> String {
     }
 }
 
-pub fn records(rows: &[RecordRow], as_json: bool) -> anyhow::Result<()> {
-    if as_json {
-        let v: Vec<serde_json::Value> = rows
-            .iter()
-            .map(|r| {
-                let mut v = serde_json::to_value(r).expect("records serialise");
-                // Show the decoded fields as JSON, not as a string holding JSON.
-                v["fields"] = serde_json::from_str(&r.fields).unwrap_or(serde_json::Value::Null);
-                v["topics"] = serde_json::from_str(&r.topics).unwrap_or(serde_json::Value::Null);
-                v
-            })
-            .collect();
-        return json(&v);
+/// Tells a person how to get the next page.
+fn next_page(cursor: &Option<String>) {
+    if let Some(c) = cursor {
+        eprintln!("more: --cursor {c}");
     }
+}
+
+pub fn records(page: &RecordPage, as_json: bool) -> anyhow::Result<()> {
+    if as_json {
+        return json(page);
+    }
+    let rows = &page.records;
     table(
         &["BLOCK", "LOG", "TX", "SAFE", "KIND", "CATEGORY", "FIELDS"],
         rows.iter()
             .map(|r| {
-                let mut fields = r.fields.clone();
+                let mut fields = r.fields.to_string();
                 if fields.len() > 80 {
                     fields.truncate(77);
                     fields.push_str("...");
@@ -73,6 +74,7 @@ pub fn records(rows: &[RecordRow], as_json: bool) -> anyhow::Result<()> {
             .collect(),
     );
     println!("{} record(s)", rows.len());
+    next_page(&page.next_cursor);
     Ok(())
 }
 
@@ -133,10 +135,11 @@ pub fn decisions(rows: &[Decision], as_json: bool) -> anyhow::Result<()> {
     Ok(())
 }
 
-pub fn divergences(rows: &[Divergence], as_json: bool) -> anyhow::Result<()> {
+pub fn divergences(page: &DivergencePage, as_json: bool) -> anyhow::Result<()> {
     if as_json {
-        return json(&rows);
+        return json(page);
     }
+    let rows = &page.divergences;
     table(
         &[
             "N", "STATUS", "SEVERITY", "RULE", "SAFE", "EXPECTED", "OBSERVED", "EVIDENCE",
@@ -167,22 +170,27 @@ pub fn divergences(rows: &[Divergence], as_json: bool) -> anyhow::Result<()> {
             .collect(),
     );
     println!("{} divergence(s)", rows.len());
+    next_page(&page.next_cursor);
     Ok(())
 }
 
-pub fn groups(rows: &[GroupRow], as_json: bool) -> anyhow::Result<()> {
+pub fn groups(list: &GroupList, as_json: bool) -> anyhow::Result<()> {
     if as_json {
-        return json(&rows);
+        return json(list);
     }
     table(
-        &["ID", "CHAIN", "START", "SYNCED TO"],
-        rows.iter()
+        &["ID", "NAME", "PHASE", "CHAIN", "START", "SYNCED TO", "VERSION"],
+        list.groups
+            .iter()
             .map(|g| {
                 vec![
                     g.id.clone(),
+                    g.name.clone(),
+                    g.phase.clone(),
                     g.chain.clone(),
                     g.start_block.to_string(),
                     g.synced_to.to_string(),
+                    g.manifest_version.to_string(),
                 ]
             })
             .collect(),
@@ -190,9 +198,90 @@ pub fn groups(rows: &[GroupRow], as_json: bool) -> anyhow::Result<()> {
     Ok(())
 }
 
+pub fn state(s: &GroupState, as_json: bool) -> anyhow::Result<()> {
+    if as_json {
+        return json(s);
+    }
+    let differing: usize = s.contracts.iter().map(|c| c.disagreements.len()).sum();
+    println!(
+        "{} on chain {}: manifest version {} ({}), records complete to block {}",
+        s.group_id, s.chain, s.manifest_version, s.manifest_hash, s.synced_to
+    );
+    println!(
+        "{}",
+        if s.consistent {
+            "consistent: every declared contract is observed and agrees".to_string()
+        } else {
+            format!("{differing} disagreement(s)")
+        }
+    );
+    for c in &s.contracts {
+        let seen = match c.observed_block {
+            Some(b) => format!("observed at block {b}"),
+            None => "not observed yet".to_string(),
+        };
+        println!("\n{} {} ({seen})", c.kind, c.address);
+        println!("  declared: {}", c.declared);
+        if let Some(o) = &c.observed {
+            println!("  observed: {o}");
+        }
+        for d in &c.disagreements {
+            let item = if d.item.is_empty() {
+                String::new()
+            } else {
+                format!(" [{}]", d.item)
+            };
+            println!(
+                "  ✗ {} ({}){item}: expected {}, observed {}",
+                d.rule, d.severity, d.expected, d.observed
+            );
+        }
+    }
+    Ok(())
+}
+
+pub fn status(s: &Status, as_json: bool) -> anyhow::Result<()> {
+    if as_json {
+        return json(s);
+    }
+    table(
+        &["CHAIN", "HEAD", "INDEXED", "LAG", "MAX LAG", "READY", "LOG ENTRIES"],
+        s.chains
+            .iter()
+            .map(|c| {
+                let opt = |v: Option<String>| v.unwrap_or_else(|| "?".into());
+                vec![
+                    c.chain.clone(),
+                    opt(c.head.map(|v| v.to_string())),
+                    opt(c.indexed.map(|v| v.to_string())),
+                    opt(c.lag.map(|v| v.to_string())),
+                    c.max_lag.to_string(),
+                    if c.ready { "yes" } else { "no" }.to_string(),
+                    c.log_entries.to_string(),
+                ]
+            })
+            .collect(),
+    );
+    for c in &s.chains {
+        if let Some(e) = &c.error {
+            println!("{}: {e}", c.chain);
+        }
+    }
+    let open: Vec<String> = s
+        .divergences_open
+        .iter()
+        .map(|(sev, n)| format!("{n} {sev}"))
+        .collect();
+    println!(
+        "open divergences: {}",
+        if open.is_empty() { "none".to_string() } else { open.join(", ") }
+    );
+    Ok(())
+}
+
 pub fn group(g: &GroupRow, versions: &[ManifestVersion], as_json: bool) -> anyhow::Result<()> {
     if as_json {
-        return json(&serde_json::json!({ "group": g, "versions": versions }));
+        return json(&crate::query::group_detail(g, versions));
     }
     let latest = versions.last();
     println!(

@@ -1,0 +1,217 @@
+//! The read commands that mirror the HTTP API — records, divergences, acknowledgement, state,
+//! status and the OpenAPI document. Flags go through the API's own parameter parser, and
+//! `--json` prints exactly what the API answers.
+
+use anyhow::Context;
+use clap::Args;
+
+use super::{open_store, output, require_group};
+use crate::chain::rpc::{RetryPolicy, Rpc};
+use crate::config::Settings;
+use crate::query::{self, ParamError, Params};
+
+/// `records ID …`
+#[derive(Debug, Args)]
+pub struct RecordsArgs {
+    pub id: String,
+    /// An event kind, e.g. ExecutionSuccess
+    #[arg(long)]
+    pub kind: Option<String>,
+    /// decision | transaction | structure | unknown
+    #[arg(long)]
+    pub category: Option<String>,
+    #[arg(long)]
+    pub from_block: Option<String>,
+    #[arg(long)]
+    pub to_block: Option<String>,
+    /// Earliest block timestamp, unix seconds
+    #[arg(long)]
+    pub from_time: Option<String>,
+    /// Latest block timestamp, unix seconds
+    #[arg(long)]
+    pub to_time: Option<String>,
+    /// asc (default) | desc
+    #[arg(long)]
+    pub order: Option<String>,
+    /// 1..=1000 (default 100)
+    #[arg(long)]
+    pub limit: Option<String>,
+    /// The `next_cursor` of the previous page
+    #[arg(long)]
+    pub cursor: Option<String>,
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// `divergences ID …`
+#[derive(Debug, Args)]
+pub struct DivergencesArgs {
+    pub id: String,
+    /// open | acknowledged | resolved
+    #[arg(long)]
+    pub status: Option<String>,
+    /// low | medium | high | critical
+    #[arg(long)]
+    pub severity: Option<String>,
+    /// A rule, e.g. safe.owners
+    #[arg(long)]
+    pub rule: Option<String>,
+    /// asc (default) | desc
+    #[arg(long)]
+    pub order: Option<String>,
+    /// 1..=1000 (default 100)
+    #[arg(long)]
+    pub limit: Option<String>,
+    #[arg(long)]
+    pub cursor: Option<String>,
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// `ack ID N --note TEXT`
+#[derive(Debug, Args)]
+pub struct AckArgs {
+    pub id: String,
+    /// The divergence's number within the group
+    pub n: i64,
+    /// Why the divergence is accepted for now
+    #[arg(long)]
+    pub note: String,
+    /// Refuse if the divergence under this number no longer opened at this block hash
+    #[arg(long)]
+    pub opened_block_hash: Option<String>,
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// A flag error in the CLI's words: `--from-block: must be …`.
+fn flag_error(e: ParamError) -> anyhow::Error {
+    anyhow::anyhow!("--{}: {}", e.name.replace('_', "-"), e.problem)
+}
+
+pub async fn records(settings: &Settings, a: RecordsArgs) -> anyhow::Result<()> {
+    let params = Params::from_pairs([
+        ("kind", a.kind),
+        ("category", a.category),
+        ("from_block", a.from_block),
+        ("to_block", a.to_block),
+        ("from_time", a.from_time),
+        ("to_time", a.to_time),
+        ("order", a.order),
+        ("limit", a.limit),
+        ("cursor", a.cursor),
+    ]);
+    let filter = query::record_filter(&params).map_err(flag_error)?;
+    let store = open_store(settings).await?;
+    require_group(&store, &a.id).await?;
+    let page = query::records_page(&store, &a.id, &filter).await?;
+    output::records(&page, a.json)
+}
+
+pub async fn divergences(settings: &Settings, a: DivergencesArgs) -> anyhow::Result<()> {
+    let params = Params::from_pairs([
+        ("status", a.status),
+        ("severity", a.severity),
+        ("rule", a.rule),
+        ("order", a.order),
+        ("limit", a.limit),
+        ("cursor", a.cursor),
+    ]);
+    let filter = query::divergence_filter(&params).map_err(flag_error)?;
+    let store = open_store(settings).await?;
+    require_group(&store, &a.id).await?;
+    let page = query::divergences_page(&store, &a.id, &filter).await?;
+    output::divergences(&page, a.json)
+}
+
+pub async fn ack(settings: &Settings, a: AckArgs) -> anyhow::Result<()> {
+    let note = a.note.trim();
+    if note.is_empty() {
+        anyhow::bail!("--note: must not be empty");
+    }
+    let store = open_store(settings).await?;
+    require_group(&store, &a.id).await?;
+    let d = store
+        .acknowledge_divergence(&a.id, a.n, note, a.opened_block_hash.as_deref())
+        .await?;
+    if a.json {
+        println!("{}", serde_json::to_string_pretty(&d)?);
+    } else {
+        println!(
+            "acknowledged divergence {} of {} ({} {}): {}",
+            d.n, d.group_id, d.severity, d.rule, note
+        );
+    }
+    Ok(())
+}
+
+pub async fn state(settings: &Settings, id: &str, json: bool) -> anyhow::Result<()> {
+    let store = open_store(settings).await?;
+    let group = store
+        .group(id)
+        .await?
+        .with_context(|| format!("no group {id} is registered"))?;
+    let versions = store.manifest_versions(id).await?;
+    let state = crate::state::group_state(&store, &group, &versions).await?;
+    output::state(&state, json)
+}
+
+/// What `/readyz` and `/metrics` answer from a running daemon, computed here from the node
+/// and the database: each chain's head, indexed block and lag, open divergences by severity,
+/// and the log's size.
+#[derive(Debug, serde::Serialize)]
+pub struct Status {
+    pub ready: bool,
+    pub chains: Vec<ChainStatus>,
+    pub divergences_open: std::collections::BTreeMap<String, i64>,
+}
+
+#[derive(Debug, serde::Serialize)]
+pub struct ChainStatus {
+    pub chain: String,
+    pub head: Option<u64>,
+    pub indexed: Option<i64>,
+    pub lag: Option<u64>,
+    pub max_lag: u64,
+    pub ready: bool,
+    pub log_entries: u64,
+    /// Why the head is unknown.
+    pub error: Option<String>,
+}
+
+pub async fn status(settings: &Settings, json: bool) -> anyhow::Result<()> {
+    let store = open_store(settings).await?;
+    let mut chains = Vec::new();
+    for (name, chain) in &settings.chains {
+        let policy = RetryPolicy::from(&settings.follower);
+        let head = match Rpc::new(&chain.rpc_url, policy) {
+            Ok(rpc) => rpc.head().await.map_err(|e| e.to_string()),
+            Err(e) => Err(e.to_string()),
+        };
+        let indexed = store.cursor(name).await?.map(|(n, _)| n);
+        let lag = match (&head, indexed) {
+            (Ok(h), Some(i)) => Some((*h as i64 - i).max(0) as u64),
+            _ => None,
+        };
+        chains.push(ChainStatus {
+            chain: name.clone(),
+            head: head.as_ref().ok().copied(),
+            indexed,
+            lag,
+            max_lag: chain.max_lag(),
+            ready: lag.is_some_and(|l| l <= chain.max_lag()),
+            log_entries: store.log_size(name).await?,
+            error: head.err(),
+        });
+    }
+    let status = Status {
+        ready: !chains.is_empty() && chains.iter().all(|c| c.ready),
+        chains,
+        divergences_open: store.open_divergence_counts().await?.into_iter().collect(),
+    };
+    output::status(&status, json)?;
+    if !status.ready {
+        anyhow::bail!("not ready: a chain is unreachable or behind by more than its max lag");
+    }
+    Ok(())
+}
