@@ -141,16 +141,22 @@ impl Params {
 #[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct RecordPage {
     pub records: Vec<RecordView>,
-    /// Pass as `cursor` for the next page; null on the last page.
+    /// The position after the last record: pass it as `cursor` for the next page, or later to
+    /// poll for newer records. Null when the page is empty.
     pub next_cursor: Option<String>,
+    /// Whether the page is full, so more may follow right away.
+    pub has_more: bool,
 }
 
 /// A page of a group's divergences, as the API answers and `divergences --json` prints.
 #[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct DivergencePage {
     pub divergences: Vec<Divergence>,
-    /// Pass as `cursor` for the next page; null on the last page.
+    /// The position after the last divergence: pass it as `cursor` for the next page, or
+    /// later to poll for newer ones. Null when the page is empty.
     pub next_cursor: Option<String>,
+    /// Whether the page is full, so more may follow right away.
+    pub has_more: bool,
 }
 
 /// Every registered group, as the API answers and `group list --json` prints.
@@ -349,15 +355,15 @@ pub async fn records_page(
     f: &RecordFilter,
 ) -> Result<RecordPage, StoreError> {
     let rows = store.records(group_id, f).await?;
-    let next_cursor = match rows.last() {
-        Some(last) if rows.len() as i64 == f.limit.unwrap_or(i64::MAX) => Some(encode_cursor(
+    let next_cursor = rows.last().map(|last| {
+        encode_cursor(
             "records",
             f.descending,
             &[last.block_number, last.log_index],
-        )),
-        _ => None,
-    };
+        )
+    });
     Ok(RecordPage {
+        has_more: rows.len() as i64 == f.limit.unwrap_or(i64::MAX),
         records: rows.into_iter().map(RecordView::from).collect(),
         next_cursor,
     })
@@ -370,13 +376,11 @@ pub async fn divergences_page(
     f: &DivergenceFilter,
 ) -> Result<DivergencePage, StoreError> {
     let rows = store.divergence_page(group_id, f).await?;
-    let next_cursor = match rows.last() {
-        Some(last) if rows.len() as i64 == f.limit.unwrap_or(i64::MAX) => {
-            Some(encode_cursor("divergences", f.descending, &[last.n]))
-        }
-        _ => None,
-    };
+    let next_cursor = rows
+        .last()
+        .map(|last| encode_cursor("divergences", f.descending, &[last.n]));
     Ok(DivergencePage {
+        has_more: rows.len() as i64 == f.limit.unwrap_or(i64::MAX),
         divergences: rows,
         next_cursor,
     })

@@ -141,7 +141,10 @@ async fn groups_are_registered_and_versioned(backend: support::Backend) {
     );
     let out = run(a("records river-guild --json")).await;
     let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
-    assert_eq!(v, serde_json::json!({"records": [], "next_cursor": null}));
+    assert_eq!(
+        v,
+        serde_json::json!({"records": [], "next_cursor": null, "has_more": false})
+    );
     let out = run(a("group state river-guild --json")).await;
     let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(v["consistent"], false, "nothing observed yet");

@@ -25,6 +25,7 @@ pub struct ErrorDetail {
     pub message: String,
     /// Structured detail (the problems of a refused manifest).
     #[schema(value_type = Option<Object>)]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub details: Option<serde_json::Value>,
 }
 

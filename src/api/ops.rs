@@ -43,12 +43,19 @@ pub struct Readiness {
     pub chains: Vec<ChainReading>,
 }
 
+/// The 503 of `/readyz`: the error, and every chain's figures.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct NotReady {
+    pub error: super::openapi::ErrorDetail,
+    pub chains: Vec<ChainReading>,
+}
+
 /// Ready only when every configured chain's follower is within its configured lag of the
 /// head (`chains.NAME.max_lag_blocks`) and has completed a step recently.
 #[utoipa::path(get, path = "/readyz", tag = "ops", responses(
     (status = 200, description = "Every follower is within its lag", body = Readiness),
     (status = 503, description = "A follower is behind, stalled or not running (code `not_ready`)",
-     body = super::openapi::ErrorBody)))]
+     body = NotReady)))]
 pub async fn readyz(State(state): State<ApiState>) -> Response {
     let chains: Vec<ChainReading> = state
         .chains
@@ -88,10 +95,14 @@ pub async fn readyz(State(state): State<ApiState>) -> Response {
     } else {
         problems.join("; ")
     };
-    let body = serde_json::json!({
-        "error": {"code": "not_ready", "message": message},
-        "chains": chains,
-    });
+    let body = NotReady {
+        error: super::openapi::ErrorDetail {
+            code: "not_ready".into(),
+            message,
+            details: None,
+        },
+        chains,
+    };
     (StatusCode::SERVICE_UNAVAILABLE, Json(body)).into_response()
 }
 

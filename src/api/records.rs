@@ -55,7 +55,7 @@ pub async fn list_records(
     params(("id" = String, Path, description = "The group's id"),
            ("status" = Option<String>, Query, description = "open | acknowledged | resolved"),
            ("severity" = Option<String>, Query, description = "low | medium | high | critical"),
-           ("rule" = Option<String>, Query, description = "A rule, e.g. safe.owners"),
+           ("rule" = Option<String>, Query, description = "A rule, e.g. safe.owner_undeclared"),
            ("order" = Option<String>, Query, description = "asc (default) | desc"),
            ("limit" = Option<u64>, Query, description = "1..=1000, default 100"),
            ("cursor" = Option<String>, Query, description = "`next_cursor` of the previous page")),

@@ -204,7 +204,9 @@ async fn group(settings: &Settings, cmd: GroupCommand) -> anyhow::Result<()> {
                 v.group_id, v.version, v.hash, v.effective_block
             );
         }
-        GroupCommand::List { json } => output::groups(&crate::query::group_list(&store).await?, json)?,
+        GroupCommand::List { json } => {
+            output::groups(&crate::query::group_list(&store).await?, json)?
+        }
         GroupCommand::State { id, json } => query::state(settings, &id, json).await?,
         GroupCommand::Show { id, json } => {
             let g = store

@@ -1,7 +1,7 @@
 //! How the CLI prints: aligned tables for people, JSON for machines.
 
-use crate::decisions::Decision;
 use super::query::Status;
+use crate::decisions::Decision;
 use crate::query::{DivergencePage, GroupList, RecordPage};
 use crate::state::GroupState;
 use crate::store::{GroupRow, ManifestVersion};
@@ -41,8 +41,8 @@ fn short(h: &str) -> String {
 }
 
 /// Tells a person how to get the next page.
-fn next_page(cursor: &Option<String>) {
-    if let Some(c) = cursor {
+fn next_page(has_more: bool, cursor: &Option<String>) {
+    if let (true, Some(c)) = (has_more, cursor) {
         eprintln!("more: --cursor {c}");
     }
 }
@@ -74,7 +74,7 @@ pub fn records(page: &RecordPage, as_json: bool) -> anyhow::Result<()> {
             .collect(),
     );
     println!("{} record(s)", rows.len());
-    next_page(&page.next_cursor);
+    next_page(page.has_more, &page.next_cursor);
     Ok(())
 }
 
@@ -170,7 +170,7 @@ pub fn divergences(page: &DivergencePage, as_json: bool) -> anyhow::Result<()> {
             .collect(),
     );
     println!("{} divergence(s)", rows.len());
-    next_page(&page.next_cursor);
+    next_page(page.has_more, &page.next_cursor);
     Ok(())
 }
 
@@ -179,7 +179,15 @@ pub fn groups(list: &GroupList, as_json: bool) -> anyhow::Result<()> {
         return json(list);
     }
     table(
-        &["ID", "NAME", "PHASE", "CHAIN", "START", "SYNCED TO", "VERSION"],
+        &[
+            "ID",
+            "NAME",
+            "PHASE",
+            "CHAIN",
+            "START",
+            "SYNCED TO",
+            "VERSION",
+        ],
         list.groups
             .iter()
             .map(|g| {
@@ -245,7 +253,15 @@ pub fn status(s: &Status, as_json: bool) -> anyhow::Result<()> {
         return json(s);
     }
     table(
-        &["CHAIN", "HEAD", "INDEXED", "LAG", "MAX LAG", "READY", "LOG ENTRIES"],
+        &[
+            "CHAIN",
+            "HEAD",
+            "INDEXED",
+            "LAG",
+            "MAX LAG",
+            "READY",
+            "LOG ENTRIES",
+        ],
         s.chains
             .iter()
             .map(|c| {
@@ -274,7 +290,11 @@ pub fn status(s: &Status, as_json: bool) -> anyhow::Result<()> {
         .collect();
     println!(
         "open divergences: {}",
-        if open.is_empty() { "none".to_string() } else { open.join(", ") }
+        if open.is_empty() {
+            "none".to_string()
+        } else {
+            open.join(", ")
+        }
     );
     Ok(())
 }

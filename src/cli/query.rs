@@ -53,7 +53,7 @@ pub struct DivergencesArgs {
     /// low | medium | high | critical
     #[arg(long)]
     pub severity: Option<String>,
-    /// A rule, e.g. safe.owners
+    /// A rule, e.g. safe.owner_undeclared
     #[arg(long)]
     pub rule: Option<String>,
     /// asc (default) | desc
