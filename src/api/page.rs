@@ -11,6 +11,7 @@
 use std::fmt::{Display, Write as _};
 use std::time::Instant;
 
+use alloy::primitives::Address;
 use axum::extract::{Path, State};
 use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
@@ -179,12 +180,12 @@ h1{margin:.2rem 0}h2{margin-top:2rem;border-bottom:1px solid #ccc;padding-bottom
 .muted{color:#555}.mono,code,pre{font-family:ui-monospace,monospace;font-size:13px}\
 pre{background:#f4f4f4;padding:.6rem;overflow-x:auto;white-space:pre-wrap;word-break:break-all}\
 table{border-collapse:collapse;width:100%;margin:.5rem 0}th,td{border:1px solid #ccc;padding:.3rem .5rem;text-align:left;vertical-align:top}\
-th{background:#f0f0f0}td ul{margin:0;padding-left:1.1rem}\
+th{background:#f0f0f0}td.mono,td .mono{word-break:break-all}td ul{margin:0;padding-left:1.1rem}\
 .verdict{font-size:1.2rem;font-weight:bold;padding:.5rem .8rem;border:2px solid;display:inline-block;margin:.6rem 0}\
 .verdict.ok{border-color:#2a7a2a;color:#1d5e1d}.verdict.bad{border-color:#b00020;color:#8a0018}\
 .differs{color:#8a0018;font-weight:bold}tr.differs td{background:#fdecee}\
 .ok-mark{color:#1d5e1d}\
-.sev{font-weight:bold;text-transform:uppercase;font-size:12px;padding:0 .3rem;border:1px solid}\
+.sev{font-weight:bold;font-size:12px;padding:0 .3rem;border:1px solid}\
 .sev-critical{color:#8a0018}.sev-high{color:#a04000}.sev-warning,.sev-medium{color:#7a5b00}.sev-info,.sev-low{color:#2f4f7f}\
 .ack{color:#555;font-style:italic}\
 dl.facts{display:grid;grid-template-columns:max-content 1fr;gap:.2rem 1rem}dl.facts dt{font-weight:bold}dl.facts dd{margin:0}";
@@ -439,7 +440,9 @@ fn value(h: &mut Html, v: &Value, marks: &[&Disagreement], marked: &mut bool) {
             h.raw("<span class=\"muted\">—</span>");
         }
         Value::String(s) => {
-            h.raw("<span class=\"mono\">").text(s).raw("</span>");
+            h.raw("<span class=\"mono\">")
+                .text(checksummed(s))
+                .raw("</span>");
             mark_leaf(h, s, marks, marked);
         }
         Value::Array(items) if items.is_empty() => {
@@ -471,6 +474,15 @@ fn value(h: &mut Html, v: &Value, marks: &[&Disagreement], marked: &mut bool) {
             h.raw("<span class=\"mono\">").text(&s).raw("</span>");
             mark_leaf(h, &s, marks, marked);
         }
+    }
+}
+
+/// Addresses as the manifest shows them (checksummed), whichever side they come from; other
+/// text as it is.
+fn checksummed(s: &str) -> String {
+    match s.parse::<Address>() {
+        Ok(a) if s.len() == 42 => a.to_checksum(None),
+        _ => s.to_string(),
     }
 }
 
@@ -507,8 +519,11 @@ fn contract(h: &mut Html, c: &ContractState) {
     } else {
         h.raw("<span class=\"differs\">✗ ")
             .text(c.disagreements.len())
-            .raw(" differ")
-            .raw(if c.disagreements.len() == 1 { "s" } else { "" })
+            .raw(if c.disagreements.len() == 1 {
+                " disagreement"
+            } else {
+                " disagreements"
+            })
             .raw("</span>");
     }
     h.raw("</h3>");
@@ -709,7 +724,7 @@ fn decisions(h: &mut Html, v: &PageView) {
                     .raw("</span>");
                 if let Some(t) = &s.transaction {
                     h.raw(": to <span class=\"mono\">")
-                        .text(json_text(&t["to"]))
+                        .text(checksummed(&json_text(&t["to"])))
                         .raw("</span>, value ")
                         .text(json_text(&t["value"]))
                         .raw(" wei");
@@ -724,7 +739,9 @@ fn decisions(h: &mut Html, v: &PageView) {
                             .get("signer")
                             .map(json_text)
                             .unwrap_or_else(|| json_text(signer));
-                        h.raw("<span class=\"mono\">").text(who).raw("</span>");
+                        h.raw("<span class=\"mono\">")
+                            .text(checksummed(&who))
+                            .raw("</span>");
                     }
                 }
                 h.raw("<br>Evidence: ");
