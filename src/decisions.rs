@@ -308,8 +308,8 @@ const OPENING_KINDS: [&str; 3] = [
 
 /// The `n` newest decisions of a group, newest first, without reading its whole history.
 ///
-/// Four bounded reads: the newest `n` opening records of each kind give the block the `n`th
-/// newest decision opened at; every record from that block on then holds those decisions whole
+/// Four bounded reads: the blocks of the newest `n` opening records of each kind give the block
+/// the `n`th newest decision opened at; every record from that block on then holds those decisions whole
 /// (a proposal's votes, queueing and execution come after its creation, a Safe execution's
 /// transaction details and transfers share its transaction). A proposal created earlier but
 /// executed since is not among them, as in [`decisions`]' order.
@@ -322,23 +322,24 @@ pub async fn recent_decisions(
     if n == 0 {
         return Ok(Vec::new());
     }
-    let mut openings: Vec<(i64, i64)> = Vec::new();
+    let mut openings: Vec<i64> = Vec::new();
     for kind in OPENING_KINDS {
-        let filter = RecordFilter {
-            kind: Some(kind.to_string()),
-            descending: true,
-            limit: Some(n as i64),
-            ..RecordFilter::default()
-        };
-        let rows = store.records(group_id, &filter).await?;
-        openings.extend(rows.iter().map(|r| (r.block_number, r.log_index)));
+        openings.extend(
+            store
+                .latest_blocks_of_kind(group_id, kind, n as i64)
+                .await?,
+        );
     }
     openings.sort_unstable_by(|a, b| b.cmp(a));
-    let Some(&(from_block, _)) = openings.get(n - 1).or(openings.last()) else {
+    let Some(&from_block) = openings.get(n - 1).or(openings.last()) else {
         return Ok(Vec::new());
     };
+    // The position bound says the same as the block bound (log indexes start at 0); on
+    // PostgreSQL it is the one the primary key scan starts from, so without it the scan would
+    // begin at the group's first record.
     let filter = RecordFilter {
         from_block: Some(from_block),
+        after: Some((from_block, -1)),
         ..RecordFilter::default()
     };
     let records = store.records(group_id, &filter).await?;

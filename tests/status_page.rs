@@ -244,6 +244,19 @@ async fn status_page(backend: support::Backend) {
         .with_metrics(metrics.chain("local", 10));
     support::sync(&follower).await;
 
+    // The page's bounded read of recent decisions agrees with the whole history's newest.
+    let all = groupstate::decisions::decisions(&store, "river-guild")
+        .await
+        .unwrap();
+    assert_eq!(all.len(), 2, "the payment and the owner change: {all:?}");
+    for n in 0..=3 {
+        let recent = groupstate::decisions::recent_decisions(&store, "river-guild", n)
+            .await
+            .unwrap();
+        let newest: Vec<_> = all.iter().rev().take(n).cloned().collect();
+        assert_eq!(recent, newest, "the {n} newest decisions");
+    }
+
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
     let cancel = tokio_util::sync::CancellationToken::new();
