@@ -95,7 +95,7 @@ async fn webdriver(
 /// Loads `url` in headless Chromium: the page's visible text and a PNG screenshot.
 async fn browse(http: &reqwest::Client, url: &str) -> (String, Vec<u8>) {
     let driver = Driver::start(http).await;
-    let session = webdriver(
+    let created = webdriver(
         http,
         reqwest::Method::POST,
         format!("{}/session", driver.url),
@@ -109,7 +109,7 @@ async fn browse(http: &reqwest::Client, url: &str) -> (String, Vec<u8>) {
         }}})),
     )
     .await;
-    let id = session["sessionId"].as_str().unwrap().to_string();
+    let id = created["sessionId"].as_str().unwrap().to_string();
     let base = format!("{}/session/{id}", driver.url);
     webdriver(
         http,

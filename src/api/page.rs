@@ -903,6 +903,62 @@ mod tests {
         assert!(page.contains("No checkpoint yet"));
     }
 
+    fn divergence(n: i64, status: &str, note: Option<&str>) -> Divergence {
+        Divergence {
+            group_id: "river-guild".into(),
+            n,
+            rule: "safe.owner_undeclared".into(),
+            severity: "critical".into(),
+            subject: "0x00000000000000000000000000000000000000AA".into(),
+            item: "0x02".into(),
+            expected: "not an owner".into(),
+            observed: "an owner".into(),
+            status: status.into(),
+            opened_block: 9,
+            opened_block_hash: "0x99".into(),
+            opened_tx_hash: Some("0xabc".into()),
+            opened_log_index: Some(0),
+            opened_manifest_hash: "ab".into(),
+            resolved_block: None,
+            resolved_block_hash: None,
+            resolved_tx_hash: None,
+            resolved_log_index: None,
+            resolved_manifest_hash: None,
+            resolution: None,
+            ack_note: note.map(String::from),
+            acked_at: note.map(|_| "0".into()),
+        }
+    }
+
+    #[test]
+    fn acknowledged_divergences_show_their_note() {
+        let mut v = view("Testing.");
+        v.open = vec![divergence(2, "open", None)];
+        v.acknowledged = vec![divergence(
+            1,
+            "acknowledged",
+            Some("rotation <b>planned</b>"),
+        )];
+        let page = render(&v, Instant::now());
+        assert!(page.contains("<tr class=\"divergence open\"><td>2</td>"));
+        assert!(page
+            .contains("acknowledged 1970-01-01 00:00:00 UTC: rotation &lt;b&gt;planned&lt;/b&gt;"));
+        assert!(page.contains("href=\"https://explorer.example/tx/0xabc\""));
+        assert!(
+            page.contains("href=\"/v1/groups/river-guild/records?from_block=9&amp;to_block=9\"")
+        );
+    }
+
+    #[test]
+    fn the_page_is_in_the_openapi_document() {
+        let doc = crate::api::openapi::document_value();
+        let get = &doc["paths"]["/groups/{id}"]["get"];
+        assert!(
+            get["responses"]["200"]["content"]["text/html"].is_object(),
+            "{get}"
+        );
+    }
+
     #[test]
     fn utc_formats_unix_seconds() {
         assert_eq!(utc(0), "1970-01-01 00:00:00 UTC");
