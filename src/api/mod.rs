@@ -6,6 +6,7 @@
 //! - [`records`]: a group's records and divergences, paged; acknowledging a divergence.
 //! - [`log`]: the verifiable log's checkpoint, entries and proofs.
 //! - [`ops`]: `/healthz`, `/readyz`, `/metrics`.
+//! - [`page`]: `/groups/{id}`, a group's public status page (HTML, no JavaScript).
 //! - [`openapi`]: `/v1/openapi.json`, generated from the handlers' annotations.
 //!
 //! Invariant: admin routes check the bearer token before they read anything else, comparing
@@ -15,6 +16,7 @@ pub mod groups;
 pub mod log;
 pub mod openapi;
 pub mod ops;
+pub mod page;
 pub mod records;
 
 use std::net::SocketAddr;
@@ -222,6 +224,7 @@ pub fn router(state: ApiState) -> Router {
         .merge(groups::routes())
         .merge(records::routes())
         .merge(log::routes())
+        .merge(page::routes())
         .route("/v1/openapi.json", get(openapi::document))
         .fallback(not_found)
         .with_state(state)

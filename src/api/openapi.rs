@@ -7,7 +7,7 @@ use serde::Serialize;
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi, ToSchema};
 
-use super::{groups, log, ops, records};
+use super::{groups, log, ops, page, records};
 
 /// Every error answer: `{"error": {"code", "message"}}`, with `details` for some codes.
 #[derive(Debug, Serialize, ToSchema)]
@@ -69,6 +69,7 @@ impl Modify for AdminAuth {
         ops::healthz,
         ops::readyz,
         ops::metrics,
+        page::status_page,
     ),
     components(schemas(ErrorBody, ErrorDetail)),
     modifiers(&AdminAuth),

@@ -405,3 +405,29 @@ impl Store {
         Ok(updated)
     }
 }
+
+impl Store {
+    /// The blocks of a group's newest `limit` records of one kind, newest first: a range scan
+    /// of the `(group_id, kind, block_number)` index however many records the group holds.
+    pub async fn latest_blocks_of_kind(
+        &self,
+        group_id: &str,
+        kind: &str,
+        limit: i64,
+    ) -> Result<Vec<i64>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT block_number FROM records WHERE group_id = $1 AND kind = $2 \
+             ORDER BY block_number DESC LIMIT $3",
+        )
+        .bind(group_id)
+        .bind(kind)
+        .bind(limit)
+        .fetch_all(&self.pool)
+        .await
+        .ctx("reading latest records")?;
+        rows.iter()
+            .map(|r| r.try_get("block_number"))
+            .collect::<Result<_, sqlx::Error>>()
+            .ctx("reading latest records")
+    }
+}

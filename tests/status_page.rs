@@ -1,0 +1,348 @@
+//! The public status page in a real browser: anvil with the real Safe contracts, a group whose
+//! Safe gains an owner nobody declared, the API on a real socket, and headless Chromium driven
+//! over the W3C WebDriver protocol by ChromeDriver. The test reads what a person would see,
+//! checks the same words are in the HTML as served (so the page needs no JavaScript), and keeps
+//! a screenshot in `target/test-artifacts/`. On SQLite and on PostgreSQL.
+
+mod support;
+
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+use alloy::primitives::{Address, U256};
+use base64::Engine;
+use groupstate::devnet::{self, Devnet, DevnetOptions, SafeContracts, SafeVersion};
+use groupstate::manifest::Manifest;
+use serde_json::{json, Value};
+
+const CHROMEDRIVER: &str = "/usr/bin/chromedriver";
+const CHROMIUM: &str = "/usr/bin/chromium";
+const EXPLORER: &str = "https://explorer.example";
+
+/// ChromeDriver as a child process, killed when dropped.
+struct Driver {
+    child: Child,
+    url: String,
+}
+
+impl Drop for Driver {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Driver {
+    async fn start(http: &reqwest::Client) -> Driver {
+        assert!(
+            std::path::Path::new(CHROMEDRIVER).exists() && std::path::Path::new(CHROMIUM).exists(),
+            "{CHROMEDRIVER} or {CHROMIUM} is missing: run `scripts/install-browser` (installs the \
+             Debian packages chromium and chromium-driver)"
+        );
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let child = Command::new(CHROMEDRIVER)
+            .arg(format!("--port={port}"))
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("starting chromedriver");
+        let driver = Driver {
+            child,
+            url: format!("http://127.0.0.1:{port}"),
+        };
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+        loop {
+            if let Ok(r) = http.get(format!("{}/status", driver.url)).send().await {
+                let body: Value = serde_json::from_slice(&r.bytes().await.unwrap()).unwrap();
+                if body["value"]["ready"] == true {
+                    return driver;
+                }
+            }
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "chromedriver did not become ready"
+            );
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+}
+
+/// One WebDriver call: the answer's `value`, or a panic with the driver's error.
+async fn webdriver(
+    http: &reqwest::Client,
+    method: reqwest::Method,
+    url: String,
+    body: Option<Value>,
+) -> Value {
+    let mut request = http.request(method, &url);
+    if let Some(body) = body {
+        request = request
+            .header("content-type", "application/json")
+            .body(serde_json::to_vec(&body).unwrap());
+    }
+    let response = request.send().await.expect("webdriver request");
+    let status = response.status();
+    let body: Value = serde_json::from_slice(&response.bytes().await.unwrap()).unwrap();
+    assert!(status.is_success(), "webdriver {url}: {status} {body}");
+    body["value"].clone()
+}
+
+/// Loads `url` in headless Chromium: the page's visible text and a PNG screenshot.
+async fn browse(http: &reqwest::Client, url: &str) -> (String, Vec<u8>) {
+    let driver = Driver::start(http).await;
+    let created = webdriver(
+        http,
+        reqwest::Method::POST,
+        format!("{}/session", driver.url),
+        Some(json!({"capabilities": {"alwaysMatch": {
+            "browserName": "chrome",
+            "goog:chromeOptions": {
+                "binary": CHROMIUM,
+                "args": ["--headless=new", "--no-sandbox", "--disable-gpu",
+                         "--window-size=1280,2000"],
+            },
+        }}})),
+    )
+    .await;
+    let id = created["sessionId"].as_str().unwrap().to_string();
+    let base = format!("{}/session/{id}", driver.url);
+    webdriver(
+        http,
+        reqwest::Method::POST,
+        format!("{base}/url"),
+        Some(json!({ "url": url })),
+    )
+    .await;
+    let text = webdriver(
+        http,
+        reqwest::Method::POST,
+        format!("{base}/execute/sync"),
+        Some(json!({"script": "return document.body.innerText", "args": []})),
+    )
+    .await;
+    let shot = webdriver(
+        http,
+        reqwest::Method::GET,
+        format!("{base}/screenshot"),
+        None,
+    )
+    .await;
+    webdriver(http, reqwest::Method::DELETE, base, None).await;
+    let png = base64::engine::general_purpose::STANDARD
+        .decode(shot.as_str().unwrap())
+        .unwrap();
+    (text.as_str().unwrap().to_string(), png)
+}
+
+/// `target/test-artifacts/NAME` (under `CARGO_TARGET_DIR` when set), directory created.
+fn artifact(name: &str) -> PathBuf {
+    let target = std::env::var_os("CARGO_TARGET_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("target"));
+    let dir = target.join("test-artifacts");
+    std::fs::create_dir_all(&dir).unwrap();
+    dir.join(name)
+}
+
+/// The text of an HTML page as served: tags dropped, entities read.
+fn visible_text(html: &str) -> String {
+    let body = html.split_once("<body>").map_or(html, |(_, b)| b);
+    let mut text = String::new();
+    let mut in_tag = false;
+    for c in body.chars() {
+        match c {
+            '<' => in_tag = true,
+            '>' => in_tag = false,
+            c if !in_tag => text.push(c),
+            _ => {}
+        }
+    }
+    text.replace("&lt;", "<")
+        .replace("&gt;", ">")
+        .replace("&quot;", "\"")
+        .replace("&#39;", "'")
+        .replace("&amp;", "&")
+}
+
+/// What a person must see on the page, in the browser's text and in the served HTML alike.
+fn check_visible(text: &str, intruder: Address, payment_tx: &str, what: &str) {
+    let intruder = intruder.to_checksum(None);
+    for expected in [
+        "River Guild",
+        "Fund the river network's shared tooling.",
+        "coordination",
+        "✗ 1 disagreement",
+        &format!("{intruder} ✗ differs (safe.owner_undeclared)"),
+        "Open divergences",
+        "safe.owner_undeclared",
+        "critical",
+        "Recent decisions",
+        "Safe execution",
+        &payment_tx[..10],
+        "Data fresh to block",
+        "chain head",
+        "last follower step",
+        "Page generated",
+    ] {
+        assert!(
+            text.contains(expected),
+            "{what}: `{expected}` is not on the page:\n{text}"
+        );
+    }
+}
+
+async fn status_page(backend: support::Backend) {
+    // A Safe of three owners, threshold 2, declared as such; it pays someone, then gains an
+    // owner nobody declared.
+    let devnet = Devnet::start(DevnetOptions::default()).await.unwrap();
+    let contracts = SafeContracts::deploy(&devnet).await.unwrap();
+    let db = support::TestDb::new(backend).await;
+    let store = db.store().await;
+    let keys = devnet::signers(4);
+    let owners: Vec<Address> = keys[..3].iter().map(|k| k.address()).collect();
+    let safe = contracts
+        .create_safe(&devnet, SafeVersion::V141L2, &owners, 2, 1)
+        .await
+        .unwrap();
+    devnet::fund(&devnet, safe, U256::from(10u64.pow(18)))
+        .await
+        .unwrap();
+    let pay = devnet::exec_transaction(
+        &devnet,
+        safe,
+        Address::repeat_byte(0x77),
+        U256::from(1000),
+        Default::default(),
+        0,
+        &[&keys[0], &keys[1]],
+    )
+    .await
+    .unwrap();
+    let intruder = keys[3].address();
+    devnet::add_owner_with_threshold(&devnet, safe, intruder, 2, &[&keys[0], &keys[1]])
+        .await
+        .unwrap();
+
+    let yaml = support::safe_manifest("river-guild", 0, &[(safe, owners, 2)])
+        .replace("name: Test river-guild", "name: River Guild")
+        .replace(
+            "purpose: Testing.",
+            "purpose: \"Fund the river network's shared tooling.\"",
+        );
+    store
+        .add_group(&Manifest::parse(&yaml).unwrap())
+        .await
+        .unwrap();
+
+    let metrics = groupstate::metrics::Metrics::new();
+    let follower = support::follower(&store, &devnet.rpc_url(), devnet.chain_id())
+        .with_metrics(metrics.chain("local", 10));
+    support::sync(&follower).await;
+
+    // The page's bounded read of recent decisions agrees with the whole history's newest.
+    let all = groupstate::decisions::decisions(&store, "river-guild")
+        .await
+        .unwrap();
+    assert_eq!(all.len(), 2, "the payment and the owner change: {all:?}");
+    for n in 0..=3 {
+        let recent = groupstate::decisions::recent_decisions(&store, "river-guild", n)
+            .await
+            .unwrap();
+        let newest: Vec<_> = all.iter().rev().take(n).cloned().collect();
+        assert_eq!(recent, newest, "the {n} newest decisions");
+    }
+
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let cancel = tokio_util::sync::CancellationToken::new();
+    let state = groupstate::api::ApiState {
+        metrics,
+        explorers: [("local".to_string(), EXPLORER.to_string())].into(),
+        ..groupstate::api::ApiState::new(store.clone(), vec!["local".into()])
+    };
+    let server = tokio::spawn(groupstate::api::serve(listener, state, cancel.clone()));
+    let http = reqwest::Client::new();
+    let page_url = format!("http://{addr}/groups/river-guild");
+    let payment_tx = pay.transaction_hash.to_string();
+
+    // Without a browser, so without JavaScript: the served HTML says it all.
+    let response = http.get(&page_url).send().await.unwrap();
+    assert_eq!(response.status(), 200);
+    let header = |name: &str| {
+        response
+            .headers()
+            .get(name)
+            .map(|v| v.to_str().unwrap().to_string())
+    };
+    assert_eq!(
+        header("content-type").as_deref(),
+        Some("text/html; charset=utf-8")
+    );
+    assert_eq!(header("cache-control").as_deref(), Some("no-cache"));
+    let html = response.text().await.unwrap();
+    let html_text = visible_text(&html);
+    check_visible(&html_text, intruder, &payment_tx, "served HTML");
+    assert!(html.contains("No checkpoint yet"), "{html}");
+    assert!(!html.contains("<script"), "the page carries no script");
+    // Evidence links: the explorer's transaction page and the API's records of the block.
+    let block = pay.block_number.unwrap();
+    assert!(html.contains(&format!("href=\"{EXPLORER}/tx/{payment_tx}\"")));
+    assert!(html.contains(&format!(
+        "href=\"/v1/groups/river-guild/records?from_block={block}&amp;to_block={block}\""
+    )));
+    let evidence = http
+        .get(format!(
+            "http://{addr}/v1/groups/river-guild/records?from_block={block}&to_block={block}"
+        ))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(evidence.status(), 200);
+    assert!(evidence.text().await.unwrap().contains(&payment_tx));
+
+    // An unknown group: an HTML 404.
+    let missing = http
+        .get(format!("http://{addr}/groups/no-such-group"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(missing.status(), 404);
+    assert_eq!(
+        missing.headers()["content-type"].to_str().unwrap(),
+        "text/html; charset=utf-8"
+    );
+    assert!(missing.text().await.unwrap().contains("No such group"));
+
+    // A signed checkpoint appears on the page.
+    let root: groupstate::ledger::merkle::Hash = [7u8; 32].into();
+    let note = "local\n3\nBwcHBwcHBwcHBwcHBwcHBwcHBwcHBwcHBwcHBwcHBwc=\n\n— local+1234abcd+sig\n";
+    store
+        .insert_checkpoint("local", 3, &root, note)
+        .await
+        .unwrap();
+
+    // In the browser: what a person sees.
+    let (text, png) = browse(&http, &page_url).await;
+    check_visible(&text, intruder, &payment_tx, "browser");
+    assert!(text.contains("Tree size"), "{text}");
+    assert!(text.contains(&root.to_string()), "{text}");
+    assert!(text.contains("local+1234abcd+sig"), "{text}");
+    assert!(png.starts_with(b"\x89PNG"), "the screenshot is a PNG");
+    let name = match backend {
+        support::Backend::Sqlite => "status-page.png",
+        support::Backend::Postgres => "status-page-postgres.png",
+    };
+    let path = artifact(name);
+    std::fs::write(&path, &png).unwrap();
+    println!("status page screenshot: {}", path.display());
+
+    cancel.cancel();
+    server.await.unwrap().unwrap();
+}
+
+on_both_backends!(status_page_in_chromium, status_page);
