@@ -35,6 +35,7 @@
 //! - [`cli`]: the `groupstate` command; [`devnet`]: a local anvil chain with the real Safe and
 //!   OpenZeppelin contracts, for the demo, the tests and the benchmarks.
 
+pub mod alert;
 pub mod api;
 pub mod chain;
 pub mod cli;

@@ -3,7 +3,7 @@
 use crate::decisions::Decision;
 use crate::store::{Divergence, GroupRow, ManifestVersion, RecordRow};
 
-fn table(headers: &[&str], rows: Vec<Vec<String>>) {
+pub(super) fn table(headers: &[&str], rows: Vec<Vec<String>>) {
     let mut widths: Vec<usize> = headers.iter().map(|h| h.len()).collect();
     for r in &rows {
         for (i, c) in r.iter().enumerate() {
@@ -24,12 +24,12 @@ fn table(headers: &[&str], rows: Vec<Vec<String>>) {
     }
 }
 
-fn json<T: serde::Serialize>(v: &T) -> anyhow::Result<()> {
+pub(super) fn json<T: serde::Serialize>(v: &T) -> anyhow::Result<()> {
     println!("{}", serde_json::to_string_pretty(v)?);
     Ok(())
 }
 
-fn short(h: &str) -> String {
+pub(super) fn short(h: &str) -> String {
     if h.len() > 12 {
         format!("{}…{}", &h[..8], &h[h.len() - 4..])
     } else {

@@ -6,11 +6,16 @@
 //! written through one [`BatchTx`] together with the follower checkpoint, so it commits or rolls
 //! back as a unit; [`Store::rollback_to`] removes everything derived from blocks above a fork.
 
+mod alerts;
 mod batch;
 mod groups;
 mod log;
 mod queries;
 
+pub use alerts::{
+    now_ms, AlertCounts, AlertFilter, AlertRow, ClaimedDelivery, DeliveryRow, DeliveryStatus,
+    UnroutedAlert,
+};
 pub use batch::{BatchTx, NewDivergence, Resolution};
 pub use groups::{GroupRow, ManifestVersion};
 pub use log::{Appended, LogEntry, SealGroup, SealTx, StoredCheckpoint};
@@ -68,6 +73,8 @@ static POSTGRES_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("migrations
 pub struct Store {
     pool: AnyPool,
     backend: Backend,
+    /// Signalled when a batch that wrote alerts commits, so the dispatcher need not poll.
+    outbox: std::sync::Arc<tokio::sync::Notify>,
 }
 
 impl Store {
@@ -119,7 +126,11 @@ impl Store {
             .connect_with(options)
             .await
             .ctx("connecting")?;
-        Ok(Store { pool, backend })
+        Ok(Store {
+            pool,
+            backend,
+            outbox: Default::default(),
+        })
     }
 
     pub fn backend(&self) -> Backend {

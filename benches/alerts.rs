@@ -1,0 +1,2 @@
+//! Alert latency benchmark.
+fn main() {}
