@@ -53,6 +53,8 @@ impl Received {
 #[derive(Clone)]
 struct Receiver {
     state: Arc<Mutex<(Vec<Received>, StatusCode)>>,
+    /// How long each answer takes.
+    delay_ms: Arc<std::sync::atomic::AtomicU64>,
     url: String,
 }
 
@@ -65,6 +67,7 @@ impl Receiver {
         let url = format!("http://{}/hook", listener.local_addr().unwrap());
         let r = Receiver {
             state: Arc::new(Mutex::new((Vec::new(), StatusCode::OK))),
+            delay_ms: Default::default(),
             url,
         };
         let app = axum::Router::new()
@@ -72,6 +75,11 @@ impl Receiver {
             .with_state(r.clone());
         tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
         r
+    }
+
+    fn delay(&self, d: Duration) {
+        self.delay_ms
+            .store(d.as_millis() as u64, std::sync::atomic::Ordering::SeqCst);
     }
 
     fn answer(&self, status: StatusCode) {
@@ -96,14 +104,19 @@ async fn hook(
     headers: HeaderMap,
     body: String,
 ) -> (StatusCode, [(&'static str, &'static str); 1]) {
-    let mut s = r.state.lock().unwrap();
-    let status = s.1;
-    s.0.push(Received {
-        headers,
-        body,
-        status,
-        at: Instant::now(),
-    });
+    let status = {
+        let mut s = r.state.lock().unwrap();
+        let status = s.1;
+        s.0.push(Received {
+            headers,
+            body,
+            status,
+            at: Instant::now(),
+        });
+        status
+    };
+    let delay = r.delay_ms.load(std::sync::atomic::Ordering::SeqCst);
+    tokio::time::sleep(Duration::from_millis(delay)).await;
     (status, [("retry-after", "0")])
 }
 
@@ -677,3 +690,83 @@ async fn a_killed_daemon_delivers_after_restart(backend: support::Backend) {
     assert!(accepted[0].at <= accepted[1].at);
 }
 on_both_backends!(kill_and_restart, a_killed_daemon_delivers_after_restart);
+
+/// Shutdown does not wait for a receiver that hangs: the send is abandoned at once and the
+/// delivery given back, due now and with the attempt uncounted, for the next start.
+async fn shutdown_abandons_a_hanging_send(backend: support::Backend) {
+    let db = support::TestDb::new(backend).await;
+    let store = db.store().await;
+    let rx = Receiver::start().await;
+    rx.delay(Duration::from_secs(30));
+    let mut config = alerts_config(vec![webhook("ops", &rx.url)]);
+    config.timeout_ms = 20_000;
+    config.lease_ms = 60_000;
+    let d = Dispatcher::new(store.clone(), &config).unwrap();
+    let cancel = CancellationToken::new();
+    let task = tokio::spawn({
+        let cancel = cancel.clone();
+        async move { d.run(cancel).await }
+    });
+    open_divergence(&store, "guild", 5).await;
+    wait_until("the send to start", async || !rx.requests().is_empty()).await;
+    let stopping = Instant::now();
+    cancel.cancel();
+    tokio::time::timeout(Duration::from_secs(2), task)
+        .await
+        .expect("the dispatcher stops promptly")
+        .unwrap()
+        .unwrap();
+    assert!(stopping.elapsed() < Duration::from_secs(2));
+    let a = &store.alerts(&AlertFilter::default()).await.unwrap()[0];
+    let delivery = &a.deliveries[0];
+    assert_eq!(
+        (delivery.status.as_str(), delivery.attempts),
+        ("pending", 0)
+    );
+    assert!(delivery.next_attempt_at <= groupstate::store::now_ms());
+
+    // The next dispatcher delivers it.
+    rx.delay(Duration::ZERO);
+    let d = Dispatcher::new(store.clone(), &config).unwrap();
+    dispatch_until(&d, "the delivery after restart", || {
+        rx.accepted().len() == 2
+    })
+    .await;
+    assert_eq!(rx.accepted()[0].key(), rx.accepted()[1].key());
+    assert_eq!(store.alert_counts().await.unwrap().delivered, 1);
+}
+on_both_backends!(prompt_shutdown, shutdown_abandons_a_hanging_send);
+
+/// Two dispatchers on one database (replicas) share the work: every alert reaches the
+/// receiver exactly once.
+async fn two_dispatchers_deliver_each_alert_once(backend: support::Backend) {
+    let db = support::TestDb::new(backend).await;
+    let store = db.store().await;
+    let rx = Receiver::start().await;
+    rx.delay(Duration::from_millis(5));
+    let config = alerts_config(vec![webhook("ops", &rx.url)]);
+    let cancel = CancellationToken::new();
+    let mut tasks = Vec::new();
+    for _ in 0..2 {
+        // Each with a pool of its own, as another process would have.
+        let own = Store::connect(&db.url, 2).await.unwrap();
+        let d = Dispatcher::new(own, &config).unwrap();
+        let cancel = cancel.clone();
+        tasks.push(tokio::spawn(async move { d.run(cancel).await }));
+    }
+    for block in 1..=40 {
+        open_divergence(&store, "guild", block).await;
+    }
+    wait_until("40 alerts delivered", async || {
+        store.alert_counts().await.unwrap().delivered == 40
+    })
+    .await;
+    cancel.cancel();
+    for t in tasks {
+        t.await.unwrap().unwrap();
+    }
+    let got = rx.requests();
+    let keys: std::collections::BTreeSet<String> = got.iter().map(|r| r.key()).collect();
+    assert_eq!((got.len(), keys.len()), (40, 40));
+}
+on_both_backends!(replicas, two_dispatchers_deliver_each_alert_once);
