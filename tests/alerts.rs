@@ -403,6 +403,9 @@ on_both_backends!(down_then_back, a_receiver_down_for_a_while_gets_every_alert);
 /// Opens one divergence on block `block` of chain `local` straight through a batch.
 async fn open_divergence(store: &Store, group: &str, block: i64) -> i64 {
     let mut tx = store.begin_batch("local").await.unwrap();
+    // A write first, as the pipeline's group lock is: SQLite then holds the write lock for the
+    // whole batch instead of failing to upgrade a read when a dispatcher wrote meanwhile.
+    tx.set_group_synced(group, -1).await.unwrap();
     let n = tx
         .open_divergence(&NewDivergence {
             group_id: group.into(),

@@ -169,7 +169,14 @@ impl BatchTx {
 
     /// Before a roll-back to block `fork` (-1: genesis): `retracted` for every divergence
     /// opened above it, `reopened` for every other one whose resolution is above it.
+    /// Starts with a write, so that on SQLite the roll-back holds the write lock from its first
+    /// statement: a read first would fail to upgrade if the dispatcher wrote meanwhile.
     pub(super) async fn write_rollback_alerts(&mut self, fork: i64) -> Result<(), StoreError> {
+        sqlx::query("UPDATE chain_cursor SET block_number = block_number WHERE chain = $1")
+            .bind(&self.chain)
+            .execute(&mut *self.tx)
+            .await
+            .ctx("locking the chain for a roll-back")?;
         let rows = sqlx::query(
             "SELECT * FROM divergences WHERE chain = $1 AND (opened_block > $2 OR \
              resolved_block > $2) ORDER BY group_id, n",

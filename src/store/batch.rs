@@ -77,8 +77,8 @@ impl Store {
     ) -> Result<Option<u64>, StoreError> {
         let n = fork.map(|f| f.number as i64).unwrap_or(-1);
         let mut batch = self.begin_batch(chain).await?;
-        let retraction = batch.retract_above(fork).await?;
         batch.write_rollback_alerts(n).await?;
+        let retraction = batch.retract_above(fork).await?;
         let tx = &mut batch.tx;
         for sql in [
             // By group, so the primary key (group_id, block_number, log_index) serves it.
