@@ -1,8 +1,7 @@
 //! The long-running service: one [`Follower`] task per configured chain, each sealing its log
 //! and signing checkpoints, the alert dispatcher, and the HTTP API, under one cancellation
-//! token. A task that fails
-//! fatally cancels the others and the daemon exits with its error, rather than staying half
-//! alive.
+//! token. A task that fails fatally cancels the others and the daemon exits with its error,
+//! rather than staying half alive.
 
 use std::sync::Arc;
 use std::time::Duration;

@@ -2,9 +2,10 @@
 //! The SQL is written once with `$N` placeholders, which both backends accept through sqlx's
 //! `Any` driver; each backend has its own migrations (`migrations/sqlite`, `migrations/postgres`).
 //!
-//! Invariant: whatever a batch of blocks derives — records, observed states, divergences — is
-//! written through one [`BatchTx`] together with the follower checkpoint, so it commits or rolls
-//! back as a unit; [`Store::rollback_to`] removes everything derived from blocks above a fork.
+//! Invariant: whatever a batch of blocks derives — records, observed states, divergences and
+//! their alerts — is written through one [`BatchTx`] together with the follower checkpoint, so
+//! it commits or rolls back as a unit; [`Store::rollback_to`] removes everything derived from
+//! blocks above a fork (and writes the alerts that say so).
 
 mod alerts;
 mod batch;
