@@ -150,10 +150,7 @@ async fn server() {
     let dir = tempfile::tempdir().unwrap();
     for (backend, pg) in backends {
         let url = pg.unwrap_or_else(|| {
-            format!(
-                "sqlite://{}?mode=rwc",
-                dir.path().join("api.db").display()
-            )
+            format!("sqlite://{}?mode=rwc", dir.path().join("api.db").display())
         });
         let store = fresh_store(&url, &[manifest()]).await;
         let (rt, dt) = seed(&store, records, divergences).await;
@@ -218,10 +215,7 @@ async fn server() {
         println!("| route | p50 ms | p99 ms | requests/s | non-200 |");
         println!("| --- | ---: | ---: | ---: | ---: |");
         for route in &routes {
-            let spec = format!(
-                "http://{addr}{}\n{concurrency}\n{seconds}",
-                route.path
-            );
+            let spec = format!("http://{addr}{}\n{concurrency}\n{seconds}", route.path);
             let out = std::process::Command::new(std::env::current_exe().unwrap())
                 .env(CLIENT_ENV, spec)
                 .output()

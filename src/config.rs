@@ -22,6 +22,8 @@ pub struct Settings {
     pub follower: FollowerConfig,
     #[serde(default)]
     pub chains: BTreeMap<String, ChainConfig>,
+    #[serde(default)]
+    pub alerts: AlertsConfig,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -183,6 +185,122 @@ fn default_max_block_range() -> u64 {
     2000
 }
 
+/// Alert delivery (`[alerts]`): retries of the dispatcher and the sinks alerts go to.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct AlertsConfig {
+    /// Attempts per delivery before it is marked dead.
+    pub max_attempts: u32,
+    /// The first retry waits about this long; each further one twice as long, up to the max.
+    pub backoff_initial_ms: u64,
+    pub backoff_max_ms: u64,
+    /// Per HTTP request.
+    pub timeout_ms: u64,
+    /// How often the outbox is checked when no new alert wakes the dispatcher.
+    pub poll_interval_ms: u64,
+    /// How long a claimed delivery stays claimed; a dispatcher that dies mid-send is retried
+    /// after it. Must exceed `timeout_ms`.
+    pub lease_ms: u64,
+    pub sinks: Vec<SinkConfig>,
+}
+
+impl Default for AlertsConfig {
+    fn default() -> Self {
+        AlertsConfig {
+            max_attempts: 12,
+            backoff_initial_ms: 1000,
+            backoff_max_ms: 300_000,
+            timeout_ms: 10_000,
+            poll_interval_ms: 200,
+            lease_ms: 60_000,
+            sinks: Vec::new(),
+        }
+    }
+}
+
+/// Where a sink sends its alerts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum SinkKind {
+    /// A signed JSON POST to any URL.
+    Webhook,
+    /// A Slack incoming webhook.
+    Slack,
+    /// A Discord webhook.
+    Discord,
+    /// The daemon's own log.
+    Log,
+}
+
+impl SinkKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            SinkKind::Webhook => "webhook",
+            SinkKind::Slack => "slack",
+            SinkKind::Discord => "discord",
+            SinkKind::Log => "log",
+        }
+    }
+}
+
+/// One sink (`[[alerts.sinks]]`).
+#[derive(Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SinkConfig {
+    /// Unique; names the sink in delivery rows.
+    pub name: String,
+    pub kind: SinkKind,
+    /// Required for webhook, slack and discord. Slack and Discord URLs carry their own token,
+    /// so only the scheme and host are ever printed.
+    #[serde(default)]
+    pub url: String,
+    /// The webhook's HMAC key; or `secret_env`, the environment variable holding it.
+    #[serde(default)]
+    pub secret: Option<Secret>,
+    #[serde(default)]
+    pub secret_env: Option<String>,
+    /// Alerts of divergences below this severity are not sent here.
+    #[serde(default = "default_min_severity")]
+    pub min_severity: crate::reconcile::Severity,
+    /// Only these groups' alerts; empty: every group.
+    #[serde(default)]
+    pub groups: Vec<String>,
+}
+
+fn default_min_severity() -> crate::reconcile::Severity {
+    crate::reconcile::Severity::Low
+}
+
+impl SinkConfig {
+    /// The webhook secret: `secret`, or the value of the variable `secret_env` names.
+    pub fn resolve_secret(&self) -> Option<Secret> {
+        self.secret.clone().or_else(|| {
+            self.secret_env
+                .as_deref()
+                .and_then(|v| std::env::var(v).ok())
+                .filter(|v| !v.is_empty())
+                .map(Secret)
+        })
+    }
+}
+
+impl std::fmt::Debug for SinkConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let origin = url::Url::parse(&self.url)
+            .map(|u| u.origin().ascii_serialization())
+            .unwrap_or_default();
+        f.debug_struct("SinkConfig")
+            .field("name", &self.name)
+            .field("kind", &self.kind)
+            .field("url", &origin)
+            .field("secret", &self.secret)
+            .field("secret_env", &self.secret_env)
+            .field("min_severity", &self.min_severity)
+            .field("groups", &self.groups)
+            .finish()
+    }
+}
+
 /// A configuration that could not be loaded, or a value that is wrong; always names the key.
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
@@ -313,7 +431,7 @@ impl Settings {
                 ));
             }
         }
-        Ok(())
+        self.alerts.validate()
     }
 
     /// The database URL in effect: the configured one, or the SQLite file in `data_dir`.
@@ -334,6 +452,105 @@ impl Settings {
             key: format!("chains.{name}"),
             message: "no such chain is configured".into(),
         })
+    }
+}
+
+impl AlertsConfig {
+    fn validate(&self) -> Result<(), ConfigError> {
+        let invalid = |key: String, message: String| Err(ConfigError::Invalid { key, message });
+        if self.max_attempts == 0 {
+            return invalid("alerts.max_attempts".into(), "must be at least 1".into());
+        }
+        if self.backoff_initial_ms == 0 {
+            return invalid(
+                "alerts.backoff_initial_ms".into(),
+                "must be at least 1".into(),
+            );
+        }
+        if self.backoff_max_ms < self.backoff_initial_ms {
+            return invalid(
+                "alerts.backoff_max_ms".into(),
+                "must be at least alerts.backoff_initial_ms".into(),
+            );
+        }
+        if self.timeout_ms == 0 {
+            return invalid("alerts.timeout_ms".into(), "must be at least 1".into());
+        }
+        if self.poll_interval_ms == 0 {
+            return invalid(
+                "alerts.poll_interval_ms".into(),
+                "must be at least 1".into(),
+            );
+        }
+        if self.lease_ms <= self.timeout_ms {
+            return invalid(
+                "alerts.lease_ms".into(),
+                "must exceed alerts.timeout_ms, or a slow send would be claimed twice".into(),
+            );
+        }
+        let mut names = std::collections::BTreeSet::new();
+        for (i, sink) in self.sinks.iter().enumerate() {
+            let key = |field: &str| format!("alerts.sinks[{i}].{field}");
+            if sink.name.is_empty()
+                || !sink
+                    .name
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+            {
+                return invalid(key("name"), "must be non-empty, of [A-Za-z0-9_-]".into());
+            }
+            if !names.insert(sink.name.as_str()) {
+                return invalid(
+                    key("name"),
+                    format!("{} names another sink already", sink.name),
+                );
+            }
+            if sink.kind == SinkKind::Log {
+                if !sink.url.is_empty() {
+                    return invalid(key("url"), "a log sink has no URL".into());
+                }
+            } else {
+                match url::Url::parse(&sink.url) {
+                    Ok(u) if matches!(u.scheme(), "http" | "https") => {}
+                    _ if sink.url.is_empty() => {
+                        return invalid(
+                            key("url"),
+                            format!("required for a {} sink", sink.kind.as_str()),
+                        )
+                    }
+                    _ => return invalid(key("url"), "must be an http(s):// URL".into()),
+                }
+            }
+            match sink.kind {
+                SinkKind::Webhook => {
+                    if sink.secret.is_some() && sink.secret_env.is_some() {
+                        return invalid(
+                            key("secret"),
+                            "give secret or secret_env, not both".into(),
+                        );
+                    }
+                    if let Some(var) = &sink.secret_env {
+                        if sink.resolve_secret().is_none() {
+                            return invalid(
+                                key("secret_env"),
+                                format!("the environment variable {var} is not set"),
+                            );
+                        }
+                    } else if sink.resolve_secret().is_none_or(|s| s.0.is_empty()) {
+                        return invalid(
+                            key("secret"),
+                            "a webhook needs a secret (or secret_env) to sign with".into(),
+                        );
+                    }
+                }
+                _ => {
+                    if sink.secret.is_some() || sink.secret_env.is_some() {
+                        return invalid(key("secret"), "only webhook sinks are signed".into());
+                    }
+                }
+            }
+        }
+        Ok(())
     }
 }
 
@@ -391,5 +608,67 @@ mod tests {
         }
         std::fs::write(&file, "[api]\nbind = \"\"\n").unwrap();
         assert!(Settings::load(Some(&file)).unwrap().api.bind.is_empty());
+    }
+
+    #[test]
+    fn alert_sinks_load_and_wrong_ones_name_their_key() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("alerts.toml");
+        let ok = "[alerts]\nmax_attempts = 3\n[[alerts.sinks]]\nname = \"ops\"\nkind = \"webhook\"\n\
+            url = \"https://ops.example/hook\"\nsecret = \"s3cret\"\nmin_severity = \"high\"\n\
+            [[alerts.sinks]]\nname = \"chat\"\nkind = \"slack\"\n\
+            url = \"https://hooks.slack.example/services/T0/B0/token\"\ngroups = [\"river-guild\"]\n";
+        std::fs::write(&file, ok).unwrap();
+        let s = Settings::load(Some(&file)).unwrap();
+        assert_eq!(s.alerts.max_attempts, 3);
+        assert_eq!(s.alerts.backoff_initial_ms, 1000);
+        assert_eq!(s.alerts.sinks.len(), 2);
+        assert_eq!(
+            s.alerts.sinks[0].min_severity,
+            crate::reconcile::Severity::High
+        );
+        // Neither the secret nor the Slack token is ever printed.
+        let printed = format!("{s:?}");
+        assert!(
+            !printed.contains("s3cret") && !printed.contains("token"),
+            "{printed}"
+        );
+
+        let sink = |body: &str| format!("[[alerts.sinks]]\nname = \"a\"\n{body}");
+        for (toml, key) in [
+            (sink("kind = \"webhook\"\nsecret = \"x\"\n"), "alerts.sinks[0].url"),
+            (
+                sink("kind = \"webhook\"\nurl = \"ftp://x\"\nsecret = \"x\"\n"),
+                "alerts.sinks[0].url",
+            ),
+            (
+                sink("kind = \"webhook\"\nurl = \"http://x\"\n"),
+                "alerts.sinks[0].secret",
+            ),
+            (
+                sink("kind = \"webhook\"\nurl = \"http://x\"\nsecret_env = \"GROUPSTATE_TEST_UNSET_VAR\"\n"),
+                "alerts.sinks[0].secret_env",
+            ),
+            (
+                sink("kind = \"discord\"\nurl = \"http://x\"\nsecret = \"x\"\n"),
+                "alerts.sinks[0].secret",
+            ),
+            (
+                format!("{}{}", sink("kind = \"log\"\n"), sink("kind = \"log\"\n")),
+                "alerts.sinks[1].name",
+            ),
+            ("[alerts]\nlease_ms = 5000\ntimeout_ms = 10000\n".to_string(), "alerts.lease_ms"),
+            ("[alerts]\nmax_attempts = 0\n".to_string(), "alerts.max_attempts"),
+        ] {
+            std::fs::write(&file, &toml).unwrap();
+            let err = Settings::load(Some(&file)).unwrap_err().to_string();
+            assert!(
+                err.starts_with(&format!("configuration key `{key}`")),
+                "{toml}: {err}"
+            );
+        }
+        std::fs::write(&file, sink("kind = \"email\"\n")).unwrap();
+        let err = Settings::load(Some(&file)).unwrap_err().to_string();
+        assert!(err.contains("email"), "{err}");
     }
 }

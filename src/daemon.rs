@@ -1,7 +1,7 @@
 //! The long-running service: one [`Follower`] task per configured chain, each sealing its log
-//! and signing checkpoints, and the HTTP API, under one cancellation token. A task that fails
-//! fatally cancels the others and the daemon exits with its error, rather than staying half
-//! alive.
+//! and signing checkpoints, the alert dispatcher, and the HTTP API, under one cancellation
+//! token. A task that fails fatally cancels the others and the daemon exits with its error,
+//! rather than staying half alive.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -47,6 +47,20 @@ pub async fn run(
         tasks.spawn(async move {
             let r = crate::api::serve(listener, state, token).await;
             ("HTTP API".to_string(), r.map_err(anyhow::Error::new))
+        });
+    }
+    {
+        // Runs with no sink too: new alerts are then marked routed (to nobody), so a sink
+        // added later does not receive the whole history.
+        let dispatcher = crate::alert::Dispatcher::new(store.clone(), &settings.alerts)
+            .context("starting the alert dispatcher")?;
+        let token = cancel.child_token();
+        tasks.spawn(async move {
+            let r = dispatcher.run(token).await;
+            (
+                "alert dispatcher".to_string(),
+                r.map_err(anyhow::Error::new),
+            )
         });
     }
     for (name, chain) in &settings.chains {

@@ -11,6 +11,7 @@
 //!                                                                  checkpoint — one txn)
 //!                                        store ─► ledger (final rows ─► Merkle log ─► signed
 //!                                                 checkpoints) ─► api (HTTP) + cli
+//!                                        store ─► alert (outbox ─► dispatcher ─► sinks)
 //! ```
 //!
 //! - [`config`]: layered settings (`config/default.toml`, `--config FILE`, `GROUPSTATE__…`).
@@ -31,10 +32,13 @@
 //! - [`ledger`]: the verifiable log: canonical leaves of final records and manifest versions, an
 //!   RFC 6962 / 9162 Merkle tree, retractions after a finalized reorg, signed-note checkpoints,
 //!   proofs, and the audit anyone can run (`groupstate verify`).
+//! - [`alert`]: the outbox written with every divergence change, and the dispatcher that
+//!   delivers it at least once to webhooks (HMAC-signed), Slack, Discord and the log.
 //! - [`api`]: the HTTP API (axum).
 //! - [`cli`]: the `groupstate` command; [`devnet`]: a local anvil chain with the real Safe and
 //!   OpenZeppelin contracts, for the demo, the tests and the benchmarks.
 
+pub mod alert;
 pub mod api;
 pub mod chain;
 pub mod cli;

@@ -1,6 +1,7 @@
 //! The `groupstate` command: parses arguments, loads settings, and calls the library. Output is
 //! a table for people and `--json` for machines.
 
+mod alerts;
 mod demo;
 mod log;
 mod output;
@@ -72,6 +73,9 @@ pub enum Command {
     },
     /// Print the HTTP API's OpenAPI document.
     Openapi,
+    /// Alerts of divergences and their delivery to each sink; `alerts retry KEY` re-arms a
+    /// dead one.
+    Alerts(alerts::AlertsArgs),
 }
 
 #[derive(Debug, Subcommand)]
@@ -126,6 +130,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Demo => demo::run(settings).await,
         Command::Log(c) => log::run(&settings, c).await,
         Command::Verify(args) => log::verify_command(&settings, args).await,
+        Command::Alerts(args) => alerts::run(&settings, args).await,
         Command::Migrate => {
             open_store(&settings).await?;
             println!("migrations applied");

@@ -6,7 +6,7 @@ use crate::query::{DivergencePage, GroupList, RecordPage};
 use crate::state::GroupState;
 use crate::store::{GroupRow, ManifestVersion};
 
-fn table(headers: &[&str], rows: Vec<Vec<String>>) {
+pub(super) fn table(headers: &[&str], rows: Vec<Vec<String>>) {
     let mut widths: Vec<usize> = headers.iter().map(|h| h.len()).collect();
     for r in &rows {
         for (i, c) in r.iter().enumerate() {
@@ -27,12 +27,12 @@ fn table(headers: &[&str], rows: Vec<Vec<String>>) {
     }
 }
 
-fn json<T: serde::Serialize>(v: &T) -> anyhow::Result<()> {
+pub(super) fn json<T: serde::Serialize>(v: &T) -> anyhow::Result<()> {
     println!("{}", serde_json::to_string_pretty(v)?);
     Ok(())
 }
 
-fn short(h: &str) -> String {
+pub(super) fn short(h: &str) -> String {
     if h.len() > 12 {
         format!("{}…{}", &h[..8], &h[h.len() - 4..])
     } else {

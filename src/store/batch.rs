@@ -6,6 +6,7 @@ use sqlx::{Any, Row, Transaction};
 use super::groups::{group_row, lock_group_row, version_row};
 use super::queries::{divergence_row, Divergence, RecordRow};
 use super::{now, Backend, Ctx, GroupRow, ManifestVersion, Store, StoreError};
+use crate::alert::AlertEvent;
 use crate::chain::rpc::BlockRef;
 use crate::reconcile::Rule;
 
@@ -42,6 +43,9 @@ pub struct BatchTx {
     pub(super) tx: Transaction<'static, Any>,
     pub(super) chain: String,
     pub(super) backend: Backend,
+    /// Whether this batch wrote to the alert outbox; committing then wakes the dispatcher.
+    pub(super) alerts_written: bool,
+    pub(super) outbox: std::sync::Arc<tokio::sync::Notify>,
 }
 
 /// Rows per INSERT statement (a few MiB of JSON at most).
@@ -53,6 +57,8 @@ impl Store {
             tx: self.pool.begin().await.ctx("starting batch")?,
             chain: chain.to_string(),
             backend: self.backend,
+            alerts_written: false,
+            outbox: self.outbox.clone(),
         })
     }
 
@@ -71,6 +77,7 @@ impl Store {
     ) -> Result<Option<u64>, StoreError> {
         let n = fork.map(|f| f.number as i64).unwrap_or(-1);
         let mut batch = self.begin_batch(chain).await?;
+        batch.write_rollback_alerts(n).await?;
         let retraction = batch.retract_above(fork).await?;
         let tx = &mut batch.tx;
         for sql in [
@@ -327,6 +334,8 @@ impl BatchTx {
         .execute(&mut *self.tx)
         .await
         .ctx("opening divergence")?;
+        self.write_alert(&d.group_id, next, AlertEvent::Opened)
+            .await?;
         Ok(next)
     }
 
@@ -352,6 +361,7 @@ impl BatchTx {
         .execute(&mut *self.tx)
         .await
         .ctx("resolving divergence")?;
+        self.write_alert(group_id, n, AlertEvent::Resolved).await?;
         Ok(())
     }
 
@@ -438,10 +448,18 @@ impl BatchTx {
     }
 
     pub async fn commit(self) -> Result<(), StoreError> {
-        self.tx.commit().await.ctx("committing batch")
+        self.tx.commit().await.ctx("committing batch")?;
+        if self.alerts_written {
+            self.outbox.notify_one();
+        }
+        Ok(())
     }
 
     async fn commit_rollback(self) -> Result<(), StoreError> {
-        self.tx.commit().await.ctx("rolling back")
+        self.tx.commit().await.ctx("rolling back")?;
+        if self.alerts_written {
+            self.outbox.notify_one();
+        }
+        Ok(())
     }
 }

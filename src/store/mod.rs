@@ -2,15 +2,21 @@
 //! The SQL is written once with `$N` placeholders, which both backends accept through sqlx's
 //! `Any` driver; each backend has its own migrations (`migrations/sqlite`, `migrations/postgres`).
 //!
-//! Invariant: whatever a batch of blocks derives — records, observed states, divergences — is
-//! written through one [`BatchTx`] together with the follower checkpoint, so it commits or rolls
-//! back as a unit; [`Store::rollback_to`] removes everything derived from blocks above a fork.
+//! Invariant: whatever a batch of blocks derives — records, observed states, divergences and
+//! their alerts — is written through one [`BatchTx`] together with the follower checkpoint, so
+//! it commits or rolls back as a unit; [`Store::rollback_to`] removes everything derived from
+//! blocks above a fork (and writes the alerts that say so).
 
+mod alerts;
 mod batch;
 mod groups;
 mod log;
 mod queries;
 
+pub use alerts::{
+    now_ms, AlertCounts, AlertFilter, AlertRow, ClaimedDelivery, DeliveryRow, DeliveryStatus,
+    UnroutedAlert,
+};
 pub use batch::{BatchTx, NewDivergence, Resolution};
 pub use groups::{GroupRow, ManifestVersion};
 pub use log::{Appended, LogEntry, SealGroup, SealTx, StoredCheckpoint};
@@ -70,6 +76,8 @@ static POSTGRES_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("migrations
 pub struct Store {
     pool: AnyPool,
     backend: Backend,
+    /// Signalled when a batch that wrote alerts commits, so the dispatcher need not poll.
+    outbox: std::sync::Arc<tokio::sync::Notify>,
 }
 
 impl Store {
@@ -121,7 +129,11 @@ impl Store {
             .connect_with(options)
             .await
             .ctx("connecting")?;
-        Ok(Store { pool, backend })
+        Ok(Store {
+            pool,
+            backend,
+            outbox: Default::default(),
+        })
     }
 
     pub fn backend(&self) -> Backend {

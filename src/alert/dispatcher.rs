@@ -1,0 +1,229 @@
+//! The dispatcher: routes new alerts to their sinks, claims due deliveries with a lease, sends
+//! them, and records the outcome — delivered, retried later with backoff, or dead.
+
+use std::collections::HashSet;
+use std::time::Duration;
+
+use futures::stream::{FuturesUnordered, StreamExt};
+use tokio_util::sync::CancellationToken;
+
+use super::{AlertError, Sink};
+use crate::config::AlertsConfig;
+use crate::store::{now_ms, ClaimedDelivery, Store};
+
+/// Alerts routed per statement.
+const ROUTE_BATCH: i64 = 200;
+/// Deliveries claimed (and sent concurrently) per round.
+const CLAIM_BATCH: i64 = 32;
+
+/// Delivers the outbox. Several may run against one PostgreSQL database (one per replica):
+/// routing is idempotent and claims skip rows another holds.
+pub struct Dispatcher {
+    store: Store,
+    config: AlertsConfig,
+    sinks: Vec<Sink>,
+    client: reqwest::Client,
+}
+
+/// How long to wait before attempt `attempts + 1` after attempt `attempts` (≥ 1) failed:
+/// `backoff_initial_ms · 2^(attempts-1)` capped at `backoff_max_ms`, of which a random half
+/// (`jitter` in [0, 1)) so that alerts failing together do not retry together; never less
+/// than what the receiver asked for with `Retry-After`, itself capped at the max.
+pub fn backoff(
+    config: &AlertsConfig,
+    attempts: u32,
+    retry_after: Option<Duration>,
+    jitter: f64,
+) -> Duration {
+    let max = config.backoff_max_ms;
+    let exp = attempts.saturating_sub(1).min(40);
+    let base = config
+        .backoff_initial_ms
+        .saturating_mul(1u64 << exp)
+        .min(max);
+    let delay = base / 2 + ((base / 2) as f64 * jitter.clamp(0.0, 1.0)) as u64;
+    let asked = retry_after
+        .map(|d| (d.as_millis() as u64).min(max))
+        .unwrap_or(0);
+    Duration::from_millis(delay.max(asked))
+}
+
+impl Dispatcher {
+    pub fn new(store: Store, config: &AlertsConfig) -> Result<Dispatcher, AlertError> {
+        let client = reqwest::Client::builder()
+            .timeout(Duration::from_millis(config.timeout_ms))
+            .user_agent(concat!("groupstate/", env!("CARGO_PKG_VERSION")))
+            .build()
+            .map_err(AlertError::Client)?;
+        Ok(Dispatcher {
+            store,
+            config: config.clone(),
+            sinks: config.sinks.iter().map(Sink::from_config).collect(),
+            client,
+        })
+    }
+
+    /// Delivers until `cancel` fires. Woken by every batch that writes alerts in this process,
+    /// and polls every `poll_interval_ms` for retries and other processes' alerts. A database
+    /// error is logged and retried at the next poll. On cancellation, sends in flight are
+    /// abandoned and given back (or, if that fails, retried when their lease expires).
+    pub async fn run(&self, cancel: CancellationToken) -> Result<(), AlertError> {
+        let poll = Duration::from_millis(self.config.poll_interval_ms);
+        tracing::info!(sinks = self.sinks.len(), "alert dispatcher started");
+        while !cancel.is_cancelled() {
+            let busy = match self.step(&cancel).await {
+                Ok(n) => n == CLAIM_BATCH as usize,
+                Err(e) => {
+                    tracing::warn!(error = %e, "alert dispatch failed; retrying");
+                    false
+                }
+            };
+            if busy {
+                continue;
+            }
+            tokio::select! {
+                _ = cancel.cancelled() => break,
+                _ = self.store.alerts_written() => {}
+                _ = tokio::time::sleep(poll) => {}
+            }
+        }
+        Ok(())
+    }
+
+    /// One round: routes every new alert, then claims and sends the deliveries due now.
+    /// Returns how many deliveries were attempted.
+    pub async fn step(&self, cancel: &CancellationToken) -> Result<usize, AlertError> {
+        while self
+            .store
+            .route_alerts(ROUTE_BATCH, |a| {
+                self.sinks
+                    .iter()
+                    .filter(|s| s.accepts(&a.group_id, &a.severity))
+                    .map(|s| s.name.clone())
+                    .collect()
+            })
+            .await?
+            == ROUTE_BATCH as usize
+        {}
+        let now = now_ms();
+        let claimed = self
+            .store
+            .claim_deliveries(now, now + self.config.lease_ms as i64, CLAIM_BATCH)
+            .await?;
+        let count = claimed.len();
+        let mut unfinished: HashSet<(i64, String)> = claimed
+            .iter()
+            .map(|c| (c.alert_id, c.sink.clone()))
+            .collect();
+        let mut sends: FuturesUnordered<_> = claimed
+            .into_iter()
+            .map(|c| async move {
+                let result = match self.sinks.iter().find(|s| s.name == c.sink) {
+                    Some(sink) => sink.send(&self.client, &c).await,
+                    None => Err(AlertError::Delivery {
+                        sink: c.sink.clone(),
+                        message: "the sink is no longer configured".into(),
+                        retry_after: None,
+                    }),
+                };
+                (c, result)
+            })
+            .collect();
+        loop {
+            tokio::select! {
+                biased;
+                _ = cancel.cancelled() => {
+                    drop(sends);
+                    for (alert_id, sink) in unfinished {
+                        if let Err(e) = self.store.release_delivery(alert_id, &sink).await {
+                            tracing::warn!(error = %e, alert_id, %sink, "could not give back an alert delivery; it is retried when its lease expires");
+                        }
+                    }
+                    return Ok(count);
+                }
+                next = sends.next() => match next {
+                    None => break,
+                    Some((c, result)) => {
+                        unfinished.remove(&(c.alert_id, c.sink.clone()));
+                        self.record(&c, result).await?;
+                    }
+                },
+            }
+        }
+        Ok(count)
+    }
+
+    async fn record(
+        &self,
+        c: &ClaimedDelivery,
+        result: Result<(), AlertError>,
+    ) -> Result<(), AlertError> {
+        let error = match result {
+            Ok(()) => {
+                tracing::debug!(key = %c.key, sink = %c.sink, attempts = c.attempts, "alert delivered");
+                return Ok(self.store.mark_delivered(c.alert_id, &c.sink).await?);
+            }
+            Err(e) => e,
+        };
+        let retry_after = match &error {
+            AlertError::Delivery { retry_after, .. } => *retry_after,
+            _ => None,
+        };
+        let message = error.to_string();
+        if c.attempts >= self.config.max_attempts as i64 {
+            tracing::error!(key = %c.key, sink = %c.sink, attempts = c.attempts, error = %message, "alert delivery dead: out of attempts");
+            self.store
+                .mark_failed(c.alert_id, &c.sink, &message, None)
+                .await?;
+        } else {
+            let wait = backoff(
+                &self.config,
+                c.attempts as u32,
+                retry_after,
+                rand::random::<f64>(),
+            );
+            tracing::warn!(key = %c.key, sink = %c.sink, attempts = c.attempts, error = %message, retry_in_ms = wait.as_millis() as u64, "alert delivery failed; will retry");
+            self.store
+                .mark_failed(
+                    c.alert_id,
+                    &c.sink,
+                    &message,
+                    Some(now_ms() + wait.as_millis() as i64),
+                )
+                .await?;
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn backoff_doubles_with_jitter_up_to_the_max() {
+        let c = AlertsConfig {
+            backoff_initial_ms: 1000,
+            backoff_max_ms: 10_000,
+            ..AlertsConfig::default()
+        };
+        let ms = |attempts, jitter| backoff(&c, attempts, None, jitter).as_millis();
+        assert_eq!((ms(1, 0.0), ms(1, 0.999_999)), (500, 999));
+        assert_eq!((ms(2, 0.0), ms(3, 0.0), ms(4, 0.0)), (1000, 2000, 4000));
+        assert_eq!((ms(5, 0.0), ms(9, 1.0), ms(200, 0.5)), (5000, 10_000, 7500));
+    }
+
+    #[test]
+    fn retry_after_is_honoured_up_to_the_max() {
+        let c = AlertsConfig {
+            backoff_initial_ms: 100,
+            backoff_max_ms: 10_000,
+            ..AlertsConfig::default()
+        };
+        let ra = |s| Some(Duration::from_secs(s));
+        assert_eq!(backoff(&c, 1, ra(3), 0.0), Duration::from_secs(3));
+        assert_eq!(backoff(&c, 1, ra(3600), 0.0), Duration::from_secs(10));
+        // A shorter Retry-After than the backoff does not shorten it.
+        assert_eq!(backoff(&c, 9, ra(0), 0.0), Duration::from_secs(5));
+    }
+}

@@ -1,0 +1,211 @@
+//! Alerts: tell people the moment a divergence is opened, resolved, retracted (the block that
+//! opened it was reorged away) or reopened (the block that resolved it was).
+//!
+//! Invariant: an alert is written to the outbox (`alerts`) by the same database transaction
+//! that changes the divergence ([`crate::store::BatchTx`]), so no divergence change is ever
+//! without its alert and no alert survives a change that was rolled back. The [`Dispatcher`]
+//! then delivers every alert *at least once* to each sink that wants it, retrying with
+//! exponential backoff; a receiver drops duplicates by the alert's stable idempotency key.
+
+mod dispatcher;
+mod sink;
+
+pub use dispatcher::{backoff, Dispatcher};
+pub use sink::{sign, summary, Sink};
+
+use std::time::Duration;
+
+use serde::Serialize;
+use sha2::{Digest, Sha256};
+
+use crate::store::{Divergence, StoreError};
+
+/// An alert that could not be handled.
+#[derive(Debug, thiserror::Error)]
+pub enum AlertError {
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error("building the HTTP client for alert sinks: {0}")]
+    Client(#[source] reqwest::Error),
+    /// One attempt to deliver to a sink failed; it will be retried unless out of attempts.
+    #[error("sink {sink}: {message}")]
+    Delivery {
+        sink: String,
+        message: String,
+        /// What the receiver asked for with `Retry-After` (429, 503).
+        retry_after: Option<Duration>,
+    },
+}
+
+/// What happened to a divergence.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum AlertEvent {
+    Opened,
+    Resolved,
+    /// The block that opened the divergence was reorged away: it never happened.
+    Retracted,
+    /// The block that resolved the divergence was reorged away: it is open again.
+    Reopened,
+}
+
+impl AlertEvent {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            AlertEvent::Opened => "opened",
+            AlertEvent::Resolved => "resolved",
+            AlertEvent::Retracted => "retracted",
+            AlertEvent::Reopened => "reopened",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<AlertEvent> {
+        [
+            AlertEvent::Opened,
+            AlertEvent::Resolved,
+            AlertEvent::Retracted,
+            AlertEvent::Reopened,
+        ]
+        .into_iter()
+        .find(|e| e.as_str() == s)
+    }
+
+    /// The block the event is about: where the divergence was opened, or where the
+    /// resolution (made, or reorged away) was.
+    fn block(self, d: &Divergence) -> i64 {
+        match self {
+            AlertEvent::Opened | AlertEvent::Retracted => d.opened_block,
+            AlertEvent::Resolved | AlertEvent::Reopened => {
+                d.resolved_block.unwrap_or(d.opened_block)
+            }
+        }
+    }
+}
+
+/// An alert as the outbox stores it: the columns, and the JSON body every sink starts from.
+#[derive(Debug, Clone)]
+pub struct NewAlert {
+    pub key: String,
+    pub event: AlertEvent,
+    pub group_id: String,
+    pub chain: String,
+    pub divergence_n: i64,
+    pub rule: String,
+    pub severity: String,
+    pub block_number: i64,
+    pub payload: String,
+}
+
+impl NewAlert {
+    /// The alert of `event` on `d` (as it is after the event; for `reopened`, as it was
+    /// resolved, since the resolution is what the alert is about).
+    pub fn new(chain: &str, event: AlertEvent, d: &Divergence) -> NewAlert {
+        let key = idempotency_key(chain, event, d);
+        let payload = serde_json::json!({
+            "key": key,
+            "event": event,
+            "group": d.group_id,
+            "chain": chain,
+            "divergence": d,
+        });
+        NewAlert {
+            event,
+            group_id: d.group_id.clone(),
+            chain: chain.to_string(),
+            divergence_n: d.n,
+            rule: d.rule.clone(),
+            severity: d.severity.clone(),
+            block_number: event.block(d),
+            payload: payload.to_string(),
+            key,
+        }
+    }
+}
+
+/// The alert's idempotency key: hex SHA-256 of chain, group, divergence number, the hash of the
+/// block that opened it, the event, and for resolutions the hash of the resolving block.
+/// Divergence numbers are reused after a reorg, block hashes are not, so a key names one
+/// event once; a retried delivery carries the key it was written with.
+pub fn idempotency_key(chain: &str, event: AlertEvent, d: &Divergence) -> String {
+    let mut h = Sha256::new();
+    for part in [
+        chain,
+        &d.group_id,
+        &d.n.to_string(),
+        &d.opened_block_hash,
+        event.as_str(),
+    ] {
+        h.update(part.as_bytes());
+        h.update(b"|");
+    }
+    if matches!(event, AlertEvent::Resolved | AlertEvent::Reopened) {
+        h.update(d.resolved_block_hash.as_deref().unwrap_or("").as_bytes());
+    }
+    hex::encode(h.finalize())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn divergence() -> Divergence {
+        Divergence {
+            group_id: "river-guild".into(),
+            n: 1,
+            rule: "safe.owner_undeclared".into(),
+            severity: "critical".into(),
+            subject: "0x1".into(),
+            item: "0x2".into(),
+            expected: "3 owners".into(),
+            observed: "4 owners".into(),
+            status: "open".into(),
+            opened_block: 10,
+            opened_block_hash: "0xaa".into(),
+            opened_tx_hash: None,
+            opened_log_index: None,
+            opened_manifest_hash: "m".into(),
+            resolved_block: None,
+            resolved_block_hash: None,
+            resolved_tx_hash: None,
+            resolved_log_index: None,
+            resolved_manifest_hash: None,
+            resolution: None,
+            ack_note: None,
+            acked_at: None,
+        }
+    }
+
+    #[test]
+    fn keys_differ_by_event_block_and_resolution() {
+        let d = divergence();
+        let opened = idempotency_key("local", AlertEvent::Opened, &d);
+        assert_eq!(opened, idempotency_key("local", AlertEvent::Opened, &d));
+        assert_eq!(opened.len(), 64);
+        assert_ne!(opened, idempotency_key("local", AlertEvent::Retracted, &d));
+        assert_ne!(opened, idempotency_key("other", AlertEvent::Opened, &d));
+        // The same number reused on another block after a reorg.
+        let mut again = d.clone();
+        again.opened_block_hash = "0xbb".into();
+        assert_ne!(opened, idempotency_key("local", AlertEvent::Opened, &again));
+        let mut r1 = d.clone();
+        r1.resolved_block_hash = Some("0x01".into());
+        let mut r2 = d.clone();
+        r2.resolved_block_hash = Some("0x02".into());
+        assert_ne!(
+            idempotency_key("local", AlertEvent::Resolved, &r1),
+            idempotency_key("local", AlertEvent::Resolved, &r2)
+        );
+    }
+
+    #[test]
+    fn payload_carries_the_divergence() {
+        let a = NewAlert::new("local", AlertEvent::Opened, &divergence());
+        let v: serde_json::Value = serde_json::from_str(&a.payload).unwrap();
+        assert_eq!(v["event"], "opened");
+        assert_eq!(v["key"], a.key.as_str());
+        assert_eq!(v["group"], "river-guild");
+        assert_eq!(v["divergence"]["rule"], "safe.owner_undeclared");
+        assert_eq!(a.block_number, 10);
+        assert_eq!(AlertEvent::parse("retracted"), Some(AlertEvent::Retracted));
+    }
+}

@@ -1,0 +1,516 @@
+//! The alert outbox: alerts written with the divergence change they report (in the batch's
+//! transaction), their delivery rows per sink, and the dispatcher's claims on them.
+//!
+//! Claims are single `UPDATE … RETURNING` statements, so they start as writes (no read
+//! snapshot for SQLite to refuse to upgrade) and, on PostgreSQL, skip rows another replica
+//! holds (`FOR UPDATE SKIP LOCKED`).
+
+use serde::Serialize;
+use sqlx::any::AnyRow;
+use sqlx::Row;
+
+use super::queries::divergence_row;
+use super::{now, Backend, BatchTx, Ctx, Store, StoreError};
+use crate::alert::{AlertEvent, NewAlert};
+
+/// Unix time in milliseconds, the unit of `next_attempt_at` and `delivered_at`.
+pub fn now_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap_or_default()
+        .as_millis() as i64
+}
+
+/// Where a delivery is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum DeliveryStatus {
+    Pending,
+    Delivered,
+    Dead,
+}
+
+impl DeliveryStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            DeliveryStatus::Pending => "pending",
+            DeliveryStatus::Delivered => "delivered",
+            DeliveryStatus::Dead => "dead",
+        }
+    }
+    pub fn parse(s: &str) -> Option<Self> {
+        match s {
+            "pending" => Some(Self::Pending),
+            "delivered" => Some(Self::Delivered),
+            "dead" => Some(Self::Dead),
+            _ => None,
+        }
+    }
+}
+
+/// One alert with the state of its delivery to each sink.
+#[derive(Debug, Clone, Serialize)]
+pub struct AlertRow {
+    pub id: i64,
+    pub key: String,
+    pub group_id: String,
+    pub chain: String,
+    pub divergence_n: i64,
+    pub event: String,
+    pub rule: String,
+    pub severity: String,
+    pub block_number: i64,
+    /// The body sent to webhooks.
+    pub payload: serde_json::Value,
+    /// Unix seconds.
+    pub created_at: String,
+    /// Whether the delivery rows of the configured sinks exist yet.
+    pub fanned_out: bool,
+    pub deliveries: Vec<DeliveryRow>,
+}
+
+/// The delivery of one alert to one sink.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct DeliveryRow {
+    pub sink: String,
+    pub status: String,
+    pub attempts: i64,
+    /// Unix ms: when a pending delivery is next tried (or its claim expires).
+    pub next_attempt_at: i64,
+    pub last_error: Option<String>,
+    /// Unix ms.
+    pub delivered_at: Option<i64>,
+}
+
+/// Which alerts to return, newest first.
+#[derive(Debug, Clone, Default)]
+pub struct AlertFilter {
+    pub group: Option<String>,
+    /// Alerts with at least one delivery in this state.
+    pub status: Option<DeliveryStatus>,
+    pub event: Option<AlertEvent>,
+    /// Keyset cursor: only alerts with an id below this one (the last id of the previous page).
+    pub before: Option<i64>,
+    pub limit: Option<i64>,
+}
+
+/// Deliveries by state, for metrics.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+pub struct AlertCounts {
+    pub pending: i64,
+    pub delivered: i64,
+    pub dead: i64,
+}
+
+/// An alert waiting for its delivery rows.
+#[derive(Debug, Clone)]
+pub struct UnroutedAlert {
+    pub id: i64,
+    pub group_id: String,
+    pub severity: String,
+}
+
+/// A delivery this dispatcher claimed until its lease expires.
+#[derive(Debug, Clone)]
+pub struct ClaimedDelivery {
+    pub alert_id: i64,
+    pub sink: String,
+    /// Including this one.
+    pub attempts: i64,
+    pub key: String,
+    pub event: String,
+    pub payload: String,
+}
+
+async fn insert_alert(
+    tx: &mut sqlx::Transaction<'static, sqlx::Any>,
+    a: &NewAlert,
+) -> Result<(), StoreError> {
+    sqlx::query(
+        "INSERT INTO alerts (key, group_id, chain, divergence_n, event, rule, severity, \
+         block_number, payload, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) \
+         ON CONFLICT (key) DO NOTHING",
+    )
+    .bind(&a.key)
+    .bind(&a.group_id)
+    .bind(&a.chain)
+    .bind(a.divergence_n)
+    .bind(a.event.as_str())
+    .bind(&a.rule)
+    .bind(&a.severity)
+    .bind(a.block_number)
+    .bind(&a.payload)
+    .bind(now())
+    .execute(&mut **tx)
+    .await
+    .ctx("writing alert")?;
+    Ok(())
+}
+
+impl BatchTx {
+    /// Writes the alert of `event` on divergence `n` of a group, as the row is now.
+    pub(super) async fn write_alert(
+        &mut self,
+        group_id: &str,
+        n: i64,
+        event: AlertEvent,
+    ) -> Result<(), StoreError> {
+        let row = sqlx::query("SELECT * FROM divergences WHERE group_id = $1 AND n = $2")
+            .bind(group_id)
+            .bind(n)
+            .fetch_one(&mut *self.tx)
+            .await
+            .ctx("reading divergence for its alert")?;
+        let d = divergence_row(&row)?;
+        insert_alert(&mut self.tx, &NewAlert::new(&self.chain, event, &d)).await?;
+        self.alerts_written = true;
+        Ok(())
+    }
+
+    /// Before a roll-back to block `fork` (-1: genesis): `retracted` for every divergence
+    /// opened above it, `reopened` for every other one whose resolution is above it.
+    /// Starts with a write, so that on SQLite the roll-back holds the write lock from its first
+    /// statement: a read first would fail to upgrade if the dispatcher wrote meanwhile.
+    pub(super) async fn write_rollback_alerts(&mut self, fork: i64) -> Result<(), StoreError> {
+        sqlx::query("UPDATE chain_cursor SET block_number = block_number WHERE chain = $1")
+            .bind(&self.chain)
+            .execute(&mut *self.tx)
+            .await
+            .ctx("locking the chain for a roll-back")?;
+        let rows = sqlx::query(
+            "SELECT * FROM divergences WHERE chain = $1 AND (opened_block > $2 OR \
+             resolved_block > $2) ORDER BY group_id, n",
+        )
+        .bind(&self.chain)
+        .bind(fork)
+        .fetch_all(&mut *self.tx)
+        .await
+        .ctx("reading divergences for their alerts")?;
+        for row in &rows {
+            let d = divergence_row(row)?;
+            let event = if d.opened_block > fork {
+                AlertEvent::Retracted
+            } else {
+                AlertEvent::Reopened
+            };
+            insert_alert(&mut self.tx, &NewAlert::new(&self.chain, event, &d)).await?;
+            self.alerts_written = true;
+        }
+        Ok(())
+    }
+}
+
+fn alert_row(r: &AnyRow) -> Result<AlertRow, StoreError> {
+    let get = || -> Result<AlertRow, sqlx::Error> {
+        let payload: String = r.try_get("payload")?;
+        Ok(AlertRow {
+            id: r.try_get("id")?,
+            key: r.try_get("key")?,
+            group_id: r.try_get("group_id")?,
+            chain: r.try_get("chain")?,
+            divergence_n: r.try_get("divergence_n")?,
+            event: r.try_get("event")?,
+            rule: r.try_get("rule")?,
+            severity: r.try_get("severity")?,
+            block_number: r.try_get("block_number")?,
+            payload: serde_json::from_str(&payload).unwrap_or(serde_json::Value::String(payload)),
+            created_at: r.try_get("created_at")?,
+            fanned_out: r.try_get::<i64, _>("fanned_out")? != 0,
+            deliveries: Vec::new(),
+        })
+    };
+    get().ctx("reading alert")
+}
+
+fn delivery_row(r: &AnyRow) -> Result<(i64, DeliveryRow), StoreError> {
+    let get = || -> Result<(i64, DeliveryRow), sqlx::Error> {
+        Ok((
+            r.try_get("alert_id")?,
+            DeliveryRow {
+                sink: r.try_get("sink")?,
+                status: r.try_get("status")?,
+                attempts: r.try_get("attempts")?,
+                next_attempt_at: r.try_get("next_attempt_at")?,
+                last_error: r.try_get("last_error")?,
+                delivered_at: r.try_get("delivered_at")?,
+            },
+        ))
+    };
+    get().ctx("reading alert delivery")
+}
+
+impl Store {
+    /// Waits until a batch that wrote alerts commits (in this process), or returns at once if
+    /// one did since the last call. The dispatcher polls as well, for other processes.
+    pub async fn alerts_written(&self) {
+        self.outbox.notified().await
+    }
+
+    /// Alerts with their deliveries, newest first.
+    pub async fn alerts(&self, f: &AlertFilter) -> Result<Vec<AlertRow>, StoreError> {
+        let mut sql = String::from("SELECT * FROM alerts a WHERE 1 = 1");
+        let mut n = 0;
+        let mut p = || {
+            n += 1;
+            format!("${n}")
+        };
+        if f.group.is_some() {
+            sql += &format!(" AND a.group_id = {}", p());
+        }
+        if f.status.is_some() {
+            sql += &format!(
+                " AND EXISTS (SELECT 1 FROM alert_deliveries d WHERE d.alert_id = a.id \
+                 AND d.status = {})",
+                p()
+            );
+        }
+        if f.event.is_some() {
+            sql += &format!(" AND a.event = {}", p());
+        }
+        if f.before.is_some() {
+            sql += &format!(" AND a.id < {}", p());
+        }
+        sql += &format!(" ORDER BY a.id DESC LIMIT {}", p());
+        let mut q = sqlx::query(&sql);
+        if let Some(g) = &f.group {
+            q = q.bind(g);
+        }
+        if let Some(s) = f.status {
+            q = q.bind(s.as_str());
+        }
+        if let Some(e) = f.event {
+            q = q.bind(e.as_str());
+        }
+        if let Some(b) = f.before {
+            q = q.bind(b);
+        }
+        q = q.bind(f.limit.unwrap_or(100).clamp(1, 10_000));
+        let mut alerts = q
+            .fetch_all(&self.pool)
+            .await
+            .ctx("reading alerts")?
+            .iter()
+            .map(alert_row)
+            .collect::<Result<Vec<_>, _>>()?;
+        if alerts.is_empty() {
+            return Ok(alerts);
+        }
+        let placeholders: Vec<String> = (1..=alerts.len()).map(|i| format!("${i}")).collect();
+        let sql = format!(
+            "SELECT * FROM alert_deliveries WHERE alert_id IN ({}) ORDER BY alert_id, sink",
+            placeholders.join(", ")
+        );
+        let mut q = sqlx::query(&sql);
+        for a in &alerts {
+            q = q.bind(a.id);
+        }
+        let mut by_alert: std::collections::HashMap<i64, Vec<DeliveryRow>> = Default::default();
+        for r in q.fetch_all(&self.pool).await.ctx("reading alerts")? {
+            let (id, d) = delivery_row(&r)?;
+            by_alert.entry(id).or_default().push(d);
+        }
+        for a in &mut alerts {
+            a.deliveries = by_alert.remove(&a.id).unwrap_or_default();
+        }
+        Ok(alerts)
+    }
+
+    /// Deliveries by state.
+    pub async fn alert_counts(&self) -> Result<AlertCounts, StoreError> {
+        let rows =
+            sqlx::query("SELECT status, COUNT(*) AS count FROM alert_deliveries GROUP BY status")
+                .fetch_all(&self.pool)
+                .await
+                .ctx("counting alert deliveries")?;
+        let mut out = AlertCounts::default();
+        for r in rows {
+            let status: String = r.try_get("status").ctx("counting alert deliveries")?;
+            let count: i64 = r.try_get("count").ctx("counting alert deliveries")?;
+            match DeliveryStatus::parse(&status) {
+                Some(DeliveryStatus::Pending) => out.pending = count,
+                Some(DeliveryStatus::Delivered) => out.delivered = count,
+                Some(DeliveryStatus::Dead) => out.dead = count,
+                None => {}
+            }
+        }
+        Ok(out)
+    }
+
+    /// Gives up to `limit` alerts their delivery rows: `route` names the sinks each goes to.
+    /// Idempotent, and safe with several dispatchers: the alerts are marked first (skipping
+    /// those another PostgreSQL replica holds), and delivery rows are inserted only if absent.
+    /// Returns how many alerts were routed.
+    pub async fn route_alerts(
+        &self,
+        limit: i64,
+        route: impl Fn(&UnroutedAlert) -> Vec<String>,
+    ) -> Result<usize, StoreError> {
+        let ctx = "routing alerts";
+        let lock = match self.backend {
+            Backend::Postgres => " FOR UPDATE SKIP LOCKED",
+            Backend::Sqlite => "",
+        };
+        let mut tx = self.pool.begin().await.ctx(ctx)?;
+        let rows = sqlx::query(&format!(
+            "UPDATE alerts SET fanned_out = 1 WHERE id IN (SELECT id FROM alerts WHERE \
+             fanned_out = 0 ORDER BY id LIMIT $1{lock}) RETURNING id, group_id, severity"
+        ))
+        .bind(limit)
+        .fetch_all(&mut *tx)
+        .await
+        .ctx(ctx)?;
+        let now = now_ms();
+        for r in &rows {
+            let alert = UnroutedAlert {
+                id: r.try_get("id").ctx(ctx)?,
+                group_id: r.try_get("group_id").ctx(ctx)?,
+                severity: r.try_get("severity").ctx(ctx)?,
+            };
+            for sink in route(&alert) {
+                sqlx::query(
+                    "INSERT INTO alert_deliveries (alert_id, sink, status, attempts, \
+                     next_attempt_at) VALUES ($1, $2, 'pending', 0, $3) \
+                     ON CONFLICT (alert_id, sink) DO NOTHING",
+                )
+                .bind(alert.id)
+                .bind(&sink)
+                .bind(now)
+                .execute(&mut *tx)
+                .await
+                .ctx(ctx)?;
+            }
+        }
+        tx.commit().await.ctx(ctx)?;
+        Ok(rows.len())
+    }
+
+    /// Claims up to `limit` due deliveries until `lease_until` (unix ms), counting the attempt.
+    pub async fn claim_deliveries(
+        &self,
+        now: i64,
+        lease_until: i64,
+        limit: i64,
+    ) -> Result<Vec<ClaimedDelivery>, StoreError> {
+        let ctx = "claiming alert deliveries";
+        let lock = match self.backend {
+            Backend::Postgres => " FOR UPDATE SKIP LOCKED",
+            Backend::Sqlite => "",
+        };
+        let rows = sqlx::query(&format!(
+            "UPDATE alert_deliveries SET next_attempt_at = $2, attempts = attempts + 1 \
+             WHERE (alert_id, sink) IN (SELECT alert_id, sink FROM alert_deliveries \
+             WHERE status = 'pending' AND next_attempt_at <= $1 \
+             ORDER BY next_attempt_at LIMIT $3{lock}) RETURNING alert_id, sink, attempts"
+        ))
+        .bind(now)
+        .bind(lease_until)
+        .bind(limit)
+        .fetch_all(&self.pool)
+        .await
+        .ctx(ctx)?;
+        let mut out = Vec::with_capacity(rows.len());
+        for r in rows {
+            let alert_id: i64 = r.try_get("alert_id").ctx(ctx)?;
+            let alert = sqlx::query("SELECT key, event, payload FROM alerts WHERE id = $1")
+                .bind(alert_id)
+                .fetch_one(&self.pool)
+                .await
+                .ctx(ctx)?;
+            out.push(ClaimedDelivery {
+                alert_id,
+                sink: r.try_get("sink").ctx(ctx)?,
+                attempts: r.try_get("attempts").ctx(ctx)?,
+                key: alert.try_get("key").ctx(ctx)?,
+                event: alert.try_get("event").ctx(ctx)?,
+                payload: alert.try_get("payload").ctx(ctx)?,
+            });
+        }
+        Ok(out)
+    }
+
+    pub async fn mark_delivered(&self, alert_id: i64, sink: &str) -> Result<(), StoreError> {
+        sqlx::query(
+            "UPDATE alert_deliveries SET status = 'delivered', delivered_at = $3, \
+             last_error = NULL WHERE alert_id = $1 AND sink = $2",
+        )
+        .bind(alert_id)
+        .bind(sink)
+        .bind(now_ms())
+        .execute(&self.pool)
+        .await
+        .ctx("marking alert delivered")?;
+        Ok(())
+    }
+
+    /// Records a failed attempt: retried at `retry_at` (unix ms), or `None`: dead.
+    pub async fn mark_failed(
+        &self,
+        alert_id: i64,
+        sink: &str,
+        error: &str,
+        retry_at: Option<i64>,
+    ) -> Result<(), StoreError> {
+        let (status, at) = match retry_at {
+            Some(at) => ("pending", at),
+            None => ("dead", now_ms()),
+        };
+        // Not over a delivery another dispatcher completed meanwhile.
+        sqlx::query(
+            "UPDATE alert_deliveries SET status = $3, next_attempt_at = $4, last_error = $5 \
+             WHERE alert_id = $1 AND sink = $2 AND status = 'pending'",
+        )
+        .bind(alert_id)
+        .bind(sink)
+        .bind(status)
+        .bind(at)
+        .bind(error)
+        .execute(&self.pool)
+        .await
+        .ctx("recording a failed alert delivery")?;
+        Ok(())
+    }
+
+    /// Gives back a claimed delivery that was not attempted to its end (shutdown): due now,
+    /// and the attempt not counted.
+    pub async fn release_delivery(&self, alert_id: i64, sink: &str) -> Result<(), StoreError> {
+        sqlx::query(
+            "UPDATE alert_deliveries SET next_attempt_at = $3, attempts = attempts - 1 \
+             WHERE alert_id = $1 AND sink = $2 AND status = 'pending' AND attempts > 0",
+        )
+        .bind(alert_id)
+        .bind(sink)
+        .bind(now_ms())
+        .execute(&self.pool)
+        .await
+        .ctx("releasing an alert delivery")?;
+        Ok(())
+    }
+
+    /// Re-arms the dead deliveries of the alert with this key: pending, due now, attempts from
+    /// zero. Returns how many; `NotFound` if no alert has the key.
+    pub async fn retry_alert(&self, key: &str) -> Result<u64, StoreError> {
+        let ctx = "re-arming alert";
+        let id: Option<i64> = sqlx::query("SELECT id FROM alerts WHERE key = $1")
+            .bind(key)
+            .fetch_optional(&self.pool)
+            .await
+            .ctx(ctx)?
+            .map(|r| r.try_get("id"))
+            .transpose()
+            .ctx(ctx)?;
+        let id = id.ok_or_else(|| StoreError::NotFound(format!("alert {key}")))?;
+        let done = sqlx::query(
+            "UPDATE alert_deliveries SET status = 'pending', attempts = 0, \
+             next_attempt_at = $2 WHERE alert_id = $1 AND status = 'dead'",
+        )
+        .bind(id)
+        .bind(now_ms())
+        .execute(&self.pool)
+        .await
+        .ctx(ctx)?;
+        if done.rows_affected() > 0 {
+            self.outbox.notify_one();
+        }
+        Ok(done.rows_affected())
+    }
+}
