@@ -12,10 +12,11 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
 use serde::Serialize;
 
+use crate::alert::AlertEvent;
 use crate::reconcile::{Rule, Severity};
 use crate::store::{
-    Divergence, DivergenceFilter, DivergenceStatus, GroupRow, ManifestVersion, RecordFilter,
-    RecordRow, Store, StoreError,
+    AlertFilter, AlertRow, DeliveryStatus, Divergence, DivergenceFilter, DivergenceStatus,
+    GroupRow, ManifestVersion, RecordFilter, RecordRow, Store, StoreError,
 };
 
 /// The most rows one page may hold.
@@ -157,6 +158,61 @@ pub struct DivergencePage {
     pub next_cursor: Option<String>,
     /// Whether the page is full, so more may follow right away.
     pub has_more: bool,
+}
+
+/// A page of alerts, newest first, as the API answers and `alerts --json` prints.
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct AlertPage {
+    pub alerts: Vec<AlertRow>,
+    /// The position after the last alert: pass it as `cursor` for the next (older) page.
+    pub next_cursor: Option<String>,
+    /// Whether the page is full, so more may follow.
+    pub has_more: bool,
+}
+
+/// The alert filters and page position, checked.
+pub fn alert_filter(p: &Params) -> Result<AlertFilter, ParamError> {
+    p.only(&["group", "status", "event", "limit", "cursor"])?;
+    let group = match p.get("group") {
+        None => None,
+        Some(g) if !g.is_empty() && g.len() <= 128 => Some(g.to_string()),
+        Some(_) => return Err(ParamError::new("group", "must be a group id")),
+    };
+    Ok(AlertFilter {
+        group,
+        status: match p.get("status") {
+            None => None,
+            Some(s) => Some(DeliveryStatus::parse(s).ok_or_else(|| {
+                ParamError::new("status", "must be one of pending, delivered, dead")
+            })?),
+        },
+        event: match p.get("event") {
+            None => None,
+            Some(e) => Some(AlertEvent::parse(e).ok_or_else(|| {
+                ParamError::new(
+                    "event",
+                    "must be one of opened, resolved, retracted, reopened",
+                )
+            })?),
+        },
+        before: match p.get("cursor") {
+            None => None,
+            Some(c) => Some(decode_cursor(c, "alerts", true, 1)?[0]),
+        },
+        limit: Some(p.limit()?),
+    })
+}
+
+/// One page of alerts with their deliveries.
+pub async fn alerts_page(store: &Store, f: &AlertFilter) -> Result<AlertPage, StoreError> {
+    let alerts = store.alerts(f).await?;
+    Ok(AlertPage {
+        has_more: alerts.len() as i64 == f.limit.unwrap_or(i64::MAX),
+        next_cursor: alerts
+            .last()
+            .map(|a| encode_cursor("alerts", true, &[a.id])),
+        alerts,
+    })
 }
 
 /// Every registered group, as the API answers and `group list --json` prints.

@@ -670,7 +670,7 @@ async fn a_killed_daemon_delivers_after_restart(backend: support::Backend) {
         .unwrap();
     assert!(out.status.success(), "{out:?}");
     let listed: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
-    assert_eq!(listed.as_array().unwrap().len(), 2, "{listed}");
+    assert_eq!(listed["alerts"].as_array().unwrap().len(), 2, "{listed}");
 
     let rx = Receiver::on(
         tokio::net::TcpListener::bind(("127.0.0.1", port))

@@ -677,13 +677,19 @@ async fn the_server_matches_its_openapi_document(backend: support::Backend) {
         "/healthz",
         "/readyz",
         "/metrics",
+        "/v1/alerts",
+        "/v1/alerts/{key}/retry",
+        "/groups/{id}",
     ] {
         assert!(paths.contains_key(expected), "{expected} is documented");
     }
     let mut admin_ops = 0;
     for (path, item) in paths {
         for (method, op) in item.as_object().unwrap() {
-            let uri = path.replace("{id}", "g").replace("{n}", "1");
+            let uri = path
+                .replace("{id}", "g")
+                .replace("{n}", "1")
+                .replace("{key}", "no-such-key");
             let uri = if path == "/v1/log/proof/inclusion" {
                 format!("{uri}?index=0")
             } else if path == "/v1/log/proof/consistency" {
@@ -729,8 +735,8 @@ async fn the_server_matches_its_openapi_document(backend: support::Backend) {
         }
     }
     assert_eq!(
-        admin_ops, 3,
-        "POST /v1/groups, PUT /v1/groups/{{id}}, POST …/ack"
+        admin_ops, 4,
+        "POST /v1/groups, PUT /v1/groups/{{id}}, POST …/ack, POST /v1/alerts/{{key}}/retry"
     );
 }
 on_both_backends!(openapi_document, the_server_matches_its_openapi_document);

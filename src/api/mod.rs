@@ -4,6 +4,7 @@
 //!
 //! - [`groups`]: list, show, register, update; declared beside observed state.
 //! - [`records`]: a group's records and divergences, paged; acknowledging a divergence.
+//! - [`alerts`]: alerts and the state of their deliveries; re-arming a dead one.
 //! - [`log`]: the verifiable log's checkpoint, entries and proofs.
 //! - [`ops`]: `/healthz`, `/readyz`, `/metrics`.
 //! - [`page`]: `/groups/{id}`, a group's public status page (HTML, no JavaScript).
@@ -12,6 +13,7 @@
 //! Invariant: admin routes check the bearer token before they read anything else, comparing
 //! digests in constant time; every other route only reads.
 
+pub mod alerts;
 pub mod groups;
 pub mod log;
 pub mod openapi;
@@ -223,6 +225,7 @@ pub fn router(state: ApiState) -> Router {
         .merge(ops::routes())
         .merge(groups::routes())
         .merge(records::routes())
+        .merge(alerts::routes())
         .merge(log::routes())
         .merge(page::routes())
         .route("/v1/openapi.json", get(openapi::document))

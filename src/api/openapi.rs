@@ -7,7 +7,7 @@ use serde::Serialize;
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi, ToSchema};
 
-use super::{groups, log, ops, page, records};
+use super::{alerts, groups, log, ops, page, records};
 
 /// Every error answer: `{"error": {"code", "message"}}`, with `details` for some codes.
 #[derive(Debug, Serialize, ToSchema)]
@@ -18,7 +18,7 @@ pub struct ErrorBody {
 #[derive(Debug, Serialize, ToSchema)]
 pub struct ErrorDetail {
     /// Stable: bad_parameter, bad_body, unauthorized, admin_disabled, not_found,
-    /// group_not_found, conflict, id_mismatch, invalid_manifest, unknown_chain, no_checkpoint,
+    /// group_not_found, alert_not_found, conflict, id_mismatch, invalid_manifest, unknown_chain, no_checkpoint,
     /// out_of_range, not_ready, storage_unavailable, log_error.
     pub code: String,
     /// For people; may change.
@@ -62,6 +62,8 @@ impl Modify for AdminAuth {
         records::list_records,
         records::list_divergences,
         records::ack_divergence,
+        alerts::list_alerts,
+        alerts::retry_alert,
         log::checkpoint,
         log::entries,
         log::inclusion,

@@ -107,7 +107,8 @@ pub async fn readyz(State(state): State<ApiState>) -> Response {
 }
 
 /// Prometheus metrics: chain head, indexed block and lag, events and records, RPC errors by
-/// kind, open divergences by severity, the log's size, and readiness.
+/// kind, open divergences by severity, alert deliveries by state, the log's size, and
+/// readiness.
 #[utoipa::path(get, path = "/metrics", tag = "ops", responses(
     (status = 200, description = "Prometheus text exposition format", content_type = "text/plain", body = String)))]
 pub async fn metrics(State(state): State<ApiState>) -> Result<Response, ApiError> {
@@ -213,6 +214,20 @@ pub async fn metrics(State(state): State<ApiState>) -> Result<Response, ApiError
                 (format!("{{severity=\"{sev}\"}}"), n.to_string())
             })
             .collect(),
+    );
+    let alerts = state.store.alert_counts().await?;
+    family(
+        "groupstate_alert_deliveries",
+        "gauge",
+        "Alert deliveries by state (pending: not yet delivered; dead: gave up after the configured attempts).",
+        [
+            ("pending", alerts.pending),
+            ("delivered", alerts.delivered),
+            ("dead", alerts.dead),
+        ]
+        .iter()
+        .map(|(s, n)| (format!("{{status=\"{s}\"}}"), n.to_string()))
+        .collect(),
     );
     let mut sizes = Vec::new();
     for chain in &state.chains {

@@ -1,13 +1,12 @@
 //! `groupstate alerts`: the outbox and the state of each alert's deliveries; `alerts retry KEY`
 //! re-arms a dead one.
 
-use anyhow::Context;
 use clap::{Args, Subcommand};
 
 use super::output::{json, short, table};
-use crate::alert::AlertEvent;
 use crate::config::Settings;
-use crate::store::{AlertFilter, AlertRow, DeliveryStatus, StoreError};
+use crate::query::{self, AlertPage, Params};
+use crate::store::StoreError;
 
 #[derive(Debug, Args)]
 #[command(args_conflicts_with_subcommands = true)]
@@ -24,7 +23,7 @@ pub enum AlertsCommand {
     Retry { key: String },
 }
 
-/// Alerts, newest first.
+/// Alerts, newest first, filtered and paged like `GET /v1/alerts`.
 #[derive(Debug, Args)]
 pub struct ListArgs {
     #[arg(long)]
@@ -35,11 +34,12 @@ pub struct ListArgs {
     /// opened | resolved | retracted | reopened
     #[arg(long)]
     event: Option<String>,
-    #[arg(long, default_value_t = 50)]
-    limit: i64,
-    /// Only alerts older than this alert id (the last id of the previous page).
+    /// 1..=1000 (default 100)
     #[arg(long)]
-    before: Option<i64>,
+    limit: Option<String>,
+    /// The `next_cursor` of the previous page
+    #[arg(long)]
+    cursor: Option<String>,
     #[arg(long)]
     json: bool,
 }
@@ -55,37 +55,25 @@ pub async fn run(settings: &Settings, args: AlertsArgs) -> anyhow::Result<()> {
         },
         None => {
             let a = args.list;
-            let filter = AlertFilter {
-                group: a.group,
-                status: a
-                    .status
-                    .map(|s| {
-                        DeliveryStatus::parse(&s).with_context(|| {
-                            format!("--status {s}: expected pending, delivered or dead")
-                        })
-                    })
-                    .transpose()?,
-                event: a
-                    .event
-                    .map(|e| {
-                        AlertEvent::parse(&e).with_context(|| {
-                            format!("--event {e}: expected opened, resolved, retracted or reopened")
-                        })
-                    })
-                    .transpose()?,
-                before: a.before,
-                limit: Some(a.limit),
-            };
-            print(&store.alerts(&filter).await?, a.json)?;
+            let params = Params::from_pairs([
+                ("group", a.group),
+                ("status", a.status),
+                ("event", a.event),
+                ("limit", a.limit),
+                ("cursor", a.cursor),
+            ]);
+            let filter = query::alert_filter(&params).map_err(super::query::flag_error)?;
+            print(&query::alerts_page(&store, &filter).await?, a.json)?;
         }
     }
     Ok(())
 }
 
-fn print(rows: &[AlertRow], as_json: bool) -> anyhow::Result<()> {
+fn print(page: &AlertPage, as_json: bool) -> anyhow::Result<()> {
     if as_json {
-        return json(&rows);
+        return json(page);
     }
+    let rows = &page.alerts;
     table(
         &[
             "ID",
@@ -135,5 +123,8 @@ fn print(rows: &[AlertRow], as_json: bool) -> anyhow::Result<()> {
             .collect(),
     );
     println!("{} alert(s)", rows.len());
+    if let (true, Some(c)) = (page.has_more, &page.next_cursor) {
+        eprintln!("more: --cursor {c}");
+    }
     Ok(())
 }

@@ -1,7 +1,8 @@
 //! `groupstate demo`: a self-contained run on a local anvil devnet it starts itself — a real
 //! Safe 1.4.1 with three owners and threshold 2, a registered group, the daemon following it
-//! live, a payment signed by two owners, then an owner nobody documented, and the records and
-//! open divergence that show it, and the signed checkpoint of the log that holds them.
+//! live, a payment signed by two owners, then an owner nobody documented; the signed webhook
+//! alert that reports it (to a receiver the demo runs), the records, the open divergence as
+//! the HTTP API answers it, and the signed checkpoint of the log that holds them.
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -12,10 +13,11 @@ use tokio_util::sync::CancellationToken;
 
 use super::output;
 use crate::chain::Follower;
-use crate::config::{ChainConfig, Settings};
+use crate::config::{AlertsConfig, ChainConfig, Secret, Settings, SinkConfig, SinkKind};
 use crate::devnet::{self, Devnet, DevnetOptions, SafeContracts, SafeVersion};
 use crate::ledger::LogSigner;
 use crate::manifest::Manifest;
+use crate::reconcile::Severity;
 use crate::store::{DivergenceFilter, DivergenceStatus, RecordFilter, Store};
 
 pub async fn run(settings: Settings) -> anyhow::Result<()> {
@@ -84,6 +86,38 @@ pub async fn run(settings: Settings) -> anyhow::Result<()> {
         let cancel = cancel.clone();
         tokio::spawn(async move { follower.run(cancel).await })
     };
+
+    // The group's operators: a webhook receiver that checks each alert's signature.
+    let mut receiver = Receiver::start().await?;
+    let alerts = AlertsConfig {
+        sinks: vec![SinkConfig {
+            name: "operators".into(),
+            kind: SinkKind::Webhook,
+            url: receiver.url.clone(),
+            secret: Some(Secret::new(DEMO_SECRET)),
+            secret_env: None,
+            min_severity: Severity::Medium,
+            groups: vec![],
+        }],
+        ..AlertsConfig::default()
+    };
+    let dispatcher = crate::alert::Dispatcher::new(store.clone(), &alerts)?;
+    let dispatching = {
+        let cancel = cancel.clone();
+        tokio::spawn(async move { dispatcher.run(cancel).await })
+    };
+    // The HTTP API, as partners query it.
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+    let api = listener.local_addr()?;
+    let serving = tokio::spawn(crate::api::serve(
+        listener,
+        crate::api::ApiState::new(store.clone(), vec!["local".into()]),
+        cancel.clone(),
+    ));
+    println!(
+        "   alerts go to a signed webhook at {}; the API listens on http://{api}",
+        receiver.url
+    );
     wait_for(&store, Duration::from_secs(30), |s| async move {
         Ok(s.group("river-guild")
             .await?
@@ -129,6 +163,16 @@ pub async fn run(settings: Settings) -> anyhow::Result<()> {
         mined.elapsed().as_millis(),
         receipt.block_number.unwrap_or_default()
     );
+    let alert = receiver.next(Duration::from_secs(30)).await?;
+    println!(
+        "\n== the operators' webhook received the alert {} ms after the block was mined",
+        mined.elapsed().as_millis()
+    );
+    println!(
+        "   X-Groupstate-Signature valid: {}; idempotency key {}",
+        alert.signature_valid, alert.key
+    );
+    println!("   {}", crate::alert::summary(&alert.body));
 
     println!("\n== groupstate records river-guild");
     let filter = RecordFilter {
@@ -154,6 +198,13 @@ pub async fn run(settings: Settings) -> anyhow::Result<()> {
         &crate::query::divergences_page(&store, "river-guild", &filter).await?,
         false,
     )?;
+    let path = "/v1/groups/river-guild/divergences?status=open&limit=1";
+    let answer: serde_json::Value = reqwest::get(format!("http://{api}{path}"))
+        .await?
+        .json()
+        .await?;
+    println!("\n== GET {path}");
+    println!("{}", serde_json::to_string_pretty(&answer)?);
     // Every record, and the manifest, in the log under a signed checkpoint.
     let logged = store.count_records("river-guild").await? as u64 + 1;
     wait_for(&store, Duration::from_secs(30), |s| async move {
@@ -169,9 +220,72 @@ pub async fn run(settings: Settings) -> anyhow::Result<()> {
     }
     cancel.cancel();
     task.await.context("follower task")??;
+    dispatching.await.context("alert dispatcher")??;
+    serving.await.context("HTTP API")??;
     store.close().await;
     println!("\nThe demo's database is kept at {}.", db.display());
     Ok(())
+}
+
+/// The webhook secret the demo's receiver checks.
+const DEMO_SECRET: &str = "demo-webhook-secret";
+
+/// An alert as the demo's receiver got it.
+struct Received {
+    body: String,
+    key: String,
+    signature_valid: bool,
+}
+
+/// A local webhook receiver standing in for the operators' endpoint.
+struct Receiver {
+    url: String,
+    rx: tokio::sync::mpsc::Receiver<Received>,
+}
+
+impl Receiver {
+    async fn start() -> anyhow::Result<Receiver> {
+        use axum::http::HeaderMap;
+        let (tx, rx) = tokio::sync::mpsc::channel(64);
+        let app = axum::Router::new().route(
+            "/hook",
+            axum::routing::post(move |headers: HeaderMap, body: String| {
+                let tx = tx.clone();
+                async move {
+                    let header = |name: &str| {
+                        headers
+                            .get(name)
+                            .and_then(|v| v.to_str().ok())
+                            .unwrap_or("")
+                            .to_string()
+                    };
+                    let timestamp: u64 = header("x-groupstate-timestamp").parse().unwrap_or(0);
+                    let expected = crate::alert::sign(DEMO_SECRET.as_bytes(), timestamp, &body);
+                    let _ = tx
+                        .send(Received {
+                            signature_valid: header("x-groupstate-signature") == expected,
+                            key: header("x-groupstate-idempotency-key"),
+                            body,
+                        })
+                        .await;
+                    axum::http::StatusCode::NO_CONTENT
+                }
+            }),
+        );
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+        let url = format!("http://{}/hook", listener.local_addr()?);
+        tokio::spawn(async move { axum::serve(listener, app).await });
+        Ok(Receiver { url, rx })
+    }
+
+    /// The next alert, or an error after `limit`.
+    async fn next(&mut self, limit: Duration) -> anyhow::Result<Received> {
+        tokio::time::timeout(limit, self.rx.recv())
+            .await
+            .ok()
+            .flatten()
+            .with_context(|| format!("no alert reached the webhook within {limit:?}"))
+    }
 }
 
 async fn wait_for<F, Fut>(store: &Store, limit: Duration, check: F) -> anyhow::Result<()>

@@ -85,7 +85,7 @@ pub struct AckArgs {
 }
 
 /// A flag error in the CLI's words: `--from-block: must be …`.
-fn flag_error(e: ParamError) -> anyhow::Error {
+pub(super) fn flag_error(e: ParamError) -> anyhow::Error {
     anyhow::anyhow!("--{}: {}", e.name.replace('_', "-"), e.problem)
 }
 

@@ -49,7 +49,7 @@ impl DeliveryStatus {
 }
 
 /// One alert with the state of its delivery to each sink.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct AlertRow {
     pub id: i64,
     pub key: String,
@@ -61,6 +61,7 @@ pub struct AlertRow {
     pub severity: String,
     pub block_number: i64,
     /// The body sent to webhooks.
+    #[schema(value_type = Object)]
     pub payload: serde_json::Value,
     /// Unix seconds.
     pub created_at: String,
@@ -70,7 +71,7 @@ pub struct AlertRow {
 }
 
 /// The delivery of one alert to one sink.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 pub struct DeliveryRow {
     pub sink: String,
     pub status: String,
@@ -95,7 +96,7 @@ pub struct AlertFilter {
 }
 
 /// Deliveries by state, for metrics.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 pub struct AlertCounts {
     pub pending: i64,
     pub delivered: i64,

@@ -210,48 +210,79 @@ impl Store {
     /// A page of a group's records in chain order (or newest first), after a position.
     ///
     /// Pages are keyed by position, not offset: a group's records only ever arrive above its
-    /// synced block, so a page boundary stays put while new records are written.
+    /// synced block, so a page boundary stays put while new records are written. Only the
+    /// conditions asked for are in the statement, so each can use its index; a time range is
+    /// first turned into the blocks whose timestamps fall in it (timestamps grow with blocks).
     pub async fn records(
         &self,
         group_id: &str,
         f: &RecordFilter,
     ) -> Result<Vec<RecordRow>, StoreError> {
-        let (cmp, order) = if f.descending {
-            ("<", "DESC")
-        } else {
-            (">", "ASC")
-        };
-        let (after_block, after_log) = f.after.unwrap_or(if f.descending {
-            (i64::MAX, i64::MAX)
-        } else {
-            (i64::MIN, i64::MIN)
-        });
-        let timed = f.from_time.is_some() || f.to_time.is_some();
-        let time = if timed {
-            " AND block_timestamp >= $9 AND block_timestamp <= $10"
-        } else {
-            ""
-        };
-        let sql = format!(
-            "SELECT * FROM records WHERE group_id = $1 \
-             AND ($2 IS NULL OR kind = $2) AND ($3 IS NULL OR category = $3) \
-             AND block_number >= $4 AND block_number <= $5 \
-             AND (block_number, log_index) {cmp} ($6, $7){time} \
-             ORDER BY block_number {order}, log_index {order} LIMIT $8"
-        );
-        let mut query = sqlx::query(&sql)
-            .bind(group_id)
-            .bind(&f.kind)
-            .bind(&f.category)
-            .bind(f.from_block.unwrap_or(i64::MIN))
-            .bind(f.to_block.unwrap_or(i64::MAX))
-            .bind(after_block)
-            .bind(after_log)
-            .bind(f.limit.unwrap_or(i64::MAX));
-        if timed {
-            query = query
-                .bind(f.from_time.unwrap_or(i64::MIN))
-                .bind(f.to_time.unwrap_or(i64::MAX));
+        let mut lo = f.from_block;
+        let mut hi = f.to_block;
+        if let Some(t) = f.from_time {
+            match self.block_at_time(group_id, t, true).await? {
+                Some(b) => lo = Some(lo.map_or(b, |l| l.max(b))),
+                None => return Ok(Vec::new()),
+            }
+        }
+        if let Some(t) = f.to_time {
+            match self.block_at_time(group_id, t, false).await? {
+                Some(b) => hi = Some(hi.map_or(b, |h| h.min(b))),
+                None => return Ok(Vec::new()),
+            }
+        }
+        enum Arg<'a> {
+            Int(i64),
+            Text(&'a str),
+        }
+        let mut sql = String::from("SELECT * FROM records WHERE group_id = $1");
+        let mut args = vec![Arg::Text(group_id)];
+        // Appends ` AND <text>$n` binding `arg` as the next parameter.
+        macro_rules! and {
+            ($text:expr, $arg:expr) => {{
+                args.push($arg);
+                sql.push_str(&format!(" AND {}${}", $text, args.len()));
+            }};
+        }
+        if let Some(k) = &f.kind {
+            and!("kind = ", Arg::Text(k));
+        }
+        if let Some(c) = &f.category {
+            and!("category = ", Arg::Text(c));
+        }
+        if let Some(l) = lo {
+            and!("block_number >= ", Arg::Int(l));
+        }
+        if let Some(h) = hi {
+            and!("block_number <= ", Arg::Int(h));
+        }
+        let order = if f.descending { "DESC" } else { "ASC" };
+        if let Some((block, log)) = f.after {
+            // The plain bound on block_number lets the planner start the index scan there.
+            let (cmp, bound) = if f.descending {
+                ("<", "block_number <= ")
+            } else {
+                (">", "block_number >= ")
+            };
+            and!(bound, Arg::Int(block));
+            let n = args.len();
+            and!(
+                format!("(block_number, log_index) {cmp} (${n}, "),
+                Arg::Int(log)
+            );
+            sql.push(')');
+        }
+        sql.push_str(&format!(
+            " ORDER BY block_number {order}, log_index {order} LIMIT {}",
+            f.limit.unwrap_or(i64::MAX)
+        ));
+        let mut query = sqlx::query(&sql);
+        for a in args {
+            query = match a {
+                Arg::Int(v) => query.bind(v),
+                Arg::Text(v) => query.bind(v),
+            };
         }
         query
             .fetch_all(&self.pool)
@@ -260,6 +291,32 @@ impl Store {
             .iter()
             .map(record_row)
             .collect::<Result<_, _>>()
+            .ctx("reading records")
+    }
+
+    /// The first block of a group's records at or after `time` (`from`), or the last at or
+    /// before it; `None` if there is none.
+    async fn block_at_time(
+        &self,
+        group_id: &str,
+        time: i64,
+        from: bool,
+    ) -> Result<Option<i64>, StoreError> {
+        let sql = if from {
+            "SELECT block_number FROM records WHERE group_id = $1 AND block_timestamp >= $2 \
+             ORDER BY block_timestamp, block_number LIMIT 1"
+        } else {
+            "SELECT block_number FROM records WHERE group_id = $1 AND block_timestamp <= $2 \
+             ORDER BY block_timestamp DESC, block_number DESC LIMIT 1"
+        };
+        sqlx::query(sql)
+            .bind(group_id)
+            .bind(time)
+            .fetch_optional(&self.pool)
+            .await
+            .ctx("reading records")?
+            .map(|r| r.try_get("block_number"))
+            .transpose()
             .ctx("reading records")
     }
 
