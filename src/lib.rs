@@ -29,12 +29,15 @@
 //! - [`store`]: sqlx persistence on SQLite or PostgreSQL; every derived row can be rolled back
 //!   to a block.
 //! - [`decisions`]: the read side that assembles proposals and Safe executions from records.
+//! - [`query`]: the read side the API and the CLI share: parameters checked once, pages with
+//!   position cursors, the JSON views; [`state`]: declared beside observed, per contract.
+//! - [`metrics`]: what each follower publishes as it runs, for `/metrics` and `/readyz`.
 //! - [`ledger`]: the verifiable log: canonical leaves of final records and manifest versions, an
 //!   RFC 6962 / 9162 Merkle tree, retractions after a finalized reorg, signed-note checkpoints,
 //!   proofs, and the audit anyone can run (`groupstate verify`).
 //! - [`alert`]: the outbox written with every divergence change, and the dispatcher that
 //!   delivers it at least once to webhooks (HMAC-signed), Slack, Discord and the log.
-//! - [`api`]: the HTTP API (axum).
+//! - [`api`]: the HTTP API (axum), its OpenAPI document, and the public status page.
 //! - [`cli`]: the `groupstate` command; [`devnet`]: a local anvil chain with the real Safe and
 //!   OpenZeppelin contracts, for the demo, the tests and the benchmarks.
 
