@@ -343,29 +343,43 @@ impl Store {
         self.divergence_page(group_id, &filter).await
     }
 
-    /// A page of a group's divergences by number (oldest first unless `descending`).
+    /// A page of a group's divergences by number (oldest first unless `descending`). As for
+    /// records, only the conditions asked for are in the statement, so the planner walks the
+    /// primary key in order rather than sorting every divergence of the group.
     pub async fn divergence_page(
         &self,
         group_id: &str,
         f: &DivergenceFilter,
     ) -> Result<Vec<Divergence>, StoreError> {
-        let (cmp, order, start) = if f.descending {
-            ("<", "DESC", i64::MAX)
-        } else {
-            (">", "ASC", i64::MIN)
-        };
-        let sql = format!(
-            "SELECT * FROM divergences WHERE group_id = $1 AND ($2 IS NULL OR status = $2) \
-             AND ($3 IS NULL OR severity = $3) AND ($4 IS NULL OR rule = $4) AND n {cmp} $5 \
-             ORDER BY n {order} LIMIT $6"
-        );
-        let rows = sqlx::query(&sql)
-            .bind(group_id)
-            .bind(f.status.map(|s| s.as_str()))
-            .bind(&f.severity)
-            .bind(&f.rule)
-            .bind(f.after.unwrap_or(start))
-            .bind(f.limit.unwrap_or(i64::MAX))
+        let mut sql = String::from("SELECT * FROM divergences WHERE group_id = $1");
+        let mut texts: Vec<&str> = vec![group_id];
+        for (column, value) in [
+            ("status", f.status.map(|s| s.as_str())),
+            ("severity", f.severity.as_deref()),
+            ("rule", f.rule.as_deref()),
+        ] {
+            if let Some(v) = value {
+                texts.push(v);
+                sql.push_str(&format!(" AND {column} = ${}", texts.len()));
+            }
+        }
+        let order = if f.descending { "DESC" } else { "ASC" };
+        if f.after.is_some() {
+            let cmp = if f.descending { "<" } else { ">" };
+            sql.push_str(&format!(" AND n {cmp} ${}", texts.len() + 1));
+        }
+        sql.push_str(&format!(
+            " ORDER BY n {order} LIMIT {}",
+            f.limit.unwrap_or(i64::MAX)
+        ));
+        let mut query = sqlx::query(&sql);
+        for t in texts {
+            query = query.bind(t);
+        }
+        if let Some(after) = f.after {
+            query = query.bind(after);
+        }
+        let rows = query
             .fetch_all(&self.pool)
             .await
             .ctx("reading divergences")?;
