@@ -122,6 +122,12 @@ impl Store {
                              PRAGMA temp_store = MEMORY;",
                         )
                         .await?;
+                    } else {
+                        // sqlx prepares every statement; after five runs PostgreSQL may keep a
+                        // generic plan that ignores the values (a kind no record has, a status
+                        // few have) and scans a million rows for them. Plan with the values.
+                        conn.execute("SET plan_cache_mode = force_custom_plan")
+                            .await?;
                     }
                     Ok(())
                 })
