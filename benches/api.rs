@@ -127,6 +127,13 @@ async fn seed(store: &Store, records: u64, divergences: u64) -> (Duration, Durat
     // As autovacuum (PostgreSQL) or `PRAGMA optimize` (SQLite) would after a bulk load: the
     // planner needs statistics to choose between indexes.
     sqlx::query("ANALYZE").execute(store.pool()).await.unwrap();
+    if store.backend() == groupstate::store::Backend::Sqlite {
+        // And as the WAL's automatic checkpoints would, once the load stops.
+        sqlx::query("PRAGMA wal_checkpoint(TRUNCATE)")
+            .execute(store.pool())
+            .await
+            .unwrap();
+    }
     (records_took, t.elapsed())
 }
 
