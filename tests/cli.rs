@@ -251,4 +251,23 @@ async fn manifest_check_against_the_chain() {
         "{}",
         text(&differs.stdout)
     );
+
+    // `status`: the head from the node, nothing indexed yet, so not ready (non-zero exit).
+    let db = dir.path().join("status.db");
+    let status = std::process::Command::new(env!("CARGO_BIN_EXE_groupstate"))
+        .args(["--config", config.to_str().unwrap(), "status", "--json"])
+        .env(
+            "GROUPSTATE__DATABASE__URL",
+            format!("sqlite://{}?mode=rwc", db.display()),
+        )
+        .env("RUST_LOG", "error")
+        .output()
+        .unwrap();
+    assert!(!status.status.success());
+    let v: serde_json::Value = serde_json::from_slice(&status.stdout).unwrap();
+    assert_eq!(v["ready"], false);
+    assert!(v["chains"][0]["head"].as_u64().unwrap() > 0, "{v}");
+    assert_eq!(v["chains"][0]["indexed"], serde_json::Value::Null);
+    assert_eq!(v["chains"][0]["max_lag"], 16);
+    assert!(text(&status.stderr).contains("not ready"));
 }

@@ -267,6 +267,34 @@ async fn status_page(backend: support::Backend) {
     };
     let server = tokio::spawn(groupstate::api::serve(listener, state, cancel.clone()));
     let http = reqwest::Client::new();
+    // The follower has stepped and is at the head: ready, and the figures are exported.
+    let ready = http
+        .get(format!("http://{addr}/readyz"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(ready.status(), 200);
+    let ready: serde_json::Value = ready.json().await.unwrap();
+    assert_eq!(ready["chains"][0]["lag"], 0, "{ready}");
+    let exported = http
+        .get(format!("http://{addr}/metrics"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let head = devnet.head().await.unwrap();
+    for line in [
+        format!("groupstate_chain_head_block{{chain=\"local\"}} {head}"),
+        format!("groupstate_chain_indexed_block{{chain=\"local\"}} {head}"),
+        "groupstate_chain_lag_blocks{chain=\"local\"} 0".to_string(),
+        "groupstate_ready{chain=\"local\"} 1".to_string(),
+        "groupstate_divergences_open{severity=\"critical\"} 1".to_string(),
+    ] {
+        assert!(exported.lines().any(|l| l == line), "{line} in\n{exported}");
+    }
+    assert!(exported.contains("groupstate_records_total{chain=\"local\"} "));
     let page_url = format!("http://{addr}/groups/river-guild");
     let payment_tx = pay.transaction_hash.to_string();
 
