@@ -489,6 +489,44 @@ on_both_backends!(
     a_delivery_that_keeps_failing_goes_dead
 );
 
+/// A receiver that refuses the request for good (410 Gone: a revoked webhook) makes the
+/// delivery dead at the first attempt, not after every retry; a 429 is retried.
+async fn a_refusal_for_good_is_dead_at_once(backend: support::Backend) {
+    let db = support::TestDb::new(backend).await;
+    let store = db.store().await;
+    let rx = Receiver::start().await;
+    rx.answer(StatusCode::GONE);
+    let mut config = alerts_config(vec![webhook("ops", &rx.url)]);
+    config.max_attempts = 5;
+    let d = Dispatcher::new(store.clone(), &config).unwrap();
+    open_divergence(&store, "guild", 5).await;
+    dispatch_until(&d, "a dead delivery", || !rx.requests().is_empty()).await;
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while store.alert_counts().await.unwrap().dead == 0 {
+        assert!(Instant::now() < deadline, "never marked dead");
+        d.step(&CancellationToken::new()).await.unwrap();
+    }
+    assert_eq!(rx.requests().len(), 1, "not retried");
+    let dead = store.alerts(&AlertFilter::default()).await.unwrap();
+    assert_eq!(dead[0].deliveries[0].attempts, 1);
+    assert!(dead[0].deliveries[0]
+        .last_error
+        .as_deref()
+        .unwrap()
+        .contains("410"));
+
+    rx.answer(StatusCode::TOO_MANY_REQUESTS);
+    open_divergence(&store, "guild", 6).await;
+    dispatch_until(&d, "a first try", || rx.requests().len() == 2).await;
+    let counts = store.alert_counts().await.unwrap();
+    assert_eq!(
+        (counts.pending, counts.dead),
+        (1, 1),
+        "429 is retried later"
+    );
+}
+on_both_backends!(refused_for_good, a_refusal_for_good_is_dead_at_once);
+
 /// A roll-back writes `retracted` for divergences opened above the fork and `reopened` for
 /// those resolved above it, in the roll-back's own transaction.
 async fn a_rollback_retracts_and_reopens(backend: support::Backend) {

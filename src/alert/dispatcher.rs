@@ -124,6 +124,8 @@ impl Dispatcher {
                         sink: c.sink.clone(),
                         message: "the sink is no longer configured".into(),
                         retry_after: None,
+                        // It may come back with the next configuration: keep trying.
+                        permanent: false,
                     }),
                 };
                 (c, result)
@@ -165,12 +167,21 @@ impl Dispatcher {
             }
             Err(e) => e,
         };
-        let retry_after = match &error {
-            AlertError::Delivery { retry_after, .. } => *retry_after,
-            _ => None,
+        let (retry_after, permanent) = match &error {
+            AlertError::Delivery {
+                retry_after,
+                permanent,
+                ..
+            } => (*retry_after, *permanent),
+            _ => (None, false),
         };
         let message = error.to_string();
-        if c.attempts >= self.config.max_attempts as i64 {
+        if permanent {
+            tracing::error!(key = %c.key, sink = %c.sink, attempts = c.attempts, error = %message, "alert delivery dead: the receiver refused it for good");
+            self.store
+                .mark_failed(c.alert_id, &c.sink, &message, None)
+                .await?;
+        } else if c.attempts >= self.config.max_attempts as i64 {
             tracing::error!(key = %c.key, sink = %c.sink, attempts = c.attempts, error = %message, "alert delivery dead: out of attempts");
             self.store
                 .mark_failed(c.alert_id, &c.sink, &message, None)

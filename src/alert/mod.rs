@@ -34,6 +34,9 @@ pub enum AlertError {
         message: String,
         /// What the receiver asked for with `Retry-After` (429, 503).
         retry_after: Option<Duration>,
+        /// The receiver refused this request for good (a 4xx that retrying cannot change):
+        /// the delivery is dead at once, to be re-armed by hand once the receiver is fixed.
+        permanent: bool,
     },
 }
 

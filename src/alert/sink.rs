@@ -95,16 +95,17 @@ impl Sink {
                     .json(&serde_json::json!({ "content": content }))
             }
         };
-        let failed = |message: String, retry_after| AlertError::Delivery {
+        let failed = |message: String, retry_after, permanent| AlertError::Delivery {
             sink: self.name.clone(),
             message,
             retry_after,
+            permanent,
         };
         // Slack and Discord URLs hold their token: errors never show the URL.
         let response = request
             .send()
             .await
-            .map_err(|e| failed(error_chain(&e.without_url()), None))?;
+            .map_err(|e| failed(error_chain(&e.without_url()), None, false))?;
         let status = response.status();
         if status.is_success() {
             return Ok(());
@@ -120,8 +121,16 @@ impl Sink {
         Err(failed(
             format!("HTTP {status}: {}", body.trim()),
             retry_after,
+            is_permanent(status.as_u16()),
         ))
     }
+}
+
+/// Answers that retrying the same request cannot change: a malformed or refused request, an
+/// endpoint that is gone or was never there (Slack and Discord answer 404 or 410 for a revoked
+/// webhook). 408, 425 and 429 are about timing, and every 5xx may pass: those are retried.
+pub fn is_permanent(status: u16) -> bool {
+    matches!(status, 400 | 401 | 403 | 404 | 405 | 410 | 413 | 422)
 }
 
 /// `sha256=` and the hex HMAC-SHA256 of `"{timestamp}.{body}"` under `secret`: the value of
@@ -213,6 +222,16 @@ fn error_chain(e: &dyn std::error::Error) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn only_refusals_retrying_cannot_change_are_permanent() {
+        for s in [400, 401, 403, 404, 410, 422] {
+            assert!(is_permanent(s), "{s}");
+        }
+        for s in [408, 409, 425, 429, 500, 502, 503, 504] {
+            assert!(!is_permanent(s), "{s}");
+        }
+    }
 
     #[test]
     fn signature_matches_a_known_vector() {
