@@ -21,13 +21,6 @@ use tokio_util::sync::CancellationToken;
 const CLIENT_ENV: &str = "GROUPSTATE_API_BENCH_CLIENT";
 const SAFE: &str = "0x1111111111111111111111111111111111111111";
 
-fn env_u64(name: &str, default: u64) -> u64 {
-    std::env::var(name)
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(default)
-}
-
 fn main() {
     if let Ok(spec) = std::env::var(CLIENT_ENV) {
         return client(&spec);

@@ -33,7 +33,6 @@ use groupstate::ledger::{proofs, verify};
 use groupstate::manifest::Manifest;
 use groupstate::store::{RecordRow, Store};
 use rand::{rngs::StdRng, Rng, SeedableRng};
-use sha2::{Digest, Sha256};
 
 /// The log's name (the chain's name in the configuration).
 const CHAIN: &str = "local";
@@ -44,21 +43,6 @@ const EXECUTION_SUCCESS: &str =
     "0x442e715f626346e8c54381002da614f62bee8d27386535b2521ec8540898556e";
 /// How many of the first and of the last batches the "first / last batches" columns cover.
 const EDGE_BATCHES: usize = 10;
-
-fn env_u64(key: &str, default: u64) -> u64 {
-    std::env::var(key)
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(default)
-}
-
-fn hash_hex(parts: &[&[u8]]) -> String {
-    let mut h = Sha256::new();
-    for p in parts {
-        h.update(p);
-    }
-    format!("0x{}", hex::encode(h.finalize()))
-}
 
 /// The record row of leaf `i`: a Safe `ExecutionSuccess` log as the indexer stores it, eight
 /// logs per block (two per transaction), the Safes of twenty groups taking turns.

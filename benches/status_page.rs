@@ -23,25 +23,9 @@ use groupstate::ledger::merkle::Hash;
 use groupstate::manifest::Manifest;
 use groupstate::reconcile::Rule;
 use groupstate::store::{NewDivergence, RecordRow, Store};
-use sha2::{Digest, Sha256};
 
 const GROUP: &str = "river-guild";
 const CHAIN: &str = "local";
-
-fn env_u64(key: &str, default: u64) -> u64 {
-    std::env::var(key)
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(default)
-}
-
-fn hash_hex(parts: &[&[u8]]) -> String {
-    let mut h = Sha256::new();
-    for p in parts {
-        h.update(p);
-    }
-    format!("0x{}", hex::encode(h.finalize()))
-}
 
 fn address(byte: u8) -> String {
     Address::repeat_byte(byte).to_checksum(None)

@@ -490,17 +490,26 @@ on_both_backends!(
     groups_records_and_divergences_over_a_socket
 );
 
-/// Malformed and hostile parameters are refused with a 400 naming them, and change nothing.
-async fn hostile_parameters_are_named_and_harmless(backend: support::Backend) {
+/// Group `g` with three records in each block of `blocks`, served on a socket.
+async fn group_with_records(
+    backend: support::Backend,
+    blocks: std::ops::Range<i64>,
+) -> (support::TestDb, Store, Server, Client) {
     let db = support::TestDb::new(backend).await;
     let store = db.store().await;
     store
         .add_group(&groupstate::manifest::Manifest::parse(&manifest("g", 2)).unwrap())
         .await
         .unwrap();
-    insert_records(&store, "g", 1, 11).await;
+    insert_records(&store, "g", blocks.start, blocks.end).await;
     let server = serve(store.clone()).await;
     let c = Client::new(server.addr);
+    (db, store, server, c)
+}
+
+/// Malformed and hostile parameters are refused with a 400 naming them, and change nothing.
+async fn hostile_parameters_are_named_and_harmless(backend: support::Backend) {
+    let (_db, store, _server, c) = group_with_records(backend, 1..11).await;
     let huge = "9".repeat(400);
     let long_cursor = "A".repeat(10_000);
     for (query, name) in [
@@ -559,15 +568,7 @@ on_both_backends!(
 
 /// Pages stay exact while the follower writes: every record once, in order.
 async fn pages_are_exact_while_records_arrive(backend: support::Backend) {
-    let db = support::TestDb::new(backend).await;
-    let store = db.store().await;
-    store
-        .add_group(&groupstate::manifest::Manifest::parse(&manifest("g", 2)).unwrap())
-        .await
-        .unwrap();
-    insert_records(&store, "g", 0, 50).await;
-    let server = serve(store.clone()).await;
-    let c = Client::new(server.addr);
+    let (_db, store, _server, c) = group_with_records(backend, 0..50).await;
     let writer = {
         let store = store.clone();
         tokio::spawn(async move {

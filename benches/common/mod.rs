@@ -230,3 +230,21 @@ pub async fn compare_backfills(
     }
     (logs, counts, sqlite.expect("SQLite always runs"), dir)
 }
+
+/// A numeric setting from the environment, or its default.
+pub fn env_u64(key: &str, default: u64) -> u64 {
+    std::env::var(key)
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default)
+}
+
+/// `0x` and the hex SHA-256 of `parts`: deterministic stand-ins for hashes.
+pub fn hash_hex(parts: &[&[u8]]) -> String {
+    use sha2::{Digest, Sha256};
+    let mut h = Sha256::new();
+    for p in parts {
+        h.update(p);
+    }
+    format!("0x{}", hex::encode(h.finalize()))
+}
