@@ -59,8 +59,8 @@ pub struct ChainMetrics {
     window: Mutex<VecDeque<(Instant, u64, u64)>>,
 }
 
-/// A consistent reading of one chain's figures.
-#[derive(Debug, Clone, PartialEq, serde::Serialize, utoipa::ToSchema)]
+/// A consistent reading of one chain's figures (the default: a chain nothing follows here).
+#[derive(Debug, Clone, Default, PartialEq, serde::Serialize, utoipa::ToSchema)]
 pub struct ChainReading {
     pub chain: String,
     /// The node's newest block, if the follower has asked yet.

@@ -60,15 +60,6 @@ pub struct GroupState {
     pub consistent: bool,
 }
 
-/// The manifest version in force at `block` (the first one before any took effect).
-pub fn version_at(versions: &[ManifestVersion], block: i64) -> Option<&ManifestVersion> {
-    versions
-        .iter()
-        .rev()
-        .find(|v| v.effective_block <= block)
-        .or(versions.first())
-}
-
 /// Declared beside observed for one group.
 #[tracing::instrument(skip_all, fields(group = %group.id))]
 pub async fn group_state(
@@ -76,7 +67,7 @@ pub async fn group_state(
     group: &GroupRow,
     versions: &[ManifestVersion],
 ) -> Result<GroupState, StoreError> {
-    let version = version_at(versions, group.synced_to + 1)
+    let version = ManifestVersion::in_force_at(versions, group.synced_to + 1)
         .ok_or_else(|| StoreError::Corrupt(format!("group {} has no manifest", group.id)))?;
     let observed = store.current_states(&group.id).await?;
     let manifest = &version.manifest;

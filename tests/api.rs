@@ -466,6 +466,37 @@ async fn groups_records_and_divergences_over_a_socket(backend: support::Backend)
         .await;
     assert_eq!((s, code(&v)), (409, "conflict"), "{v}");
 
+    // The chain resolves the acknowledged divergence 1; a reorg then takes the resolving block
+    // away: it is open again, and still acknowledged with its note.
+    let mut tx = store.begin_batch("local").await.unwrap();
+    tx.resolve_divergence("g", 1, &resolution).await.unwrap();
+    tx.commit().await.unwrap();
+    let (_, v) = c.get("/v1/groups/g/divergences?status=resolved").await;
+    assert_eq!(v["divergences"].as_array().unwrap().len(), 2);
+    let fork = groupstate::chain::rpc::BlockRef {
+        number: 399,
+        hash: alloy::primitives::B256::repeat_byte(1),
+        parent_hash: alloy::primitives::B256::repeat_byte(2),
+    };
+    store.rollback_to("local", Some(fork)).await.unwrap();
+    let (_, v) = c.get("/v1/groups/g/divergences?status=acknowledged").await;
+    let acked = &v["divergences"][0];
+    assert_eq!(
+        (acked["n"].as_i64(), acked["ack_note"].as_str()),
+        (Some(1), Some("accepted")),
+        "{v}"
+    );
+    assert_eq!(acked["resolved_block"], Value::Null);
+    let (_, v) = c.get("/v1/groups/g/divergences?status=open").await;
+    assert!(
+        v["divergences"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|d| d["n"] == 2),
+        "unacknowledged 2 is plain open: {v}"
+    );
+
     // Operations.
     let (s, v) = c.get("/healthz").await;
     assert_eq!((s, v["status"].as_str()), (200, Some("ok")));
@@ -555,6 +586,15 @@ async fn hostile_parameters_are_named_and_harmless(backend: support::Backend) {
     assert_eq!((s, code(&v)), (404, "group_not_found"));
     let (s, v) = c.get("/v1/log/proof/inclusion?index=abc").await;
     assert_eq!((s, code(&v)), (400, "bad_parameter"));
+    // A path that is not UTF-8, a method a route does not take, a body over the limit: JSON
+    // errors too, never axum's plain text.
+    let (s, v) = c.get("/v1/groups/%FF%FE/records").await;
+    assert_eq!((s, code(&v)), (400, "bad_parameter"), "{v}");
+    let (s, v) = c.send(c.http.delete(format!("{}/v1/groups", c.base))).await;
+    assert_eq!((s, code(&v)), (405, "method_not_allowed"), "{v}");
+    let huge_body = "x".repeat(3 << 20);
+    let (s, v) = c.admin("POST", "/v1/groups", Some(TOKEN), &huge_body).await;
+    assert_eq!((s, code(&v)), (413, "payload_too_large"), "{v}");
     assert_eq!(
         store.count_records("g").await.unwrap(),
         30,

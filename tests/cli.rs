@@ -150,6 +150,51 @@ async fn groups_are_registered_and_versioned(backend: support::Backend) {
     assert_eq!(v["consistent"], false, "nothing observed yet");
     assert_eq!(v["contracts"][0]["observed"], serde_json::Value::Null);
 
+    // Acknowledging: as the API does, with the identity check.
+    let store = db.store().await;
+    let mut tx = store.begin_batch("local").await.unwrap();
+    tx.open_divergence(&groupstate::store::NewDivergence {
+        group_id: "river-guild".into(),
+        rule: groupstate::reconcile::Rule::SafeThresholdMismatch,
+        subject: "0x1".into(),
+        item: String::new(),
+        expected: "2".into(),
+        observed: "1".into(),
+        block: 7,
+        block_hash: "0x07".into(),
+        tx_hash: None,
+        log_index: None,
+        manifest_hash: "m".into(),
+    })
+    .await
+    .unwrap();
+    tx.commit().await.unwrap();
+    let out = run(vec![
+        "ack".into(),
+        "river-guild".into(),
+        "1".into(),
+        "--note".into(),
+        "known, rotating keys".into(),
+        "--opened-block-hash".into(),
+        "0x08".into(),
+    ])
+    .await;
+    assert!(!out.status.success());
+    assert!(text(&out.stderr).contains("the one you saw was removed by a reorg"));
+    let out = run(a(
+        "ack river-guild 1 --note reviewed --opened-block-hash 0x07 --json",
+    ))
+    .await;
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(
+        (v["status"].as_str(), v["ack_note"].as_str()),
+        (Some("acknowledged"), Some("reviewed"))
+    );
+    let out = run(a("divergences river-guild --status acknowledged --json")).await;
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v["divergences"].as_array().unwrap().len(), 1);
+
     // A new version can only take effect at a block not yet processed: history is never
     // reconciled against a document that did not exist then.
     let dir = tempfile::tempdir().unwrap();

@@ -248,10 +248,29 @@ async fn every_rule_raised_and_resolved(backend: support::Backend) {
             .map(|(r, k)| (r.to_string(), k))
             .collect();
         assert_eq!(got, want, "after {action}");
+        if action == "enable module" {
+            // Acknowledged, a divergence stays open to the chain: disabling the module must
+            // still resolve it.
+            let open = w
+                .store
+                .divergences("g", Some(DivergenceStatus::Open))
+                .await
+                .unwrap();
+            w.store
+                .acknowledge_divergence(
+                    "g",
+                    open[0].n,
+                    "under review",
+                    Some(&open[0].opened_block_hash),
+                )
+                .await
+                .unwrap();
+        }
     }
     // Everything raised was resolved by the chain, with evidence.
     let all = w.store.divergences("g", None).await.unwrap();
     assert_eq!(all.len(), 3);
+    assert_eq!(all[1].ack_note.as_deref(), Some("under review"));
     for d in &all {
         assert_eq!(d.status, "resolved", "{d:?}");
         assert_eq!(d.resolution.as_deref(), Some("chain"));

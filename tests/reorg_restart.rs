@@ -264,12 +264,25 @@ async fn flaky_rpc_gives_the_same_result(backend: support::Backend) {
     )
     .await;
     let (_db, store) = fresh_store(backend, &chain.manifest).await;
-    let f = support::follower(&store, &flaky.url(), chain.devnet.chain_id());
+    let metrics = groupstate::metrics::Metrics::new();
+    let f = support::follower(&store, &flaky.url(), chain.devnet.chain_id())
+        .with_metrics(metrics.chain("local", 16));
     support::sync(&f).await;
     let stats = flaky.stats();
     assert!(
         stats.rate_limited > 0 && stats.unavailable > 0 && stats.dropped > 0,
         "{stats:?}"
+    );
+    // Every failed attempt is counted for /metrics, by kind; the follower ends at the head.
+    let reading = metrics.chain("local", 16).read("local");
+    assert!(
+        reading.rpc_errors.get("transient").copied().unwrap_or(0) > 0,
+        "{reading:?}"
+    );
+    assert_eq!(reading.lag, Some(0), "{reading:?}");
+    assert!(
+        reading.events_total > 0 && reading.records_total > 0,
+        "{reading:?}"
     );
     assert_eq!(
         support::dump(&store).await,

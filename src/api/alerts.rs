@@ -1,14 +1,14 @@
 //! `/v1/alerts`: every alert with the state of its delivery to each sink, newest first;
 //! re-arming a dead alert (admin).
 
-use axum::extract::{Path, RawQuery, State};
+use axum::extract::{RawQuery, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use serde::Serialize;
 use utoipa::ToSchema;
 
-use super::{ApiError, ApiState, Params};
+use super::{ApiError, ApiPath, ApiState, Params};
 use crate::query::{alert_filter, alerts_page, AlertPage};
 use crate::store::StoreError;
 
@@ -54,7 +54,7 @@ pub struct Retried {
 pub async fn retry_alert(
     State(state): State<ApiState>,
     headers: HeaderMap,
-    Path(key): Path<String>,
+    ApiPath(key): ApiPath<String>,
     RawQuery(q): RawQuery,
 ) -> Result<Json<Retried>, ApiError> {
     state.require_admin(&headers)?;

@@ -1,13 +1,12 @@
 //! `/v1/groups…`: list and show groups, register (`POST`) and version (`PUT`) them from a
 //! manifest (admin), and a group's declared-beside-observed state.
 
-use axum::body::Bytes;
-use axum::extract::{Path, RawQuery, State};
+use axum::extract::{RawQuery, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::routing::get;
 use axum::{Json, Router};
 
-use super::{ApiError, ApiState, Params};
+use super::{ApiBody, ApiError, ApiPath, ApiState, Params};
 use crate::manifest::Manifest;
 use crate::query::{group_detail, group_list, GroupDetail, GroupList};
 use crate::state::{group_state, GroupState};
@@ -50,7 +49,7 @@ pub async fn list_groups(
               (status = 404, description = "`group_not_found`", body = super::openapi::ErrorBody)))]
 pub async fn show_group(
     State(state): State<ApiState>,
-    Path(id): Path<String>,
+    ApiPath(id): ApiPath<String>,
     RawQuery(q): RawQuery,
 ) -> Result<Json<GroupDetail>, ApiError> {
     Params::from_query(q.as_deref())?.only(&[])?;
@@ -61,7 +60,7 @@ pub async fn show_group(
 }
 
 /// The manifest in a request body (YAML or JSON), checked, on a configured chain.
-fn manifest_of(state: &ApiState, body: &Bytes) -> Result<Manifest, ApiError> {
+fn manifest_of(state: &ApiState, body: &[u8]) -> Result<Manifest, ApiError> {
     let text = std::str::from_utf8(body).map_err(|_| ApiError::bad_body("is not UTF-8"))?;
     let manifest = Manifest::parse(text).map_err(|e| ApiError {
         status: StatusCode::UNPROCESSABLE_ENTITY,
@@ -98,7 +97,7 @@ pub async fn register_group(
     State(state): State<ApiState>,
     headers: HeaderMap,
     RawQuery(q): RawQuery,
-    body: Bytes,
+    ApiBody(body): ApiBody,
 ) -> Result<(StatusCode, Json<GroupDetail>), ApiError> {
     state.require_admin(&headers)?;
     Params::from_query(q.as_deref())?.only(&[])?;
@@ -129,9 +128,9 @@ pub async fn register_group(
 pub async fn update_group(
     State(state): State<ApiState>,
     headers: HeaderMap,
-    Path(id): Path<String>,
+    ApiPath(id): ApiPath<String>,
     RawQuery(q): RawQuery,
-    body: Bytes,
+    ApiBody(body): ApiBody,
 ) -> Result<Json<GroupDetail>, ApiError> {
     state.require_admin(&headers)?;
     let params = Params::from_query(q.as_deref())?;
@@ -169,7 +168,7 @@ pub async fn update_group(
               (status = 404, description = "`group_not_found`", body = super::openapi::ErrorBody)))]
 pub async fn show_state(
     State(state): State<ApiState>,
-    Path(id): Path<String>,
+    ApiPath(id): ApiPath<String>,
     RawQuery(q): RawQuery,
 ) -> Result<Json<GroupState>, ApiError> {
     Params::from_query(q.as_deref())?.only(&[])?;

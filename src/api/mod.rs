@@ -25,6 +25,9 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
+use axum::body::Bytes;
+use axum::extract::{FromRequest, FromRequestParts, Path, Request};
+use axum::http::request::Parts;
 use axum::http::HeaderMap;
 use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
@@ -215,6 +218,51 @@ impl From<LedgerError> for ApiError {
     }
 }
 
+/// A path segment, with a JSON 400 naming it when it does not parse (axum's own rejection is
+/// plain text).
+pub struct ApiPath<T>(pub T);
+
+impl<S: Send + Sync, T: serde::de::DeserializeOwned + Send> FromRequestParts<S> for ApiPath<T> {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, ApiError> {
+        match Path::<T>::from_request_parts(parts, state).await {
+            Ok(Path(v)) => Ok(ApiPath(v)),
+            Err(e) => Err(ApiError::bad_parameter("path", e.body_text())),
+        }
+    }
+}
+
+/// A request body, with JSON errors: 413 `payload_too_large` above axum's limit (2 MiB),
+/// 400 `bad_body` when it cannot be read.
+pub struct ApiBody(pub Bytes);
+
+impl<S: Send + Sync> FromRequest<S> for ApiBody {
+    type Rejection = ApiError;
+
+    async fn from_request(req: Request, state: &S) -> Result<Self, ApiError> {
+        match Bytes::from_request(req, state).await {
+            Ok(b) => Ok(ApiBody(b)),
+            Err(e) if e.status() == StatusCode::PAYLOAD_TOO_LARGE => Err(ApiError {
+                status: StatusCode::PAYLOAD_TOO_LARGE,
+                code: "payload_too_large",
+                message: "the request body is larger than 2 MiB".into(),
+                details: None,
+            }),
+            Err(e) => Err(ApiError::bad_body(e.body_text())),
+        }
+    }
+}
+
+async fn method_not_allowed() -> ApiError {
+    ApiError {
+        status: StatusCode::METHOD_NOT_ALLOWED,
+        code: "method_not_allowed",
+        message: "this route does not take that method".into(),
+        details: None,
+    }
+}
+
 async fn not_found() -> ApiError {
     ApiError::not_found("not_found", "no such route")
 }
@@ -230,6 +278,7 @@ pub fn router(state: ApiState) -> Router {
         .merge(page::routes())
         .route("/v1/openapi.json", get(openapi::document))
         .fallback(not_found)
+        .method_not_allowed_fallback(method_not_allowed)
         .with_state(state)
 }
 

@@ -19,7 +19,8 @@ pub struct ErrorBody {
 pub struct ErrorDetail {
     /// Stable: bad_parameter, bad_body, unauthorized, admin_disabled, not_found,
     /// group_not_found, alert_not_found, conflict, id_mismatch, invalid_manifest, unknown_chain, no_checkpoint,
-    /// out_of_range, not_ready, storage_unavailable, log_error.
+    /// out_of_range, not_ready, storage_unavailable, log_error, method_not_allowed,
+    /// payload_too_large.
     pub code: String,
     /// For people; may change.
     pub message: String,

@@ -57,27 +57,17 @@ pub struct NotReady {
     (status = 503, description = "A follower is behind, stalled or not running (code `not_ready`)",
      body = NotReady)))]
 pub async fn readyz(State(state): State<ApiState>) -> Response {
+    let followed = state.metrics.chains();
     let chains: Vec<ChainReading> = state
         .chains
         .iter()
-        .map(
-            |name| match state.metrics.chains().into_iter().find(|(n, _)| n == name) {
-                Some((_, m)) => m.read(name),
-                None => ChainReading {
-                    chain: name.clone(),
-                    head: None,
-                    indexed: None,
-                    lag: None,
-                    max_lag: 0,
-                    last_step_age_s: None,
-                    events_total: 0,
-                    records_total: 0,
-                    events_per_second: 0.0,
-                    records_per_second: 0.0,
-                    rpc_errors: Default::default(),
-                },
+        .map(|name| match followed.iter().find(|(n, _)| n == name) {
+            Some((_, m)) => m.read(name),
+            None => ChainReading {
+                chain: name.clone(),
+                ..ChainReading::default()
             },
-        )
+        })
         .collect();
     let problems: Vec<String> = chains
         .iter()

@@ -1,8 +1,7 @@
 //! `/v1/groups/{id}/records` and `/v1/groups/{id}/divergences`: filtered pages with cursors
 //! that stay exact while the follower writes; acknowledging a divergence (admin).
 
-use axum::body::Bytes;
-use axum::extract::{Path, RawQuery, State};
+use axum::extract::{RawQuery, State};
 use axum::http::HeaderMap;
 use axum::routing::{get, post};
 use axum::{Json, Router};
@@ -10,7 +9,7 @@ use serde::Deserialize;
 use utoipa::ToSchema;
 
 use super::groups::load_group;
-use super::{ApiError, ApiState, Params};
+use super::{ApiBody, ApiError, ApiPath, ApiState, Params};
 use crate::query::{
     divergence_filter, divergences_page, record_filter, records_page, DivergencePage, RecordPage,
 };
@@ -40,7 +39,7 @@ pub fn routes() -> Router<ApiState> {
               (status = 404, description = "`group_not_found`", body = super::openapi::ErrorBody)))]
 pub async fn list_records(
     State(state): State<ApiState>,
-    Path(id): Path<String>,
+    ApiPath(id): ApiPath<String>,
     RawQuery(q): RawQuery,
 ) -> Result<Json<RecordPage>, ApiError> {
     let filter = record_filter(&Params::from_query(q.as_deref())?)?;
@@ -64,7 +63,7 @@ pub async fn list_records(
               (status = 404, description = "`group_not_found`", body = super::openapi::ErrorBody)))]
 pub async fn list_divergences(
     State(state): State<ApiState>,
-    Path(id): Path<String>,
+    ApiPath(id): ApiPath<String>,
     RawQuery(q): RawQuery,
 ) -> Result<Json<DivergencePage>, ApiError> {
     let filter = divergence_filter(&Params::from_query(q.as_deref())?)?;
@@ -104,9 +103,9 @@ const MAX_NOTE: usize = 2000;
 pub async fn ack_divergence(
     State(state): State<ApiState>,
     headers: HeaderMap,
-    Path((id, n)): Path<(String, String)>,
+    ApiPath((id, n)): ApiPath<(String, String)>,
     RawQuery(q): RawQuery,
-    body: Bytes,
+    ApiBody(body): ApiBody,
 ) -> Result<Json<Divergence>, ApiError> {
     state.require_admin(&headers)?;
     Params::from_query(q.as_deref())?.only(&[])?;

@@ -99,11 +99,8 @@ impl GroupCtx {
 
     /// The version in force at `block` (the first one for blocks before it took effect).
     pub fn version_at(&self, block: i64) -> &ManifestVersion {
-        self.versions
-            .iter()
-            .rev()
-            .find(|v| v.effective_block <= block)
-            .unwrap_or(&self.versions[0])
+        ManifestVersion::in_force_at(&self.versions, block)
+            .expect("a registered group has at least one manifest version")
     }
 }
 

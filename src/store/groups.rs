@@ -28,6 +28,18 @@ pub struct ManifestVersion {
     pub manifest: Manifest,
 }
 
+impl ManifestVersion {
+    /// The version in force at `block` among a group's `versions` (in version order): the
+    /// newest that took effect at or before it, or the first for blocks before any did.
+    pub fn in_force_at(versions: &[ManifestVersion], block: i64) -> Option<&ManifestVersion> {
+        versions
+            .iter()
+            .rev()
+            .find(|v| v.effective_block <= block)
+            .or(versions.first())
+    }
+}
+
 pub(super) fn group_row(r: &AnyRow) -> Result<GroupRow, sqlx::Error> {
     Ok(GroupRow {
         id: r.try_get("id")?,
