@@ -272,22 +272,22 @@ pub fn record_filter(p: &Params) -> Result<RecordFilter, ParamError> {
         "limit",
         "cursor",
     ])?;
-    let kind = match p.get("kind") {
-        None => None,
-        Some(k)
-            if !k.is_empty()
-                && k.len() <= 64
-                && k.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') =>
-        {
-            Some(k.to_string())
-        }
-        Some(_) => {
-            return Err(ParamError::new(
+    let kind =
+        match p.get("kind") {
+            None => None,
+            Some(k)
+                if !k.is_empty()
+                    && k.len() <= 64
+                    && k.chars()
+                        .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '.') =>
+            {
+                Some(k.to_string())
+            }
+            Some(_) => return Err(ParamError::new(
                 "kind",
-                "must be an event kind such as ExecutionSuccess (letters, digits, _)",
-            ))
-        }
-    };
+                "must be an event kind such as safe.execution_success (letters, digits, _ and .)",
+            )),
+        };
     let category = p.one_of(
         "category",
         &["decision", "transaction", "structure", "unknown"],
@@ -370,7 +370,7 @@ pub struct RecordView {
     pub log_index: i64,
     /// The emitting contract.
     pub address: String,
-    /// The event, e.g. `ExecutionSuccess`, `ProposalCreated`.
+    /// The event, e.g. `safe.execution_success`, `governor.proposal_created`.
     pub kind: String,
     /// decision | transaction | structure | unknown
     pub category: String,
@@ -592,10 +592,10 @@ mod tests {
     #[test]
     fn filters_parse() {
         let f = record_filter(&params(
-            "kind=ExecutionSuccess&category=decision&from_block=1&to_block=9&order=desc&limit=5",
+            "kind=safe.execution_success&category=decision&from_block=1&to_block=9&order=desc&limit=5",
         ))
         .unwrap();
-        assert_eq!(f.kind.as_deref(), Some("ExecutionSuccess"));
+        assert_eq!(f.kind.as_deref(), Some("safe.execution_success"));
         assert_eq!(f.category.as_deref(), Some("decision"));
         assert_eq!(
             (f.from_block, f.to_block, f.limit),

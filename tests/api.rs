@@ -62,9 +62,9 @@ async fn serve(store: Store) -> Server {
 
 fn record(group: &str, block: i64, log_index: i64) -> RecordRow {
     let (kind, category) = match log_index % 3 {
-        0 => ("ExecutionSuccess", "transaction"),
-        1 => ("ProposalCreated", "decision"),
-        _ => ("AddedOwner", "structure"),
+        0 => ("safe.safe_received", "transaction"),
+        1 => ("governor.proposal_created", "decision"),
+        _ => ("safe.added_owner", "structure"),
     };
     RecordRow {
         group_id: group.into(),
@@ -333,7 +333,7 @@ async fn groups_records_and_divergences_over_a_socket(backend: support::Backend)
         "fields are JSON, not a string"
     );
     let (_, v) = c
-        .get("/v1/groups/g/records?kind=AddedOwner&from_block=200&to_block=209")
+        .get("/v1/groups/g/records?kind=safe.added_owner&from_block=200&to_block=209")
         .await;
     assert_eq!(v["records"].as_array().unwrap().len(), 10);
     let t0 = 1_700_000_000 + 300 * 12;

@@ -25,7 +25,7 @@ pub fn routes() -> Router<ApiState> {
 /// A group's decision and transaction records with their chain evidence, in chain order.
 #[utoipa::path(get, path = "/v1/groups/{id}/records", tag = "records",
     params(("id" = String, Path, description = "The group's id"),
-           ("kind" = Option<String>, Query, description = "Event kind, e.g. ExecutionSuccess"),
+           ("kind" = Option<String>, Query, description = "Event kind, e.g. safe.execution_success"),
            ("category" = Option<String>, Query, description = "decision | transaction | structure | unknown"),
            ("from_block" = Option<u64>, Query, description = "First block, inclusive"),
            ("to_block" = Option<u64>, Query, description = "Last block, inclusive"),

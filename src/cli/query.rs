@@ -14,7 +14,7 @@ use crate::query::{self, ParamError, Params};
 #[derive(Debug, Args)]
 pub struct RecordsArgs {
     pub id: String,
-    /// An event kind, e.g. ExecutionSuccess
+    /// An event kind, e.g. safe.execution_success
     #[arg(long)]
     pub kind: Option<String>,
     /// decision | transaction | structure | unknown
