@@ -14,13 +14,11 @@ use alloy::primitives::{Address, U256};
 use alloy::rpc::types::{TransactionInput, TransactionRequest};
 use axum::http::HeaderMap;
 use common::*;
+use devnet::{self, Devnet, DevnetOptions, SafeContracts, SafeTx, SafeVersion, SignatureKind};
 use groupstate::alert::Dispatcher;
 use groupstate::chain::Follower;
 use groupstate::config::{AlertsConfig, Secret, SinkConfig, SinkKind};
 use groupstate::decode::abi::v141::SafeL2;
-use groupstate::devnet::{
-    self, Devnet, DevnetOptions, SafeContracts, SafeTx, SafeVersion, SignatureKind,
-};
 use groupstate::manifest::Manifest;
 use groupstate::reconcile::Severity;
 use groupstate::store::{AlertFilter, Store};

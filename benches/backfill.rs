@@ -20,11 +20,9 @@ use common::*;
 use alloy::primitives::{Address, B256, U256};
 use alloy::rpc::types::{TransactionInput, TransactionRequest};
 use alloy::sol_types::SolCall;
+use devnet::{self, Devnet, DevnetOptions, SafeContracts, SafeTx, SafeVersion, SignatureKind};
 use groupstate::chain::Follower;
 use groupstate::decode::abi::v141::SafeL2;
-use groupstate::devnet::{
-    self, Devnet, DevnetOptions, SafeContracts, SafeTx, SafeVersion, SignatureKind,
-};
 use groupstate::manifest::Manifest;
 use groupstate::store::Store;
 use tokio_util::sync::CancellationToken;

@@ -24,8 +24,8 @@ use std::time::{Duration, Instant};
 
 use alloy::primitives::{Address, U256};
 use common::*;
+use devnet::{self, Devnet, DevnetOptions, SafeContracts, SafeVersion};
 use groupstate::chain::rpc::{RetryPolicy, Rpc};
-use groupstate::devnet::{self, Devnet, DevnetOptions, SafeContracts, SafeVersion};
 use groupstate::ledger::leaf::{Leaf, RecordLeaf, Verdict};
 use groupstate::ledger::merkle::{self, Frontier, Hash};
 use groupstate::ledger::note::{Checkpoint, SigningKey};

@@ -12,7 +12,7 @@ use std::time::Instant;
 
 use alloy::primitives::{keccak256, Address, U256};
 use common::*;
-use groupstate::devnet::{
+use devnet::{
     self, Devnet, DevnetOptions, GovernanceContracts, GovernanceParams, Proposal, SafeContracts,
     SafeVersion, VoteSupport, MINTER_ROLE,
 };

@@ -49,7 +49,6 @@ pub mod config;
 pub mod daemon;
 pub mod decisions;
 pub mod decode;
-pub mod devnet;
 pub mod ledger;
 pub mod manifest;
 pub mod metrics;

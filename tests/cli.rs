@@ -243,7 +243,7 @@ on_both_backends!(
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn manifest_check_against_the_chain() {
     use alloy::primitives::Address;
-    use groupstate::devnet::{self, Devnet, DevnetOptions, SafeContracts, SafeVersion};
+    use devnet::{self, Devnet, DevnetOptions, SafeContracts, SafeVersion};
     let chain = Devnet::start(DevnetOptions::default()).await.unwrap();
     let contracts = SafeContracts::deploy(&chain).await.unwrap();
     let owners: Vec<Address> = devnet::signers(3).iter().map(|k| k.address()).collect();

@@ -13,7 +13,7 @@ use alloy::{
     sol_types::{SolCall, SolEvent},
 };
 use anyhow::{ensure, Context, Result};
-use groupstate::devnet::{
+use devnet::{
     self,
     governance::bindings::{
         IAccessControl, IGroupGovernor, IGroupToken, IOwnable2Step, IOwnedVault,

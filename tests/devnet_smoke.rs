@@ -15,11 +15,11 @@ use alloy::{
     sol_types::SolEvent,
 };
 use anyhow::Result;
-use flaky_rpc::{FaultPlan, FlakyRpc};
-use groupstate::devnet::{
+use devnet::{
     self, bindings::ISafe, Devnet, DevnetOptions, SafeContracts, SafeTx, SafeVersion,
     SignatureKind, CALL,
 };
+use flaky_rpc::{FaultPlan, FlakyRpc};
 
 const ETHER: u64 = 1_000_000_000_000_000_000;
 

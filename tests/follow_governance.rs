@@ -7,7 +7,7 @@
 mod support;
 
 use alloy::primitives::{Address, U256};
-use groupstate::devnet::{
+use devnet::{
     self, Devnet, DevnetOptions, GovernanceContracts, GovernanceParams, Proposal, SafeContracts,
     SafeVersion, VoteSupport, MINTER_ROLE, PROPOSER_ROLE,
 };
@@ -217,7 +217,7 @@ async fn governance_followed(backend: support::Backend) {
 
     // The voting period lengthened by a proposal: a setting the manifest does not declare.
     use alloy::sol_types::SolCall;
-    let set = groupstate::devnet::governance::bindings::IGroupGovernor::setVotingPeriodCall {
+    let set = devnet::governance::bindings::IGroupGovernor::setVotingPeriodCall {
         newVotingPeriod: 20,
     };
     let lengthen = Proposal::single(
@@ -341,7 +341,7 @@ async fn governance_followed(backend: support::Backend) {
     devnet::revoke_role(&devnet, g.token, MINTER_ROLE, g.deployer, g.deployer)
         .await
         .unwrap();
-    let handed = groupstate::devnet::governance::bindings::IGroupToken::setRoleAdminCall {
+    let handed = devnet::governance::bindings::IGroupToken::setRoleAdminCall {
         role: MINTER_ROLE,
         adminRole: PROPOSER_ROLE,
     };
@@ -367,7 +367,7 @@ async fn governance_followed(backend: support::Backend) {
             ),
         ]
     );
-    let back = groupstate::devnet::governance::bindings::IGroupToken::setRoleAdminCall {
+    let back = devnet::governance::bindings::IGroupToken::setRoleAdminCall {
         role: MINTER_ROLE,
         adminRole: alloy::primitives::B256::ZERO,
     };

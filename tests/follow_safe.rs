@@ -5,7 +5,7 @@
 mod support;
 
 use alloy::primitives::{Address, U256};
-use groupstate::devnet::{self, Devnet, DevnetOptions, SafeContracts, SafeVersion};
+use devnet::{self, Devnet, DevnetOptions, SafeContracts, SafeVersion};
 use groupstate::manifest::Manifest;
 use groupstate::store::{DivergenceStatus, RecordFilter, Store};
 
@@ -412,8 +412,8 @@ on_both_backends!(late_group_sqlite_and_postgres, late_group_is_backfilled);
 async fn every_event_kind_is_recorded(backend: support::Backend) {
     use alloy::rpc::types::{TransactionInput, TransactionRequest};
     use alloy::sol_types::SolCall;
+    use devnet::{SafeTx, SignatureKind};
     use groupstate::decode::abi::v141::SafeL2;
-    use groupstate::devnet::{SafeTx, SignatureKind};
 
     let w = world(backend).await;
     let keys = devnet::signers(3);
@@ -807,7 +807,7 @@ on_both_backends!(
 /// transaction input of a plain Safe — and a signature by an owner the manifest does not list
 /// is `safe.signer_undeclared`.
 async fn signers_are_recovered(backend: support::Backend) {
-    use groupstate::devnet::{SafeTx, SignatureKind};
+    use devnet::{SafeTx, SignatureKind};
     let w = world(backend).await;
     let keys = devnet::signers(4);
     let owners = addresses(&keys[..3]);

@@ -12,8 +12,8 @@ use std::process::Output;
 use std::sync::Arc;
 
 use alloy::primitives::{Address, U256};
+use devnet::{self, Devnet, DevnetOptions, SafeContracts, SafeVersion};
 use groupstate::chain::Follower;
-use groupstate::devnet::{self, Devnet, DevnetOptions, SafeContracts, SafeVersion};
 use groupstate::ledger::merkle::{self, Hash};
 use groupstate::ledger::note::{Checkpoint, SigningKey};
 use groupstate::ledger::LogSigner;

@@ -7,7 +7,7 @@ mod support;
 use std::time::Duration;
 
 use alloy::primitives::{Address, U256};
-use groupstate::devnet::{self, Devnet, DevnetOptions, SafeContracts, SafeVersion};
+use devnet::{self, Devnet, DevnetOptions, SafeContracts, SafeVersion};
 use groupstate::manifest::Manifest;
 use groupstate::store::{DivergenceStatus, Store};
 use support::flaky_rpc::{FaultPlan, FlakyRpc};

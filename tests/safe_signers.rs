@@ -15,11 +15,11 @@ use alloy::{
     sol_types::{SolCall, SolEvent},
 };
 use anyhow::{ensure, Context, Result};
-use groupstate::decode::abi::v141::SafeL2;
-use groupstate::devnet::{
+use devnet::{
     self, sign_safe_hash, Devnet, DevnetOptions, SafeContracts, SafeTx, SafeVersion,
     SignatureKind as Signing,
 };
+use groupstate::decode::abi::v141::SafeL2;
 use groupstate::observe::signers::{
     decode_exec_transaction, is_strictly_ascending, recover_signers, RecoveredSigner, SignatureKind,
 };

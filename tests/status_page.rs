@@ -12,7 +12,7 @@ use std::time::Duration;
 
 use alloy::primitives::{Address, U256};
 use base64::Engine;
-use groupstate::devnet::{self, Devnet, DevnetOptions, SafeContracts, SafeVersion};
+use devnet::{self, Devnet, DevnetOptions, SafeContracts, SafeVersion};
 use groupstate::manifest::Manifest;
 use serde_json::{json, Value};
 

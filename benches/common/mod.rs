@@ -6,12 +6,12 @@ use std::time::{Duration, Instant};
 
 use alloy::primitives::{Address, B256};
 use alloy::rpc::types::Filter;
+use devnet::Devnet;
 use futures::StreamExt;
 use groupstate::chain::rpc::{RetryPolicy, Rpc};
 use groupstate::chain::Follower;
 use groupstate::config::{ChainConfig, FollowerConfig};
 use groupstate::decode::{catalog_topics, TRANSFER_TOPIC};
-use groupstate::devnet::Devnet;
 use groupstate::manifest::Manifest;
 use groupstate::store::Store;
 

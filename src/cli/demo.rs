@@ -14,11 +14,11 @@ use tokio_util::sync::CancellationToken;
 use super::output;
 use crate::chain::Follower;
 use crate::config::{AlertsConfig, ChainConfig, Secret, Settings, SinkConfig, SinkKind};
-use crate::devnet::{self, Devnet, DevnetOptions, SafeContracts, SafeVersion};
 use crate::ledger::LogSigner;
 use crate::manifest::Manifest;
 use crate::reconcile::Severity;
 use crate::store::{DivergenceFilter, DivergenceStatus, RecordFilter, Store};
+use devnet::{self, Devnet, DevnetOptions, SafeContracts, SafeVersion};
 
 pub async fn run(settings: Settings) -> anyhow::Result<()> {
     println!("== starting a local anvil devnet (installs the pinned npm packages on first use)");

@@ -89,20 +89,24 @@ impl Store {
         } else {
             Backend::Sqlite
         };
-        if backend == Backend::Sqlite {
-            if let Some(path) = url
-                .strip_prefix("sqlite://")
-                .map(|p| p.split('?').next().unwrap_or(p))
-            {
-                if let Some(dir) = std::path::Path::new(path).parent() {
+        let url = match backend {
+            Backend::Sqlite => {
+                let (created, path) = sqlite_url_creating(url);
+                if let Some(dir) = path
+                    .as_deref()
+                    .and_then(|p| std::path::Path::new(p).parent())
+                {
                     if !dir.as_os_str().is_empty() {
                         std::fs::create_dir_all(dir).map_err(|e| {
                             StoreError::Conflict(format!("creating {}: {e}", dir.display()))
                         })?;
                     }
                 }
+                created
             }
-        }
+            Backend::Postgres => url.to_string(),
+        };
+        let url = url.as_str();
         let options = AnyConnectOptions::from_str(url)
             .ctx("parsing database.url")?
             .disable_statement_logging();
@@ -164,9 +168,58 @@ impl Store {
     }
 }
 
+/// A SQLite URL that creates its file when it does not exist yet (`mode=rwc`, unless the URL
+/// names a mode of its own), and the file's path (none for an in-memory database).
+fn sqlite_url_creating(url: &str) -> (String, Option<String>) {
+    let rest = url
+        .strip_prefix("sqlite://")
+        .or_else(|| url.strip_prefix("sqlite:"))
+        .unwrap_or(url);
+    let (path, query) = match rest.split_once('?') {
+        Some((p, q)) => (p, Some(q)),
+        None => (rest, None),
+    };
+    let memory = path.is_empty() || path == ":memory:";
+    let has_mode = query.is_some_and(|q| q.split('&').any(|kv| kv.starts_with("mode=")));
+    let url = match (memory || has_mode, query) {
+        (true, _) => url.to_string(),
+        (false, Some(_)) => format!("{url}&mode=rwc"),
+        (false, None) => format!("{url}?mode=rwc"),
+    };
+    (url, (!memory).then(|| path.to_string()))
+}
+
 pub(crate) fn now() -> String {
     let d = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .unwrap_or_default();
     d.as_secs().to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::sqlite_url_creating;
+
+    #[test]
+    fn a_sqlite_url_creates_its_file_unless_it_names_a_mode() {
+        assert_eq!(
+            sqlite_url_creating("sqlite:///some/dir/gs.db"),
+            (
+                "sqlite:///some/dir/gs.db?mode=rwc".into(),
+                Some("/some/dir/gs.db".into())
+            )
+        );
+        assert_eq!(
+            sqlite_url_creating("sqlite://gs.db?cache=shared").0,
+            "sqlite://gs.db?cache=shared&mode=rwc"
+        );
+        assert_eq!(
+            sqlite_url_creating("sqlite://gs.db?mode=ro").0,
+            "sqlite://gs.db?mode=ro"
+        );
+        assert_eq!(
+            sqlite_url_creating("sqlite::memory:"),
+            ("sqlite::memory:".into(), None)
+        );
+    }
 }

@@ -2,7 +2,7 @@
 //! provider that misbehaves transiently.
 //!
 //! [`FlakyRpc::start`] listens on `127.0.0.1:0` and forwards each POST body to an upstream node
-//! (e.g. a [`Devnet`](groupstate::devnet::Devnet)'s `rpc_url()`), except that, following a
+//! (e.g. a [`Devnet`](devnet::Devnet)'s `rpc_url()`), except that, following a
 //! [`FaultPlan`], some requests are answered `429 Too Many Requests`, `502`/`503`, are delayed,
 //! have their connection closed without an answer, or get a truncated JSON body. Faults are
 //! chosen deterministically from the plan's seed and the request's arrival index, so a test run

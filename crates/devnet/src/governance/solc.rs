@@ -1,5 +1,5 @@
-//! Compiles the devnet's Solidity contracts (`devnet/contracts/*.sol`) at test time with the
-//! pinned solc-js and OpenZeppelin sources from `node_modules`, through `devnet/compile.js`, and
+//! Compiles the devnet's Solidity contracts (`crates/devnet/contracts/*.sol`) at test time with the
+//! pinned solc-js and OpenZeppelin sources from `node_modules`, through `crates/devnet/compile.js`, and
 //! loads the resulting artifacts.
 //!
 //! Invariant: one compilation per set of inputs, machine-wide. The artifact file is named after
@@ -20,12 +20,12 @@ use alloy::primitives::Bytes;
 use anyhow::{bail, ensure, Context, Result};
 use sha2::{Digest, Sha256};
 
-use crate::devnet::install;
+use crate::install;
 
 /// The Solidity sources, relative to the project directory.
-pub const CONTRACTS_DIR: &str = "devnet/contracts";
+pub const CONTRACTS_DIR: &str = "crates/devnet/contracts";
 /// The compile script, relative to the project directory.
-pub const COMPILE_SCRIPT: &str = "devnet/compile.js";
+pub const COMPILE_SCRIPT: &str = "crates/devnet/compile.js";
 /// Where compiled artifacts are cached, relative to the project directory (ignored by git).
 pub const ARTIFACT_CACHE_DIR: &str = "target/devnet-contracts";
 
@@ -48,7 +48,7 @@ const COMPILE_WAIT: Duration = Duration::from_secs(15 * 60);
 static COMPILED: tokio::sync::Mutex<BTreeMap<PathBuf, PathBuf>> =
     tokio::sync::Mutex::const_new(BTreeMap::new());
 
-/// Compiles `devnet/contracts/*.sol` in `project_dir` unless an artifact for exactly these
+/// Compiles `crates/devnet/contracts/*.sol` in `project_dir` unless an artifact for exactly these
 /// inputs exists, and returns the artifact file's path. Installs the npm packages first if
 /// needed.
 #[tracing::instrument(skip_all, fields(dir = %project_dir.display()))]
@@ -128,7 +128,7 @@ async fn compile_under_lock(project_dir: &Path, artifact: &Path, lock_path: &Pat
     }
 }
 
-/// Runs `node devnet/compile.js ARTIFACT` in the project directory.
+/// Runs `node crates/devnet/compile.js ARTIFACT` in the project directory.
 async fn run_compile_script(project_dir: &Path, artifact: &Path) -> Result<()> {
     tracing::info!("compiling the devnet contracts with solc-js");
     let started = Instant::now();
@@ -139,7 +139,7 @@ async fn run_compile_script(project_dir: &Path, artifact: &Path) -> Result<()> {
         .kill_on_drop(true)
         .output()
         .await
-        .context("running `node devnet/compile.js` (is node installed and on PATH?)")?;
+        .context("running `node crates/devnet/compile.js` (is node installed and on PATH?)")?;
     let log = String::from_utf8_lossy(&output.stderr);
     if !output.status.success() {
         bail!(
@@ -223,7 +223,7 @@ pub struct Artifacts {
 }
 
 impl Artifacts {
-    /// Reads an artifact file written by `devnet/compile.js`.
+    /// Reads an artifact file written by `crates/devnet/compile.js`.
     pub fn load(path: &Path) -> Result<Artifacts> {
         let text =
             std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
@@ -277,7 +277,7 @@ impl Artifacts {
     }
 }
 
-/// A contract's creation bytecode from an artifact file written by `devnet/compile.js`.
+/// A contract's creation bytecode from an artifact file written by `crates/devnet/compile.js`.
 pub fn load_bytecode(artifact: &Path, contract: &str) -> Result<Bytes> {
     Artifacts::load(artifact)?.bytecode(contract)
 }

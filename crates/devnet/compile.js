@@ -1,10 +1,10 @@
 #!/usr/bin/env node
-// Compiles the devnet's Solidity contracts (devnet/contracts/*.sol) with the pinned solc-js and
+// Compiles the devnet's Solidity contracts (crates/devnet/contracts/*.sol) with the pinned solc-js and
 // the pinned OpenZeppelin sources from node_modules, and writes
 // `{ "ContractName": { "abi": [...], "bytecode": "0x..." } }` to the path given on the command
 // line (written to a temporary file first and renamed, so a reader never sees half a file).
 //
-//   node devnet/compile.js OUT.json
+//   node crates/devnet/compile.js OUT.json
 //
 // Nothing is downloaded: solc-js carries its compiler (soljson.js) in the npm package.
 'use strict';
@@ -12,7 +12,7 @@
 const fs = require('fs');
 const path = require('path');
 
-const projectDir = path.resolve(__dirname, '..');
+const projectDir = path.resolve(__dirname, '..', '..');
 const contractsDir = path.join(__dirname, 'contracts');
 const nodeModules = path.join(projectDir, 'node_modules');
 
@@ -24,7 +24,7 @@ const SETTINGS = {
 };
 
 function usage() {
-  process.stderr.write('usage: node devnet/compile.js OUT.json\n');
+  process.stderr.write('usage: node crates/devnet/compile.js OUT.json\n');
   process.exit(2);
 }
 

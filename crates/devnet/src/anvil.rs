@@ -411,7 +411,7 @@ async fn drain(
                 let _ = tx.send(port);
             }
         }
-        tracing::trace!(target: "groupstate::devnet::anvil", "{line}");
+        tracing::trace!(target: "devnet::anvil", "{line}");
         // A poisoned lock only means another drain task panicked; the tail is best effort.
         if let Ok(mut out) = output.lock() {
             if out.len() == OUTPUT_TAIL_LINES {

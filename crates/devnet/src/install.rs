@@ -57,7 +57,8 @@ fn is_project_dir(dir: &Path) -> bool {
 }
 
 /// The directory holding the pinned `package.json`: `$GROUPSTATE_DEVNET_DIR` if set, else the
-/// current directory or its nearest ancestor that has one, else this crate's own directory.
+/// current directory or its nearest ancestor that has one, else the nearest ancestor of this crate's
+/// directory that has one (the workspace root).
 pub fn project_dir() -> Result<PathBuf> {
     if let Some(dir) = std::env::var_os(DEVNET_DIR_ENV) {
         let dir = PathBuf::from(dir);
@@ -74,9 +75,10 @@ pub fn project_dir() -> Result<PathBuf> {
             return Ok(dir.to_path_buf());
         }
     }
+    // This crate lives in `crates/devnet` of the project: its ancestors hold `package.json`.
     let manifest_dir = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
-    if is_project_dir(&manifest_dir) {
-        return Ok(manifest_dir);
+    if let Some(dir) = manifest_dir.ancestors().find(|d| is_project_dir(d)) {
+        return Ok(dir.to_path_buf());
     }
     bail!(
         "no package.json pinning anvil found: set {DEVNET_DIR_ENV} or run from the project directory"

@@ -14,12 +14,12 @@
 //! - [`keys`]: deterministic owner keys.
 //! - [`governance`]: an OpenZeppelin 5.x Governor, TimelockController, ERC20Votes token with
 //!   AccessControl and an Ownable2Step vault, compiled from `@openzeppelin/contracts` with
-//!   solc-js (`devnet/contracts`, `devnet/compile.js`), with the proposal lifecycle, role and
-//!   ownership helpers, and the proposal and timelock operation ids computed as OpenZeppelin does.
+//!   solc-js (`contracts/`, `compile.js`), with the proposal lifecycle, role and
+//!   ownership helpers; [`ids`]: the proposal and timelock operation ids computed as OpenZeppelin does.
 //!
 //! ```no_run
 //! # async fn demo() -> anyhow::Result<()> {
-//! use groupstate::devnet::{self, Devnet, DevnetOptions, SafeContracts, SafeVersion};
+//! use devnet::{self, Devnet, DevnetOptions, SafeContracts, SafeVersion};
 //! let chain = Devnet::start(DevnetOptions::default()).await?;
 //! let contracts = SafeContracts::deploy(&chain).await?;
 //! let owners = devnet::signers(3);
@@ -33,15 +33,12 @@ pub mod anvil;
 pub mod bindings;
 pub mod fund;
 pub mod governance;
+pub mod ids;
 pub mod install;
 pub mod keys;
 pub mod safe;
 pub mod safe_tx;
 
-pub use crate::reconcile::ids::{
-    description_hash, hash_operation, hash_operation_batch, proposal_id, timelock_operation_id,
-    timelock_salt,
-};
 pub use anvil::{Devnet, DevnetOptions};
 pub use fund::{fund, fund_many, FUND_CHUNK};
 pub use governance::solc::{compile_contracts, load_bytecode, Artifacts};
@@ -51,6 +48,10 @@ pub use governance::{
     role_id, send_call, token_transfer_calldata, transfer_ownership, transfer_tokens,
     GovernanceContracts, GovernanceParams, OperationState, Proposal, ProposalState, VaultOwner,
     VoteSupport, CANCELLER_ROLE, DEFAULT_ADMIN_ROLE, EXECUTOR_ROLE, MINTER_ROLE, PROPOSER_ROLE,
+};
+pub use ids::{
+    description_hash, hash_operation, hash_operation_batch, proposal_id, timelock_operation_id,
+    timelock_salt,
 };
 pub use keys::{signer, signers};
 pub use safe::{

@@ -16,7 +16,7 @@
 //! ```no_run
 //! # async fn demo() -> anyhow::Result<()> {
 //! use alloy::primitives::{Address, Bytes, U256};
-//! use groupstate::devnet::{Devnet, DevnetOptions, GovernanceContracts, GovernanceParams, Proposal, VoteSupport};
+//! use devnet::{Devnet, DevnetOptions, GovernanceContracts, GovernanceParams, Proposal, VoteSupport};
 //! let chain = Devnet::start(DevnetOptions::default()).await?;
 //! let gov = GovernanceContracts::deploy(&chain, GovernanceParams::default()).await?;
 //! let payee = Address::repeat_byte(0x42);
@@ -45,7 +45,7 @@ use self::{
     solc::Artifacts,
 };
 use super::{anvil::Devnet, safe::view};
-use crate::reconcile::ids::{description_hash, hash_operation, proposal_id, timelock_operation_id};
+use crate::ids::{description_hash, hash_operation, proposal_id, timelock_operation_id};
 
 /// The governor's artifact name in `devnet/contracts`.
 pub const GOVERNOR_CONTRACT: &str = "GroupGovernor";
