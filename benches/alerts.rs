@@ -16,12 +16,12 @@ use axum::http::HeaderMap;
 use common::*;
 use devnet::{self, Devnet, DevnetOptions, SafeContracts, SafeTx, SafeVersion, SignatureKind};
 use groupstate::alert::Dispatcher;
-use groupstate::chain::Follower;
 use groupstate::config::{AlertsConfig, Secret, SinkConfig, SinkKind};
 use groupstate::decode::abi::v141::SafeL2;
 use groupstate::manifest::Manifest;
 use groupstate::reconcile::Severity;
 use groupstate::store::{AlertFilter, Store};
+use groupstate::sync::Follower;
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 

@@ -81,9 +81,12 @@ async fn seed(store: &Store, records: u64, divergences: u64) -> (Duration, Durat
         let rows: Vec<RecordRow> = (b..(b + per_txn).min(blocks))
             .flat_map(|b| (0..3).map(move |l| record(b, l)))
             .collect();
-        let mut tx = store.begin_batch("local").await.unwrap();
-        tx.insert_records(&rows).await.unwrap();
-        tx.commit().await.unwrap();
+        let write = groupstate::store::BatchWrite {
+            chain: "local".into(),
+            records: rows,
+            ..Default::default()
+        };
+        store.commit_batch(&write).await.unwrap();
         b += per_txn;
     }
     let records_took = t.elapsed();

@@ -21,10 +21,10 @@ use alloy::primitives::{Address, B256, U256};
 use alloy::rpc::types::{TransactionInput, TransactionRequest};
 use alloy::sol_types::SolCall;
 use devnet::{self, Devnet, DevnetOptions, SafeContracts, SafeTx, SafeVersion, SignatureKind};
-use groupstate::chain::Follower;
 use groupstate::decode::abi::v141::SafeL2;
 use groupstate::manifest::Manifest;
 use groupstate::store::Store;
+use groupstate::sync::Follower;
 use tokio_util::sync::CancellationToken;
 
 const SAFES: usize = 200;

@@ -7,7 +7,7 @@
 //!
 //! - `LEDGER_LEAVES` (default 1000000): leaves appended per backend;
 //! - `LEDGER_PG_LEAVES` (default `LEDGER_LEAVES`): leaves on PostgreSQL, if it should be smaller;
-//! - `LEDGER_BATCH` (default 10000): leaves per `append_log` transaction;
+//! - `LEDGER_BATCH` (default 10000): leaves per `append_to_log` transaction;
 //! - `LEDGER_PROOFS` (default 1000): proofs of each kind timed, within
 //!   `LEDGER_PROOF_BUDGET_S` (default 120) seconds per kind and backend;
 //! - `LEDGER_CHAIN_EVENTS` (default 300): payments made in each of the devnet workload's three
@@ -244,7 +244,7 @@ struct Appending {
     root: Hash,
 }
 
-/// Appends `n` leaves in transactions of `batch` through `Store::append_log`.
+/// Appends `n` leaves in transactions of `batch` through `ledger::append_to_log`.
 async fn append(store: &Store, n: u64, batch: u64) -> Appending {
     let mut batches = Vec::new();
     let mut total = Duration::ZERO;
@@ -254,7 +254,9 @@ async fn append(store: &Store, n: u64, batch: u64) -> Appending {
         let count = batch.min(n - start);
         let batch_leaves = leaves(start, count);
         let t = Instant::now();
-        let appended = store.append_log(CHAIN, batch_leaves).await.expect("append");
+        let appended = groupstate::ledger::append_to_log(store, CHAIN, batch_leaves)
+            .await
+            .expect("append");
         let d = t.elapsed();
         total += d;
         batches.push(ms(d));
@@ -357,7 +359,7 @@ async fn audit(store: &Store, n: u64, root: Hash) -> Audited {
     .sign(&key)
     .unwrap();
     store
-        .insert_checkpoint(CHAIN, n, &root, &note)
+        .insert_checkpoint(CHAIN, n, &alloy::primitives::B256::from(root.0), &note)
         .await
         .unwrap();
     let verifier = key.verifier();
@@ -484,7 +486,7 @@ async fn run_backend(
 }
 
 fn report(runs: &[BackendRun]) {
-    println!("### Append through the store (`Store::append_log`, one transaction per batch)\n");
+    println!("### Append through the store (`ledger::append_to_log`, one transaction per batch)\n");
     println!(
         "| backend | leaves | batch | seconds | leaves/s | first {EDGE_BATCHES} batches, median ms | last {EDGE_BATCHES} batches, median ms | slowest batch ms | on disk MiB |"
     );

@@ -17,12 +17,13 @@ mod common;
 use std::time::Instant;
 
 use alloy::primitives::Address;
+use alloy::primitives::B256;
 use common::*;
+use groupstate::alert::NewAlert;
 use groupstate::api::{serve, ApiState};
-use groupstate::ledger::merkle::Hash;
 use groupstate::manifest::Manifest;
-use groupstate::reconcile::Rule;
-use groupstate::store::{NewDivergence, RecordRow, Store};
+use groupstate::model::{AlertEvent, ContractKind, Rule};
+use groupstate::store::{BatchWrite, Divergence, GroupProgress, RecordRow, StateWrite, Store};
 
 const GROUP: &str = "river-guild";
 const CHAIN: &str = "local";
@@ -129,8 +130,6 @@ async fn seed(url: &str, n_records: u64, n_divergences: u64) -> Store {
         .clone();
     let rows = records(n_records, &hash);
     let last_block = rows.last().map_or(100, |r| r.block_number);
-    let mut batch = store.begin_batch(CHAIN).await.unwrap();
-    batch.insert_records(&rows).await.unwrap();
     let observed = serde_json::json!({
         "deployed": true,
         "owners": [address(0x01), address(0x02), address(0x03), address(0x04)],
@@ -139,46 +138,71 @@ async fn seed(url: &str, n_records: u64, n_divergences: u64) -> Store {
         "guard": Address::ZERO.to_checksum(None),
         "fallback_handler": address(0xfb),
     });
-    batch
-        .insert_state(
-            GROUP,
-            &address(0xaa),
-            "safe",
-            last_block,
-            0,
-            "event",
-            &observed.to_string(),
-        )
-        .await
-        .unwrap();
+    let state = StateWrite {
+        group_id: GROUP.into(),
+        contract: address(0xaa),
+        kind: ContractKind::Safe,
+        block: last_block,
+        log_index: 0,
+        source: "event",
+        state: observed.to_string(),
+    };
+    let mut divergences = Vec::new();
     for k in 0..n_divergences {
         let block = 100 + (k as i64 * 7) % last_block.max(101);
-        batch
-            .open_divergence(&NewDivergence {
-                group_id: GROUP.into(),
-                rule: Rule::SafeOwnerUndeclared,
-                subject: address(0xaa),
-                item: format!("0x{:040x}", 0x1000 + k),
-                expected: "not an owner".into(),
-                observed: "an owner".into(),
-                block,
-                block_hash: hash_hex(&[b"block", &block.to_be_bytes()]),
-                tx_hash: Some(hash_hex(&[b"tx", &k.to_be_bytes()])),
-                log_index: Some(0),
-                manifest_hash: hash.clone(),
-            })
-            .await
-            .unwrap();
+        let rule = Rule::SafeOwnerUndeclared;
+        divergences.push(Divergence {
+            group_id: GROUP.into(),
+            n: k as i64 + 1,
+            rule: rule.as_str().into(),
+            severity: rule.severity().as_str().into(),
+            subject: address(0xaa),
+            item: format!("0x{:040x}", 0x1000 + k),
+            expected: "not an owner".into(),
+            observed: "an owner".into(),
+            status: "open".into(),
+            opened_block: block,
+            opened_block_hash: hash_hex(&[b"block", &block.to_be_bytes()]),
+            opened_tx_hash: Some(hash_hex(&[b"tx", &k.to_be_bytes()])),
+            opened_log_index: Some(0),
+            opened_manifest_hash: hash.clone(),
+            resolved_block: None,
+            resolved_block_hash: None,
+            resolved_tx_hash: None,
+            resolved_log_index: None,
+            resolved_manifest_hash: None,
+            resolution: None,
+            ack_note: None,
+            acked_at: None,
+        });
     }
-    batch.set_group_synced(GROUP, last_block).await.unwrap();
-    batch.commit().await.unwrap();
+    let group = store.group(GROUP).await.unwrap().expect("the group");
+    let alerts = divergences
+        .iter()
+        .map(|d| NewAlert::new(CHAIN, AlertEvent::Opened, d))
+        .collect();
+    let write = BatchWrite {
+        chain: CHAIN.into(),
+        progress: vec![GroupProgress {
+            group_id: GROUP.into(),
+            revision: group.revision,
+            synced_to: group.synced_to,
+            advance_to: last_block,
+        }],
+        records: rows,
+        states: vec![state],
+        divergences,
+        alerts,
+        cursor: None,
+    };
+    store.commit_batch(&write).await.unwrap();
     for n in (1..=n_divergences as i64).filter(|n| n % 5 == 0) {
         store
             .acknowledge_divergence(GROUP, n, "known: the signer rotation of March", None)
             .await
             .unwrap();
     }
-    let root: Hash = [7u8; 32].into();
+    let root = B256::repeat_byte(7);
     store
         .insert_checkpoint(
             CHAIN,

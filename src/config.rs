@@ -261,14 +261,14 @@ pub struct SinkConfig {
     pub secret_env: Option<String>,
     /// Alerts of divergences below this severity are not sent here.
     #[serde(default = "default_min_severity")]
-    pub min_severity: crate::reconcile::Severity,
+    pub min_severity: crate::model::Severity,
     /// Only these groups' alerts; empty: every group.
     #[serde(default)]
     pub groups: Vec<String>,
 }
 
-fn default_min_severity() -> crate::reconcile::Severity {
-    crate::reconcile::Severity::Low
+fn default_min_severity() -> crate::model::Severity {
+    crate::model::Severity::Low
 }
 
 impl SinkConfig {
@@ -623,10 +623,7 @@ mod tests {
         assert_eq!(s.alerts.max_attempts, 3);
         assert_eq!(s.alerts.backoff_initial_ms, 1000);
         assert_eq!(s.alerts.sinks.len(), 2);
-        assert_eq!(
-            s.alerts.sinks[0].min_severity,
-            crate::reconcile::Severity::High
-        );
+        assert_eq!(s.alerts.sinks[0].min_severity, crate::model::Severity::High);
         // Neither the secret nor the Slack token is ever printed.
         let printed = format!("{s:?}");
         assert!(

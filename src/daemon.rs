@@ -11,11 +11,11 @@ use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 
 use crate::api::ApiState;
-use crate::chain::Follower;
 use crate::config::Settings;
 use crate::ledger::LogSigner;
 use crate::metrics::Metrics;
 use crate::store::Store;
+use crate::sync::Follower;
 
 /// Runs followers for every configured chain until `cancel` fires or one fails fatally.
 pub async fn run(

@@ -41,6 +41,7 @@
 //! - [`cli`]: the `groupstate` command; [`devnet`]: a local anvil chain with the real Safe and
 //!   OpenZeppelin contracts, for the demo, the tests and the benchmarks.
 
+pub mod abi;
 pub mod alert;
 pub mod api;
 pub mod chain;
@@ -52,10 +53,12 @@ pub mod decode;
 pub mod ledger;
 pub mod manifest;
 pub mod metrics;
+pub mod model;
 pub mod observe;
 pub mod pipeline;
 pub mod query;
 pub mod reconcile;
 pub mod state;
 pub mod store;
+pub mod sync;
 pub mod telemetry;

@@ -10,7 +10,7 @@ use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use crate::chain::rpc::RpcErrorKind;
+use crate::chain::rpc::{CallObserver, RpcErrorKind};
 
 /// How far back the per-second rates look.
 const RATE_WINDOW: Duration = Duration::from_secs(60);
@@ -57,6 +57,12 @@ pub struct ChainMetrics {
     rpc_errors: Mutex<BTreeMap<&'static str, u64>>,
     /// (when, events, records) samples for the per-second rates.
     window: Mutex<VecDeque<(Instant, u64, u64)>>,
+}
+
+impl CallObserver for ChainMetrics {
+    fn failed(&self, _method: &'static str, kind: RpcErrorKind) {
+        self.rpc_error(kind);
+    }
 }
 
 /// A consistent reading of one chain's figures (the default: a chain nothing follows here).

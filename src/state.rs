@@ -11,7 +11,6 @@ use serde::Serialize;
 
 use crate::manifest::{Manifest, RoleDecl};
 use crate::observe::{ContractKind, Observed};
-use crate::pipeline::declared_contracts;
 use crate::reconcile::reconcile;
 use crate::store::{GroupRow, ManifestVersion, Store, StoreError};
 
@@ -72,7 +71,7 @@ pub async fn group_state(
     let observed = store.current_states(&group.id).await?;
     let manifest = &version.manifest;
     let mut contracts = Vec::new();
-    for (address, kind) in declared_contracts(manifest) {
+    for (address, kind) in manifest.declared_contracts() {
         let row = observed.iter().find(|s| {
             s.kind == kind.as_str() && s.contract.parse::<Address>().ok() == Some(address)
         });

@@ -17,8 +17,8 @@ use groupstate::alert::{AlertEvent, Dispatcher};
 use groupstate::chain::rpc::BlockRef;
 use groupstate::config::{AlertsConfig, Secret, SinkConfig, SinkKind};
 use groupstate::manifest::Manifest;
-use groupstate::reconcile::{Rule, Severity};
-use groupstate::store::{AlertFilter, DeliveryStatus, NewDivergence, Resolution, Store};
+use groupstate::reconcile::Severity;
+use groupstate::store::{AlertFilter, DeliveryStatus, Store};
 use hmac::Mac;
 use tokio_util::sync::CancellationToken;
 
@@ -402,28 +402,7 @@ on_both_backends!(down_then_back, a_receiver_down_for_a_while_gets_every_alert);
 
 /// Opens one divergence on block `block` of chain `local` straight through a batch.
 async fn open_divergence(store: &Store, group: &str, block: i64) -> i64 {
-    let mut tx = store.begin_batch("local").await.unwrap();
-    // A write first, as the pipeline's group lock is: SQLite then holds the write lock for the
-    // whole batch instead of failing to upgrade a read when a dispatcher wrote meanwhile.
-    tx.set_group_synced(group, -1).await.unwrap();
-    let n = tx
-        .open_divergence(&NewDivergence {
-            group_id: group.into(),
-            rule: Rule::SafeOwnerUndeclared,
-            subject: Address::repeat_byte(1).to_string(),
-            item: Address::repeat_byte(2).to_string(),
-            expected: "not an owner".into(),
-            observed: "owner".into(),
-            block,
-            block_hash: B256::repeat_byte(block as u8).to_string(),
-            tx_hash: None,
-            log_index: None,
-            manifest_hash: "m".into(),
-        })
-        .await
-        .unwrap();
-    tx.commit().await.unwrap();
-    n
+    support::writes::open_at(store, group, block).await
 }
 
 async fn a_delivery_that_keeps_failing_goes_dead(backend: support::Backend) {
@@ -533,34 +512,19 @@ async fn a_rollback_retracts_and_reopens(backend: support::Backend) {
     let db = support::TestDb::new(backend).await;
     let store = db.store().await;
     let early = open_divergence(&store, "guild", 5).await;
-    let mut tx = store.begin_batch("local").await.unwrap();
-    tx.resolve_divergence(
-        "guild",
-        early,
-        &Resolution {
-            block: 8,
-            block_hash: B256::repeat_byte(8).to_string(),
-            tx_hash: None,
-            log_index: None,
-            manifest_hash: "m".into(),
-            by: "chain",
-        },
+    support::writes::resolve(&store, "guild", early, 8).await;
+    let late = open_divergence(&store, "guild", 9).await;
+    groupstate::sync::unwind(
+        &store,
+        "local",
+        Some(BlockRef {
+            number: 7,
+            hash: B256::repeat_byte(7),
+            parent_hash: B256::repeat_byte(6),
+        }),
     )
     .await
     .unwrap();
-    tx.commit().await.unwrap();
-    let late = open_divergence(&store, "guild", 9).await;
-    store
-        .rollback_to(
-            "local",
-            Some(BlockRef {
-                number: 7,
-                hash: B256::repeat_byte(7),
-                parent_hash: B256::repeat_byte(6),
-            }),
-        )
-        .await
-        .unwrap();
     let events: Vec<(i64, String, i64)> = store
         .alerts(&AlertFilter::default())
         .await

@@ -12,7 +12,7 @@ use axum::http::{Request, StatusCode};
 use groupstate::api::{router, ApiState};
 use groupstate::config::Secret;
 use groupstate::reconcile::Rule;
-use groupstate::store::{NewDivergence, RecordRow, Resolution, Store};
+use groupstate::store::{RecordRow, Store};
 use serde_json::{json, Value};
 use tokio_util::sync::CancellationToken;
 use tower::ServiceExt;
@@ -90,35 +90,24 @@ async fn insert_records(store: &Store, group: &str, from: i64, to: i64) {
     let rows: Vec<RecordRow> = (from..to)
         .flat_map(|b| (0..3).map(move |l| record(group, b, l)))
         .collect();
-    let mut tx = store.begin_batch("local").await.unwrap();
-    tx.insert_records(&rows).await.unwrap();
-    tx.commit().await.unwrap();
+    support::writes::records(store, rows).await;
 }
 
 async fn open_divergences(store: &Store, group: &str, n: usize) {
-    let mut tx = store.begin_batch("local").await.unwrap();
     for i in 0..n {
-        tx.open_divergence(&NewDivergence {
-            group_id: group.into(),
-            rule: if i % 2 == 0 {
-                Rule::SafeOwnerUndeclared
-            } else {
-                Rule::SafeThresholdMismatch
-            },
-            subject: SAFE.into(),
-            item: format!("item{i}"),
-            expected: "declared".into(),
-            observed: "onchain".into(),
-            block: 10 + i as i64,
-            block_hash: format!("0x{:064x}", 10 + i),
-            tx_hash: None,
-            log_index: None,
-            manifest_hash: "m".into(),
-        })
-        .await
-        .unwrap();
+        let rule = if i % 2 == 0 {
+            Rule::SafeOwnerUndeclared
+        } else {
+            Rule::SafeThresholdMismatch
+        };
+        let mut d = support::writes::divergence(group, 0, rule, 10 + i as i64);
+        d.subject = SAFE.into();
+        d.item = format!("item{i}");
+        d.expected = "declared".into();
+        d.observed = "onchain".into();
+        d.opened_block_hash = format!("0x{:064x}", 10 + i);
+        support::writes::open(store, d).await;
     }
-    tx.commit().await.unwrap();
 }
 
 /// A client for the socket, with JSON answers.
@@ -263,20 +252,17 @@ async fn groups_records_and_divergences_over_a_socket(backend: support::Backend)
         "guard": "0x0000000000000000000000000000000000000000",
         "fallback_handler": "0x0000000000000000000000000000000000000000",
     });
-    let mut tx = store.begin_batch("local").await.unwrap();
     let checksummed: alloy::primitives::Address = SAFE.parse().unwrap();
-    tx.insert_state(
-        "g",
-        &checksummed.to_checksum(None),
-        "safe",
-        3,
-        0,
-        "event",
-        &observed.to_string(),
-    )
-    .await
-    .unwrap();
-    tx.commit().await.unwrap();
+    let state = groupstate::store::StateWrite {
+        group_id: "g".into(),
+        contract: checksummed.to_checksum(None),
+        kind: groupstate::model::ContractKind::Safe,
+        block: 3,
+        log_index: 0,
+        source: "event",
+        state: observed.to_string(),
+    };
+    support::writes::states(&store, vec![state]).await;
     let (_, v) = c.get("/v1/groups/g/state").await;
     let disagreements = v["contracts"][0]["disagreements"].as_array().unwrap();
     assert!(!disagreements.is_empty(), "{v}");
@@ -450,17 +436,7 @@ async fn groups_records_and_divergences_over_a_socket(backend: support::Backend)
     }
     // An acknowledged divergence can still be resolved by the chain; a resolved one cannot be
     // acknowledged.
-    let mut tx = store.begin_batch("local").await.unwrap();
-    let resolution = Resolution {
-        block: 400,
-        block_hash: format!("0x{:064x}", 400),
-        tx_hash: None,
-        log_index: None,
-        manifest_hash: "m".into(),
-        by: "chain",
-    };
-    tx.resolve_divergence("g", 2, &resolution).await.unwrap();
-    tx.commit().await.unwrap();
+    support::writes::resolve(&store, "g", 2, 400).await;
     let (s, v) = c
         .admin("POST", "/v1/groups/g/divergences/2/ack", Some(TOKEN), &ack)
         .await;
@@ -468,9 +444,7 @@ async fn groups_records_and_divergences_over_a_socket(backend: support::Backend)
 
     // The chain resolves the acknowledged divergence 1; a reorg then takes the resolving block
     // away: it is open again, and still acknowledged with its note.
-    let mut tx = store.begin_batch("local").await.unwrap();
-    tx.resolve_divergence("g", 1, &resolution).await.unwrap();
-    tx.commit().await.unwrap();
+    support::writes::resolve(&store, "g", 1, 400).await;
     let (_, v) = c.get("/v1/groups/g/divergences?status=resolved").await;
     assert_eq!(v["divergences"].as_array().unwrap().len(), 2);
     let fork = groupstate::chain::rpc::BlockRef {
@@ -478,7 +452,9 @@ async fn groups_records_and_divergences_over_a_socket(backend: support::Backend)
         hash: alloy::primitives::B256::repeat_byte(1),
         parent_hash: alloy::primitives::B256::repeat_byte(2),
     };
-    store.rollback_to("local", Some(fork)).await.unwrap();
+    groupstate::sync::unwind(&store, "local", Some(fork))
+        .await
+        .unwrap();
     let (_, v) = c.get("/v1/groups/g/divergences?status=acknowledged").await;
     let acked = &v["divergences"][0];
     assert_eq!(

@@ -152,23 +152,18 @@ async fn groups_are_registered_and_versioned(backend: support::Backend) {
 
     // Acknowledging: as the API does, with the identity check.
     let store = db.store().await;
-    let mut tx = store.begin_batch("local").await.unwrap();
-    tx.open_divergence(&groupstate::store::NewDivergence {
-        group_id: "river-guild".into(),
-        rule: groupstate::reconcile::Rule::SafeThresholdMismatch,
-        subject: "0x1".into(),
-        item: String::new(),
-        expected: "2".into(),
-        observed: "1".into(),
-        block: 7,
-        block_hash: "0x07".into(),
-        tx_hash: None,
-        log_index: None,
-        manifest_hash: "m".into(),
-    })
-    .await
-    .unwrap();
-    tx.commit().await.unwrap();
+    let mut d = support::writes::divergence(
+        "river-guild",
+        0,
+        groupstate::reconcile::Rule::SafeThresholdMismatch,
+        7,
+    );
+    d.subject = "0x1".into();
+    d.item = String::new();
+    d.expected = "2".into();
+    d.observed = "1".into();
+    d.opened_block_hash = "0x07".into();
+    support::writes::open(&store, d).await;
     let out = run(vec![
         "ack".into(),
         "river-guild".into(),

@@ -45,7 +45,7 @@ impl World {
     }
 
     /// A follower of the devnet writing to the world's store, with the test settings.
-    fn follower(&self) -> groupstate::chain::Follower {
+    fn follower(&self) -> groupstate::sync::Follower {
         support::follower(&self.store, &self.devnet.rpc_url(), self.devnet.chain_id())
     }
 }
@@ -94,10 +94,10 @@ async fn safe_group(
 fn follower_with(
     w: &World,
     tune: impl FnOnce(&mut groupstate::config::ChainConfig),
-) -> groupstate::chain::Follower {
+) -> groupstate::sync::Follower {
     let mut chain = support::chain_config(&w.devnet.rpc_url(), w.devnet.chain_id());
     tune(&mut chain);
-    groupstate::chain::Follower::new("local", chain, support::follower_config(), w.store.clone())
+    groupstate::sync::Follower::new("local", chain, support::follower_config(), w.store.clone())
         .unwrap()
 }
 
@@ -599,7 +599,7 @@ async fn websocket_and_confirmations(backend: support::Backend) {
     chain.ws_url = Some(w.devnet.ws_url());
     chain.poll_interval_ms = 60_000;
     chain.confirmations = 2;
-    let f = groupstate::chain::Follower::new(
+    let f = groupstate::sync::Follower::new(
         "local",
         chain,
         support::follower_config(),

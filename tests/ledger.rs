@@ -13,12 +13,12 @@ use std::sync::Arc;
 
 use alloy::primitives::{Address, U256};
 use devnet::{self, Devnet, DevnetOptions, SafeContracts, SafeVersion};
-use groupstate::chain::Follower;
 use groupstate::ledger::merkle::{self, Hash};
 use groupstate::ledger::note::{Checkpoint, SigningKey};
 use groupstate::ledger::LogSigner;
 use groupstate::manifest::Manifest;
 use groupstate::store::{DivergenceStatus, Store};
+use groupstate::sync::Follower;
 use sqlx::Row;
 
 const ORIGIN: &str = "groupstate";

@@ -165,7 +165,7 @@ async fn restart_in_the_middle_of_a_backfill(backend: support::Backend) {
     settings.concurrency = 2;
     {
         let f =
-            groupstate::chain::Follower::new("local", cfg.clone(), settings.clone(), store.clone())
+            groupstate::sync::Follower::new("local", cfg.clone(), settings.clone(), store.clone())
                 .unwrap();
         f.step().await.unwrap();
         f.step().await.unwrap();
@@ -173,7 +173,7 @@ async fn restart_in_the_middle_of_a_backfill(backend: support::Backend) {
         assert!(g.synced_to > 0 && (g.synced_to as u64) < chain.devnet.head().await.unwrap());
         // Dropped here: a stop between two batches.
     }
-    let f = groupstate::chain::Follower::new("local", cfg, settings, store.clone()).unwrap();
+    let f = groupstate::sync::Follower::new("local", cfg, settings, store.clone()).unwrap();
     support::sync(&f).await;
     assert_eq!(
         support::dump(&store).await,

@@ -350,7 +350,7 @@ async fn status_page(backend: support::Backend) {
     let root: groupstate::ledger::merkle::Hash = [7u8; 32].into();
     let note = "local\n3\nBwcHBwcHBwcHBwcHBwcHBwcHBwcHBwcHBwcHBwcHBwc=\n\n— local+1234abcd+sig\n";
     store
-        .insert_checkpoint("local", 3, &root, note)
+        .insert_checkpoint("local", 3, &alloy::primitives::B256::from(root.0), note)
         .await
         .unwrap();
 

@@ -9,11 +9,11 @@ use alloy::rpc::types::Filter;
 use devnet::Devnet;
 use futures::StreamExt;
 use groupstate::chain::rpc::{RetryPolicy, Rpc};
-use groupstate::chain::Follower;
 use groupstate::config::{ChainConfig, FollowerConfig};
 use groupstate::decode::{catalog_topics, TRANSFER_TOPIC};
 use groupstate::manifest::Manifest;
 use groupstate::store::Store;
+use groupstate::sync::Follower;
 
 pub const RANGE: u64 = 50;
 pub const CONCURRENCY: usize = 4;

@@ -2,7 +2,7 @@
 //! opened it was reorged away) or reopened (the block that resolved it was).
 //!
 //! Invariant: an alert is written to the outbox (`alerts`) by the same database transaction
-//! that changes the divergence ([`crate::store::BatchTx`]), so no divergence change is ever
+//! that changes the divergence (a batch's commit, or an unwind), so no divergence change is ever
 //! without its alert and no alert survives a change that was rolled back. The [`Dispatcher`]
 //! then delivers every alert *at least once* to each sink that wants it, retrying with
 //! exponential backoff; a receiver drops duplicates by the alert's stable idempotency key.
@@ -15,9 +15,10 @@ pub use sink::{sign, summary, Sink};
 
 use std::time::Duration;
 
-use serde::Serialize;
 use sha2::{Digest, Sha256};
 
+pub use crate::model::AlertEvent;
+pub use crate::store::NewAlert;
 use crate::store::{Divergence, StoreError};
 
 /// An alert that could not be handled.
@@ -40,65 +41,16 @@ pub enum AlertError {
     },
 }
 
-/// What happened to a divergence.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "lowercase")]
-pub enum AlertEvent {
-    Opened,
-    Resolved,
-    /// The block that opened the divergence was reorged away: it never happened.
-    Retracted,
-    /// The block that resolved the divergence was reorged away: it is open again.
-    Reopened,
-}
-
-impl AlertEvent {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            AlertEvent::Opened => "opened",
-            AlertEvent::Resolved => "resolved",
-            AlertEvent::Retracted => "retracted",
-            AlertEvent::Reopened => "reopened",
-        }
-    }
-
-    pub fn parse(s: &str) -> Option<AlertEvent> {
-        [
-            AlertEvent::Opened,
-            AlertEvent::Resolved,
-            AlertEvent::Retracted,
-            AlertEvent::Reopened,
-        ]
-        .into_iter()
-        .find(|e| e.as_str() == s)
-    }
-
-    /// The block the event is about: where the divergence was opened, or where the
-    /// resolution (made, or reorged away) was.
-    fn block(self, d: &Divergence) -> i64 {
-        match self {
-            AlertEvent::Opened | AlertEvent::Retracted => d.opened_block,
-            AlertEvent::Resolved | AlertEvent::Reopened => {
-                d.resolved_block.unwrap_or(d.opened_block)
-            }
-        }
+/// The block an alert is about: where the divergence was opened, or where the resolution
+/// (made, or reorged away) was.
+fn event_block(event: AlertEvent, d: &Divergence) -> i64 {
+    match event {
+        AlertEvent::Opened | AlertEvent::Retracted => d.opened_block,
+        AlertEvent::Resolved | AlertEvent::Reopened => d.resolved_block.unwrap_or(d.opened_block),
     }
 }
 
-/// An alert as the outbox stores it: the columns, and the JSON body every sink starts from.
-#[derive(Debug, Clone)]
-pub struct NewAlert {
-    pub key: String,
-    pub event: AlertEvent,
-    pub group_id: String,
-    pub chain: String,
-    pub divergence_n: i64,
-    pub rule: String,
-    pub severity: String,
-    pub block_number: i64,
-    pub payload: String,
-}
-
+/// The outbox row: built here (its key and body are alert policy), stored as it is.
 impl NewAlert {
     /// The alert of `event` on `d` (as it is after the event; for `reopened`, as it was
     /// resolved, since the resolution is what the alert is about).
@@ -118,7 +70,7 @@ impl NewAlert {
             divergence_n: d.n,
             rule: d.rule.clone(),
             severity: d.severity.clone(),
-            block_number: event.block(d),
+            block_number: event_block(event, d),
             payload: payload.to_string(),
             key,
         }

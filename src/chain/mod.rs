@@ -1,8 +1,12 @@
-//! The chain side: RPC access with retries ([`rpc`]) and the [`Follower`] that turns a chain
-//! into committed batches — adaptive `eth_getLogs` backfill, live head, confirmations, reorg
-//! detection by parent hash and roll-back.
+//! The fetch side: everything a batch needs from the chain, gathered before any database
+//! transaction opens — the RPC client with retries and error classes ([`rpc`]), adaptive
+//! `eth_getLogs` ranges ([`range`]), the range fetcher ([`fetch`]), and readers of contract
+//! state, creation blocks and role history ([`read`]).
+//!
+//! Invariant: imports nothing above it (no store, no policy); what it returns is plain chain
+//! data for the fold.
 
-pub mod follower;
+pub mod fetch;
+pub mod range;
+pub mod read;
 pub mod rpc;
-
-pub use follower::{Follower, FollowerError};

@@ -15,15 +15,7 @@ use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 
 use crate::config::FollowerConfig;
-use crate::metrics::ChainMetrics;
-
-/// A block's position in the chain: what the follower keeps to detect reorgs.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-pub struct BlockRef {
-    pub number: u64,
-    pub hash: B256,
-    pub parent_hash: B256,
-}
+pub use crate::model::BlockRef;
 
 #[derive(Debug, Deserialize)]
 #[serde(rename_all = "camelCase")]
@@ -164,13 +156,22 @@ impl From<&FollowerConfig> for RetryPolicy {
     }
 }
 
+/// Told about every RPC call as it completes, e.g. to count it; implemented by the metrics of
+/// the layers above, so this client depends on none of them.
+pub trait CallObserver: Send + Sync + std::fmt::Debug {
+    /// One attempt of `method` failed with `kind` (it may be retried).
+    fn failed(&self, method: &'static str, kind: RpcErrorKind);
+    /// One attempt of `method` was made (answered or not).
+    fn attempted(&self, _method: &'static str) {}
+}
+
 /// One chain's RPC endpoint with retries. Cheap to clone.
 #[derive(Debug, Clone)]
 pub struct Rpc {
     provider: RootProvider,
     policy: RetryPolicy,
-    /// Where failed attempts are counted, by kind.
-    metrics: Option<Arc<ChainMetrics>>,
+    /// Told of every attempt and every failure.
+    observer: Option<Arc<dyn CallObserver>>,
 }
 
 impl Rpc {
@@ -183,13 +184,13 @@ impl Rpc {
         Ok(Rpc {
             provider: RootProvider::new_http(url),
             policy,
-            metrics: None,
+            observer: None,
         })
     }
 
-    /// Counts every failed attempt in `metrics`.
-    pub fn with_metrics(mut self, metrics: Arc<ChainMetrics>) -> Rpc {
-        self.metrics = Some(metrics);
+    /// Tells `observer` of every attempt and every failure.
+    pub fn with_observer(mut self, observer: Arc<dyn CallObserver>) -> Rpc {
+        self.observer = Some(observer);
         self
     }
 
@@ -201,6 +202,9 @@ impl Rpc {
     {
         let mut attempt = 0u32;
         loop {
+            if let Some(o) = &self.observer {
+                o.attempted(method);
+            }
             let call = self
                 .provider
                 .raw_request::<P, R>(Cow::Borrowed(method), params.clone());
@@ -213,8 +217,8 @@ impl Rpc {
                     message: format!("no answer within {:?}", self.policy.timeout),
                 },
             };
-            if let Some(m) = &self.metrics {
-                m.rpc_error(err.kind);
+            if let Some(o) = &self.observer {
+                o.failed(method, err.kind);
             }
             if !err.is_retryable() || attempt >= self.policy.max_retries {
                 return Err(err);

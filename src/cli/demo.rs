@@ -12,12 +12,12 @@ use anyhow::Context;
 use tokio_util::sync::CancellationToken;
 
 use super::output;
-use crate::chain::Follower;
 use crate::config::{AlertsConfig, ChainConfig, Secret, Settings, SinkConfig, SinkKind};
 use crate::ledger::LogSigner;
 use crate::manifest::Manifest;
 use crate::reconcile::Severity;
 use crate::store::{DivergenceFilter, DivergenceStatus, RecordFilter, Store};
+use crate::sync::Follower;
 use devnet::{self, Devnet, DevnetOptions, SafeContracts, SafeVersion};
 
 pub async fn run(settings: Settings) -> anyhow::Result<()> {

@@ -242,12 +242,21 @@ async fn manifest_check(
         crate::chain::rpc::RetryPolicy::from(&settings.follower),
     )?;
     let head = rpc.head().await?;
+    let range = crate::chain::range::AdaptiveRange::new(cfg.max_block_range);
     let mut disagreements = 0;
     // Every declared contract, read at the head and compared with what the manifest says.
-    for (address, kind) in crate::pipeline::declared_contracts(&m) {
-        let observed =
-            crate::observe::Observed::snapshot(kind, &rpc, address, head, cfg.max_block_range)
-                .await?;
+    for (address, kind) in m.declared_contracts() {
+        let declared = m.deployed_at(&address);
+        let req = crate::chain::read::ReadRequest {
+            address,
+            kind,
+            block: head,
+            scope: crate::chain::read::ReadScope::Seed {
+                deployed_at: declared,
+            },
+        };
+        let reading = crate::chain::read::read(&rpc, &range, req).await?;
+        let observed = crate::observe::Observed::seed(&reading);
         let findings = crate::reconcile::reconcile(&m, address, &observed);
         if findings.is_empty() && rpc.code_at(address, head).await?.is_empty() {
             println!(
@@ -255,6 +264,17 @@ async fn manifest_check(
                 kind.as_str()
             );
             disagreements += 1;
+        }
+        if let Some(d) = declared {
+            let created = crate::chain::read::creation_block(&rpc, address, head, None).await?;
+            if created.is_some_and(|c| c != d) {
+                println!(
+                    "{} {address}: deployed_at {d}, but the contract was created at block {}",
+                    kind.as_str(),
+                    created.unwrap_or_default()
+                );
+                disagreements += 1;
+            }
         }
         for f in findings {
             println!(

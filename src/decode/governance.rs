@@ -16,7 +16,7 @@ use super::abi::gov::IERC20Events::{self as ERC20, IERC20EventsEvents as TokenEv
 use super::abi::gov::IGovernorEvents::{self as GOV, IGovernorEventsEvents as GovernorEvents};
 use super::abi::gov::IOwnableEvents::{self as OWN, IOwnableEventsEvents as OwnableEvents};
 use super::abi::gov::ITimelockEvents::{self as TL, ITimelockEventsEvents as TimelockEvents};
-use super::{decimal, Category, DecodeError};
+use super::{decimal, Category, DecodeError, RecordKind};
 
 /// `keccak256("Transfer(address,address,uint256)")`.
 pub const TRANSFER_TOPIC: B256 =
@@ -226,41 +226,41 @@ pub enum GovernanceEvent {
 
 impl GovernanceEvent {
     /// A stable record kind, e.g. `governor.proposal_created`.
-    pub fn kind(&self) -> &'static str {
+    pub fn kind(&self) -> RecordKind {
         use GovernanceEvent::*;
         match self {
-            ProposalCreated { .. } => "governor.proposal_created",
-            ProposalQueued { .. } => "governor.proposal_queued",
-            ProposalExecuted { .. } => "governor.proposal_executed",
-            ProposalCanceled { .. } => "governor.proposal_canceled",
-            VoteCast { params: None, .. } => "governor.vote_cast",
+            ProposalCreated { .. } => RecordKind::ProposalCreated,
+            ProposalQueued { .. } => RecordKind::ProposalQueued,
+            ProposalExecuted { .. } => RecordKind::ProposalExecuted,
+            ProposalCanceled { .. } => RecordKind::ProposalCanceled,
+            VoteCast { params: None, .. } => RecordKind::VoteCast,
             VoteCast {
                 params: Some(_), ..
-            } => "governor.vote_cast_with_params",
-            VotingDelaySet { .. } => "governor.voting_delay_set",
-            VotingPeriodSet { .. } => "governor.voting_period_set",
-            ProposalThresholdSet { .. } => "governor.proposal_threshold_set",
-            QuorumNumeratorUpdated { .. } => "governor.quorum_numerator_updated",
-            TimelockChange { .. } => "governor.timelock_change",
-            ProposalExtended { .. } => "governor.proposal_extended",
-            CallScheduled { .. } => "timelock.call_scheduled",
-            CallExecuted { .. } => "timelock.call_executed",
-            CallSalt { .. } => "timelock.call_salt",
-            Cancelled { .. } => "timelock.cancelled",
-            MinDelayChange { .. } => "timelock.min_delay_change",
-            RoleGranted { .. } => "role.granted",
-            RoleRevoked { .. } => "role.revoked",
-            RoleAdminChanged { .. } => "role.admin_changed",
-            OwnershipTransferred { .. } => "ownership.transferred",
-            OwnershipTransferStarted { .. } => "ownership.transfer_started",
-            Transfer { .. } => "token.transfer",
-            NewAdmin { .. } => "bravo.new_admin",
-            NewPendingAdmin { .. } => "bravo.new_pending_admin",
-            NewImplementation { .. } => "bravo.new_implementation",
-            QueueTransaction { .. } => "bravo.queue_transaction",
-            ExecuteTransaction { .. } => "bravo.execute_transaction",
-            CancelTransaction { .. } => "bravo.cancel_transaction",
-            NewDelay { .. } => "bravo.new_delay",
+            } => RecordKind::VoteCastWithParams,
+            VotingDelaySet { .. } => RecordKind::VotingDelaySet,
+            VotingPeriodSet { .. } => RecordKind::VotingPeriodSet,
+            ProposalThresholdSet { .. } => RecordKind::ProposalThresholdSet,
+            QuorumNumeratorUpdated { .. } => RecordKind::QuorumNumeratorUpdated,
+            TimelockChange { .. } => RecordKind::TimelockChange,
+            ProposalExtended { .. } => RecordKind::ProposalExtended,
+            CallScheduled { .. } => RecordKind::CallScheduled,
+            CallExecuted { .. } => RecordKind::CallExecuted,
+            CallSalt { .. } => RecordKind::CallSalt,
+            Cancelled { .. } => RecordKind::Cancelled,
+            MinDelayChange { .. } => RecordKind::MinDelayChange,
+            RoleGranted { .. } => RecordKind::RoleGranted,
+            RoleRevoked { .. } => RecordKind::RoleRevoked,
+            RoleAdminChanged { .. } => RecordKind::RoleAdminChanged,
+            OwnershipTransferred { .. } => RecordKind::OwnershipTransferred,
+            OwnershipTransferStarted { .. } => RecordKind::OwnershipTransferStarted,
+            Transfer { .. } => RecordKind::TokenTransfer,
+            NewAdmin { .. } => RecordKind::BravoNewAdmin,
+            NewPendingAdmin { .. } => RecordKind::BravoNewPendingAdmin,
+            NewImplementation { .. } => RecordKind::BravoNewImplementation,
+            QueueTransaction { .. } => RecordKind::BravoQueueTransaction,
+            ExecuteTransaction { .. } => RecordKind::BravoExecuteTransaction,
+            CancelTransaction { .. } => RecordKind::BravoCancelTransaction,
+            NewDelay { .. } => RecordKind::BravoNewDelay,
         }
     }
 
@@ -564,7 +564,7 @@ mod tests {
         }
         .encode_log_data();
         let e = decode(created.topics(), &created.data).unwrap();
-        assert_eq!(e.kind(), "governor.proposal_created");
+        assert_eq!(e.kind().as_str(), "governor.proposal_created");
         assert_eq!(e.category(), Category::Decision);
         let compound = CT::NewAdmin {
             newAdmin: Address::repeat_byte(9),

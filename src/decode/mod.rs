@@ -15,33 +15,10 @@ use alloy::primitives::{Address, Bytes, B256, U256};
 use alloy::rpc::types::Log;
 use serde::Serialize;
 
-/// Bindings generated from the ABIs the daemon indexes.
-#[allow(clippy::too_many_arguments)]
-pub mod abi {
-    /// Safe 1.4.1 (SafeL2), all functions and events.
-    pub mod v141 {
-        alloy::sol!(
-            #[allow(missing_docs)]
-            #[derive(Debug)]
-            SafeL2,
-            "abis/SafeL2-1.4.1.json"
-        );
-    }
-    /// Safe 1.3.0 (GnosisSafeL2) events: fewer indexed parameters.
-    pub mod v130 {
-        alloy::sol!(
-            #[allow(missing_docs)]
-            #[derive(Debug)]
-            GnosisSafeL2,
-            "abis/SafeL2-1.3.0-events.json"
-        );
-    }
-    /// OpenZeppelin Governor, TimelockController, AccessControl, Ownable, ERC-20, and
-    /// Compound's GovernorBravo / Timelock events where they differ.
-    pub mod gov {
-        alloy::sol!("abis/governance.sol");
-    }
-}
+pub use crate::model::{Category, RecordKind};
+
+/// The contract interfaces (`sol!` bindings), also under their own name [`crate::abi`].
+pub use crate::abi;
 
 pub(crate) fn decimal<S: serde::Serializer>(v: &U256, s: S) -> Result<S::Ok, S::Error> {
     s.serialize_str(&v.to_string())
@@ -59,27 +36,6 @@ pub struct Evidence {
     pub block_timestamp: Option<u64>,
 }
 
-/// What a record says about the group: a change of structure, a decision, or a movement of funds.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Category {
-    Structure,
-    Decision,
-    Transaction,
-    Unknown,
-}
-
-impl Category {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Category::Structure => "structure",
-            Category::Decision => "decision",
-            Category::Transaction => "transaction",
-            Category::Unknown => "unknown",
-        }
-    }
-}
-
 /// Any event the catalog knows.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(untagged)]
@@ -89,7 +45,7 @@ pub enum GroupEvent {
 }
 
 impl GroupEvent {
-    pub fn kind(&self) -> &'static str {
+    pub fn kind(&self) -> RecordKind {
         match self {
             GroupEvent::Safe(e) => e.kind(),
             GroupEvent::Governance(e) => e.kind(),

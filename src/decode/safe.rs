@@ -8,7 +8,7 @@ use serde::Serialize;
 
 use super::abi::v130::GnosisSafeL2::GnosisSafeL2Events as V130;
 use super::abi::v141::SafeL2::SafeL2Events as V141;
-use super::{decimal, Category, DecodeError};
+use super::{decimal, Category, DecodeError, RecordKind};
 
 /// A typed event emitted by a Safe (any supported version and layout).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -101,25 +101,25 @@ pub enum SafeEvent {
 
 impl SafeEvent {
     /// A stable record kind, e.g. `safe.added_owner`.
-    pub fn kind(&self) -> &'static str {
+    pub fn kind(&self) -> RecordKind {
         match self {
-            SafeEvent::SafeSetup { .. } => "safe.setup",
-            SafeEvent::AddedOwner { .. } => "safe.added_owner",
-            SafeEvent::RemovedOwner { .. } => "safe.removed_owner",
-            SafeEvent::ChangedThreshold { .. } => "safe.changed_threshold",
-            SafeEvent::EnabledModule { .. } => "safe.enabled_module",
-            SafeEvent::DisabledModule { .. } => "safe.disabled_module",
-            SafeEvent::ChangedGuard { .. } => "safe.changed_guard",
-            SafeEvent::ChangedFallbackHandler { .. } => "safe.changed_fallback_handler",
-            SafeEvent::ExecutionSuccess { .. } => "safe.execution_success",
-            SafeEvent::ExecutionFailure { .. } => "safe.execution_failure",
-            SafeEvent::SafeReceived { .. } => "safe.received",
-            SafeEvent::ExecutionFromModuleSuccess { .. } => "safe.module_execution_success",
-            SafeEvent::ExecutionFromModuleFailure { .. } => "safe.module_execution_failure",
-            SafeEvent::SafeMultiSigTransaction { .. } => "safe.multisig_transaction",
-            SafeEvent::SafeModuleTransaction { .. } => "safe.module_transaction",
-            SafeEvent::ApproveHash { .. } => "safe.approve_hash",
-            SafeEvent::SignMsg { .. } => "safe.sign_msg",
+            SafeEvent::SafeSetup { .. } => RecordKind::SafeSetup,
+            SafeEvent::AddedOwner { .. } => RecordKind::SafeAddedOwner,
+            SafeEvent::RemovedOwner { .. } => RecordKind::SafeRemovedOwner,
+            SafeEvent::ChangedThreshold { .. } => RecordKind::SafeChangedThreshold,
+            SafeEvent::EnabledModule { .. } => RecordKind::SafeEnabledModule,
+            SafeEvent::DisabledModule { .. } => RecordKind::SafeDisabledModule,
+            SafeEvent::ChangedGuard { .. } => RecordKind::SafeChangedGuard,
+            SafeEvent::ChangedFallbackHandler { .. } => RecordKind::SafeChangedFallbackHandler,
+            SafeEvent::ExecutionSuccess { .. } => RecordKind::SafeExecutionSuccess,
+            SafeEvent::ExecutionFailure { .. } => RecordKind::SafeExecutionFailure,
+            SafeEvent::SafeReceived { .. } => RecordKind::SafeReceived,
+            SafeEvent::ExecutionFromModuleSuccess { .. } => RecordKind::SafeModuleExecutionSuccess,
+            SafeEvent::ExecutionFromModuleFailure { .. } => RecordKind::SafeModuleExecutionFailure,
+            SafeEvent::SafeMultiSigTransaction { .. } => RecordKind::SafeMultisigTransaction,
+            SafeEvent::SafeModuleTransaction { .. } => RecordKind::SafeModuleTransaction,
+            SafeEvent::ApproveHash { .. } => RecordKind::SafeApproveHash,
+            SafeEvent::SignMsg { .. } => RecordKind::SafeSignMsg,
         }
     }
 

@@ -9,7 +9,10 @@
 //!   inclusion and consistency proofs from stored subtrees, and their verification.
 //! - [`leaf`]: the canonical, versioned leaf encoding of records, manifest versions and
 //!   retractions, and their order.
-//! - [`seal`]: what has become final enters the log; checkpoints are signed over it.
+//! - [`seal`]: what has become final enters the log (appends extend the tree from its stored
+//!   frontier); checkpoints are signed over it.
+//! - [`retract`]: after a reorg below the finality depth, a retraction leaf voids what it took
+//!   away, in the unwind's transaction.
 //! - [`proofs`]: entries and inclusion / consistency proofs read back from the store.
 //! - [`verify`]: the audit anyone can run: recompute the tree, check checkpoints, entries,
 //!   stored nodes and records, and each record against the chain; export for offline audits.
@@ -19,7 +22,11 @@ pub mod leaf;
 pub mod merkle;
 pub mod note;
 pub mod proofs;
+pub mod retract;
 pub mod seal;
 pub mod verify;
 
-pub use seal::{root_at, seal, sign_checkpoint, LedgerError, LogSigner, Sealed};
+pub use retract::{retract, Retraction};
+pub use seal::{
+    append, append_to_log, root_at, seal, sign_checkpoint, Appended, LedgerError, LogSigner, Sealed,
+};

@@ -78,7 +78,7 @@ pub async fn inclusion(
     let mut ids = merkle::inclusion_proof_nodes(index, size)?;
     ids.push(merkle::NodeId::leaf(index));
     ids.extend(merkle::root_nodes(size));
-    let nodes = store.log_nodes(chain, &ids).await?;
+    let nodes = super::seal::nodes(store, chain, &ids).await?;
     let proof = merkle::inclusion_proof(&nodes, index, size)?;
     Ok(InclusionProof {
         index,
@@ -108,7 +108,7 @@ pub async fn consistency(
         return Err(range(format!("from {from} is past to {to}")));
     }
     let ids = merkle::consistency_proof_nodes(from, to)?;
-    let nodes = store.log_nodes(chain, &ids).await?;
+    let nodes = super::seal::nodes(store, chain, &ids).await?;
     let proof = merkle::consistency_proof(&nodes, from, to)?;
     Ok(ConsistencyProof {
         from,

@@ -7,13 +7,17 @@
 //! last one signed, so the daemon never signs two trees of which one is not a prefix of the
 //! other.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
+
+use alloy::primitives::B256;
 
 use super::leaf::{Leaf, LeafError, Verdict, VerdictItem};
-use super::merkle::{self, Hash, MerkleError};
+use super::merkle::{self, Frontier, Hash, MerkleError, NodeId};
 use super::note::{Checkpoint, NoteError, SigningKey};
 use crate::config::Settings;
-use crate::store::{Appended, Divergence, Store, StoreError, StoredCheckpoint};
+use crate::store::{
+    Divergence, LogTables, NewLogEntry, NodeKey, Store, StoreError, StoredCheckpoint,
+};
 
 /// At most this many blocks enter the log per transaction, to bound memory on a long backlog.
 const BLOCKS_PER_SEAL: i64 = 5_000;
@@ -72,6 +76,92 @@ impl LogSigner {
     }
 }
 
+/// The tree after an append.
+#[derive(Debug, Clone, Copy)]
+pub struct Appended {
+    /// The index of the first appended leaf.
+    pub first: u64,
+    pub size: u64,
+    pub root: Hash,
+}
+
+/// Appends leaves in the given order under the log's lock, numbering them from its current
+/// size: encodes and hashes each, extends the tree from its stored frontier, and writes the
+/// leaves, the nodes they complete and the new size. The caller holds the transaction.
+pub async fn append(
+    log: &mut LogTables<'_>,
+    mut leaves: Vec<Leaf>,
+) -> Result<Appended, LedgerError> {
+    let size = log.lock_head().await?;
+    let ids: Vec<NodeKey> = merkle::root_nodes(size)
+        .iter()
+        .map(|id| (id.level, id.index))
+        .collect();
+    let nodes: HashMap<NodeId, Hash> = log
+        .nodes(&ids)
+        .await?
+        .into_iter()
+        .map(|((level, index), h)| (NodeId::new(level, index), Hash(h.0)))
+        .collect();
+    let mut frontier = Frontier::from_source(&nodes, size)
+        .map_err(|e| StoreError::Corrupt(format!("log of {size} leaves: {e}")))?;
+    let mut entries = Vec::with_capacity(leaves.len());
+    let mut new_nodes = Vec::with_capacity(leaves.len() * 2);
+    for leaf in &mut leaves {
+        leaf.set_index(frontier.size());
+        let bytes = leaf.encode();
+        let hash = merkle::leaf_hash(bytes.as_bytes());
+        entries.push(NewLogEntry {
+            index: frontier.size(),
+            kind: leaf.kind(),
+            group_id: leaf.group().map(str::to_string),
+            block_number: leaf.block(),
+            leaf_hash: B256::from(hash.0),
+            leaf: bytes,
+        });
+        new_nodes.extend(
+            frontier
+                .append(hash)
+                .into_iter()
+                .map(|(id, h)| ((id.level, id.index), B256::from(h.0))),
+        );
+    }
+    log.append(&entries, &new_nodes, frontier.size()).await?;
+    Ok(Appended {
+        first: size,
+        size: frontier.size(),
+        root: frontier.root(),
+    })
+}
+
+/// Appends leaves to `chain`'s log in a transaction of their own (for tools and benchmarks;
+/// the daemon appends while sealing).
+pub async fn append_to_log(
+    store: &Store,
+    chain: &str,
+    leaves: Vec<Leaf>,
+) -> Result<Appended, LedgerError> {
+    let mut tx = store.begin_log(chain).await?;
+    let out = append(&mut tx.log(), leaves).await?;
+    tx.commit().await?;
+    Ok(out)
+}
+
+/// The stored hashes of the given nodes of `chain`'s log.
+pub async fn nodes(
+    store: &Store,
+    chain: &str,
+    ids: &[NodeId],
+) -> Result<HashMap<NodeId, Hash>, StoreError> {
+    let keys: Vec<NodeKey> = ids.iter().map(|id| (id.level, id.index)).collect();
+    Ok(store
+        .log_nodes(chain, &keys)
+        .await?
+        .into_iter()
+        .map(|((level, index), h)| (NodeId::new(level, index), Hash(h.0)))
+        .collect())
+}
+
 /// What one call to [`seal`] did.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct Sealed {
@@ -126,7 +216,7 @@ pub async fn seal(
         leaves.sort_by_cached_key(Leaf::position);
         out.leaves += leaves.len() as u64;
         if !leaves.is_empty() {
-            out.tree = Some(tx.append(leaves).await?);
+            out.tree = Some(append(&mut tx.log(), leaves).await?);
         }
         tx.commit().await?;
         if upto >= height {
@@ -164,7 +254,7 @@ fn verdicts_by_log(divergences: Vec<Divergence>) -> Verdicts {
 
 /// The root of `chain`'s log at `size`, from at most 64 stored nodes.
 pub async fn root_at(store: &Store, chain: &str, size: u64) -> Result<Hash, LedgerError> {
-    let nodes = store.log_nodes(chain, &merkle::root_nodes(size)).await?;
+    let nodes = nodes(store, chain, &merkle::root_nodes(size)).await?;
     Ok(merkle::root(&nodes, size)?)
 }
 
@@ -197,7 +287,7 @@ pub async fn sign_checkpoint(
             LedgerError::Inconsistent(format!("stored checkpoint root {:?}", last.root))
         })?;
         let ids = merkle::consistency_proof_nodes(last.tree_size, size)?;
-        let nodes = store.log_nodes(chain, &ids).await?;
+        let nodes = nodes(store, chain, &ids).await?;
         let proof = merkle::consistency_proof(&nodes, last.tree_size, size)?;
         merkle::verify_consistency(last.tree_size, size, &old_root, &root, &proof).map_err(
             |e| {
@@ -215,7 +305,9 @@ pub async fn sign_checkpoint(
         extensions: vec![],
     }
     .sign(&signer.key)?;
-    store.insert_checkpoint(chain, size, &root, &note).await?;
+    store
+        .insert_checkpoint(chain, size, &B256::from(root.0), &note)
+        .await?;
     Ok(store.latest_checkpoint(chain).await?)
 }
 

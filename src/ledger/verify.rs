@@ -343,7 +343,7 @@ pub async fn check_stored_nodes(
                 let computed = level_hashes[idx as usize];
                 let found = match stored.peek() {
                     Some((i, h)) if *i == idx => {
-                        let h = *h;
+                        let h = Hash(h.0);
                         stored.next();
                         Some(h)
                     }

@@ -64,6 +64,11 @@ pub struct GovernorDecl {
     pub proposal_threshold: U256,
     /// `quorumNumerator()`, out of OpenZeppelin's default denominator of 100.
     pub quorum_numerator: u64,
+    /// The contract's creation block, if the group declares it: spares the search for it when
+    /// role history is read (checked against the chain before it is used). Optional; absent
+    /// from the canonical form when not declared.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub deployed_at: Option<u64>,
 }
 
 /// An OpenZeppelin TimelockController as the group declares it: its delay and who holds each role.
@@ -91,6 +96,11 @@ pub struct TimelockDecl {
     /// recommended set-up, once the deployer has renounced the role).
     #[serde(default, with = "address::many")]
     pub admins: Vec<Address>,
+    /// The contract's creation block, if the group declares it: spares the search for it when
+    /// role history is read (checked against the chain before it is used). Optional; absent
+    /// from the canonical form when not declared.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub deployed_at: Option<u64>,
 }
 
 impl TimelockDecl {

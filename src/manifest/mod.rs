@@ -36,6 +36,8 @@ use std::str::FromStr;
 use alloy::primitives::Address;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
+use crate::model::ContractKind;
+
 pub use address::{parse_address, AddressFormatError, SAFE_SENTINEL};
 pub use error::{ManifestError, Problem, DOCUMENT_PATH};
 pub use governance::{Governance, GovernorDecl, TimelockDecl};
@@ -165,6 +167,11 @@ pub struct SafeDecl {
         with = "address::optional"
     )]
     pub guard: Option<Address>,
+    /// The contract's creation block, if the group declares it: spares the search for it when
+    /// role history is read (checked against the chain before it is used). Optional; absent
+    /// from the canonical form when not declared.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub deployed_at: Option<u64>,
 }
 
 impl SafeDecl {
@@ -282,6 +289,61 @@ impl Manifest {
         let safes = self.treasury.safes.iter().map(|s| s.address);
         let timelocks = self.governance.timelocks.iter().map(|t| t.address);
         unique(safes.chain(timelocks))
+    }
+
+    /// Every declared contract with the kind of structure observed at it: Safes, governors,
+    /// timelocks, then AccessControl and Ownable entries, each in declared order.
+    pub fn declared_contracts(&self) -> Vec<(Address, ContractKind)> {
+        let safes = self
+            .treasury
+            .safes
+            .iter()
+            .map(|s| (s.address, ContractKind::Safe));
+        let governors = self
+            .governance
+            .governors
+            .iter()
+            .map(|g| (g.address, ContractKind::Governor));
+        let timelocks = self
+            .governance
+            .timelocks
+            .iter()
+            .map(|t| (t.address, ContractKind::Timelock));
+        let roles = self.roles.iter().map(|r| match r {
+            RoleDecl::AccessControl { contract, .. } => (*contract, ContractKind::Roles),
+            RoleDecl::Ownable { contract, .. } => (*contract, ContractKind::Ownable),
+        });
+        safes
+            .chain(governors)
+            .chain(timelocks)
+            .chain(roles)
+            .collect()
+    }
+
+    /// The creation block declared for the contract at `address`, if any.
+    pub fn deployed_at(&self, address: &Address) -> Option<u64> {
+        let safes = self
+            .treasury
+            .safes
+            .iter()
+            .map(|s| (s.address, s.deployed_at));
+        let governors = self
+            .governance
+            .governors
+            .iter()
+            .map(|g| (g.address, g.deployed_at));
+        let timelocks = self
+            .governance
+            .timelocks
+            .iter()
+            .map(|t| (t.address, t.deployed_at));
+        let roles = self.roles.iter().map(|r| (r.contract(), r.deployed_at()));
+        safes
+            .chain(governors)
+            .chain(timelocks)
+            .chain(roles)
+            .filter(|(a, _)| a == address)
+            .find_map(|(_, d)| d)
     }
 
     /// The addresses of every declared contract: Safes first, then governors, timelocks and role

@@ -75,9 +75,16 @@ pub enum RoleDecl {
         contract: Address,
         /// Keyed by role hash.
         members: BTreeMap<B256, RoleMembers>,
+        /// The contract's creation block, if declared.
+        deployed_at: Option<u64>,
     },
     /// An OpenZeppelin Ownable contract and its owner.
-    Ownable { contract: Address, owner: Address },
+    Ownable {
+        contract: Address,
+        owner: Address,
+        /// The contract's creation block, if declared.
+        deployed_at: Option<u64>,
+    },
 }
 
 impl RoleDecl {
@@ -86,6 +93,15 @@ impl RoleDecl {
         match self {
             RoleDecl::AccessControl { contract, .. } | RoleDecl::Ownable { contract, .. } => {
                 *contract
+            }
+        }
+    }
+
+    /// The creation block declared for the contract, if any.
+    pub fn deployed_at(&self) -> Option<u64> {
+        match self {
+            RoleDecl::AccessControl { deployed_at, .. } | RoleDecl::Ownable { deployed_at, .. } => {
+                *deployed_at
             }
         }
     }
@@ -146,16 +162,24 @@ impl Serialize for Accounts<'_> {
 
 impl Serialize for RoleDecl {
     fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        let mut map = serializer.serialize_map(Some(2))?;
+        let mut map = serializer.serialize_map(None)?;
         match self {
-            RoleDecl::AccessControl { contract, members } => {
+            RoleDecl::AccessControl {
+                contract, members, ..
+            } => {
                 map.serialize_entry("contract", &Checksummed(*contract))?;
                 map.serialize_entry("members", &MembersByName(members))?;
             }
-            RoleDecl::Ownable { contract, owner } => {
+            RoleDecl::Ownable {
+                contract, owner, ..
+            } => {
                 map.serialize_entry("contract", &Checksummed(*contract))?;
                 map.serialize_entry("owner", &Checksummed(*owner))?;
             }
+        }
+        // Absent unless declared, so a manifest without it keeps its hash.
+        if let Some(block) = self.deployed_at() {
+            map.serialize_entry("deployed_at", &block)?;
         }
         map.end()
     }
@@ -176,6 +200,8 @@ impl<'de> Deserialize<'de> for RoleDecl {
             members: Option<BTreeMap<String, Vec<Checksummed>>>,
             #[serde(default, with = "address::optional")]
             owner: Option<Address>,
+            #[serde(default)]
+            deployed_at: Option<u64>,
         }
 
         let raw = Raw::deserialize(deserializer)?;
@@ -195,11 +221,13 @@ impl<'de> Deserialize<'de> for RoleDecl {
                 Ok(RoleDecl::AccessControl {
                     contract: raw.contract,
                     members,
+                    deployed_at: raw.deployed_at,
                 })
             }
             (None, Some(owner)) => Ok(RoleDecl::Ownable {
                 contract: raw.contract,
                 owner,
+                deployed_at: raw.deployed_at,
             }),
             _ => Err(D::Error::custom(
                 "expected either members (AccessControl) or owner (Ownable)",

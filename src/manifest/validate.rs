@@ -32,7 +32,14 @@ const MANIFEST_FIELDS: &[&str] = &[
     "agreements",
 ];
 const TREASURY_FIELDS: &[&str] = &["safes", "policy"];
-const SAFE_FIELDS: &[&str] = &["address", "owners", "threshold", "modules", "guard"];
+const SAFE_FIELDS: &[&str] = &[
+    "address",
+    "owners",
+    "threshold",
+    "modules",
+    "guard",
+    "deployed_at",
+];
 const POLICY_FIELDS: &[&str] = &["max_outflow", "allowed_recipients"];
 const GOVERNANCE_FIELDS: &[&str] = &["governors", "timelocks"];
 const GOVERNOR_FIELDS: &[&str] = &[
@@ -42,6 +49,7 @@ const GOVERNOR_FIELDS: &[&str] = &[
     "voting_period",
     "proposal_threshold",
     "quorum_numerator",
+    "deployed_at",
 ];
 const TIMELOCK_FIELDS: &[&str] = &[
     "address",
@@ -50,8 +58,9 @@ const TIMELOCK_FIELDS: &[&str] = &[
     "executors",
     "cancellers",
     "admins",
+    "deployed_at",
 ];
-const ROLE_FIELDS: &[&str] = &["contract", "members", "owner"];
+const ROLE_FIELDS: &[&str] = &["contract", "members", "owner", "deployed_at"];
 const AGREEMENT_FIELDS: &[&str] = &["with", "summary", "uri"];
 
 /// The denominator of OpenZeppelin's `GovernorVotesQuorumFraction` unless a governor overrides it.
@@ -310,6 +319,14 @@ impl Validator {
         Some(fields)
     }
 
+    /// A contract's optional `deployed_at`: `Some(None)` when absent, `None` when wrong.
+    fn deployed_at(&mut self, fields: &Fields<'_>) -> Option<Option<u64>> {
+        match fields.get("deployed_at") {
+            None => Some(None),
+            Some(n) => self.uint64(&fields.path("deployed_at"), n).map(Some),
+        }
+    }
+
     fn required<'a>(&mut self, fields: &Fields<'a>, key: &str) -> Option<&'a Node> {
         let node = fields.get(key);
         if node.is_none() {
@@ -517,6 +534,7 @@ impl Validator {
             Some(n) => self.address(&fields.path("guard"), n).map(Some),
         };
 
+        let deployed_at = self.deployed_at(&fields);
         let mut owners = owners.and_then(|list| list.addresses)?;
         owners.sort();
         Some(SafeDecl {
@@ -525,6 +543,7 @@ impl Validator {
             threshold: threshold?,
             modules: modules?,
             guard: guard?,
+            deployed_at: deployed_at?,
         })
     }
 
@@ -748,6 +767,7 @@ impl Validator {
             quorum => quorum,
         };
 
+        let deployed_at = self.deployed_at(&fields);
         Some(GovernorDecl {
             address: address?,
             timelock: timelock?,
@@ -755,6 +775,7 @@ impl Validator {
             voting_period: voting_period?,
             proposal_threshold: proposal_threshold?,
             quorum_numerator: quorum_numerator?,
+            deployed_at: deployed_at?,
         })
     }
 
@@ -791,6 +812,7 @@ impl Validator {
             Some(n) => self.addresses(&fields.path("admins"), n, ListRules::accounts("admin")),
         };
 
+        let deployed_at = self.deployed_at(&fields);
         Some(TimelockDecl {
             address: address?,
             min_delay: min_delay?,
@@ -798,6 +820,7 @@ impl Validator {
             executors: executors?,
             cancellers: cancellers?,
             admins: admins?,
+            deployed_at: deployed_at?,
         })
     }
 
@@ -825,15 +848,18 @@ impl Validator {
         }
         let members = members_node.map(|n| self.role_members(&fields.path("members"), n));
         let owner = owner_node.map(|n| self.address(&fields.path("owner"), n));
+        let deployed_at = self.deployed_at(&fields);
 
         match (members, owner) {
             (Some(members), None) => Some(RoleDecl::AccessControl {
                 contract: contract?,
                 members: members?,
+                deployed_at: deployed_at?,
             }),
             (None, Some(owner)) => Some(RoleDecl::Ownable {
                 contract: contract?,
                 owner: owner?,
+                deployed_at: deployed_at?,
             }),
             _ => None,
         }

@@ -1,18 +1,14 @@
 //! Observed governance structure: a Governor's parameters, a Timelock's minimum delay and role
 //! holders, an AccessControl contract's role members and admins, an Ownable contract's owner —
-//! from `eth_call` snapshots (and, for role members, which no contract lists, the role events
-//! since the contract's first block), then advanced by events.
+//! from readings (and, for role members, which no contract lists, the role events since the
+//! contract's creation block), then advanced by events.
 
 use std::collections::{BTreeMap, BTreeSet};
 
 use alloy::primitives::{Address, B256, U256};
-use alloy::rpc::types::Filter;
-use alloy::sol_types::SolEvent;
 use serde::{Deserialize, Serialize};
 
-use crate::chain::rpc::{Rpc, RpcError, RpcErrorKind};
-use crate::decode::abi::gov::{IAccessControlEvents as AC, IGovernorEvents as GOV};
-use crate::decode::abi::gov::{IOwnableEvents as OWN, ITimelockEvents as TL};
+use crate::chain::read::{GovernorReading, RolesReading, TimelockReading};
 use crate::decode::GovernanceEvent;
 
 /// A Governor's settings; `None` where the contract does not expose one (no such extension).
@@ -148,115 +144,55 @@ impl OwnableState {
     }
 }
 
-/// An `eth_call` that may revert because the contract lacks the function: `None` then.
-async fn optional<C: alloy::sol_types::SolCall>(
-    rpc: &Rpc,
-    to: Address,
-    call: &C,
-    block: u64,
-) -> Result<Option<C::Return>, RpcError> {
-    match rpc.call_decode(to, call, block).await {
-        Ok(v) => Ok(Some(v)),
-        Err(e) if e.kind == RpcErrorKind::Fatal => Ok(None),
-        Err(e) => Err(e),
+impl GovernorState {
+    /// A Governor's settings as read; the default before it has code.
+    pub fn from_reading(r: &GovernorReading) -> GovernorState {
+        if !r.code {
+            return GovernorState::default();
+        }
+        GovernorState {
+            deployed: true,
+            voting_delay: r.voting_delay,
+            voting_period: r.voting_period,
+            proposal_threshold: r.proposal_threshold,
+            quorum_numerator: r.quorum_numerator,
+            timelock: r.timelock,
+        }
     }
 }
 
-/// A Governor's settings at `block`.
-pub async fn snapshot_governor(
-    rpc: &Rpc,
-    governor: Address,
-    block: u64,
-) -> Result<GovernorState, RpcError> {
-    if rpc.code_at(governor, block).await?.is_empty() {
-        return Ok(GovernorState::default());
-    }
-    Ok(GovernorState {
-        deployed: true,
-        voting_delay: optional(rpc, governor, &GOV::votingDelayCall {}, block).await?,
-        voting_period: optional(rpc, governor, &GOV::votingPeriodCall {}, block).await?,
-        proposal_threshold: optional(rpc, governor, &GOV::proposalThresholdCall {}, block).await?,
-        quorum_numerator: optional(rpc, governor, &GOV::quorumNumeratorCall {}, block).await?,
-        timelock: optional(rpc, governor, &GOV::timelockCall {}, block).await?,
-    })
-}
-
-/// Role members and admins of `contract` as of `block`, rebuilt from its role events since
-/// block 0 (AccessControl does not enumerate members), fetched `range` blocks at a time.
-pub async fn snapshot_roles(
-    rpc: &Rpc,
-    contract: Address,
-    block: u64,
-    range: u64,
-) -> Result<RolesState, RpcError> {
-    let mut state = RolesState {
-        deployed: !rpc.code_at(contract, block).await?.is_empty(),
-        ..RolesState::default()
-    };
-    let topics = vec![
-        AC::RoleGranted::SIGNATURE_HASH,
-        AC::RoleRevoked::SIGNATURE_HASH,
-        AC::RoleAdminChanged::SIGNATURE_HASH,
-    ];
-    let mut from = 0u64;
-    while from <= block {
-        let to = block.min(from.saturating_add(range.max(1) - 1));
-        let filter = Filter::new()
-            .address(contract)
-            .event_signature(topics.clone())
-            .from_block(from)
-            .to_block(to);
-        let mut logs = rpc.logs(&filter).await?;
-        logs.sort_by_key(|l| (l.block_number, l.log_index));
-        for log in logs {
+impl RolesState {
+    /// Members and admins rebuilt from the role history read with the contract (AccessControl
+    /// does not enumerate members); a log the catalog cannot decode is skipped.
+    pub fn from_reading(r: &RolesReading) -> RolesState {
+        let mut state = RolesState {
+            deployed: r.code,
+            ..RolesState::default()
+        };
+        for log in r.history.iter().flat_map(|h| &h.logs) {
             if let Ok(e) = crate::decode::governance::decode(log.topics(), &log.data().data) {
                 state.apply(&e);
             }
         }
-        from = to + 1;
+        state
     }
-    Ok(state)
 }
 
-/// A TimelockController at `block`: minimum delay and role holders.
-pub async fn snapshot_timelock(
-    rpc: &Rpc,
-    timelock: Address,
-    block: u64,
-    range: u64,
-) -> Result<TimelockState, RpcError> {
-    if rpc.code_at(timelock, block).await?.is_empty() {
-        return Ok(TimelockState::default());
+impl TimelockState {
+    /// Minimum delay and role holders as read; the default before it has code.
+    pub fn from_reading(r: &TimelockReading) -> TimelockState {
+        if !r.code {
+            return TimelockState::default();
+        }
+        TimelockState {
+            deployed: true,
+            min_delay: r.min_delay,
+            roles: RolesState::from_reading(&RolesReading {
+                code: true,
+                history: r.history.clone(),
+            }),
+        }
     }
-    Ok(TimelockState {
-        deployed: true,
-        min_delay: optional(rpc, timelock, &TL::getMinDelayCall {}, block).await?,
-        roles: snapshot_roles(rpc, timelock, block, range).await?,
-    })
-}
-
-/// A TimelockController's minimum delay at `block` (`None` without code or without the call).
-pub async fn snapshot_timelock_delay(
-    rpc: &Rpc,
-    timelock: Address,
-    block: u64,
-) -> Result<Option<U256>, RpcError> {
-    if rpc.code_at(timelock, block).await?.is_empty() {
-        return Ok(None);
-    }
-    optional(rpc, timelock, &TL::getMinDelayCall {}, block).await
-}
-
-/// An Ownable contract's owner at `block` (pending owner only from events).
-pub async fn snapshot_ownable(
-    rpc: &Rpc,
-    contract: Address,
-    block: u64,
-) -> Result<OwnableState, RpcError> {
-    Ok(OwnableState {
-        owner: optional(rpc, contract, &OWN::ownerCall {}, block).await?,
-        pending_owner: None,
-    })
 }
 
 #[cfg(test)]

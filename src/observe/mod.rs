@@ -1,6 +1,8 @@
-//! The observed structure of each watched contract, as the chain says: seeded by an `eth_call`
-//! snapshot at the block before the group starts following it, then advanced by each structural
-//! event. Safes in [`safe`]; governors, timelocks, AccessControl roles and Ownable owners in
+//! The observed structure of each watched contract, as the chain says: seeded by a reading
+//! (`eth_call`s) at the block before the group starts following it, advanced by each structural
+//! event, and corrected by periodic re-reads.
+//!
+//! Invariant: pure — readings and events in, structure out; the readings were fetched before. Safes in [`safe`]; governors, timelocks, AccessControl roles and Ownable owners in
 //! [`governance`].
 
 pub mod governance;
@@ -8,50 +10,11 @@ pub mod safe;
 pub mod signers;
 
 pub use governance::{GovernorState, OwnableState, RolesState, TimelockState};
-pub use safe::{
-    snapshot_safe, SafeState, FALLBACK_HANDLER_STORAGE_SLOT, GUARD_STORAGE_SLOT, SENTINEL,
-};
+pub use safe::SafeState;
 
-use alloy::primitives::Address;
-
-use crate::chain::rpc::{Rpc, RpcError};
+use crate::chain::read::Reading;
 use crate::decode::GroupEvent;
-
-/// What kind of contract a group declares at an address; one address may be several (a
-/// TimelockController is also an AccessControl contract, but its roles live in its timelock
-/// state).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub enum ContractKind {
-    Safe,
-    Governor,
-    Timelock,
-    Roles,
-    Ownable,
-}
-
-impl ContractKind {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            ContractKind::Safe => "safe",
-            ContractKind::Governor => "governor",
-            ContractKind::Timelock => "timelock",
-            ContractKind::Roles => "roles",
-            ContractKind::Ownable => "ownable",
-        }
-    }
-
-    pub fn parse(s: &str) -> Option<ContractKind> {
-        [
-            ContractKind::Safe,
-            ContractKind::Governor,
-            ContractKind::Timelock,
-            ContractKind::Roles,
-            ContractKind::Ownable,
-        ]
-        .into_iter()
-        .find(|k| k.as_str() == s)
-    }
-}
+pub use crate::model::ContractKind;
 
 /// The observed structure of one contract, of any kind.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -131,61 +94,47 @@ impl Observed {
         }
     }
 
-    /// This state corrected by a periodic `eth_call` snapshot at `block`: what calls can read
-    /// replaces what the events said (role members, which no call lists, are kept).
-    pub async fn refreshed(
-        &self,
-        rpc: &Rpc,
-        address: Address,
-        block: u64,
-    ) -> Result<Observed, RpcError> {
-        Ok(match self {
-            Observed::Safe(_) => Observed::Safe(snapshot_safe(rpc, address, block).await?),
-            Observed::Governor(_) => {
-                Observed::Governor(governance::snapshot_governor(rpc, address, block).await?)
+    /// The structure a seed reading shows: the contract as the group starts following it
+    /// (role members rebuilt from their history).
+    pub fn seed(reading: &Reading) -> Observed {
+        match reading {
+            Reading::Safe(r) => Observed::Safe(SafeState::from_reading(r)),
+            Reading::Governor(r) => Observed::Governor(GovernorState::from_reading(r)),
+            Reading::Timelock(r) => Observed::Timelock(TimelockState::from_reading(r)),
+            Reading::Roles(r) => Observed::Roles(RolesState::from_reading(r)),
+            Reading::Ownable(r) => Observed::Ownable(OwnableState {
+                owner: r.owner,
+                pending_owner: None,
+            }),
+        }
+    }
+
+    /// This state corrected by a periodic re-read: what calls can read replaces what the events
+    /// said (role members, which no call lists, are kept; so is a pending owner).
+    pub fn refreshed(&self, reading: &Reading) -> Observed {
+        match (self, reading) {
+            (Observed::Safe(_), Reading::Safe(r)) => Observed::Safe(SafeState::from_reading(r)),
+            (Observed::Governor(_), Reading::Governor(r)) => {
+                Observed::Governor(GovernorState::from_reading(r))
             }
-            Observed::Timelock(t) => {
+            (Observed::Timelock(t), Reading::Timelock(r)) => {
                 let mut fresh = t.clone();
-                let read = governance::snapshot_timelock_delay(rpc, address, block).await?;
-                if read.is_some() {
-                    fresh.min_delay = read;
+                if r.code && r.min_delay.is_some() {
+                    fresh.min_delay = r.min_delay;
                 }
                 Observed::Timelock(fresh)
             }
-            Observed::Roles(r) => Observed::Roles(r.clone()),
-            Observed::Ownable(o) => {
+            (Observed::Ownable(o), Reading::Ownable(r)) => {
                 let mut fresh = o.clone();
-                fresh.owner = governance::snapshot_ownable(rpc, address, block)
-                    .await?
-                    .owner;
+                fresh.owner = r.owner;
                 Observed::Ownable(fresh)
             }
-        })
+            (same, _) => same.clone(),
+        }
     }
 
-    /// The contract's structure at `block`, read from the chain; `log_range` bounds the
-    /// `eth_getLogs` ranges of a role-history scan.
-    pub async fn snapshot(
-        kind: ContractKind,
-        rpc: &Rpc,
-        address: Address,
-        block: u64,
-        log_range: u64,
-    ) -> Result<Observed, RpcError> {
-        Ok(match kind {
-            ContractKind::Safe => Observed::Safe(snapshot_safe(rpc, address, block).await?),
-            ContractKind::Governor => {
-                Observed::Governor(governance::snapshot_governor(rpc, address, block).await?)
-            }
-            ContractKind::Timelock => Observed::Timelock(
-                governance::snapshot_timelock(rpc, address, block, log_range).await?,
-            ),
-            ContractKind::Roles => {
-                Observed::Roles(governance::snapshot_roles(rpc, address, block, log_range).await?)
-            }
-            ContractKind::Ownable => {
-                Observed::Ownable(governance::snapshot_ownable(rpc, address, block).await?)
-            }
-        })
+    /// Whether a periodic re-read of this kind can show anything (no call lists role members).
+    pub fn refreshable(kind: ContractKind) -> bool {
+        kind != ContractKind::Roles
     }
 }

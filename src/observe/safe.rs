@@ -1,24 +1,14 @@
-//! A Safe's observed structure — owners, threshold, modules, guard, fallback handler — seeded by
-//! an `eth_call` snapshot at the block before the group starts following it, then advanced by
-//! each structural event.
+//! A Safe's observed structure — owners, threshold, modules, guard, fallback handler — from a
+//! reading at the block before the group starts following it, then advanced by each structural
+//! event.
 
 use std::collections::BTreeSet;
 
-use alloy::primitives::{b256, Address, B256, U256};
+use alloy::primitives::{Address, U256};
 use serde::{Deserialize, Serialize};
 
-use crate::chain::rpc::{Rpc, RpcError, RpcErrorKind};
-use crate::decode::abi::v141::SafeL2;
+use crate::chain::read::SafeReading;
 use crate::decode::SafeEvent;
-
-/// `keccak256("guard_manager.guard.address")`, where Safe ≥ 1.3.0 keeps its guard.
-pub const GUARD_STORAGE_SLOT: B256 =
-    b256!("0x4a204f620c8c5ccdca3fd54d003badd85ba500436a431f0cbda4f558c93c34c8");
-/// `keccak256("fallback_manager.handler.address")`.
-pub const FALLBACK_HANDLER_STORAGE_SLOT: B256 =
-    b256!("0x6c9a6c4a39284e37ed1cf53d337577d14212a4870fb976a4366c693b939918d5");
-/// The head and tail marker of the Safe's owner and module linked lists.
-pub const SENTINEL: Address = Address::with_last_byte(1);
 
 /// What the chain says a Safe looks like at some block.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -79,63 +69,33 @@ fn saturate(v: U256) -> u64 {
     u64::try_from(v).unwrap_or(u64::MAX)
 }
 
-/// Reads a Safe's structure with `eth_call`s at `block`; a Safe without code yet is
-/// `deployed: false` (its `SafeSetup` event will fill it in).
-#[tracing::instrument(skip_all, fields(%safe, block))]
-pub async fn snapshot_safe(rpc: &Rpc, safe: Address, block: u64) -> Result<SafeState, RpcError> {
-    if rpc.code_at(safe, block).await?.is_empty() {
-        return Ok(SafeState::default());
-    }
-    let owners = rpc
-        .call_decode::<SafeL2::getOwnersCall>(safe, &SafeL2::getOwnersCall {}, block)
-        .await;
-    let threshold = rpc
-        .call_decode::<SafeL2::getThresholdCall>(safe, &SafeL2::getThresholdCall {}, block)
-        .await;
-    let (owners, threshold) = match (owners, threshold) {
-        (Ok(o), Ok(t)) => (o, t),
-        // A revert or an answer that does not decode, from a contract: not a Safe. Transient
-        // failures (already retried) still fail the batch, to be tried again.
-        (Err(e), _) | (_, Err(e)) if e.kind == RpcErrorKind::Fatal => {
-            tracing::error!(%safe, block, error = %e, "declared Safe does not answer as a Safe");
-            return Ok(SafeState {
+impl SafeState {
+    /// What a reading shows: nothing before the Safe has code, `not_a_safe` when its code does
+    /// not answer as a Safe.
+    pub fn from_reading(r: &SafeReading) -> SafeState {
+        if !r.code {
+            return SafeState::default();
+        }
+        match &r.answers {
+            Ok(a) => SafeState {
                 deployed: true,
-                not_a_safe: true,
-                ..SafeState::default()
-            });
+                not_a_safe: false,
+                owners: a.owners.iter().copied().collect(),
+                threshold: saturate(a.threshold),
+                modules: a.modules.iter().copied().collect(),
+                guard: a.guard,
+                fallback_handler: a.fallback_handler,
+            },
+            Err(why) => {
+                tracing::error!(error = %why, "declared Safe does not answer as a Safe");
+                SafeState {
+                    deployed: true,
+                    not_a_safe: true,
+                    ..SafeState::default()
+                }
+            }
         }
-        (Err(e), _) | (_, Err(e)) => return Err(e),
-    };
-    let mut modules = BTreeSet::new();
-    let mut start = SENTINEL;
-    // A page at a time; the Safe returns the next cursor, the sentinel (or zero) at the end.
-    for _ in 0..100 {
-        let call = SafeL2::getModulesPaginatedCall {
-            start,
-            pageSize: U256::from(50),
-        };
-        let page = rpc
-            .call_decode::<SafeL2::getModulesPaginatedCall>(safe, &call, block)
-            .await?;
-        modules.extend(page.array.iter().copied());
-        if page.next == SENTINEL || page.next == Address::ZERO || page.array.is_empty() {
-            break;
-        }
-        start = page.next;
     }
-    let guard = rpc.storage_address(safe, GUARD_STORAGE_SLOT, block).await?;
-    let fallback_handler = rpc
-        .storage_address(safe, FALLBACK_HANDLER_STORAGE_SLOT, block)
-        .await?;
-    Ok(SafeState {
-        deployed: true,
-        not_a_safe: false,
-        owners: owners.into_iter().collect(),
-        threshold: saturate(threshold),
-        modules,
-        guard,
-        fallback_handler,
-    })
 }
 
 #[cfg(test)]

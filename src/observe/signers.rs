@@ -11,11 +11,11 @@
 //! the caller passed the wrong signatures or the wrong threshold; each error names the Safe revert
 //! code the same input would have hit.
 
-use alloy::primitives::{eip191_hash_message, Address, Bytes, Signature, B256, U256};
+use alloy::primitives::{eip191_hash_message, Address, Bytes, B256, U256};
 use alloy::sol_types::SolCall;
 use serde::Serialize;
 
-use crate::decode::abi::v141::SafeL2;
+use crate::abi::v141::SafeL2;
 use crate::decode::decimal;
 
 /// `execTransaction(address,uint256,bytes,uint8,uint256,uint256,uint256,address,address,bytes)`.
@@ -189,6 +189,17 @@ pub fn recover_signers(
     signatures: &[u8],
     threshold: usize,
 ) -> Result<Vec<RecoveredSigner>, SignatureError> {
+    recover_signers_with(safe_tx_hash, signatures, threshold, |_, _| None)
+}
+
+/// [`recover_signers`], taking ECDSA recoveries already done from `known(digest, part)` (the
+/// digest the part signs: the Safe transaction hash, or its EIP-191 message for `eth_sign`).
+pub fn recover_signers_with(
+    safe_tx_hash: B256,
+    signatures: &[u8],
+    threshold: usize,
+    known: impl Fn(&B256, &[u8; STATIC_PART_LEN]) -> Option<Address>,
+) -> Result<Vec<RecoveredSigner>, SignatureError> {
     if threshold == 0 {
         return Err(SignatureError::ZeroThreshold);
     }
@@ -214,15 +225,14 @@ pub fn recover_signers(
                     (Address::from_word(r), SignatureKind::Contract)
                 }
                 1 => (Address::from_word(r), SignatureKind::ApprovedHash),
-                27 | 28 => {
-                    let kind = SignatureKind::Ecdsa;
-                    (ecrecover(index, kind, &safe_tx_hash, r, s, v)?, kind)
-                }
-                31 | 32 => {
-                    // "\x19Ethereum Signed Message:\n32" || safeTxHash, then v - 4.
-                    let kind = SignatureKind::EthSign;
-                    let prefixed = eip191_hash_message(safe_tx_hash);
-                    (ecrecover(index, kind, &prefixed, r, s, v - 4)?, kind)
+                27 | 28 | 31 | 32 => {
+                    let (kind, digest) = signed_digest(safe_tx_hash, v);
+                    let whole: &[u8; STATIC_PART_LEN] = part.try_into().expect("exact chunks");
+                    let signer = match known(&digest, whole) {
+                        Some(a) => a,
+                        None => ecrecover(index, kind, &digest, r, s, ecdsa_v(v))?,
+                    };
+                    (signer, kind)
                 }
                 // Anything else reaches ecrecover with a v other than 27/28, which returns no
                 // address, and address(0) is never an owner.
@@ -244,7 +254,43 @@ pub fn is_strictly_ascending(signers: &[RecoveredSigner]) -> bool {
     })
 }
 
-/// `ecrecover(hash, v, r, s)` for `v` in 27/28.
+/// The kind of an ECDSA part (`v` 27/28 or 31/32) and the digest it signs: the Safe transaction
+/// hash, or for `eth_sign` `keccak256("\x19Ethereum Signed Message:\n32" || safeTxHash)`.
+fn signed_digest(safe_tx_hash: B256, v: u8) -> (SignatureKind, B256) {
+    if v > 30 {
+        (SignatureKind::EthSign, eip191_hash_message(safe_tx_hash))
+    } else {
+        (SignatureKind::Ecdsa, safe_tx_hash)
+    }
+}
+
+/// The `v` ecrecover sees: `eth_sign` parts carry it raised by 4.
+fn ecdsa_v(v: u8) -> u8 {
+    if v > 30 {
+        v - 4
+    } else {
+        v
+    }
+}
+
+/// Recovers one static part ahead of knowing the threshold: `None` unless it is an ECDSA or
+/// `eth_sign` part that recovers; else the digest it signs and its signer.
+pub fn recover_part(safe_tx_hash: B256, part: &[u8; STATIC_PART_LEN]) -> Option<(B256, Address)> {
+    let v = part[64];
+    if !matches!(v, 27 | 28 | 31 | 32) {
+        return None;
+    }
+    let (kind, digest) = signed_digest(safe_tx_hash, v);
+    let r = B256::from_slice(&part[..32]);
+    let s = B256::from_slice(&part[32..64]);
+    ecrecover(0, kind, &digest, r, s, ecdsa_v(v))
+        .ok()
+        .map(|a| (digest, a))
+}
+
+/// `ecrecover(hash, v, r, s)` for `v` in 27/28, with libsecp256k1. Like the precompile, a high
+/// `s` recovers (libsecp256k1 does not normalise for recovery); r or s zero or not below the
+/// curve order, or an r that is no point's x, fail.
 fn ecrecover(
     index: usize,
     kind: SignatureKind,
@@ -253,16 +299,21 @@ fn ecrecover(
     s: B256,
     v: u8,
 ) -> Result<Address, SignatureError> {
-    // alloy normalizes a high `s` (flipping the parity) before recovering, so it accepts what the
-    // precompile accepts; r or s zero or not below the curve order, or an r that is no point's x,
-    // fail in both.
-    Signature::from_scalars_and_parity(r, s, v == 28)
-        .recover_address_from_prehash(hash)
-        .map_err(|e| SignatureError::Unrecoverable {
-            index,
-            kind,
-            reason: e.to_string(),
-        })
+    use secp256k1::ecdsa::{RecoverableSignature, RecoveryId};
+    let fail = |reason: String| SignatureError::Unrecoverable {
+        index,
+        kind,
+        reason,
+    };
+    let id = RecoveryId::try_from(i32::from(v) - 27).map_err(|e| fail(e.to_string()))?;
+    let mut compact = [0u8; 64];
+    compact[..32].copy_from_slice(r.as_slice());
+    compact[32..].copy_from_slice(s.as_slice());
+    let key = RecoverableSignature::from_compact(&compact, id)
+        .and_then(|sig| sig.recover(secp256k1::Message::from_digest(hash.0)))
+        .map_err(|e| fail(e.to_string()))?;
+    let uncompressed = key.serialize_uncompressed();
+    Ok(Address::from_raw_public_key(&uncompressed[1..]))
 }
 
 /// The bounds Safe checks on a contract signature (GS021, GS022, GS023): its offset `s` lies past

@@ -1,89 +1,217 @@
-//! Applies one fetched batch of blocks for a set of groups: decode → observe → reconcile →
-//! store, all in one database transaction together with the progress it marks (each group's
-//! `synced_to`, and for the main lane the chain checkpoint). Nothing here decides *which*
-//! blocks to fetch; that is the follower's job.
+//! The fold: from the groups' prior state, the manifest versions in force and one fetched
+//! batch of blocks to the batch's effects — records, observed states, divergences opened and
+//! resolved with their alerts' events, and each group's progress — and the groups' state after
+//! it, for the next batch.
+//!
+//! Invariant: pure and synchronous. Nothing here calls the network or the database: what the
+//! fold needs and the batch does not hold (a contract's reading, a block hash it could not
+//! foresee) is returned as [`Needs`]; the driver fetches them and folds again.
+//!
+//! - [`prepare`]: a fetched batch decoded once for every group (run beside the fetch, off the
+//!   writer's path), with the ECDSA signers of its Safe executions recovered ahead.
+//! - [`fold`]: the fold itself, group by group ([`group`]); the rules about moments and
+//!   divergences in [`verdicts`]; Safe signers in [`signers`].
 
+mod group;
 mod signers;
 mod verdicts;
 
-pub use signers::transactions_needing_input;
+#[cfg(test)]
+mod tests;
+
+pub use signers::{transactions_needing_input, Recovered};
 
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
+use std::sync::Arc;
 
-use alloy::primitives::{Address, Bytes, B256, U256};
-use alloy::rpc::types::Log;
+use alloy::primitives::{Address, Bytes, B256};
 
-use crate::chain::rpc::{BlockRef, Rpc, RpcError};
-use crate::decode::{decode_log, DecodedLog};
-use crate::decode::{GovernanceEvent, GroupEvent, SafeEvent};
-use crate::manifest::{Manifest, RoleDecl};
-use crate::observe::signers::RecoveredSigner;
-use crate::observe::{ContractKind, Observed};
-use crate::reconcile::ids::{description_hash, timelock_operation_id};
-use crate::reconcile::{
-    documentation_stale_at, outflow, reconcile, reconcile_outflow, reconcile_signers, transition,
-    Finding, Rule,
-};
+use crate::chain::fetch::RawBatch;
+use crate::chain::read::{ReadRequest, Reading};
+use crate::decode::{decode_log, DecodeError, DecodedLog};
+use crate::model::{AlertEvent, BlockRef, ContractKind, RecordKind};
+use crate::observe::Observed;
 use crate::store::{
-    BatchTx, Divergence, GroupRow, ManifestVersion, NewDivergence, RecordRow, Resolution, Store,
-    StoreError,
-};
-use signers::{safe_execution, SafeExecutions};
-use verdicts::{
-    check_stale, evaluate, event_rules, manifest_takes_effect, open_divergence, reconcile_changed,
-    refresh, TimelockCalls,
+    BatchWrite, CursorMove, Divergence, GroupProgress, GroupRow, ManifestVersion, StoredGroup,
 };
 
-/// A failure while applying a batch; nothing of the batch was committed.
-#[derive(Debug, thiserror::Error)]
-pub enum ApplyError {
-    #[error(transparent)]
-    Store(#[from] StoreError),
-    #[error("snapshot: {0}")]
-    Rpc(#[from] RpcError),
-    #[error("log without chain position: {0}")]
-    Decode(#[from] crate::decode::DecodeError),
-    #[error("group {0} changed (a new manifest version) after the batch was fetched")]
-    Stale(String),
+/// The chain a batch comes from, as the fold needs it.
+#[derive(Debug, Clone)]
+pub struct ChainParams {
+    pub name: String,
+    pub chain_id: u64,
+    /// Blocks a structural divergence may stay open before the documentation is stale.
+    pub grace_blocks: u64,
+    /// Contracts are read again at every multiple of this block number (0: never).
+    pub snapshot_interval: u64,
+    /// Remembered block refs older than the checkpoint minus this are forgotten.
+    pub reorg_window: u64,
 }
 
-/// What a batch holds: its block range, the logs of the lane's addresses, and the block refs
-/// fetched with it (at least the last one).
+/// A fetched batch, decoded for every group: its range, its block refs, its logs in chain
+/// order, the inputs of plain-Safe executions and their signers recovered ahead.
 #[derive(Debug, Clone)]
-pub struct Batch {
+pub struct Prepared {
     pub from: u64,
     pub to: u64,
-    pub logs: Vec<Log>,
     pub blocks: Vec<BlockRef>,
-    /// Recipient and input of the transactions of Safe executions that no SafeL2 event
-    /// describes, fetched with the logs (outside the batch's database transaction) so their
-    /// signers can be recovered.
+    pub logs: Vec<DecodedLog>,
+    /// Recipient and input of the transactions of Safe executions no SafeL2 event describes.
     pub tx_inputs: HashMap<B256, (Option<Address>, Bytes)>,
+    /// Signers recovered from every ECDSA signature part the batch carries.
+    pub recovered: Recovered,
+    hashes: HashMap<u64, B256>,
 }
 
-impl Batch {
+impl Prepared {
+    /// The batch's last block, if it was fetched (it always is).
     pub fn end(&self) -> Option<&BlockRef> {
         self.blocks.last().filter(|b| b.number == self.to)
     }
+
+    /// Number of logs fetched.
+    pub fn log_count(&self) -> usize {
+        self.logs.len()
+    }
 }
 
-/// A group as the pipeline needs it: its progress and its manifest history.
+/// Decodes a fetched batch and recovers its Safe signatures ahead: pure CPU work, run on the
+/// fetch task so the fold does not wait for it. `Err` only for a log without its chain
+/// position (a garbled answer: fetch again).
+pub fn prepare(
+    chain_id: u64,
+    raw: RawBatch,
+    tx_inputs: HashMap<B256, (Option<Address>, Bytes)>,
+) -> Result<Prepared, DecodeError> {
+    let mut logs = Vec::with_capacity(raw.logs.len());
+    for log in &raw.logs {
+        let d = decode_log(chain_id, log)?;
+        if let Err(e) = &d.event {
+            tracing::warn!(address = %d.address, block = d.evidence.block_number,
+                log_index = d.evidence.log_index, error = %e, "kept as an unknown record");
+        }
+        logs.push(d);
+    }
+    logs.sort_by_key(|d| (d.evidence.block_number, d.evidence.log_index));
+    let recovered = Recovered::ahead(&logs, &tx_inputs);
+    let hashes = raw.blocks.iter().map(|b| (b.number, b.hash)).collect();
+    Ok(Prepared {
+        from: raw.from,
+        to: raw.to,
+        blocks: raw.blocks,
+        logs,
+        tx_inputs,
+        recovered,
+        hashes,
+    })
+}
+
+/// What the driver fetched because a fold asked for it.
+#[derive(Debug, Clone, Default)]
+pub struct Extras {
+    pub readings: BTreeMap<ReadRequest, Reading>,
+    pub hashes: HashMap<u64, B256>,
+}
+
+impl Extras {
+    /// Adds what was fetched.
+    pub fn extend(&mut self, other: Extras) {
+        self.readings.extend(other.readings);
+        self.hashes.extend(other.hashes);
+    }
+}
+
+/// What a fold needs and the batch does not hold.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Needs {
+    pub readings: BTreeSet<ReadRequest>,
+    pub hashes: BTreeSet<u64>,
+}
+
+impl Needs {
+    pub fn is_empty(&self) -> bool {
+        self.readings.is_empty() && self.hashes.is_empty()
+    }
+}
+
+/// A group as the fold starts from it: its progress, its manifest history, the newest observed
+/// structure of each contract, its open divergences, and the timelock operations its
+/// proposals explain.
 #[derive(Debug, Clone)]
-pub struct GroupCtx {
+pub struct GroupPrior {
     pub row: GroupRow,
-    pub versions: Vec<ManifestVersion>,
+    pub versions: Arc<Vec<ManifestVersion>>,
+    pub states: BTreeMap<(Address, ContractKind), Observed>,
+    /// Open divergences (acknowledged or not), by number.
+    pub open: Vec<Divergence>,
+    /// The number the next divergence gets.
+    pub next_n: i64,
+    /// Timelock operation ids of every proposal recorded so far.
+    pub explained: HashSet<B256>,
 }
 
-impl GroupCtx {
+/// A stored group that cannot be folded from.
+#[derive(Debug, thiserror::Error)]
+#[error("group {group}: stored {what}: {message}")]
+pub struct LoadError {
+    pub group: String,
+    pub what: &'static str,
+    pub message: String,
+}
+
+impl GroupPrior {
+    /// The kind of record whose fields [`GroupPrior::load`] reads the explained operations from.
+    pub const PROPOSALS: RecordKind = RecordKind::ProposalCreated;
+
+    /// The prior state of a stored group (loaded with its [`GroupPrior::PROPOSALS`] records).
+    pub fn load(stored: StoredGroup) -> Result<GroupPrior, LoadError> {
+        let group = stored.row.id.clone();
+        let err = |what, message: String| LoadError {
+            group: group.clone(),
+            what,
+            message,
+        };
+        let mut states = BTreeMap::new();
+        for ((contract, kind), json) in &stored.states {
+            let address: Address = contract
+                .parse()
+                .map_err(|e| err("state address", format!("{contract}: {e}")))?;
+            let s = Observed::from_json(*kind, json).map_err(|e| err("state", e.to_string()))?;
+            states.insert((address, *kind), s);
+        }
+        let mut explained = HashSet::new();
+        for fields in &stored.records_of_kind {
+            let v: serde_json::Value =
+                serde_json::from_str(fields).map_err(|e| err("proposal record", e.to_string()))?;
+            if let Some(id) = v["timelock_operation_id"]
+                .as_str()
+                .and_then(|s| s.parse().ok())
+            {
+                explained.insert(id);
+            }
+        }
+        if stored.versions.is_empty() {
+            return Err(err("manifest", "no version".into()));
+        }
+        Ok(GroupPrior {
+            row: stored.row,
+            versions: Arc::new(stored.versions),
+            states,
+            open: stored.open,
+            next_n: stored.next_n,
+            explained,
+        })
+    }
+
     /// Every (contract, kind) any version of the manifest declares.
     pub fn contracts(&self) -> BTreeSet<(Address, ContractKind)> {
         self.versions
             .iter()
-            .flat_map(|v| declared_contracts(&v.manifest))
+            .flat_map(|v| v.manifest.declared_contracts())
             .collect()
     }
 
-    /// Every address any version of the manifest declares: what the follower watches.
+    /// Every address any version of the manifest declares: what the driver watches.
     pub fn addresses(&self) -> BTreeSet<Address> {
         self.contracts().into_iter().map(|(a, _)| a).collect()
     }
@@ -100,436 +228,89 @@ impl GroupCtx {
     /// The version in force at `block` (the first one for blocks before it took effect).
     pub fn version_at(&self, block: i64) -> &ManifestVersion {
         ManifestVersion::in_force_at(&self.versions, block)
-            .expect("a registered group has at least one manifest version")
+            .expect("a loaded group has at least one manifest version")
     }
-}
-
-/// The contracts a manifest declares, with what kind of structure to observe at each.
-pub fn declared_contracts(m: &Manifest) -> Vec<(Address, ContractKind)> {
-    let mut out: Vec<(Address, ContractKind)> = m
-        .treasury
-        .safes
-        .iter()
-        .map(|s| (s.address, ContractKind::Safe))
-        .collect();
-    out.extend(
-        m.governance
-            .governors
-            .iter()
-            .map(|g| (g.address, ContractKind::Governor)),
-    );
-    out.extend(
-        m.governance
-            .timelocks
-            .iter()
-            .map(|t| (t.address, ContractKind::Timelock)),
-    );
-    for r in &m.roles {
-        match r {
-            RoleDecl::AccessControl { contract, .. } => out.push((*contract, ContractKind::Roles)),
-            RoleDecl::Ownable { contract, .. } => out.push((*contract, ContractKind::Ownable)),
-        }
-    }
-    out
 }
 
 /// Counts for metrics and benchmarks.
-#[derive(Debug, Default, Clone, Copy)]
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
 pub struct BatchStats {
+    /// Logs the batch fetched (for every group of the lane).
+    pub logs: usize,
     pub records: usize,
     pub opened: usize,
     pub resolved: usize,
 }
 
-/// Where in the chain an evaluation happens, for the evidence it leaves.
-struct Moment {
-    block: i64,
-    block_hash: String,
-    tx_hash: Option<String>,
-    log_index: Option<i64>,
-    by: &'static str,
+/// A batch folded: what to write, the alerts' events, and the groups as the batch leaves them.
+#[derive(Debug, Clone)]
+pub struct Folded {
+    /// Everything to write but the alerts (the driver adds them from `events`).
+    pub write: BatchWrite,
+    /// Each divergence change with the divergence as the change left it, in order.
+    pub events: Vec<(AlertEvent, Divergence)>,
+    pub groups: Vec<GroupPrior>,
+    pub stats: BatchStats,
 }
 
-impl Moment {
-    /// The moment of a log, on the chain's word.
-    fn at(d: &DecodedLog) -> Moment {
-        Moment {
-            block: d.evidence.block_number as i64,
-            block_hash: d.evidence.block_hash.to_string(),
-            tx_hash: Some(d.evidence.tx_hash.to_string()),
-            log_index: Some(d.evidence.log_index as i64),
-            by: "chain",
-        }
-    }
+/// Where the chain's checkpoint is before a batch of the main lane (`None`: no checkpoint yet).
+pub type CheckpointBefore = Option<i64>;
 
-    /// A divergence resolved here, under the manifest version `manifest_hash`.
-    fn resolution(&self, manifest_hash: String) -> Resolution {
-        Resolution {
-            block: self.block,
-            block_hash: self.block_hash.clone(),
-            tx_hash: self.tx_hash.clone(),
-            log_index: self.log_index,
-            manifest_hash,
-            by: self.by,
-        }
+/// Folds `batch` for `priors`. With `checkpoint`, the chain's checkpoint moves to the batch's
+/// end with it (the main lane); without, only the groups advance (a catch-up lane behind the
+/// checkpoint). `Err` lists what the fold needs fetched first; fold again with it in `extras`.
+pub fn fold(
+    params: &ChainParams,
+    priors: &[GroupPrior],
+    batch: &Prepared,
+    extras: &Extras,
+    checkpoint: Option<CheckpointBefore>,
+) -> Result<Folded, Needs> {
+    let mut needs = Needs::default();
+    let mut out = group::Out::default();
+    let mut groups = Vec::with_capacity(priors.len());
+    let mut progress = Vec::with_capacity(priors.len());
+    for prior in priors {
+        let mut g = prior.clone();
+        group::fold_group(params, &mut g, batch, extras, &mut needs, &mut out);
+        progress.push(GroupProgress {
+            group_id: g.row.id.clone(),
+            revision: g.row.revision,
+            synced_to: prior.row.synced_to,
+            advance_to: batch.to as i64,
+        });
+        g.row.synced_to = g.row.synced_to.max(batch.to as i64);
+        groups.push(g);
     }
-}
-
-/// The chain a batch comes from, and how to read more of it.
-#[derive(Debug, Clone, Copy)]
-pub struct ChainCtx<'a> {
-    pub rpc: &'a Rpc,
-    pub name: &'a str,
-    pub chain_id: u64,
-    /// The largest `eth_getLogs` range (for snapshots that scan history).
-    pub log_range: u64,
-    /// Blocks a structural divergence may stay open before the documentation is stale.
-    pub grace_blocks: u64,
-    /// Contracts are read again at every multiple of this block number (0: never).
-    pub snapshot_interval: u64,
-}
-
-/// Applies `batch` for `groups` and commits. With `checkpoint`, the chain's cursor moves to the
-/// batch's end in the same transaction (the main lane); without, only the groups advance (a
-/// catch-up lane behind the cursor).
-#[tracing::instrument(skip_all, fields(chain, from = batch.from, to = batch.to, logs = batch.logs.len()))]
-pub async fn apply_batch(
-    store: &Store,
-    chain: &ChainCtx<'_>,
-    groups: &[GroupCtx],
-    batch: &Batch,
-    checkpoint: Option<u64>,
-) -> Result<BatchStats, ApplyError> {
-    let mut decoded: Vec<DecodedLog> = Vec::with_capacity(batch.logs.len());
-    for log in &batch.logs {
-        let d = decode_log(chain.chain_id, log)?;
-        if let Err(e) = &d.event {
-            tracing::warn!(address = %d.address, block = d.evidence.block_number,
-                log_index = d.evidence.log_index, error = %e, "kept as an unknown record");
-        }
-        decoded.push(d);
+    if !needs.is_empty() {
+        return Err(needs);
     }
-    decoded.sort_by_key(|d| (d.evidence.block_number, d.evidence.log_index));
-    let hashes: HashMap<u64, B256> = batch.blocks.iter().map(|b| (b.number, b.hash)).collect();
-
-    let mut tx = store.begin_batch(chain.name).await?;
-    let mut stats = BatchStats::default();
-    let view = BatchView {
-        chain,
-        batch,
-        decoded: &decoded,
-        hashes: &hashes,
-    };
-    let mut rows = Vec::with_capacity(decoded.len());
-    for g in groups {
-        // The group as it is inside this transaction: a manifest version stored since the
-        // follower listed the groups must take effect in this batch if its block is here.
-        let (row, versions) = tx.lock_group(&g.row.id).await?;
-        if versions.len() != g.versions.len() {
-            // It may watch other addresses now, whose logs were not fetched: start over.
-            return Err(ApplyError::Stale(g.row.id.clone()));
-        }
-        let g = GroupCtx { row, versions };
-        apply_group(&mut tx, &g, &view, &mut stats, &mut rows).await?;
-        tx.set_group_synced(&g.row.id, batch.to as i64).await?;
-    }
-    stats.records = rows.len();
-    tx.insert_records(&rows).await?;
-    if let Some(window) = checkpoint {
-        let end = batch
+    let cursor = checkpoint.map(|expected| CursorMove {
+        expected,
+        head: *batch
             .end()
-            .copied()
-            .expect("the follower always fetches the end block of a batch");
-        tx.advance_cursor(&end, &batch.blocks, window).await?;
-    }
-    tx.commit().await?;
-    Ok(stats)
-}
-
-async fn block_hash(
-    rpc: &Rpc,
-    hashes: &HashMap<u64, B256>,
-    block: i64,
-) -> Result<String, RpcError> {
-    if block < 0 {
-        return Ok(B256::ZERO.to_string());
-    }
-    match hashes.get(&(block as u64)) {
-        Some(h) => Ok(h.to_string()),
-        None => Ok(rpc.block_ref(block as u64).await?.hash.to_string()),
-    }
-}
-
-/// A batch with its logs decoded once for every group, and the block hashes fetched with it.
-struct BatchView<'a> {
-    chain: &'a ChainCtx<'a>,
-    batch: &'a Batch,
-    decoded: &'a [DecodedLog],
-    hashes: &'a HashMap<u64, B256>,
-}
-
-async fn apply_group(
-    tx: &mut BatchTx,
-    g: &GroupCtx,
-    view: &BatchView<'_>,
-    stats: &mut BatchStats,
-    rows: &mut Vec<RecordRow>,
-) -> Result<(), ApplyError> {
-    let BatchView {
-        batch,
-        decoded,
-        hashes,
-        ..
-    } = *view;
-    let gid = &g.row.id;
-    // Blocks at or below synced_to are already complete for this group, and blocks before
-    // its start_block are none of its business (a roll-back may reset synced_to below it).
-    let first = (batch.from as i64)
-        .max(g.row.synced_to + 1)
-        .max(g.row.start_block);
-    if first > batch.to as i64 {
-        return Ok(());
-    }
-    let contracts = g.contracts();
-    let addresses = g.addresses();
-    let treasury = g.treasury();
-    let mut calls = TimelockCalls::default();
-    let mut states: BTreeMap<(Address, ContractKind), Observed> = BTreeMap::new();
-    let mut stored = tx.latest_states(gid).await?;
-
-    // Seed each contract seen for the first time with a snapshot of the block before.
-    for &(contract, kind) in &contracts {
-        let key = contract.to_checksum(None);
-        match stored.remove(&(key.clone(), kind.as_str().to_string())) {
-            Some(json) => {
-                let s = Observed::from_json(kind, &json)
-                    .map_err(|e| StoreError::Corrupt(e.to_string()))?;
-                states.insert((contract, kind), s);
-            }
-            None => {
-                let at = first - 1;
-                let s = if at < 0 {
-                    Observed::empty(kind)
-                } else {
-                    Observed::snapshot(
-                        kind,
-                        view.chain.rpc,
-                        contract,
-                        at as u64,
-                        view.chain.log_range,
-                    )
-                    .await?
-                };
-                tx.insert_state(gid, &key, kind.as_str(), at, -1, "snapshot", &s.to_json())
-                    .await?;
-                let moment = Moment {
-                    block: at,
-                    block_hash: block_hash(view.chain.rpc, hashes, at).await?,
-                    tx_hash: None,
-                    log_index: None,
-                    by: "chain",
-                };
-                evaluate(tx, view, g, contract, &s, &moment, stats).await?;
-                states.insert((contract, kind), s);
-            }
-        }
-    }
-
-    // Manifest versions taking effect inside the batch, evaluated at the start of their block.
-    let mut effective: Vec<&ManifestVersion> = g
-        .versions
-        .iter()
-        .filter(|v| {
-            v.version > 1 && v.effective_block >= first && v.effective_block <= batch.to as i64
-        })
-        .collect();
-    effective.sort_by_key(|v| v.effective_block);
-    let mut pending = effective.into_iter().peekable();
-
-    // A transaction is atomic: the states between its events never exist onchain, so each
-    // contract it changed is reconciled once, after its last event (the evidence).
-    let mut changed: BTreeMap<(Address, ContractKind), Moment> = BTreeMap::new();
-    let mut current_tx = None;
-    let mut executions = SafeExecutions::default();
-    let interval = view.chain.snapshot_interval as i64;
-    // The first multiple of the interval at or after `first` (never block 0).
-    let mut next_refresh =
-        (interval > 0).then(|| ((first.max(1) + interval - 1) / interval) * interval);
-    for d in decoded {
-        let block = d.evidence.block_number as i64;
-        if block < first || block > batch.to as i64 || !belongs(d, &addresses, &treasury) {
-            continue;
-        }
-        if current_tx != Some(d.evidence.tx_hash) {
-            reconcile_changed(tx, view, g, &states, &mut changed, stats).await?;
-            current_tx = Some(d.evidence.tx_hash);
-            executions = SafeExecutions::default();
-        }
-        while let Some(at) = next_refresh.filter(|at| *at < block) {
-            refresh(tx, view, g, &mut states, at, stats).await?;
-            next_refresh = Some(at + interval);
-        }
-        while let Some(v) = pending.next_if(|v| v.effective_block <= block) {
-            manifest_takes_effect(tx, view, g, v, &states, stats).await?;
-        }
-        let version = g.version_at(block);
-        let mut extra = serde_json::Map::new();
-        if let Ok(GroupEvent::Governance(GovernanceEvent::ProposalCreated {
-            targets,
-            values,
-            calldatas,
-            description,
-            ..
-        })) = &d.event
-        {
-            // The id GovernorTimelockControl will schedule this proposal under, to tell an
-            // explained timelock call from an unexplained one.
-            let op = timelock_operation_id(
-                d.address,
-                targets,
-                values,
-                calldatas,
-                description_hash(description),
-            );
-            extra.insert("timelock_operation_id".into(), op.to_string().into());
-            calls.explained.insert(op);
-        }
-        let mut signer_findings = Vec::new();
-        if let Some(Observed::Safe(safe)) = states.get(&(d.address, ContractKind::Safe)) {
-            let threshold = safe.threshold;
-            if let Some(recovered) = safe_execution(view, d, &mut executions, threshold).await? {
-                match recovered {
-                    Ok(signers) => {
-                        if let Some(decl) = version.manifest.safe(&d.address) {
-                            signer_findings = reconcile_signers(decl, &signers, d.evidence.tx_hash);
-                        }
-                        extra.insert(
-                            "signers".into(),
-                            serde_json::to_value(&signers).expect("signers serialise"),
-                        );
-                    }
-                    Err(why) => {
-                        extra.insert("signers_error".into(), why.into());
-                    }
-                }
-            }
-        }
-        rows.push(record_row(gid, d, &version.hash, extra));
-        for f in signer_findings {
-            open_divergence(tx, g, version, f, &Moment::at(d), stats).await?;
-        }
-        if let Ok(event) = &d.event {
-            let moment = Moment::at(d);
-            event_rules(tx, g, version, d, event, &moment, &mut calls, stats).await?;
-        }
-        let Ok(event) = &d.event else { continue };
-        for (&(contract, kind), state) in states.range_mut((d.address, ContractKind::Safe)..) {
-            if contract != d.address {
-                break;
-            }
-            if let Observed::Safe(safe) = state {
-                // The threshold the Safe checked signatures against is the one before this
-                // transaction changed anything.
-                executions
-                    .threshold_before
-                    .entry(contract)
-                    .or_insert(safe.threshold);
-            }
-            if state.apply(event) {
-                let key = contract.to_checksum(None);
-                let log_index = d.evidence.log_index as i64;
-                tx.insert_state(
-                    gid,
-                    &key,
-                    kind.as_str(),
-                    block,
-                    log_index,
-                    "event",
-                    &state.to_json(),
-                )
-                .await?;
-                let moment = Moment {
-                    block,
-                    block_hash: d.evidence.block_hash.to_string(),
-                    tx_hash: Some(d.evidence.tx_hash.to_string()),
-                    log_index: Some(log_index),
-                    by: "chain",
-                };
-                changed.insert((contract, kind), moment);
-            }
-        }
-    }
-    reconcile_changed(tx, view, g, &states, &mut changed, stats).await?;
-    while let Some(at) = next_refresh.filter(|at| *at <= batch.to as i64) {
-        refresh(tx, view, g, &mut states, at, stats).await?;
-        next_refresh = Some(at + interval);
-    }
-    for v in pending {
-        manifest_takes_effect(tx, view, g, v, &states, stats).await?;
-    }
-    check_stale(tx, g, view, batch.to as i64, stats).await?;
-    Ok(())
-}
-
-/// Whether a log is the group's: emitted by a contract it declares, or an ERC-20 transfer
-/// into or out of its treasury.
-fn belongs(d: &DecodedLog, addresses: &BTreeSet<Address>, treasury: &BTreeSet<Address>) -> bool {
-    if addresses.contains(&d.address) {
-        return true;
-    }
-    matches!(
-        &d.event,
-        Ok(GroupEvent::Governance(GovernanceEvent::Transfer { from, to, .. }))
-            if treasury.contains(from) || treasury.contains(to)
-    )
-}
-
-fn record_row(
-    group_id: &str,
-    d: &DecodedLog,
-    manifest_hash: &str,
-    extra: serde_json::Map<String, serde_json::Value>,
-) -> RecordRow {
-    let (kind, category, fields) = match &d.event {
-        Ok(e) => {
-            // Straight to text unless there is something to add (the common case is hot).
-            let fields = if extra.is_empty() {
-                serde_json::to_string(e).expect("events always serialise")
-            } else {
-                let mut v = serde_json::to_value(e).expect("events always serialise");
-                if let Some(obj) = v.as_object_mut() {
-                    obj.extend(extra);
-                }
-                v.to_string()
-            };
-            (
-                e.kind().to_string(),
-                e.category().as_str().to_string(),
-                fields,
-            )
-        }
-        Err(err) => (
-            "unknown".to_string(),
-            "unknown".to_string(),
-            serde_json::json!({ "error": err.to_string() }).to_string(),
-        ),
+            .expect("the driver always fetches the end block of a batch"),
+        blocks: batch.blocks.clone(),
+        window: params.reorg_window,
+    });
+    let stats = BatchStats {
+        logs: batch.logs.len(),
+        records: out.records.len(),
+        opened: out.opened,
+        resolved: out.resolved,
     };
-    let topics: Vec<String> = d.topics.iter().map(|t| t.to_string()).collect();
-    RecordRow {
-        group_id: group_id.to_string(),
-        chain_id: d.evidence.chain_id as i64,
-        block_number: d.evidence.block_number as i64,
-        block_hash: d.evidence.block_hash.to_string(),
-        block_timestamp: d.evidence.block_timestamp.map(|t| t as i64),
-        tx_hash: d.evidence.tx_hash.to_string(),
-        tx_index: d.evidence.tx_index as i64,
-        log_index: d.evidence.log_index as i64,
-        address: d.address.to_checksum(None),
-        kind,
-        category,
-        fields,
-        topics: serde_json::to_string(&topics).expect("strings serialise"),
-        data: d.data.to_string(),
-        manifest_hash: Some(manifest_hash.to_string()),
-    }
+    Ok(Folded {
+        write: BatchWrite {
+            chain: params.name.clone(),
+            progress,
+            records: out.records,
+            states: out.states,
+            divergences: out.touched.into_values().collect(),
+            alerts: Vec::new(),
+            cursor,
+        },
+        events: out.events,
+        groups,
+        stats,
+    })
 }

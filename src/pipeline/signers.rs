@@ -1,14 +1,21 @@
-//! Who signed a Safe execution: which transactions need their input fetched (plain Safes), and
-//! the recovery from the SafeL2 event or the `execTransaction` input.
+//! Who signed a Safe execution: which transactions need their input fetched (plain Safes), the
+//! ECDSA recoveries done ahead while the batch is prepared, and the recovery from the SafeL2
+//! event or the `execTransaction` input during the fold.
 
-use super::*;
-use crate::observe::signers;
+use std::collections::{BTreeSet, HashMap};
+
+use alloy::primitives::{Address, Bytes, B256, U256};
+use alloy::rpc::types::Log;
+use alloy::sol_types::SolEvent;
+
+use super::Prepared;
+use crate::abi::v141::SafeL2 as S;
+use crate::decode::{DecodedLog, GroupEvent, SafeEvent};
+use crate::observe::signers::{self, RecoveredSigner, STATIC_PART_LEN};
 
 /// The transactions whose input a batch needs: those with a Safe `ExecutionSuccess` or
 /// `ExecutionFailure` but no `SafeMultiSigTransaction` (a plain, non-L2 Safe).
 pub fn transactions_needing_input(logs: &[Log]) -> Vec<B256> {
-    use crate::decode::abi::v141::SafeL2 as S;
-    use alloy::sol_types::SolEvent;
     let mut executed = BTreeSet::new();
     let mut described = BTreeSet::new();
     for log in logs {
@@ -27,6 +34,62 @@ pub fn transactions_needing_input(logs: &[Log]) -> Vec<B256> {
     out
 }
 
+/// At most this many signature parts per execution are recovered ahead (the threshold is only
+/// known during the fold; parts past it are ignored there, as the Safe ignores them).
+const PARTS_AHEAD: usize = 16;
+
+/// Signers recovered ahead from ECDSA signature parts: (signed digest, part) → signer.
+#[derive(Debug, Clone, Default)]
+pub struct Recovered(HashMap<(B256, [u8; STATIC_PART_LEN]), Address>);
+
+impl Recovered {
+    /// Recovers, ahead of the fold and off the writer's path, every ECDSA part that may be
+    /// read: the signatures a SafeL2 event announces and those of the `execTransaction` inputs
+    /// fetched, for each execution's Safe transaction hash.
+    pub fn ahead(logs: &[DecodedLog], inputs: &HashMap<B256, (Option<Address>, Bytes)>) -> Self {
+        let mut out = HashMap::new();
+        let mut announced: HashMap<(B256, Address), Bytes> = HashMap::new();
+        for d in logs {
+            match &d.event {
+                Ok(GroupEvent::Safe(SafeEvent::SafeMultiSigTransaction { signatures, .. })) => {
+                    announced.insert((d.evidence.tx_hash, d.address), signatures.clone());
+                }
+                Ok(GroupEvent::Safe(
+                    SafeEvent::ExecutionSuccess { safe_tx_hash, .. }
+                    | SafeEvent::ExecutionFailure { safe_tx_hash, .. },
+                )) => {
+                    let from_input = || {
+                        inputs
+                            .get(&d.evidence.tx_hash)
+                            .and_then(|(_, input)| signers::decode_exec_transaction(input))
+                            .map(|e| e.signatures)
+                    };
+                    let sigs = announced
+                        .get(&(d.evidence.tx_hash, d.address))
+                        .cloned()
+                        .or_else(from_input);
+                    for part in sigs
+                        .iter()
+                        .flat_map(|s| s.chunks_exact(STATIC_PART_LEN).take(PARTS_AHEAD))
+                    {
+                        let part: [u8; STATIC_PART_LEN] = part.try_into().expect("exact chunks");
+                        if let Some((digest, signer)) = signers::recover_part(*safe_tx_hash, &part)
+                        {
+                            out.insert((digest, part), signer);
+                        }
+                    }
+                }
+                _ => {}
+            }
+        }
+        Recovered(out)
+    }
+
+    fn get(&self, digest: &B256, part: &[u8; STATIC_PART_LEN]) -> Option<Address> {
+        self.0.get(&(*digest, *part)).copied()
+    }
+}
+
 /// What one transaction told about Safe executions so far: signatures a SafeL2 announced,
 /// and each Safe's threshold before the transaction changed it.
 #[derive(Default)]
@@ -39,12 +102,12 @@ pub(super) struct SafeExecutions {
 /// remembered for the execution that follows in the same transaction; an `ExecutionSuccess` /
 /// `ExecutionFailure` returns its recovered signers (or why they are unknown). `None` for any
 /// other log.
-pub(super) async fn safe_execution(
-    view: &BatchView<'_>,
+pub(super) fn safe_execution(
+    batch: &Prepared,
     d: &DecodedLog,
     executions: &mut SafeExecutions,
     current_threshold: u64,
-) -> Result<Option<Result<Vec<RecoveredSigner>, String>>, ApplyError> {
+) -> Option<Result<Vec<RecoveredSigner>, String>> {
     match &d.event {
         Ok(GroupEvent::Safe(SafeEvent::SafeMultiSigTransaction {
             signatures,
@@ -58,63 +121,55 @@ pub(super) async fn safe_execution(
             executions
                 .announced
                 .insert(d.address, (signatures.clone(), threshold));
-            Ok(None)
+            None
         }
         Ok(GroupEvent::Safe(
             SafeEvent::ExecutionSuccess { safe_tx_hash, .. }
             | SafeEvent::ExecutionFailure { safe_tx_hash, .. },
-        )) => execution_signers(
-            view.chain.rpc,
-            &view.batch.tx_inputs,
+        )) => Some(execution_signers(
+            batch,
             d,
             *safe_tx_hash,
             executions,
             current_threshold,
-        )
-        .await
-        .map(Some),
-        _ => Ok(None),
+        )),
+        _ => None,
     }
 }
 
 /// Who signed a Safe execution: from the SafeL2 event of the same transaction, or else from the
 /// `execTransaction` input of the transaction itself. `Err` says why they are unknown (an
 /// execution through a relayer or a module call needs call traces).
-async fn execution_signers(
-    rpc: &Rpc,
-    tx_inputs: &HashMap<B256, (Option<Address>, Bytes)>,
+fn execution_signers(
+    batch: &Prepared,
     d: &DecodedLog,
     safe_tx_hash: B256,
     executions: &mut SafeExecutions,
     current_threshold: u64,
-) -> Result<Result<Vec<RecoveredSigner>, String>, ApplyError> {
-    let fetched = match tx_inputs.get(&d.evidence.tx_hash) {
-        Some(known) => Some(known.clone()),
-        None if executions.announced.contains_key(&d.address) => None,
-        None => rpc.transaction_input(d.evidence.tx_hash).await?,
-    };
+) -> Result<Vec<RecoveredSigner>, String> {
     let (signatures, announced_threshold) = match executions.announced.remove(&d.address) {
         Some(x) => x,
-        None => match fetched {
-            Some((Some(to), input)) if to == d.address => {
-                match signers::decode_exec_transaction(&input) {
+        None => match batch.tx_inputs.get(&d.evidence.tx_hash) {
+            Some((Some(to), input)) if *to == d.address => {
+                match signers::decode_exec_transaction(input) {
                     Some(exec) => (exec.signatures, None),
-                    None => return Ok(Err("the transaction is not an execTransaction".into())),
+                    None => return Err("the transaction is not an execTransaction".into()),
                 }
             }
             Some(_) => {
-                return Ok(Err(
-                    "executed through another contract; signatures need call traces".into(),
-                ))
+                return Err("executed through another contract; signatures need call traces".into())
             }
-            None => return Ok(Err("the node does not know the transaction".into())),
+            None => return Err("the node does not know the transaction".into()),
         },
     };
     let threshold = announced_threshold
         .or_else(|| executions.threshold_before.get(&d.address).copied())
         .unwrap_or(current_threshold);
-    Ok(
-        signers::recover_signers(safe_tx_hash, &signatures, threshold as usize)
-            .map_err(|e| e.to_string()),
+    signers::recover_signers_with(
+        safe_tx_hash,
+        &signatures,
+        threshold as usize,
+        |digest, part| batch.recovered.get(digest, part),
     )
+    .map_err(|e| e.to_string())
 }

@@ -1,294 +1,284 @@
-//! From observations to divergences: reconcile a contract at a moment and open or resolve what
-//! changed, the rules about single events (outflows, unexplained timelock calls), the periodic
-//! re-reads, and the documentation's staleness.
+//! From observations to divergences, inside one group's fold: reconcile a contract at a moment
+//! and open or resolve what changed, the rules about single events (outflows, unexplained
+//! timelock calls), the periodic re-reads, manifest versions taking effect, and the
+//! documentation's staleness. The open divergences are the group's, held in memory for the
+//! whole batch; nothing is read from the database.
 
-use super::*;
+use std::collections::BTreeMap;
 
-/// Opens `documentation.stale` at the block where the oldest open structural divergence has
-/// been open for the grace period, if that block is at or before `up_to`. Checked before every
-/// evaluation and at the end of each batch, and always dated at that deadline block, so the
-/// result does not depend on where batches begin and end.
-pub(super) async fn check_stale(
-    tx: &mut BatchTx,
-    g: &GroupCtx,
-    view: &BatchView<'_>,
-    up_to: i64,
-    stats: &mut BatchStats,
-) -> Result<(), ApplyError> {
-    let open = tx.open_group_divergences(&g.row.id).await?;
-    let structural = |d: &&Divergence| Rule::parse(&d.rule).is_some_and(|r| r.is_structural());
-    if open
-        .iter()
-        .any(|d| d.rule == Rule::DocumentationStale.as_str())
-    {
-        return Ok(());
-    }
-    let oldest = open.iter().filter(structural).map(|d| d.opened_block);
-    let Some(deadline) = documentation_stale_at(oldest.clone(), view.chain.grace_blocks) else {
-        return Ok(());
-    };
-    if deadline > up_to {
-        return Ok(());
-    }
-    let since = oldest.min().unwrap_or(deadline);
-    let m = Moment {
-        block: deadline,
-        block_hash: block_hash(view.chain.rpc, view.hashes, deadline).await?,
-        tx_hash: None,
-        log_index: None,
-        by: "chain",
-    };
-    let version = g.version_at(deadline);
-    let f = Finding {
-        rule: Rule::DocumentationStale,
-        subject: Address::ZERO,
-        key: String::new(),
-        expected: format!(
-            "the manifest updated within {} blocks of a structural change",
-            view.chain.grace_blocks
-        ),
-        observed: format!("structure disagrees with the manifest since block {since}"),
-    };
-    open_divergence(tx, g, version, f, &m, stats).await
+use alloy::primitives::Address;
+
+use super::group::{version_at, Fold, Moment, Resolver};
+use crate::chain::read::{ReadRequest, ReadScope};
+use crate::decode::{DecodedLog, GovernanceEvent, GroupEvent};
+use crate::model::{AlertEvent, ContractKind, Rule};
+use crate::observe::Observed;
+use crate::reconcile::{
+    documentation_stale_at, outflow, reconcile, reconcile_outflow, transition, Finding,
+};
+use crate::store::{Divergence, DivergenceStatus, ManifestVersion};
+
+/// After every log of the block in the state history.
+const AFTER_THE_BLOCK: i64 = 1 << 40;
+
+fn parsed_rule(d: &Divergence) -> Option<Rule> {
+    Rule::parse(&d.rule)
 }
 
-/// Resolves `documentation.stale` once no structural divergence is open any more.
-pub(super) async fn settle_stale(
-    tx: &mut BatchTx,
-    g: &GroupCtx,
-    m: &Moment,
-    stats: &mut BatchStats,
-) -> Result<(), ApplyError> {
-    let open = tx.open_group_divergences(&g.row.id).await?;
-    let stale = open
-        .iter()
-        .find(|d| d.rule == Rule::DocumentationStale.as_str());
-    let structural_left = open
-        .iter()
-        .any(|d| Rule::parse(&d.rule).is_some_and(|r| r.is_structural()));
-    if let (Some(stale), false) = (stale, structural_left) {
-        let r = m.resolution(g.version_at(m.block).hash.clone());
-        tx.resolve_divergence(&g.row.id, stale.n, &r).await?;
-        stats.resolved += 1;
-    }
-    Ok(())
-}
-
-/// Reconciles every contract a transaction changed, at the moment of its last change.
-pub(super) async fn reconcile_changed(
-    tx: &mut BatchTx,
-    view: &BatchView<'_>,
-    g: &GroupCtx,
-    states: &BTreeMap<(Address, ContractKind), Observed>,
-    changed: &mut BTreeMap<(Address, ContractKind), Moment>,
-    stats: &mut BatchStats,
-) -> Result<(), ApplyError> {
-    for (key, moment) in std::mem::take(changed) {
-        evaluate(tx, view, g, key.0, &states[&key], &moment, stats).await?;
-    }
-    Ok(())
-}
-
-/// Reads every contract again at block `at` (a multiple of the snapshot interval, after all
-/// its events); what the calls show and the events did not is stored and reconciled at `at`.
-pub(super) async fn refresh(
-    tx: &mut BatchTx,
-    view: &BatchView<'_>,
-    g: &GroupCtx,
-    states: &mut BTreeMap<(Address, ContractKind), Observed>,
-    at: i64,
-    stats: &mut BatchStats,
-) -> Result<(), ApplyError> {
-    /// After every log of the block in the state history.
-    const AFTER_THE_BLOCK: i64 = 1 << 40;
-    for ((contract, kind), state) in states.iter_mut() {
-        let fresh = state
-            .refreshed(view.chain.rpc, *contract, at as u64)
-            .await?;
-        if fresh == *state {
-            continue;
-        }
-        tracing::warn!(group = %g.row.id, contract = %contract, kind = kind.as_str(), block = at,
-            "a snapshot shows a change no event announced");
-        let key = contract.to_checksum(None);
-        tx.insert_state(
-            &g.row.id,
-            &key,
-            kind.as_str(),
-            at,
-            AFTER_THE_BLOCK,
-            "refresh",
-            &fresh.to_json(),
-        )
-        .await?;
-        *state = fresh;
-        let moment = Moment {
-            block: at,
-            block_hash: block_hash(view.chain.rpc, view.hashes, at).await?,
-            tx_hash: None,
-            log_index: None,
-            by: "chain",
+impl Fold<'_> {
+    /// Opens a divergence for `f` at moment `m`, under manifest version `version`.
+    pub(super) fn open(&mut self, version: &ManifestVersion, f: Finding, m: &Moment) {
+        let subject = f.subject.to_checksum(None);
+        tracing::warn!(group = %self.g.row.id, rule = %f.rule, subject = %subject, item = %f.key,
+            block = m.block, "divergence opened");
+        let n = self.g.next_n;
+        self.g.next_n += 1;
+        let d = Divergence {
+            group_id: self.g.row.id.clone(),
+            n,
+            rule: f.rule.as_str().to_string(),
+            severity: f.rule.severity().as_str().to_string(),
+            subject,
+            item: f.key,
+            expected: f.expected,
+            observed: f.observed,
+            status: DivergenceStatus::Open.as_str().to_string(),
+            opened_block: m.block,
+            opened_block_hash: m.block_hash.to_string(),
+            opened_tx_hash: m.tx_hash.map(|h| h.to_string()),
+            opened_log_index: m.log_index,
+            opened_manifest_hash: version.hash.clone(),
+            resolved_block: None,
+            resolved_block_hash: None,
+            resolved_tx_hash: None,
+            resolved_log_index: None,
+            resolved_manifest_hash: None,
+            resolution: None,
+            ack_note: None,
+            acked_at: None,
         };
-        evaluate(tx, view, g, *contract, state, &moment, stats).await?;
+        self.g.open.push(d.clone());
+        self.touch(AlertEvent::Opened, d);
+        self.out.opened += 1;
     }
-    Ok(())
-}
 
-/// Timelock operations seen in a group's batch: those a declared governor's proposals explain,
-/// and those already flagged.
-#[derive(Default)]
-pub(super) struct TimelockCalls {
-    pub(super) loaded: bool,
-    pub(super) explained: HashSet<B256>,
-    pub(super) flagged: HashSet<B256>,
-}
-
-/// The rules about single events: treasury outflows against the policy, and timelock
-/// operations no proposal explains (a `Cancelled` one is resolved).
-#[allow(clippy::too_many_arguments)]
-pub(super) async fn event_rules(
-    tx: &mut BatchTx,
-    g: &GroupCtx,
-    version: &ManifestVersion,
-    d: &DecodedLog,
-    event: &GroupEvent,
-    m: &Moment,
-    calls: &mut TimelockCalls,
-    stats: &mut BatchStats,
-) -> Result<(), ApplyError> {
-    let manifest = &version.manifest;
-    let item = format!("{}:{}", d.evidence.tx_hash, d.evidence.log_index);
-    let mut findings = Vec::new();
-    if let Some(out) = outflow(manifest, d.address, event) {
-        findings.extend(reconcile_outflow(manifest, &out, &item));
+    /// Resolves open divergence `n` at moment `m`, under the manifest version `manifest_hash`.
+    pub(super) fn resolve(&mut self, n: i64, m: &Moment, manifest_hash: &str) {
+        let Some(i) = self.g.open.iter().position(|d| d.n == n) else {
+            return;
+        };
+        let mut d = self.g.open.remove(i);
+        d.status = DivergenceStatus::Resolved.as_str().to_string();
+        d.resolved_block = Some(m.block);
+        d.resolved_block_hash = Some(m.block_hash.to_string());
+        d.resolved_tx_hash = m.tx_hash.map(|h| h.to_string());
+        d.resolved_log_index = m.log_index;
+        d.resolved_manifest_hash = Some(manifest_hash.to_string());
+        d.resolution = Some(m.by.as_str().to_string());
+        self.touch(AlertEvent::Resolved, d);
+        self.out.resolved += 1;
     }
-    match event {
-        GroupEvent::Governance(GovernanceEvent::CallScheduled { id, .. })
-            if manifest.timelock(&d.address).is_some() =>
+
+    fn touch(&mut self, event: AlertEvent, d: Divergence) {
+        self.out
+            .touched
+            .insert((d.group_id.clone(), d.n), d.clone());
+        self.out.events.push((event, d));
+    }
+
+    /// Opens `documentation.stale` at the block where the oldest open structural divergence
+    /// has been open for the grace period, if that block is at or before `up_to`. Checked
+    /// before every evaluation and at the end of each batch, and always dated at that deadline
+    /// block, so the result does not depend on where batches begin and end.
+    pub(super) fn check_stale(&mut self, up_to: i64) {
+        let open = &self.g.open;
+        if open
+            .iter()
+            .any(|d| parsed_rule(d) == Some(Rule::DocumentationStale))
         {
-            if !calls.loaded {
-                calls
-                    .explained
-                    .extend(tx.proposal_operation_ids(&g.row.id).await?);
-                calls.loaded = true;
-            }
-            // A batch operation emits one CallScheduled per call: flag the operation once.
-            if !calls.explained.contains(id) && calls.flagged.insert(*id) {
-                findings.push(Finding {
-                    rule: Rule::TimelockUnexplainedCall,
-                    subject: d.address,
-                    key: id.to_string(),
-                    expected: "operations scheduled by a declared governor's queued proposals"
-                        .to_string(),
-                    observed: format!(
-                        "operation {id} scheduled by transaction {}",
-                        d.evidence.tx_hash
-                    ),
-                });
-            }
+            return;
         }
-        GroupEvent::Governance(GovernanceEvent::Cancelled { id }) => {
-            let subject = d.address.to_checksum(None);
-            for open in tx.open_divergences(&g.row.id, &subject).await? {
-                if open.rule == Rule::TimelockUnexplainedCall.as_str()
-                    && open.item == id.to_string()
-                {
-                    let r = m.resolution(version.hash.clone());
-                    tx.resolve_divergence(&g.row.id, open.n, &r).await?;
-                    stats.resolved += 1;
+        let oldest: Vec<i64> = open
+            .iter()
+            .filter(|d| parsed_rule(d).is_some_and(Rule::is_structural))
+            .map(|d| d.opened_block)
+            .collect();
+        let grace = self.params.grace_blocks;
+        let Some(deadline) = documentation_stale_at(oldest.iter().copied(), grace) else {
+            return;
+        };
+        if deadline > up_to {
+            return;
+        }
+        let since = oldest.iter().min().copied().unwrap_or(deadline);
+        let m = self.moment(deadline, Resolver::Chain);
+        let versions = self.g.versions.clone();
+        let version = version_at(&versions, deadline);
+        let f = Finding {
+            rule: Rule::DocumentationStale,
+            subject: Address::ZERO,
+            key: String::new(),
+            expected: format!("the manifest updated within {grace} blocks of a structural change"),
+            observed: format!("structure disagrees with the manifest since block {since}"),
+        };
+        self.open(version, f, &m);
+    }
+
+    /// Resolves `documentation.stale` once no structural divergence is open any more.
+    fn settle_stale(&mut self, m: &Moment) {
+        let stale = self
+            .g
+            .open
+            .iter()
+            .find(|d| parsed_rule(d) == Some(Rule::DocumentationStale))
+            .map(|d| d.n);
+        let structural_left = self
+            .g
+            .open
+            .iter()
+            .any(|d| parsed_rule(d).is_some_and(Rule::is_structural));
+        if let (Some(n), false) = (stale, structural_left) {
+            let hash = self.g.version_at(m.block).hash.clone();
+            self.resolve(n, m, &hash);
+        }
+    }
+
+    /// Reconciles every contract a transaction changed, at the moment of its last change.
+    pub(super) fn reconcile_changed(
+        &mut self,
+        changed: &mut BTreeMap<(Address, ContractKind), Moment>,
+    ) {
+        for ((contract, kind), moment) in std::mem::take(changed) {
+            self.evaluate(contract, kind, &moment);
+        }
+    }
+
+    /// Reads every contract again at block `at` (a multiple of the snapshot interval, after
+    /// all its events); what the calls show and the events did not is stored and reconciled
+    /// at `at`.
+    pub(super) fn refresh(&mut self, at: i64) {
+        let keys: Vec<(Address, ContractKind)> = self.g.states.keys().copied().collect();
+        for (contract, kind) in keys {
+            if !Observed::refreshable(kind) {
+                continue;
+            }
+            let req = ReadRequest {
+                address: contract,
+                kind,
+                block: at as u64,
+                scope: ReadScope::Refresh,
+            };
+            let Some(reading) = self.reading(req).cloned() else {
+                continue;
+            };
+            let state = &self.g.states[&(contract, kind)];
+            let fresh = state.refreshed(&reading);
+            if fresh == *state {
+                continue;
+            }
+            tracing::warn!(group = %self.g.row.id, contract = %contract, kind = %kind, block = at,
+                "a re-read shows a change no event announced");
+            self.g.states.insert((contract, kind), fresh);
+            self.store_state(contract, kind, at, AFTER_THE_BLOCK, "refresh");
+            let moment = self.moment(at, Resolver::Chain);
+            self.evaluate(contract, kind, &moment);
+        }
+    }
+
+    /// The rules about single events: treasury outflows against the policy, and timelock
+    /// operations no proposal explains (a `Cancelled` one is resolved).
+    pub(super) fn event_rules(
+        &mut self,
+        version: &ManifestVersion,
+        d: &DecodedLog,
+        event: &GroupEvent,
+        m: &Moment,
+    ) {
+        let manifest = &version.manifest;
+        let item = format!("{}:{}", d.evidence.tx_hash, d.evidence.log_index);
+        let mut findings = Vec::new();
+        if let Some(out) = outflow(manifest, d.address, event) {
+            findings.extend(reconcile_outflow(manifest, &out, &item));
+        }
+        match event {
+            GroupEvent::Governance(GovernanceEvent::CallScheduled { id, .. })
+                if manifest.timelock(&d.address).is_some() =>
+            {
+                if !self.g.explained.contains(id) && self.flagged.insert(*id) {
+                    findings.push(Finding {
+                        rule: Rule::TimelockUnexplainedCall,
+                        subject: d.address,
+                        key: id.to_string(),
+                        expected: "operations scheduled by a declared governor's queued proposals"
+                            .to_string(),
+                        observed: format!(
+                            "operation {id} scheduled by transaction {}",
+                            d.evidence.tx_hash
+                        ),
+                    });
                 }
             }
+            GroupEvent::Governance(GovernanceEvent::Cancelled { id }) => {
+                let subject = d.address.to_checksum(None);
+                let item = id.to_string();
+                let cancelled: Vec<i64> = self
+                    .g
+                    .open
+                    .iter()
+                    .filter(|o| {
+                        o.subject == subject
+                            && o.item == item
+                            && parsed_rule(o) == Some(Rule::TimelockUnexplainedCall)
+                    })
+                    .map(|o| o.n)
+                    .collect();
+                for n in cancelled {
+                    self.resolve(n, m, &version.hash);
+                }
+            }
+            _ => {}
         }
-        _ => {}
+        for f in findings {
+            self.open(version, f, m);
+        }
     }
-    for f in findings {
-        open_divergence(tx, g, version, f, m, stats).await?;
-    }
-    Ok(())
-}
 
-pub(super) async fn manifest_takes_effect(
-    tx: &mut BatchTx,
-    view: &BatchView<'_>,
-    g: &GroupCtx,
-    v: &ManifestVersion,
-    states: &BTreeMap<(Address, ContractKind), Observed>,
-    stats: &mut BatchStats,
-) -> Result<(), ApplyError> {
-    let moment = Moment {
-        block: v.effective_block,
-        block_hash: block_hash(view.chain.rpc, view.hashes, v.effective_block).await?,
-        tx_hash: None,
-        log_index: None,
-        by: "manifest",
-    };
-    for ((contract, _), state) in states {
-        evaluate(tx, view, g, *contract, state, &moment, stats).await?;
+    /// Evaluates every contract at the start of the block a manifest version takes effect.
+    pub(super) fn manifest_takes_effect(&mut self, v: &ManifestVersion) {
+        let moment = self.moment(v.effective_block, Resolver::Manifest);
+        let keys: Vec<(Address, ContractKind)> = self.g.states.keys().copied().collect();
+        for (contract, kind) in keys {
+            self.evaluate(contract, kind, &moment);
+        }
     }
-    Ok(())
-}
 
-/// Reconciles one contract's structure of one kind against the manifest in force at the
-/// moment, and opens or resolves that kind's divergences accordingly.
-pub(super) async fn evaluate(
-    tx: &mut BatchTx,
-    view: &BatchView<'_>,
-    g: &GroupCtx,
-    contract: Address,
-    state: &Observed,
-    m: &Moment,
-    stats: &mut BatchStats,
-) -> Result<(), ApplyError> {
-    check_stale(tx, g, view, m.block - 1, stats).await?;
-    let version = g.version_at(m.block);
-    let findings = reconcile(&version.manifest, contract, state);
-    let subject = contract.to_checksum(None);
-    let open = tx.open_divergences(&g.row.id, &subject).await?;
-    let keyed: Vec<(i64, (Rule, Address, String))> = open
-        .iter()
-        .filter_map(|d| Rule::parse(&d.rule).map(|r| (d.n, (r, contract, d.item.clone()))))
-        .filter(|(_, (r, _, _))| r.is_structural() && r.kind() == state.kind())
-        .collect();
-    let t = transition(&keyed, findings);
-    for n in t.resolve {
-        let r = m.resolution(version.hash.clone());
-        tx.resolve_divergence(&g.row.id, n, &r).await?;
-        stats.resolved += 1;
+    /// Reconciles one contract's structure of one kind against the manifest in force at the
+    /// moment, and opens or resolves that kind's divergences accordingly.
+    pub(super) fn evaluate(&mut self, contract: Address, kind: ContractKind, m: &Moment) {
+        self.check_stale(m.block - 1);
+        let versions = self.g.versions.clone();
+        let version = version_at(&versions, m.block);
+        let findings = reconcile(
+            &version.manifest,
+            contract,
+            &self.g.states[&(contract, kind)],
+        );
+        let subject = contract.to_checksum(None);
+        let keyed: Vec<(i64, (Rule, Address, String))> = self
+            .g
+            .open
+            .iter()
+            .filter(|d| d.subject == subject)
+            .filter_map(|d| parsed_rule(d).map(|r| (d.n, (r, contract, d.item.clone()))))
+            .filter(|(_, (r, _, _))| r.is_structural() && r.kind() == kind)
+            .collect();
+        let t = transition(&keyed, findings);
+        for n in t.resolve {
+            self.resolve(n, m, &version.hash);
+        }
+        for f in t.open {
+            self.open(version, f, m);
+        }
+        self.settle_stale(m);
     }
-    for f in t.open {
-        open_divergence(tx, g, version, f, m, stats).await?;
-    }
-    settle_stale(tx, g, m, stats).await?;
-    Ok(())
-}
-
-/// A record of `d`; `extra` adds derived fields (a proposal's timelock operation id, a Safe
-/// execution's signers) to the decoded ones.
-pub(super) async fn open_divergence(
-    tx: &mut BatchTx,
-    g: &GroupCtx,
-    version: &ManifestVersion,
-    f: Finding,
-    m: &Moment,
-    stats: &mut BatchStats,
-) -> Result<(), ApplyError> {
-    let subject = f.subject.to_checksum(None);
-    tracing::warn!(group = %g.row.id, rule = %f.rule, subject = %subject, item = %f.key,
-        block = m.block, "divergence opened");
-    let d = NewDivergence {
-        group_id: g.row.id.clone(),
-        rule: f.rule,
-        subject,
-        item: f.key,
-        expected: f.expected,
-        observed: f.observed,
-        block: m.block,
-        block_hash: m.block_hash.clone(),
-        tx_hash: m.tx_hash.clone(),
-        log_index: m.log_index,
-        manifest_hash: version.hash.clone(),
-    };
-    tx.open_divergence(&d).await?;
-    stats.opened += 1;
-    Ok(())
 }

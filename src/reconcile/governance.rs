@@ -227,6 +227,7 @@ mod tests {
             voting_period: 10,
             proposal_threshold: U256::ZERO,
             quorum_numerator: 4,
+            deployed_at: None,
         };
         let mut obs = GovernorState {
             deployed: true,
@@ -259,6 +260,7 @@ mod tests {
             executors: vec![Address::ZERO],
             cancellers: vec![a(1)],
             admins: vec![],
+            deployed_at: None,
         };
         let (_, proposer) = timelock_roles()[0];
         let (_, executor) = timelock_roles()[1];

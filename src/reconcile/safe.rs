@@ -123,6 +123,7 @@ mod tests {
             threshold: 2,
             modules: vec![],
             guard: None,
+            deployed_at: None,
         }
     }
 

@@ -9,9 +9,8 @@ use serde::Serialize;
 use sqlx::any::AnyRow;
 use sqlx::Row;
 
-use super::queries::divergence_row;
-use super::{now, Backend, BatchTx, Ctx, Store, StoreError};
-use crate::alert::{AlertEvent, NewAlert};
+use super::{now, Backend, Ctx, Store, StoreError};
+use crate::model::AlertEvent;
 
 /// Unix time in milliseconds, the unit of `next_attempt_at` and `delivered_at`.
 pub fn now_ms() -> i64 {
@@ -123,82 +122,47 @@ pub struct ClaimedDelivery {
     pub payload: String,
 }
 
-async fn insert_alert(
-    tx: &mut sqlx::Transaction<'static, sqlx::Any>,
-    a: &NewAlert,
-) -> Result<(), StoreError> {
-    sqlx::query(
-        "INSERT INTO alerts (key, group_id, chain, divergence_n, event, rule, severity, \
-         block_number, payload, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) \
-         ON CONFLICT (key) DO NOTHING",
-    )
-    .bind(&a.key)
-    .bind(&a.group_id)
-    .bind(&a.chain)
-    .bind(a.divergence_n)
-    .bind(a.event.as_str())
-    .bind(&a.rule)
-    .bind(&a.severity)
-    .bind(a.block_number)
-    .bind(&a.payload)
-    .bind(now())
-    .execute(&mut **tx)
-    .await
-    .ctx("writing alert")?;
-    Ok(())
+/// An alert as the outbox stores it: its columns, and the JSON body every sink starts from
+/// (built by the alert module; stored here as it is).
+#[derive(Debug, Clone)]
+pub struct NewAlert {
+    pub key: String,
+    pub event: AlertEvent,
+    pub group_id: String,
+    pub chain: String,
+    pub divergence_n: i64,
+    pub rule: String,
+    pub severity: String,
+    pub block_number: i64,
+    pub payload: String,
 }
 
-impl BatchTx {
-    /// Writes the alert of `event` on divergence `n` of a group, as the row is now.
-    pub(super) async fn write_alert(
-        &mut self,
-        group_id: &str,
-        n: i64,
-        event: AlertEvent,
-    ) -> Result<(), StoreError> {
-        let row = sqlx::query("SELECT * FROM divergences WHERE group_id = $1 AND n = $2")
-            .bind(group_id)
-            .bind(n)
-            .fetch_one(&mut *self.tx)
-            .await
-            .ctx("reading divergence for its alert")?;
-        let d = divergence_row(&row)?;
-        insert_alert(&mut self.tx, &NewAlert::new(&self.chain, event, &d)).await?;
-        self.alerts_written = true;
-        Ok(())
-    }
-
-    /// Before a roll-back to block `fork` (-1: genesis): `retracted` for every divergence
-    /// opened above it, `reopened` for every other one whose resolution is above it.
-    /// Starts with a write, so that on SQLite the roll-back holds the write lock from its first
-    /// statement: a read first would fail to upgrade if the dispatcher wrote meanwhile.
-    pub(super) async fn write_rollback_alerts(&mut self, fork: i64) -> Result<(), StoreError> {
-        sqlx::query("UPDATE chain_cursor SET block_number = block_number WHERE chain = $1")
-            .bind(&self.chain)
-            .execute(&mut *self.tx)
-            .await
-            .ctx("locking the chain for a roll-back")?;
-        let rows = sqlx::query(
-            "SELECT * FROM divergences WHERE chain = $1 AND (opened_block > $2 OR \
-             resolved_block > $2) ORDER BY group_id, n",
+/// Writes alerts to the outbox; one already there under its key is left as it is.
+pub(super) async fn insert_alerts(
+    conn: &mut sqlx::AnyConnection,
+    alerts: &[NewAlert],
+) -> Result<(), StoreError> {
+    for a in alerts {
+        sqlx::query(
+            "INSERT INTO alerts (key, group_id, chain, divergence_n, event, rule, severity, \
+             block_number, payload, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) \
+             ON CONFLICT (key) DO NOTHING",
         )
-        .bind(&self.chain)
-        .bind(fork)
-        .fetch_all(&mut *self.tx)
+        .bind(&a.key)
+        .bind(&a.group_id)
+        .bind(&a.chain)
+        .bind(a.divergence_n)
+        .bind(a.event.as_str())
+        .bind(&a.rule)
+        .bind(&a.severity)
+        .bind(a.block_number)
+        .bind(&a.payload)
+        .bind(now())
+        .execute(&mut *conn)
         .await
-        .ctx("reading divergences for their alerts")?;
-        for row in &rows {
-            let d = divergence_row(row)?;
-            let event = if d.opened_block > fork {
-                AlertEvent::Retracted
-            } else {
-                AlertEvent::Reopened
-            };
-            insert_alert(&mut self.tx, &NewAlert::new(&self.chain, event, &d)).await?;
-            self.alerts_written = true;
-        }
-        Ok(())
+        .ctx("writing alert")?;
     }
+    Ok(())
 }
 
 fn alert_row(r: &AnyRow) -> Result<AlertRow, StoreError> {

@@ -4,8 +4,8 @@ use sqlx::any::AnyRow;
 use sqlx::Row;
 
 use super::{now, Ctx, Store, StoreError};
-use crate::chain::rpc::BlockRef;
 use crate::manifest::Manifest;
+use crate::model::BlockRef;
 
 /// A registered group and how far its records are complete.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
@@ -15,6 +15,10 @@ pub struct GroupRow {
     pub start_block: i64,
     pub synced_to: i64,
     pub created_at: String,
+    /// Bumped by every change a fold depends on besides the chain (a new manifest version, an
+    /// acknowledgement): a batch folded from an older revision is folded again.
+    #[serde(skip)]
+    pub revision: i64,
 }
 
 /// One version of a group's manifest, in force from `effective_block` on.
@@ -47,6 +51,7 @@ pub(super) fn group_row(r: &AnyRow) -> Result<GroupRow, sqlx::Error> {
         start_block: r.try_get("start_block")?,
         synced_to: r.try_get("synced_to")?,
         created_at: r.try_get("created_at")?,
+        revision: r.try_get("revision")?,
     })
 }
 
@@ -188,6 +193,19 @@ impl Store {
             .collect()
     }
 
+    /// The groups following `chain`, by id.
+    pub async fn chain_group_rows(&self, chain: &str) -> Result<Vec<GroupRow>, StoreError> {
+        sqlx::query("SELECT * FROM groups WHERE chain = $1 ORDER BY id")
+            .bind(chain)
+            .fetch_all(&self.pool)
+            .await
+            .ctx("reading groups")?
+            .iter()
+            .map(group_row)
+            .collect::<Result<_, _>>()
+            .ctx("reading groups")
+    }
+
     /// The groups following `chain`, each with every manifest version.
     pub async fn chain_groups(
         &self,
@@ -250,13 +268,14 @@ impl Store {
     }
 }
 
-/// Takes the group's write lock for the rest of the transaction: a no-op UPDATE locks the row
-/// on PostgreSQL and the database on SQLite, where `SELECT … FOR UPDATE` does not exist.
+/// Takes the group's write lock for the rest of the transaction and bumps its revision, so a
+/// batch folded before this change is folded again: the UPDATE locks the row on PostgreSQL and
+/// the database on SQLite, where `SELECT … FOR UPDATE` does not exist.
 pub(super) async fn lock_group_row(
     tx: &mut sqlx::Transaction<'_, sqlx::Any>,
     group_id: &str,
 ) -> Result<(), StoreError> {
-    sqlx::query("UPDATE groups SET synced_to = synced_to WHERE id = $1")
+    sqlx::query("UPDATE groups SET revision = revision + 1 WHERE id = $1")
         .bind(group_id)
         .execute(&mut **tx)
         .await

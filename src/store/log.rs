@@ -1,26 +1,21 @@
 //! The verifiable log's tables: leaves, the complete subtrees of the Merkle tree, signed
-//! checkpoints, and each group's sealed height; the appends and the reads proofs need.
+//! checkpoints, and each group's sealed height; the rows an append writes and the reads proofs
+//! need. What a leaf says and how the tree hashes is the ledger's business: here a node is a
+//! `(level, index)` key and a 32-byte hash.
 //!
 //! Invariant: leaves and the nodes they complete are written in the same transaction as the
-//! head's new size, under the head row's lock, so the tree on disk is always a whole tree and
-//! two writers (replicas on one PostgreSQL) append one after the other.
+//! head's new size, under the head row's lock ([`LogTables::lock_head`]), so the tree on disk is
+//! always a whole tree and two writers (replicas on one PostgreSQL) append one after the other.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::HashMap;
 
-use alloy::primitives::Address;
-
+use alloy::primitives::B256;
 use sqlx::any::AnyRow;
 use sqlx::{Any, AnyConnection, Row, Transaction};
 
 use super::groups::version_row;
 use super::queries::{divergence_row, record_row};
-use super::{
-    now, Backend, Ctx, Divergence, ManifestVersion, NewDivergence, RecordRow, Store, StoreError,
-};
-use crate::chain::rpc::BlockRef;
-use crate::ledger::leaf::{Leaf, RetractionLeaf, Voided, LEAF_VERSION};
-use crate::ledger::merkle::{Frontier, Hash, NodeId};
-use crate::reconcile::Rule;
+use super::{now, Backend, Ctx, Divergence, ManifestVersion, RecordRow, Store, StoreError};
 
 /// One stored leaf.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
@@ -52,13 +47,18 @@ pub struct SealGroup {
     pub sealed_to: i64,
 }
 
-/// The tree after an append.
-#[derive(Debug, Clone, Copy)]
-pub struct Appended {
-    /// The index of the first appended leaf.
-    pub first: u64,
-    pub size: u64,
-    pub root: Hash,
+/// A stored node's key: `(level, index)` of the perfect subtree it is the root of.
+pub type NodeKey = (u32, u64);
+
+/// One leaf to store, already numbered, encoded and hashed by the ledger.
+#[derive(Debug, Clone)]
+pub struct NewLogEntry {
+    pub index: u64,
+    pub kind: &'static str,
+    pub group_id: Option<String>,
+    pub block_number: i64,
+    pub leaf_hash: B256,
+    pub leaf: String,
 }
 
 /// Rows per INSERT statement.
@@ -81,22 +81,19 @@ fn entry_row(r: &AnyRow) -> Result<LogEntry, StoreError> {
     get().ctx("reading log entry")
 }
 
-fn parse_hash(s: &str) -> Result<Hash, StoreError> {
+/// Leaf and node hashes are stored as 64 hex digits without `0x`, as transparency logs write
+/// them.
+fn parse_hash(s: &str) -> Result<B256, StoreError> {
     s.parse()
         .map_err(|_| StoreError::Corrupt(format!("log hash {s:?}")))
 }
 
-/// `(chain = $1 AND level = a AND idx = b) OR …` for a list of node ids; integers only, so
+/// `(chain = $1 AND level = a AND idx = b) OR …` for a list of node keys; integers only, so
 /// nothing to bind. The chain is repeated in every term so that SQLite plans one primary-key
 /// lookup per node: with `chain = $1 AND (… OR …)` it scanned every node of the chain.
-fn node_condition(ids: &[NodeId]) -> String {
+fn node_condition(ids: &[NodeKey]) -> String {
     ids.iter()
-        .map(|id| {
-            format!(
-                "(chain = $1 AND level = {} AND idx = {})",
-                id.level, id.index
-            )
-        })
+        .map(|(level, index)| format!("(chain = $1 AND level = {level} AND idx = {index})"))
         .collect::<Vec<_>>()
         .join(" OR ")
 }
@@ -104,8 +101,8 @@ fn node_condition(ids: &[NodeId]) -> String {
 async fn fetch_nodes(
     conn: &mut AnyConnection,
     chain: &str,
-    ids: &[NodeId],
-) -> Result<HashMap<NodeId, Hash>, StoreError> {
+    ids: &[NodeKey],
+) -> Result<HashMap<NodeKey, B256>, StoreError> {
     let mut out = HashMap::with_capacity(ids.len());
     for chunk in ids.chunks(200) {
         let sql = format!(
@@ -121,10 +118,142 @@ async fn fetch_nodes(
             let level: i64 = r.try_get("level").ctx("reading log nodes")?;
             let idx: i64 = r.try_get("idx").ctx("reading log nodes")?;
             let hash: String = r.try_get("hash").ctx("reading log nodes")?;
-            out.insert(NodeId::new(level as u32, idx as u64), parse_hash(&hash)?);
+            out.insert((level as u32, idx as u64), parse_hash(&hash)?);
         }
     }
     Ok(out)
+}
+
+/// The log tables of one chain inside an open transaction (a seal or an unwind): what the
+/// ledger appends and voids with.
+pub struct LogTables<'c> {
+    conn: &'c mut AnyConnection,
+    chain: &'c str,
+    backend: Backend,
+}
+
+impl<'c> LogTables<'c> {
+    pub(super) fn new(conn: &'c mut AnyConnection, chain: &'c str, backend: Backend) -> Self {
+        LogTables {
+            conn,
+            chain,
+            backend,
+        }
+    }
+
+    /// Takes the log's write lock for the rest of the transaction (creating its head row) and
+    /// returns its size.
+    pub async fn lock_head(&mut self) -> Result<u64, StoreError> {
+        lock_head(self.conn, self.chain).await
+    }
+
+    /// The stored hashes of the given nodes; absent ones are left out.
+    pub async fn nodes(&mut self, ids: &[NodeKey]) -> Result<HashMap<NodeKey, B256>, StoreError> {
+        fetch_nodes(self.conn, self.chain, ids).await
+    }
+
+    /// Writes leaves and the nodes they complete, and the log's new size.
+    pub async fn append(
+        &mut self,
+        entries: &[NewLogEntry],
+        nodes: &[(NodeKey, B256)],
+        size: u64,
+    ) -> Result<(), StoreError> {
+        let (entries_sql, nodes_sql) = match self.backend {
+            Backend::Sqlite => (
+                "INSERT INTO log_entries (chain, idx, kind, group_id, block_number, leaf_hash, leaf) \
+                 SELECT $1, value->>0, value->>1, value->>2, value->>3, value->>4, value->>5 \
+                 FROM json_each($2)",
+                "INSERT INTO log_nodes (chain, level, idx, hash) \
+                 SELECT $1, value->>0, value->>1, value->>2 FROM json_each($2)",
+            ),
+            Backend::Postgres => (
+                "INSERT INTO log_entries (chain, idx, kind, group_id, block_number, leaf_hash, leaf) \
+                 SELECT $1, (e->>0)::bigint, e->>1, e->>2, (e->>3)::bigint, e->>4, e->>5 \
+                 FROM jsonb_array_elements($2::jsonb) AS e",
+                "INSERT INTO log_nodes (chain, level, idx, hash) \
+                 SELECT $1, (e->>0)::integer, (e->>1)::bigint, e->>2 \
+                 FROM jsonb_array_elements($2::jsonb) AS e",
+            ),
+        };
+        for chunk in entries.chunks(ROWS_PER_STATEMENT) {
+            let packed: Vec<serde_json::Value> = chunk
+                .iter()
+                .map(|e| {
+                    serde_json::json!([
+                        e.index,
+                        e.kind,
+                        e.group_id,
+                        e.block_number,
+                        hex::encode(e.leaf_hash),
+                        e.leaf
+                    ])
+                })
+                .collect();
+            sqlx::query(entries_sql)
+                .bind(self.chain)
+                .bind(serde_json::Value::Array(packed).to_string())
+                .execute(&mut *self.conn)
+                .await
+                .ctx("appending log entries")?;
+        }
+        for chunk in nodes.chunks(ROWS_PER_STATEMENT) {
+            let packed: Vec<serde_json::Value> = chunk
+                .iter()
+                .map(|((level, idx), h)| serde_json::json!([level, idx, hex::encode(h)]))
+                .collect();
+            sqlx::query(nodes_sql)
+                .bind(self.chain)
+                .bind(serde_json::Value::Array(packed).to_string())
+                .execute(&mut *self.conn)
+                .await
+                .ctx("appending log nodes")?;
+        }
+        sqlx::query("UPDATE log_heads SET tree_size = $2 WHERE chain = $1")
+            .bind(self.chain)
+            .bind(size as i64)
+            .execute(&mut *self.conn)
+            .await
+            .ctx("appending to log")?;
+        Ok(())
+    }
+
+    /// Record leaves about blocks above `block` that no retraction has voided yet, oldest
+    /// first: what a reorg to `block` takes away from the log.
+    pub async fn live_records_above(&mut self, block: i64) -> Result<Vec<LogEntry>, StoreError> {
+        sqlx::query(
+            "SELECT * FROM log_entries WHERE chain = $1 AND block_number > $2 AND kind = 'record' \
+             AND voided_by IS NULL ORDER BY idx",
+        )
+        .bind(self.chain)
+        .bind(block)
+        .fetch_all(&mut *self.conn)
+        .await
+        .ctx("reading log entries")?
+        .iter()
+        .map(entry_row)
+        .collect()
+    }
+
+    /// Marks leaves as voided by the retraction at `by`.
+    pub async fn void(&mut self, indexes: &[u64], by: u64) -> Result<(), StoreError> {
+        for chunk in indexes.chunks(500) {
+            let list = chunk
+                .iter()
+                .map(|i| i.to_string())
+                .collect::<Vec<_>>()
+                .join(",");
+            sqlx::query(&format!(
+                "UPDATE log_entries SET voided_by = $2 WHERE chain = $1 AND idx IN ({list})"
+            ))
+            .bind(self.chain)
+            .bind(by as i64)
+            .execute(&mut *self.conn)
+            .await
+            .ctx("voiding log entries")?;
+        }
+        Ok(())
+    }
 }
 
 /// Takes the log's write lock (creating its head row) and returns its size.
@@ -148,131 +277,6 @@ async fn lock_head(conn: &mut AnyConnection, chain: &str) -> Result<u64, StoreEr
             .try_get("tree_size")
             .ctx("locking log")?;
     Ok(size as u64)
-}
-
-/// Appends leaves in the given order, numbering them from the current size; the caller holds
-/// the transaction.
-pub(super) async fn append_leaves(
-    conn: &mut AnyConnection,
-    backend: Backend,
-    chain: &str,
-    mut leaves: Vec<Leaf>,
-) -> Result<Appended, StoreError> {
-    let size = lock_head(conn, chain).await?;
-    let frontier_ids = crate::ledger::merkle::root_nodes(size);
-    let nodes = fetch_nodes(conn, chain, &frontier_ids).await?;
-    let mut frontier = Frontier::from_source(&nodes, size)
-        .map_err(|e| StoreError::Corrupt(format!("log of {size} leaves: {e}")))?;
-    let mut entries = Vec::with_capacity(leaves.len());
-    let mut new_nodes = Vec::with_capacity(leaves.len() * 2);
-    for leaf in &mut leaves {
-        leaf.set_index(frontier.size());
-        let bytes = leaf.encode();
-        let hash = crate::ledger::merkle::leaf_hash(bytes.as_bytes());
-        entries.push(serde_json::json!([
-            frontier.size(),
-            leaf.kind(),
-            leaf.group(),
-            leaf.block(),
-            hash.to_string(),
-            bytes
-        ]));
-        new_nodes.extend(frontier.append(hash));
-    }
-    let (entries_sql, nodes_sql) = match backend {
-        Backend::Sqlite => (
-            "INSERT INTO log_entries (chain, idx, kind, group_id, block_number, leaf_hash, leaf) \
-             SELECT $1, value->>0, value->>1, value->>2, value->>3, value->>4, value->>5 \
-             FROM json_each($2)",
-            "INSERT INTO log_nodes (chain, level, idx, hash) \
-             SELECT $1, value->>0, value->>1, value->>2 FROM json_each($2)",
-        ),
-        Backend::Postgres => (
-            "INSERT INTO log_entries (chain, idx, kind, group_id, block_number, leaf_hash, leaf) \
-             SELECT $1, (e->>0)::bigint, e->>1, e->>2, (e->>3)::bigint, e->>4, e->>5 \
-             FROM jsonb_array_elements($2::jsonb) AS e",
-            "INSERT INTO log_nodes (chain, level, idx, hash) \
-             SELECT $1, (e->>0)::integer, (e->>1)::bigint, e->>2 \
-             FROM jsonb_array_elements($2::jsonb) AS e",
-        ),
-    };
-    for chunk in entries.chunks(ROWS_PER_STATEMENT) {
-        sqlx::query(entries_sql)
-            .bind(chain)
-            .bind(serde_json::Value::Array(chunk.to_vec()).to_string())
-            .execute(&mut *conn)
-            .await
-            .ctx("appending log entries")?;
-    }
-    let packed: Vec<serde_json::Value> = new_nodes
-        .iter()
-        .map(|(id, h)| serde_json::json!([id.level, id.index, h.to_string()]))
-        .collect();
-    for chunk in packed.chunks(ROWS_PER_STATEMENT) {
-        sqlx::query(nodes_sql)
-            .bind(chain)
-            .bind(serde_json::Value::Array(chunk.to_vec()).to_string())
-            .execute(&mut *conn)
-            .await
-            .ctx("appending log nodes")?;
-    }
-    sqlx::query("UPDATE log_heads SET tree_size = $2 WHERE chain = $1")
-        .bind(chain)
-        .bind(frontier.size() as i64)
-        .execute(&mut *conn)
-        .await
-        .ctx("appending to log")?;
-    Ok(Appended {
-        first: size,
-        size: frontier.size(),
-        root: frontier.root(),
-    })
-}
-
-/// Leaves of `chain` about blocks above `block` that no retraction has voided yet, oldest
-/// first: what a reorg to `block` takes away from the log.
-pub(super) async fn live_entries_above(
-    conn: &mut AnyConnection,
-    chain: &str,
-    block: i64,
-) -> Result<Vec<LogEntry>, StoreError> {
-    sqlx::query(
-        "SELECT * FROM log_entries WHERE chain = $1 AND block_number > $2 AND kind = 'record' \
-         AND voided_by IS NULL ORDER BY idx",
-    )
-    .bind(chain)
-    .bind(block)
-    .fetch_all(&mut *conn)
-    .await
-    .ctx("reading log entries")?
-    .iter()
-    .map(entry_row)
-    .collect()
-}
-
-/// Marks leaves as voided by the retraction at `by`.
-pub(super) async fn void_entries(
-    conn: &mut AnyConnection,
-    chain: &str,
-    indexes: &[u64],
-    by: u64,
-) -> Result<(), StoreError> {
-    for chunk in indexes.chunks(500) {
-        let list = chunk
-            .iter()
-            .map(|i| i.to_string())
-            .collect::<Vec<_>>()
-            .join(",");
-        sqlx::query(&format!(
-            "UPDATE log_entries SET voided_by = $2 WHERE chain = $1 AND idx IN ({list})"
-        ))
-        .bind(chain)
-        .bind(by as i64)
-        .execute(&mut *conn)
-        .await
-        .ctx("voiding log entries")?;
-    }
-    Ok(())
 }
 
 impl Store {
@@ -314,8 +318,8 @@ impl Store {
     pub async fn log_nodes(
         &self,
         chain: &str,
-        ids: &[NodeId],
-    ) -> Result<HashMap<NodeId, Hash>, StoreError> {
+        ids: &[NodeKey],
+    ) -> Result<HashMap<NodeKey, B256>, StoreError> {
         let mut conn = self.pool.acquire().await.ctx("reading log nodes")?;
         fetch_nodes(&mut conn, chain, ids).await
     }
@@ -327,7 +331,7 @@ impl Store {
         level: u32,
         start: u64,
         end: u64,
-    ) -> Result<Vec<(u64, Hash)>, StoreError> {
+    ) -> Result<Vec<(u64, B256)>, StoreError> {
         sqlx::query(
             "SELECT idx, hash FROM log_nodes WHERE chain = $1 AND level = $2 AND idx >= $3 \
              AND idx < $4 ORDER BY idx",
@@ -392,7 +396,7 @@ impl Store {
         &self,
         chain: &str,
         tree_size: u64,
-        root: &Hash,
+        root: &B256,
         note: &str,
     ) -> Result<bool, StoreError> {
         let done = sqlx::query(
@@ -401,7 +405,7 @@ impl Store {
         )
         .bind(chain)
         .bind(tree_size as i64)
-        .bind(root.to_string())
+        .bind(hex::encode(root))
         .bind(note)
         .bind(now())
         .execute(&self.pool)
@@ -421,13 +425,14 @@ impl Store {
         })
     }
 
-    /// Appends leaves to `chain`'s log in one transaction (for tools and benchmarks; the
-    /// daemon appends through [`SealTx`]).
-    pub async fn append_log(&self, chain: &str, leaves: Vec<Leaf>) -> Result<Appended, StoreError> {
-        let mut tx = self.pool.begin().await.ctx("appending to log")?;
-        let out = append_leaves(&mut tx, self.backend, chain, leaves).await?;
-        tx.commit().await.ctx("appending to log")?;
-        Ok(out)
+    /// A transaction on `chain`'s log alone (for tools and benchmarks that append leaves; the
+    /// daemon appends through [`SealTx`] and the driver's unwind).
+    pub async fn begin_log(&self, chain: &str) -> Result<SealTx, StoreError> {
+        Ok(SealTx {
+            tx: self.pool.begin().await.ctx("starting log append")?,
+            chain: chain.to_string(),
+            backend: self.backend,
+        })
     }
 }
 
@@ -529,8 +534,13 @@ impl SealTx {
         .collect()
     }
 
-    pub async fn append(&mut self, leaves: Vec<Leaf>) -> Result<Appended, StoreError> {
-        append_leaves(&mut self.tx, self.backend, &self.chain, leaves).await
+    /// The log tables, inside this transaction.
+    pub fn log(&mut self) -> LogTables<'_> {
+        LogTables {
+            conn: &mut self.tx,
+            chain: &self.chain,
+            backend: self.backend,
+        }
     }
 
     pub async fn set_sealed_to(&mut self, group_id: &str, block: i64) -> Result<(), StoreError> {
@@ -548,106 +558,13 @@ impl SealTx {
     }
 }
 
-impl super::BatchTx {
-    /// Within a roll-back to `fork`: if the log holds leaves about blocks above it, appends a
-    /// retraction leaf voiding them and opens a `log.finalized_reorg` divergence for each group
-    /// they belonged to. Returns the retraction's index.
-    pub(super) async fn retract_above(
-        &mut self,
-        fork: Option<BlockRef>,
-    ) -> Result<Option<u64>, StoreError> {
-        let n = fork.map(|f| f.number as i64).unwrap_or(-1);
-        let voided = live_entries_above(&mut self.tx, &self.chain, n).await?;
-        let Some(first) = voided.first() else {
-            return Ok(None);
-        };
-        let chain_id = Leaf::decode(&first.leaf)
-            .map_err(|e| StoreError::Corrupt(format!("log entry {}: {e}", first.index)))?
-            .chain_id();
-        let mut voids = Vec::with_capacity(voided.len());
-        for e in &voided {
-            let Leaf::Record(r) = Leaf::decode(&e.leaf)
-                .map_err(|err| StoreError::Corrupt(format!("log entry {}: {err}", e.index)))?
-            else {
-                continue;
-            };
-            voids.push(Voided {
-                index: e.index,
-                leaf_hash: e.leaf_hash.clone(),
-                block: r.block.number,
-                block_hash: r.block.hash,
-            });
-        }
-        let retraction = Leaf::Retraction(RetractionLeaf {
-            v: LEAF_VERSION,
-            index: 0,
-            chain_id,
-            fork_block: n,
-            fork_hash: fork.map(|f| f.hash.to_string()),
-            voids,
-            reason: "reorg deeper than the finality depth".into(),
-        });
-        let appended =
-            append_leaves(&mut self.tx, self.backend, &self.chain, vec![retraction]).await?;
-        let index = appended.first;
-        let indexes: Vec<u64> = voided.iter().map(|e| e.index).collect();
-        void_entries(&mut self.tx, &self.chain, &indexes, index).await?;
-        let mut groups: BTreeMap<&str, Vec<&LogEntry>> = BTreeMap::new();
-        for e in &voided {
-            if let Some(g) = &e.group_id {
-                groups.entry(g).or_default().push(e);
-            }
-        }
-        for (group, entries) in groups {
-            let manifest_hash: Option<String> = sqlx::query(
-                "SELECT hash FROM manifest_versions WHERE group_id = $1 AND effective_block <= $2 \
-                 ORDER BY version DESC LIMIT 1",
-            )
-            .bind(group)
-            .bind(n.max(0))
-            .fetch_optional(&mut *self.tx)
-            .await
-            .ctx("reading manifest")?
-            .map(|r| r.try_get("hash"))
-            .transpose()
-            .ctx("reading manifest")?;
-            let lowest = entries.iter().map(|e| e.block_number).min().unwrap_or(n);
-            self.open_divergence(&NewDivergence {
-                group_id: group.to_string(),
-                rule: Rule::LogFinalizedReorg,
-                subject: Address::ZERO.to_string(),
-                item: format!("retraction {index}"),
-                expected: format!("blocks from {lowest} on stay final"),
-                observed: format!(
-                    "a reorg back to block {n} voided {} final log entries (retraction leaf {index})",
-                    entries.len()
-                ),
-                block: n,
-                block_hash: fork.map(|f| f.hash.to_string()).unwrap_or_default(),
-                tx_hash: None,
-                log_index: None,
-                manifest_hash: manifest_hash.unwrap_or_default(),
-            })
-            .await?;
-        }
-        tracing::error!(
-            chain = %self.chain,
-            fork = n,
-            voided = voided.len(),
-            retraction = index,
-            "reorg below the finality depth: final log entries voided by a retraction"
-        );
-        Ok(Some(index))
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
 
     #[test]
     fn node_condition_lists_every_id() {
-        let c = node_condition(&[NodeId::new(0, 5), NodeId::new(3, 1)]);
+        let c = node_condition(&[(0, 5), (3, 1)]);
         assert_eq!(
             c,
             "(chain = $1 AND level = 0 AND idx = 5) OR (chain = $1 AND level = 3 AND idx = 1)"

@@ -2,10 +2,11 @@
 //! The SQL is written once with `$N` placeholders, which both backends accept through sqlx's
 //! `Any` driver; each backend has its own migrations (`migrations/sqlite`, `migrations/postgres`).
 //!
-//! Invariant: whatever a batch of blocks derives — records, observed states, divergences and
-//! their alerts — is written through one [`BatchTx`] together with the follower checkpoint, so
-//! it commits or rolls back as a unit; [`Store::rollback_to`] removes everything derived from
-//! blocks above a fork (and writes the alerts that say so).
+//! Invariant: the store writes what it is given and decides nothing. Whatever a batch of blocks
+//! derives — records, observed states, divergences and their alerts — is written by one
+//! [`Store::commit_batch`] together with each group's progress and the chain checkpoint, so it
+//! commits or rolls back as a unit, and only if nothing it was folded from changed meanwhile;
+//! an [`UnwindTx`] removes everything derived from blocks above a fork in one transaction.
 
 mod alerts;
 mod batch;
@@ -15,11 +16,11 @@ mod queries;
 
 pub use alerts::{
     now_ms, AlertCounts, AlertFilter, AlertRow, ClaimedDelivery, DeliveryRow, DeliveryStatus,
-    UnroutedAlert,
+    NewAlert, UnroutedAlert,
 };
-pub use batch::{BatchTx, NewDivergence, Resolution};
+pub use batch::{BatchWrite, CursorMove, GroupProgress, StateWrite, StoredGroup, UnwindTx};
 pub use groups::{GroupRow, ManifestVersion};
-pub use log::{Appended, LogEntry, SealGroup, SealTx, StoredCheckpoint};
+pub use log::{LogEntry, LogTables, NewLogEntry, NodeKey, SealGroup, SealTx, StoredCheckpoint};
 pub use queries::{
     Divergence, DivergenceFilter, DivergenceStatus, RecordFilter, RecordRow, StateRow,
 };
@@ -51,6 +52,10 @@ pub enum StoreError {
     Conflict(String),
     #[error("{0} not found")]
     NotFound(String),
+    /// What a batch was folded from changed before it could commit (a manifest update, an
+    /// acknowledgement, another writer): nothing was written; fold it again.
+    #[error("stale batch: {0}")]
+    Stale(String),
     #[error("stored data is corrupt: {0}")]
     Corrupt(String),
 }

@@ -429,6 +429,8 @@ impl Store {
         opened_block_hash: Option<&str>,
     ) -> Result<Divergence, StoreError> {
         let mut tx = self.pool.begin().await.ctx("acknowledging divergence")?;
+        // A write first (the lock, and a batch folded before this is folded again).
+        super::groups::lock_group_row(&mut tx, group_id).await?;
         let current = sqlx::query("SELECT * FROM divergences WHERE group_id = $1 AND n = $2")
             .bind(group_id)
             .bind(n)

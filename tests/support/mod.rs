@@ -7,9 +7,9 @@ pub mod flaky_rpc;
 use std::path::PathBuf;
 use std::time::Duration;
 
-use groupstate::chain::Follower;
 use groupstate::config::{ChainConfig, FollowerConfig};
 use groupstate::store::Store;
+use groupstate::sync::Follower;
 
 /// The PostgreSQL server the tests use (CI has the same); `GROUPSTATE_TEST_PG` overrides.
 pub fn pg_admin_url() -> String {
@@ -215,4 +215,110 @@ pub fn safe_manifest(
         s.push_str(&format!("      threshold: {threshold}\n"));
     }
     s
+}
+
+/// Test writes through the store's one write path ([`Store::commit_batch`]), for tests that
+/// seed divergences, records and states without a chain.
+pub mod writes {
+    use alloy::primitives::B256;
+    use groupstate::alert::NewAlert;
+    use groupstate::model::{AlertEvent, Rule};
+    use groupstate::store::{BatchWrite, Divergence, RecordRow, StateWrite, Store};
+
+    /// A new open divergence of `group` at `block` (hash: the block number, repeated).
+    pub fn divergence(group: &str, n: i64, rule: Rule, block: i64) -> Divergence {
+        Divergence {
+            group_id: group.into(),
+            n,
+            rule: rule.as_str().into(),
+            severity: rule.severity().as_str().into(),
+            subject: alloy::primitives::Address::repeat_byte(1).to_string(),
+            item: alloy::primitives::Address::repeat_byte(2).to_string(),
+            expected: "not an owner".into(),
+            observed: "owner".into(),
+            status: "open".into(),
+            opened_block: block,
+            opened_block_hash: B256::repeat_byte(block as u8).to_string(),
+            opened_tx_hash: None,
+            opened_log_index: None,
+            opened_manifest_hash: "m".into(),
+            resolved_block: None,
+            resolved_block_hash: None,
+            resolved_tx_hash: None,
+            resolved_log_index: None,
+            resolved_manifest_hash: None,
+            resolution: None,
+            ack_note: None,
+            acked_at: None,
+        }
+    }
+
+    /// The number the next divergence of `group` gets.
+    pub async fn next_n(store: &Store, group: &str) -> i64 {
+        let all = store.divergences(group, None).await.unwrap();
+        all.iter().map(|d| d.n).max().unwrap_or(0) + 1
+    }
+
+    /// Writes divergences as they are, each with the alert of `event`, on chain `local`.
+    pub async fn divergences(store: &Store, event: AlertEvent, ds: Vec<Divergence>) {
+        let alerts = ds
+            .iter()
+            .map(|d| NewAlert::new("local", event, d))
+            .collect();
+        let w = BatchWrite {
+            chain: "local".into(),
+            divergences: ds,
+            alerts,
+            ..BatchWrite::default()
+        };
+        store.commit_batch(&w).await.unwrap();
+    }
+
+    /// Opens divergence `d` (numbered next) with its `opened` alert; returns its number.
+    pub async fn open(store: &Store, mut d: Divergence) -> i64 {
+        d.n = next_n(store, &d.group_id).await;
+        let n = d.n;
+        divergences(store, AlertEvent::Opened, vec![d]).await;
+        n
+    }
+
+    /// Opens a `safe.owner_undeclared` divergence of `group` at `block`; returns its number.
+    pub async fn open_at(store: &Store, group: &str, block: i64) -> i64 {
+        open(
+            store,
+            divergence(group, 0, Rule::SafeOwnerUndeclared, block),
+        )
+        .await
+    }
+
+    /// Resolves divergence `n` of `group` by the chain at `block`, with its `resolved` alert.
+    pub async fn resolve(store: &Store, group: &str, n: i64, block: i64) {
+        let mut d = store.divergence(group, n).await.unwrap().unwrap();
+        d.status = "resolved".into();
+        d.resolved_block = Some(block);
+        d.resolved_block_hash = Some(B256::repeat_byte(block as u8).to_string());
+        d.resolved_manifest_hash = Some("m".into());
+        d.resolution = Some("chain".into());
+        divergences(store, AlertEvent::Resolved, vec![d]).await;
+    }
+
+    /// Inserts records as they are.
+    pub async fn records(store: &Store, records: Vec<RecordRow>) {
+        let w = BatchWrite {
+            chain: "local".into(),
+            records,
+            ..BatchWrite::default()
+        };
+        store.commit_batch(&w).await.unwrap();
+    }
+
+    /// Stores observed states as they are.
+    pub async fn states(store: &Store, states: Vec<StateWrite>) {
+        let w = BatchWrite {
+            chain: "local".into(),
+            states,
+            ..BatchWrite::default()
+        };
+        store.commit_batch(&w).await.unwrap();
+    }
 }

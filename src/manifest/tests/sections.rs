@@ -108,6 +108,7 @@ fn governance_fixture_parses() {
             voting_period: 10,
             proposal_threshold: U256::ZERO,
             quorum_numerator: 4,
+            deployed_at: None,
         }
     );
     let timelock = m.timelock(&addr(TIMELOCK)).unwrap();
@@ -120,6 +121,7 @@ fn governance_fixture_parses() {
             executors: vec![Address::ZERO],
             cancellers: vec![addr(GOVERNOR), addr(OWNER_A)],
             admins: vec![],
+            deployed_at: None,
         }
     );
     assert!(timelock.anyone_can_execute());
@@ -161,6 +163,7 @@ fn governance_fixture_parses() {
                     }
                 ),
             ]),
+            deployed_at: None,
         }
     );
     assert_eq!(token.contract(), addr(TOKEN));
@@ -177,7 +180,8 @@ fn governance_fixture_parses() {
         *ownable,
         RoleDecl::Ownable {
             contract: addr(OWNABLE),
-            owner: addr(TIMELOCK)
+            owner: addr(TIMELOCK),
+            deployed_at: None,
         }
     );
     assert_eq!(ownable.owner(), Some(addr(TIMELOCK)));
@@ -1036,7 +1040,8 @@ fn ownable_rules() {
         m.roles,
         [RoleDecl::Ownable {
             contract: addr(OWNABLE),
-            owner: addr(OWNER_A)
+            owner: addr(OWNER_A),
+            deployed_at: None,
         }]
     );
     assert_eq!(m.watched_addresses(), vec![addr(SAFE), addr(OWNABLE)]);
@@ -1231,6 +1236,7 @@ fn watched_and_treasury_addresses_of_a_hand_built_manifest_have_no_repeats() {
     m.roles.push(RoleDecl::Ownable {
         contract: addr(SAFE),
         owner: addr(OWNER_A),
+        deployed_at: None,
     });
     m.governance
         .timelocks
