@@ -359,6 +359,41 @@ mod tests {
     use alloy::primitives::{b256, keccak256, uint};
     use alloy::signers::{local::PrivateKeySigner, SignerSync};
 
+    /// libsecp256k1 recovers what alloy's pure-Rust k256 recovers, for ECDSA and `eth_sign`
+    /// parts, recovered in the fold or ahead of it.
+    #[test]
+    fn libsecp256k1_agrees_with_k256() {
+        for i in 0..64u8 {
+            let key = PrivateKeySigner::random();
+            let hash = keccak256([i]);
+            let eth_sign = i % 2 == 1;
+            let digest = if eth_sign {
+                eip191_hash_message(hash)
+            } else {
+                hash
+            };
+            let sig = key.sign_hash_sync(&digest).unwrap();
+            let by_k256 = sig.recover_address_from_prehash(&digest).unwrap();
+            let mut part = sig.as_bytes();
+            if eth_sign {
+                part[64] += 4;
+            }
+            let got = recover_signers(hash, &part, 1).unwrap();
+            assert_eq!(got[0].signer, by_k256);
+            assert_eq!(got[0].signer, key.address());
+            assert_eq!(recover_part(hash, &part), Some((digest, by_k256)));
+            let known = recover_signers_with(hash, &part, 1, |d, p| {
+                (*d == digest && p == &part).then_some(Address::repeat_byte(7))
+            })
+            .unwrap();
+            assert_eq!(
+                known[0].signer,
+                Address::repeat_byte(7),
+                "what is known is used"
+            );
+        }
+    }
+
     /// The order of secp256k1.
     const N: U256 = uint!(0xFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFEBAAEDCE6AF48A03BBFD25E8CD0364141_U256);
 

@@ -29,8 +29,6 @@ impl Fold<'_> {
     /// Opens a divergence for `f` at moment `m`, under manifest version `version`.
     pub(super) fn open(&mut self, version: &ManifestVersion, f: Finding, m: &Moment) {
         let subject = f.subject.to_checksum(None);
-        tracing::warn!(group = %self.g.row.id, rule = %f.rule, subject = %subject, item = %f.key,
-            block = m.block, "divergence opened");
         let n = self.g.next_n;
         self.g.next_n += 1;
         let d = Divergence {
@@ -201,22 +199,23 @@ impl Fold<'_> {
             findings.extend(reconcile_outflow(manifest, &out, &item));
         }
         match event {
+            // A batch operation emits one CallScheduled per call: it is flagged once.
             GroupEvent::Governance(GovernanceEvent::CallScheduled { id, .. })
-                if manifest.timelock(&d.address).is_some() =>
+                if manifest.timelock(&d.address).is_some()
+                    && !self.g.explained.contains(id)
+                    && self.flagged.insert(*id) =>
             {
-                if !self.g.explained.contains(id) && self.flagged.insert(*id) {
-                    findings.push(Finding {
-                        rule: Rule::TimelockUnexplainedCall,
-                        subject: d.address,
-                        key: id.to_string(),
-                        expected: "operations scheduled by a declared governor's queued proposals"
-                            .to_string(),
-                        observed: format!(
-                            "operation {id} scheduled by transaction {}",
-                            d.evidence.tx_hash
-                        ),
-                    });
-                }
+                findings.push(Finding {
+                    rule: Rule::TimelockUnexplainedCall,
+                    subject: d.address,
+                    key: id.to_string(),
+                    expected: "operations scheduled by a declared governor's queued proposals"
+                        .to_string(),
+                    observed: format!(
+                        "operation {id} scheduled by transaction {}",
+                        d.evidence.tx_hash
+                    ),
+                });
             }
             GroupEvent::Governance(GovernanceEvent::Cancelled { id }) => {
                 let subject = d.address.to_checksum(None);

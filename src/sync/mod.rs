@@ -36,6 +36,7 @@ use crate::config::{ChainConfig, FollowerConfig};
 use crate::decode::{catalog_topics, DecodeError, TRANSFER_TOPIC};
 use crate::ledger::{self, LedgerError, LogSigner};
 use crate::metrics::ChainMetrics;
+use crate::model::AlertEvent;
 use crate::pipeline::{
     self, ChainParams, CheckpointBefore, Extras, Folded, GroupPrior, LoadError, Needs, Prepared,
 };
@@ -759,6 +760,12 @@ async fn write_batches(
             .map(|(event, d)| NewAlert::new(&chain, *event, d))
             .collect();
         store.commit_batch(&write).await?;
+        for (event, d) in &folded.events {
+            if *event == AlertEvent::Opened {
+                tracing::warn!(group = %d.group_id, rule = %d.rule, subject = %d.subject,
+                    item = %d.item, block = d.opened_block, "divergence opened");
+            }
+        }
         if let Some(m) = &metrics {
             m.add_batch(folded.stats.logs as u64, folded.stats.records as u64);
         }

@@ -12,6 +12,9 @@
 //!   threshold, module, guard and fallback-handler changes built on it.
 //! - [`fund`]: single and bulk (`MultiSendCallOnly`) payments.
 //! - [`keys`]: deterministic owner keys.
+//! - [`proxy`]: a JSON-RPC proxy that makes the chain look taller (a 20,000,000-block chain
+//!   without mining it), refuses wide `eth_getLogs` as hosted providers do, adds latency or
+//!   stalls, and counts calls.
 //! - [`governance`]: an OpenZeppelin 5.x Governor, TimelockController, ERC20Votes token with
 //!   AccessControl and an Ownable2Step vault, compiled from `@openzeppelin/contracts` with
 //!   solc-js (`contracts/`, `compile.js`), with the proposal lifecycle, role and
@@ -36,6 +39,7 @@ pub mod governance;
 pub mod ids;
 pub mod install;
 pub mod keys;
+pub mod proxy;
 pub mod safe;
 pub mod safe_tx;
 
@@ -54,6 +58,7 @@ pub use ids::{
     timelock_salt,
 };
 pub use keys::{signer, signers};
+pub use proxy::{ProxyCounts, ProxyOptions, RpcProxy, StallRule};
 pub use safe::{
     read_modules, read_nonce, read_owners, read_threshold, read_version, SafeContracts,
     SafeVersion, SENTINEL,
