@@ -490,3 +490,72 @@ on_both_backends!(
     killed_mid_pipeline_sqlite_and_postgres,
     killed_between_commit_and_fold
 );
+
+/// A batch already final when it is written enters the log in its own transaction, from the
+/// rows in hand; the log is the same, leaf for leaf, as when it is sealed later from the
+/// stored rows.
+async fn sealing_with_the_batch_or_later_gives_one_log(backend: support::Backend) {
+    let devnet = Devnet::start(DevnetOptions::default()).await.unwrap();
+    let safes = SafeContracts::deploy(&devnet).await.unwrap();
+    let keys = devnet::signers(4);
+    let owners: Vec<Address> = keys[..3].iter().map(|k| k.address()).collect();
+    let safe = safes
+        .create_safe(&devnet, SafeVersion::V141L2, &owners, 2, 0)
+        .await
+        .unwrap();
+    for round in 0..12u64 {
+        devnet::fund_many(&devnet, &[safe, safe, safe], U256::from(round + 1))
+            .await
+            .unwrap();
+        if round == 6 {
+            devnet::add_owner_with_threshold(
+                &devnet,
+                safe,
+                keys[3].address(),
+                2,
+                &[&keys[0], &keys[1]],
+            )
+            .await
+            .unwrap();
+        }
+    }
+    let manifest = support::safe_manifest("sealed", 0, &[(safe, owners.clone(), 2)]);
+    let index = |finality: u64| {
+        let mut c = support::chain_config(&devnet.rpc_url(), devnet.chain_id());
+        c.max_block_range = 3;
+        c.finality_depth = Some(finality);
+        c
+    };
+    let mut dumps = Vec::new();
+    for later in [false, true] {
+        let db = support::TestDb::new(backend).await;
+        let store = db.store().await;
+        store
+            .add_group(&Manifest::parse(&manifest).unwrap())
+            .await
+            .unwrap();
+        let follower = |finality| {
+            Follower::new(
+                "local",
+                index(finality),
+                support::follower_config(),
+                store.clone(),
+            )
+            .unwrap()
+        };
+        if later {
+            // Nothing final while indexing; then everything at once, read back.
+            support::sync(&follower(1_000_000)).await;
+            assert_eq!(store.log_size("local").await.unwrap(), 0);
+        }
+        support::sync(&follower(0)).await;
+        let dump = support::dump(&store).await;
+        assert!(dump.iter().filter(|l| l.starts_with("log:")).count() > 40);
+        dumps.push(dump);
+    }
+    assert_eq!(dumps[0], dumps[1]);
+}
+on_both_backends!(
+    sealing_sqlite_and_postgres,
+    sealing_with_the_batch_or_later_gives_one_log
+);

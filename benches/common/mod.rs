@@ -162,6 +162,81 @@ pub async fn index(devnet: &Devnet, store: &Store) -> Duration {
     started.elapsed()
 }
 
+/// A backfill by the real daemon (`groupstate run`) in a process of its own, from an empty
+/// database to the head with everything sealed: the seconds from its start and its peak RSS.
+pub async fn daemon_backfill(
+    devnet: &Devnet,
+    url: &str,
+    manifests: &[Manifest],
+    head: u64,
+) -> (Duration, f64) {
+    let store = fresh_store(url, manifests).await;
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("config.toml");
+    let conc = env_u64("BENCH_DAEMON_CONCURRENCY", CONCURRENCY as u64);
+    std::fs::write(
+        &config,
+        format!(
+            "data_dir = \"{}\"\n[database]\nurl = \"{url}\"\nmax_connections = 8\n\
+             [follower]\nconcurrency = {conc}\nreorg_window = 128\nmax_retries = 8\n\
+             retry_base_ms = 100\nrequest_timeout_ms = 60000\n[api]\nbind = \"\"\n\
+             [chains.local]\nrpc_url = \"{}\"\nchain_id = {}\nmax_block_range = {RANGE}\n\
+             poll_interval_ms = 10\nfinality_depth = 0\n",
+            dir.path().display(),
+            devnet.rpc_url(),
+            devnet.chain_id()
+        ),
+    )
+    .unwrap();
+    let started = Instant::now();
+    let mut child = tokio::process::Command::new(env!("CARGO_BIN_EXE_groupstate"))
+        .args(["--config", config.to_str().unwrap(), "run"])
+        .env("RUST_LOG", "error")
+        .kill_on_drop(true)
+        .spawn()
+        .expect("the daemon");
+    let pid = child.id().expect("a pid");
+    let mut peak = 0.0f64;
+    loop {
+        let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
+        if let Some(kb) = status
+            .lines()
+            .find(|l| l.starts_with("VmHWM:"))
+            .and_then(|l| l.split_whitespace().nth(1))
+            .and_then(|kb| kb.parse::<f64>().ok())
+        {
+            peak = peak.max(kb / 1024.0);
+        }
+        let mut done = true;
+        for m in manifests {
+            let g = store.group(&m.id).await.unwrap().unwrap();
+            done &= g.synced_to >= head as i64;
+        }
+        if done && store.log_size("local").await.unwrap() > 0 {
+            // Sealed with the batches, or right after them in the same step.
+            let sealed: i64 = sqlx::query_scalar(
+                "SELECT COALESCE(MIN(sealed_to), -1) FROM groups WHERE chain = 'local'",
+            )
+            .fetch_one(store.pool())
+            .await
+            .unwrap();
+            if sealed >= head as i64 {
+                break;
+            }
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(600),
+            "the daemon did not finish"
+        );
+        tokio::time::sleep(Duration::from_millis(2)).await;
+    }
+    let took = started.elapsed();
+    child.start_kill().unwrap();
+    let _ = child.wait().await;
+    store.close().await;
+    (took, peak)
+}
+
 /// The comparison both backfill benchmarks report: the bare sweep (best of three after a
 /// warm-up), then a backfill from an empty database on SQLite and, unless `BENCH_SKIP_PG` is
 /// set, PostgreSQL, printed as a Markdown table under the heading `title(logs)`. Returns the
@@ -192,6 +267,14 @@ pub async fn compare_backfills(
     println!("{}\n", title(logs));
     println!("| run | seconds | events/s | vs bare sweep | peak RSS (MiB) |");
     println!("| --- | ---: | ---: | ---: | ---: |");
+    let row = |name: &str, t: Duration, n: i64, rss: f64| {
+        println!(
+            "| {name} | {:.2} | {:.0} | {:.2}× | {rss:.0} |",
+            t.as_secs_f64(),
+            n as f64 / t.as_secs_f64(),
+            t.as_secs_f64() / sweep.as_secs_f64()
+        );
+    };
     println!(
         "| bare `eth_getLogs` sweep (best of 3) | {:.2} | {:.0} | 1.00× | |",
         sweep.as_secs_f64(),
@@ -218,12 +301,16 @@ pub async fn compare_backfills(
             stored += store.count_records(&m.id).await.unwrap();
         }
         counts.push(stored);
-        println!(
-            "| indexer, {name} | {:.2} | {:.0} | {:.2}× | {rss:.0} |",
-            t.as_secs_f64(),
-            stored as f64 / t.as_secs_f64(),
-            t.as_secs_f64() / sweep.as_secs_f64()
-        );
+        row(&format!("indexer in process, {name}"), t, stored, rss);
+        let url = match name {
+            "SQLite" => format!(
+                "sqlite://{}?mode=rwc",
+                dir.path().join("daemon.db").display()
+            ),
+            _ => pg_database(&pg_admin()).await,
+        };
+        let (t, rss) = daemon_backfill(devnet, &url, manifests, head).await;
+        row(&format!("`groupstate run`, {name}"), t, stored, rss);
         if sqlite.is_none() {
             sqlite = Some(store);
         }

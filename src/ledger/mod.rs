@@ -28,5 +28,6 @@ pub mod verify;
 
 pub use retract::{retract, Retraction};
 pub use seal::{
-    append, append_to_log, root_at, seal, sign_checkpoint, Appended, LedgerError, LogSigner, Sealed,
+    append, append_to_log, root_at, seal, seal_batch, sign_checkpoint, Appended, BatchLeaves,
+    LedgerError, LogSigner, Sealed,
 };

@@ -11,12 +11,13 @@ use std::collections::{BTreeMap, HashMap};
 
 use alloy::primitives::B256;
 
-use super::leaf::{Leaf, LeafError, Verdict, VerdictItem};
+use super::leaf::{Leaf, LeafError, Position, Verdict, VerdictItem};
 use super::merkle::{self, Frontier, Hash, MerkleError, NodeId};
 use super::note::{Checkpoint, NoteError, SigningKey};
 use crate::config::Settings;
 use crate::store::{
-    Divergence, LogTables, NewLogEntry, NodeKey, Store, StoreError, StoredCheckpoint,
+    BatchTx, Divergence, LogTables, ManifestVersion, NewLogEntry, NodeKey, RecordRow, Store,
+    StoreError, StoredCheckpoint,
 };
 
 /// At most this many blocks enter the log per transaction, to bound memory on a long backlog.
@@ -88,9 +89,18 @@ pub struct Appended {
 /// Appends leaves in the given order under the log's lock, numbering them from its current
 /// size: encodes and hashes each, extends the tree from its stored frontier, and writes the
 /// leaves, the nodes they complete and the new size. The caller holds the transaction.
-pub async fn append(
+pub async fn append(log: &mut LogTables<'_>, leaves: Vec<Leaf>) -> Result<Appended, LedgerError> {
+    append_each(log, Box::new(leaves.into_iter().map(Ok))).await
+}
+
+/// Leaves to append, built as they are taken.
+type LeafIter<'a> = Box<dyn Iterator<Item = Result<Leaf, LedgerError>> + Send + 'a>;
+
+/// [`append`] of leaves built one at a time (each dropped once encoded, so a large batch never
+/// holds all its leaves decoded at once).
+async fn append_each(
     log: &mut LogTables<'_>,
-    mut leaves: Vec<Leaf>,
+    leaves: LeafIter<'_>,
 ) -> Result<Appended, LedgerError> {
     let size = log.lock_head().await?;
     let ids: Vec<NodeKey> = merkle::root_nodes(size)
@@ -105,9 +115,10 @@ pub async fn append(
         .collect();
     let mut frontier = Frontier::from_source(&nodes, size)
         .map_err(|e| StoreError::Corrupt(format!("log of {size} leaves: {e}")))?;
-    let mut entries = Vec::with_capacity(leaves.len());
-    let mut new_nodes = Vec::with_capacity(leaves.len() * 2);
-    for leaf in &mut leaves {
+    let mut entries = Vec::with_capacity(leaves.size_hint().0);
+    let mut new_nodes = Vec::with_capacity(leaves.size_hint().0 * 2);
+    for leaf in leaves {
+        let mut leaf = leaf?;
         leaf.set_index(frontier.size());
         let bytes = leaf.encode();
         let hash = merkle::leaf_hash(bytes.as_bytes());
@@ -181,7 +192,7 @@ pub async fn seal(
     let mut out = Sealed::default();
     loop {
         let mut tx = store.begin_seal(chain).await?;
-        let groups = tx.groups().await?;
+        let groups = tx.log().groups().await?;
         let Some(height) = groups
             .iter()
             .map(|g| g.synced_to)
@@ -203,7 +214,7 @@ pub async fn seal(
         for g in groups.iter().filter(|g| g.sealed_to < upto) {
             let versions = tx.versions(&g.id, g.sealed_to, upto).await?;
             let records = tx.records(&g.id, g.sealed_to, upto).await?;
-            let mut verdicts = verdicts_by_log(tx.verdicts(&g.id, g.sealed_to, upto).await?);
+            let mut verdicts = verdicts_by_log(&tx.verdicts(&g.id, g.sealed_to, upto).await?);
             leaves.extend(versions.iter().map(|v| Leaf::manifest(v, chain_id)));
             for r in &records {
                 let (opened, resolved) = verdicts
@@ -211,7 +222,7 @@ pub async fn seal(
                     .unwrap_or_default();
                 leaves.push(Leaf::record(r, Verdict::new(opened, resolved))?);
             }
-            tx.set_sealed_to(&g.id, upto).await?;
+            tx.log().set_sealed_to(&g.id, upto).await?;
         }
         leaves.sort_by_cached_key(Leaf::position);
         out.leaves += leaves.len() as u64;
@@ -228,7 +239,7 @@ pub async fn seal(
 type Verdicts = BTreeMap<(i64, i64), (Vec<VerdictItem>, Vec<VerdictItem>)>;
 
 /// Groups divergences by the log that opened or resolved them.
-fn verdicts_by_log(divergences: Vec<Divergence>) -> Verdicts {
+fn verdicts_by_log<'a>(divergences: impl IntoIterator<Item = &'a Divergence>) -> Verdicts {
     let mut out = Verdicts::new();
     for d in divergences {
         let item = VerdictItem {
@@ -250,6 +261,79 @@ fn verdicts_by_log(divergences: Vec<Divergence>) -> Verdicts {
         }
     }
     out
+}
+
+/// A batch's records and the divergences it opened or resolved, with its groups' manifest
+/// versions: what [`seal_batch`] builds leaves from.
+pub struct BatchLeaves<'a> {
+    pub chain_id: u64,
+    /// The batch's blocks.
+    pub from: i64,
+    pub to: i64,
+    pub records: &'a [RecordRow],
+    pub divergences: &'a [Divergence],
+    pub versions: &'a HashMap<String, std::sync::Arc<Vec<ManifestVersion>>>,
+}
+
+/// Seals a batch that is already final in the transaction that writes it, from the rows in
+/// hand rather than read back: when every group of the chain has just been indexed through
+/// the batch's last block and nothing before the batch waits to be sealed, the leaves are
+/// exactly those [`seal`] would append next. Otherwise nothing is done here (and [`seal`]
+/// catches up later). Returns the leaves appended.
+pub async fn seal_batch(tx: &mut BatchTx, b: &BatchLeaves<'_>) -> Result<u64, LedgerError> {
+    let groups = tx.log().groups().await?;
+    let ready = groups
+        .iter()
+        .all(|g| g.synced_to >= b.to && g.sealed_to >= b.from - 1);
+    if !ready {
+        return Ok(0);
+    }
+    /// A leaf to build, by the position it sorts at.
+    enum Source<'a> {
+        Version(&'a ManifestVersion),
+        Record(&'a RecordRow, Verdict),
+    }
+    let mut sources: Vec<(Position, Source)> = Vec::new();
+    for g in groups.iter().filter(|g| g.sealed_to < b.to) {
+        let versions = b.versions.get(&g.id).ok_or_else(|| {
+            LedgerError::Range(format!("group {} is not in the batch being sealed", g.id))
+        })?;
+        for v in versions
+            .iter()
+            .filter(|v| v.effective_block > g.sealed_to && v.effective_block <= b.to)
+        {
+            sources.push((Position::of_manifest(v), Source::Version(v)));
+        }
+        let in_range = |block: i64| block > g.sealed_to && block <= b.to;
+        let mut verdicts = verdicts_by_log(b.divergences.iter().filter(|d| {
+            d.group_id == g.id
+                && ((d.opened_log_index.is_some() && in_range(d.opened_block))
+                    || (d.resolved_log_index.is_some() && d.resolved_block.is_some_and(in_range)))
+        }));
+        for r in b
+            .records
+            .iter()
+            .filter(|r| r.group_id == g.id && in_range(r.block_number))
+        {
+            let (opened, resolved) = verdicts
+                .remove(&(r.block_number, r.log_index))
+                .unwrap_or_default();
+            let verdict = Verdict::new(opened, resolved);
+            sources.push((Position::of_record(r), Source::Record(r, verdict)));
+        }
+        tx.log().set_sealed_to(&g.id, b.to).await?;
+    }
+    sources.sort_by(|a, b| a.0.cmp(&b.0));
+    let n = sources.len() as u64;
+    if n > 0 {
+        let chain_id = b.chain_id;
+        let leaves: LeafIter = Box::new(sources.into_iter().map(move |(_, s)| match s {
+            Source::Version(v) => Ok(Leaf::manifest(v, chain_id)),
+            Source::Record(r, verdict) => Ok(Leaf::record(r, verdict)?),
+        }));
+        append_each(&mut tx.log(), leaves).await?;
+    }
+    Ok(n)
 }
 
 /// The root of `chain`'s log at `size`, from at most 64 stored nodes.

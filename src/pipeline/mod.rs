@@ -245,6 +245,9 @@ pub struct BatchStats {
 /// A batch folded: what to write, the alerts' events, and the groups as the batch leaves them.
 #[derive(Debug, Clone)]
 pub struct Folded {
+    /// The batch's blocks.
+    pub from: u64,
+    pub to: u64,
     /// Everything to write but the alerts (the driver adds them from `events`).
     pub write: BatchWrite,
     /// Each divergence change with the divergence as the change left it, in order.
@@ -300,6 +303,8 @@ pub fn fold(
         resolved: out.resolved,
     };
     Ok(Folded {
+        from: batch.from,
+        to: batch.to,
         write: BatchWrite {
             chain: params.name.clone(),
             progress,

@@ -170,8 +170,14 @@ impl Store {
 
     /// Writes a batch's effects in one transaction, or nothing if a group or the checkpoint
     /// is no longer where the batch was folded from ([`StoreError::Stale`]).
-    #[tracing::instrument(skip_all, fields(chain = %w.chain, records = w.records.len()))]
     pub async fn commit_batch(&self, w: &BatchWrite) -> Result<(), StoreError> {
+        self.begin_batch(w).await?.commit().await
+    }
+
+    /// Writes a batch's effects, as [`Store::commit_batch`] does, and leaves the transaction
+    /// open for what belongs with them (the log's leaves of a batch already final).
+    #[tracing::instrument(skip_all, fields(chain = %w.chain, records = w.records.len()))]
+    pub async fn begin_batch(&self, w: &BatchWrite) -> Result<BatchTx, StoreError> {
         let mut tx = self.pool.begin().await.ctx("starting batch")?;
         // The checks are writes, so on SQLite the batch holds the write lock from its first
         // statement (a read first could fail to upgrade if another writer came between), and
@@ -202,11 +208,13 @@ impl Store {
         insert_states(&mut tx, self.backend, &w.chain, &w.states).await?;
         upsert_divergences(&mut tx, &w.chain, &w.divergences).await?;
         insert_alerts(&mut tx, &w.alerts).await?;
-        tx.commit().await.ctx("committing batch")?;
-        if !w.alerts.is_empty() {
-            self.outbox.notify_one();
-        }
-        Ok(())
+        Ok(BatchTx {
+            tx,
+            chain: w.chain.clone(),
+            backend: self.backend,
+            alerts_written: !w.alerts.is_empty(),
+            outbox: self.outbox.clone(),
+        })
     }
 
     /// Starts removing what was derived from blocks above a fork on `chain`. Its first
@@ -310,11 +318,13 @@ async fn insert_records(
         block_timestamp, tx_hash, tx_index, log_index, address, kind, category, fields, \
         topics, data, manifest_hash";
     let sql = match backend {
+        // Each row's text is parsed once into a JSONB blob (materialised, so the expression
+        // is not copied into each column), and the columns are read from the blob: `->>` on
+        // the row's text would parse all of it again for every column.
         Backend::Sqlite => format!(
-            "INSERT INTO records ({COLUMNS}) SELECT value->>0, value->>1, value->>2, \
-             value->>3, value->>4, value->>5, value->>6, value->>7, value->>8, value->>9, \
-             value->>10, value->>11, value->>12, value->>13, value->>14, value->>15 \
-             FROM json_each($1)"
+            "WITH r AS MATERIALIZED (SELECT jsonb(value) AS b FROM json_each($1)) \
+             INSERT INTO records ({COLUMNS}) SELECT b->>0, b->>1, b->>2, b->>3, b->>4, b->>5, \
+             b->>6, b->>7, b->>8, b->>9, b->>10, b->>11, b->>12, b->>13, b->>14, b->>15 FROM r"
         ),
         Backend::Postgres => format!(
             "INSERT INTO records ({COLUMNS}) SELECT e->>0, e->>1, (e->>2)::bigint, \
@@ -324,27 +334,28 @@ async fn insert_records(
         ),
     };
     for chunk in rows.chunks(ROWS_PER_STATEMENT) {
-        let packed: Vec<serde_json::Value> = chunk
+        // Rows as JSON arrays of borrowed columns: nothing is copied on the way.
+        let packed: Vec<_> = chunk
             .iter()
             .map(|r| {
-                serde_json::json!([
-                    r.group_id,
+                (
+                    &r.group_id,
                     chain,
                     r.chain_id,
                     r.block_number,
-                    r.block_hash,
+                    &r.block_hash,
                     r.block_timestamp,
-                    r.tx_hash,
+                    &r.tx_hash,
                     r.tx_index,
                     r.log_index,
-                    r.address,
-                    r.kind,
-                    r.category,
-                    r.fields,
-                    r.topics,
-                    r.data,
-                    r.manifest_hash
-                ])
+                    &r.address,
+                    &r.kind,
+                    &r.category,
+                    &r.fields,
+                    &r.topics,
+                    &r.data,
+                    &r.manifest_hash,
+                )
             })
             .collect();
         let json = serde_json::to_string(&packed).expect("records serialise");
@@ -366,8 +377,9 @@ async fn insert_states(
     const COLUMNS: &str = "group_id, chain, contract, kind, block_number, log_index, source, state";
     let sql = match backend {
         Backend::Sqlite => format!(
-            "INSERT INTO observed_states ({COLUMNS}) SELECT value->>0, value->>1, value->>2, \
-             value->>3, value->>4, value->>5, value->>6, value->>7 FROM json_each($1)"
+            "WITH r AS MATERIALIZED (SELECT jsonb(value) AS b FROM json_each($1)) \
+             INSERT INTO observed_states ({COLUMNS}) SELECT b->>0, b->>1, b->>2, b->>3, b->>4, \
+             b->>5, b->>6, b->>7 FROM r"
         ),
         Backend::Postgres => format!(
             "INSERT INTO observed_states ({COLUMNS}) SELECT e->>0, e->>1, e->>2, e->>3, \
@@ -449,6 +461,31 @@ async fn upsert_divergences(
         .ctx("writing divergence")?;
     }
     Ok(())
+}
+
+/// A batch's transaction after its effects are written; dropping it without
+/// [`BatchTx::commit`] rolls everything back.
+pub struct BatchTx {
+    tx: Transaction<'static, Any>,
+    chain: String,
+    backend: Backend,
+    alerts_written: bool,
+    outbox: std::sync::Arc<tokio::sync::Notify>,
+}
+
+impl BatchTx {
+    /// The chain's log tables, inside this transaction.
+    pub fn log(&mut self) -> LogTables<'_> {
+        LogTables::new(&mut self.tx, &self.chain, self.backend)
+    }
+
+    pub async fn commit(self) -> Result<(), StoreError> {
+        self.tx.commit().await.ctx("committing batch")?;
+        if self.alerts_written {
+            self.outbox.notify_one();
+        }
+        Ok(())
+    }
 }
 
 /// The removal of everything derived from blocks above a fork of one chain, in one

@@ -161,11 +161,13 @@ impl<'c> LogTables<'c> {
     ) -> Result<(), StoreError> {
         let (entries_sql, nodes_sql) = match self.backend {
             Backend::Sqlite => (
-                "INSERT INTO log_entries (chain, idx, kind, group_id, block_number, leaf_hash, leaf) \
-                 SELECT $1, value->>0, value->>1, value->>2, value->>3, value->>4, value->>5 \
-                 FROM json_each($2)",
-                "INSERT INTO log_nodes (chain, level, idx, hash) \
-                 SELECT $1, value->>0, value->>1, value->>2 FROM json_each($2)",
+                // Each row parsed once into a blob, as for records (`store::batch`).
+                "WITH r AS MATERIALIZED (SELECT jsonb(value) AS b FROM json_each($2)) \
+                 INSERT INTO log_entries (chain, idx, kind, group_id, block_number, leaf_hash, leaf) \
+                 SELECT $1, b->>0, b->>1, b->>2, b->>3, b->>4, b->>5 FROM r",
+                "WITH r AS MATERIALIZED (SELECT jsonb(value) AS b FROM json_each($2)) \
+                 INSERT INTO log_nodes (chain, level, idx, hash) \
+                 SELECT $1, b->>0, b->>1, b->>2 FROM r",
             ),
             Backend::Postgres => (
                 "INSERT INTO log_entries (chain, idx, kind, group_id, block_number, leaf_hash, leaf) \
@@ -177,34 +179,34 @@ impl<'c> LogTables<'c> {
             ),
         };
         for chunk in entries.chunks(ROWS_PER_STATEMENT) {
-            let packed: Vec<serde_json::Value> = chunk
+            let packed: Vec<_> = chunk
                 .iter()
                 .map(|e| {
-                    serde_json::json!([
+                    (
                         e.index,
                         e.kind,
-                        e.group_id,
+                        &e.group_id,
                         e.block_number,
                         hex::encode(e.leaf_hash),
-                        e.leaf
-                    ])
+                        &e.leaf,
+                    )
                 })
                 .collect();
             sqlx::query(entries_sql)
                 .bind(self.chain)
-                .bind(serde_json::Value::Array(packed).to_string())
+                .bind(serde_json::to_string(&packed).expect("entries serialise"))
                 .execute(&mut *self.conn)
                 .await
                 .ctx("appending log entries")?;
         }
         for chunk in nodes.chunks(ROWS_PER_STATEMENT) {
-            let packed: Vec<serde_json::Value> = chunk
+            let packed: Vec<_> = chunk
                 .iter()
-                .map(|((level, idx), h)| serde_json::json!([level, idx, hex::encode(h)]))
+                .map(|((level, idx), h)| (level, idx, hex::encode(h)))
                 .collect();
             sqlx::query(nodes_sql)
                 .bind(self.chain)
-                .bind(serde_json::Value::Array(packed).to_string())
+                .bind(serde_json::to_string(&packed).expect("nodes serialise"))
                 .execute(&mut *self.conn)
                 .await
                 .ctx("appending log nodes")?;
@@ -233,6 +235,39 @@ impl<'c> LogTables<'c> {
         .iter()
         .map(entry_row)
         .collect()
+    }
+
+    /// The groups following the chain, with how far each is indexed and sealed.
+    pub async fn groups(&mut self) -> Result<Vec<SealGroup>, StoreError> {
+        sqlx::query(
+            "SELECT id, synced_to, COALESCE(sealed_to, start_block - 1) AS sealed_to \
+             FROM groups WHERE chain = $1 ORDER BY id",
+        )
+        .bind(self.chain)
+        .fetch_all(&mut *self.conn)
+        .await
+        .ctx("reading groups")?
+        .iter()
+        .map(|r| {
+            Ok(SealGroup {
+                id: r.try_get("id")?,
+                synced_to: r.try_get("synced_to")?,
+                sealed_to: r.try_get("sealed_to")?,
+            })
+        })
+        .collect::<Result<_, sqlx::Error>>()
+        .ctx("reading groups")
+    }
+
+    /// Marks a group's rows in the log up to `block`.
+    pub async fn set_sealed_to(&mut self, group_id: &str, block: i64) -> Result<(), StoreError> {
+        sqlx::query("UPDATE groups SET sealed_to = $2 WHERE id = $1")
+            .bind(group_id)
+            .bind(block)
+            .execute(&mut *self.conn)
+            .await
+            .ctx("sealing group")?;
+        Ok(())
     }
 
     /// Marks leaves as voided by the retraction at `by`.
@@ -444,28 +479,6 @@ pub struct SealTx {
 }
 
 impl SealTx {
-    /// The groups following the chain, with how far each is indexed and sealed.
-    pub async fn groups(&mut self) -> Result<Vec<SealGroup>, StoreError> {
-        sqlx::query(
-            "SELECT id, synced_to, COALESCE(sealed_to, start_block - 1) AS sealed_to \
-             FROM groups WHERE chain = $1 ORDER BY id",
-        )
-        .bind(&self.chain)
-        .fetch_all(&mut *self.tx)
-        .await
-        .ctx("reading groups")?
-        .iter()
-        .map(|r| {
-            Ok(SealGroup {
-                id: r.try_get("id")?,
-                synced_to: r.try_get("synced_to")?,
-                sealed_to: r.try_get("sealed_to")?,
-            })
-        })
-        .collect::<Result<_, sqlx::Error>>()
-        .ctx("reading groups")
-    }
-
     /// A group's records in blocks `after+1..=upto`.
     pub async fn records(
         &mut self,
@@ -541,16 +554,6 @@ impl SealTx {
             chain: &self.chain,
             backend: self.backend,
         }
-    }
-
-    pub async fn set_sealed_to(&mut self, group_id: &str, block: i64) -> Result<(), StoreError> {
-        sqlx::query("UPDATE groups SET sealed_to = $2 WHERE id = $1")
-            .bind(group_id)
-            .bind(block)
-            .execute(&mut *self.tx)
-            .await
-            .ctx("sealing group")?;
-        Ok(())
     }
 
     pub async fn commit(self) -> Result<(), StoreError> {

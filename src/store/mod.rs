@@ -18,7 +18,9 @@ pub use alerts::{
     now_ms, AlertCounts, AlertFilter, AlertRow, ClaimedDelivery, DeliveryRow, DeliveryStatus,
     NewAlert, UnroutedAlert,
 };
-pub use batch::{BatchWrite, CursorMove, GroupProgress, StateWrite, StoredGroup, UnwindTx};
+pub use batch::{
+    BatchTx, BatchWrite, CursorMove, GroupProgress, StateWrite, StoredGroup, UnwindTx,
+};
 pub use groups::{GroupRow, ManifestVersion};
 pub use log::{LogEntry, LogTables, NewLogEntry, NodeKey, SealGroup, SealTx, StoredCheckpoint};
 pub use queries::{

@@ -358,6 +358,7 @@ impl Follower {
             }
         }
         let priors = self.priors(&rows).await?;
+        let final_block = self.final_block(head).await?;
 
         // 2. Groups behind the checkpoint: one chunk of catch-up.
         let (lagging, live): (Vec<GroupPrior>, Vec<GroupPrior>) =
@@ -365,7 +366,7 @@ impl Follower {
         if !lagging.is_empty() {
             let from = lagging.iter().map(|g| g.row.synced_to).min().unwrap_or(0) + 1;
             let to = (cursor as u64).min(from as u64 + self.chunk_len() - 1);
-            self.run_lane(lagging, from as u64, to, target, None)
+            self.run_lane(lagging, from as u64, to, target, None, None)
                 .await?;
             outcome.catching_up = true;
         }
@@ -376,16 +377,24 @@ impl Follower {
             let to = target.min(from + self.chunk_len() - 1);
             let parent = cursor_hash.filter(|_| cursor >= 0);
             let checkpoint = stored.map(|(n, _)| n);
-            self.run_lane(live, from, to, target, Some((checkpoint, parent)))
-                .await?;
+            self.run_lane(
+                live,
+                from,
+                to,
+                target,
+                Some((checkpoint, parent)),
+                Some(final_block),
+            )
+            .await?;
             outcome.advanced = to - from + 1;
             if let Some(m) = &self.metrics {
                 m.set_indexed(to as i64);
             }
         }
 
-        // 4. What has become final enters the verifiable log.
-        self.seal_log(head, outcome.advanced > 0 || outcome.catching_up)
+        // 4. What has become final enters the verifiable log (a batch final when written was
+        // sealed with it).
+        self.seal_log(final_block, outcome.advanced > 0 || outcome.catching_up)
             .await?;
         if let Some(m) = &self.metrics {
             m.step_done();
@@ -438,8 +447,7 @@ impl Follower {
 
     /// Seals what became final into the log (when the final block moved or groups advanced)
     /// and signs a checkpoint if the log grew.
-    async fn seal_log(&self, head: u64, advanced: bool) -> Result<(), FollowerError> {
-        let final_block = self.final_block(head).await?;
+    async fn seal_log(&self, final_block: i64, advanced: bool) -> Result<(), FollowerError> {
         if !advanced && final_block <= self.sealed_at.load(Ordering::Relaxed) {
             return Ok(());
         }
@@ -470,7 +478,8 @@ impl Follower {
 
     /// Fetches `from..=to` for `groups` as concurrent ranges, folds them in order and commits
     /// each while the next is folded. With `main` (the checkpoint before and its hash), each
-    /// batch must extend the previous one and moves the checkpoint.
+    /// batch must extend the previous one and moves the checkpoint; a batch at or below
+    /// `final_block` enters the log in its own transaction.
     async fn run_lane(
         &self,
         groups: Vec<GroupPrior>,
@@ -478,6 +487,7 @@ impl Follower {
         to: u64,
         target: u64,
         main: Option<(CheckpointBefore, Option<B256>)>,
+        final_block: Option<i64>,
     ) -> Result<(), FollowerError> {
         let query = self.log_query(&groups);
         let size = self.range.size();
@@ -511,9 +521,13 @@ impl Follower {
         // backlog. Fetching is bounded by `concurrency` above.
         let (to_writer, from_folder) = mpsc::channel::<Folded>(1);
         let writer = tokio::spawn(write_batches(
-            self.store.clone(),
-            self.name.clone(),
-            self.metrics.clone(),
+            Writer {
+                store: self.store.clone(),
+                chain: self.name.clone(),
+                chain_id: self.chain.chain_id,
+                final_block,
+                metrics: self.metrics.clone(),
+            },
             from_folder,
         ));
         let folded = self.fold_lane(groups, main, &mut fetches, to_writer).await;
@@ -527,7 +541,10 @@ impl Follower {
             })
         })?;
         let last = folded?;
-        written.map_err(|e| self.store_err(e))?;
+        written.map_err(|e| match e {
+            LedgerError::Store(e) => self.store_err(e),
+            other => self.ledger_err(other),
+        })?;
         let mut priors = self.priors.lock().expect("priors lock");
         for g in last {
             priors.insert(g.row.id.clone(), g);
@@ -744,14 +761,27 @@ async fn fetch_prepared(
     })
 }
 
-/// The writer: commits each folded batch in order with its alerts, until the folder is done
-/// or a commit fails (then the folder's next send fails and it stops).
-async fn write_batches(
+/// Where the writer writes, and how final the chain is.
+struct Writer {
     store: Store,
     chain: String,
+    chain_id: u64,
+    /// Batches at or below this block are sealed into the log as they are written.
+    final_block: Option<i64>,
     metrics: Option<Arc<ChainMetrics>>,
-    mut batches: mpsc::Receiver<Folded>,
-) -> Result<(), StoreError> {
+}
+
+/// The writer: commits each folded batch in order with its alerts (and, when it is already
+/// final, its leaves of the log), until the folder is done or a commit fails (then the
+/// folder's next send fails and it stops).
+async fn write_batches(w: Writer, mut batches: mpsc::Receiver<Folded>) -> Result<(), LedgerError> {
+    let Writer {
+        store,
+        chain,
+        chain_id,
+        final_block,
+        metrics,
+    } = w;
     while let Some(folded) = batches.recv().await {
         let mut write = folded.write;
         write.alerts = folded
@@ -759,7 +789,27 @@ async fn write_batches(
             .iter()
             .map(|(event, d)| NewAlert::new(&chain, *event, d))
             .collect();
-        store.commit_batch(&write).await?;
+        let mut tx = store.begin_batch(&write).await?;
+        if let (Some(fin), Some(cursor)) = (final_block, &write.cursor) {
+            let to = cursor.head.number as i64;
+            if to <= fin {
+                let versions = folded
+                    .groups
+                    .iter()
+                    .map(|g| (g.row.id.clone(), g.versions.clone()))
+                    .collect();
+                let leaves = ledger::BatchLeaves {
+                    chain_id,
+                    from: folded.from as i64,
+                    to,
+                    records: &write.records,
+                    divergences: &write.divergences,
+                    versions: &versions,
+                };
+                ledger::seal_batch(&mut tx, &leaves).await?;
+            }
+        }
+        tx.commit().await?;
         for (event, d) in &folded.events {
             if *event == AlertEvent::Opened {
                 tracing::warn!(group = %d.group_id, rule = %d.rule, subject = %d.subject,
