@@ -9,6 +9,7 @@ use std::collections::BTreeMap;
 use serde::Serialize;
 use serde_json::Value;
 
+use crate::model::RecordKind;
 use crate::store::{RecordFilter, RecordRow, Store, StoreError};
 
 /// Where a piece of a decision is on the chain.
@@ -123,7 +124,7 @@ pub fn assemble(records: &[RecordRow]) -> Vec<Decision> {
     // Token transfers by transaction, to link outflows to the decision that caused them.
     let mut transfers: BTreeMap<String, Vec<Value>> = BTreeMap::new();
     for r in records {
-        if r.kind == "token.transfer" {
+        if RecordKind::parse(&r.kind) == Some(RecordKind::TokenTransfer) {
             let mut t: Value = serde_json::from_str(&r.fields).unwrap_or(Value::Null);
             t["asset"] = Value::String(r.address.clone());
             transfers.entry(r.tx_hash.clone()).or_default().push(t);
@@ -143,10 +144,15 @@ pub fn assemble(records: &[RecordRow]) -> Vec<Decision> {
             .unwrap_or_default()
     };
     for r in records {
+        // Parsed once; a kind this build does not know (an older or newer catalog) is skipped.
+        let Some(kind) = RecordKind::parse(&r.kind) else {
+            continue;
+        };
+        use RecordKind as K;
         let fields: Value = serde_json::from_str(&r.fields).unwrap_or(Value::Null);
         let key = |fields: &Value| (r.address.clone(), field(fields, "proposal_id"));
-        match r.kind.as_str() {
-            "governor.proposal_created" => {
+        match kind {
+            K::ProposalCreated => {
                 proposals.insert(
                     key(&fields),
                     ProposalDecision {
@@ -175,7 +181,7 @@ pub fn assemble(records: &[RecordRow]) -> Vec<Decision> {
                     },
                 );
             }
-            "governor.vote_cast" | "governor.vote_cast_with_params" => {
+            K::VoteCast | K::VoteCastWithParams => {
                 if let Some(p) = proposals.get_mut(&key(&fields)) {
                     let weight = field(&fields, "weight");
                     let support = match fields["support"].as_u64() {
@@ -202,41 +208,41 @@ pub fn assemble(records: &[RecordRow]) -> Vec<Decision> {
                     });
                 }
             }
-            "governor.proposal_queued" => {
+            K::ProposalQueued => {
                 if let Some(p) = proposals.get_mut(&key(&fields)) {
                     p.state = "queued".into();
                     p.queued = Some(r.into());
                     p.eta = Some(field(&fields, "eta"));
                 }
             }
-            "governor.proposal_executed" => {
+            K::ProposalExecuted => {
                 if let Some(p) = proposals.get_mut(&key(&fields)) {
                     p.state = "executed".into();
                     p.executed = Some(r.into());
                 }
             }
-            "governor.proposal_canceled" => {
+            K::ProposalCanceled => {
                 if let Some(p) = proposals.get_mut(&key(&fields)) {
                     p.state = "canceled".into();
                     p.canceled = Some(r.into());
                 }
             }
-            "timelock.call_scheduled" | "timelock.call_executed" | "timelock.cancelled" => {
+            K::CallScheduled | K::CallExecuted | K::Cancelled => {
                 calls
                     .entry(field(&fields, "id"))
                     .or_default()
                     .push((r.kind.clone(), r.into()));
-                if r.kind == "timelock.call_executed" {
+                if kind == K::CallExecuted {
                     executed_calls
                         .entry(field(&fields, "id"))
                         .or_default()
                         .push((r.address.clone(), fields.clone(), r.tx_hash.clone()));
                 }
             }
-            "safe.multisig_transaction" => {
+            K::SafeMultisigTransaction => {
                 multisig.insert((r.address.clone(), r.tx_hash.clone()), fields.clone());
             }
-            "safe.execution_success" | "safe.execution_failure" => {
+            K::SafeExecutionSuccess | K::SafeExecutionFailure => {
                 let transaction = multisig
                     .remove(&(r.address.clone(), r.tx_hash.clone()))
                     .map(|mut t| {
@@ -255,14 +261,14 @@ pub fn assemble(records: &[RecordRow]) -> Vec<Decision> {
                         );
                     }
                 }
-                if r.kind == "safe.execution_success" {
+                if kind == K::SafeExecutionSuccess {
                     outflows.extend(token_outflows(&r.tx_hash, &r.address));
                 }
                 order.push((r.block_number, r.log_index, out.len()));
                 out.push(Decision::SafeExecution(SafeExecutionDecision {
                     safe: r.address.clone(),
                     safe_tx_hash: field(&fields, "safe_tx_hash"),
-                    success: r.kind == "safe.execution_success",
+                    success: kind == K::SafeExecutionSuccess,
                     transaction,
                     signers: fields["signers"].clone(),
                     evidence: r.into(),
@@ -300,10 +306,10 @@ pub fn assemble(records: &[RecordRow]) -> Vec<Decision> {
 }
 
 /// The kinds of record a decision is ordered by: a proposal's creation, a Safe execution.
-const OPENING_KINDS: [&str; 3] = [
-    "governor.proposal_created",
-    "safe.execution_success",
-    "safe.execution_failure",
+const OPENING_KINDS: [RecordKind; 3] = [
+    RecordKind::ProposalCreated,
+    RecordKind::SafeExecutionSuccess,
+    RecordKind::SafeExecutionFailure,
 ];
 
 /// The `n` newest decisions of a group, newest first, without reading its whole history.
@@ -326,7 +332,7 @@ pub async fn recent_decisions(
     for kind in OPENING_KINDS {
         openings.extend(
             store
-                .latest_blocks_of_kind(group_id, kind, n as i64)
+                .latest_blocks_of_kind(group_id, kind.as_str(), n as i64)
                 .await?,
         );
     }

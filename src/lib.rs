@@ -1,45 +1,56 @@
 //! `groupstate` links a group's *declared* governance (its group state manifest) to what happens
 //! on an EVM chain, and raises divergences when the two disagree.
 //!
-//! The data flows one way, one module per step:
+//! The write path runs in three phases — fetch, fold, commit — so that no network call happens
+//! while a database transaction is open; the data flows one way, one module per step:
 //!
 //! ```text
 //! manifest ─► store (versions, hash, effective block)
-//! chain::Follower ─► decode ─► observe ─► reconcile ─► store
-//!  (getLogs backfill,  (typed    (Safe owners,  (pure: declared   (records, observed
-//!   live head, reorgs)  events)   threshold…)    vs observed)      state, divergences,
-//!                                                                  checkpoint — one txn)
-//!                                        store ─► ledger (final rows ─► Merkle log ─► signed
-//!                                                 checkpoints) ─► api (HTTP) + cli
-//!                                        store ─► alert (outbox ─► dispatcher ─► sinks)
+//!
+//! sync::Follower (the driver: lanes, confirmations, reorgs, unwind, sealing)
+//!   ├─ 1 fetch   chain     logs (adaptive ranges), block refs, tx inputs, contract readings,
+//!   │                      role history from the creation block          (async, no txn open)
+//!   ├─ 2 fold    pipeline  decode ─► observe ─► reconcile ─► effects     (pure; asks for what
+//!   │                      it lacks, and is folded again)
+//!   └─ 3 commit  store     effects + progress in one transaction, after a revision check
+//!                  ├─► ledger  final rows ─► Merkle log ─► signed checkpoints; retraction
+//!                  ├─► alert   outbox ─► dispatcher ─► sinks
+//!                  └─► api + cli (the read side: query, state, decisions)
 //! ```
 //!
+//! Lower layers import nothing above them: `model`, `config`, `manifest` and `abi` are the
+//! vocabulary; `chain` and `store` know no policy; `decode`, `observe`, `reconcile` and
+//! `pipeline` are pure.
+//!
+//! - [`model`]: the shared vocabulary — block refs, contract and record kinds, rules,
+//!   severities, alert events — as enums with one table of names.
 //! - [`config`]: layered settings (`config/default.toml`, `--config FILE`, `GROUPSTATE__…`).
 //! - [`manifest`]: the group state document: parse, validate with every problem by path,
 //!   normalise, hash.
-//! - [`chain`]: RPC access with retries, and the [`chain::Follower`]: adaptive backfill, live
-//!   head, confirmations, reorg detection and roll-back; [`daemon`] runs one per chain.
-//! - [`decode`]: the event catalog (`abis/`), raw log → typed [`decode::GroupEvent`].
+//! - [`abi`]: the contract interfaces (`sol!` bindings from `abis/`).
+//! - [`chain`]: fetch — the RPC client with retries, adaptive `eth_getLogs` ranges, the range
+//!   fetcher, readers of contract state, creation blocks and role history.
+//! - [`decode`]: the event catalog, raw log → typed [`decode::GroupEvent`].
 //! - [`observe`]: the observed structure of each watched contract (Safe, Governor, Timelock,
-//!   AccessControl, Ownable), from events and `eth_call` snapshots; Safe signer recovery.
+//!   AccessControl, Ownable) from readings and events; Safe signer recovery.
 //! - [`reconcile`]: pure functions from (declared, observed) — or one event — to findings, and
 //!   the diff against what is already open.
-//! - [`pipeline`]: applies one fetched batch — decode, observe, reconcile, store — in one
-//!   transaction with the progress it marks.
-//! - [`store`]: sqlx persistence on SQLite or PostgreSQL; every derived row can be rolled back
-//!   to a block.
-//! - [`decisions`]: the read side that assembles proposals and Safe executions from records.
-//! - [`query`]: the read side the API and the CLI share: parameters checked once, pages with
-//!   position cursors, the JSON views; [`state`]: declared beside observed, per contract.
-//! - [`metrics`]: what each follower publishes as it runs, for `/metrics` and `/readyz`.
+//! - [`pipeline`]: the fold — a fetched batch and the groups' prior state to the batch's
+//!   effects, pure and synchronous.
+//! - [`sync`]: the driver — one [`sync::Follower`] per chain; [`daemon`] runs them.
+//! - [`store`]: sqlx persistence on SQLite or PostgreSQL; writes effects, reads views, unwinds
+//!   to a block; no policy.
 //! - [`ledger`]: the verifiable log: canonical leaves of final records and manifest versions, an
 //!   RFC 6962 / 9162 Merkle tree, retractions after a finalized reorg, signed-note checkpoints,
 //!   proofs, and the audit anyone can run (`groupstate verify`).
-//! - [`alert`]: the outbox written with every divergence change, and the dispatcher that
-//!   delivers it at least once to webhooks (HMAC-signed), Slack, Discord and the log.
+//! - [`alert`]: the outbox rows written with every divergence change, and the dispatcher that
+//!   delivers them at least once to webhooks (HMAC-signed), Slack, Discord and the log.
+//! - [`decisions`], [`query`], [`state`]: the read side — decisions assembled from records,
+//!   parameters checked once with position cursors, declared beside observed per contract.
+//! - [`metrics`]: what each follower publishes as it runs, for `/metrics` and `/readyz`.
 //! - [`api`]: the HTTP API (axum), its OpenAPI document, and the public status page.
-//! - [`cli`]: the `groupstate` command; [`devnet`]: a local anvil chain with the real Safe and
-//!   OpenZeppelin contracts, for the demo, the tests and the benchmarks.
+//! - [`cli`]: the `groupstate` command. The local devnet (anvil and the real contracts) used by
+//!   `demo`, the tests and the benchmarks is the workspace crate `devnet`, outside this library.
 
 pub mod abi;
 pub mod alert;
