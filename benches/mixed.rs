@@ -134,13 +134,28 @@ async fn main() {
         dep = g.deployer, token = g.token,
     );
     let manifest = Manifest::parse(&yaml).unwrap();
-    let (logs, counts, _store, _dir) = compare_backfills(&devnet, std::slice::from_ref(&manifest), head, |logs| {
+    let (logs, counts, store, _dir) = compare_backfills(&devnet, std::slice::from_ref(&manifest), head, |logs| {
         format!("## Mixed governance backfill ({logs} logs, {head} blocks: {proposals} proposals, {role_changes} role changes, {transfers} token transfers, {executions} Safe executions)")
     })
     .await;
     for stored in counts {
         assert!(stored as usize >= logs, "{stored} records for {logs} logs");
     }
+
+    // What a batch costs with nothing to do: empty blocks after the workload, followed by the
+    // store that indexed it (the last 128 near the head with every block ref checked).
+    let empty = common::env_u64("BENCH_EMPTY_BLOCKS", 2000);
+    devnet.mine(empty).await.unwrap();
+    let batches = empty.div_ceil(RANGE);
+    let took = index(&devnet, &store).await;
+    println!("\n## A batch with nothing to do\n");
+    println!("| blocks | batches of {RANGE} | seconds | ms per batch |");
+    println!("| ---: | ---: | ---: | ---: |");
+    println!(
+        "| {empty} | {batches} | {:.3} | {:.2} |",
+        took.as_secs_f64(),
+        took.as_secs_f64() * 1000.0 / batches as f64
+    );
 
     // Signer recovery per Safe execution: the recovery itself (two ECDSA signatures), and the
     // transaction-input fetch a plain (non-L2) Safe needs.

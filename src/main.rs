@@ -2,6 +2,11 @@
 
 use clap::Parser;
 
+/// jemalloc: the write path allocates and frees large buffers from many threads (tokio's, and
+/// one per SQLite connection), where glibc's per-thread arenas held on to half the peak again.
+#[global_allocator]
+static GLOBAL: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
+
 #[tokio::main]
 async fn main() -> std::process::ExitCode {
     let cli = groupstate::cli::Cli::parse();

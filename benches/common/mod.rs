@@ -173,12 +173,11 @@ pub async fn daemon_backfill(
     let store = fresh_store(url, manifests).await;
     let dir = tempfile::tempdir().unwrap();
     let config = dir.path().join("config.toml");
-    let conc = env_u64("BENCH_DAEMON_CONCURRENCY", CONCURRENCY as u64);
     std::fs::write(
         &config,
         format!(
             "data_dir = \"{}\"\n[database]\nurl = \"{url}\"\nmax_connections = 8\n\
-             [follower]\nconcurrency = {conc}\nreorg_window = 128\nmax_retries = 8\n\
+             [follower]\nconcurrency = {CONCURRENCY}\nreorg_window = 128\nmax_retries = 8\n\
              retry_base_ms = 100\nrequest_timeout_ms = 60000\n[api]\nbind = \"\"\n\
              [chains.local]\nrpc_url = \"{}\"\nchain_id = {}\nmax_block_range = {RANGE}\n\
              poll_interval_ms = 10\nfinality_depth = 0\n",

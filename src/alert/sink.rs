@@ -8,7 +8,7 @@ use sha2::Sha256;
 
 use super::AlertError;
 use crate::config::{Secret, SinkConfig, SinkKind};
-use crate::reconcile::Severity;
+use crate::model::{AlertEvent, Severity};
 use crate::store::ClaimedDelivery;
 
 /// Discord refuses a `content` longer than this.
@@ -149,23 +149,25 @@ pub fn summary(payload: &str) -> String {
     let v: Value = serde_json::from_str(payload).unwrap_or(Value::Null);
     let d = &v["divergence"];
     let s = |v: &Value| v.as_str().unwrap_or("?").to_string();
-    let event = s(&v["event"]);
-    let what = match event.as_str() {
-        "opened" => "divergence opened",
-        "resolved" => "divergence resolved",
-        "retracted" => "divergence retracted (its block was reorged away)",
-        "reopened" => "divergence reopened (its resolution was reorged away)",
-        _ => "divergence",
+    let event = v["event"].as_str().and_then(AlertEvent::parse);
+    let what = match event {
+        Some(AlertEvent::Opened) => "divergence opened",
+        Some(AlertEvent::Resolved) => "divergence resolved",
+        Some(AlertEvent::Retracted) => "divergence retracted (its block was reorged away)",
+        Some(AlertEvent::Reopened) => "divergence reopened (its resolution was reorged away)",
+        None => "divergence",
     };
-    let (block, tx) = match event.as_str() {
-        "resolved" | "reopened" => (&d["resolved_block"], &d["resolved_tx_hash"]),
+    let (block, tx) = match event {
+        Some(AlertEvent::Resolved | AlertEvent::Reopened) => {
+            (&d["resolved_block"], &d["resolved_tx_hash"])
+        }
         _ => (&d["opened_block"], &d["opened_tx_hash"]),
     };
     let mut evidence = format!("chain {} block {}", s(&v["chain"]), block);
     if let Some(tx) = tx.as_str() {
         evidence.push_str(&format!(" tx {tx}"));
     }
-    if event == "resolved" {
+    if event == Some(AlertEvent::Resolved) {
         if let Some(by) = d["resolution"].as_str() {
             evidence.push_str(&format!(" (by the {by})"));
         }
@@ -196,8 +198,8 @@ fn log_alert(alert: &ClaimedDelivery) {
         field("severity"),
     );
     let (item, observed) = (field("item"), field("observed"));
-    match alert.event.as_str() {
-        "opened" | "reopened" => tracing::warn!(
+    match AlertEvent::parse(&alert.event) {
+        Some(AlertEvent::Opened | AlertEvent::Reopened) => tracing::warn!(
             key = %alert.key, event = %alert.event, group, n = %d["n"], %rule, %severity,
             %item, %observed, "divergence alert"
         ),

@@ -62,7 +62,7 @@ pub struct NewLogEntry {
 }
 
 /// Rows per INSERT statement.
-const ROWS_PER_STATEMENT: usize = 5000;
+const ROWS_PER_STATEMENT: usize = 1000;
 
 fn entry_row(r: &AnyRow) -> Result<LogEntry, StoreError> {
     let get = || -> Result<LogEntry, sqlx::Error> {

@@ -12,7 +12,7 @@ use serde_json::Value;
 use super::{PageView, MAX_DIVERGENCES};
 use crate::decisions::{Decision, Evidence};
 use crate::state::{ContractState, Disagreement, GroupState};
-use crate::store::Divergence;
+use crate::store::{Divergence, DivergenceStatus};
 
 /// HTML being written; everything not written with [`Html::raw`] is escaped.
 #[derive(Default)]
@@ -560,7 +560,7 @@ fn divergences(h: &mut Html, v: &PageView) {
             .raw("</td><td>");
         evidence_links(h, v, d.opened_block, d.opened_tx_hash.as_deref());
         h.raw("</td><td>");
-        if d.status == "acknowledged" {
+        if DivergenceStatus::parse(&d.status) == Some(DivergenceStatus::Acknowledged) {
             h.raw("<span class=\"ack\">acknowledged");
             if let Some(at) = &d.acked_at {
                 h.raw(" ").text(stored_time(at));
