@@ -311,3 +311,17 @@ async fn manifest_check_against_the_chain() {
     assert_eq!(v["chains"][0]["max_lag"], 16);
     assert!(text(&status.stderr).contains("not ready"));
 }
+
+/// First contact: a `sqlite://` URL for a file that does not exist yet, in a directory that
+/// does not either, creates both (as the default database in `data_dir` does).
+#[test]
+fn a_sqlite_url_for_a_new_file_creates_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("some").join("dir").join("gs.db");
+    let url = format!("sqlite://{}", file.display());
+    let out = groupstate(&url, &["migrate"]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert!(file.is_file());
+    let out = groupstate(&url, &["group", "list"]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+}

@@ -19,10 +19,6 @@ use super::queries::{divergence_row, Divergence, RecordRow};
 use super::{now, Backend, Ctx, GroupRow, ManifestVersion, Store, StoreError};
 use crate::model::{BlockRef, ContractKind, RecordKind};
 
-/// Rows per INSERT statement: about 1 MiB of JSON, which the database copies more than once
-/// (larger statements were no faster and raised the peak memory).
-const ROWS_PER_STATEMENT: usize = 1000;
-
 /// What one group's fold assumed and where it leaves the group.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct GroupProgress {
@@ -334,7 +330,7 @@ async fn insert_records(
              FROM jsonb_array_elements($1::jsonb) AS e"
         ),
     };
-    for chunk in rows.chunks(ROWS_PER_STATEMENT) {
+    for chunk in rows.chunks(backend.rows_per_statement()) {
         // Rows as JSON arrays of borrowed columns: nothing is copied on the way.
         let packed: Vec<_> = chunk
             .iter()
@@ -388,7 +384,7 @@ async fn insert_states(
              FROM jsonb_array_elements($1::jsonb) AS e"
         ),
     };
-    for chunk in states.chunks(ROWS_PER_STATEMENT) {
+    for chunk in states.chunks(backend.rows_per_statement()) {
         let packed: Vec<serde_json::Value> = chunk
             .iter()
             .map(|s| {

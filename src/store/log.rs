@@ -61,9 +61,6 @@ pub struct NewLogEntry {
     pub leaf: String,
 }
 
-/// Rows per INSERT statement.
-const ROWS_PER_STATEMENT: usize = 1000;
-
 fn entry_row(r: &AnyRow) -> Result<LogEntry, StoreError> {
     let get = || -> Result<LogEntry, sqlx::Error> {
         let idx: i64 = r.try_get("idx")?;
@@ -178,7 +175,7 @@ impl<'c> LogTables<'c> {
                  FROM jsonb_array_elements($2::jsonb) AS e",
             ),
         };
-        for chunk in entries.chunks(ROWS_PER_STATEMENT) {
+        for chunk in entries.chunks(self.backend.rows_per_statement()) {
             let packed: Vec<_> = chunk
                 .iter()
                 .map(|e| {
@@ -199,7 +196,7 @@ impl<'c> LogTables<'c> {
                 .await
                 .ctx("appending log entries")?;
         }
-        for chunk in nodes.chunks(ROWS_PER_STATEMENT) {
+        for chunk in nodes.chunks(self.backend.rows_per_statement()) {
             let packed: Vec<_> = chunk
                 .iter()
                 .map(|((level, idx), h)| (level, idx, hex::encode(h)))

@@ -39,6 +39,19 @@ pub enum Backend {
     Postgres,
 }
 
+impl Backend {
+    /// Rows per bulk INSERT statement (each travels as one JSON array). SQLite parses and
+    /// copies the whole text in this process, so its statements stay near 1 MiB (larger ones
+    /// were no faster and raised the peak memory); PostgreSQL does that in its own process and
+    /// gains from fewer, larger statements.
+    pub(crate) fn rows_per_statement(self) -> usize {
+        match self {
+            Backend::Sqlite => 1000,
+            Backend::Postgres => 5000,
+        }
+    }
+}
+
 /// A storage failure, with what was being done.
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {

@@ -9,42 +9,39 @@
 //! verifiable log. A lane's ranges are fetched concurrently and folded in order; while batch N
 //! commits, batch N+1 is folded.
 //!
+//! [`reorg`] holds the pure checks of block refs, [`unwind`] the roll-back, and `lane` the
+//! fetch → fold → write machinery of one lane.
+//!
 //! Invariant: the groups' state a fold starts from is the state the previous commit left (kept
 //! in memory between batches and steps); every commit checks that this is still so, and any
 //! failure drops what is in memory, so the next step starts again from the database.
 
+mod lane;
 pub mod reorg;
 pub mod unwind;
 
 pub use unwind::unwind;
 
-use std::collections::{BTreeSet, HashMap};
+use std::collections::HashMap;
 use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use alloy::primitives::{Address, B256};
+use alloy::primitives::B256;
 use futures::StreamExt;
-use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
-use crate::alert::NewAlert;
-use crate::chain::fetch::{self, LogQuery};
 use crate::chain::range::AdaptiveRange;
 use crate::chain::rpc::{RetryPolicy, Rpc, RpcError, RpcErrorKind};
 use crate::config::{ChainConfig, FollowerConfig};
-use crate::decode::{catalog_topics, DecodeError, TRANSFER_TOPIC};
+use crate::decode::{catalog_topics, DecodeError};
 use crate::ledger::{self, LedgerError, LogSigner};
 use crate::metrics::ChainMetrics;
-use crate::model::AlertEvent;
-use crate::pipeline::{
-    self, ChainParams, CheckpointBefore, Extras, Folded, GroupPrior, LoadError, Needs, Prepared,
-};
+use crate::pipeline::{ChainParams, GroupPrior, LoadError, Needs};
 use crate::store::{GroupRow, Store, StoreError};
 use reorg::Fork;
 
-/// Folding one batch asks for more at most this many times (seeds, then a deadline's hash, …).
-const MAX_FOLDS: usize = 8;
+use lane::MAX_FOLDS;
 
 /// Why a follower step failed, and whether trying again may help.
 #[derive(Debug, thiserror::Error)]
@@ -476,208 +473,6 @@ impl Follower {
         self.range.size() * self.settings.concurrency as u64
     }
 
-    /// Fetches `from..=to` for `groups` as concurrent ranges, folds them in order and commits
-    /// each while the next is folded. With `main` (the checkpoint before and its hash), each
-    /// batch must extend the previous one and moves the checkpoint; a batch at or below
-    /// `final_block` enters the log in its own transaction.
-    async fn run_lane(
-        &self,
-        groups: Vec<GroupPrior>,
-        from: u64,
-        to: u64,
-        target: u64,
-        main: Option<(CheckpointBefore, Option<B256>)>,
-        final_block: Option<i64>,
-    ) -> Result<(), FollowerError> {
-        let query = self.log_query(&groups);
-        let size = self.range.size();
-        let mut ranges = Vec::new();
-        let mut a = from;
-        while a <= to {
-            let b = to.min(a + size - 1);
-            ranges.push((a, b));
-            a = b + 1;
-        }
-        let near_head_from = target.saturating_sub(self.settings.reorg_window);
-        // Each range is fetched (and decoded) on its own task, so fetching goes on while
-        // earlier ranges are folded and written; `buffered` keeps at most `concurrency` in
-        // flight and yields them in order.
-        let fetches = futures::stream::iter(ranges.into_iter().map(|(a, b)| {
-            let rpc = self.rpc.clone();
-            let range = self.range.clone();
-            let query = query.clone();
-            let chain_id = self.chain.chain_id;
-            let all_headers = main.is_some() && b >= near_head_from;
-            tokio::spawn(async move {
-                fetch_prepared(&rpc, &range, &query, chain_id, a, b, all_headers).await
-            })
-        }))
-        .buffered(self.settings.concurrency);
-        futures::pin_mut!(fetches);
-
-        // The writer commits batch N while batch N+1 is folded. One folded batch may wait:
-        // the queue is bounded because every batch holds its records in memory, and on a
-        // backfill the writer is the slowest stage — an unbounded queue would grow with the
-        // backlog. Fetching is bounded by `concurrency` above.
-        let (to_writer, from_folder) = mpsc::channel::<Folded>(1);
-        let writer = tokio::spawn(write_batches(
-            Writer {
-                store: self.store.clone(),
-                chain: self.name.clone(),
-                chain_id: self.chain.chain_id,
-                final_block,
-                metrics: self.metrics.clone(),
-            },
-            from_folder,
-        ));
-        let folded = self.fold_lane(groups, main, &mut fetches, to_writer).await;
-        // Whatever was sent is committed (or refused) before the step returns, so no commit of
-        // this step runs alongside the next one.
-        let written = writer.await.map_err(|e| {
-            self.rpc_err(RpcError {
-                method: "writer task",
-                kind: RpcErrorKind::Fatal,
-                message: e.to_string(),
-            })
-        })?;
-        let last = folded?;
-        written.map_err(|e| match e {
-            LedgerError::Store(e) => self.store_err(e),
-            other => self.ledger_err(other),
-        })?;
-        let mut priors = self.priors.lock().expect("priors lock");
-        for g in last {
-            priors.insert(g.row.id.clone(), g);
-        }
-        Ok(())
-    }
-
-    /// The fold side of a lane: each fetched batch in order, folded (fetching what the fold
-    /// asks for), then handed to the writer. Returns the groups as the last batch leaves them.
-    async fn fold_lane<S>(
-        &self,
-        mut groups: Vec<GroupPrior>,
-        mut main: Option<(CheckpointBefore, Option<B256>)>,
-        fetches: &mut S,
-        to_writer: mpsc::Sender<Folded>,
-    ) -> Result<Vec<GroupPrior>, FollowerError>
-    where
-        S: futures::Stream<Item = Result<Result<Prepared, FetchError>, tokio::task::JoinError>>
-            + Unpin,
-    {
-        let params = self.params();
-        while let Some(joined) = fetches.next().await {
-            let batch = match joined {
-                Ok(Ok(b)) => b,
-                Ok(Err(FetchError::Rpc(e))) => return Err(self.rpc_err(e)),
-                Ok(Err(FetchError::Decode { from, to, source })) => {
-                    return Err(FollowerError::Decode {
-                        chain: self.name.clone(),
-                        from,
-                        to,
-                        source,
-                    })
-                }
-                Err(e) => {
-                    return Err(self.rpc_err(RpcError {
-                        method: "fetch task",
-                        kind: RpcErrorKind::Fatal,
-                        message: e.to_string(),
-                    }))
-                }
-            };
-            let checkpoint = match &mut main {
-                Some((checkpoint, parent)) => {
-                    let logs = batch
-                        .logs
-                        .iter()
-                        .map(|d| (d.evidence.block_number, d.evidence.block_hash));
-                    if !reorg::extends(batch.from, batch.to, &batch.blocks, logs, *parent) {
-                        return Err(FollowerError::ChainMoved {
-                            chain: self.name.clone(),
-                            from: batch.from,
-                            to: batch.to,
-                        });
-                    }
-                    let before = *checkpoint;
-                    *parent = batch.end().map(|b| b.hash);
-                    *checkpoint = Some(batch.to as i64);
-                    Some(before)
-                }
-                None => None,
-            };
-            let folded = self
-                .fold_batch(&params, &groups, &batch, checkpoint)
-                .await?;
-            groups = folded.groups.clone();
-            if to_writer.send(folded).await.is_err() {
-                // The writer stopped on an error; it reports it.
-                break;
-            }
-        }
-        Ok(groups)
-    }
-
-    /// Folds one batch, fetching what the fold needs and folding again until it needs nothing.
-    async fn fold_batch(
-        &self,
-        params: &ChainParams,
-        groups: &[GroupPrior],
-        batch: &Prepared,
-        checkpoint: Option<CheckpointBefore>,
-    ) -> Result<Folded, FollowerError> {
-        let mut extras = Extras::default();
-        for _ in 0..MAX_FOLDS {
-            match pipeline::fold(params, groups, batch, &extras, checkpoint) {
-                Ok(folded) => return Ok(folded),
-                Err(needs) => {
-                    tracing::debug!(
-                        readings = needs.readings.len(),
-                        hashes = needs.hashes.len(),
-                        from = batch.from,
-                        to = batch.to,
-                        "the fold needs more; fetching"
-                    );
-                    extras.extend(self.fetch_needs(needs).await?);
-                }
-            }
-        }
-        match pipeline::fold(params, groups, batch, &extras, checkpoint) {
-            Ok(folded) => Ok(folded),
-            Err(needs) => Err(FollowerError::Unmet {
-                chain: self.name.clone(),
-                from: batch.from,
-                to: batch.to,
-                needs,
-            }),
-        }
-    }
-
-    /// Fetches what a fold asked for: contract readings and block hashes.
-    async fn fetch_needs(&self, needs: Needs) -> Result<Extras, FollowerError> {
-        let readings =
-            fetch::readings(&self.rpc, &self.range, needs.readings.into_iter().collect());
-        let hashes = fetch::block_refs(&self.rpc, needs.hashes.into_iter().collect());
-        let (readings, hashes) = tokio::try_join!(readings, hashes).map_err(|e| self.rpc_err(e))?;
-        Ok(Extras {
-            readings,
-            hashes: hashes.into_iter().map(|b| (b.number, b.hash)).collect(),
-        })
-    }
-
-    /// The logs a lane follows: its groups' contracts with the catalog's topics, and ERC-20
-    /// transfers from or to their treasuries.
-    fn log_query(&self, groups: &[GroupPrior]) -> LogQuery {
-        let addresses: BTreeSet<Address> = groups.iter().flat_map(|g| g.addresses()).collect();
-        let treasury: BTreeSet<Address> = groups.iter().flat_map(|g| g.treasury()).collect();
-        LogQuery {
-            addresses: addresses.into_iter().collect(),
-            topics: self.topics.clone(),
-            treasury: treasury.into_iter().map(|a| a.into_word()).collect(),
-            transfer_topic: TRANSFER_TOPIC,
-        }
-    }
-
     /// Walks back through the remembered blocks to the newest one still canonical, and unwinds
     /// every derived row to it in one transaction.
     #[tracing::instrument(skip_all, fields(chain = %self.name, at))]
@@ -724,103 +519,6 @@ impl Follower {
             .map_err(|e| self.ledger_err(e))?;
         Ok(())
     }
-}
-
-/// Why a range could not be fetched and prepared.
-enum FetchError {
-    Rpc(RpcError),
-    Decode {
-        from: u64,
-        to: u64,
-        source: DecodeError,
-    },
-}
-
-/// Fetches a range (logs, block refs, the inputs of plain-Safe executions) and prepares it
-/// for the fold (decoded, signers recovered), on a task of its own.
-async fn fetch_prepared(
-    rpc: &Rpc,
-    range: &AdaptiveRange,
-    query: &LogQuery,
-    chain_id: u64,
-    a: u64,
-    b: u64,
-    all_headers: bool,
-) -> Result<Prepared, FetchError> {
-    let raw = fetch::fetch_range(rpc, range, query, a, b, all_headers)
-        .await
-        .map_err(FetchError::Rpc)?;
-    let txs = pipeline::transactions_needing_input(&raw.logs);
-    let inputs = fetch::transaction_inputs(rpc, txs)
-        .await
-        .map_err(FetchError::Rpc)?;
-    pipeline::prepare(chain_id, raw, inputs).map_err(|source| FetchError::Decode {
-        from: a,
-        to: b,
-        source,
-    })
-}
-
-/// Where the writer writes, and how final the chain is.
-struct Writer {
-    store: Store,
-    chain: String,
-    chain_id: u64,
-    /// Batches at or below this block are sealed into the log as they are written.
-    final_block: Option<i64>,
-    metrics: Option<Arc<ChainMetrics>>,
-}
-
-/// The writer: commits each folded batch in order with its alerts (and, when it is already
-/// final, its leaves of the log), until the folder is done or a commit fails (then the
-/// folder's next send fails and it stops).
-async fn write_batches(w: Writer, mut batches: mpsc::Receiver<Folded>) -> Result<(), LedgerError> {
-    let Writer {
-        store,
-        chain,
-        chain_id,
-        final_block,
-        metrics,
-    } = w;
-    while let Some(folded) = batches.recv().await {
-        let mut write = folded.write;
-        write.alerts = folded
-            .events
-            .iter()
-            .map(|(event, d)| NewAlert::new(&chain, *event, d))
-            .collect();
-        let mut tx = store.begin_batch(&write).await?;
-        if let (Some(fin), Some(cursor)) = (final_block, &write.cursor) {
-            let to = cursor.head.number as i64;
-            if to <= fin {
-                let versions = folded
-                    .groups
-                    .iter()
-                    .map(|g| (g.row.id.clone(), g.versions.clone()))
-                    .collect();
-                let leaves = ledger::BatchLeaves {
-                    chain_id,
-                    from: folded.from as i64,
-                    to,
-                    records: &write.records,
-                    divergences: &write.divergences,
-                    versions: &versions,
-                };
-                ledger::seal_batch(&mut tx, &leaves).await?;
-            }
-        }
-        tx.commit().await?;
-        for (event, d) in &folded.events {
-            if *event == AlertEvent::Opened {
-                tracing::warn!(group = %d.group_id, rule = %d.rule, subject = %d.subject,
-                    item = %d.item, block = d.opened_block, "divergence opened");
-            }
-        }
-        if let Some(m) = &metrics {
-            m.add_batch(folded.stats.logs as u64, folded.stats.records as u64);
-        }
-    }
-    Ok(())
 }
 
 async fn next_head(heads: &mut Option<futures::stream::BoxStream<'static, ()>>) {

@@ -1253,3 +1253,47 @@ fn watched_and_treasury_addresses_of_a_hand_built_manifest_have_no_repeats() {
     );
     assert_eq!(m.treasury_addresses(), vec![addr(SAFE), addr(TIMELOCK)]);
 }
+
+/// `deployed_at` is optional on every contract: absent, the canonical form and the hash are
+/// what they were before it existed; present, it is kept (and changes the hash); wrong, it is
+/// refused by path.
+#[test]
+fn deployed_at_is_optional_kept_and_checked() {
+    let before = Manifest::parse(GOVERNANCE_YAML).unwrap();
+    assert_eq!(
+        before.hash().to_string(),
+        "b37084d507503e0ea6ff640073d9dd2983fd69b3e141f4cdfb4ff1dc35765282",
+        "the hash recorded before deployed_at existed"
+    );
+    assert!(!before.canonical_json().contains("deployed_at"));
+    let with = GOVERNANCE_YAML
+        .replacen(
+            "      threshold: 2\n",
+            "      threshold: 2\n      deployed_at: 5\n",
+            1,
+        )
+        .replacen(
+            "      min_delay: 2\n",
+            "      min_delay: 2\n      deployed_at: 6\n",
+            1,
+        )
+        .replacen(
+            "  - contract: \"0xe7f1725E7734CE288F8367e1Bb143E90bb3F0512\"",
+            "  - deployed_at: 7\n    contract: \"0xe7f1725E7734CE288F8367e1Bb143E90bb3F0512\"",
+            1,
+        );
+    let m = Manifest::parse(&with).unwrap();
+    assert_eq!(m.deployed_at(&addr(SAFE)), Some(5));
+    assert_eq!(m.deployed_at(&addr(TIMELOCK)), Some(6));
+    assert_eq!(m.deployed_at(&addr(TOKEN)), Some(7));
+    assert_eq!(m.deployed_at(&addr(GOVERNOR)), None);
+    assert_ne!(m.hash(), before.hash());
+    // The canonical form reads back to the same manifest.
+    assert_eq!(
+        Manifest::from_canonical_json(&m.canonical_json()).unwrap(),
+        m
+    );
+    let bad = with.replacen("deployed_at: 6", "deployed_at: -6", 1);
+    let err = Manifest::parse(&bad).unwrap_err().to_string();
+    assert!(err.contains("governance.timelocks[0].deployed_at"), "{err}");
+}
