@@ -166,14 +166,7 @@ async fn seed(url: &str, n_records: u64, n_divergences: u64) -> Store {
             opened_tx_hash: Some(hash_hex(&[b"tx", &k.to_be_bytes()])),
             opened_log_index: Some(0),
             opened_manifest_hash: hash.clone(),
-            resolved_block: None,
-            resolved_block_hash: None,
-            resolved_tx_hash: None,
-            resolved_log_index: None,
-            resolved_manifest_hash: None,
-            resolution: None,
-            ack_note: None,
-            acked_at: None,
+            ..Divergence::default()
         });
     }
     let group = store.group(GROUP).await.unwrap().expect("the group");

@@ -36,6 +36,58 @@ fn hosted(url: &str, chain_id: u64) -> ChainConfig {
     }
 }
 
+/// A devnet with a SafeL2 1.4.1 owned by the first three of four keys (threshold 2).
+struct SafeChain {
+    devnet: Devnet,
+    keys: Vec<alloy::signers::local::PrivateKeySigner>,
+    owners: Vec<Address>,
+    safe: Address,
+}
+
+async fn safe_chain() -> SafeChain {
+    let devnet = Devnet::start(DevnetOptions::default()).await.unwrap();
+    let safes = SafeContracts::deploy(&devnet).await.unwrap();
+    let keys = devnet::signers(4);
+    let owners: Vec<Address> = keys[..3].iter().map(|k| k.address()).collect();
+    let safe = safes
+        .create_safe(&devnet, SafeVersion::V141L2, &owners, 2, 0)
+        .await
+        .unwrap();
+    SafeChain {
+        devnet,
+        keys,
+        owners,
+        safe,
+    }
+}
+
+impl SafeChain {
+    /// The fourth key becomes an owner nobody declared.
+    async fn add_undeclared_owner(&self) {
+        let k = &self.keys;
+        devnet::add_owner_with_threshold(
+            &self.devnet,
+            self.safe,
+            k[3].address(),
+            2,
+            &[&k[0], &k[1]],
+        )
+        .await
+        .unwrap();
+    }
+
+    /// A Governor with its Timelock and an AccessControl token, the deployer kept as admin.
+    async fn governance(&self) -> GovernanceContracts {
+        let params = GovernanceParams {
+            keep_timelock_admin: true,
+            ..GovernanceParams::default()
+        };
+        GovernanceContracts::deploy(&self.devnet, params)
+            .await
+            .unwrap()
+    }
+}
+
 /// The block `address` got its code in, by a linear scan of the (short) devnet.
 async fn created_at(devnet: &Devnet, address: Address) -> u64 {
     let provider = devnet.http_provider();
@@ -85,18 +137,14 @@ fn governance_manifest(
 /// search for each contract's creation block and one short sweep from there — not a sweep
 /// from block 0 — and a declared `deployed_at` spares the search.
 async fn role_history_from_the_creation_block(backend: support::Backend) {
-    let devnet = Devnet::start(DevnetOptions::default()).await.unwrap();
-    let params = GovernanceParams {
-        keep_timelock_admin: true,
-        ..GovernanceParams::default()
-    };
-    let g = GovernanceContracts::deploy(&devnet, params).await.unwrap();
-    let safes = SafeContracts::deploy(&devnet).await.unwrap();
-    let owners: Vec<Address> = devnet::signers(3).iter().map(|k| k.address()).collect();
-    let safe = safes
-        .create_safe(&devnet, SafeVersion::V141L2, &owners, 2, 0)
-        .await
-        .unwrap();
+    let chain = safe_chain().await;
+    let g = chain.governance().await;
+    let SafeChain {
+        devnet,
+        owners,
+        safe,
+        ..
+    } = chain;
     // A minter nobody declared, granted before the group starts: only the history shows it.
     let stranger = devnet::signer(77).address();
     devnet::grant_role(&devnet, g.token, MINTER_ROLE, stranger, g.deployer)
@@ -220,27 +268,16 @@ async fn wait_for(what: &str, secs: u64, mut done: impl AsyncFnMut() -> bool) {
 /// database locked.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn writes_answer_while_a_registration_stalls_on_the_network() {
-    let devnet = Devnet::start(DevnetOptions::default()).await.unwrap();
-    let safes = SafeContracts::deploy(&devnet).await.unwrap();
-    let keys = devnet::signers(4);
-    let owners: Vec<Address> = keys[..3].iter().map(|k| k.address()).collect();
-    let safe = safes
-        .create_safe(&devnet, SafeVersion::V141L2, &owners, 2, 0)
-        .await
-        .unwrap();
+    let chain = safe_chain().await;
     // An undeclared owner: the first group has a divergence to acknowledge.
-    devnet::add_owner_with_threshold(&devnet, safe, keys[3].address(), 2, &[&keys[0], &keys[1]])
-        .await
-        .unwrap();
-    let g = GovernanceContracts::deploy(
-        &devnet,
-        GovernanceParams {
-            keep_timelock_admin: true,
-            ..GovernanceParams::default()
-        },
-    )
-    .await
-    .unwrap();
+    chain.add_undeclared_owner().await;
+    let g = chain.governance().await;
+    let SafeChain {
+        devnet,
+        keys,
+        owners,
+        safe,
+    } = chain;
     let stalling = Arc::new(AtomicBool::new(false));
     let stall = stalling.clone();
     let proxy = RpcProxy::start(
@@ -379,30 +416,21 @@ async fn writes_answer_while_a_registration_stalls_on_the_network() {
 /// `kill -9` of the daemon while the fold of batch N+1 waits for a re-read it asked for and
 /// batch N has committed: a restart resumes from N, and the store equals a fresh index.
 async fn killed_between_commit_and_fold(backend: support::Backend) {
-    let devnet = Devnet::start(DevnetOptions::default()).await.unwrap();
-    let safes = SafeContracts::deploy(&devnet).await.unwrap();
-    let keys = devnet::signers(4);
-    let owners: Vec<Address> = keys[..3].iter().map(|k| k.address()).collect();
-    let safe = safes
-        .create_safe(&devnet, SafeVersion::V141L2, &owners, 2, 0)
-        .await
-        .unwrap();
+    let chain = safe_chain().await;
     for round in 0..40u64 {
-        devnet::fund(&devnet, safe, U256::from(round + 1))
+        devnet::fund(&chain.devnet, chain.safe, U256::from(round + 1))
             .await
             .unwrap();
         if round == 25 {
-            devnet::add_owner_with_threshold(
-                &devnet,
-                safe,
-                keys[3].address(),
-                2,
-                &[&keys[0], &keys[1]],
-            )
-            .await
-            .unwrap();
+            chain.add_undeclared_owner().await;
         }
     }
+    let SafeChain {
+        devnet,
+        owners,
+        safe,
+        ..
+    } = chain;
     let head = devnet.head().await.unwrap() as i64;
     // Batches of 5 blocks, two per step: [20, 24] and [25, 29] are fetched together, and the
     // fold of the second asks for a re-read of every contract at block 25.
@@ -495,30 +523,17 @@ on_both_backends!(
 /// rows in hand; the log is the same, leaf for leaf, as when it is sealed later from the
 /// stored rows.
 async fn sealing_with_the_batch_or_later_gives_one_log(backend: support::Backend) {
-    let devnet = Devnet::start(DevnetOptions::default()).await.unwrap();
-    let safes = SafeContracts::deploy(&devnet).await.unwrap();
-    let keys = devnet::signers(4);
-    let owners: Vec<Address> = keys[..3].iter().map(|k| k.address()).collect();
-    let safe = safes
-        .create_safe(&devnet, SafeVersion::V141L2, &owners, 2, 0)
-        .await
-        .unwrap();
+    let chain = safe_chain().await;
+    let safe = chain.safe;
     for round in 0..12u64 {
-        devnet::fund_many(&devnet, &[safe, safe, safe], U256::from(round + 1))
+        devnet::fund_many(&chain.devnet, &[safe, safe, safe], U256::from(round + 1))
             .await
             .unwrap();
         if round == 6 {
-            devnet::add_owner_with_threshold(
-                &devnet,
-                safe,
-                keys[3].address(),
-                2,
-                &[&keys[0], &keys[1]],
-            )
-            .await
-            .unwrap();
+            chain.add_undeclared_owner().await;
         }
     }
+    let SafeChain { devnet, owners, .. } = chain;
     let manifest = support::safe_manifest("sealed", 0, &[(safe, owners.clone(), 2)]);
     let index = |finality: u64| {
         let mut c = support::chain_config(&devnet.rpc_url(), devnet.chain_id());

@@ -94,14 +94,7 @@ pub async fn retract(
             opened_tx_hash: None,
             opened_log_index: None,
             opened_manifest_hash: manifest_hash,
-            resolved_block: None,
-            resolved_block_hash: None,
-            resolved_tx_hash: None,
-            resolved_log_index: None,
-            resolved_manifest_hash: None,
-            resolution: None,
-            ack_note: None,
-            acked_at: None,
+            ..Divergence::default()
         };
         tx.write_divergences(std::slice::from_ref(&d)).await?;
         opened.push(d);

@@ -46,14 +46,7 @@ impl Fold<'_> {
             opened_tx_hash: m.tx_hash.map(|h| h.to_string()),
             opened_log_index: m.log_index,
             opened_manifest_hash: version.hash.clone(),
-            resolved_block: None,
-            resolved_block_hash: None,
-            resolved_tx_hash: None,
-            resolved_log_index: None,
-            resolved_manifest_hash: None,
-            resolution: None,
-            ack_note: None,
-            acked_at: None,
+            ..Divergence::default()
         };
         self.g.open.push(d.clone());
         self.touch(AlertEvent::Opened, d);

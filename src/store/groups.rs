@@ -206,29 +206,6 @@ impl Store {
             .ctx("reading groups")
     }
 
-    /// The groups following `chain`, each with every manifest version.
-    pub async fn chain_groups(
-        &self,
-        chain: &str,
-    ) -> Result<Vec<(GroupRow, Vec<ManifestVersion>)>, StoreError> {
-        let groups: Vec<GroupRow> =
-            sqlx::query("SELECT * FROM groups WHERE chain = $1 ORDER BY id")
-                .bind(chain)
-                .fetch_all(&self.pool)
-                .await
-                .ctx("reading groups")?
-                .iter()
-                .map(group_row)
-                .collect::<Result<_, _>>()
-                .ctx("reading groups")?;
-        let mut out = Vec::with_capacity(groups.len());
-        for g in groups {
-            let versions = self.manifest_versions(&g.id).await?;
-            out.push((g, versions));
-        }
-        Ok(out)
-    }
-
     /// The last block the follower of `chain` committed, if any.
     pub async fn cursor(&self, chain: &str) -> Result<Option<(i64, String)>, StoreError> {
         let row = sqlx::query("SELECT block_number, block_hash FROM chain_cursor WHERE chain = $1")

@@ -85,8 +85,9 @@ impl DivergenceStatus {
     }
 }
 
-/// A stored divergence with the evidence of its opening and, if any, its resolution.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
+/// A stored divergence with the evidence of its opening and, if any, its resolution. The
+/// default is an empty row, for building one field by field.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 pub struct Divergence {
     pub group_id: String,
     pub n: i64,

@@ -242,14 +242,7 @@ pub mod writes {
             opened_tx_hash: None,
             opened_log_index: None,
             opened_manifest_hash: "m".into(),
-            resolved_block: None,
-            resolved_block_hash: None,
-            resolved_tx_hash: None,
-            resolved_log_index: None,
-            resolved_manifest_hash: None,
-            resolution: None,
-            ack_note: None,
-            acked_at: None,
+            ..Divergence::default()
         }
     }
 
