@@ -257,13 +257,15 @@ async fn manifest_check_against_the_chain() {
         ),
     )
     .unwrap();
-    let check = |threshold: u64| {
-        let file = dir.path().join(format!("m{threshold}.yaml"));
-        std::fs::write(
-            &file,
-            support::safe_manifest("g", 0, &[(safe, owners.clone(), threshold)]),
-        )
-        .unwrap();
+    let check = |threshold: u64, deployed_at: Option<u64>| {
+        let file = dir
+            .path()
+            .join(format!("m{threshold}-{deployed_at:?}.yaml"));
+        let mut text = support::safe_manifest("g", 0, &[(safe, owners.clone(), threshold)]);
+        if let Some(d) = deployed_at {
+            text.push_str(&format!("      deployed_at: {d}\n"));
+        }
+        std::fs::write(&file, text).unwrap();
         let args = [
             "--config".to_string(),
             config.display().to_string(),
@@ -279,10 +281,10 @@ async fn manifest_check_against_the_chain() {
             .unwrap()
     };
     // The devnet is another process: blocking this test's thread on the CLI is harmless.
-    let agrees = check(2);
+    let agrees = check(2, None);
     assert!(agrees.status.success(), "{}", text(&agrees.stderr));
     assert!(text(&agrees.stdout).contains("agrees with chain local"));
-    let differs = check(3);
+    let differs = check(3, None);
     assert!(!differs.status.success());
     assert!(
         text(&differs.stdout).contains(&format!(
@@ -291,6 +293,18 @@ async fn manifest_check_against_the_chain() {
         "{}",
         text(&differs.stdout)
     );
+    // A declared creation block the chain does not agree with is a disagreement too.
+    let created = chain.head().await.unwrap();
+    let wrong = check(2, Some(1));
+    assert!(!wrong.status.success());
+    assert!(
+        text(&wrong.stdout).contains(&format!(
+            "safe {safe}: deployed_at 1, but the contract was created at block {created}"
+        )),
+        "{}",
+        text(&wrong.stdout)
+    );
+    assert!(check(2, Some(created)).status.success());
 
     // `status`: the head from the node, nothing indexed yet, so not ready (non-zero exit).
     let db = dir.path().join("status.db");

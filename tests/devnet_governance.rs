@@ -303,6 +303,17 @@ async fn a_proposal_pays_from_the_timelock() -> Result<()> {
     )
     .await?;
     assert_eq!(operation, hashed_operation);
+    // The daemon computes the id on its own; both agree with the timelock.
+    assert_eq!(
+        groupstate::reconcile::ids::timelock_operation_id(
+            g,
+            &pay.targets,
+            &pay.values,
+            &pay.calldatas,
+            dh
+        ),
+        operation
+    );
     assert_eq!(
         gov.operation_state(&chain, operation).await?,
         OperationState::Waiting

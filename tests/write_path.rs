@@ -168,7 +168,9 @@ async fn role_history_from_the_creation_block(backend: support::Backend) {
         proxy.shifted(created_at(&devnet, g.token).await),
     );
 
-    for deployed in [None, Some(declared)] {
+    // Declared wrong (a block before the creation): checked, found wrong, and searched.
+    let wrong = (declared.0 - 1, declared.1 - 1);
+    for deployed in [None, Some(declared), Some(wrong)] {
         let db = support::TestDb::new(backend).await;
         let store = db.store().await;
         let text = governance_manifest("tall", start, (safe, &owners), &g, deployed);
@@ -206,13 +208,14 @@ async fn role_history_from_the_creation_block(backend: support::Backend) {
         // The Safe's reading asks for its code once; the timelock's and the token's search.
         let code = counts.of("eth_getCode") - 1;
         match deployed {
-            // Per contract: the code at the block read, then a binary search over 0..=block.
-            None => assert!(
-                code >= log2 && code <= 2 * (log2 + 2) + 2,
+            // Per contract: the code at the block read, at deployed_at and the block before.
+            Some(d) if d == declared => assert!(code <= 2 * 4 + 2, "{counts:?}"),
+            // Per contract: the code at the block read (and the wrong declaration's checks),
+            // then a binary search over 0..=block.
+            _ => assert!(
+                code >= log2 && code <= 2 * (log2 + 4) + 2,
                 "{code} eth_getCode for log2 {log2}: {counts:?}"
             ),
-            // Per contract: the code at the block read, at deployed_at and the block before.
-            Some(_) => assert!(code <= 2 * 4 + 2, "{counts:?}"),
         }
         assert!(counts.total() < 80, "{counts:?}");
     }
@@ -253,6 +256,25 @@ fn groupstate(config: &std::path::Path, args: &[&str]) -> std::process::Command 
         .args(args)
         .env("RUST_LOG", "warn");
     c
+}
+
+/// Runs a command that must succeed; returns how long it took.
+fn succeeds(config: &std::path::Path, args: &[&str]) -> Duration {
+    let started = Instant::now();
+    let out = groupstate(config, args).output().unwrap();
+    assert!(
+        out.status.success(),
+        "{args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    started.elapsed()
+}
+
+/// Writes a manifest into `dir` as `{id}.yaml` and returns its path.
+fn manifest_file(dir: &std::path::Path, id: &str, text: &str) -> String {
+    let path = dir.join(format!("{id}.yaml"));
+    std::fs::write(&path, text).unwrap();
+    path.display().to_string()
 }
 
 async fn wait_for(what: &str, secs: u64, mut done: impl AsyncFnMut() -> bool) {
@@ -298,21 +320,9 @@ async fn writes_answer_while_a_registration_stalls_on_the_network() {
     let db_url = format!("sqlite://{}", dir.path().join("gs.db").display());
     let config = daemon_config(dir.path(), &db_url, &proxy.url(), devnet.chain_id(), "");
     let first = support::safe_manifest("first", 0, &[(safe, owners.clone(), 2)]);
-    std::fs::write(dir.path().join("first.yaml"), &first).unwrap();
-    let add = groupstate(
+    succeeds(
         &config,
-        &[
-            "group",
-            "add",
-            dir.path().join("first.yaml").to_str().unwrap(),
-        ],
-    )
-    .output()
-    .unwrap();
-    assert!(
-        add.status.success(),
-        "{}",
-        String::from_utf8_lossy(&add.stderr)
+        &["group", "add", &manifest_file(dir.path(), "first", &first)],
     );
     let store = Store::connect(&db_url, 2).await.unwrap();
     let daemon = tokio::process::Command::from(groupstate(&config, &["run"]))
@@ -331,46 +341,31 @@ async fn writes_answer_while_a_registration_stalls_on_the_network() {
     stalling.store(true, Ordering::Relaxed);
     let before = proxy.counts().of("eth_getCode");
     let second = governance_manifest("second", head as u64 - 1, (safe, &owners), &g, None);
-    std::fs::write(dir.path().join("second.yaml"), &second).unwrap();
-    let add = groupstate(
+    succeeds(
         &config,
         &[
             "group",
             "add",
-            dir.path().join("second.yaml").to_str().unwrap(),
+            &manifest_file(dir.path(), "second", &second),
         ],
-    )
-    .output()
-    .unwrap();
-    assert!(add.status.success());
+    );
     wait_for("a stalled read", 30, async || {
         proxy.counts().of("eth_getCode") > before + 1
     })
     .await;
 
-    let timed = |args: &[&str]| {
-        let started = Instant::now();
-        let out = groupstate(&config, args).output().unwrap();
-        assert!(
-            out.status.success(),
-            "{args:?}: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        started.elapsed()
-    };
-    let ack = timed(&["ack", "first", "1", "--note", "known"]);
+    let ack = succeeds(&config, &["ack", "first", "1", "--note", "known"]);
     let mut updated = owners.clone();
     updated.push(keys[3].address());
-    std::fs::write(
-        dir.path().join("first.yaml"),
-        support::safe_manifest("first", 0, &[(safe, updated, 2)]),
-    )
-    .unwrap();
-    let update = timed(&[
-        "group",
-        "update",
-        dir.path().join("first.yaml").to_str().unwrap(),
-    ]);
+    let text = support::safe_manifest("first", 0, &[(safe, updated, 2)]);
+    let update = succeeds(
+        &config,
+        &[
+            "group",
+            "update",
+            &manifest_file(dir.path(), "first", &text),
+        ],
+    );
     eprintln!("ack {ack:?}, group update {update:?} while the registration stalls");
     assert!(ack < Duration::from_secs(1), "ack took {ack:?}");
     assert!(
@@ -573,4 +568,236 @@ async fn sealing_with_the_batch_or_later_gives_one_log(backend: support::Backend
 on_both_backends!(
     sealing_sqlite_and_postgres,
     sealing_with_the_batch_or_later_gives_one_log
+);
+
+/// Group `g` (one Safe, from block 0) on a fresh database, and its manifest's text.
+async fn group_g(backend: support::Backend) -> (support::TestDb, Store, String) {
+    let db = support::TestDb::new(backend).await;
+    let store = db.store().await;
+    let owners: Vec<Address> = devnet::signers(3).iter().map(|k| k.address()).collect();
+    let text = support::safe_manifest("g", 0, &[(Address::repeat_byte(0x5a), owners, 2)]);
+    store
+        .add_group(&Manifest::parse(&text).unwrap())
+        .await
+        .unwrap();
+    (db, store, text)
+}
+
+/// Group `g` as a fold starts from it now.
+async fn prior_of_g(store: &Store) -> groupstate::pipeline::GroupPrior {
+    use groupstate::pipeline::GroupPrior;
+    GroupPrior::load(store.load_group("g", GroupPrior::PROPOSALS).await.unwrap()).unwrap()
+}
+
+/// A record of group `g` at `block`, log `log_index`.
+fn record_of_g(block: i64, log_index: i64) -> groupstate::store::RecordRow {
+    groupstate::store::RecordRow {
+        group_id: "g".into(),
+        chain_id: 31337,
+        block_number: block,
+        block_hash: format!("0x{block:064x}"),
+        block_timestamp: None,
+        tx_hash: format!("0x{:064x}", block * 100 + log_index),
+        tx_index: 0,
+        log_index,
+        address: Address::repeat_byte(0x5a).to_checksum(None),
+        kind: groupstate::model::RecordKind::SafeReceived.as_str().into(),
+        category: "transaction".into(),
+        fields: r#"{"event":"safe_received","value":"1"}"#.into(),
+        topics: "[]".into(),
+        data: "0x".into(),
+        manifest_hash: None,
+    }
+}
+
+/// A batch of the next ten blocks of group `g` folded from `p`, with `records`, moving the
+/// checkpoint from `cursor`.
+fn batch_of_g(
+    p: &groupstate::pipeline::GroupPrior,
+    records: Vec<groupstate::store::RecordRow>,
+    cursor: Option<i64>,
+) -> groupstate::store::BatchWrite {
+    use groupstate::model::BlockRef;
+    use groupstate::store::{BatchWrite, CursorMove, GroupProgress};
+    let to = p.row.synced_to + 10;
+    BatchWrite {
+        chain: "local".into(),
+        progress: vec![GroupProgress {
+            group_id: "g".into(),
+            revision: p.row.revision,
+            synced_to: p.row.synced_to,
+            advance_to: to,
+        }],
+        records,
+        cursor: Some(CursorMove {
+            expected: cursor,
+            head: BlockRef {
+                number: to as u64,
+                hash: alloy::primitives::B256::with_last_byte(to as u8),
+                parent_hash: alloy::primitives::B256::with_last_byte(to as u8 - 1),
+            },
+            blocks: vec![],
+            window: 64,
+        }),
+        ..BatchWrite::default()
+    }
+}
+
+/// A commit writes nothing when what its batch was folded from changed since: an
+/// acknowledgement, a manifest update, another writer's commit or unwind (the group's revision),
+/// another writer's progress, or the chain's checkpoint.
+async fn a_commit_refuses_a_stale_fold(backend: support::Backend) {
+    use groupstate::store::StoreError;
+
+    let (_db, store, text) = group_g(backend).await;
+    let n = support::writes::open_at(&store, "g", 3).await;
+    let write = |p: &groupstate::pipeline::GroupPrior, cursor: Option<i64>| {
+        batch_of_g(p, vec![record_of_g(p.row.synced_to + 5, 0)], cursor)
+    };
+    let prior = |store: Store| async move { prior_of_g(&store).await };
+    let records = |store: Store| async move { store.count_records("g").await.unwrap() };
+    let stale = |r: Result<(), StoreError>| matches!(r, Err(StoreError::Stale(_)));
+
+    // An acknowledgement between the fold and the commit.
+    let folded = prior(store.clone()).await;
+    store
+        .acknowledge_divergence("g", n, "known", None)
+        .await
+        .unwrap();
+    assert!(stale(store.commit_batch(&write(&folded, None)).await));
+    assert_eq!(records(store.clone()).await, 0);
+    assert_eq!(store.cursor("local").await.unwrap(), None);
+
+    // A manifest update between the fold and the commit.
+    let folded = prior(store.clone()).await;
+    let mut other = Manifest::parse(&text).unwrap();
+    other.purpose = "Testing again.".into();
+    store.update_group(&other, None).await.unwrap();
+    assert!(stale(store.commit_batch(&write(&folded, None)).await));
+    assert_eq!(records(store.clone()).await, 0);
+
+    // Folded from the database as it is: written, group and checkpoint together.
+    let folded = prior(store.clone()).await;
+    store.commit_batch(&write(&folded, None)).await.unwrap();
+    assert_eq!(records(store.clone()).await, 1);
+    assert_eq!(store.group("g").await.unwrap().unwrap().synced_to, 9);
+    assert_eq!(store.cursor("local").await.unwrap().unwrap().0, 9);
+    // The same batch again (another writer got there first): refused.
+    assert!(stale(store.commit_batch(&write(&folded, None)).await));
+    // A checkpoint that moved although the group did not: refused, and nothing written.
+    let now = prior(store.clone()).await;
+    assert!(stale(store.commit_batch(&write(&now, Some(5))).await));
+    assert_eq!(records(store.clone()).await, 1);
+    assert_eq!(store.group("g").await.unwrap().unwrap().synced_to, 9);
+    store.commit_batch(&write(&now, Some(9))).await.unwrap();
+    assert_eq!(records(store.clone()).await, 2);
+
+    // Another writer commits from the same state, then unwinds back to it (a reorg it saw):
+    // progress and checkpoint are where they were, but what they were folded from is gone.
+    let held = prior(store.clone()).await;
+    store.commit_batch(&write(&held, Some(19))).await.unwrap();
+    let fork = groupstate::model::BlockRef {
+        number: 19,
+        hash: alloy::primitives::B256::with_last_byte(19),
+        parent_hash: alloy::primitives::B256::with_last_byte(18),
+    };
+    groupstate::sync::unwind(&store, "local", Some(fork))
+        .await
+        .unwrap();
+    let g = store.group("g").await.unwrap().unwrap();
+    assert_eq!((g.synced_to, g.revision > held.row.revision), (19, true));
+    assert!(stale(store.commit_batch(&write(&held, Some(19))).await));
+    assert_eq!(records(store.clone()).await, 2);
+}
+on_both_backends!(stale_sqlite_and_postgres, a_commit_refuses_a_stale_fold);
+
+/// A checkpoint that is no longer canonical, with no block remembered to find the fork point
+/// from: the follower refuses to guess (it used to be able to roll everything back).
+async fn an_unknown_fork_point_is_refused(backend: support::Backend) {
+    let chain = safe_chain().await;
+    let db = support::TestDb::new(backend).await;
+    let store = db.store().await;
+    let text = support::safe_manifest("g", 0, &[(chain.safe, chain.owners.clone(), 2)]);
+    store
+        .add_group(&Manifest::parse(&text).unwrap())
+        .await
+        .unwrap();
+    let f = support::follower(&store, &chain.devnet.rpc_url(), chain.devnet.chain_id());
+    support::sync(&f).await;
+    let before = support::dump(&store).await;
+    sqlx::query("DELETE FROM chain_blocks")
+        .execute(store.pool())
+        .await
+        .unwrap();
+    chain.devnet.reorg(2).await.unwrap();
+    let err = f.step().await.unwrap_err();
+    assert!(
+        matches!(err, groupstate::sync::FollowerError::DeepReorg { .. }),
+        "{err}"
+    );
+    assert!(!err.is_retryable());
+    assert_eq!(
+        support::dump(&store).await,
+        before,
+        "nothing was rolled back"
+    );
+}
+on_both_backends!(
+    unknown_fork_sqlite_and_postgres,
+    an_unknown_fork_point_is_refused
+);
+
+/// A final batch sealed in the transaction that writes it, from the rows in hand, appends
+/// exactly the leaves the seal that reads the rows back appends.
+async fn a_batch_sealed_as_written_equals_one_sealed_later(backend: support::Backend) {
+    use groupstate::model::Rule;
+    let mut dumps = Vec::new();
+    for inline in [true, false] {
+        let (_db, store, _) = group_g(backend).await;
+        let p = prior_of_g(&store).await;
+        let mut write = batch_of_g(
+            &p,
+            vec![record_of_g(2, 0), record_of_g(5, 1), record_of_g(5, 3)],
+            None,
+        );
+        // A divergence opened by the log at (5, 1): the verdict of that record.
+        let mut d = support::writes::divergence("g", 1, Rule::SafeOwnerUndeclared, 5);
+        d.opened_log_index = Some(1);
+        write.divergences = vec![d];
+        if inline {
+            let mut tx = store.begin_batch(&write).await.unwrap();
+            let versions = std::collections::HashMap::from([("g".to_string(), p.versions.clone())]);
+            let leaves = groupstate::ledger::BatchLeaves {
+                chain_id: 31337,
+                from: 0,
+                to: 9,
+                records: &write.records,
+                divergences: &write.divergences,
+                versions: &versions,
+            };
+            let n = groupstate::ledger::seal_batch(&mut tx, &leaves)
+                .await
+                .unwrap();
+            assert_eq!(n, 4, "three records and the manifest's first version");
+            tx.commit().await.unwrap();
+            let later = groupstate::ledger::seal(&store, "local", 31337, 9)
+                .await
+                .unwrap();
+            assert_eq!(later.leaves, 0, "nothing left to seal");
+        } else {
+            store.commit_batch(&write).await.unwrap();
+            let later = groupstate::ledger::seal(&store, "local", 31337, 9)
+                .await
+                .unwrap();
+            assert_eq!(later.leaves, 4);
+        }
+        let entries = store.log_entries("local", 0, 10).await.unwrap();
+        assert!(entries[2].leaf.contains("divergent"), "{}", entries[2].leaf);
+        dumps.push(support::dump(&store).await);
+    }
+    assert_eq!(dumps[0], dumps[1]);
+}
+on_both_backends!(
+    batch_seal_sqlite_and_postgres,
+    a_batch_sealed_as_written_equals_one_sealed_later
 );

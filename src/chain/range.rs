@@ -32,11 +32,6 @@ impl AdaptiveRange {
         self.size.load(Ordering::Relaxed).max(1)
     }
 
-    /// The configured maximum.
-    pub fn max(&self) -> u64 {
-        self.max
-    }
-
     fn grow(&self) {
         let cur = self.size.load(Ordering::Relaxed);
         let grown = (cur + cur / 2 + 1).min(self.max);

@@ -89,28 +89,24 @@ pub struct GovernorReading {
 pub struct TimelockReading {
     pub code: bool,
     pub min_delay: Option<U256>,
-    pub history: Option<RoleHistory>,
+    /// Every `RoleGranted` / `RoleRevoked` / `RoleAdminChanged` from the contract's creation
+    /// block to the block read, in chain order.
+    pub history: Option<Vec<Log>>,
 }
 
 /// An AccessControl contract: whether it has code and, when seeding, its role history.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct RolesReading {
     pub code: bool,
-    pub history: Option<RoleHistory>,
+    /// Every `RoleGranted` / `RoleRevoked` / `RoleAdminChanged` from the contract's creation
+    /// block to the block read, in chain order.
+    pub history: Option<Vec<Log>>,
 }
 
 /// An Ownable contract's owner.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct OwnableReading {
     pub owner: Option<Address>,
-}
-
-/// Every `RoleGranted` / `RoleRevoked` / `RoleAdminChanged` of a contract from its creation
-/// block to the block read, in chain order.
-#[derive(Debug, Clone, PartialEq, Eq, Default)]
-pub struct RoleHistory {
-    pub created_at: u64,
-    pub logs: Vec<Log>,
 }
 
 /// Reads one contract as `req` asks.
@@ -292,20 +288,17 @@ pub async fn creation_block(
     Ok(Some(hi))
 }
 
-/// The role events of `contract` from its creation block to `block`, with the adaptive ranges
-/// of the backfill.
+/// The role events of `contract` from its creation block to `block`, in chain order, with the
+/// adaptive ranges of the backfill.
 pub async fn role_history(
     rpc: &Rpc,
     range: &AdaptiveRange,
     contract: Address,
     block: u64,
     deployed_at: Option<u64>,
-) -> Result<RoleHistory, RpcError> {
+) -> Result<Vec<Log>, RpcError> {
     let Some(created_at) = creation_block(rpc, contract, block, deployed_at).await? else {
-        return Ok(RoleHistory {
-            created_at: block,
-            logs: Vec::new(),
-        });
+        return Ok(Vec::new());
     };
     let filter = Filter::new().address(contract).event_signature(vec![
         AC::RoleGranted::SIGNATURE_HASH,
@@ -314,5 +307,5 @@ pub async fn role_history(
     ]);
     let mut logs = range.sweep(rpc, &filter, created_at, block).await?;
     logs.sort_by_key(|l| (l.block_number, l.log_index));
-    Ok(RoleHistory { created_at, logs })
+    Ok(logs)
 }

@@ -156,13 +156,11 @@ impl From<&FollowerConfig> for RetryPolicy {
     }
 }
 
-/// Told about every RPC call as it completes, e.g. to count it; implemented by the metrics of
-/// the layers above, so this client depends on none of them.
+/// Told about every failed RPC attempt, e.g. to count it; implemented by the metrics of the
+/// layers above, so this client depends on none of them.
 pub trait CallObserver: Send + Sync + std::fmt::Debug {
     /// One attempt of `method` failed with `kind` (it may be retried).
     fn failed(&self, method: &'static str, kind: RpcErrorKind);
-    /// One attempt of `method` was made (answered or not).
-    fn attempted(&self, _method: &'static str) {}
 }
 
 /// One chain's RPC endpoint with retries. Cheap to clone.
@@ -170,7 +168,7 @@ pub trait CallObserver: Send + Sync + std::fmt::Debug {
 pub struct Rpc {
     provider: RootProvider,
     policy: RetryPolicy,
-    /// Told of every attempt and every failure.
+    /// Told of every failed attempt.
     observer: Option<Arc<dyn CallObserver>>,
 }
 
@@ -188,7 +186,7 @@ impl Rpc {
         })
     }
 
-    /// Tells `observer` of every attempt and every failure.
+    /// Tells `observer` of every failed attempt.
     pub fn with_observer(mut self, observer: Arc<dyn CallObserver>) -> Rpc {
         self.observer = Some(observer);
         self
@@ -202,9 +200,6 @@ impl Rpc {
     {
         let mut attempt = 0u32;
         loop {
-            if let Some(o) = &self.observer {
-                o.attempted(method);
-            }
             let call = self
                 .provider
                 .raw_request::<P, R>(Cow::Borrowed(method), params.clone());

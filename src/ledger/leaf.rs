@@ -406,21 +406,19 @@ fn encode_record(r: &RecordLeaf) -> String {
     fn items(out: &mut String, items: &[VerdictItem]) {
         out.push('[');
         for (i, it) in items.iter().enumerate() {
-            if i > 0 {
-                out.push(',');
+            out.push_str(if i > 0 { ",{" } else { "{" });
+            let fields = [
+                ("expected", &it.expected),
+                ("item", &it.item),
+                ("observed", &it.observed),
+                ("rule", &it.rule),
+                ("severity", &it.severity),
+                ("subject", &it.subject),
+            ];
+            for (j, (key, value)) in fields.into_iter().enumerate() {
+                let _ = write!(out, "{}\"{key}\":", if j > 0 { "," } else { "" });
+                s(out, value);
             }
-            out.push_str("{\"expected\":");
-            s(out, &it.expected);
-            out.push_str(",\"item\":");
-            s(out, &it.item);
-            out.push_str(",\"observed\":");
-            s(out, &it.observed);
-            out.push_str(",\"rule\":");
-            s(out, &it.rule);
-            out.push_str(",\"severity\":");
-            s(out, &it.severity);
-            out.push_str(",\"subject\":");
-            s(out, &it.subject);
             out.push('}');
         }
         out.push(']');

@@ -210,30 +210,71 @@ pub async fn seal(
             return Ok(out);
         };
         let upto = height.min(lowest.saturating_add(BLOCKS_PER_SEAL));
-        let mut leaves = Vec::new();
+        // Each group's rows in the range, read first; their leaves are built while appended.
+        let mut rows = Vec::new();
         for g in groups.iter().filter(|g| g.sealed_to < upto) {
             let versions = tx.versions(&g.id, g.sealed_to, upto).await?;
             let records = tx.records(&g.id, g.sealed_to, upto).await?;
-            let mut verdicts = verdicts_by_log(&tx.verdicts(&g.id, g.sealed_to, upto).await?);
-            leaves.extend(versions.iter().map(|v| Leaf::manifest(v, chain_id)));
-            for r in &records {
-                let (opened, resolved) = verdicts
-                    .remove(&(r.block_number, r.log_index))
-                    .unwrap_or_default();
-                leaves.push(Leaf::record(r, Verdict::new(opened, resolved))?);
-            }
+            let verdicts = tx.verdicts(&g.id, g.sealed_to, upto).await?;
             tx.log().set_sealed_to(&g.id, upto).await?;
+            rows.push((versions, records, verdicts));
         }
-        leaves.sort_by_cached_key(Leaf::position);
-        out.leaves += leaves.len() as u64;
-        if !leaves.is_empty() {
-            out.tree = Some(append(&mut tx.log(), leaves).await?);
+        let mut sources = Vec::new();
+        for (versions, records, verdicts) in &rows {
+            sources.extend(group_sources(versions, records, verdicts));
+        }
+        out.leaves += sources.len() as u64;
+        if !sources.is_empty() {
+            out.tree = Some(append_sources(&mut tx.log(), sources, chain_id).await?);
         }
         tx.commit().await?;
         if upto >= height {
             return Ok(out);
         }
     }
+}
+
+/// A leaf to build, by the position it sorts at.
+enum Source<'a> {
+    Version(&'a ManifestVersion),
+    Record(&'a RecordRow, Verdict),
+}
+
+/// The leaves of one group over a range: its manifest versions taking effect there and its
+/// records with their verdicts (from the divergences their logs opened or resolved), each by
+/// its position. The caller passes only rows of the range.
+fn group_sources<'a>(
+    versions: impl IntoIterator<Item = &'a ManifestVersion>,
+    records: impl IntoIterator<Item = &'a RecordRow>,
+    divergences: impl IntoIterator<Item = &'a Divergence>,
+) -> Vec<(Position, Source<'a>)> {
+    let mut verdicts = verdicts_by_log(divergences);
+    let mut out: Vec<(Position, Source)> = versions
+        .into_iter()
+        .map(|v| (Position::of_manifest(v), Source::Version(v)))
+        .collect();
+    for r in records {
+        let (opened, resolved) = verdicts
+            .remove(&(r.block_number, r.log_index))
+            .unwrap_or_default();
+        let verdict = Verdict::new(opened, resolved);
+        out.push((Position::of_record(r), Source::Record(r, verdict)));
+    }
+    out
+}
+
+/// Appends the leaves of `sources` in position order, each built as it is taken.
+async fn append_sources(
+    log: &mut LogTables<'_>,
+    mut sources: Vec<(Position, Source<'_>)>,
+    chain_id: u64,
+) -> Result<Appended, LedgerError> {
+    sources.sort_by(|a, b| a.0.cmp(&b.0));
+    let leaves: LeafIter = Box::new(sources.into_iter().map(move |(_, s)| match s {
+        Source::Version(v) => Ok(Leaf::manifest(v, chain_id)),
+        Source::Record(r, verdict) => Ok(Leaf::record(r, verdict)?),
+    }));
+    append_each(log, leaves).await
 }
 
 type Verdicts = BTreeMap<(i64, i64), (Vec<VerdictItem>, Vec<VerdictItem>)>;
@@ -288,50 +329,24 @@ pub async fn seal_batch(tx: &mut BatchTx, b: &BatchLeaves<'_>) -> Result<u64, Le
     if !ready {
         return Ok(0);
     }
-    /// A leaf to build, by the position it sorts at.
-    enum Source<'a> {
-        Version(&'a ManifestVersion),
-        Record(&'a RecordRow, Verdict),
-    }
-    let mut sources: Vec<(Position, Source)> = Vec::new();
+    let mut sources = Vec::new();
     for g in groups.iter().filter(|g| g.sealed_to < b.to) {
         let versions = b.versions.get(&g.id).ok_or_else(|| {
             LedgerError::Range(format!("group {} is not in the batch being sealed", g.id))
         })?;
-        for v in versions
-            .iter()
-            .filter(|v| v.effective_block > g.sealed_to && v.effective_block <= b.to)
-        {
-            sources.push((Position::of_manifest(v), Source::Version(v)));
-        }
         let in_range = |block: i64| block > g.sealed_to && block <= b.to;
-        let mut verdicts = verdicts_by_log(b.divergences.iter().filter(|d| {
-            d.group_id == g.id
-                && ((d.opened_log_index.is_some() && in_range(d.opened_block))
-                    || (d.resolved_log_index.is_some() && d.resolved_block.is_some_and(in_range)))
-        }));
-        for r in b
-            .records
-            .iter()
-            .filter(|r| r.group_id == g.id && in_range(r.block_number))
-        {
-            let (opened, resolved) = verdicts
-                .remove(&(r.block_number, r.log_index))
-                .unwrap_or_default();
-            let verdict = Verdict::new(opened, resolved);
-            sources.push((Position::of_record(r), Source::Record(r, verdict)));
-        }
+        sources.extend(group_sources(
+            versions.iter().filter(|v| in_range(v.effective_block)),
+            b.records
+                .iter()
+                .filter(|r| r.group_id == g.id && in_range(r.block_number)),
+            b.divergences.iter().filter(|d| d.group_id == g.id),
+        ));
         tx.log().set_sealed_to(&g.id, b.to).await?;
     }
-    sources.sort_by(|a, b| a.0.cmp(&b.0));
     let n = sources.len() as u64;
     if n > 0 {
-        let chain_id = b.chain_id;
-        let leaves: LeafIter = Box::new(sources.into_iter().map(move |(_, s)| match s {
-            Source::Version(v) => Ok(Leaf::manifest(v, chain_id)),
-            Source::Record(r, verdict) => Ok(Leaf::record(r, verdict)?),
-        }));
-        append_each(&mut tx.log(), leaves).await?;
+        append_sources(&mut tx.log(), sources, b.chain_id).await?;
     }
     Ok(n)
 }

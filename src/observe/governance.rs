@@ -169,7 +169,7 @@ impl RolesState {
             deployed: r.code,
             ..RolesState::default()
         };
-        for log in r.history.iter().flat_map(|h| &h.logs) {
+        for log in r.history.iter().flatten() {
             if let Ok(e) = crate::decode::governance::decode(log.topics(), &log.data().data) {
                 state.apply(&e);
             }

@@ -68,11 +68,6 @@ impl Prepared {
     pub fn end(&self) -> Option<&BlockRef> {
         self.blocks.last().filter(|b| b.number == self.to)
     }
-
-    /// Number of logs fetched.
-    pub fn log_count(&self) -> usize {
-        self.logs.len()
-    }
 }
 
 /// Decodes a fetched batch and recovers its Safe signatures ahead: pure CPU work, run on the
@@ -282,7 +277,9 @@ pub fn fold(
             synced_to: prior.row.synced_to,
             advance_to: batch.to as i64,
         });
+        // As the commit leaves the group (it moves the revision one on).
         g.row.synced_to = g.row.synced_to.max(batch.to as i64);
+        g.row.revision += 1;
         groups.push(g);
     }
     if !needs.is_empty() {

@@ -4,9 +4,9 @@
 //! unwind transaction that removes everything derived from blocks above a fork ([`UnwindTx`]).
 //!
 //! Invariant: a commit first checks, with its first statement, that nothing the batch was
-//! folded from has changed — each group's revision (bumped by a manifest update or an
-//! acknowledgement) and progress, and the chain's checkpoint — and writes nothing otherwise
-//! ([`StoreError::Stale`]). Nothing here decides what to write.
+//! folded from has changed — each group's revision (bumped by every commit, unwind, manifest
+//! update and acknowledgement) and progress, and the chain's checkpoint — and writes nothing
+//! otherwise ([`StoreError::Stale`]). Nothing here decides what to write.
 
 use std::collections::BTreeMap;
 
@@ -23,7 +23,7 @@ use crate::model::{BlockRef, ContractKind, RecordKind};
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct GroupProgress {
     pub group_id: String,
-    /// The group's revision the fold read.
+    /// The group's revision the fold read; the commit moves it one on.
     pub revision: i64,
     /// The group's `synced_to` the fold started from.
     pub synced_to: i64,
@@ -181,8 +181,8 @@ impl Store {
         // on PostgreSQL they lock the rows a concurrent update or acknowledgement would change.
         for g in &w.progress {
             let done = sqlx::query(
-                "UPDATE groups SET synced_to = $4 WHERE id = $1 AND revision = $2 \
-                 AND synced_to = $3",
+                "UPDATE groups SET synced_to = $4, revision = revision + 1 WHERE id = $1 \
+                 AND revision = $2 AND synced_to = $3",
             )
             .bind(&g.group_id)
             .bind(g.revision)
@@ -575,7 +575,10 @@ impl UnwindTx {
              resolved_tx_hash = NULL, resolved_log_index = NULL, resolved_manifest_hash = NULL, \
              resolution = NULL WHERE chain = $1 AND resolved_block > $2",
             "DELETE FROM chain_blocks WHERE chain = $1 AND block_number > $2",
-            "UPDATE groups SET synced_to = $2 WHERE chain = $1 AND synced_to > $2",
+            // Each group's progress moves back, and its revision on: whatever was folded from
+            // the rows removed is stale, wherever it is held.
+            "UPDATE groups SET synced_to = CASE WHEN synced_to > $2 THEN $2 ELSE synced_to END, \
+             revision = revision + 1 WHERE chain = $1",
             "UPDATE groups SET sealed_to = $2 WHERE chain = $1 AND sealed_to > $2",
         ] {
             sqlx::query(sql)

@@ -15,8 +15,10 @@ pub struct GroupRow {
     pub start_block: i64,
     pub synced_to: i64,
     pub created_at: String,
-    /// Bumped by every change a fold depends on besides the chain (a new manifest version, an
-    /// acknowledgement): a batch folded from an older revision is folded again.
+    /// Bumped by every change to what a fold starts from — each batch committed, an unwind, a
+    /// new manifest version, an acknowledgement — whoever makes it: a batch folded from an
+    /// older revision is folded again, and a group held in memory at an older one is read
+    /// again.
     #[serde(skip)]
     pub revision: i64,
 }

@@ -178,29 +178,29 @@ impl Follower {
         checkpoint: Option<CheckpointBefore>,
     ) -> Result<Folded, FollowerError> {
         let mut extras = Extras::default();
-        for _ in 0..MAX_FOLDS {
-            match pipeline::fold(params, groups, batch, &extras, checkpoint) {
+        let mut fetched = 0;
+        loop {
+            let needs = match pipeline::fold(params, groups, batch, &extras, checkpoint) {
                 Ok(folded) => return Ok(folded),
-                Err(needs) => {
-                    tracing::debug!(
-                        readings = needs.readings.len(),
-                        hashes = needs.hashes.len(),
-                        from = batch.from,
-                        to = batch.to,
-                        "the fold needs more; fetching"
-                    );
-                    extras.extend(self.fetch_needs(needs).await?);
+                Err(needs) if fetched == MAX_FOLDS => {
+                    return Err(FollowerError::Unmet {
+                        chain: self.name.clone(),
+                        from: batch.from,
+                        to: batch.to,
+                        needs,
+                    })
                 }
-            }
-        }
-        match pipeline::fold(params, groups, batch, &extras, checkpoint) {
-            Ok(folded) => Ok(folded),
-            Err(needs) => Err(FollowerError::Unmet {
-                chain: self.name.clone(),
-                from: batch.from,
-                to: batch.to,
-                needs,
-            }),
+                Err(needs) => needs,
+            };
+            tracing::debug!(
+                readings = needs.readings.len(),
+                hashes = needs.hashes.len(),
+                from = batch.from,
+                to = batch.to,
+                "the fold needs more; fetching"
+            );
+            extras.extend(self.fetch_needs(needs).await?);
+            fetched += 1;
         }
     }
 

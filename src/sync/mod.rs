@@ -243,8 +243,8 @@ impl Follower {
             if cancel.is_cancelled() {
                 return Ok(());
             }
-            // A step is not cancelled halfway through a commit: it ends at its next await on
-            // the network, and a commit in flight completes or rolls back as a whole.
+            // Cancelling drops the step wherever it waits: a commit already handed to the
+            // writer task completes or, if the process ends first, rolls back as a whole.
             let step = tokio::select! {
                 _ = cancel.cancelled() => return Ok(()),
                 r = self.step() => r,
@@ -400,7 +400,8 @@ impl Follower {
     }
 
     /// Each group as a fold starts from it: as the last commit left it when that is still
-    /// what the database says (same revision, same progress), else loaded again.
+    /// what the database says (same revision — any other writer's commit, unwind, manifest
+    /// update or acknowledgement moves it — and progress), else loaded again.
     async fn priors(&self, rows: &[GroupRow]) -> Result<Vec<GroupPrior>, FollowerError> {
         let mut out = Vec::with_capacity(rows.len());
         for row in rows {
@@ -501,15 +502,16 @@ impl Follower {
                 canonical.insert(n, b.map(|(r, _)| r.hash));
             }
         };
+        // Only a chain that forked at its very first block may be unwound to nothing.
+        let deep = |oldest: u64| FollowerError::DeepReorg {
+            chain: self.name.clone(),
+            at: oldest,
+            window: self.settings.reorg_window,
+        };
         let fork = match fork {
             Fork::At(b) => Some(b),
-            Fork::BeyondWindow { oldest } if oldest > 0 => {
-                return Err(FollowerError::DeepReorg {
-                    chain: self.name.clone(),
-                    at: oldest,
-                    window: self.settings.reorg_window,
-                })
-            }
+            Fork::BeyondWindow { oldest } if oldest > 0 => return Err(deep(oldest)),
+            Fork::Unknown if at > 0 => return Err(deep(at)),
             Fork::BeyondWindow { .. } | Fork::Unknown => None,
         };
         tracing::warn!(from = at, fork = ?fork.map(|f| f.number), "reorg: rolling back");
