@@ -77,7 +77,7 @@ async fn alert_latency(
         sinks: vec![SinkConfig {
             name: "bench".into(),
             kind: SinkKind::Webhook,
-            url,
+            url: Some(url.parse().expect("a sink URL")),
             secret: Some(Secret::new("bench-secret")),
             secret_env: None,
             min_severity: Severity::Low,

@@ -5,7 +5,9 @@
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
+use secrecy::{ExposeSecret, SecretString};
 use serde::Deserialize;
+use url::Url;
 
 /// Built-in defaults, so the binary runs without a `config/` directory beside it.
 const DEFAULTS: &str = include_str!("../config/default.toml");
@@ -30,7 +32,7 @@ pub struct Settings {
 #[serde(deny_unknown_fields)]
 pub struct DatabaseConfig {
     /// Empty for the default SQLite file in `data_dir`; may hold a password, so never printed.
-    pub url: String,
+    pub url: Secret,
     pub max_connections: u32,
 }
 
@@ -56,7 +58,7 @@ pub struct LedgerConfig {
     pub origin: String,
     /// The signing key in note format (`PRIVATE+KEY+…`); empty: `ledger.key` in `data_dir`,
     /// generated on first start. A secret, so never printed.
-    pub signing_key: String,
+    pub signing_key: Secret,
 }
 
 impl LedgerConfig {
@@ -68,46 +70,56 @@ impl LedgerConfig {
 
 /// The HTTP server (`[api]`).
 #[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[serde(try_from = "raw::Api")]
 pub struct ApiConfig {
     /// `host:port` to listen on; empty: no HTTP server.
     pub bind: String,
     /// The bearer token of the admin routes (register and update groups, acknowledge
     /// divergences); empty: those routes answer 403.
-    #[serde(default)]
     pub admin_token: Secret,
-    /// `/readyz` fails when a follower has not completed a step for this long.
-    #[serde(default = "default_ready_stale_s")]
+    /// `/readyz` fails when a follower has not completed a step for this long
+    /// (`ready_stale = "60s"`; older form `ready_stale_s`).
     pub ready_stale_s: u64,
 }
 
-fn default_ready_stale_s() -> u64 {
-    60
-}
-
-/// A value that must never be printed: `Debug` shows only whether it is set.
-#[derive(Clone, Default, PartialEq, Eq, Deserialize)]
+/// A value that must never be printed (`secrecy`: `Debug` shows only whether it is set, and
+/// the memory is zeroed when it is dropped).
+#[derive(Clone, Deserialize)]
 #[serde(transparent)]
-pub struct Secret(String);
+pub struct Secret(SecretString);
 
 impl Secret {
     pub fn new(value: impl Into<String>) -> Secret {
-        Secret(value.into())
+        Secret(SecretString::from(value.into()))
     }
 
     /// The secret itself, for the one place that uses it.
     pub fn expose(&self) -> &str {
-        &self.0
+        self.0.expose_secret()
     }
 
     pub fn is_empty(&self) -> bool {
-        self.0.is_empty()
+        self.expose().is_empty()
     }
 }
 
+impl Default for Secret {
+    fn default() -> Secret {
+        Secret::new(String::new())
+    }
+}
+
+impl PartialEq for Secret {
+    fn eq(&self, other: &Secret) -> bool {
+        self.expose() == other.expose()
+    }
+}
+
+impl Eq for Secret {}
+
 impl std::fmt::Debug for Secret {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(if self.0.is_empty() {
+        f.write_str(if self.is_empty() {
             "<unset>"
         } else {
             "<secret>"
@@ -117,49 +129,43 @@ impl std::fmt::Debug for Secret {
 
 /// How every chain follower fetches and retries.
 #[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[serde(try_from = "raw::Follower")]
 pub struct FollowerConfig {
     pub concurrency: usize,
     pub reorg_window: u64,
     pub max_retries: u32,
+    /// `retry_base = "200ms"`; older form `retry_base_ms`.
     pub retry_base_ms: u64,
+    /// `request_timeout = "30s"`; older form `request_timeout_ms`.
     pub request_timeout_ms: u64,
 }
 
 /// One named chain (`[chains.NAME]`).
 #[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[serde(try_from = "raw::Chain")]
 pub struct ChainConfig {
-    pub rpc_url: String,
-    #[serde(default)]
-    pub ws_url: Option<String>,
+    pub rpc_url: Url,
+    pub ws_url: Option<Url>,
     pub chain_id: u64,
-    #[serde(default)]
     pub confirmations: u64,
-    #[serde(default = "default_poll_interval_ms")]
+    /// `poll_interval = "1s"`; older form `poll_interval_ms`.
     pub poll_interval_ms: u64,
-    #[serde(default = "default_max_block_range")]
     pub max_block_range: u64,
     /// How long a structural divergence may stay open before the group's documentation is
     /// itself flagged as stale (`documentation.stale`), in blocks.
-    #[serde(default = "default_documentation_grace_blocks")]
     pub documentation_grace_blocks: u64,
     /// Every this many blocks each watched contract is read again with `eth_call`, to catch a
     /// change no event announced (an upgrade, a storage write); 0 turns it off.
-    #[serde(default = "default_snapshot_interval_blocks")]
     pub snapshot_interval_blocks: u64,
     /// Records this many blocks below the head are final and enter the verifiable log; unset:
     /// the node's `finalized` block.
-    #[serde(default)]
     pub finality_depth: Option<u64>,
     /// `/readyz` fails while the follower is more than this many blocks behind the head;
     /// unset: `confirmations + 16`.
-    #[serde(default)]
     pub max_lag_blocks: Option<u64>,
     /// A block explorer's base URL (`https://etherscan.io`); the status page links each
     /// transaction to `<explorer_url>/tx/<hash>`.
-    #[serde(default)]
-    pub explorer_url: Option<String>,
+    pub explorer_url: Option<Url>,
 }
 
 impl ChainConfig {
@@ -167,39 +173,32 @@ impl ChainConfig {
     pub fn max_lag(&self) -> u64 {
         self.max_lag_blocks.unwrap_or(self.confirmations + 16)
     }
+
+    /// The explorer's base URL without a trailing `/`, for building links.
+    pub fn explorer_base(&self) -> Option<String> {
+        self.explorer_url
+            .as_ref()
+            .map(|u| u.as_str().trim_end_matches('/').to_string())
+    }
 }
 
-fn default_snapshot_interval_blocks() -> u64 {
-    50_000
-}
-
-fn default_documentation_grace_blocks() -> u64 {
-    7200
-}
-
-fn default_poll_interval_ms() -> u64 {
-    1000
-}
-
-fn default_max_block_range() -> u64 {
-    2000
-}
-
-/// Alert delivery (`[alerts]`): retries of the dispatcher and the sinks alerts go to.
+/// Alert delivery (`[alerts]`): retries of the dispatcher and the sinks alerts go to. Each
+/// duration may be given as people write it (`backoff_initial = "1s"`) or in its older form
+/// (`backoff_initial_ms = 1000`).
 #[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields, default)]
+#[serde(try_from = "raw::Alerts")]
 pub struct AlertsConfig {
     /// Attempts per delivery before it is marked dead.
     pub max_attempts: u32,
     /// The first retry waits about this long; each further one twice as long, up to the max.
     pub backoff_initial_ms: u64,
     pub backoff_max_ms: u64,
-    /// Per HTTP request.
+    /// Per HTTP request (`timeout`).
     pub timeout_ms: u64,
     /// How often the outbox is checked when no new alert wakes the dispatcher.
     pub poll_interval_ms: u64,
     /// How long a claimed delivery stays claimed; a dispatcher that dies mid-send is retried
-    /// after it. Must exceed `timeout_ms`.
+    /// after it. Must exceed `timeout`.
     pub lease_ms: u64,
     pub sinks: Vec<SinkConfig>,
 }
@@ -253,7 +252,7 @@ pub struct SinkConfig {
     /// Required for webhook, slack and discord. Slack and Discord URLs carry their own token,
     /// so only the scheme and host are ever printed.
     #[serde(default)]
-    pub url: String,
+    pub url: Option<Url>,
     /// The webhook's HMAC key; or `secret_env`, the environment variable holding it.
     #[serde(default)]
     pub secret: Option<Secret>,
@@ -279,14 +278,16 @@ impl SinkConfig {
                 .as_deref()
                 .and_then(|v| std::env::var(v).ok())
                 .filter(|v| !v.is_empty())
-                .map(Secret)
+                .map(Secret::new)
         })
     }
 }
 
 impl std::fmt::Debug for SinkConfig {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        let origin = url::Url::parse(&self.url)
+        let origin = self
+            .url
+            .as_ref()
             .map(|u| u.origin().ascii_serialization())
             .unwrap_or_default();
         f.debug_struct("SinkConfig")
@@ -324,7 +325,10 @@ impl Settings {
                 .separator("__")
                 .try_parsing(true),
         );
-        let settings: Settings = builder.build()?.try_deserialize()?;
+        let settings: Settings = builder
+            .build()?
+            .try_deserialize()
+            .map_err(ConfigError::keyed)?;
         settings.validate()?;
         Ok(settings)
     }
@@ -334,7 +338,7 @@ impl Settings {
             key,
             message: message.to_string(),
         };
-        let url = &self.database.url;
+        let url = self.database.url.expose();
         if !(url.is_empty()
             || url.starts_with("sqlite:")
             || url.starts_with("postgres://")
@@ -396,21 +400,22 @@ impl Settings {
                     "chain names use [a-z0-9_-]",
                 ));
             }
-            match url::Url::parse(&chain.rpc_url) {
-                Ok(u) if matches!(u.scheme(), "http" | "https") => {}
-                _ => return Err(invalid(key("rpc_url"), "must be an http(s):// URL")),
+            if !matches!(chain.rpc_url.scheme(), "http" | "https") {
+                return Err(invalid(key("rpc_url"), "must be an http(s):// URL"));
             }
-            if let Some(ws) = &chain.ws_url {
-                match url::Url::parse(ws) {
-                    Ok(u) if matches!(u.scheme(), "ws" | "wss") => {}
-                    _ => return Err(invalid(key("ws_url"), "must be a ws(s):// URL")),
-                }
+            if chain
+                .ws_url
+                .as_ref()
+                .is_some_and(|u| !matches!(u.scheme(), "ws" | "wss"))
+            {
+                return Err(invalid(key("ws_url"), "must be a ws(s):// URL"));
             }
-            if let Some(e) = &chain.explorer_url {
-                match url::Url::parse(e) {
-                    Ok(u) if matches!(u.scheme(), "http" | "https") => {}
-                    _ => return Err(invalid(key("explorer_url"), "must be an http(s):// URL")),
-                }
+            if chain
+                .explorer_url
+                .as_ref()
+                .is_some_and(|u| !matches!(u.scheme(), "http" | "https"))
+            {
+                return Err(invalid(key("explorer_url"), "must be an http(s):// URL"));
             }
             if chain.max_block_range == 0 {
                 return Err(invalid(key("max_block_range"), "must be at least 1"));
@@ -442,7 +447,7 @@ impl Settings {
                 self.data_dir.join("groupstate.db").display()
             )
         } else {
-            self.database.url.clone()
+            self.database.url.expose().to_string()
         }
     }
 
@@ -505,20 +510,15 @@ impl AlertsConfig {
                     format!("{} names another sink already", sink.name),
                 );
             }
-            if sink.kind == SinkKind::Log {
-                if !sink.url.is_empty() {
+            match (&sink.url, sink.kind) {
+                (Some(_), SinkKind::Log) => {
                     return invalid(key("url"), "a log sink has no URL".into());
                 }
-            } else {
-                match url::Url::parse(&sink.url) {
-                    Ok(u) if matches!(u.scheme(), "http" | "https") => {}
-                    _ if sink.url.is_empty() => {
-                        return invalid(
-                            key("url"),
-                            format!("required for a {} sink", sink.kind.as_str()),
-                        )
-                    }
-                    _ => return invalid(key("url"), "must be an http(s):// URL".into()),
+                (None, SinkKind::Log) => {}
+                (Some(u), _) if matches!(u.scheme(), "http" | "https") => {}
+                (Some(_), _) => return invalid(key("url"), "must be an http(s):// URL".into()),
+                (None, kind) => {
+                    return invalid(key("url"), format!("required for a {} sink", kind.as_str()))
                 }
             }
             match sink.kind {
@@ -536,7 +536,7 @@ impl AlertsConfig {
                                 format!("the environment variable {var} is not set"),
                             );
                         }
-                    } else if sink.resolve_secret().is_none_or(|s| s.0.is_empty()) {
+                    } else if sink.resolve_secret().is_none_or(|s| s.is_empty()) {
                         return invalid(
                             key("secret"),
                             "a webhook needs a secret (or secret_env) to sign with".into(),
@@ -551,6 +551,263 @@ impl AlertsConfig {
             }
         }
         Ok(())
+    }
+}
+
+impl ConfigError {
+    /// A deserialization error that config-rs located at a key (a wrong URL, both forms of a
+    /// duration) becomes an error naming that key, like the ones `validate` gives.
+    fn keyed(e: config::ConfigError) -> ConfigError {
+        match e {
+            config::ConfigError::At {
+                error,
+                key: Some(key),
+                ..
+            } => ConfigError::Invalid {
+                // config-rs joins an index and the field after it without a dot.
+                key: key
+                    .replace("].", "]")
+                    .replace(']', "].")
+                    .replace("].[", "][")
+                    .trim_end_matches('.')
+                    .to_string(),
+                message: error.to_string(),
+            },
+            other => ConfigError::Load(other),
+        }
+    }
+}
+
+/// The sections as written: each duration in either of its two forms (`"30s"`, or the older
+/// number of milliseconds or seconds), resolved into the settings the daemon reads.
+mod raw {
+    use std::time::Duration;
+
+    use serde::Deserialize;
+    use url::Url;
+
+    use super::{AlertsConfig, ApiConfig, ChainConfig, FollowerConfig, Secret, SinkConfig};
+
+    const MS: Duration = Duration::from_millis(1);
+    const S: Duration = Duration::from_secs(1);
+
+    /// One duration given as `name = "30s"` or in its older form `older = 30000` (in `unit`s),
+    /// in `unit`s; `default` when neither is set. Both set is an error naming both.
+    fn either(
+        name: &str,
+        human: Option<Duration>,
+        older: (&str, Option<u64>),
+        unit: Duration,
+        default: u64,
+    ) -> Result<u64, String> {
+        match (human, older.1) {
+            (Some(_), Some(_)) => Err(format!(
+                "`{name}` and `{}` (its older form) are both set; keep one",
+                older.0
+            )),
+            (Some(d), None) => {
+                let units = d.as_nanos() / unit.as_nanos();
+                if units * unit.as_nanos() != d.as_nanos() {
+                    let unit = if unit == S { "seconds" } else { "milliseconds" };
+                    return Err(format!("`{name}` must be a whole number of {unit}"));
+                }
+                u64::try_from(units).map_err(|_| format!("`{name}` is too long"))
+            }
+            (None, Some(v)) => Ok(v),
+            (None, None) => Ok(default),
+        }
+    }
+
+    #[derive(Deserialize)]
+    #[serde(deny_unknown_fields)]
+    pub(super) struct Api {
+        bind: String,
+        #[serde(default)]
+        admin_token: Secret,
+        #[serde(default, with = "humantime_serde")]
+        ready_stale: Option<Duration>,
+        ready_stale_s: Option<u64>,
+    }
+
+    impl TryFrom<Api> for ApiConfig {
+        type Error = String;
+        fn try_from(r: Api) -> Result<ApiConfig, String> {
+            Ok(ApiConfig {
+                bind: r.bind,
+                admin_token: r.admin_token,
+                ready_stale_s: either(
+                    "ready_stale",
+                    r.ready_stale,
+                    ("ready_stale_s", r.ready_stale_s),
+                    S,
+                    60,
+                )?,
+            })
+        }
+    }
+
+    #[derive(Deserialize)]
+    #[serde(deny_unknown_fields)]
+    pub(super) struct Follower {
+        concurrency: usize,
+        reorg_window: u64,
+        max_retries: u32,
+        #[serde(default, with = "humantime_serde")]
+        retry_base: Option<Duration>,
+        retry_base_ms: Option<u64>,
+        #[serde(default, with = "humantime_serde")]
+        request_timeout: Option<Duration>,
+        request_timeout_ms: Option<u64>,
+    }
+
+    impl TryFrom<Follower> for FollowerConfig {
+        type Error = String;
+        fn try_from(r: Follower) -> Result<FollowerConfig, String> {
+            Ok(FollowerConfig {
+                concurrency: r.concurrency,
+                reorg_window: r.reorg_window,
+                max_retries: r.max_retries,
+                retry_base_ms: either(
+                    "retry_base",
+                    r.retry_base,
+                    ("retry_base_ms", r.retry_base_ms),
+                    MS,
+                    200,
+                )?,
+                request_timeout_ms: either(
+                    "request_timeout",
+                    r.request_timeout,
+                    ("request_timeout_ms", r.request_timeout_ms),
+                    MS,
+                    30_000,
+                )?,
+            })
+        }
+    }
+
+    #[derive(Deserialize)]
+    #[serde(deny_unknown_fields)]
+    pub(super) struct Chain {
+        rpc_url: Url,
+        #[serde(default)]
+        ws_url: Option<Url>,
+        chain_id: u64,
+        #[serde(default)]
+        confirmations: u64,
+        #[serde(default, with = "humantime_serde")]
+        poll_interval: Option<Duration>,
+        poll_interval_ms: Option<u64>,
+        #[serde(default = "default_max_block_range")]
+        max_block_range: u64,
+        #[serde(default = "default_documentation_grace_blocks")]
+        documentation_grace_blocks: u64,
+        #[serde(default = "default_snapshot_interval_blocks")]
+        snapshot_interval_blocks: u64,
+        #[serde(default)]
+        finality_depth: Option<u64>,
+        #[serde(default)]
+        max_lag_blocks: Option<u64>,
+        #[serde(default)]
+        explorer_url: Option<Url>,
+    }
+
+    fn default_snapshot_interval_blocks() -> u64 {
+        50_000
+    }
+
+    fn default_documentation_grace_blocks() -> u64 {
+        7200
+    }
+
+    fn default_max_block_range() -> u64 {
+        2000
+    }
+
+    impl TryFrom<Chain> for ChainConfig {
+        type Error = String;
+        fn try_from(r: Chain) -> Result<ChainConfig, String> {
+            Ok(ChainConfig {
+                rpc_url: r.rpc_url,
+                ws_url: r.ws_url,
+                chain_id: r.chain_id,
+                confirmations: r.confirmations,
+                poll_interval_ms: either(
+                    "poll_interval",
+                    r.poll_interval,
+                    ("poll_interval_ms", r.poll_interval_ms),
+                    MS,
+                    1000,
+                )?,
+                max_block_range: r.max_block_range,
+                documentation_grace_blocks: r.documentation_grace_blocks,
+                snapshot_interval_blocks: r.snapshot_interval_blocks,
+                finality_depth: r.finality_depth,
+                max_lag_blocks: r.max_lag_blocks,
+                explorer_url: r.explorer_url,
+            })
+        }
+    }
+
+    #[derive(Default, Deserialize)]
+    #[serde(deny_unknown_fields, default)]
+    pub(super) struct Alerts {
+        max_attempts: Option<u32>,
+        #[serde(with = "humantime_serde")]
+        backoff_initial: Option<Duration>,
+        backoff_initial_ms: Option<u64>,
+        #[serde(with = "humantime_serde")]
+        backoff_max: Option<Duration>,
+        backoff_max_ms: Option<u64>,
+        #[serde(with = "humantime_serde")]
+        timeout: Option<Duration>,
+        timeout_ms: Option<u64>,
+        #[serde(with = "humantime_serde")]
+        poll_interval: Option<Duration>,
+        poll_interval_ms: Option<u64>,
+        #[serde(with = "humantime_serde")]
+        lease: Option<Duration>,
+        lease_ms: Option<u64>,
+        sinks: Vec<SinkConfig>,
+    }
+
+    impl TryFrom<Alerts> for AlertsConfig {
+        type Error = String;
+        fn try_from(r: Alerts) -> Result<AlertsConfig, String> {
+            let d = AlertsConfig::default();
+            Ok(AlertsConfig {
+                max_attempts: r.max_attempts.unwrap_or(d.max_attempts),
+                backoff_initial_ms: either(
+                    "backoff_initial",
+                    r.backoff_initial,
+                    ("backoff_initial_ms", r.backoff_initial_ms),
+                    MS,
+                    d.backoff_initial_ms,
+                )?,
+                backoff_max_ms: either(
+                    "backoff_max",
+                    r.backoff_max,
+                    ("backoff_max_ms", r.backoff_max_ms),
+                    MS,
+                    d.backoff_max_ms,
+                )?,
+                timeout_ms: either(
+                    "timeout",
+                    r.timeout,
+                    ("timeout_ms", r.timeout_ms),
+                    MS,
+                    d.timeout_ms,
+                )?,
+                poll_interval_ms: either(
+                    "poll_interval",
+                    r.poll_interval,
+                    ("poll_interval_ms", r.poll_interval_ms),
+                    MS,
+                    d.poll_interval_ms,
+                )?,
+                lease_ms: either("lease", r.lease, ("lease_ms", r.lease_ms), MS, d.lease_ms)?,
+                sinks: r.sinks,
+            })
+        }
     }
 }
 
@@ -667,5 +924,130 @@ mod tests {
         std::fs::write(&file, sink("kind = \"email\"\n")).unwrap();
         let err = Settings::load(Some(&file)).unwrap_err().to_string();
         assert!(err.contains("email"), "{err}");
+    }
+
+    fn load_str(toml: &str) -> Result<Settings, ConfigError> {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("c.toml");
+        std::fs::write(&file, toml).unwrap();
+        Settings::load(Some(&file))
+    }
+
+    #[test]
+    fn durations_read_as_people_write_them() {
+        let s = load_str(
+            "[follower]\nretry_base = \"1s\"\nrequest_timeout = \"2m\"\n\
+             [api]\nready_stale = \"1h 30m\"\n\
+             [chains.local]\nrpc_url = \"http://127.0.0.1:8545\"\nchain_id = 1\npoll_interval = \"250ms\"\n\
+             [alerts]\nbackoff_initial = \"2s\"\nbackoff_max = \"1h\"\ntimeout = \"5s\"\n\
+             poll_interval = \"100ms\"\nlease = \"2m\"\n",
+        )
+        .unwrap();
+        assert_eq!(
+            (s.follower.retry_base_ms, s.follower.request_timeout_ms),
+            (1000, 120_000)
+        );
+        assert_eq!(s.api.ready_stale_s, 5400);
+        assert_eq!(s.chains["local"].poll_interval_ms, 250);
+        let a = &s.alerts;
+        assert_eq!(
+            (a.backoff_initial_ms, a.backoff_max_ms, a.timeout_ms),
+            (2000, 3_600_000, 5000)
+        );
+        assert_eq!((a.poll_interval_ms, a.lease_ms), (100, 120_000));
+
+        // The older forms still load, and the built-in defaults apply when neither is given.
+        let s = load_str("[follower]\nretry_base_ms = 10\n[api]\nready_stale_s = 5\n").unwrap();
+        assert_eq!(s.follower.retry_base_ms, 10);
+        assert_eq!(s.follower.request_timeout_ms, 30_000);
+        assert_eq!(s.api.ready_stale_s, 5);
+        assert_eq!(s.chains["local"].poll_interval_ms, 1000);
+        assert_eq!(s.alerts.lease_ms, 60_000);
+    }
+
+    #[test]
+    fn both_forms_of_one_duration_are_refused_naming_both() {
+        for (toml, key, name, older) in [
+            (
+                "[follower]\nretry_base = \"1s\"\nretry_base_ms = 10\n",
+                "follower",
+                "retry_base",
+                "retry_base_ms",
+            ),
+            (
+                "[chains.local]\nrpc_url = \"http://x\"\nchain_id = 1\npoll_interval = \"1s\"\npoll_interval_ms = 5\n",
+                "chains.local",
+                "poll_interval",
+                "poll_interval_ms",
+            ),
+            (
+                "[alerts]\nlease = \"2m\"\nlease_ms = 120000\n",
+                "alerts",
+                "lease",
+                "lease_ms",
+            ),
+            (
+                "[api]\nready_stale = \"1m\"\nready_stale_s = 60\n",
+                "api",
+                "ready_stale",
+                "ready_stale_s",
+            ),
+        ] {
+            let err = load_str(toml).unwrap_err().to_string();
+            assert_eq!(
+                err,
+                format!(
+                    "configuration key `{key}`: `{name}` and `{older}` (its older form) are both set; keep one"
+                ),
+            );
+        }
+        let err = load_str("[api]\nready_stale = \"1500ms\"\n")
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("whole number of seconds"), "{err}");
+        let err = load_str("[follower]\nretry_base = \"soon\"\n")
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("follower"), "{err}");
+    }
+
+    #[test]
+    fn a_malformed_url_names_its_key() {
+        for (toml, key) in [
+            (
+                "[chains.local]\nrpc_url = \"not a url\"\nchain_id = 1\n",
+                "chains.local.rpc_url",
+            ),
+            (
+                "[chains.local]\nrpc_url = \"http://x\"\nws_url = \"::\"\nchain_id = 1\n",
+                "chains.local.ws_url",
+            ),
+            (
+                "[[alerts.sinks]]\nname = \"a\"\nkind = \"slack\"\nurl = \"hooks\"\n",
+                "alerts.sinks[0].url",
+            ),
+        ] {
+            let err = load_str(toml).unwrap_err().to_string();
+            assert!(
+                err.starts_with(&format!("configuration key `{key}`")),
+                "{toml}: {err}"
+            );
+        }
+    }
+
+    #[test]
+    fn secrets_never_print() {
+        let s = load_str(
+            "[database]\nurl = \"postgres://gs:hunter2@db.example/gs\"\n\
+             [ledger]\nsigning_key = \"PRIVATE+KEY+groupstate+00000000+AAAAsecretkeymaterial\"\n\
+             [api]\nbind = \"\"\nadmin_token = \"an-admin-token-of-some-length\"\n",
+        )
+        .unwrap();
+        let printed = format!("{s:?}");
+        for secret in ["hunter2", "secretkeymaterial", "an-admin-token"] {
+            assert!(!printed.contains(secret), "{secret} printed: {printed}");
+        }
+        assert_eq!(s.database_url(), "postgres://gs:hunter2@db.example/gs");
+        assert!(s.ledger.signing_key.expose().ends_with("secretkeymaterial"));
     }
 }

@@ -40,7 +40,7 @@ pub async fn run(
             explorers: settings
                 .chains
                 .iter()
-                .filter_map(|(name, c)| Some((name.clone(), c.explorer_url.clone()?)))
+                .filter_map(|(name, c)| Some((name.clone(), c.explorer_base()?)))
                 .collect(),
         };
         let token = cancel.child_token();

@@ -18,13 +18,16 @@
 //!                  └─► api + cli (the read side: query, state, decisions)
 //! ```
 //!
-//! Lower layers import nothing above them: `model`, `config`, `manifest` and `abi` are the
-//! vocabulary; `chain` and `store` know no policy; `decode`, `observe`, `reconcile` and
+//! Lower layers import nothing above them: `model`, `config`, `retry`, `manifest` and `abi` are
+//! the vocabulary; `chain` and `store` know no policy; `decode`, `observe`, `reconcile` and
 //! `pipeline` are pure.
 //!
 //! - [`model`]: the shared vocabulary — block refs, contract and record kinds, rules,
 //!   severities, alert events — as enums with one table of names.
-//! - [`config`]: layered settings (`config/default.toml`, `--config FILE`, `GROUPSTATE__…`).
+//! - [`config`]: layered settings (`config/default.toml`, `--config FILE`, `GROUPSTATE__…`):
+//!   durations as people write them (`"30s"`), secrets that never print, URLs parsed at load.
+//! - [`retry`]: the one retry policy (exponential backoff with jitter, `backon`) of RPC calls,
+//!   follower steps and alert deliveries.
 //! - [`manifest`]: the group state document: parse, validate with every problem by path,
 //!   normalise, hash.
 //! - [`abi`]: the contract interfaces (`sol!` bindings from `abis/`).
@@ -69,6 +72,7 @@ pub mod observe;
 pub mod pipeline;
 pub mod query;
 pub mod reconcile;
+pub mod retry;
 pub mod state;
 pub mod store;
 pub mod sync;

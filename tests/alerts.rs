@@ -155,7 +155,7 @@ fn webhook(name: &str, url: &str) -> SinkConfig {
     SinkConfig {
         name: name.into(),
         kind: SinkKind::Webhook,
-        url: url.into(),
+        url: Some(url.parse().expect("a sink URL")),
         secret: Some(Secret::new(SECRET)),
         secret_env: None,
         min_severity: Severity::Low,
@@ -415,7 +415,7 @@ async fn a_delivery_that_keeps_failing_goes_dead(backend: support::Backend) {
     let log = SinkConfig {
         name: "log".into(),
         kind: SinkKind::Log,
-        url: String::new(),
+        url: None,
         secret: None,
         secret_env: None,
         min_severity: Severity::High,

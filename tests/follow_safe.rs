@@ -596,7 +596,7 @@ async fn websocket_and_confirmations(backend: support::Backend) {
     let owners = addresses(&keys[..3]);
     let safe = safe_group(&w, "ws", SafeVersion::V141L2, 11, &owners).await;
     let mut chain = support::chain_config(&w.devnet.rpc_url(), w.devnet.chain_id());
-    chain.ws_url = Some(w.devnet.ws_url());
+    chain.ws_url = Some(w.devnet.ws_url().parse().expect("a ws URL"));
     chain.poll_interval_ms = 60_000;
     chain.confirmations = 2;
     let f = groupstate::sync::Follower::new(

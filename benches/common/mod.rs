@@ -30,8 +30,8 @@ pub fn follower_config() -> FollowerConfig {
 
 pub fn chain_config(devnet: &Devnet, ws: bool, poll_ms: u64) -> ChainConfig {
     ChainConfig {
-        rpc_url: devnet.rpc_url(),
-        ws_url: ws.then(|| devnet.ws_url()),
+        rpc_url: devnet.rpc_url().parse().expect("an RPC URL"),
+        ws_url: ws.then(|| devnet.ws_url().parse().expect("a ws URL")),
         chain_id: devnet.chain_id(),
         confirmations: 0,
         poll_interval_ms: poll_ms,

@@ -9,6 +9,7 @@ use tokio_util::sync::CancellationToken;
 
 use super::{AlertError, Sink};
 use crate::config::AlertsConfig;
+use crate::retry::Backoff;
 use crate::store::{now_ms, ClaimedDelivery, Store};
 
 /// Alerts routed per statement.
@@ -25,27 +26,25 @@ pub struct Dispatcher {
     client: reqwest::Client,
 }
 
-/// How long to wait before attempt `attempts + 1` after attempt `attempts` (≥ 1) failed:
-/// `backoff_initial_ms · 2^(attempts-1)` capped at `backoff_max_ms`, of which a random half
-/// (`jitter` in [0, 1)) so that alerts failing together do not retry together; never less
-/// than what the receiver asked for with `Retry-After`, itself capped at the max.
+/// How long to wait before attempt `attempts + 1` after attempt `attempts` (≥ 1) failed: the
+/// shared [`Backoff`] from `backoff_initial` doubling up to `backoff_max`, of which a random
+/// half (`jitter` in [0, 1)) so that alerts failing together do not retry together; never less
+/// than what the receiver asked for with `Retry-After`, itself capped at the max. The wait is
+/// stored with the delivery (the outbox outlives the process), so it is computed here, not
+/// slept.
 pub fn backoff(
     config: &AlertsConfig,
     attempts: u32,
     retry_after: Option<Duration>,
     jitter: f64,
 ) -> Duration {
-    let max = config.backoff_max_ms;
-    let exp = attempts.saturating_sub(1).min(40);
-    let base = config
-        .backoff_initial_ms
-        .saturating_mul(1u64 << exp)
-        .min(max);
-    let delay = base / 2 + ((base / 2) as f64 * jitter.clamp(0.0, 1.0)) as u64;
-    let asked = retry_after
-        .map(|d| (d.as_millis() as u64).min(max))
-        .unwrap_or(0);
-    Duration::from_millis(delay.max(asked))
+    let policy = Backoff {
+        initial: Duration::from_millis(config.backoff_initial_ms),
+        max: Duration::from_millis(config.backoff_max_ms),
+        retries: Some(config.max_attempts.saturating_sub(1) as usize),
+    };
+    let asked = retry_after.unwrap_or_default().min(policy.max);
+    policy.delay(attempts, jitter).max(asked)
 }
 
 impl Dispatcher {

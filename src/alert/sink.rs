@@ -31,7 +31,7 @@ impl Sink {
         Sink {
             name: c.name.clone(),
             kind: c.kind,
-            url: c.url.clone(),
+            url: c.url.as_ref().map(|u| u.to_string()).unwrap_or_default(),
             secret: c.resolve_secret(),
             min_severity: c.min_severity,
             groups: c.groups.clone(),

@@ -11,11 +11,13 @@ use alloy::providers::{Provider, RootProvider};
 use alloy::rpc::types::{Filter, Log};
 use alloy::sol_types::SolCall;
 use alloy::transports::{RpcError as AlloyRpcError, TransportError, TransportErrorKind};
+use backon::Retryable;
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 
 use crate::config::FollowerConfig;
 pub use crate::model::BlockRef;
+use crate::retry::Backoff;
 
 #[derive(Debug, Deserialize)]
 #[serde(rename_all = "camelCase")]
@@ -146,6 +148,17 @@ pub struct RetryPolicy {
     pub timeout: Duration,
 }
 
+impl RetryPolicy {
+    /// The shared backoff: from `base`, doubling up to 64 times `base`, `max_retries` times.
+    pub fn backoff(&self) -> Backoff {
+        Backoff {
+            initial: self.base,
+            max: self.base.saturating_mul(64),
+            retries: Some(self.max_retries as usize),
+        }
+    }
+}
+
 impl From<&FollowerConfig> for RetryPolicy {
     fn from(c: &FollowerConfig) -> Self {
         RetryPolicy {
@@ -198,32 +211,34 @@ impl Rpc {
         P: Serialize + Clone + Send + Sync + Unpin + std::fmt::Debug + 'static,
         R: DeserializeOwned + std::fmt::Debug + Send + Sync + Unpin + 'static,
     {
-        let mut attempt = 0u32;
-        loop {
-            let call = self
-                .provider
-                .raw_request::<P, R>(Cow::Borrowed(method), params.clone());
-            let err = match tokio::time::timeout(self.policy.timeout, call).await {
-                Ok(Ok(v)) => return Ok(v),
-                Ok(Err(e)) => RpcError::classify(method, e),
-                Err(_) => RpcError {
-                    method,
-                    kind: RpcErrorKind::Transient,
-                    message: format!("no answer within {:?}", self.policy.timeout),
-                },
-            };
-            if let Some(o) = &self.observer {
-                o.failed(method, err.kind);
+        let attempt = || {
+            let params = params.clone();
+            async move {
+                let call = self
+                    .provider
+                    .raw_request::<P, R>(Cow::Borrowed(method), params);
+                let err = match tokio::time::timeout(self.policy.timeout, call).await {
+                    Ok(Ok(v)) => return Ok(v),
+                    Ok(Err(e)) => RpcError::classify(method, e),
+                    Err(_) => RpcError {
+                        method,
+                        kind: RpcErrorKind::Transient,
+                        message: format!("no answer within {:?}", self.policy.timeout),
+                    },
+                };
+                if let Some(o) = &self.observer {
+                    o.failed(method, err.kind);
+                }
+                Err(err)
             }
-            if !err.is_retryable() || attempt >= self.policy.max_retries {
-                return Err(err);
-            }
-            let backoff = self.policy.base.saturating_mul(1 << attempt.min(6));
-            let jitter = rand::random::<f64>() * 0.5 + 0.75;
-            tracing::debug!(%err, attempt, "transient RPC failure; retrying");
-            tokio::time::sleep(backoff.mul_f64(jitter)).await;
-            attempt += 1;
-        }
+        };
+        attempt
+            .retry(self.policy.backoff().builder())
+            .when(RpcError::is_retryable)
+            .notify(|err, wait| {
+                tracing::debug!(%err, retry_in_ms = wait.as_millis() as u64, "transient RPC failure; retrying")
+            })
+            .await
     }
 
     pub async fn chain_id(&self) -> Result<u64, RpcError> {

@@ -61,8 +61,8 @@ pub async fn run(settings: Settings) -> anyhow::Result<()> {
     );
 
     let chain = ChainConfig {
-        rpc_url: devnet.rpc_url(),
-        ws_url: Some(devnet.ws_url()),
+        rpc_url: devnet.rpc_url().parse()?,
+        ws_url: Some(devnet.ws_url().parse()?),
         chain_id: devnet.chain_id(),
         confirmations: 0,
         poll_interval_ms: 200,
@@ -93,7 +93,7 @@ pub async fn run(settings: Settings) -> anyhow::Result<()> {
         sinks: vec![SinkConfig {
             name: "operators".into(),
             kind: SinkKind::Webhook,
-            url: receiver.url.clone(),
+            url: Some(receiver.url.parse()?),
             secret: Some(Secret::new(DEMO_SECRET)),
             secret_env: None,
             min_severity: Severity::Medium,

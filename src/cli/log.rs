@@ -88,7 +88,7 @@ fn log_chain(settings: &Settings, log: Option<String>) -> anyhow::Result<String>
 /// This daemon's verifier key, without generating a key that does not exist yet.
 fn own_verifier(settings: &Settings) -> anyhow::Result<VerifierKey> {
     if !settings.ledger.signing_key.is_empty() {
-        return Ok(SigningKey::parse(settings.ledger.signing_key.trim())?.verifier());
+        return Ok(SigningKey::parse(settings.ledger.signing_key.expose().trim())?.verifier());
     }
     let path = settings.data_dir.join("ledger.key");
     if !path.exists() {
@@ -236,7 +236,7 @@ pub async fn verify_command(settings: &Settings, args: VerifyArgs) -> anyhow::Re
         let cfg = settings
             .chain(&chain)
             .with_context(|| format!("--chain: chain {chain} is not configured"))?;
-        let url = args.rpc.clone().unwrap_or(cfg.rpc_url.clone());
+        let url = args.rpc.clone().unwrap_or_else(|| cfg.rpc_url.to_string());
         let rpc = Rpc::new(&url, RetryPolicy::from(&settings.follower))?;
         let (found, confirmed) =
             verify::check_chain(&rpc, cfg.chain_id, &live, &voided, 16).await?;

@@ -238,7 +238,7 @@ async fn manifest_check(
     }
     let cfg = settings.chain(&m.chain)?;
     let rpc = crate::chain::rpc::Rpc::new(
-        &cfg.rpc_url,
+        cfg.rpc_url.as_str(),
         crate::chain::rpc::RetryPolicy::from(&settings.follower),
     )?;
     let head = rpc.head().await?;

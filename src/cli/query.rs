@@ -184,7 +184,7 @@ pub async fn status(settings: &Settings, json: bool) -> anyhow::Result<()> {
     let mut chains = Vec::new();
     for (name, chain) in &settings.chains {
         let policy = RetryPolicy::from(&settings.follower);
-        let head = match Rpc::new(&chain.rpc_url, policy) {
+        let head = match Rpc::new(chain.rpc_url.as_str(), policy) {
             Ok(rpc) => rpc.head().await.map_err(|e| e.to_string()),
             Err(e) => Err(e.to_string()),
         };

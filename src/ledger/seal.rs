@@ -54,7 +54,9 @@ impl LogSigner {
     /// directory, generated (and logged with its verifier key) on first start.
     pub fn key(settings: &Settings) -> Result<SigningKey, LedgerError> {
         if !settings.ledger.signing_key.is_empty() {
-            return Ok(SigningKey::parse(settings.ledger.signing_key.trim())?);
+            return Ok(SigningKey::parse(
+                settings.ledger.signing_key.expose().trim(),
+            )?);
         }
         let path = settings.data_dir.join("ledger.key");
         let (key, generated) = SigningKey::load_or_generate(&path, &settings.ledger.origin)?;
@@ -417,7 +419,7 @@ mod tests {
     fn settings(dir: &std::path::Path, signing_key: &str) -> Settings {
         let mut s = Settings::load(None).unwrap();
         s.data_dir = dir.to_path_buf();
-        s.ledger.signing_key = signing_key.to_string();
+        s.ledger.signing_key = crate::config::Secret::new(signing_key);
         s
     }
 

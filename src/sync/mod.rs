@@ -28,6 +28,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use alloy::primitives::B256;
+use backon::Retryable;
 use futures::StreamExt;
 use tokio_util::sync::CancellationToken;
 
@@ -38,6 +39,7 @@ use crate::decode::{catalog_topics, DecodeError};
 use crate::ledger::{self, LedgerError, LogSigner};
 use crate::metrics::ChainMetrics;
 use crate::pipeline::{ChainParams, GroupPrior, LoadError, Needs};
+use crate::retry::Backoff;
 use crate::store::{GroupRow, Store, StoreError};
 use reorg::Fork;
 
@@ -156,12 +158,13 @@ impl Follower {
         settings: FollowerConfig,
         store: Store,
     ) -> Result<Follower, FollowerError> {
-        let rpc = Rpc::new(&chain.rpc_url, RetryPolicy::from(&settings)).map_err(|source| {
-            FollowerError::Rpc {
-                chain: name.to_string(),
-                source,
-            }
-        })?;
+        let rpc =
+            Rpc::new(chain.rpc_url.as_str(), RetryPolicy::from(&settings)).map_err(|source| {
+                FollowerError::Rpc {
+                    chain: name.to_string(),
+                    source,
+                }
+            })?;
         Ok(Follower {
             name: name.to_string(),
             range: AdaptiveRange::new(chain.max_block_range),
@@ -238,32 +241,31 @@ impl Follower {
         }
         let mut heads = self.subscribe_heads().await;
         let poll = Duration::from_millis(self.chain.poll_interval_ms);
-        let mut failures = 0u32;
+        // A step that fails for a reason worth retrying is retried until it succeeds or the
+        // follower is cancelled, from one poll interval up to ten.
+        let backoff = Backoff {
+            initial: poll,
+            max: poll.saturating_mul(10),
+            retries: None,
+        };
         loop {
             if cancel.is_cancelled() {
                 return Ok(());
             }
             // Cancelling drops the step wherever it waits: a commit already handed to the
             // writer task completes or, if the process ends first, rolls back as a whole.
+            let step = (|| self.step())
+                .retry(backoff.builder())
+                .when(FollowerError::is_retryable)
+                .notify(|e, wait| {
+                    tracing::warn!(error = %e, retry_in_ms = wait.as_millis() as u64, "follower step failed; retrying")
+                });
             let step = tokio::select! {
                 _ = cancel.cancelled() => return Ok(()),
-                r = self.step() => r,
+                r = step => r,
             };
             let busy = match step {
-                Ok(o) => {
-                    failures = 0;
-                    o.advanced > 0 || o.catching_up || o.reorged
-                }
-                Err(e) if e.is_retryable() => {
-                    failures += 1;
-                    tracing::warn!(error = %e, failures, "follower step failed; retrying");
-                    let backoff = poll.saturating_mul(failures.min(10));
-                    tokio::select! {
-                        _ = cancel.cancelled() => return Ok(()),
-                        _ = tokio::time::sleep(backoff) => {}
-                    }
-                    continue;
-                }
+                Ok(o) => o.advanced > 0 || o.catching_up || o.reorged,
                 Err(e) => return Err(e),
             };
             if busy {
@@ -281,7 +283,7 @@ impl Follower {
     /// Subscribes to new heads when `ws_url` is set; polling otherwise (or if it fails).
     async fn subscribe_heads(&self) -> Option<futures::stream::BoxStream<'static, ()>> {
         let url = self.chain.ws_url.as_ref()?;
-        match crate::chain::rpc::subscribe_heads(url).await {
+        match crate::chain::rpc::subscribe_heads(url.as_str()).await {
             Ok(s) => Some(s),
             Err(e) => {
                 tracing::warn!(error = %e, "WebSocket subscription failed; polling instead");

@@ -111,7 +111,7 @@ pub fn follower_config() -> FollowerConfig {
 
 pub fn chain_config(rpc_url: &str, chain_id: u64) -> ChainConfig {
     ChainConfig {
-        rpc_url: rpc_url.to_string(),
+        rpc_url: rpc_url.parse().expect("an RPC URL"),
         ws_url: None,
         chain_id,
         confirmations: 0,
