@@ -374,3 +374,136 @@ async fn status_page(backend: support::Backend) {
 }
 
 on_both_backends!(status_page_in_chromium, status_page);
+
+/// Markup, both quotes and an ampersand, as a group (or anyone) can write them.
+const HOSTILE: &str = "Fish & \"chips\" 'n' <script>alert(1)</script> &amp; </td>";
+
+/// A group that puts markup, quotes and ampersands in every free text the page shows (its
+/// manifest's name and purpose; a proposal's description; a divergence's item, expected and
+/// observed values and acknowledgement note; the checkpoint's note) gets them shown as text:
+/// escaped in the served HTML, never markup. No browser needed: the HTML says it all.
+async fn hostile_text_is_escaped(backend: support::Backend) {
+    use groupstate::model::Rule;
+    use support::writes;
+    use tower::ServiceExt;
+
+    let db = support::TestDb::new(backend).await;
+    let store = db.store().await;
+    let text = |label: &str| format!("{label} {HOSTILE}");
+    // A JSON string is a YAML double-quoted scalar.
+    let yaml_text = |label: &str| serde_json::to_string(&text(label)).unwrap();
+    let yaml = support::safe_manifest(
+        "river-guild",
+        0,
+        &[(Address::repeat_byte(0xaa), vec![Address::repeat_byte(1)], 1)],
+    )
+    .replace(
+        "name: Test river-guild",
+        &format!("name: {}", yaml_text("Name")),
+    )
+    .replace(
+        "purpose: Testing.",
+        &format!("purpose: {}", yaml_text("Purpose")),
+    );
+    let manifest = Manifest::parse(&yaml).unwrap();
+    assert_eq!(manifest.name, text("Name"));
+    store.add_group(&manifest).await.unwrap();
+
+    let mut open = writes::divergence("river-guild", 0, Rule::SafeOwnerUndeclared, 5);
+    open.item = text("Item");
+    open.expected = text("Expected");
+    open.observed = text("Observed");
+    writes::open(&store, open).await;
+    let acked = writes::open_at(&store, "river-guild", 6).await;
+    store
+        .acknowledge_divergence("river-guild", acked, &text("Note"), None)
+        .await
+        .unwrap();
+    writes::records(
+        &store,
+        vec![groupstate::store::RecordRow {
+            group_id: "river-guild".into(),
+            chain_id: 31337,
+            block_number: 7,
+            block_hash: format!("0x{:064x}", 7),
+            block_timestamp: Some(1_700_000_000),
+            tx_hash: format!("0x{:064x}", 70),
+            tx_index: 0,
+            log_index: 0,
+            address: Address::repeat_byte(0xcc).to_checksum(None),
+            kind: "governor.proposal_created".into(),
+            category: "decision".into(),
+            fields: json!({
+                "proposal_id": "1",
+                "proposer": Address::repeat_byte(1).to_checksum(None),
+                "description": format!("{}\nsecond line", text("Description")),
+            })
+            .to_string(),
+            topics: "[]".into(),
+            data: "0x".into(),
+            manifest_hash: None,
+        }],
+    )
+    .await;
+    store
+        .insert_checkpoint(
+            "local",
+            1,
+            &alloy::primitives::B256::repeat_byte(7),
+            &text("Checkpoint"),
+        )
+        .await
+        .unwrap();
+
+    let app = groupstate::api::router(groupstate::api::ApiState::new(
+        store.clone(),
+        vec!["local".into()],
+    ));
+    let response = app
+        .oneshot(
+            axum::http::Request::get("/groups/river-guild")
+                .body(axum::body::Body::empty())
+                .unwrap(),
+        )
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    let body = axum::body::to_bytes(response.into_body(), usize::MAX)
+        .await
+        .unwrap();
+    let html = String::from_utf8(body.to_vec()).unwrap();
+
+    assert!(!html.contains("<script"), "a script got through:\n{html}");
+    assert!(!html.contains("\"chips\""), "a quote got through:\n{html}");
+    assert!(!html.contains("& \""), "an ampersand got through:\n{html}");
+    // The title too: it is read before the body.
+    assert!(
+        html.contains("<title>Name Fish &amp; &quot;chips&quot; 'n' &lt;script&gt;"),
+        "{html}"
+    );
+    let shown = visible_text(&html);
+    for label in [
+        "Name",
+        "Purpose",
+        "Item",
+        "Expected",
+        "Observed",
+        "Note",
+        "Description",
+        "Checkpoint",
+    ] {
+        let expected = text(label);
+        assert!(
+            shown.contains(&expected),
+            "`{expected}` is not shown as written:\n{shown}\n\nin\n{html}"
+        );
+        let escaped = expected
+            .replace('&', "&amp;")
+            .replace('<', "&lt;")
+            .replace('>', "&gt;")
+            .replace('"', "&quot;");
+        assert!(html.contains(&escaped), "`{escaped}` is not in\n{html}");
+    }
+}
+
+on_both_backends!(hostile_text_on_the_page, hostile_text_is_escaped);

@@ -3,16 +3,19 @@
 //! declared beside observed structure with every disagreement marked, open divergences, recent
 //! decisions linked to their evidence, the latest log checkpoint, and how fresh all of it is.
 //!
-//! Invariant: every interpolated value goes through [`Html::text`] (or [`Html::attr`]), which
-//! escapes `& < > " '`: names, purposes and observed values come from manifests and the chain,
-//! and are treated as hostile. The page makes a fixed number of queries whatever the group
-//! holds, and every list on it is bounded.
-
+//! Invariant: the HTML comes from compiled maud templates, which escape every value they are
+//! given (`& < > "`, attributes always double-quoted): names, purposes and observed values come
+//! from manifests and the chain, and are treated as hostile. The page makes a fixed number of
+//! queries whatever the group holds, and every list on it is bounded.
 //!
 //! - this file: the route and the page's data, read side by side;
-//! - [`render`]: the HTML, escaped value by value.
+//! - [`view`]: what the page computes from that data (counts, rows, links, times), no markup;
+//! - [`render`]: the templates, one per section.
 
+#[cfg(test)]
+mod fixture;
 mod render;
+mod view;
 
 use std::time::Instant;
 
@@ -22,8 +25,9 @@ use axum::response::Response;
 use axum::routing::get;
 use axum::Router;
 
+pub use render::render;
 use render::{error_page, html_response};
-pub use render::{escape, render, utc, Html};
+pub use view::utc;
 
 use super::{ApiError, ApiState};
 use crate::decisions::{recent_decisions, Decision};
