@@ -108,19 +108,19 @@ pub struct RecordQuery {
     pub category: Option<String>,
     /// First block, inclusive
     #[arg(long)]
-    #[param(value_type = Option<u64>, maximum = 9223372036854775807_i64)]
+    #[param(value_type = Option<u64>)]
     pub from_block: Option<String>,
     /// Last block, inclusive
     #[arg(long)]
-    #[param(value_type = Option<u64>, maximum = 9223372036854775807_i64)]
+    #[param(value_type = Option<u64>)]
     pub to_block: Option<String>,
     /// Earliest block timestamp (unix seconds), inclusive
     #[arg(long)]
-    #[param(value_type = Option<u64>, maximum = 9223372036854775807_i64)]
+    #[param(value_type = Option<u64>)]
     pub from_time: Option<String>,
     /// Latest block timestamp (unix seconds), inclusive
     #[arg(long)]
-    #[param(value_type = Option<u64>, maximum = 9223372036854775807_i64)]
+    #[param(value_type = Option<u64>)]
     pub to_time: Option<String>,
     /// asc (default) | desc
     #[arg(long)]
@@ -415,7 +415,8 @@ impl ConsistencyQuery {
     }
 }
 
-fn u64_param(name: &str, value: Option<&str>) -> Result<Option<u64>, ParamError> {
+/// A non-negative integer.
+fn parse_u64(name: &str, value: Option<&str>) -> Result<Option<u64>, ParamError> {
     value
         .map(|v| {
             v.parse::<u64>()
@@ -424,20 +425,25 @@ fn u64_param(name: &str, value: Option<&str>) -> Result<Option<u64>, ParamError>
         .transpose()
 }
 
+/// A block, a timestamp or a log position: a non-negative integer that fits the database's
+/// signed 64 bits (the document's `int64`).
+fn u64_param(name: &str, value: Option<&str>) -> Result<Option<u64>, ParamError> {
+    match parse_u64(name, value)? {
+        Some(v) if v > i64::MAX as u64 => Err(ParamError::new(name, "is too large")),
+        v => Ok(v),
+    }
+}
+
 fn required<T>(name: &str, value: Option<T>) -> Result<T, ParamError> {
     value.ok_or_else(|| ParamError::new(name, "is required"))
 }
 
-/// A block or a timestamp: a non-negative integer that fits the database's signed 64 bits.
 fn block_or_time(name: &str, value: Option<&str>) -> Result<Option<i64>, ParamError> {
-    match u64_param(name, value)? {
-        Some(v) if v > i64::MAX as u64 => Err(ParamError::new(name, "is too large")),
-        v => Ok(v.map(|v| v as i64)),
-    }
+    Ok(u64_param(name, value)?.map(|v| v as i64))
 }
 
 fn limit(value: Option<&str>) -> Result<i64, ParamError> {
-    match u64_param("limit", value)? {
+    match parse_u64("limit", value)? {
         None => Ok(DEFAULT_LIMIT),
         Some(n) if n >= 1 && n <= MAX_LIMIT as u64 => Ok(n as i64),
         Some(_) => Err(ParamError::new(
@@ -888,6 +894,13 @@ mod tests {
         check::<EntriesQuery>("entries", "start", "end", |q| q.range().map(drop));
         check::<InclusionQuery>("inclusion", "size", "index", |q| q.position().map(drop));
         check::<ConsistencyQuery>("consistency", "to", "from", |q| q.sizes().map(drop));
+        // Above the signed 64 bits the document promises: refused, not wrapped.
+        for q in ["start=9223372036854775808", "end=18446744073709551615"] {
+            let e = parse_query::<EntriesQuery>(Some(q)).unwrap().range();
+            assert_eq!(e.unwrap_err().problem, "is too large", "{q}");
+        }
+        let q = parse_query::<UpdateQuery>(Some("effective_block=9223372036854775808")).unwrap();
+        assert_eq!(q.effective_block().unwrap_err().problem, "is too large");
         // Required values are named when missing.
         let e = parse_query::<InclusionQuery>(None).unwrap().position();
         assert_eq!(e.unwrap_err().to_string(), "parameter `index`: is required");

@@ -64,6 +64,7 @@ pub async fn list_divergences(
 #[serde(deny_unknown_fields)]
 pub struct Ack {
     /// Why the divergence is accepted for now (1 to 2000 characters).
+    #[schema(min_length = 1, max_length = 2000)]
     pub note: String,
     /// The block hash the divergence opened at, as you saw it: if a reorg replaced the
     /// divergence under this number, the acknowledgement is refused with `conflict`.
@@ -77,7 +78,7 @@ const MAX_NOTE: usize = 2000;
 /// still resolve it) but is marked acknowledged. Admin.
 #[utoipa::path(post, path = "/v1/groups/{id}/divergences/{n}/ack", tag = "records",
     params(("id" = String, Path, description = "The group's id"),
-           ("n" = u64, Path, description = "The divergence's number within the group")),
+           ("n" = u32, Path, description = "The divergence's number within the group")),
     request_body = Ack,
     security(("admin" = [])),
     responses((status = 200, body = Divergence),
