@@ -8,8 +8,8 @@ use axum::{Json, Router};
 use serde::Serialize;
 use utoipa::ToSchema;
 
-use super::{ApiError, ApiPath, ApiState, Params};
-use crate::query::{alert_filter, alerts_page, AlertPage};
+use super::{ApiError, ApiPath, ApiQuery, ApiState};
+use crate::query::{alerts_page, parse_query, AlertPage, AlertQuery, NoParams};
 use crate::store::StoreError;
 
 pub fn routes() -> Router<ApiState> {
@@ -21,18 +21,14 @@ pub fn routes() -> Router<ApiState> {
 /// Alerts of divergences opened, resolved, retracted or reopened, with each sink's delivery
 /// state (pending, delivered, dead), newest first.
 #[utoipa::path(get, path = "/v1/alerts", tag = "alerts",
-    params(("group" = Option<String>, Query, description = "Only this group's alerts"),
-           ("status" = Option<String>, Query, description = "Alerts with a delivery in this state: pending | delivered | dead"),
-           ("event" = Option<String>, Query, description = "opened | resolved | retracted | reopened"),
-           ("limit" = Option<u64>, Query, description = "1..=1000, default 100"),
-           ("cursor" = Option<String>, Query, description = "`next_cursor` of the previous page")),
+    params(AlertQuery),
     responses((status = 200, body = AlertPage),
               (status = 400, description = "`bad_parameter`, naming it", body = super::openapi::ErrorBody)))]
 pub async fn list_alerts(
     State(state): State<ApiState>,
-    RawQuery(q): RawQuery,
+    ApiQuery(q): ApiQuery<AlertQuery>,
 ) -> Result<Json<AlertPage>, ApiError> {
-    let filter = alert_filter(&Params::from_query(q.as_deref())?)?;
+    let filter = q.filter()?;
     Ok(Json(alerts_page(&state.store, &filter).await?))
 }
 
@@ -58,7 +54,7 @@ pub async fn retry_alert(
     RawQuery(q): RawQuery,
 ) -> Result<Json<Retried>, ApiError> {
     state.require_admin(&headers)?;
-    Params::from_query(q.as_deref())?.only(&[])?;
+    parse_query::<NoParams>(q.as_deref())?;
     match state.store.retry_alert(&key).await {
         Ok(rearmed) => Ok(Json(Retried { key, rearmed })),
         Err(StoreError::NotFound(_)) => Err(ApiError {

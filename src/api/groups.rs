@@ -6,9 +6,11 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::routing::get;
 use axum::{Json, Router};
 
-use super::{ApiBody, ApiError, ApiPath, ApiState, Params};
+use super::{ApiBody, ApiError, ApiPath, ApiQuery, ApiState};
 use crate::manifest::Manifest;
-use crate::query::{group_detail, group_list, GroupDetail, GroupList};
+use crate::query::{
+    group_detail, group_list, parse_query, GroupDetail, GroupList, NoParams, UpdateQuery,
+};
 use crate::state::{group_state, GroupState};
 use crate::store::{GroupRow, ManifestVersion};
 
@@ -36,9 +38,8 @@ pub(super) async fn load_group(
     responses((status = 200, body = GroupList)))]
 pub async fn list_groups(
     State(state): State<ApiState>,
-    RawQuery(q): RawQuery,
+    ApiQuery(NoParams {}): ApiQuery<NoParams>,
 ) -> Result<Json<GroupList>, ApiError> {
-    Params::from_query(q.as_deref())?.only(&[])?;
     Ok(Json(group_list(&state.store).await?))
 }
 
@@ -50,9 +51,8 @@ pub async fn list_groups(
 pub async fn show_group(
     State(state): State<ApiState>,
     ApiPath(id): ApiPath<String>,
-    RawQuery(q): RawQuery,
+    ApiQuery(NoParams {}): ApiQuery<NoParams>,
 ) -> Result<Json<GroupDetail>, ApiError> {
-    Params::from_query(q.as_deref())?.only(&[])?;
     let (group, versions) = load_group(&state, &id).await?;
     group_detail(&group, &versions)
         .map(Json)
@@ -100,7 +100,7 @@ pub async fn register_group(
     ApiBody(body): ApiBody,
 ) -> Result<(StatusCode, Json<GroupDetail>), ApiError> {
     state.require_admin(&headers)?;
-    Params::from_query(q.as_deref())?.only(&[])?;
+    parse_query::<NoParams>(q.as_deref())?;
     let manifest = manifest_of(&state, &body)?;
     state.store.add_group(&manifest).await?;
     let (group, versions) = load_group(&state, &manifest.id).await?;
@@ -114,7 +114,7 @@ pub async fn register_group(
 /// first block the group has not processed). Admin.
 #[utoipa::path(put, path = "/v1/groups/{id}", tag = "groups",
     params(("id" = String, Path, description = "The group's id; must match the manifest's"),
-           ("effective_block" = Option<u64>, Query, description = "First block the version is in force at")),
+           UpdateQuery),
     request_body(content = String, content_type = "application/yaml",
                  description = "The new manifest, YAML or JSON"),
     security(("admin" = [])),
@@ -133,9 +133,7 @@ pub async fn update_group(
     ApiBody(body): ApiBody,
 ) -> Result<Json<GroupDetail>, ApiError> {
     state.require_admin(&headers)?;
-    let params = Params::from_query(q.as_deref())?;
-    params.only(&["effective_block"])?;
-    let effective_block = params.optional_u64("effective_block")?;
+    let effective_block = parse_query::<UpdateQuery>(q.as_deref())?.effective_block()?;
     let manifest = manifest_of(&state, &body)?;
     if manifest.id != id {
         return Err(ApiError {
@@ -169,9 +167,8 @@ pub async fn update_group(
 pub async fn show_state(
     State(state): State<ApiState>,
     ApiPath(id): ApiPath<String>,
-    RawQuery(q): RawQuery,
+    ApiQuery(NoParams {}): ApiQuery<NoParams>,
 ) -> Result<Json<GroupState>, ApiError> {
-    Params::from_query(q.as_deref())?.only(&[])?;
     let (group, versions) = load_group(&state, &id).await?;
     Ok(Json(group_state(&state.store, &group, &versions).await?))
 }

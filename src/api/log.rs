@@ -1,15 +1,16 @@
 //! `/v1/log/…`: the latest signed checkpoint, pages of entries, inclusion and consistency
 //! proofs of a chain's log (`?chain=NAME`, optional when one chain is configured).
 
-use axum::extract::{RawQuery, State};
+use axum::extract::State;
 use axum::routing::get;
 use axum::{Json, Router};
 use serde::Serialize;
 use serde_json::Value;
 use utoipa::ToSchema;
 
-use super::{ApiError, ApiState, Params};
+use super::{ApiError, ApiQuery, ApiState};
 use crate::ledger::proofs::{self, ConsistencyProof, InclusionProof};
+use crate::query::{CheckpointQuery, ConsistencyQuery, EntriesQuery, InclusionQuery};
 
 pub fn routes() -> Router<ApiState> {
     Router::new()
@@ -20,9 +21,9 @@ pub fn routes() -> Router<ApiState> {
 }
 
 /// The chain a request is about.
-fn chain(state: &ApiState, params: &Params) -> Result<String, ApiError> {
-    match params.0.get("chain") {
-        Some(c) if state.chains.contains(c) => Ok(c.clone()),
+fn chain(state: &ApiState, given: Option<&str>) -> Result<String, ApiError> {
+    match given {
+        Some(c) if state.chains.iter().any(|k| k == c) => Ok(c.to_string()),
         Some(_) => Err(ApiError::bad_parameter(
             "chain",
             format!("unknown chain (known: {})", state.chains.join(", ")),
@@ -50,17 +51,15 @@ pub struct CheckpointView {
 
 /// The latest signed checkpoint of a chain's log.
 #[utoipa::path(get, path = "/v1/log/checkpoint", tag = "log",
-    params(("chain" = Option<String>, Query, description = "Required when several chains are configured")),
+    params(CheckpointQuery),
     responses((status = 200, body = CheckpointView),
               (status = 400, description = "`bad_parameter`", body = super::openapi::ErrorBody),
               (status = 404, description = "`no_checkpoint`", body = super::openapi::ErrorBody)))]
 pub async fn checkpoint(
     State(state): State<ApiState>,
-    RawQuery(q): RawQuery,
+    ApiQuery(q): ApiQuery<CheckpointQuery>,
 ) -> Result<Json<CheckpointView>, ApiError> {
-    let params = Params::from_query(q.as_deref())?;
-    params.only(&["chain"])?;
-    let chain = chain(&state, &params)?;
+    let chain = chain(&state, q.chain.as_deref())?;
     let Some(c) = state.store.latest_checkpoint(&chain).await? else {
         return Err(ApiError::not_found(
             "no_checkpoint",
@@ -100,20 +99,15 @@ pub struct EntriesView {
 
 /// A page of the log's entries (at most 1000).
 #[utoipa::path(get, path = "/v1/log/entries", tag = "log",
-    params(("chain" = Option<String>, Query, description = "Required when several chains are configured"),
-           ("start" = Option<u64>, Query, description = "First index, default 0"),
-           ("end" = Option<u64>, Query, description = "One past the last index")),
+    params(EntriesQuery),
     responses((status = 200, body = EntriesView),
               (status = 400, description = "`bad_parameter`, `out_of_range`", body = super::openapi::ErrorBody)))]
 pub async fn entries(
     State(state): State<ApiState>,
-    RawQuery(q): RawQuery,
+    ApiQuery(q): ApiQuery<EntriesQuery>,
 ) -> Result<Json<EntriesView>, ApiError> {
-    let params = Params::from_query(q.as_deref())?;
-    params.only(&["chain", "start", "end"])?;
-    let chain = chain(&state, &params)?;
-    let start = params.optional_u64("start")?.unwrap_or(0);
-    let end = params.optional_u64("end")?;
+    let chain = chain(&state, q.chain.as_deref())?;
+    let (start, end) = q.range()?;
     let size = state.store.log_size(&chain).await?;
     let page = proofs::entries(&state.store, &chain, start, end).await?;
     let entries: Vec<EntryView> = page
@@ -143,20 +137,15 @@ pub struct InclusionView {
 /// The audit path of entry `index` in the tree of `size` entries (default: the latest
 /// checkpoint's).
 #[utoipa::path(get, path = "/v1/log/proof/inclusion", tag = "log",
-    params(("chain" = Option<String>, Query, description = "Required when several chains are configured"),
-           ("index" = u64, Query, description = "The entry"),
-           ("size" = Option<u64>, Query, description = "The tree size to prove against")),
+    params(InclusionQuery),
     responses((status = 200, body = InclusionView),
               (status = 400, description = "`bad_parameter`, `out_of_range`", body = super::openapi::ErrorBody)))]
 pub async fn inclusion(
     State(state): State<ApiState>,
-    RawQuery(q): RawQuery,
+    ApiQuery(q): ApiQuery<InclusionQuery>,
 ) -> Result<Json<InclusionView>, ApiError> {
-    let params = Params::from_query(q.as_deref())?;
-    params.only(&["chain", "index", "size"])?;
-    let chain = chain(&state, &params)?;
-    let index = params.required_u64("index")?;
-    let size = params.optional_u64("size")?;
+    let chain = chain(&state, q.chain.as_deref())?;
+    let (index, size) = q.position()?;
     let proof = proofs::inclusion(&state.store, &chain, index, size).await?;
     Ok(Json(InclusionView { chain, proof }))
 }
@@ -170,20 +159,15 @@ pub struct ConsistencyView {
 /// Proves the tree of `to` entries (default: the latest checkpoint's) extends the tree of
 /// `from` entries.
 #[utoipa::path(get, path = "/v1/log/proof/consistency", tag = "log",
-    params(("chain" = Option<String>, Query, description = "Required when several chains are configured"),
-           ("from" = u64, Query, description = "The older tree size"),
-           ("to" = Option<u64>, Query, description = "The newer tree size")),
+    params(ConsistencyQuery),
     responses((status = 200, body = ConsistencyView),
               (status = 400, description = "`bad_parameter`, `out_of_range`", body = super::openapi::ErrorBody)))]
 pub async fn consistency(
     State(state): State<ApiState>,
-    RawQuery(q): RawQuery,
+    ApiQuery(q): ApiQuery<ConsistencyQuery>,
 ) -> Result<Json<ConsistencyView>, ApiError> {
-    let params = Params::from_query(q.as_deref())?;
-    params.only(&["chain", "from", "to"])?;
-    let chain = chain(&state, &params)?;
-    let from = params.required_u64("from")?;
-    let to = params.optional_u64("to")?;
+    let chain = chain(&state, q.chain.as_deref())?;
+    let (from, to) = q.sizes()?;
     let proof = proofs::consistency(&state.store, &chain, from, to).await?;
     Ok(Json(ConsistencyView { chain, proof }))
 }

@@ -38,13 +38,11 @@ use axum::routing::get;
 use axum::{Json, Router};
 use tokio_util::sync::CancellationToken;
 
-pub use crate::query::Params;
-
 use crate::config::Secret;
 use crate::ledger::note::VerifierKey;
 use crate::ledger::LedgerError;
 use crate::metrics::Metrics;
-use crate::query::ParamError;
+use crate::query::{parse_query, ParamError};
 use crate::store::{Store, StoreError};
 
 /// What every handler can reach.
@@ -230,6 +228,18 @@ impl<S: Send + Sync, T: serde::de::DeserializeOwned + Send> FromRequestParts<S> 
             Ok(Path(v)) => Ok(ApiPath(v)),
             Err(e) => Err(ApiError::bad_parameter("path", e.body_text())),
         }
+    }
+}
+
+/// A route's query parameters: a parameter struct of [`crate::query`], read by
+/// [`parse_query`], so an unknown, repeated or malformed parameter is a JSON 400 naming it.
+pub struct ApiQuery<T>(pub T);
+
+impl<S: Send + Sync, T: serde::de::DeserializeOwned + Send> FromRequestParts<S> for ApiQuery<T> {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, ApiError> {
+        Ok(ApiQuery(parse_query(parts.uri.query())?))
     }
 }
 

@@ -88,3 +88,169 @@ pub fn document_value() -> serde_json::Value {
 pub async fn document() -> Json<serde_json::Value> {
     Json(document_value())
 }
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeSet;
+
+    use serde_aux::serde_introspection::serde_introspect;
+
+    use super::*;
+    use crate::query::{
+        parse_query, AlertQuery, CheckpointQuery, ConsistencyQuery, DivergenceQuery, EntriesQuery,
+        InclusionQuery, NoParams, ParamError, RecordQuery, UpdateQuery,
+    };
+
+    /// Reads a query string and checks it as the route does (without the state a route needs).
+    type Check = fn(Option<&str>) -> Result<(), ParamError>;
+
+    /// Every documented operation, with the fields of the struct its query string is read into
+    /// and its check.
+    fn operations() -> Vec<(&'static str, &'static str, &'static [&'static str], Check)> {
+        let none = serde_introspect::<NoParams>();
+        let no_params: Check = |q| parse_query::<NoParams>(q).map(drop);
+        vec![
+            ("get", "/v1/groups", none, no_params),
+            ("post", "/v1/groups", none, no_params),
+            ("get", "/v1/groups/{id}", none, no_params),
+            (
+                "put",
+                "/v1/groups/{id}",
+                serde_introspect::<UpdateQuery>(),
+                |q| parse_query::<UpdateQuery>(q)?.effective_block().map(drop),
+            ),
+            ("get", "/v1/groups/{id}/state", none, no_params),
+            (
+                "get",
+                "/v1/groups/{id}/records",
+                serde_introspect::<RecordQuery>(),
+                |q| parse_query::<RecordQuery>(q)?.filter().map(drop),
+            ),
+            (
+                "get",
+                "/v1/groups/{id}/divergences",
+                serde_introspect::<DivergenceQuery>(),
+                |q| parse_query::<DivergenceQuery>(q)?.filter().map(drop),
+            ),
+            (
+                "post",
+                "/v1/groups/{id}/divergences/{n}/ack",
+                none,
+                no_params,
+            ),
+            ("get", "/v1/alerts", serde_introspect::<AlertQuery>(), |q| {
+                parse_query::<AlertQuery>(q)?.filter().map(drop)
+            }),
+            ("post", "/v1/alerts/{key}/retry", none, no_params),
+            (
+                "get",
+                "/v1/log/checkpoint",
+                serde_introspect::<CheckpointQuery>(),
+                |q| parse_query::<CheckpointQuery>(q).map(drop),
+            ),
+            (
+                "get",
+                "/v1/log/entries",
+                serde_introspect::<EntriesQuery>(),
+                |q| parse_query::<EntriesQuery>(q)?.range().map(drop),
+            ),
+            (
+                "get",
+                "/v1/log/proof/inclusion",
+                serde_introspect::<InclusionQuery>(),
+                |q| parse_query::<InclusionQuery>(q)?.position().map(drop),
+            ),
+            (
+                "get",
+                "/v1/log/proof/consistency",
+                serde_introspect::<ConsistencyQuery>(),
+                |q| parse_query::<ConsistencyQuery>(q)?.sizes().map(drop),
+            ),
+            // Operations and the status page read no query parameter.
+            ("get", "/healthz", none, no_params),
+            ("get", "/readyz", none, no_params),
+            ("get", "/metrics", none, no_params),
+            ("get", "/groups/{id}", none, no_params),
+        ]
+    }
+
+    /// The parameters the document lists for an operation, `in` → names, and the required ones.
+    fn documented(
+        doc: &serde_json::Value,
+        method: &str,
+        path: &str,
+    ) -> (Vec<String>, Vec<String>, Vec<String>) {
+        let op = &doc["paths"][path][method];
+        assert!(op.is_object(), "{method} {path} is not documented");
+        let (mut query, mut in_path, mut required) = (Vec::new(), Vec::new(), Vec::new());
+        for p in op["parameters"].as_array().into_iter().flatten() {
+            let name = p["name"].as_str().unwrap().to_string();
+            match p["in"].as_str() {
+                Some("query") => {
+                    if p["required"] == true {
+                        required.push(name.clone());
+                    }
+                    query.push(name);
+                }
+                Some("path") => {
+                    assert_eq!(p["required"], true, "{method} {path}: {name}");
+                    in_path.push(name);
+                }
+                other => panic!("{method} {path}: {name} in {other:?}"),
+            }
+        }
+        (query, in_path, required)
+    }
+
+    /// The document lists every route and, for each, exactly the parameters its struct
+    /// declares (the same names, in the same order), the required ones as required, and the
+    /// path's own segments.
+    #[test]
+    fn the_document_lists_every_parameter_of_every_route() {
+        let doc = document_value();
+        let mut listed = BTreeSet::new();
+        for (path, item) in doc["paths"].as_object().unwrap() {
+            for method in item.as_object().unwrap().keys() {
+                listed.insert((method.clone(), path.clone()));
+            }
+        }
+        let table = operations();
+        let known: BTreeSet<_> = table
+            .iter()
+            .map(|(m, p, _, _)| (m.to_string(), p.to_string()))
+            .collect();
+        assert_eq!(
+            listed, known,
+            "the routes documented are the routes checked here"
+        );
+
+        for (method, path, fields, check) in table {
+            let (query, in_path, required) = documented(&doc, method, path);
+            assert_eq!(query, fields, "{method} {path}: query parameters");
+            let segments: Vec<&str> = path
+                .split('/')
+                .filter_map(|s| s.strip_prefix('{')?.strip_suffix('}'))
+                .collect();
+            assert_eq!(in_path, segments, "{method} {path}: path parameters");
+            // What the check says is missing from an empty query is what the document says
+            // is required.
+            match check(None) {
+                Ok(()) => assert!(required.is_empty(), "{method} {path}: {required:?}"),
+                Err(e) => {
+                    assert_eq!(e.problem, "is required", "{method} {path}");
+                    assert_eq!(required, [e.name], "{method} {path}");
+                }
+            }
+            // And every parameter the document lists is one the route reads.
+            for name in &query {
+                let e = check(Some(&format!("{name}=1&{name}=1"))).unwrap_err();
+                assert_eq!(
+                    e.problem, "is given more than once",
+                    "{method} {path}: {name}"
+                );
+            }
+            let e = check(Some("not_a_parameter=1")).unwrap_err();
+            assert_eq!(e.name, "not_a_parameter", "{method} {path}");
+        }
+    }
+}

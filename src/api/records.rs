@@ -9,9 +9,10 @@ use serde::Deserialize;
 use utoipa::ToSchema;
 
 use super::groups::load_group;
-use super::{ApiBody, ApiError, ApiPath, ApiState, Params};
+use super::{ApiBody, ApiError, ApiPath, ApiQuery, ApiState};
 use crate::query::{
-    divergence_filter, divergences_page, record_filter, records_page, DivergencePage, RecordPage,
+    divergences_page, parse_query, records_page, DivergencePage, DivergenceQuery, NoParams,
+    RecordPage, RecordQuery,
 };
 use crate::store::Divergence;
 
@@ -24,25 +25,16 @@ pub fn routes() -> Router<ApiState> {
 
 /// A group's decision and transaction records with their chain evidence, in chain order.
 #[utoipa::path(get, path = "/v1/groups/{id}/records", tag = "records",
-    params(("id" = String, Path, description = "The group's id"),
-           ("kind" = Option<String>, Query, description = "Event kind, e.g. safe.execution_success"),
-           ("category" = Option<String>, Query, description = "decision | transaction | structure | unknown"),
-           ("from_block" = Option<u64>, Query, description = "First block, inclusive"),
-           ("to_block" = Option<u64>, Query, description = "Last block, inclusive"),
-           ("from_time" = Option<u64>, Query, description = "Earliest block timestamp (unix seconds), inclusive"),
-           ("to_time" = Option<u64>, Query, description = "Latest block timestamp (unix seconds), inclusive"),
-           ("order" = Option<String>, Query, description = "asc (default) | desc"),
-           ("limit" = Option<u64>, Query, description = "1..=1000, default 100"),
-           ("cursor" = Option<String>, Query, description = "`next_cursor` of the previous page")),
+    params(("id" = String, Path, description = "The group's id"), RecordQuery),
     responses((status = 200, body = RecordPage),
               (status = 400, description = "`bad_parameter`, naming it", body = super::openapi::ErrorBody),
               (status = 404, description = "`group_not_found`", body = super::openapi::ErrorBody)))]
 pub async fn list_records(
     State(state): State<ApiState>,
     ApiPath(id): ApiPath<String>,
-    RawQuery(q): RawQuery,
+    ApiQuery(q): ApiQuery<RecordQuery>,
 ) -> Result<Json<RecordPage>, ApiError> {
-    let filter = record_filter(&Params::from_query(q.as_deref())?)?;
+    let filter = q.filter()?;
     if state.store.group(&id).await?.is_none() {
         return Err(ApiError::group_not_found(&id));
     }
@@ -51,22 +43,16 @@ pub async fn list_records(
 
 /// A group's divergences between declared and observed structure, by number.
 #[utoipa::path(get, path = "/v1/groups/{id}/divergences", tag = "records",
-    params(("id" = String, Path, description = "The group's id"),
-           ("status" = Option<String>, Query, description = "open | acknowledged | resolved"),
-           ("severity" = Option<String>, Query, description = "low | medium | high | critical"),
-           ("rule" = Option<String>, Query, description = "A rule, e.g. safe.owner_undeclared"),
-           ("order" = Option<String>, Query, description = "asc (default) | desc"),
-           ("limit" = Option<u64>, Query, description = "1..=1000, default 100"),
-           ("cursor" = Option<String>, Query, description = "`next_cursor` of the previous page")),
+    params(("id" = String, Path, description = "The group's id"), DivergenceQuery),
     responses((status = 200, body = DivergencePage),
               (status = 400, description = "`bad_parameter`, naming it", body = super::openapi::ErrorBody),
               (status = 404, description = "`group_not_found`", body = super::openapi::ErrorBody)))]
 pub async fn list_divergences(
     State(state): State<ApiState>,
     ApiPath(id): ApiPath<String>,
-    RawQuery(q): RawQuery,
+    ApiQuery(q): ApiQuery<DivergenceQuery>,
 ) -> Result<Json<DivergencePage>, ApiError> {
-    let filter = divergence_filter(&Params::from_query(q.as_deref())?)?;
+    let filter = q.filter()?;
     if state.store.group(&id).await?.is_none() {
         return Err(ApiError::group_not_found(&id));
     }
@@ -78,6 +64,7 @@ pub async fn list_divergences(
 #[serde(deny_unknown_fields)]
 pub struct Ack {
     /// Why the divergence is accepted for now (1 to 2000 characters).
+    #[schema(min_length = 1, max_length = 2000)]
     pub note: String,
     /// The block hash the divergence opened at, as you saw it: if a reorg replaced the
     /// divergence under this number, the acknowledgement is refused with `conflict`.
@@ -91,7 +78,7 @@ const MAX_NOTE: usize = 2000;
 /// still resolve it) but is marked acknowledged. Admin.
 #[utoipa::path(post, path = "/v1/groups/{id}/divergences/{n}/ack", tag = "records",
     params(("id" = String, Path, description = "The group's id"),
-           ("n" = u64, Path, description = "The divergence's number within the group")),
+           ("n" = u32, Path, description = "The divergence's number within the group")),
     request_body = Ack,
     security(("admin" = [])),
     responses((status = 200, body = Divergence),
@@ -108,7 +95,7 @@ pub async fn ack_divergence(
     ApiBody(body): ApiBody,
 ) -> Result<Json<Divergence>, ApiError> {
     state.require_admin(&headers)?;
-    Params::from_query(q.as_deref())?.only(&[])?;
+    parse_query::<NoParams>(q.as_deref())?;
     let n: i64 = n
         .parse::<u32>()
         .map_err(|_| ApiError::bad_parameter("n", "must be a divergence number"))?

@@ -5,7 +5,7 @@ use clap::{Args, Subcommand};
 
 use super::output::{json, short, table};
 use crate::config::Settings;
-use crate::query::{self, AlertPage, Params};
+use crate::query::{self, AlertPage, AlertQuery};
 use crate::store::StoreError;
 
 #[derive(Debug, Args)]
@@ -26,20 +26,8 @@ pub enum AlertsCommand {
 /// Alerts, newest first, filtered and paged like `GET /v1/alerts`.
 #[derive(Debug, Args)]
 pub struct ListArgs {
-    #[arg(long)]
-    group: Option<String>,
-    /// Alerts with a delivery in this state: pending | delivered | dead
-    #[arg(long)]
-    status: Option<String>,
-    /// opened | resolved | retracted | reopened
-    #[arg(long)]
-    event: Option<String>,
-    /// 1..=1000 (default 100)
-    #[arg(long)]
-    limit: Option<String>,
-    /// The `next_cursor` of the previous page
-    #[arg(long)]
-    cursor: Option<String>,
+    #[command(flatten)]
+    query: AlertQuery,
     #[arg(long)]
     json: bool,
 }
@@ -55,14 +43,10 @@ pub async fn run(settings: &Settings, args: AlertsArgs) -> anyhow::Result<()> {
         },
         None => {
             let a = args.list;
-            let params = Params::from_pairs([
-                ("group", a.group),
-                ("status", a.status),
-                ("event", a.event),
-                ("limit", a.limit),
-                ("cursor", a.cursor),
-            ]);
-            let filter = query::alert_filter(&params).map_err(super::query::flag_error)?;
+            let filter = a
+                .query
+                .filter()
+                .map_err(super::query::flag_error::<AlertQuery>)?;
             print(&query::alerts_page(&store, &filter).await?, a.json)?;
         }
     }

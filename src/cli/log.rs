@@ -13,24 +13,14 @@ use crate::config::Settings;
 use crate::ledger::note::{Checkpoint, SigningKey, VerifierKey};
 use crate::ledger::verify::{self, Audit, Expected};
 use crate::ledger::{proofs, LogSigner};
+use crate::query::{CheckpointQuery, InclusionQuery};
 
 #[derive(Debug, Subcommand)]
 pub enum LogCommand {
     /// Print the latest signed checkpoint (a signed note).
-    Checkpoint {
-        /// Which chain's log (default: the only configured chain).
-        #[arg(long = "log", value_name = "CHAIN")]
-        log: Option<String>,
-    },
+    Checkpoint(CheckpointQuery),
     /// Print entry INDEX with its inclusion proof (JSON).
-    Proof {
-        index: u64,
-        /// The tree size the proof is for (default: the whole log).
-        #[arg(long)]
-        size: Option<u64>,
-        #[arg(long = "log", value_name = "CHAIN")]
-        log: Option<String>,
-    },
+    Proof(InclusionQuery),
     /// Write the log as JSON lines: a header with the latest checkpoint, then every entry.
     Export {
         /// Write here instead of standard output.
@@ -102,7 +92,7 @@ fn own_verifier(settings: &Settings) -> anyhow::Result<VerifierKey> {
 
 pub async fn run(settings: &Settings, command: LogCommand) -> anyhow::Result<()> {
     match command {
-        LogCommand::Checkpoint { log } => {
+        LogCommand::Checkpoint(CheckpointQuery { chain: log }) => {
             let chain = log_chain(settings, log)?;
             let store = open_store(settings).await?;
             let Some(c) = store.latest_checkpoint(&chain).await? else {
@@ -111,8 +101,11 @@ pub async fn run(settings: &Settings, command: LogCommand) -> anyhow::Result<()>
             print!("{}", c.note);
             Ok(())
         }
-        LogCommand::Proof { index, size, log } => {
-            let chain = log_chain(settings, log)?;
+        LogCommand::Proof(q) => {
+            let (index, size) = q
+                .position()
+                .map_err(super::query::flag_error::<InclusionQuery>)?;
+            let chain = log_chain(settings, q.chain)?;
             let store = open_store(settings).await?;
             let proof = proofs::inclusion(&store, &chain, index, size).await?;
             let entry = store.log_entries(&chain, index, index + 1).await?;

@@ -1,6 +1,6 @@
 //! The read commands that mirror the HTTP API — records, divergences, acknowledgement, state,
-//! status and the OpenAPI document. Flags go through the API's own parameter parser, and
-//! `--json` prints exactly what the API answers.
+//! status and the OpenAPI document. Flags are the API's own parameter structs, checked by the
+//! same code, and `--json` prints exactly what the API answers.
 
 use anyhow::Context;
 use clap::Args;
@@ -8,37 +8,14 @@ use clap::Args;
 use super::{open_store, output, require_group};
 use crate::chain::rpc::{RetryPolicy, Rpc};
 use crate::config::Settings;
-use crate::query::{self, ParamError, Params};
+use crate::query::{self, DivergenceQuery, ParamError, RecordQuery};
 
 /// `records ID …`
 #[derive(Debug, Args)]
 pub struct RecordsArgs {
     pub id: String,
-    /// An event kind, e.g. safe.execution_success
-    #[arg(long)]
-    pub kind: Option<String>,
-    /// decision | transaction | structure | unknown
-    #[arg(long)]
-    pub category: Option<String>,
-    #[arg(long)]
-    pub from_block: Option<String>,
-    #[arg(long)]
-    pub to_block: Option<String>,
-    /// Earliest block timestamp, unix seconds
-    #[arg(long)]
-    pub from_time: Option<String>,
-    /// Latest block timestamp, unix seconds
-    #[arg(long)]
-    pub to_time: Option<String>,
-    /// asc (default) | desc
-    #[arg(long)]
-    pub order: Option<String>,
-    /// 1..=1000 (default 100)
-    #[arg(long)]
-    pub limit: Option<String>,
-    /// The `next_cursor` of the previous page
-    #[arg(long)]
-    pub cursor: Option<String>,
+    #[command(flatten)]
+    pub query: RecordQuery,
     #[arg(long)]
     pub json: bool,
 }
@@ -47,23 +24,8 @@ pub struct RecordsArgs {
 #[derive(Debug, Args)]
 pub struct DivergencesArgs {
     pub id: String,
-    /// open | acknowledged | resolved
-    #[arg(long)]
-    pub status: Option<String>,
-    /// low | medium | high | critical
-    #[arg(long)]
-    pub severity: Option<String>,
-    /// A rule, e.g. safe.owner_undeclared
-    #[arg(long)]
-    pub rule: Option<String>,
-    /// asc (default) | desc
-    #[arg(long)]
-    pub order: Option<String>,
-    /// 1..=1000 (default 100)
-    #[arg(long)]
-    pub limit: Option<String>,
-    #[arg(long)]
-    pub cursor: Option<String>,
+    #[command(flatten)]
+    pub query: DivergenceQuery,
     #[arg(long)]
     pub json: bool,
 }
@@ -84,24 +46,26 @@ pub struct AckArgs {
     pub json: bool,
 }
 
-/// A flag error in the CLI's words: `--from-block: must be …`.
-pub(super) fn flag_error(e: ParamError) -> anyhow::Error {
-    anyhow::anyhow!("--{}: {}", e.name.replace('_', "-"), e.problem)
+/// A parameter error in the CLI's words, naming the flag (`--from-block: must be …`) or the
+/// argument (`INDEX: …`) that the parameter struct `A` gives it.
+pub(super) fn flag_error<A: Args>(e: ParamError) -> anyhow::Error {
+    let command = A::augment_args(clap::Command::new("groupstate"));
+    let arg = command
+        .get_arguments()
+        .find(|a| a.get_id().as_str() == e.name);
+    let name = match arg {
+        Some(a) => match (a.get_long(), a.get_value_names()) {
+            (Some(long), _) => format!("--{long}"),
+            (None, Some([value, ..])) => value.to_string(),
+            (None, _) => e.name.to_uppercase(),
+        },
+        None => format!("--{}", e.name.replace('_', "-")),
+    };
+    anyhow::anyhow!("{name}: {}", e.problem)
 }
 
 pub async fn records(settings: &Settings, a: RecordsArgs) -> anyhow::Result<()> {
-    let params = Params::from_pairs([
-        ("kind", a.kind),
-        ("category", a.category),
-        ("from_block", a.from_block),
-        ("to_block", a.to_block),
-        ("from_time", a.from_time),
-        ("to_time", a.to_time),
-        ("order", a.order),
-        ("limit", a.limit),
-        ("cursor", a.cursor),
-    ]);
-    let filter = query::record_filter(&params).map_err(flag_error)?;
+    let filter = a.query.filter().map_err(flag_error::<RecordQuery>)?;
     let store = open_store(settings).await?;
     require_group(&store, &a.id).await?;
     let page = query::records_page(&store, &a.id, &filter).await?;
@@ -109,15 +73,7 @@ pub async fn records(settings: &Settings, a: RecordsArgs) -> anyhow::Result<()> 
 }
 
 pub async fn divergences(settings: &Settings, a: DivergencesArgs) -> anyhow::Result<()> {
-    let params = Params::from_pairs([
-        ("status", a.status),
-        ("severity", a.severity),
-        ("rule", a.rule),
-        ("order", a.order),
-        ("limit", a.limit),
-        ("cursor", a.cursor),
-    ]);
-    let filter = query::divergence_filter(&params).map_err(flag_error)?;
+    let filter = a.query.filter().map_err(flag_error::<DivergenceQuery>)?;
     let store = open_store(settings).await?;
     require_group(&store, &a.id).await?;
     let page = query::divergences_page(&store, &a.id, &filter).await?;
