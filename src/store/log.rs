@@ -29,6 +29,16 @@ pub struct LogEntry {
     pub voided_by: Option<u64>,
 }
 
+/// One stored leaf as an audit or an export reads it: its index, its stored hash and its
+/// bytes, and nothing else.
+#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
+pub struct StoredLeaf {
+    #[sqlx(rename = "idx", try_from = "i64")]
+    pub index: u64,
+    pub leaf_hash: String,
+    pub leaf: String,
+}
+
 /// A checkpoint as signed and stored.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 pub struct StoredCheckpoint {
@@ -344,6 +354,25 @@ impl Store {
         .iter()
         .map(entry_row)
         .collect()
+    }
+
+    /// Leaves `start..end` of `chain`'s log, with only what an audit reads.
+    pub async fn log_leaves(
+        &self,
+        chain: &str,
+        start: u64,
+        end: u64,
+    ) -> Result<Vec<StoredLeaf>, StoreError> {
+        sqlx::query_as(
+            "SELECT idx, leaf_hash, leaf FROM log_entries WHERE chain = $1 AND idx >= $2 \
+             AND idx < $3 ORDER BY idx",
+        )
+        .bind(chain)
+        .bind(start as i64)
+        .bind(end as i64)
+        .fetch_all(&self.pool)
+        .await
+        .ctx("reading log entries")
     }
 
     /// The stored hashes of the given complete subtrees; absent ones are left out.
