@@ -343,14 +343,25 @@ impl Leaf {
 
     /// The canonical bytes of the leaf.
     pub fn encode(&self) -> String {
+        let mut out = Vec::with_capacity(1024);
+        self.write_canonical(&mut out);
+        String::from_utf8(out).expect("JSON text is UTF-8")
+    }
+
+    /// Appends the canonical bytes of the leaf to `out`, written field by field by
+    /// [`Canonical`]: no intermediate JSON value, no allocation but `out`'s.
+    pub fn write_canonical(&self, out: &mut Vec<u8>) {
+        let mut w = Canonical(out);
         match self {
-            // The hot path (one per record): written field by field, keys already in order.
-            Leaf::Record(r) => encode_record(r),
-            _ => self.encode_generic(),
+            Leaf::Record(r) => w.record(r),
+            Leaf::Manifest(m) => w.manifest(m),
+            Leaf::Retraction(r) => w.retraction(r),
         }
     }
 
-    /// The canonical bytes through a JSON value: every key sorted at every level.
+    /// The canonical bytes through a JSON value: every key sorted at every level. The
+    /// reference [`Leaf::encode`] is tested against.
+    #[cfg(test)]
     fn encode_generic(&self) -> String {
         let value = serde_json::to_value(self).expect("a leaf is plain JSON");
         let mut out = String::with_capacity(512);
@@ -365,6 +376,22 @@ impl Leaf {
 
     /// Reads a leaf and checks that the bytes are exactly its canonical encoding.
     pub fn decode(bytes: &str) -> Result<Leaf, LeafError> {
+        // The common case, straight into the typed leaf. Whatever it does not accept (another
+        // version, a malformed or non-canonical leaf) goes the slower way, through a JSON
+        // value, which says precisely why.
+        if let Ok(leaf) = serde_json::from_str::<Leaf>(bytes) {
+            if leaf.version() == LEAF_VERSION {
+                let mut again = Vec::with_capacity(bytes.len());
+                leaf.write_canonical(&mut again);
+                if again == bytes.as_bytes() {
+                    return Ok(leaf);
+                }
+            }
+        }
+        Self::decode_via_value(bytes)
+    }
+
+    fn decode_via_value(bytes: &str) -> Result<Leaf, LeafError> {
         let value: Value =
             serde_json::from_str(bytes).map_err(|e| LeafError::Malformed(e.to_string()))?;
         let v = value.get("v").and_then(Value::as_u64).unwrap_or(0);
@@ -378,6 +405,14 @@ impl Leaf {
         }
         Ok(leaf)
     }
+
+    fn version(&self) -> u32 {
+        match self {
+            Leaf::Record(l) => l.v,
+            Leaf::Manifest(l) => l.v,
+            Leaf::Retraction(l) => l.v,
+        }
+    }
 }
 
 /// Canonical JSON: object keys sorted by UTF-8 bytes, no whitespace.
@@ -387,89 +422,172 @@ pub fn canonical_json(value: &Value) -> String {
     out
 }
 
-/// A record leaf's canonical bytes, written directly: every object's keys in UTF-8 byte order
-/// (`type` among them), strings escaped by serde_json. The decoded `fields` are a serde_json
-/// value whose maps are ordered by key already, so serde_json writes them canonically.
-fn encode_record(r: &RecordLeaf) -> String {
-    use std::fmt::Write;
-    fn s(out: &mut String, v: &str) {
-        out.push_str(&serde_json::to_string(v).expect("strings serialise"));
+/// The typed canonical writer: each leaf written field by field, every object's keys in UTF-8
+/// byte order (`type` among them), strings escaped and numbers written by serde_json (as
+/// `serde_json::to_string` would: integers exact whatever their size, floats shortest
+/// round-trip). Decoded event `fields` are a serde_json value whose maps are ordered by key
+/// already (serde_json's `BTreeMap`), so serde_json writes them canonically too. The output is
+/// byte for byte the generic form ([`canonical_json`] of the leaf as a value): tests pin both.
+struct Canonical<'a>(&'a mut Vec<u8>);
+
+impl Canonical<'_> {
+    fn raw(&mut self, s: &str) {
+        self.0.extend_from_slice(s.as_bytes());
     }
-    fn opt<T: std::fmt::Display>(out: &mut String, v: &Option<T>) {
-        match v {
-            Some(v) => {
-                let _ = write!(out, "{v}");
+
+    /// A value serde_json writes itself: a string (escaped), an integer or a JSON value.
+    fn json<T: Serialize + ?Sized>(&mut self, v: &T) {
+        serde_json::to_writer(&mut *self.0, v).expect("writing to a Vec cannot fail");
+    }
+
+    /// `"key":` after `prefix` (`{` or `,`): the keys are literals that need no escaping.
+    fn key(&mut self, prefix: &str, key: &str) {
+        self.raw(prefix);
+        self.0.push(b'"');
+        self.raw(key);
+        self.raw("\":");
+    }
+
+    fn strings(&mut self, items: &[String]) {
+        self.0.push(b'[');
+        for (i, s) in items.iter().enumerate() {
+            if i > 0 {
+                self.0.push(b',');
             }
-            None => out.push_str("null"),
+            self.json(s);
         }
+        self.0.push(b']');
     }
-    fn items(out: &mut String, items: &[VerdictItem]) {
-        out.push('[');
+
+    fn verdict_items(&mut self, items: &[VerdictItem]) {
+        self.0.push(b'[');
         for (i, it) in items.iter().enumerate() {
-            out.push_str(if i > 0 { ",{" } else { "{" });
-            let fields = [
-                ("expected", &it.expected),
-                ("item", &it.item),
-                ("observed", &it.observed),
-                ("rule", &it.rule),
-                ("severity", &it.severity),
-                ("subject", &it.subject),
-            ];
-            for (j, (key, value)) in fields.into_iter().enumerate() {
-                let _ = write!(out, "{}\"{key}\":", if j > 0 { "," } else { "" });
-                s(out, value);
+            if i > 0 {
+                self.0.push(b',');
             }
-            out.push('}');
+            self.key("{", "expected");
+            self.json(&it.expected);
+            self.key(",", "item");
+            self.json(&it.item);
+            self.key(",", "observed");
+            self.json(&it.observed);
+            self.key(",", "rule");
+            self.json(&it.rule);
+            self.key(",", "severity");
+            self.json(&it.severity);
+            self.key(",", "subject");
+            self.json(&it.subject);
+            self.0.push(b'}');
         }
-        out.push(']');
+        self.0.push(b']');
     }
-    let mut out = String::with_capacity(1024);
-    out.push_str("{\"block\":{\"hash\":");
-    s(&mut out, &r.block.hash);
-    let _ = write!(out, ",\"number\":{},\"timestamp\":", r.block.number);
-    opt(&mut out, &r.block.timestamp);
-    let _ = write!(
-        out,
-        "}},\"chain_id\":{},\"event\":{{\"category\":",
-        r.chain_id
-    );
-    s(&mut out, &r.event.category);
-    out.push_str(",\"fields\":");
-    out.push_str(&serde_json::to_string(&r.event.fields).expect("values serialise"));
-    out.push_str(",\"kind\":");
-    s(&mut out, &r.event.kind);
-    out.push_str("},\"group\":");
-    s(&mut out, &r.group);
-    let _ = write!(out, ",\"index\":{},\"log\":{{\"address\":", r.index);
-    s(&mut out, &r.log.address);
-    out.push_str(",\"data\":");
-    s(&mut out, &r.log.data);
-    let _ = write!(out, ",\"index\":{},\"topics\":[", r.log.index);
-    for (i, t) in r.log.topics.iter().enumerate() {
-        if i > 0 {
-            out.push(',');
+
+    fn record(&mut self, r: &RecordLeaf) {
+        self.key("{", "block");
+        self.key("{", "hash");
+        self.json(&r.block.hash);
+        self.key(",", "number");
+        self.json(&r.block.number);
+        self.key(",", "timestamp");
+        self.json(&r.block.timestamp);
+        self.key("},", "chain_id");
+        self.json(&r.chain_id);
+        self.key(",", "event");
+        self.key("{", "category");
+        self.json(&r.event.category);
+        self.key(",", "fields");
+        self.json(&r.event.fields);
+        self.key(",", "kind");
+        self.json(&r.event.kind);
+        self.key("},", "group");
+        self.json(&r.group);
+        self.key(",", "index");
+        self.json(&r.index);
+        self.key(",", "log");
+        self.key("{", "address");
+        self.json(&r.log.address);
+        self.key(",", "data");
+        self.json(&r.log.data);
+        self.key(",", "index");
+        self.json(&r.log.index);
+        self.key(",", "topics");
+        self.strings(&r.log.topics);
+        self.key("},", "manifest");
+        self.json(&r.manifest);
+        self.key(",", "tx");
+        self.key("{", "hash");
+        self.json(&r.tx.hash);
+        self.key(",", "index");
+        self.json(&r.tx.index);
+        self.key("},", "type");
+        self.raw("\"record\"");
+        self.key(",", "v");
+        self.json(&r.v);
+        self.key(",", "verdict");
+        self.key("{", "opened");
+        self.verdict_items(&r.verdict.opened);
+        self.key(",", "resolved");
+        self.verdict_items(&r.verdict.resolved);
+        self.key(",", "status");
+        self.json(&r.verdict.status);
+        self.raw("}}");
+    }
+
+    fn manifest(&mut self, m: &ManifestLeaf) {
+        self.key("{", "chain_id");
+        self.json(&m.chain_id);
+        self.key(",", "document");
+        self.json(&m.document);
+        self.key(",", "effective_block");
+        self.json(&m.effective_block);
+        self.key(",", "group");
+        self.json(&m.group);
+        self.key(",", "hash");
+        self.json(&m.hash);
+        self.key(",", "index");
+        self.json(&m.index);
+        self.key(",", "type");
+        self.raw("\"manifest\"");
+        self.key(",", "v");
+        self.json(&m.v);
+        self.key(",", "version");
+        self.json(&m.version);
+        self.0.push(b'}');
+    }
+
+    fn retraction(&mut self, r: &RetractionLeaf) {
+        self.key("{", "chain_id");
+        self.json(&r.chain_id);
+        self.key(",", "fork_block");
+        self.json(&r.fork_block);
+        self.key(",", "fork_hash");
+        self.json(&r.fork_hash);
+        self.key(",", "index");
+        self.json(&r.index);
+        self.key(",", "reason");
+        self.json(&r.reason);
+        self.key(",", "type");
+        self.raw("\"retraction\"");
+        self.key(",", "v");
+        self.json(&r.v);
+        self.key(",", "voids");
+        self.0.push(b'[');
+        for (i, v) in r.voids.iter().enumerate() {
+            if i > 0 {
+                self.0.push(b',');
+            }
+            self.key("{", "block");
+            self.json(&v.block);
+            self.key(",", "block_hash");
+            self.json(&v.block_hash);
+            self.key(",", "index");
+            self.json(&v.index);
+            self.key(",", "leaf_hash");
+            self.json(&v.leaf_hash);
+            self.0.push(b'}');
         }
-        s(&mut out, t);
+        self.raw("]}");
     }
-    out.push_str("]},\"manifest\":");
-    match &r.manifest {
-        Some(m) => s(&mut out, m),
-        None => out.push_str("null"),
-    }
-    out.push_str(",\"tx\":{\"hash\":");
-    s(&mut out, &r.tx.hash);
-    let _ = write!(
-        out,
-        ",\"index\":{}}},\"type\":\"record\",\"v\":{},\"verdict\":{{\"opened\":",
-        r.tx.index, r.v
-    );
-    items(&mut out, &r.verdict.opened);
-    out.push_str(",\"resolved\":");
-    items(&mut out, &r.verdict.resolved);
-    out.push_str(",\"status\":");
-    s(&mut out, &r.verdict.status);
-    out.push_str("}}");
-    out
 }
 
 fn write_canonical(value: &Value, out: &mut String) {
@@ -658,5 +776,148 @@ mod tests {
             assert_eq!(leaf.encode(), leaf.encode_generic(), "record {n}");
             assert_eq!(Leaf::decode(&leaf.encode()).unwrap(), leaf);
         }
+    }
+}
+
+#[cfg(test)]
+mod pinned {
+    use sha2::{Digest, Sha256};
+
+    use super::*;
+
+    /// Leaves of every type with the edge cases of the encoding: integers above 2^53 (in the
+    /// leaf and in decoded event fields), integers wider than 64 bits, negative numbers,
+    /// non-ASCII text, characters JSON must escape and characters it must not.
+    pub(super) fn fixed_leaves() -> Vec<Leaf> {
+        let item = |rule: &str| VerdictItem {
+            rule: rule.into(),
+            severity: "crítico".into(),
+            subject: "0x5FbDB2315678afecb367f032d93F642f64180aa3".into(),
+            item: "\"quoted\" \\ back\u{1}slash".into(),
+            expected: "naïve ☃ \u{1F600}".into(),
+            observed: "line\nbreak\ttab\u{7f}\u{2028}".into(),
+        };
+        let fields = r#"{"above_2_53":9007199254740993,"big":18446744073709551615,
+            "neg":-9223372036854775808,"wider":123456789012345678901234567890,"f":1.5e300,
+            "s":"\ud83d\ude00 naïve \u2028 \u0001 \u007f","é":"clé","":[true,null,{"b":0,"a":-0}]}"#;
+        let record = Leaf::Record(RecordLeaf {
+            v: LEAF_VERSION,
+            index: (1 << 53) + 1,
+            chain_id: u64::MAX,
+            group: "café-ü".into(),
+            block: BlockEvidence {
+                number: (1 << 60) + 7,
+                hash: format!("0x{}", "ab".repeat(32)),
+                timestamp: Some(-1),
+            },
+            tx: TxEvidence {
+                hash: format!("0x{}", "cd".repeat(32)),
+                index: 9_007_199_254_740_995,
+            },
+            log: LogEvidence {
+                index: u64::MAX - 1,
+                address: "0x5FbDB2315678afecb367f032d93F642f64180aa3".into(),
+                topics: vec![format!("0x{}", "01".repeat(32)), "ü".into()],
+                data: "0x".into(),
+            },
+            event: EventFields {
+                kind: "safe.execution_success".into(),
+                category: "trésor".into(),
+                fields: serde_json::from_str(fields).unwrap(),
+            },
+            manifest: None,
+            verdict: Verdict::new(vec![item("b.rule"), item("a.rule")], vec![item("ä")]),
+        });
+        let manifest = Leaf::Manifest(ManifestLeaf {
+            v: LEAF_VERSION,
+            index: 9_007_199_254_740_993,
+            chain_id: 1,
+            group: "gruppe-ß".into(),
+            version: u64::MAX,
+            effective_block: i64::MIN,
+            hash: format!("0x{}", "ee".repeat(32)),
+            document: "{\"name\":\"Zürich \\\"Guild\\\"\",\"n\":18446744073709551615}\n".into(),
+        });
+        let retraction = Leaf::Retraction(RetractionLeaf {
+            v: LEAF_VERSION,
+            index: 9_007_199_254_740_997,
+            chain_id: 31337,
+            fork_block: -1,
+            fork_hash: None,
+            voids: vec![
+                Voided {
+                    index: 9_007_199_254_740_993,
+                    leaf_hash: "ff".repeat(32),
+                    block: 18_446_744_073_709_551_615,
+                    block_hash: format!("0x{}", "12".repeat(32)),
+                },
+                Voided {
+                    index: 0,
+                    leaf_hash: String::new(),
+                    block: 0,
+                    block_hash: "é".into(),
+                },
+            ],
+            reason: "reorg — depth 3 \u{0}".into(),
+        });
+        let retraction_with_hash = Leaf::Retraction(RetractionLeaf {
+            v: LEAF_VERSION,
+            index: 4,
+            chain_id: 31337,
+            fork_block: 12,
+            fork_hash: Some(format!("0x{}", "34".repeat(32))),
+            voids: vec![],
+            reason: String::new(),
+        });
+        vec![record, manifest, retraction, retraction_with_hash]
+    }
+
+    /// The leaf bytes are the log's contract with every auditor: these are the bytes (their
+    /// SHA-256) that this code wrote before leaves were written field by field, through a JSON
+    /// value. Integers keep every digit whatever their size (an RFC 8785 encoder would write
+    /// `18446744073709551615` as `18446744073709552000`, and `-0.0` as `0`); event fields wider
+    /// than 64 bits are floats, as serde_json reads them.
+    #[test]
+    fn leaf_bytes_are_pinned() {
+        let pinned = [
+            "3219fc3cb8f2da3a42188be746e604941a5768ff8b63b32167e97b0b67469a44",
+            "43599e51cc8a81dfd2628a62a2cfdcea6216a63fcea2d4091e9adbd6dfce7f77",
+            "ae7d474f60bc107c42e62c6a5f773bb6c7fdb1184537e4af4b2d30dc7ff686a6",
+            "a6e28dd2bdba65f67ff1ab28e3d96807df951d51511d002ad413cd2ff873ebcb",
+        ];
+        let leaves = fixed_leaves();
+        for (leaf, pin) in leaves.iter().zip(pinned) {
+            let bytes = leaf.encode();
+            assert_eq!(bytes, leaf.encode_generic(), "{}", leaf.kind());
+            assert_eq!(
+                hex::encode(Sha256::digest(bytes.as_bytes())),
+                pin,
+                "{bytes}"
+            );
+            assert_eq!(&Leaf::decode(&bytes).unwrap(), leaf);
+            assert_eq!(leaf.hash(), merkle::leaf_hash(bytes.as_bytes()));
+        }
+        let record = leaves[0].encode();
+        for part in [
+            r#""chain_id":18446744073709551615,"#,
+            r#""index":9007199254740993,"#,
+            r#""above_2_53":9007199254740993,"big":18446744073709551615,"f":1.5e+300,"#,
+            r#""neg":-9223372036854775808,"#,
+            r#""wider":1.2345678901234568e+29,"é":"clé""#,
+            r#"{"a":-0.0,"b":0}"#,
+            "\"s\":\"\u{1F600} naïve \u{2028} \\u0001 \u{7f}\"",
+            r#""item":"\"quoted\" \\ back\u0001slash","observed":"line\nbreak\ttab"#,
+            r#""group":"café-ü","#,
+        ] {
+            assert!(record.contains(part), "{part} in {record}");
+        }
+        assert_eq!(
+            leaves[3].encode(),
+            concat!(
+                r#"{"chain_id":31337,"fork_block":12,"fork_hash":"0x"#,
+                "3434343434343434343434343434343434343434343434343434343434343434",
+                r#"","index":4,"reason":"","type":"retraction","v":1,"voids":[]}"#
+            )
+        );
     }
 }

@@ -11,13 +11,14 @@ use std::io::BufRead;
 use alloy::primitives::{Address, Bytes, B256};
 use futures::{StreamExt, TryStreamExt};
 use serde::{Deserialize, Serialize};
+use serde_json::value::RawValue;
 use sha2::{Digest, Sha256};
 
 use super::leaf::{Leaf, RecordLeaf};
 use super::merkle::{self, Frontier, Hash};
 use super::note::{Checkpoint, NoteError, VerifierKey};
 use crate::chain::rpc::{Receipt, Rpc, RpcError};
-use crate::store::{LogEntry, RecordFilter, Store, StoreError};
+use crate::store::{RecordFilter, Store, StoreError, StoredLeaf};
 
 /// Why an audit failed, naming what is at fault.
 #[derive(Debug, thiserror::Error)]
@@ -56,7 +57,9 @@ fn entry(index: u64, problem: impl Into<String>) -> VerifyError {
 pub struct ExportEntry {
     pub index: u64,
     pub leaf_hash: String,
-    pub leaf: serde_json::Value,
+    /// The leaf, a JSON object: its canonical bytes as exported, or any JSON text of the same
+    /// object.
+    pub leaf: Box<RawValue>,
 }
 
 /// The first line of an export: which log, and the checkpoint it was exported under.
@@ -139,6 +142,26 @@ impl Audit {
 
     /// Takes the next entry: its claimed index and hash, and its leaf bytes.
     pub fn push(&mut self, index: u64, claimed_hash: &str, bytes: &str) -> Result<(), VerifyError> {
+        self.check_next(index)?;
+        let leaf = Leaf::decode(bytes).map_err(|e| entry(index, format!("leaf: {e}")))?;
+        self.accept(index, claimed_hash, bytes, leaf)
+    }
+
+    /// [`Audit::push`] of a leaf already decoded from exactly `bytes` (by [`Leaf::decode`]).
+    fn push_decoded(
+        &mut self,
+        index: u64,
+        claimed_hash: &str,
+        bytes: &str,
+        leaf: Leaf,
+    ) -> Result<(), VerifyError> {
+        self.check_next(index)?;
+        self.accept(index, claimed_hash, bytes, leaf)
+    }
+
+    /// Checks that `index` is the next entry (and, before the first, a checkpoint of the empty
+    /// tree).
+    fn check_next(&mut self, index: u64) -> Result<(), VerifyError> {
         let want = self.frontier.size();
         if want == 0 {
             self.check_expected()?;
@@ -153,7 +176,17 @@ impl Audit {
                 )
             });
         }
-        let leaf = Leaf::decode(bytes).map_err(|e| entry(index, format!("leaf: {e}")))?;
+        Ok(())
+    }
+
+    /// The rest of [`Audit::push`], once the leaf is read from its canonical bytes.
+    fn accept(
+        &mut self,
+        index: u64,
+        claimed_hash: &str,
+        bytes: &str,
+        leaf: Leaf,
+    ) -> Result<(), VerifyError> {
         if leaf.index() != index {
             return Err(entry(
                 index,
@@ -170,11 +203,11 @@ impl Audit {
                 format!("stored hash {claimed} does not match its leaf, which hashes to {hash}"),
             ));
         }
-        match &leaf {
+        match leaf {
             Leaf::Record(r) => {
                 self.summary.records += 1;
                 if self.keep_records {
-                    self.records.push(r.clone());
+                    self.records.push(r);
                 }
             }
             Leaf::Manifest(m) => {
@@ -283,42 +316,130 @@ pub fn read_export_header(reader: &mut impl BufRead) -> Result<ExportHeader, Ver
     serde_json::from_str(&first).map_err(|e| bad(format!("not an export header: {e}")))
 }
 
-/// Feeds the entries of an export, after its header, into an audit.
-pub fn read_export_entries(reader: impl BufRead, audit: &mut Audit) -> Result<(), VerifyError> {
-    for (n, line) in reader.lines().enumerate() {
-        // Line 1 was the header.
-        let bad = |problem: String| VerifyError::Export {
-            line: n + 2,
-            problem,
-        };
-        let line = line.map_err(|e| bad(e.to_string()))?;
-        if line.trim().is_empty() {
-            continue;
+/// Lines of an export read and parsed ahead of the audit, in batches of this many, so the
+/// reading thread and the checking one meet once per batch rather than once per line.
+const EXPORT_BATCH: usize = 4_096;
+
+/// Batches in flight between the reading thread and the audit: the reader waits when the
+/// audit is this far behind, which bounds the memory an export of any size takes.
+const BATCHES_AHEAD: usize = 2;
+
+/// Feeds the entries of an export, after its header, into an audit: one thread reads and
+/// parses the lines while this one decodes, hashes and checks the entries.
+pub fn read_export_entries(
+    reader: impl BufRead + Send,
+    audit: &mut Audit,
+) -> Result<(), VerifyError> {
+    let (tx, rx) =
+        std::sync::mpsc::sync_channel::<Vec<Result<ExportEntry, VerifyError>>>(BATCHES_AHEAD);
+    std::thread::scope(|scope| {
+        scope.spawn(move || {
+            let mut batch = Vec::with_capacity(EXPORT_BATCH);
+            for (n, line) in reader.lines().enumerate() {
+                // Line 1 was the header.
+                let bad = |problem: String| VerifyError::Export {
+                    line: n + 2,
+                    problem,
+                };
+                let parsed = line.map_err(|e| bad(e.to_string())).and_then(|line| {
+                    if line.trim().is_empty() {
+                        return Ok(None);
+                    }
+                    serde_json::from_str::<ExportEntry>(&line)
+                        .map(Some)
+                        .map_err(|e| bad(e.to_string()))
+                });
+                let stop = parsed.is_err();
+                match parsed.transpose() {
+                    Some(item) => batch.push(item),
+                    None => continue,
+                }
+                if stop || batch.len() == EXPORT_BATCH {
+                    // A closed channel: the audit stopped at a bad entry.
+                    if tx.send(std::mem::take(&mut batch)).is_err() || stop {
+                        return;
+                    }
+                }
+            }
+            let _ = tx.send(batch);
+        });
+        for batch in rx {
+            for item in batch {
+                let e = item?;
+                check_export_entry(audit, &e)?;
+            }
         }
-        let e: ExportEntry = serde_json::from_str(&line).map_err(|e| bad(e.to_string()))?;
-        let bytes = super::leaf::canonical_json(&e.leaf);
-        audit.push(e.index, &e.leaf_hash, &bytes)?;
-    }
-    Ok(())
+        Ok(())
+    })
 }
 
-/// Feeds a stored log into an audit, page by page.
+/// Checks one exported entry. Its leaf is normally the canonical bytes themselves; any other
+/// JSON text of the leaf is brought to canonical form first, as the hash covers that.
+fn check_export_entry(audit: &mut Audit, e: &ExportEntry) -> Result<(), VerifyError> {
+    let raw = e.leaf.get();
+    match Leaf::decode(raw) {
+        Ok(leaf) => audit.push_decoded(e.index, &e.leaf_hash, raw, leaf),
+        Err(_) => {
+            let value: serde_json::Value =
+                serde_json::from_str(raw).expect("a raw value is valid JSON");
+            let bytes = super::leaf::canonical_json(&value);
+            audit.push(e.index, &e.leaf_hash, &bytes)
+        }
+    }
+}
+
+/// Leaves read from the store per query.
+const STORE_PAGE: u64 = 10_000;
+
+/// Pages in flight between the reading task and the audit (back-pressure as for exports).
+const PAGES_AHEAD: usize = 2;
+
+/// Feeds a stored log into an audit: one task reads the next page of leaves while a blocking
+/// thread decodes, hashes and checks the entries of the previous one.
 pub async fn read_store(store: &Store, chain: &str, audit: &mut Audit) -> Result<u64, VerifyError> {
     let size = store.log_size(chain).await?;
-    let mut start = 0u64;
-    const PAGE: u64 = 20_000;
-    while start < size {
-        let end = size.min(start + PAGE);
-        let page = store.log_entries(chain, start, end).await?;
-        for e in &page {
-            audit.push(e.index, &e.leaf_hash, &e.leaf)?;
+    let (tx, mut rx) = tokio::sync::mpsc::channel::<Vec<StoredLeaf>>(PAGES_AHEAD);
+    let mut checking = std::mem::replace(audit, Audit::new(Vec::new(), false));
+    let checker = tokio::task::spawn_blocking(move || {
+        let mut checked = Ok(());
+        'pages: while let Some(page) = rx.blocking_recv() {
+            for e in &page {
+                if let Err(e) = checking.push(e.index, &e.leaf_hash, &e.leaf) {
+                    checked = Err(e);
+                    break 'pages;
+                }
+            }
         }
-        if (page.len() as u64) < end - start {
+        (checking, checked)
+    });
+    let read = async {
+        let mut start = 0u64;
+        while start < size {
+            let end = size.min(start + STORE_PAGE);
+            let page = store.log_leaves(chain, start, end).await?;
+            let short = (page.len() as u64) < end - start;
             let next = page.last().map(|e| e.index + 1).unwrap_or(start);
-            return Err(entry(next, "missing from the store"));
+            if tx.send(page).await.is_err() {
+                // The audit stopped at a bad entry: its error is the one to report.
+                break;
+            }
+            if short {
+                return Err(entry(next, "missing from the store"));
+            }
+            start = end;
         }
-        start = end;
-    }
+        Ok(())
+    };
+    let read: Result<(), VerifyError> = read.await;
+    drop(tx);
+    let (checked_audit, checked) = match checker.await {
+        Ok(done) => done,
+        Err(e) => std::panic::resume_unwind(e.into_panic()),
+    };
+    *audit = checked_audit;
+    // An entry that fails comes before whatever the reader stopped at.
+    checked?;
+    read?;
     Ok(size)
 }
 
@@ -594,7 +715,7 @@ pub async fn export(
     let mut start = 0;
     while start < size {
         let end = size.min(start + 20_000);
-        for e in store.log_entries(chain, start, end).await? {
+        for e in store.log_leaves(chain, start, end).await? {
             writeln!(out, "{}", export_line(&e)).map_err(io)?;
         }
         start = end;
@@ -602,11 +723,96 @@ pub async fn export(
     Ok(size)
 }
 
-fn export_line(e: &LogEntry) -> String {
+fn export_line(e: &StoredLeaf) -> String {
     // The leaf's own canonical bytes, embedded as an object: re-encoding it canonically
     // gives back exactly these bytes.
     format!(
         "{{\"index\":{},\"leaf_hash\":\"{}\",\"leaf\":{}}}",
         e.index, e.leaf_hash, e.leaf
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ledger::leaf::RetractionLeaf;
+
+    fn leaf(index: u64) -> Leaf {
+        Leaf::Retraction(RetractionLeaf {
+            v: super::super::leaf::LEAF_VERSION,
+            index,
+            chain_id: 31337,
+            fork_block: index as i64,
+            fork_hash: None,
+            voids: vec![],
+            reason: format!("ré {index}"),
+        })
+    }
+
+    /// An export's lines after the header; `layout` writes each leaf's JSON text.
+    fn export(n: u64, layout: impl Fn(&Leaf) -> String) -> String {
+        (0..n)
+            .map(|i| {
+                let l = leaf(i);
+                format!(
+                    "{{\"index\":{i},\"leaf_hash\":\"{}\",\"leaf\":{}}}\n",
+                    l.hash(),
+                    layout(&l)
+                )
+            })
+            .collect()
+    }
+
+    fn audit(lines: &str) -> Result<Summary, VerifyError> {
+        let mut audit = Audit::new(vec![], false);
+        read_export_entries(lines.as_bytes(), &mut audit)?;
+        Ok(audit.finish()?.0)
+    }
+
+    /// Several batches of lines; leaves in canonical form, or in any other JSON layout of the
+    /// same object (the hash covers the canonical form), give the same tree.
+    #[test]
+    fn an_export_verifies_whatever_the_layout_of_its_leaves() {
+        let n = 2 * EXPORT_BATCH as u64 + 7;
+        let canonical = audit(&export(n, Leaf::encode)).unwrap();
+        assert_eq!(canonical.entries, n);
+        let other = export(n, |l| serde_json::to_string(l).unwrap());
+        assert!(!other.contains(&leaf(1).encode()));
+        let other = audit(&other).unwrap();
+        assert_eq!(other.root, canonical.root);
+        assert_eq!(other.retractions, n);
+    }
+
+    /// The first bad entry or line stops the audit and is named, wherever it falls among the
+    /// batches read ahead.
+    #[test]
+    fn the_first_bad_entry_or_line_of_an_export_is_named() {
+        let n = 2 * EXPORT_BATCH as u64 + 7;
+        let lines = export(n, Leaf::encode);
+        let bad = EXPORT_BATCH as u64 + 3;
+        let tampered = lines.replacen(&format!("ré {bad}"), "ré x", 1);
+        let err = audit(&tampered).unwrap_err().to_string();
+        assert!(
+            err.starts_with(&format!("entry {bad}: stored hash")),
+            "{err}"
+        );
+        let mut garbled: Vec<&str> = lines.lines().collect();
+        garbled[bad as usize] = "{\"index\": 5, \"leaf";
+        let err = audit(&garbled.join("\n")).unwrap_err().to_string();
+        // Line 1 is the header.
+        assert!(
+            err.starts_with(&format!("export line {}:", bad + 2)),
+            "{err}"
+        );
+        let mut removed: Vec<&str> = lines.lines().collect();
+        removed.remove(bad as usize);
+        let err = audit(&removed.join("\n")).unwrap_err().to_string();
+        assert!(
+            err.starts_with(&format!(
+                "entry {bad}: missing (the next entry given is {})",
+                bad + 1
+            )),
+            "{err}"
+        );
+    }
 }

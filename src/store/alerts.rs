@@ -6,8 +6,6 @@
 //! holds (`FOR UPDATE SKIP LOCKED`).
 
 use serde::Serialize;
-use sqlx::any::AnyRow;
-use sqlx::Row;
 
 use super::{now, Backend, Ctx, Store, StoreError};
 use crate::model::AlertEvent;
@@ -48,7 +46,7 @@ impl DeliveryStatus {
 }
 
 /// One alert with the state of its delivery to each sink.
-#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema, sqlx::FromRow)]
 pub struct AlertRow {
     pub id: i64,
     pub key: String,
@@ -61,16 +59,45 @@ pub struct AlertRow {
     pub block_number: i64,
     /// The body sent to webhooks.
     #[schema(value_type = Object)]
+    #[sqlx(flatten, try_from = "StoredPayload")]
     pub payload: serde_json::Value,
     /// Unix seconds.
     pub created_at: String,
     /// Whether the delivery rows of the configured sinks exist yet.
+    #[sqlx(flatten, try_from = "FannedOut")]
     pub fanned_out: bool,
+    /// Read with a query of their own.
+    #[sqlx(skip)]
     pub deliveries: Vec<DeliveryRow>,
 }
 
+/// The `payload` column: JSON text, read as a value (as a string if it is not JSON).
+#[derive(sqlx::FromRow)]
+pub struct StoredPayload {
+    payload: String,
+}
+
+impl From<StoredPayload> for serde_json::Value {
+    fn from(p: StoredPayload) -> serde_json::Value {
+        serde_json::from_str(&p.payload).unwrap_or(serde_json::Value::String(p.payload))
+    }
+}
+
+/// The `fanned_out` column, an integer flag (neither backend's integer decodes as a `bool`
+/// through `Any`).
+#[derive(sqlx::FromRow)]
+pub struct FannedOut {
+    fanned_out: i64,
+}
+
+impl From<FannedOut> for bool {
+    fn from(f: FannedOut) -> bool {
+        f.fanned_out != 0
+    }
+}
+
 /// The delivery of one alert to one sink.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema, sqlx::FromRow)]
 pub struct DeliveryRow {
     pub sink: String,
     pub status: String,
@@ -103,7 +130,7 @@ pub struct AlertCounts {
 }
 
 /// An alert waiting for its delivery rows.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, sqlx::FromRow)]
 pub struct UnroutedAlert {
     pub id: i64,
     pub group_id: String,
@@ -165,43 +192,12 @@ pub(super) async fn insert_alerts(
     Ok(())
 }
 
-fn alert_row(r: &AnyRow) -> Result<AlertRow, StoreError> {
-    let get = || -> Result<AlertRow, sqlx::Error> {
-        let payload: String = r.try_get("payload")?;
-        Ok(AlertRow {
-            id: r.try_get("id")?,
-            key: r.try_get("key")?,
-            group_id: r.try_get("group_id")?,
-            chain: r.try_get("chain")?,
-            divergence_n: r.try_get("divergence_n")?,
-            event: r.try_get("event")?,
-            rule: r.try_get("rule")?,
-            severity: r.try_get("severity")?,
-            block_number: r.try_get("block_number")?,
-            payload: serde_json::from_str(&payload).unwrap_or(serde_json::Value::String(payload)),
-            created_at: r.try_get("created_at")?,
-            fanned_out: r.try_get::<i64, _>("fanned_out")? != 0,
-            deliveries: Vec::new(),
-        })
-    };
-    get().ctx("reading alert")
-}
-
-fn delivery_row(r: &AnyRow) -> Result<(i64, DeliveryRow), StoreError> {
-    let get = || -> Result<(i64, DeliveryRow), sqlx::Error> {
-        Ok((
-            r.try_get("alert_id")?,
-            DeliveryRow {
-                sink: r.try_get("sink")?,
-                status: r.try_get("status")?,
-                attempts: r.try_get("attempts")?,
-                next_attempt_at: r.try_get("next_attempt_at")?,
-                last_error: r.try_get("last_error")?,
-                delivered_at: r.try_get("delivered_at")?,
-            },
-        ))
-    };
-    get().ctx("reading alert delivery")
+/// A delivery row with the alert it belongs to.
+#[derive(sqlx::FromRow)]
+struct AlertDelivery {
+    alert_id: i64,
+    #[sqlx(flatten)]
+    delivery: DeliveryRow,
 }
 
 impl Store {
@@ -236,7 +232,7 @@ impl Store {
             sql += &format!(" AND a.id < {}", p());
         }
         sql += &format!(" ORDER BY a.id DESC LIMIT {}", p());
-        let mut q = sqlx::query(&sql);
+        let mut q = sqlx::query_as(&sql);
         if let Some(g) = &f.group {
             q = q.bind(g);
         }
@@ -250,13 +246,7 @@ impl Store {
             q = q.bind(b);
         }
         q = q.bind(f.limit.unwrap_or(100).clamp(1, 10_000));
-        let mut alerts = q
-            .fetch_all(&self.pool)
-            .await
-            .ctx("reading alerts")?
-            .iter()
-            .map(alert_row)
-            .collect::<Result<Vec<_>, _>>()?;
+        let mut alerts: Vec<AlertRow> = q.fetch_all(&self.pool).await.ctx("reading alerts")?;
         if alerts.is_empty() {
             return Ok(alerts);
         }
@@ -265,14 +255,14 @@ impl Store {
             "SELECT * FROM alert_deliveries WHERE alert_id IN ({}) ORDER BY alert_id, sink",
             placeholders.join(", ")
         );
-        let mut q = sqlx::query(&sql);
+        let mut q = sqlx::query_as(&sql);
         for a in &alerts {
             q = q.bind(a.id);
         }
         let mut by_alert: std::collections::HashMap<i64, Vec<DeliveryRow>> = Default::default();
-        for r in q.fetch_all(&self.pool).await.ctx("reading alerts")? {
-            let (id, d) = delivery_row(&r)?;
-            by_alert.entry(id).or_default().push(d);
+        let rows: Vec<AlertDelivery> = q.fetch_all(&self.pool).await.ctx("reading alerts")?;
+        for r in rows {
+            by_alert.entry(r.alert_id).or_default().push(r.delivery);
         }
         for a in &mut alerts {
             a.deliveries = by_alert.remove(&a.id).unwrap_or_default();
@@ -282,15 +272,14 @@ impl Store {
 
     /// Deliveries by state.
     pub async fn alert_counts(&self) -> Result<AlertCounts, StoreError> {
-        let rows =
-            sqlx::query("SELECT status, COUNT(*) AS count FROM alert_deliveries GROUP BY status")
-                .fetch_all(&self.pool)
-                .await
-                .ctx("counting alert deliveries")?;
+        let rows: Vec<(String, i64)> = sqlx::query_as(
+            "SELECT status, COUNT(*) AS count FROM alert_deliveries GROUP BY status",
+        )
+        .fetch_all(&self.pool)
+        .await
+        .ctx("counting alert deliveries")?;
         let mut out = AlertCounts::default();
-        for r in rows {
-            let status: String = r.try_get("status").ctx("counting alert deliveries")?;
-            let count: i64 = r.try_get("count").ctx("counting alert deliveries")?;
+        for (status, count) in rows {
             match DeliveryStatus::parse(&status) {
                 Some(DeliveryStatus::Pending) => out.pending = count,
                 Some(DeliveryStatus::Delivered) => out.delivered = count,
@@ -316,7 +305,7 @@ impl Store {
             Backend::Sqlite => "",
         };
         let mut tx = self.pool.begin().await.ctx(ctx)?;
-        let rows = sqlx::query(&format!(
+        let rows: Vec<UnroutedAlert> = sqlx::query_as(&format!(
             "UPDATE alerts SET fanned_out = 1 WHERE id IN (SELECT id FROM alerts WHERE \
              fanned_out = 0 ORDER BY id LIMIT $1{lock}) RETURNING id, group_id, severity"
         ))
@@ -325,13 +314,8 @@ impl Store {
         .await
         .ctx(ctx)?;
         let now = now_ms();
-        for r in &rows {
-            let alert = UnroutedAlert {
-                id: r.try_get("id").ctx(ctx)?,
-                group_id: r.try_get("group_id").ctx(ctx)?,
-                severity: r.try_get("severity").ctx(ctx)?,
-            };
-            for sink in route(&alert) {
+        for alert in &rows {
+            for sink in route(alert) {
                 sqlx::query(
                     "INSERT INTO alert_deliveries (alert_id, sink, status, attempts, \
                      next_attempt_at) VALUES ($1, $2, 'pending', 0, $3) \
@@ -361,7 +345,7 @@ impl Store {
             Backend::Postgres => " FOR UPDATE SKIP LOCKED",
             Backend::Sqlite => "",
         };
-        let rows = sqlx::query(&format!(
+        let rows: Vec<(i64, String, i64)> = sqlx::query_as(&format!(
             "UPDATE alert_deliveries SET next_attempt_at = $2, attempts = attempts + 1 \
              WHERE (alert_id, sink) IN (SELECT alert_id, sink FROM alert_deliveries \
              WHERE status = 'pending' AND next_attempt_at <= $1 \
@@ -374,20 +358,20 @@ impl Store {
         .await
         .ctx(ctx)?;
         let mut out = Vec::with_capacity(rows.len());
-        for r in rows {
-            let alert_id: i64 = r.try_get("alert_id").ctx(ctx)?;
-            let alert = sqlx::query("SELECT key, event, payload FROM alerts WHERE id = $1")
-                .bind(alert_id)
-                .fetch_one(&self.pool)
-                .await
-                .ctx(ctx)?;
+        for (alert_id, sink, attempts) in rows {
+            let (key, event, payload) =
+                sqlx::query_as("SELECT key, event, payload FROM alerts WHERE id = $1")
+                    .bind(alert_id)
+                    .fetch_one(&self.pool)
+                    .await
+                    .ctx(ctx)?;
             out.push(ClaimedDelivery {
                 alert_id,
-                sink: r.try_get("sink").ctx(ctx)?,
-                attempts: r.try_get("attempts").ctx(ctx)?,
-                key: alert.try_get("key").ctx(ctx)?,
-                event: alert.try_get("event").ctx(ctx)?,
-                payload: alert.try_get("payload").ctx(ctx)?,
+                sink,
+                attempts,
+                key,
+                event,
+                payload,
             });
         }
         Ok(out)
@@ -455,13 +439,10 @@ impl Store {
     /// zero. Returns how many; `NotFound` if no alert has the key.
     pub async fn retry_alert(&self, key: &str) -> Result<u64, StoreError> {
         let ctx = "re-arming alert";
-        let id: Option<i64> = sqlx::query("SELECT id FROM alerts WHERE key = $1")
+        let id: Option<i64> = sqlx::query_scalar("SELECT id FROM alerts WHERE key = $1")
             .bind(key)
             .fetch_optional(&self.pool)
             .await
-            .ctx(ctx)?
-            .map(|r| r.try_get("id"))
-            .transpose()
             .ctx(ctx)?;
         let id = id.ok_or_else(|| StoreError::NotFound(format!("alert {key}")))?;
         let done = sqlx::query(

@@ -10,12 +10,12 @@
 
 use std::collections::BTreeMap;
 
-use sqlx::{Any, AnyConnection, Row, Transaction};
+use sqlx::{Any, AnyConnection, Transaction};
 
 use super::alerts::{insert_alerts, NewAlert};
-use super::groups::{group_row, version_row};
+use super::groups::versions;
 use super::log::LogTables;
-use super::queries::{divergence_row, Divergence, RecordRow};
+use super::queries::{Divergence, RecordRow};
 use super::{now, Backend, Ctx, GroupRow, ManifestVersion, Store, StoreError};
 use crate::model::{BlockRef, ContractKind, RecordKind};
 
@@ -95,24 +95,21 @@ impl Store {
     ) -> Result<StoredGroup, StoreError> {
         let ctx = "loading group";
         let mut conn = self.pool.acquire().await.ctx(ctx)?;
-        let row = sqlx::query("SELECT * FROM groups WHERE id = $1")
+        let row: GroupRow = sqlx::query_as("SELECT * FROM groups WHERE id = $1")
             .bind(group_id)
             .fetch_optional(&mut *conn)
             .await
             .ctx(ctx)?
             .ok_or_else(|| StoreError::NotFound(format!("group {group_id}")))?;
-        let row = group_row(&row).ctx(ctx)?;
-        let versions =
-            sqlx::query("SELECT * FROM manifest_versions WHERE group_id = $1 ORDER BY version")
+        let versions = versions(
+            sqlx::query_as("SELECT * FROM manifest_versions WHERE group_id = $1 ORDER BY version")
                 .bind(group_id)
                 .fetch_all(&mut *conn)
                 .await
-                .ctx(ctx)?
-                .iter()
-                .map(version_row)
-                .collect::<Result<_, _>>()?;
+                .ctx(ctx)?,
+        )?;
         let mut states = BTreeMap::new();
-        let rows = sqlx::query(
+        let rows: Vec<(String, String, String)> = sqlx::query_as(
             "SELECT contract, kind, state FROM observed_states WHERE group_id = $1 \
              ORDER BY contract, kind, block_number, log_index",
         )
@@ -120,29 +117,22 @@ impl Store {
         .fetch_all(&mut *conn)
         .await
         .ctx(ctx)?;
-        for r in rows {
-            let kind: String = r.try_get("kind").ctx(ctx)?;
+        for (contract, kind, state) in rows {
             let kind = ContractKind::parse(&kind)
                 .ok_or_else(|| StoreError::Corrupt(format!("observed state of kind {kind:?}")))?;
             // Ordered by position: the last row of each contract is its newest state.
-            states.insert(
-                (r.try_get("contract").ctx(ctx)?, kind),
-                r.try_get("state").ctx(ctx)?,
-            );
+            states.insert((contract, kind), state);
         }
-        let open = sqlx::query(
+        let open = sqlx::query_as(
             "SELECT * FROM divergences WHERE group_id = $1 \
              AND status IN ('open', 'acknowledged') ORDER BY n",
         )
         .bind(group_id)
         .fetch_all(&mut *conn)
         .await
-        .ctx(ctx)?
-        .iter()
-        .map(divergence_row)
-        .collect::<Result<_, _>>()?;
+        .ctx(ctx)?;
         let next_n = next_divergence_n(&mut conn, group_id).await?;
-        let records_of_kind = sqlx::query(
+        let records_of_kind = sqlx::query_scalar(
             "SELECT fields FROM records WHERE group_id = $1 AND kind = $2 \
              ORDER BY block_number, log_index",
         )
@@ -150,10 +140,6 @@ impl Store {
         .bind(kind.as_str())
         .fetch_all(&mut *conn)
         .await
-        .ctx(ctx)?
-        .iter()
-        .map(|r| r.try_get("fields"))
-        .collect::<Result<_, _>>()
         .ctx(ctx)?;
         Ok(StoredGroup {
             row,
@@ -234,13 +220,13 @@ impl Store {
 }
 
 async fn next_divergence_n(conn: &mut AnyConnection, group_id: &str) -> Result<i64, StoreError> {
-    sqlx::query("SELECT COALESCE(MAX(n), 0) + 1 AS next FROM divergences WHERE group_id = $1")
-        .bind(group_id)
-        .fetch_one(&mut *conn)
-        .await
-        .ctx("numbering divergence")?
-        .try_get("next")
-        .ctx("numbering divergence")
+    sqlx::query_scalar(
+        "SELECT COALESCE(MAX(n), 0) + 1 AS next FROM divergences WHERE group_id = $1",
+    )
+    .bind(group_id)
+    .fetch_one(&mut *conn)
+    .await
+    .ctx("numbering divergence")
 }
 
 async fn move_cursor(
@@ -502,7 +488,7 @@ impl UnwindTx {
 
     /// Divergences of the chain opened or resolved above block `fork`.
     pub async fn divergences_above(&mut self, fork: i64) -> Result<Vec<Divergence>, StoreError> {
-        sqlx::query(
+        sqlx::query_as(
             "SELECT * FROM divergences WHERE chain = $1 AND (opened_block > $2 OR \
              resolved_block > $2) ORDER BY group_id, n",
         )
@@ -510,10 +496,7 @@ impl UnwindTx {
         .bind(fork)
         .fetch_all(&mut *self.tx)
         .await
-        .ctx("reading divergences for their alerts")?
-        .iter()
-        .map(divergence_row)
-        .collect()
+        .ctx("reading divergences for their alerts")
     }
 
     /// The number the next divergence of a group gets.
@@ -527,7 +510,7 @@ impl UnwindTx {
         group_id: &str,
         block: i64,
     ) -> Result<Option<String>, StoreError> {
-        sqlx::query(
+        sqlx::query_scalar(
             "SELECT hash FROM manifest_versions WHERE group_id = $1 AND effective_block <= $2 \
              ORDER BY version DESC LIMIT 1",
         )
@@ -535,9 +518,6 @@ impl UnwindTx {
         .bind(block.max(0))
         .fetch_optional(&mut *self.tx)
         .await
-        .ctx("reading manifest")?
-        .map(|r| r.try_get("hash"))
-        .transpose()
         .ctx("reading manifest")
     }
 

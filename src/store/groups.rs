@@ -1,14 +1,11 @@
 //! Groups, their manifest versions, and the follower's checkpoint per chain.
 
-use sqlx::any::AnyRow;
-use sqlx::Row;
-
 use super::{now, Ctx, Store, StoreError};
 use crate::manifest::Manifest;
 use crate::model::BlockRef;
 
 /// A registered group and how far its records are complete.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, sqlx::FromRow)]
 pub struct GroupRow {
     pub id: String,
     pub chain: String,
@@ -46,29 +43,38 @@ impl ManifestVersion {
     }
 }
 
-pub(super) fn group_row(r: &AnyRow) -> Result<GroupRow, sqlx::Error> {
-    Ok(GroupRow {
-        id: r.try_get("id")?,
-        chain: r.try_get("chain")?,
-        start_block: r.try_get("start_block")?,
-        synced_to: r.try_get("synced_to")?,
-        created_at: r.try_get("created_at")?,
-        revision: r.try_get("revision")?,
-    })
+/// A manifest version as stored, its document still text.
+#[derive(sqlx::FromRow)]
+pub(super) struct VersionRow {
+    group_id: String,
+    version: i64,
+    hash: String,
+    effective_block: i64,
+    created_at: String,
+    document: String,
 }
 
-pub(super) fn version_row(r: &AnyRow) -> Result<ManifestVersion, StoreError> {
-    let doc: String = r.try_get("document").ctx("reading manifest")?;
-    let manifest = Manifest::from_canonical_json(&doc)
-        .map_err(|e| StoreError::Corrupt(format!("stored manifest: {e}")))?;
-    Ok(ManifestVersion {
-        group_id: r.try_get("group_id").ctx("reading manifest")?,
-        version: r.try_get("version").ctx("reading manifest")?,
-        hash: r.try_get("hash").ctx("reading manifest")?,
-        effective_block: r.try_get("effective_block").ctx("reading manifest")?,
-        created_at: r.try_get("created_at").ctx("reading manifest")?,
-        manifest,
-    })
+impl TryFrom<VersionRow> for ManifestVersion {
+    type Error = StoreError;
+
+    /// Reads the stored document back (it was validated when it was stored).
+    fn try_from(r: VersionRow) -> Result<ManifestVersion, StoreError> {
+        let manifest = Manifest::from_canonical_json(&r.document)
+            .map_err(|e| StoreError::Corrupt(format!("stored manifest: {e}")))?;
+        Ok(ManifestVersion {
+            group_id: r.group_id,
+            version: r.version,
+            hash: r.hash,
+            effective_block: r.effective_block,
+            created_at: r.created_at,
+            manifest,
+        })
+    }
+}
+
+/// Stored versions read back, in their order.
+pub(super) fn versions(rows: Vec<VersionRow>) -> Result<Vec<ManifestVersion>, StoreError> {
+    rows.into_iter().map(ManifestVersion::try_from).collect()
 }
 
 impl Store {
@@ -114,13 +120,10 @@ impl Store {
     ) -> Result<ManifestVersion, StoreError> {
         let mut tx = self.pool.begin().await.ctx("updating group")?;
         lock_group_row(&mut tx, &manifest.id).await?;
-        let group = sqlx::query("SELECT * FROM groups WHERE id = $1")
+        let group: GroupRow = sqlx::query_as("SELECT * FROM groups WHERE id = $1")
             .bind(&manifest.id)
             .fetch_optional(&mut *tx)
             .await
-            .ctx("updating group")?
-            .map(|r| group_row(&r))
-            .transpose()
             .ctx("updating group")?
             .ok_or_else(|| StoreError::NotFound(format!("group {}", manifest.id)))?;
         if group.chain != manifest.chain {
@@ -129,14 +132,14 @@ impl Store {
                 group.id, group.chain, manifest.chain
             )));
         }
-        let last = sqlx::query(
+        let last: VersionRow = sqlx::query_as(
             "SELECT * FROM manifest_versions WHERE group_id = $1 ORDER BY version DESC LIMIT 1",
         )
         .bind(&manifest.id)
         .fetch_one(&mut *tx)
         .await
         .ctx("updating group")?;
-        let last = version_row(&last)?;
+        let last = ManifestVersion::try_from(last)?;
         if last.hash == manifest.hash().to_string() {
             return Err(StoreError::Conflict(format!(
                 "group {}: this manifest is identical to version {} ({})",
@@ -162,67 +165,52 @@ impl Store {
     }
 
     pub async fn groups(&self) -> Result<Vec<GroupRow>, StoreError> {
-        sqlx::query("SELECT * FROM groups ORDER BY id")
+        sqlx::query_as("SELECT * FROM groups ORDER BY id")
             .fetch_all(&self.pool)
             .await
-            .ctx("listing groups")?
-            .iter()
-            .map(group_row)
-            .collect::<Result<_, _>>()
             .ctx("listing groups")
     }
 
     pub async fn group(&self, id: &str) -> Result<Option<GroupRow>, StoreError> {
-        sqlx::query("SELECT * FROM groups WHERE id = $1")
+        sqlx::query_as("SELECT * FROM groups WHERE id = $1")
             .bind(id)
             .fetch_optional(&self.pool)
             .await
-            .ctx("reading group")?
-            .map(|r| group_row(&r))
-            .transpose()
             .ctx("reading group")
     }
 
     /// Every version of a group's manifest, oldest first.
     pub async fn manifest_versions(&self, id: &str) -> Result<Vec<ManifestVersion>, StoreError> {
-        sqlx::query("SELECT * FROM manifest_versions WHERE group_id = $1 ORDER BY version")
-            .bind(id)
-            .fetch_all(&self.pool)
-            .await
-            .ctx("reading manifest versions")?
-            .iter()
-            .map(version_row)
-            .collect()
+        let rows =
+            sqlx::query_as("SELECT * FROM manifest_versions WHERE group_id = $1 ORDER BY version")
+                .bind(id)
+                .fetch_all(&self.pool)
+                .await
+                .ctx("reading manifest versions")?;
+        versions(rows)
     }
 
     /// The groups following `chain`, by id.
     pub async fn chain_group_rows(&self, chain: &str) -> Result<Vec<GroupRow>, StoreError> {
-        sqlx::query("SELECT * FROM groups WHERE chain = $1 ORDER BY id")
+        sqlx::query_as("SELECT * FROM groups WHERE chain = $1 ORDER BY id")
             .bind(chain)
             .fetch_all(&self.pool)
             .await
-            .ctx("reading groups")?
-            .iter()
-            .map(group_row)
-            .collect::<Result<_, _>>()
             .ctx("reading groups")
     }
 
     /// The last block the follower of `chain` committed, if any.
     pub async fn cursor(&self, chain: &str) -> Result<Option<(i64, String)>, StoreError> {
-        let row = sqlx::query("SELECT block_number, block_hash FROM chain_cursor WHERE chain = $1")
+        sqlx::query_as("SELECT block_number, block_hash FROM chain_cursor WHERE chain = $1")
             .bind(chain)
             .fetch_optional(&self.pool)
             .await
-            .ctx("reading cursor")?;
-        row.map(|r| Ok((r.try_get("block_number")?, r.try_get("block_hash")?)))
-            .transpose()
             .ctx("reading cursor")
     }
 
     /// Processed blocks kept for reorg detection, newest first.
     pub async fn recent_blocks(&self, chain: &str) -> Result<Vec<BlockRef>, StoreError> {
-        let rows = sqlx::query(
+        let rows: Vec<(i64, String, String)> = sqlx::query_as(
             "SELECT block_number, block_hash, parent_hash FROM chain_blocks \
              WHERE chain = $1 ORDER BY block_number DESC",
         )
@@ -230,11 +218,8 @@ impl Store {
         .fetch_all(&self.pool)
         .await
         .ctx("reading blocks")?;
-        rows.iter()
-            .map(|r| {
-                let number: i64 = r.try_get("block_number").ctx("reading blocks")?;
-                let hash: String = r.try_get("block_hash").ctx("reading blocks")?;
-                let parent: String = r.try_get("parent_hash").ctx("reading blocks")?;
+        rows.into_iter()
+            .map(|(number, hash, parent)| {
                 Ok(BlockRef {
                     number: number as u64,
                     hash: hash

@@ -10,28 +10,51 @@
 use std::collections::HashMap;
 
 use alloy::primitives::B256;
-use sqlx::any::AnyRow;
-use sqlx::{Any, AnyConnection, Row, Transaction};
+use sqlx::{Any, AnyConnection, Transaction};
 
-use super::groups::version_row;
-use super::queries::{divergence_row, record_row};
+use super::groups::versions;
 use super::{now, Backend, Ctx, Divergence, ManifestVersion, RecordRow, Store, StoreError};
 
 /// One stored leaf.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, sqlx::FromRow)]
 pub struct LogEntry {
+    #[sqlx(rename = "idx", try_from = "i64")]
     pub index: u64,
     pub kind: String,
     pub group_id: Option<String>,
     pub block_number: i64,
     pub leaf_hash: String,
     pub leaf: String,
+    #[sqlx(flatten, try_from = "VoidedBy")]
     pub voided_by: Option<u64>,
 }
 
+/// The `voided_by` column, a leaf index (never negative), read as a [`LogEntry`]'s.
+#[derive(sqlx::FromRow)]
+pub struct VoidedBy {
+    voided_by: Option<i64>,
+}
+
+impl From<VoidedBy> for Option<u64> {
+    fn from(v: VoidedBy) -> Option<u64> {
+        v.voided_by.map(|i| i as u64)
+    }
+}
+
+/// One stored leaf as an audit or an export reads it: its index, its stored hash and its
+/// bytes, and nothing else.
+#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
+pub struct StoredLeaf {
+    #[sqlx(rename = "idx", try_from = "i64")]
+    pub index: u64,
+    pub leaf_hash: String,
+    pub leaf: String,
+}
+
 /// A checkpoint as signed and stored.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, sqlx::FromRow)]
 pub struct StoredCheckpoint {
+    #[sqlx(try_from = "i64")]
     pub tree_size: u64,
     pub root: String,
     pub note: String,
@@ -39,7 +62,7 @@ pub struct StoredCheckpoint {
 }
 
 /// A group as the sealer sees it.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, sqlx::FromRow)]
 pub struct SealGroup {
     pub id: String,
     pub synced_to: i64,
@@ -59,23 +82,6 @@ pub struct NewLogEntry {
     pub block_number: i64,
     pub leaf_hash: B256,
     pub leaf: String,
-}
-
-fn entry_row(r: &AnyRow) -> Result<LogEntry, StoreError> {
-    let get = || -> Result<LogEntry, sqlx::Error> {
-        let idx: i64 = r.try_get("idx")?;
-        let voided: Option<i64> = r.try_get("voided_by")?;
-        Ok(LogEntry {
-            index: idx as u64,
-            kind: r.try_get("kind")?,
-            group_id: r.try_get("group_id")?,
-            block_number: r.try_get("block_number")?,
-            leaf_hash: r.try_get("leaf_hash")?,
-            leaf: r.try_get("leaf")?,
-            voided_by: voided.map(|v| v as u64),
-        })
-    };
-    get().ctx("reading log entry")
 }
 
 /// Leaf and node hashes are stored as 64 hex digits without `0x`, as transparency logs write
@@ -106,15 +112,12 @@ async fn fetch_nodes(
             "SELECT level, idx, hash FROM log_nodes WHERE {}",
             node_condition(chunk)
         );
-        let rows = sqlx::query(&sql)
+        let rows: Vec<(i64, i64, String)> = sqlx::query_as(&sql)
             .bind(chain)
             .fetch_all(&mut *conn)
             .await
             .ctx("reading log nodes")?;
-        for r in rows {
-            let level: i64 = r.try_get("level").ctx("reading log nodes")?;
-            let idx: i64 = r.try_get("idx").ctx("reading log nodes")?;
-            let hash: String = r.try_get("hash").ctx("reading log nodes")?;
+        for (level, idx, hash) in rows {
             out.insert((level as u32, idx as u64), parse_hash(&hash)?);
         }
     }
@@ -220,7 +223,7 @@ impl<'c> LogTables<'c> {
     /// Record leaves about blocks above `block` that no retraction has voided yet, oldest
     /// first: what a reorg to `block` takes away from the log.
     pub async fn live_records_above(&mut self, block: i64) -> Result<Vec<LogEntry>, StoreError> {
-        sqlx::query(
+        sqlx::query_as(
             "SELECT * FROM log_entries WHERE chain = $1 AND block_number > $2 AND kind = 'record' \
              AND voided_by IS NULL ORDER BY idx",
         )
@@ -228,31 +231,18 @@ impl<'c> LogTables<'c> {
         .bind(block)
         .fetch_all(&mut *self.conn)
         .await
-        .ctx("reading log entries")?
-        .iter()
-        .map(entry_row)
-        .collect()
+        .ctx("reading log entries")
     }
 
     /// The groups following the chain, with how far each is indexed and sealed.
     pub async fn groups(&mut self) -> Result<Vec<SealGroup>, StoreError> {
-        sqlx::query(
+        sqlx::query_as(
             "SELECT id, synced_to, COALESCE(sealed_to, start_block - 1) AS sealed_to \
              FROM groups WHERE chain = $1 ORDER BY id",
         )
         .bind(self.chain)
         .fetch_all(&mut *self.conn)
         .await
-        .ctx("reading groups")?
-        .iter()
-        .map(|r| {
-            Ok(SealGroup {
-                id: r.try_get("id")?,
-                synced_to: r.try_get("synced_to")?,
-                sealed_to: r.try_get("sealed_to")?,
-            })
-        })
-        .collect::<Result<_, sqlx::Error>>()
         .ctx("reading groups")
     }
 
@@ -299,30 +289,27 @@ async fn lock_head(conn: &mut AnyConnection, chain: &str) -> Result<u64, StoreEr
     .execute(&mut *conn)
     .await
     .ctx("locking log")?;
-    let size: i64 =
-        sqlx::query("UPDATE log_heads SET updated_at = $2 WHERE chain = $1 RETURNING tree_size")
-            .bind(chain)
-            .bind(now())
-            .fetch_one(&mut *conn)
-            .await
-            .ctx("locking log")?
-            .try_get("tree_size")
-            .ctx("locking log")?;
+    let size: i64 = sqlx::query_scalar(
+        "UPDATE log_heads SET updated_at = $2 WHERE chain = $1 RETURNING tree_size",
+    )
+    .bind(chain)
+    .bind(now())
+    .fetch_one(&mut *conn)
+    .await
+    .ctx("locking log")?;
     Ok(size as u64)
 }
 
 impl Store {
     /// The number of leaves in `chain`'s log.
     pub async fn log_size(&self, chain: &str) -> Result<u64, StoreError> {
-        let row = sqlx::query("SELECT tree_size FROM log_heads WHERE chain = $1")
-            .bind(chain)
-            .fetch_optional(&self.pool)
-            .await
-            .ctx("reading log size")?;
-        match row {
-            Some(r) => Ok(r.try_get::<i64, _>("tree_size").ctx("reading log size")? as u64),
-            None => Ok(0),
-        }
+        let size: Option<i64> =
+            sqlx::query_scalar("SELECT tree_size FROM log_heads WHERE chain = $1")
+                .bind(chain)
+                .fetch_optional(&self.pool)
+                .await
+                .ctx("reading log size")?;
+        Ok(size.unwrap_or(0) as u64)
     }
 
     /// Leaves `start..end` of `chain`'s log.
@@ -332,7 +319,7 @@ impl Store {
         start: u64,
         end: u64,
     ) -> Result<Vec<LogEntry>, StoreError> {
-        sqlx::query(
+        sqlx::query_as(
             "SELECT * FROM log_entries WHERE chain = $1 AND idx >= $2 AND idx < $3 ORDER BY idx",
         )
         .bind(chain)
@@ -340,10 +327,26 @@ impl Store {
         .bind(end as i64)
         .fetch_all(&self.pool)
         .await
-        .ctx("reading log entries")?
-        .iter()
-        .map(entry_row)
-        .collect()
+        .ctx("reading log entries")
+    }
+
+    /// Leaves `start..end` of `chain`'s log, with only what an audit reads.
+    pub async fn log_leaves(
+        &self,
+        chain: &str,
+        start: u64,
+        end: u64,
+    ) -> Result<Vec<StoredLeaf>, StoreError> {
+        sqlx::query_as(
+            "SELECT idx, leaf_hash, leaf FROM log_entries WHERE chain = $1 AND idx >= $2 \
+             AND idx < $3 ORDER BY idx",
+        )
+        .bind(chain)
+        .bind(start as i64)
+        .bind(end as i64)
+        .fetch_all(&self.pool)
+        .await
+        .ctx("reading log entries")
     }
 
     /// The stored hashes of the given complete subtrees; absent ones are left out.
@@ -364,7 +367,7 @@ impl Store {
         start: u64,
         end: u64,
     ) -> Result<Vec<(u64, B256)>, StoreError> {
-        sqlx::query(
+        let rows: Vec<(i64, String)> = sqlx::query_as(
             "SELECT idx, hash FROM log_nodes WHERE chain = $1 AND level = $2 AND idx >= $3 \
              AND idx < $4 ORDER BY idx",
         )
@@ -374,25 +377,18 @@ impl Store {
         .bind(end as i64)
         .fetch_all(&self.pool)
         .await
-        .ctx("reading log nodes")?
-        .iter()
-        .map(|r| {
-            let idx: i64 = r.try_get("idx").ctx("reading log nodes")?;
-            let hash: String = r.try_get("hash").ctx("reading log nodes")?;
-            Ok((idx as u64, parse_hash(&hash)?))
-        })
-        .collect()
+        .ctx("reading log nodes")?;
+        rows.into_iter()
+            .map(|(idx, hash)| Ok((idx as u64, parse_hash(&hash)?)))
+            .collect()
     }
 
     /// The chains that have a log.
     pub async fn log_chains(&self) -> Result<Vec<String>, StoreError> {
-        sqlx::query("SELECT chain FROM log_heads ORDER BY chain")
+        sqlx::query_scalar("SELECT chain FROM log_heads ORDER BY chain")
             .fetch_all(&self.pool)
             .await
-            .ctx("reading logs")?
-            .iter()
-            .map(|r| r.try_get("chain").ctx("reading logs"))
-            .collect()
+            .ctx("reading logs")
     }
 
     /// The newest signed checkpoint of `chain`'s log.
@@ -400,26 +396,13 @@ impl Store {
         &self,
         chain: &str,
     ) -> Result<Option<StoredCheckpoint>, StoreError> {
-        let row = sqlx::query(
+        sqlx::query_as(
             "SELECT * FROM log_checkpoints WHERE chain = $1 ORDER BY tree_size DESC LIMIT 1",
         )
         .bind(chain)
         .fetch_optional(&self.pool)
         .await
-        .ctx("reading checkpoint")?;
-        row.map(|r| {
-            let get = || -> Result<StoredCheckpoint, sqlx::Error> {
-                let size: i64 = r.try_get("tree_size")?;
-                Ok(StoredCheckpoint {
-                    tree_size: size as u64,
-                    root: r.try_get("root")?,
-                    note: r.try_get("note")?,
-                    signed_at: r.try_get("signed_at")?,
-                })
-            };
-            get().ctx("reading checkpoint")
-        })
-        .transpose()
+        .ctx("reading checkpoint")
     }
 
     /// Stores a signed checkpoint; `false` if one of that size was already stored (by another
@@ -483,7 +466,7 @@ impl SealTx {
         after: i64,
         upto: i64,
     ) -> Result<Vec<RecordRow>, StoreError> {
-        sqlx::query(
+        sqlx::query_as(
             "SELECT * FROM records WHERE group_id = $1 AND block_number > $2 \
              AND block_number <= $3 ORDER BY block_number, log_index",
         )
@@ -492,10 +475,6 @@ impl SealTx {
         .bind(upto)
         .fetch_all(&mut *self.tx)
         .await
-        .ctx("reading records")?
-        .iter()
-        .map(record_row)
-        .collect::<Result<_, _>>()
         .ctx("reading records")
     }
 
@@ -506,7 +485,7 @@ impl SealTx {
         after: i64,
         upto: i64,
     ) -> Result<Vec<ManifestVersion>, StoreError> {
-        sqlx::query(
+        let rows = sqlx::query_as(
             "SELECT * FROM manifest_versions WHERE group_id = $1 AND effective_block > $2 \
              AND effective_block <= $3 ORDER BY version",
         )
@@ -515,10 +494,8 @@ impl SealTx {
         .bind(upto)
         .fetch_all(&mut *self.tx)
         .await
-        .ctx("reading manifest versions")?
-        .iter()
-        .map(version_row)
-        .collect()
+        .ctx("reading manifest versions")?;
+        versions(rows)
     }
 
     /// A group's divergences opened or resolved by a log in blocks `after+1..=upto`.
@@ -528,7 +505,7 @@ impl SealTx {
         after: i64,
         upto: i64,
     ) -> Result<Vec<Divergence>, StoreError> {
-        sqlx::query(
+        sqlx::query_as(
             "SELECT * FROM divergences WHERE group_id = $1 AND ( \
              (opened_block > $2 AND opened_block <= $3 AND opened_log_index IS NOT NULL) OR \
              (resolved_block > $2 AND resolved_block <= $3 AND resolved_log_index IS NOT NULL))",
@@ -538,10 +515,7 @@ impl SealTx {
         .bind(upto)
         .fetch_all(&mut *self.tx)
         .await
-        .ctx("reading divergences")?
-        .iter()
-        .map(divergence_row)
-        .collect()
+        .ctx("reading divergences")
     }
 
     /// The log tables, inside this transaction.

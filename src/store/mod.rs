@@ -22,7 +22,9 @@ pub use batch::{
     BatchTx, BatchWrite, CursorMove, GroupProgress, StateWrite, StoredGroup, UnwindTx,
 };
 pub use groups::{GroupRow, ManifestVersion};
-pub use log::{LogEntry, LogTables, NewLogEntry, NodeKey, SealGroup, SealTx, StoredCheckpoint};
+pub use log::{
+    LogEntry, LogTables, NewLogEntry, NodeKey, SealGroup, SealTx, StoredCheckpoint, StoredLeaf,
+};
 pub use queries::{
     Divergence, DivergenceFilter, DivergenceStatus, RecordFilter, RecordRow, StateRow,
 };

@@ -1,13 +1,11 @@
 //! The read side: records and divergences of a group, with filters.
 
 use serde::Serialize;
-use sqlx::any::AnyRow;
-use sqlx::Row;
 
 use super::{now, Ctx, Store, StoreError};
 
 /// A decision or transaction record with its chain evidence.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, sqlx::FromRow)]
 pub struct RecordRow {
     pub group_id: String,
     pub chain_id: i64,
@@ -87,7 +85,7 @@ impl DivergenceStatus {
 
 /// A stored divergence with the evidence of its opening and, if any, its resolution. The
 /// default is an empty row, for building one field by field.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, utoipa::ToSchema)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, utoipa::ToSchema, sqlx::FromRow)]
 pub struct Divergence {
     pub group_id: String,
     pub n: i64,
@@ -113,58 +111,8 @@ pub struct Divergence {
     pub acked_at: Option<String>,
 }
 
-pub(crate) fn divergence_row(r: &AnyRow) -> Result<Divergence, StoreError> {
-    let get = || -> Result<Divergence, sqlx::Error> {
-        Ok(Divergence {
-            group_id: r.try_get("group_id")?,
-            n: r.try_get("n")?,
-            rule: r.try_get("rule")?,
-            severity: r.try_get("severity")?,
-            subject: r.try_get("subject")?,
-            item: r.try_get("item")?,
-            expected: r.try_get("expected")?,
-            observed: r.try_get("observed")?,
-            status: r.try_get("status")?,
-            opened_block: r.try_get("opened_block")?,
-            opened_block_hash: r.try_get("opened_block_hash")?,
-            opened_tx_hash: r.try_get("opened_tx_hash")?,
-            opened_log_index: r.try_get("opened_log_index")?,
-            opened_manifest_hash: r.try_get("opened_manifest_hash")?,
-            resolved_block: r.try_get("resolved_block")?,
-            resolved_block_hash: r.try_get("resolved_block_hash")?,
-            resolved_tx_hash: r.try_get("resolved_tx_hash")?,
-            resolved_log_index: r.try_get("resolved_log_index")?,
-            resolved_manifest_hash: r.try_get("resolved_manifest_hash")?,
-            resolution: r.try_get("resolution")?,
-            ack_note: r.try_get("ack_note")?,
-            acked_at: r.try_get("acked_at")?,
-        })
-    };
-    get().ctx("reading divergence")
-}
-
-pub(super) fn record_row(r: &AnyRow) -> Result<RecordRow, sqlx::Error> {
-    Ok(RecordRow {
-        group_id: r.try_get("group_id")?,
-        chain_id: r.try_get("chain_id")?,
-        block_number: r.try_get("block_number")?,
-        block_hash: r.try_get("block_hash")?,
-        block_timestamp: r.try_get("block_timestamp")?,
-        tx_hash: r.try_get("tx_hash")?,
-        tx_index: r.try_get("tx_index")?,
-        log_index: r.try_get("log_index")?,
-        address: r.try_get("address")?,
-        kind: r.try_get("kind")?,
-        category: r.try_get("category")?,
-        fields: r.try_get("fields")?,
-        topics: r.try_get("topics")?,
-        data: r.try_get("data")?,
-        manifest_hash: r.try_get("manifest_hash")?,
-    })
-}
-
 /// The newest observed structure of one contract.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, sqlx::FromRow)]
 pub struct StateRow {
     pub contract: String,
     pub kind: String,
@@ -179,7 +127,7 @@ impl Store {
     /// The newest observed structure of each of a group's contracts.
     pub async fn current_states(&self, group_id: &str) -> Result<Vec<StateRow>, StoreError> {
         // Structural changes are rare: every row of the group, newest last per contract.
-        let rows = sqlx::query(
+        let rows: Vec<StateRow> = sqlx::query_as(
             "SELECT contract, kind, block_number, log_index, source, state FROM observed_states \
              WHERE group_id = $1 ORDER BY contract, kind, block_number, log_index",
         )
@@ -188,18 +136,7 @@ impl Store {
         .await
         .ctx("reading observed states")?;
         let mut out: Vec<StateRow> = Vec::new();
-        for r in rows {
-            let row = (|| {
-                Ok::<_, sqlx::Error>(StateRow {
-                    contract: r.try_get("contract")?,
-                    kind: r.try_get("kind")?,
-                    block_number: r.try_get("block_number")?,
-                    log_index: r.try_get("log_index")?,
-                    source: r.try_get("source")?,
-                    state: r.try_get("state")?,
-                })
-            })()
-            .ctx("reading observed states")?;
+        for row in rows {
             match out.last_mut() {
                 Some(last) if last.contract == row.contract && last.kind == row.kind => *last = row,
                 _ => out.push(row),
@@ -278,21 +215,14 @@ impl Store {
             " ORDER BY block_number {order}, log_index {order} LIMIT {}",
             f.limit.unwrap_or(i64::MAX)
         ));
-        let mut query = sqlx::query(&sql);
+        let mut query = sqlx::query_as(&sql);
         for a in args {
             query = match a {
                 Arg::Int(v) => query.bind(v),
                 Arg::Text(v) => query.bind(v),
             };
         }
-        query
-            .fetch_all(&self.pool)
-            .await
-            .ctx("reading records")?
-            .iter()
-            .map(record_row)
-            .collect::<Result<_, _>>()
-            .ctx("reading records")
+        query.fetch_all(&self.pool).await.ctx("reading records")
     }
 
     /// The first block of a group's records at or after `time` (`from`), or the last at or
@@ -310,24 +240,19 @@ impl Store {
             "SELECT block_number FROM records WHERE group_id = $1 AND block_timestamp <= $2 \
              ORDER BY block_timestamp DESC, block_number DESC LIMIT 1"
         };
-        sqlx::query(sql)
+        sqlx::query_scalar(sql)
             .bind(group_id)
             .bind(time)
             .fetch_optional(&self.pool)
             .await
-            .ctx("reading records")?
-            .map(|r| r.try_get("block_number"))
-            .transpose()
             .ctx("reading records")
     }
 
     pub async fn count_records(&self, group_id: &str) -> Result<i64, StoreError> {
-        sqlx::query("SELECT COUNT(*) AS n FROM records WHERE group_id = $1")
+        sqlx::query_scalar("SELECT COUNT(*) AS n FROM records WHERE group_id = $1")
             .bind(group_id)
             .fetch_one(&self.pool)
             .await
-            .ctx("counting records")?
-            .try_get("n")
             .ctx("counting records")
     }
 
@@ -373,18 +298,14 @@ impl Store {
             " ORDER BY n {order} LIMIT {}",
             f.limit.unwrap_or(i64::MAX)
         ));
-        let mut query = sqlx::query(&sql);
+        let mut query = sqlx::query_as(&sql);
         for t in texts {
             query = query.bind(t);
         }
         if let Some(after) = f.after {
             query = query.bind(after);
         }
-        let rows = query
-            .fetch_all(&self.pool)
-            .await
-            .ctx("reading divergences")?;
-        rows.iter().map(divergence_row).collect()
+        query.fetch_all(&self.pool).await.ctx("reading divergences")
     }
 
     /// One divergence of a group.
@@ -393,30 +314,23 @@ impl Store {
         group_id: &str,
         n: i64,
     ) -> Result<Option<Divergence>, StoreError> {
-        sqlx::query("SELECT * FROM divergences WHERE group_id = $1 AND n = $2")
+        sqlx::query_as("SELECT * FROM divergences WHERE group_id = $1 AND n = $2")
             .bind(group_id)
             .bind(n)
             .fetch_optional(&self.pool)
             .await
-            .ctx("reading divergence")?
-            .as_ref()
-            .map(divergence_row)
-            .transpose()
+            .ctx("reading divergence")
     }
 
     /// How many divergences are open (acknowledged or not), by severity, over every group.
     pub async fn open_divergence_counts(&self) -> Result<Vec<(String, i64)>, StoreError> {
-        let rows = sqlx::query(
+        sqlx::query_as(
             "SELECT severity, COUNT(*) AS n FROM divergences \
              WHERE status IN ('open', 'acknowledged') GROUP BY severity ORDER BY severity",
         )
         .fetch_all(&self.pool)
         .await
-        .ctx("counting divergences")?;
-        rows.iter()
-            .map(|r| Ok((r.try_get("severity")?, r.try_get("n")?)))
-            .collect::<Result<_, sqlx::Error>>()
-            .ctx("counting divergences")
+        .ctx("counting divergences")
     }
 
     /// Acknowledges an open divergence with a note (again: replaces the note). Numbers can be
@@ -432,16 +346,16 @@ impl Store {
         let mut tx = self.pool.begin().await.ctx("acknowledging divergence")?;
         // A write first (the lock, and a batch folded before this is folded again).
         super::groups::lock_group_row(&mut tx, group_id).await?;
-        let current = sqlx::query("SELECT * FROM divergences WHERE group_id = $1 AND n = $2")
-            .bind(group_id)
-            .bind(n)
-            .fetch_optional(&mut *tx)
-            .await
-            .ctx("acknowledging divergence")?
-            .as_ref()
-            .map(divergence_row)
-            .transpose()?
-            .ok_or_else(|| StoreError::NotFound(format!("divergence {n} of group {group_id}")))?;
+        let current: Divergence =
+            sqlx::query_as("SELECT * FROM divergences WHERE group_id = $1 AND n = $2")
+                .bind(group_id)
+                .bind(n)
+                .fetch_optional(&mut *tx)
+                .await
+                .ctx("acknowledging divergence")?
+                .ok_or_else(|| {
+                    StoreError::NotFound(format!("divergence {n} of group {group_id}"))
+                })?;
         if let Some(expected) = opened_block_hash {
             if !expected.eq_ignore_ascii_case(&current.opened_block_hash) {
                 return Err(StoreError::Conflict(format!(
@@ -468,13 +382,12 @@ impl Store {
         .execute(&mut *tx)
         .await
         .ctx("acknowledging divergence")?;
-        let row = sqlx::query("SELECT * FROM divergences WHERE group_id = $1 AND n = $2")
+        let updated = sqlx::query_as("SELECT * FROM divergences WHERE group_id = $1 AND n = $2")
             .bind(group_id)
             .bind(n)
             .fetch_one(&mut *tx)
             .await
             .ctx("acknowledging divergence")?;
-        let updated = divergence_row(&row)?;
         tx.commit().await.ctx("acknowledging divergence")?;
         Ok(updated)
     }
@@ -489,7 +402,7 @@ impl Store {
         kind: &str,
         limit: i64,
     ) -> Result<Vec<i64>, StoreError> {
-        let rows = sqlx::query(
+        sqlx::query_scalar(
             "SELECT block_number FROM records WHERE group_id = $1 AND kind = $2 \
              ORDER BY block_number DESC LIMIT $3",
         )
@@ -498,10 +411,6 @@ impl Store {
         .bind(limit)
         .fetch_all(&self.pool)
         .await
-        .ctx("reading latest records")?;
-        rows.iter()
-            .map(|r| r.try_get("block_number"))
-            .collect::<Result<_, sqlx::Error>>()
-            .ctx("reading latest records")
+        .ctx("reading latest records")
     }
 }
