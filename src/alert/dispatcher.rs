@@ -2,13 +2,15 @@
 //! them, and records the outcome — delivered, retried later with backoff, or dead.
 
 use std::collections::HashSet;
-use std::time::Duration;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 use futures::stream::{FuturesUnordered, StreamExt};
 use tokio_util::sync::CancellationToken;
 
 use super::{AlertError, Sink};
 use crate::config::AlertsConfig;
+use crate::metrics::Metrics;
 use crate::store::{now_ms, ClaimedDelivery, Store};
 
 /// Alerts routed per statement.
@@ -23,6 +25,8 @@ pub struct Dispatcher {
     config: AlertsConfig,
     sinks: Vec<Sink>,
     client: reqwest::Client,
+    /// Times each send.
+    metrics: Option<Arc<Metrics>>,
 }
 
 /// How long to wait before attempt `attempts + 1` after attempt `attempts` (≥ 1) failed:
@@ -48,6 +52,18 @@ pub fn backoff(
     Duration::from_millis(delay.max(asked))
 }
 
+/// A send's outcome, for its timing: `delivered`, `failed` (retried later, or dead when it was
+/// the last attempt) or `refused` (the receiver refused it for good: dead at once).
+fn outcome(result: &Result<(), AlertError>) -> &'static str {
+    match result {
+        Ok(()) => "delivered",
+        Err(AlertError::Delivery {
+            permanent: true, ..
+        }) => "refused",
+        Err(_) => "failed",
+    }
+}
+
 impl Dispatcher {
     pub fn new(store: Store, config: &AlertsConfig) -> Result<Dispatcher, AlertError> {
         let client = reqwest::Client::builder()
@@ -60,7 +76,14 @@ impl Dispatcher {
             config: config.clone(),
             sinks: config.sinks.iter().map(Sink::from_config).collect(),
             client,
+            metrics: None,
         })
+    }
+
+    /// Times each send into `metrics`, by sink kind and outcome.
+    pub fn with_metrics(mut self, metrics: Arc<Metrics>) -> Dispatcher {
+        self.metrics = Some(metrics);
+        self
     }
 
     /// Delivers until `cancel` fires. Woken by every batch that writes alerts in this process,
@@ -119,7 +142,18 @@ impl Dispatcher {
             .into_iter()
             .map(|c| async move {
                 let result = match self.sinks.iter().find(|s| s.name == c.sink) {
-                    Some(sink) => sink.send(&self.client, &c).await,
+                    Some(sink) => {
+                        let started = Instant::now();
+                        let result = sink.send(&self.client, &c).await;
+                        if let Some(m) = &self.metrics {
+                            m.alert_delivery(
+                                sink.kind.as_str(),
+                                outcome(&result),
+                                started.elapsed(),
+                            );
+                        }
+                        result
+                    }
                     None => Err(AlertError::Delivery {
                         sink: c.sink.clone(),
                         message: "the sink is no longer configured".into(),
