@@ -17,6 +17,9 @@ use crate::metrics::Metrics;
 use crate::store::Store;
 use crate::sync::Follower;
 
+/// How often the recorder's recent timings are folded into their histograms.
+const METRICS_UPKEEP: Duration = Duration::from_secs(5);
+
 /// Runs followers for every configured chain until `cancel` fires or one fails fatally.
 pub async fn run(
     settings: &Settings,
@@ -53,7 +56,8 @@ pub async fn run(
         // Runs with no sink too: new alerts are then marked routed (to nobody), so a sink
         // added later does not receive the whole history.
         let dispatcher = crate::alert::Dispatcher::new(store.clone(), &settings.alerts)
-            .context("starting the alert dispatcher")?;
+            .context("starting the alert dispatcher")?
+            .with_metrics(metrics.clone());
         let token = cancel.child_token();
         tasks.spawn(async move {
             let r = dispatcher.run(token).await;
@@ -61,6 +65,22 @@ pub async fn run(
                 "alert dispatcher".to_string(),
                 r.map_err(anyhow::Error::new),
             )
+        });
+    }
+    {
+        // Timings wait in the recorder until a scrape folds them into their buckets; fold them
+        // regularly too, so that a daemon nobody scrapes does not keep them all.
+        let metrics = metrics.clone();
+        let token = cancel.child_token();
+        tasks.spawn(async move {
+            let mut every = tokio::time::interval(METRICS_UPKEEP);
+            loop {
+                tokio::select! {
+                    _ = token.cancelled() => break,
+                    _ = every.tick() => metrics.run_upkeep(),
+                }
+            }
+            ("metrics upkeep".to_string(), Ok(()))
         });
     }
     for (name, chain) in &settings.chains {

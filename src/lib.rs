@@ -50,7 +50,8 @@
 //!   delivers them at least once to webhooks (HMAC-signed), Slack, Discord and the log.
 //! - [`decisions`], [`query`], [`state`]: the read side — decisions assembled from records,
 //!   parameters checked once with position cursors, declared beside observed per contract.
-//! - [`metrics`]: what each follower publishes as it runs, for `/metrics` and `/readyz`.
+//! - [`metrics`]: the daemon's figures (followers, timings, what the database counts) for
+//!   `/metrics` (Prometheus, through the `metrics` facade) and `/readyz`.
 //! - [`api`]: the HTTP API (axum), its OpenAPI document, and the public status page.
 //! - [`cli`]: the `groupstate` command. The local devnet (anvil and the real contracts) used by
 //!   `demo`, the tests and the benchmarks is the workspace crate `devnet`, outside this library.

@@ -1,29 +1,131 @@
-//! Live figures each follower publishes as it runs — head, indexed block, events and records,
-//! RPC errors by kind — read by `/metrics` and `/readyz`. What the database already knows
-//! (divergences, alerts, the log) is counted there at scrape time instead, so replicas agree.
+//! The daemon's figures, exported in the Prometheus text format through the `metrics` facade
+//! and `metrics-exporter-prometheus`: what each follower publishes as it runs (head, indexed
+//! block, events and records, RPC errors by kind), timings recorded as they happen, and what
+//! the database knows (divergences, alerts, the log), counted at scrape time so replicas agree.
 //!
-//! Invariant: only counters and last-seen values, updated with atomics or a short lock, so a
-//! follower never waits on a scrape.
+//! Each [`Metrics`] owns its own recorder rather than the process-wide one: one daemon, one
+//! set of figures, so that several daemons in one process (the tests) never mix theirs.
+//!
+//! Invariant: a follower, a request or a delivery never waits on a scrape — figures are atomics
+//! or a short lock, and timings go to the recorder's lock-free histograms.
+//!
+//! What `/metrics` exports (every histogram in seconds, rendered with its own buckets):
+//!
+//! | name | labels | what |
+//! | --- | --- | --- |
+//! | `groupstate_chain_head_block` | `chain` | the node's newest block |
+//! | `groupstate_chain_indexed_block` | `chain` | the newest block every group's records are complete up to |
+//! | `groupstate_chain_lag_blocks` | `chain` | head − indexed |
+//! | `groupstate_chain_max_lag_blocks` | `chain` | the lag above which the daemon is not ready |
+//! | `groupstate_events_total`, `groupstate_records_total` | `chain` | logs applied, records written, since start |
+//! | `groupstate_events_per_second`, `groupstate_records_per_second` | `chain` | over the last minute |
+//! | `groupstate_rpc_errors_total` | `chain`, `kind` | failed RPC attempts, retried or not |
+//! | `groupstate_ready` | `chain` | 1 when within the lag and stepped recently |
+//! | `groupstate_divergences_open` | `severity` | open divergences over every group |
+//! | `groupstate_alert_deliveries` | `status` | deliveries pending, delivered, dead |
+//! | `groupstate_log_entries` | `chain` | entries in the chain's verifiable log |
+//! | `groupstate_batch_commit_seconds` | `chain` | one batch's write transaction, begin to commit |
+//! | `groupstate_rpc_call_seconds` | `chain`, `method`, `outcome` (`ok`, `error`) | one RPC attempt |
+//! | `groupstate_alert_delivery_seconds` | `kind` (sink), `outcome` (`delivered`, `failed`, `refused`) | one send to a sink |
+//! | `groupstate_api_request_seconds` | `route` (the route's template), `method`, `status` | one HTTP request |
 
 use std::collections::{BTreeMap, VecDeque};
 use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use metrics::{
+    counter, describe_counter, describe_gauge, describe_histogram, gauge, histogram,
+    with_local_recorder, Histogram, Unit,
+};
+use metrics_exporter_prometheus::{
+    Matcher, PrometheusBuilder, PrometheusHandle, PrometheusRecorder,
+};
+
 use crate::chain::rpc::{CallObserver, RpcErrorKind};
 
 /// How far back the per-second rates look.
 const RATE_WINDOW: Duration = Duration::from_secs(60);
 
-/// Every chain's figures, by chain name.
-#[derive(Debug, Default)]
+const BATCH_COMMIT: &str = "groupstate_batch_commit_seconds";
+const RPC_CALL: &str = "groupstate_rpc_call_seconds";
+const ALERT_DELIVERY: &str = "groupstate_alert_delivery_seconds";
+const API_REQUEST: &str = "groupstate_api_request_seconds";
+
+/// Each histogram's bucket bounds, in seconds.
+const BUCKETS: [(&str, &[f64]); 4] = [
+    // A transaction of effects and progress: milliseconds on a local database, seconds when a
+    // backfill batch is large or PostgreSQL is remote.
+    (
+        BATCH_COMMIT,
+        &[
+            0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0,
+        ],
+    ),
+    // A node round trip: milliseconds locally, up to the request timeout (30 s by default)
+    // for a wide `eth_getLogs` on a busy provider.
+    (
+        RPC_CALL,
+        &[
+            0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0,
+        ],
+    ),
+    // An HTTP POST to a webhook, Slack or Discord, up to the sink timeout (10 s by default).
+    (
+        ALERT_DELIVERY,
+        &[0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0],
+    ),
+    // Reads of a page of rows: sub-millisecond to a few hundred milliseconds.
+    (
+        API_REQUEST,
+        &[
+            0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0,
+        ],
+    ),
+];
+
+/// Every figure of one daemon: its recorder, and each chain's state, by chain name.
 pub struct Metrics {
+    recorder: Arc<PrometheusRecorder>,
+    handle: PrometheusHandle,
     chains: Mutex<BTreeMap<String, Arc<ChainMetrics>>>,
+}
+
+impl std::fmt::Debug for Metrics {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Metrics")
+            .field("chains", &self.chains)
+            .finish_non_exhaustive()
+    }
+}
+
+/// What the database knows, counted at scrape time.
+#[derive(Debug, Default)]
+pub struct StoredFigures {
+    /// Open divergences by severity.
+    pub divergences_open: Vec<(&'static str, i64)>,
+    /// Alert deliveries by status.
+    pub alert_deliveries: Vec<(&'static str, i64)>,
+    /// Entries in each chain's log.
+    pub log_entries: Vec<(String, u64)>,
 }
 
 impl Metrics {
     pub fn new() -> Arc<Metrics> {
-        Arc::new(Metrics::default())
+        let mut builder = PrometheusBuilder::new();
+        for (name, buckets) in BUCKETS {
+            builder = builder
+                .set_buckets_for_metric(Matcher::Full(name.into()), buckets)
+                .expect("bucket bounds are not empty");
+        }
+        let recorder = builder.build_recorder();
+        let handle = recorder.handle();
+        with_local_recorder(&recorder, describe);
+        Arc::new(Metrics {
+            recorder: Arc::new(recorder),
+            handle,
+            chains: Mutex::new(BTreeMap::new()),
+        })
     }
 
     /// The figures of `chain`, created on first use with the lag it may fall behind by and
@@ -32,7 +134,7 @@ impl Metrics {
         let mut chains = self.chains.lock().expect("metrics lock");
         chains
             .entry(chain.to_string())
-            .or_insert_with(|| Arc::new(ChainMetrics::new(max_lag)))
+            .or_insert_with(|| Arc::new(ChainMetrics::new(chain, max_lag, self.recorder.clone())))
             .clone()
     }
 
@@ -41,9 +143,149 @@ impl Metrics {
         let chains = self.chains.lock().expect("metrics lock");
         chains.iter().map(|(k, v)| (k.clone(), v.clone())).collect()
     }
+
+    /// Times one send of an alert to a sink of `kind`.
+    pub fn alert_delivery(&self, kind: &'static str, outcome: &'static str, took: Duration) {
+        with_local_recorder(
+            &*self.recorder,
+            || histogram!(ALERT_DELIVERY, "kind" => kind, "outcome" => outcome),
+        )
+        .record(took);
+    }
+
+    /// Times one HTTP request by its route's template (`/v1/groups/{id}`), never the raw
+    /// path, so that the label set stays bounded.
+    pub fn api_request(&self, route: &str, method: &'static str, status: u16, took: Duration) {
+        with_local_recorder(&*self.recorder, || {
+            histogram!(API_REQUEST, "route" => route.to_owned(), "method" => method,
+                "status" => status.to_string())
+        })
+        .record(took);
+    }
+
+    /// Drains the histograms' recent samples into their buckets. The exporter does it at each
+    /// scrape; call this periodically too, so that a daemon nobody scrapes keeps no samples.
+    pub fn run_upkeep(&self) {
+        self.handle.run_upkeep();
+    }
+
+    /// The Prometheus text of every figure: the followers' state as of now, `stored`, and the
+    /// timings recorded so far.
+    pub fn render(&self, ready_stale: Duration, stored: &StoredFigures) -> String {
+        with_local_recorder(&*self.recorder, || {
+            for (name, m) in self.chains() {
+                let r = m.read(&name);
+                let chain = || name.clone();
+                if let Some(head) = r.head {
+                    gauge!("groupstate_chain_head_block", "chain" => chain()).set(head as f64);
+                }
+                if let Some(indexed) = r.indexed {
+                    gauge!("groupstate_chain_indexed_block", "chain" => chain())
+                        .set(indexed as f64);
+                }
+                if let Some(lag) = r.lag {
+                    gauge!("groupstate_chain_lag_blocks", "chain" => chain()).set(lag as f64);
+                }
+                gauge!("groupstate_chain_max_lag_blocks", "chain" => chain()).set(r.max_lag as f64);
+                counter!("groupstate_events_total", "chain" => chain()).absolute(r.events_total);
+                counter!("groupstate_records_total", "chain" => chain()).absolute(r.records_total);
+                gauge!("groupstate_events_per_second", "chain" => chain()).set(r.events_per_second);
+                gauge!("groupstate_records_per_second", "chain" => chain())
+                    .set(r.records_per_second);
+                for (kind, n) in &r.rpc_errors {
+                    counter!("groupstate_rpc_errors_total", "chain" => chain(),
+                        "kind" => kind.clone())
+                    .absolute(*n);
+                }
+                let ready = r.is_ready(ready_stale).is_ok();
+                gauge!("groupstate_ready", "chain" => chain()).set(f64::from(u8::from(ready)));
+            }
+            for (severity, n) in &stored.divergences_open {
+                gauge!("groupstate_divergences_open", "severity" => *severity).set(*n as f64);
+            }
+            for (status, n) in &stored.alert_deliveries {
+                gauge!("groupstate_alert_deliveries", "status" => *status).set(*n as f64);
+            }
+            for (chain, n) in &stored.log_entries {
+                gauge!("groupstate_log_entries", "chain" => chain.clone()).set(*n as f64);
+            }
+        });
+        self.handle.render()
+    }
 }
 
-/// One chain's figures.
+/// The help text of every figure (the exporter's `# HELP` lines).
+fn describe() {
+    describe_gauge!("groupstate_chain_head_block", "The node's newest block.");
+    describe_gauge!(
+        "groupstate_chain_indexed_block",
+        "The newest block every group's records are complete up to."
+    );
+    describe_gauge!(
+        "groupstate_chain_lag_blocks",
+        "Blocks between the head and the indexed block."
+    );
+    describe_gauge!(
+        "groupstate_chain_max_lag_blocks",
+        "The lag above which the daemon is not ready."
+    );
+    describe_counter!(
+        "groupstate_events_total",
+        "Logs fetched and applied since start."
+    );
+    describe_counter!("groupstate_records_total", "Records written since start.");
+    describe_gauge!(
+        "groupstate_events_per_second",
+        "Logs applied per second over the last minute."
+    );
+    describe_gauge!(
+        "groupstate_records_per_second",
+        "Records written per second over the last minute."
+    );
+    describe_counter!(
+        "groupstate_rpc_errors_total",
+        "Failed RPC attempts (retried or not), by kind."
+    );
+    describe_gauge!(
+        "groupstate_ready",
+        "1 when the follower is within its lag and stepped recently."
+    );
+    describe_gauge!(
+        "groupstate_divergences_open",
+        "Open divergences (acknowledged or not) over every group, by severity."
+    );
+    describe_gauge!(
+        "groupstate_alert_deliveries",
+        "Alert deliveries by state (pending: not yet delivered; dead: gave up after the configured attempts)."
+    );
+    describe_gauge!(
+        "groupstate_log_entries",
+        "Entries in the chain's verifiable log."
+    );
+    describe_histogram!(
+        BATCH_COMMIT,
+        Unit::Seconds,
+        "One batch's write transaction (effects, alerts, leaves and progress), begin to commit."
+    );
+    describe_histogram!(
+        RPC_CALL,
+        Unit::Seconds,
+        "One RPC attempt, by method and outcome (a retried call counts each attempt)."
+    );
+    describe_histogram!(
+        ALERT_DELIVERY,
+        Unit::Seconds,
+        "One send of an alert, by sink kind and outcome (delivered; failed: retried later or dead after the last attempt; refused: dead at once)."
+    );
+    describe_histogram!(
+        API_REQUEST,
+        Unit::Seconds,
+        "One HTTP request, by route template, method and status."
+    );
+}
+
+/// One chain's state as its follower publishes it. `/readyz` and the status page read it as
+/// a typed [`ChainReading`]; `/metrics` exports the same reading, so the two never disagree.
 #[derive(Debug)]
 pub struct ChainMetrics {
     /// The readiness bound: `head - indexed` at most this.
@@ -57,10 +299,18 @@ pub struct ChainMetrics {
     rpc_errors: Mutex<BTreeMap<&'static str, u64>>,
     /// (when, events, records) samples for the per-second rates.
     window: Mutex<VecDeque<(Instant, u64, u64)>>,
+    chain: String,
+    batch_commit: Histogram,
+    recorder: Arc<PrometheusRecorder>,
 }
 
 impl CallObserver for ChainMetrics {
-    fn failed(&self, _method: &'static str, kind: RpcErrorKind) {
+    fn answered(&self, method: &'static str, took: Duration) {
+        self.rpc_call(method, "ok", took);
+    }
+
+    fn failed(&self, method: &'static str, kind: RpcErrorKind, took: Duration) {
+        self.rpc_call(method, "error", took);
         self.rpc_error(kind);
     }
 }
@@ -86,7 +336,11 @@ pub struct ChainReading {
 }
 
 impl ChainMetrics {
-    fn new(max_lag: u64) -> ChainMetrics {
+    fn new(chain: &str, max_lag: u64, recorder: Arc<PrometheusRecorder>) -> ChainMetrics {
+        let batch_commit = with_local_recorder(
+            &*recorder,
+            || histogram!(BATCH_COMMIT, "chain" => chain.to_owned()),
+        );
         ChainMetrics {
             max_lag,
             head: AtomicI64::new(-1),
@@ -96,6 +350,9 @@ impl ChainMetrics {
             last_step: Mutex::new(None),
             rpc_errors: Mutex::new(BTreeMap::new()),
             window: Mutex::new(VecDeque::new()),
+            chain: chain.to_owned(),
+            batch_commit,
+            recorder,
         }
     }
 
@@ -107,10 +364,11 @@ impl ChainMetrics {
         self.indexed.store(block, Ordering::Relaxed);
     }
 
-    /// Counts a written batch.
-    pub fn add_batch(&self, events: u64, records: u64) {
+    /// Counts a written batch, whose transaction took `commit`.
+    pub fn add_batch(&self, events: u64, records: u64, commit: Duration) {
         self.events.fetch_add(events, Ordering::Relaxed);
         self.records.fetch_add(records, Ordering::Relaxed);
+        self.batch_commit.record(commit);
     }
 
     /// Marks a completed step and samples the counters for the rates.
@@ -142,6 +400,15 @@ impl ChainMetrics {
             .expect("metrics lock")
             .entry(name)
             .or_default() += 1;
+    }
+
+    /// Times one RPC attempt.
+    fn rpc_call(&self, method: &'static str, outcome: &'static str, took: Duration) {
+        with_local_recorder(&*self.recorder, || {
+            histogram!(RPC_CALL, "chain" => self.chain.clone(), "method" => method,
+                "outcome" => outcome)
+        })
+        .record(took);
     }
 
     pub fn read(&self, chain: &str) -> ChainReading {
@@ -245,7 +512,7 @@ mod tests {
         let c = m.chain("dev", 5);
         c.step_done();
         std::thread::sleep(Duration::from_millis(20));
-        c.add_batch(10, 4);
+        c.add_batch(10, 4, Duration::from_millis(3));
         c.step_done();
         let r = c.read("dev");
         assert_eq!((r.events_total, r.records_total), (10, 4));

@@ -423,7 +423,10 @@ async fn a_delivery_that_keeps_failing_goes_dead(backend: support::Backend) {
     };
     let mut config = alerts_config(vec![webhook("ops", &rx.url), quiet, log]);
     config.max_attempts = 3;
-    let d = Dispatcher::new(store.clone(), &config).unwrap();
+    let metrics = groupstate::metrics::Metrics::new();
+    let d = Dispatcher::new(store.clone(), &config)
+        .unwrap()
+        .with_metrics(metrics.clone());
     open_divergence(&store, "guild", 5).await;
     let deadline = Instant::now() + Duration::from_secs(30);
     while store.alert_counts().await.unwrap().dead == 0 {
@@ -462,6 +465,28 @@ async fn a_delivery_that_keeps_failing_goes_dead(backend: support::Backend) {
     let counts = store.alert_counts().await.unwrap();
     assert_eq!((counts.pending, counts.delivered, counts.dead), (0, 2, 0));
     assert!(store.retry_alert("no-such-key").await.is_err());
+
+    // Every send is timed, by sink kind and outcome.
+    let m = support::prom::Exposition::parse(&metrics.render(Duration::ZERO, &Default::default()));
+    assert!(m.has_type("groupstate_alert_delivery_seconds", "histogram"));
+    let sends = |kind: &str, outcome: &str| {
+        m.histogram(
+            "groupstate_alert_delivery_seconds",
+            &[("kind", kind), ("outcome", outcome)],
+        )
+        .map(|h| {
+            h.assert_sound();
+            assert_eq!(
+                h.bounds(),
+                [0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0]
+            );
+            h.count
+        })
+    };
+    assert_eq!(sends("webhook", "failed"), Some(3.0));
+    assert_eq!(sends("webhook", "delivered"), Some(1.0));
+    assert_eq!(sends("log", "delivered"), Some(1.0));
+    assert_eq!(sends("webhook", "refused"), None);
 }
 on_both_backends!(
     dead_after_max_attempts,
@@ -477,7 +502,10 @@ async fn a_refusal_for_good_is_dead_at_once(backend: support::Backend) {
     rx.answer(StatusCode::GONE);
     let mut config = alerts_config(vec![webhook("ops", &rx.url)]);
     config.max_attempts = 5;
-    let d = Dispatcher::new(store.clone(), &config).unwrap();
+    let metrics = groupstate::metrics::Metrics::new();
+    let d = Dispatcher::new(store.clone(), &config)
+        .unwrap()
+        .with_metrics(metrics.clone());
     open_divergence(&store, "guild", 5).await;
     dispatch_until(&d, "a dead delivery", || !rx.requests().is_empty()).await;
     let deadline = Instant::now() + Duration::from_secs(10);
@@ -503,6 +531,15 @@ async fn a_refusal_for_good_is_dead_at_once(backend: support::Backend) {
         (1, 1),
         "429 is retried later"
     );
+    let m = support::prom::Exposition::parse(&metrics.render(Duration::ZERO, &Default::default()));
+    let sends = |outcome: &str| {
+        m.histogram(
+            "groupstate_alert_delivery_seconds",
+            &[("kind", "webhook"), ("outcome", outcome)],
+        )
+        .map(|h| h.count)
+    };
+    assert_eq!((sends("refused"), sends("failed")), (Some(1.0), Some(1.0)));
 }
 on_both_backends!(refused_for_good, a_refusal_for_good_is_dead_at_once);
 

@@ -479,16 +479,32 @@ async fn groups_records_and_divergences_over_a_socket(backend: support::Backend)
     let (s, v) = c.get("/readyz").await;
     assert_eq!((s, code(&v)), (503, "not_ready"), "no follower runs here");
     let (s, v) = c.get("/metrics").await;
-    let text = v.as_str().unwrap();
     assert_eq!(s, 200);
-    assert!(
-        text.contains("groupstate_divergences_open{severity=\"high\"}"),
-        "{text}"
+    let m = support::prom::Exposition::parse(v.as_str().unwrap());
+    assert!(m.has_type("groupstate_divergences_open", "gauge"));
+    assert!(m
+        .value("groupstate_divergences_open", &[("severity", "high")])
+        .is_some());
+    assert_eq!(
+        m.value("groupstate_log_entries", &[("chain", "local")]),
+        Some(0.0)
     );
-    assert!(
-        text.contains("groupstate_log_entries{chain=\"local\"} 0"),
-        "{text}"
-    );
+    // This server's own requests, by route template (its state has a recorder of its own,
+    // so other tests' servers in this process do not count here).
+    let requests = |route: &str, method: &str, status: &str| {
+        m.histogram(
+            "groupstate_api_request_seconds",
+            &[("route", route), ("method", method), ("status", status)],
+        )
+        .map_or(0.0, |h| {
+            h.assert_sound();
+            h.count
+        })
+    };
+    assert_eq!(requests("/healthz", "GET", "200"), 1.0);
+    assert_eq!(requests("/readyz", "GET", "503"), 1.0);
+    assert!(requests("/v1/groups/{id}/divergences", "GET", "200") >= 3.0);
+    assert!(requests("/v1/groups/{id}/divergences/{n}/ack", "POST", "200") >= 1.0);
     let (s, v) = c.get("/v1/nothing/here").await;
     assert_eq!((s, code(&v)), (404, "not_found"));
 }

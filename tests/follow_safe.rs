@@ -962,3 +962,197 @@ on_both_backends!(
     periodic_snapshot_sqlite_and_postgres,
     periodic_snapshots_catch_silent_changes
 );
+
+/// The API of a daemon whose follower has indexed a Safe, on a real socket.
+async fn serve_api(
+    store: &Store,
+    metrics: std::sync::Arc<groupstate::metrics::Metrics>,
+) -> (String, tokio_util::sync::CancellationToken) {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let base = format!("http://{}", listener.local_addr().unwrap());
+    let cancel = tokio_util::sync::CancellationToken::new();
+    let state = groupstate::api::ApiState {
+        metrics,
+        ..groupstate::api::ApiState::new(store.clone(), vec!["local".into()])
+    };
+    tokio::spawn(groupstate::api::serve(listener, state, cancel.clone()));
+    (base, cancel)
+}
+
+/// `/metrics` after a follower has indexed a Safe's payment, read by a Prometheus parser: the
+/// chain's figures agree with the node, and batch commits, the node's calls by method and the
+/// API's requests by route template are histograms with their own buckets and counts.
+///
+/// Two daemons run in this process (and other tests beside them): each [`Metrics`] owns its
+/// own recorder rather than the process-wide one, so each daemon's figures are its own and the
+/// counts below are exact rather than deltas — the second daemon, which follows nothing, shows
+/// none of the first one's.
+///
+/// [`Metrics`]: groupstate::metrics::Metrics
+async fn metrics_are_histograms_per_daemon(backend: support::Backend) {
+    use support::prom::Exposition;
+    let w = world(backend).await;
+    let keys = devnet::signers(3);
+    let owners = addresses(&keys);
+    let safe = safe_group(&w, "guild", SafeVersion::V141L2, 1, &owners).await;
+    devnet::fund(&w.devnet, safe, U256::from(10u64.pow(18)))
+        .await
+        .unwrap();
+    devnet::exec_transaction(
+        &w.devnet,
+        safe,
+        Address::repeat_byte(0x77),
+        U256::from(1000),
+        Default::default(),
+        0,
+        &[&keys[0], &keys[1]],
+    )
+    .await
+    .unwrap();
+    let metrics = groupstate::metrics::Metrics::new();
+    let f = w.follower().with_metrics(metrics.chain("local", 10));
+    support::sync(&f).await;
+    let head = w.devnet.head().await.unwrap() as f64;
+
+    let (base, _stop) = serve_api(&w.store, metrics).await;
+    let (other, _stop_other) = serve_api(&w.store, groupstate::metrics::Metrics::new()).await;
+    let http = reqwest::Client::new();
+    let get = |url: String| {
+        let http = http.clone();
+        async move {
+            let r = http.get(url).send().await.unwrap();
+            (r.status().as_u16(), r.text().await.unwrap())
+        }
+    };
+    assert_eq!(get(format!("{base}/readyz")).await.0, 200);
+    assert_eq!(get(format!("{base}/v1/groups/guild")).await.0, 200);
+    assert_eq!(get(format!("{base}/v1/groups/guild/records")).await.0, 200);
+    assert_eq!(get(format!("{base}/v1/groups/nobody")).await.0, 404);
+    assert_eq!(get(format!("{base}/no/such/route")).await.0, 404);
+    let (status, text) = get(format!("{base}/metrics")).await;
+    assert_eq!(status, 200);
+    let m = Exposition::parse(&text);
+
+    // The follower's figures, as `/readyz` reads them.
+    let local = [("chain", "local")];
+    assert_eq!(m.value("groupstate_chain_head_block", &local), Some(head));
+    assert_eq!(
+        m.value("groupstate_chain_indexed_block", &local),
+        Some(head)
+    );
+    assert_eq!(m.value("groupstate_chain_lag_blocks", &local), Some(0.0));
+    assert_eq!(
+        m.value("groupstate_chain_max_lag_blocks", &local),
+        Some(10.0)
+    );
+    assert_eq!(m.value("groupstate_ready", &local), Some(1.0));
+    assert!(m.has_type("groupstate_events_total", "counter"));
+    assert!(m.value("groupstate_events_total", &local).unwrap() > 0.0);
+    assert!(m.value("groupstate_records_total", &local).unwrap() > 0.0);
+    let log_size = w.store.log_size("local").await.unwrap() as f64;
+    assert_eq!(m.value("groupstate_log_entries", &local), Some(log_size));
+    for severity in ["low", "medium", "high", "critical"] {
+        assert_eq!(
+            m.value("groupstate_divergences_open", &[("severity", severity)]),
+            Some(0.0)
+        );
+    }
+    assert_eq!(
+        m.value("groupstate_alert_deliveries", &[("status", "pending")]),
+        Some(0.0)
+    );
+
+    // Histograms, not summaries, each with its buckets.
+    for name in [
+        "groupstate_batch_commit_seconds",
+        "groupstate_rpc_call_seconds",
+        "groupstate_api_request_seconds",
+    ] {
+        assert!(m.has_type(name, "histogram"), "{name}:\n{text}");
+    }
+    let commits = m
+        .histogram("groupstate_batch_commit_seconds", &local)
+        .expect("batch commits are timed");
+    commits.assert_sound();
+    assert!(commits.count > 0.0 && commits.sum > 0.0, "{commits:?}");
+    assert_eq!(
+        commits.bounds(),
+        [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0]
+    );
+    let logs = m
+        .histogram(
+            "groupstate_rpc_call_seconds",
+            &[
+                ("chain", "local"),
+                ("method", "eth_getLogs"),
+                ("outcome", "ok"),
+            ],
+        )
+        .expect("eth_getLogs is timed");
+    logs.assert_sound();
+    assert!(logs.count > 0.0, "{logs:?}");
+    assert_eq!(
+        logs.bounds(),
+        [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0]
+    );
+    let heads = m
+        .histogram(
+            "groupstate_rpc_call_seconds",
+            &[("method", "eth_blockNumber"), ("outcome", "ok")],
+        )
+        .expect("eth_blockNumber is timed");
+    assert!(heads.count >= 1.0, "{heads:?}");
+
+    // Requests by the route's template, never the raw path; this scrape is not in it yet.
+    let route = |route: &str, status: &str| {
+        m.histogram(
+            "groupstate_api_request_seconds",
+            &[("route", route), ("method", "GET"), ("status", status)],
+        )
+        .map(|h| {
+            h.assert_sound();
+            h.count
+        })
+    };
+    assert_eq!(route("/readyz", "200"), Some(1.0));
+    assert_eq!(route("/v1/groups/{id}", "200"), Some(1.0));
+    assert_eq!(route("/v1/groups/{id}", "404"), Some(1.0));
+    assert_eq!(route("/v1/groups/{id}/records", "200"), Some(1.0));
+    assert_eq!(route("unmatched", "404"), Some(1.0));
+    assert_eq!(route("/metrics", "200"), None);
+    let api = m
+        .histogram("groupstate_api_request_seconds", &[("route", "/readyz")])
+        .unwrap();
+    assert_eq!(
+        api.bounds(),
+        [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0]
+    );
+    assert!(
+        !text.contains("guild") && !text.contains("nobody") && !text.contains("no/such"),
+        "no raw path in a label:\n{text}"
+    );
+    let (_, again) = get(format!("{base}/metrics")).await;
+    let again = Exposition::parse(&again);
+    let scrapes = again.histogram(
+        "groupstate_api_request_seconds",
+        &[("route", "/metrics"), ("status", "200")],
+    );
+    assert_eq!(scrapes.map(|h| h.count), Some(1.0));
+
+    // The other daemon has figures of its own only: no chain, no commit, no call.
+    let (_, text) = get(format!("{other}/metrics")).await;
+    let o = Exposition::parse(&text);
+    for name in [
+        "groupstate_chain_head_block",
+        "groupstate_batch_commit_seconds",
+        "groupstate_rpc_call_seconds",
+        "groupstate_api_request_seconds",
+    ] {
+        assert_eq!(o.samples(name, &[]).count(), 0, "{name}:\n{text}");
+    }
+    assert_eq!(o.value("groupstate_log_entries", &local), Some(log_size));
+}
+on_both_backends!(
+    metrics_sqlite_and_postgres,
+    metrics_are_histograms_per_daemon
+);

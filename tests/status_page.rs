@@ -284,17 +284,23 @@ async fn status_page(backend: support::Backend) {
         .text()
         .await
         .unwrap();
-    let head = devnet.head().await.unwrap();
-    for line in [
-        format!("groupstate_chain_head_block{{chain=\"local\"}} {head}"),
-        format!("groupstate_chain_indexed_block{{chain=\"local\"}} {head}"),
-        "groupstate_chain_lag_blocks{chain=\"local\"} 0".to_string(),
-        "groupstate_ready{chain=\"local\"} 1".to_string(),
-        "groupstate_divergences_open{severity=\"critical\"} 1".to_string(),
+    let head = devnet.head().await.unwrap() as f64;
+    let exported = support::prom::Exposition::parse(&exported);
+    let local = [("chain", "local")];
+    for (name, labels, value) in [
+        ("groupstate_chain_head_block", &local[..], head),
+        ("groupstate_chain_indexed_block", &local, head),
+        ("groupstate_chain_lag_blocks", &local, 0.0),
+        ("groupstate_ready", &local, 1.0),
+        (
+            "groupstate_divergences_open",
+            &[("severity", "critical")],
+            1.0,
+        ),
     ] {
-        assert!(exported.lines().any(|l| l == line), "{line} in\n{exported}");
+        assert_eq!(exported.value(name, labels), Some(value), "{name}");
     }
-    assert!(exported.contains("groupstate_records_total{chain=\"local\"} "));
+    assert!(exported.value("groupstate_records_total", &local).is_some());
     let page_url = format!("http://{addr}/groups/river-guild");
     let payment_tx = pay.transaction_hash.to_string();
 

@@ -2,13 +2,15 @@
 //! them, and records the outcome — delivered, retried later with backoff, or dead.
 
 use std::collections::HashSet;
-use std::time::Duration;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 use futures::stream::{FuturesUnordered, StreamExt};
 use tokio_util::sync::CancellationToken;
 
 use super::{AlertError, Sink};
 use crate::config::AlertsConfig;
+use crate::metrics::Metrics;
 use crate::retry::Backoff;
 use crate::store::{now_ms, ClaimedDelivery, Store};
 
@@ -24,6 +26,8 @@ pub struct Dispatcher {
     config: AlertsConfig,
     sinks: Vec<Sink>,
     client: reqwest::Client,
+    /// Times each send.
+    metrics: Option<Arc<Metrics>>,
 }
 
 /// How long to wait before attempt `attempts + 1` after attempt `attempts` (≥ 1) failed: the
@@ -47,6 +51,18 @@ pub fn backoff(
     policy.delay(attempts, jitter).max(asked)
 }
 
+/// A send's outcome, for its timing: `delivered`, `failed` (retried later, or dead when it was
+/// the last attempt) or `refused` (the receiver refused it for good: dead at once).
+fn outcome(result: &Result<(), AlertError>) -> &'static str {
+    match result {
+        Ok(()) => "delivered",
+        Err(AlertError::Delivery {
+            permanent: true, ..
+        }) => "refused",
+        Err(_) => "failed",
+    }
+}
+
 impl Dispatcher {
     pub fn new(store: Store, config: &AlertsConfig) -> Result<Dispatcher, AlertError> {
         let client = reqwest::Client::builder()
@@ -59,7 +75,14 @@ impl Dispatcher {
             config: config.clone(),
             sinks: config.sinks.iter().map(Sink::from_config).collect(),
             client,
+            metrics: None,
         })
+    }
+
+    /// Times each send into `metrics`, by sink kind and outcome.
+    pub fn with_metrics(mut self, metrics: Arc<Metrics>) -> Dispatcher {
+        self.metrics = Some(metrics);
+        self
     }
 
     /// Delivers until `cancel` fires. Woken by every batch that writes alerts in this process,
@@ -118,7 +141,18 @@ impl Dispatcher {
             .into_iter()
             .map(|c| async move {
                 let result = match self.sinks.iter().find(|s| s.name == c.sink) {
-                    Some(sink) => sink.send(&self.client, &c).await,
+                    Some(sink) => {
+                        let started = Instant::now();
+                        let result = sink.send(&self.client, &c).await;
+                        if let Some(m) = &self.metrics {
+                            m.alert_delivery(
+                                sink.kind.as_str(),
+                                outcome(&result),
+                                started.elapsed(),
+                            );
+                        }
+                        result
+                    }
                     None => Err(AlertError::Delivery {
                         sink: c.sink.clone(),
                         message: "the sink is no longer configured".into(),

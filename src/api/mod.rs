@@ -289,6 +289,10 @@ pub fn router(state: ApiState) -> Router {
         .route("/v1/openapi.json", get(openapi::document))
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            ops::time_request,
+        ))
         .with_state(state)
 }
 

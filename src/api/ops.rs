@@ -1,10 +1,12 @@
 //! `/healthz` (the process answers), `/readyz` (every chain's follower is within its lag of the
-//! head and stepped recently) and `/metrics` (Prometheus text format).
+//! head and stepped recently), `/metrics` (Prometheus text format), and the middleware that
+//! times every request for it.
 
-use std::fmt::Write;
+use std::time::Instant;
 
-use axum::extract::State;
-use axum::http::{header, StatusCode};
+use axum::extract::{MatchedPath, Request, State};
+use axum::http::{header, Method, StatusCode};
+use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::{Json, Router};
@@ -12,7 +14,7 @@ use serde::Serialize;
 use utoipa::ToSchema;
 
 use super::{ApiError, ApiState};
-use crate::metrics::ChainReading;
+use crate::metrics::{ChainReading, StoredFigures};
 
 pub fn routes() -> Router<ApiState> {
     Router::new()
@@ -97,147 +99,68 @@ pub async fn readyz(State(state): State<ApiState>) -> Response {
 }
 
 /// Prometheus metrics: chain head, indexed block and lag, events and records, RPC errors by
-/// kind, open divergences by severity, alert deliveries by state, the log's size, and
-/// readiness.
+/// kind, open divergences by severity, alert deliveries by state, the log's size, readiness,
+/// and histograms of batch commits, RPC calls, alert deliveries and API requests (the names
+/// are listed in [`crate::metrics`]).
 #[utoipa::path(get, path = "/metrics", tag = "ops", responses(
     (status = 200, description = "Prometheus text exposition format", content_type = "text/plain", body = String)))]
 pub async fn metrics(State(state): State<ApiState>) -> Result<Response, ApiError> {
-    let mut out = String::with_capacity(4096);
-    let readings: Vec<ChainReading> = state
-        .metrics
-        .chains()
-        .into_iter()
-        .map(|(name, m)| m.read(&name))
-        .collect();
-    let mut family = |name: &str, kind: &str, help: &str, samples: Vec<(String, String)>| {
-        let _ = writeln!(out, "# HELP {name} {help}");
-        let _ = writeln!(out, "# TYPE {name} {kind}");
-        for (labels, value) in samples {
-            let _ = writeln!(out, "{name}{labels} {value}");
-        }
-    };
-    let per_chain = |f: &dyn Fn(&ChainReading) -> Option<String>| -> Vec<(String, String)> {
-        readings
-            .iter()
-            .filter_map(|r| f(r).map(|v| (format!("{{chain=\"{}\"}}", r.chain), v)))
-            .collect()
-    };
-    family(
-        "groupstate_chain_head_block",
-        "gauge",
-        "The node's newest block.",
-        per_chain(&|r| r.head.map(|v| v.to_string())),
-    );
-    family(
-        "groupstate_chain_indexed_block",
-        "gauge",
-        "The newest block every group's records are complete up to.",
-        per_chain(&|r| r.indexed.map(|v| v.to_string())),
-    );
-    family(
-        "groupstate_chain_lag_blocks",
-        "gauge",
-        "Blocks between the head and the indexed block.",
-        per_chain(&|r| r.lag.map(|v| v.to_string())),
-    );
-    family(
-        "groupstate_chain_max_lag_blocks",
-        "gauge",
-        "The lag above which the daemon is not ready.",
-        per_chain(&|r| Some(r.max_lag.to_string())),
-    );
-    family(
-        "groupstate_events_total",
-        "counter",
-        "Logs fetched and applied since start.",
-        per_chain(&|r| Some(r.events_total.to_string())),
-    );
-    family(
-        "groupstate_records_total",
-        "counter",
-        "Records written since start.",
-        per_chain(&|r| Some(r.records_total.to_string())),
-    );
-    family(
-        "groupstate_events_per_second",
-        "gauge",
-        "Logs applied per second over the last minute.",
-        per_chain(&|r| Some(format!("{:.3}", r.events_per_second))),
-    );
-    family(
-        "groupstate_records_per_second",
-        "gauge",
-        "Records written per second over the last minute.",
-        per_chain(&|r| Some(format!("{:.3}", r.records_per_second))),
-    );
-    family(
-        "groupstate_rpc_errors_total",
-        "counter",
-        "Failed RPC attempts (retried or not), by kind.",
-        readings
-            .iter()
-            .flat_map(|r| {
-                r.rpc_errors.iter().map(move |(kind, n)| {
-                    (
-                        format!("{{chain=\"{}\",kind=\"{kind}\"}}", r.chain),
-                        n.to_string(),
-                    )
-                })
-            })
-            .collect(),
-    );
-    family(
-        "groupstate_ready",
-        "gauge",
-        "1 when the follower is within its lag and stepped recently.",
-        per_chain(&|r| Some(u8::from(r.is_ready(state.ready_stale).is_ok()).to_string())),
-    );
     let open = state.store.open_divergence_counts().await?;
-    family(
-        "groupstate_divergences_open",
-        "gauge",
-        "Open divergences (acknowledged or not) over every group, by severity.",
-        ["low", "medium", "high", "critical"]
-            .iter()
+    let alerts = state.store.alert_counts().await?;
+    let mut log_entries = Vec::with_capacity(state.chains.len());
+    for chain in &state.chains {
+        log_entries.push((chain.clone(), state.store.log_size(chain).await?));
+    }
+    let stored = StoredFigures {
+        divergences_open: ["low", "medium", "high", "critical"]
+            .into_iter()
             .map(|sev| {
                 let n = open.iter().find(|(s, _)| s == sev).map_or(0, |(_, n)| *n);
-                (format!("{{severity=\"{sev}\"}}"), n.to_string())
+                (sev, n)
             })
             .collect(),
-    );
-    let alerts = state.store.alert_counts().await?;
-    family(
-        "groupstate_alert_deliveries",
-        "gauge",
-        "Alert deliveries by state (pending: not yet delivered; dead: gave up after the configured attempts).",
-        [
+        alert_deliveries: vec![
             ("pending", alerts.pending),
             ("delivered", alerts.delivered),
             ("dead", alerts.dead),
-        ]
-        .iter()
-        .map(|(s, n)| (format!("{{status=\"{s}\"}}"), n.to_string()))
-        .collect(),
-    );
-    let mut sizes = Vec::new();
-    for chain in &state.chains {
-        sizes.push((
-            format!("{{chain=\"{chain}\"}}"),
-            state.store.log_size(chain).await?.to_string(),
-        ));
-    }
-    family(
-        "groupstate_log_entries",
-        "gauge",
-        "Entries in the chain's verifiable log.",
-        sizes,
-    );
+        ],
+        log_entries,
+    };
     Ok((
         [(
             header::CONTENT_TYPE,
             "text/plain; version=0.0.4; charset=utf-8",
         )],
-        out,
+        state.metrics.render(state.ready_stale, &stored),
     )
         .into_response())
+}
+
+/// Times every request into `groupstate_api_request_seconds`, labelled by the matched route's
+/// template (`/v1/groups/{id}`; `unmatched` for the fallback), never by the raw path, so that
+/// callers cannot grow the label set.
+pub async fn time_request(State(state): State<ApiState>, req: Request, next: Next) -> Response {
+    let route = req
+        .extensions()
+        .get::<MatchedPath>()
+        .map_or_else(|| "unmatched".to_string(), |p| p.as_str().to_string());
+    let method = match *req.method() {
+        Method::GET => "GET",
+        Method::HEAD => "HEAD",
+        Method::POST => "POST",
+        Method::PUT => "PUT",
+        Method::DELETE => "DELETE",
+        Method::PATCH => "PATCH",
+        Method::OPTIONS => "OPTIONS",
+        _ => "other",
+    };
+    let started = Instant::now();
+    let response = next.run(req).await;
+    state.metrics.api_request(
+        &route,
+        method,
+        response.status().as_u16(),
+        started.elapsed(),
+    );
+    response
 }

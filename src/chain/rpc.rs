@@ -4,7 +4,7 @@
 
 use std::borrow::Cow;
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use alloy::primitives::{Address, Bytes, B256, U256, U64};
 use alloy::providers::{Provider, RootProvider};
@@ -169,11 +169,13 @@ impl From<&FollowerConfig> for RetryPolicy {
     }
 }
 
-/// Told about every failed RPC attempt, e.g. to count it; implemented by the metrics of the
-/// layers above, so this client depends on none of them.
+/// Told about every RPC attempt and how long it took, e.g. to count and time it; implemented
+/// by the metrics of the layers above, so this client depends on none of them.
 pub trait CallObserver: Send + Sync + std::fmt::Debug {
-    /// One attempt of `method` failed with `kind` (it may be retried).
-    fn failed(&self, method: &'static str, kind: RpcErrorKind);
+    /// One attempt of `method` was answered after `took`.
+    fn answered(&self, method: &'static str, took: Duration);
+    /// One attempt of `method` failed with `kind` after `took` (it may be retried).
+    fn failed(&self, method: &'static str, kind: RpcErrorKind, took: Duration);
 }
 
 /// One chain's RPC endpoint with retries. Cheap to clone.
@@ -181,7 +183,7 @@ pub trait CallObserver: Send + Sync + std::fmt::Debug {
 pub struct Rpc {
     provider: RootProvider,
     policy: RetryPolicy,
-    /// Told of every failed attempt.
+    /// Told of every attempt.
     observer: Option<Arc<dyn CallObserver>>,
 }
 
@@ -199,7 +201,7 @@ impl Rpc {
         })
     }
 
-    /// Tells `observer` of every failed attempt.
+    /// Tells `observer` of every attempt.
     pub fn with_observer(mut self, observer: Arc<dyn CallObserver>) -> Rpc {
         self.observer = Some(observer);
         self
@@ -217,8 +219,14 @@ impl Rpc {
                 let call = self
                     .provider
                     .raw_request::<P, R>(Cow::Borrowed(method), params);
+                let started = Instant::now();
                 let err = match tokio::time::timeout(self.policy.timeout, call).await {
-                    Ok(Ok(v)) => return Ok(v),
+                    Ok(Ok(v)) => {
+                        if let Some(o) = &self.observer {
+                            o.answered(method, started.elapsed());
+                        }
+                        return Ok(v);
+                    }
                     Ok(Err(e)) => RpcError::classify(method, e),
                     Err(_) => RpcError {
                         method,
@@ -227,7 +235,7 @@ impl Rpc {
                     },
                 };
                 if let Some(o) = &self.observer {
-                    o.failed(method, err.kind);
+                    o.failed(method, err.kind, started.elapsed());
                 }
                 Err(err)
             }

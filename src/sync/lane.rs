@@ -4,6 +4,7 @@
 
 use std::collections::BTreeSet;
 use std::sync::Arc;
+use std::time::Instant;
 
 use alloy::primitives::{Address, B256};
 use futures::StreamExt;
@@ -293,6 +294,7 @@ async fn write_batches(w: Writer, mut batches: mpsc::Receiver<Folded>) -> Result
             .iter()
             .map(|(event, d)| NewAlert::new(&chain, *event, d))
             .collect();
+        let started = Instant::now();
         let mut tx = store.begin_batch(&write).await?;
         if let (Some(fin), Some(cursor)) = (final_block, &write.cursor) {
             let to = cursor.head.number as i64;
@@ -314,6 +316,7 @@ async fn write_batches(w: Writer, mut batches: mpsc::Receiver<Folded>) -> Result
             }
         }
         tx.commit().await?;
+        let commit = started.elapsed();
         for (event, d) in &folded.events {
             if *event == AlertEvent::Opened {
                 tracing::warn!(group = %d.group_id, rule = %d.rule, subject = %d.subject,
@@ -321,7 +324,11 @@ async fn write_batches(w: Writer, mut batches: mpsc::Receiver<Folded>) -> Result
             }
         }
         if let Some(m) = &metrics {
-            m.add_batch(folded.stats.logs as u64, folded.stats.records as u64);
+            m.add_batch(
+                folded.stats.logs as u64,
+                folded.stats.records as u64,
+                commit,
+            );
         }
     }
     Ok(())

@@ -3,6 +3,7 @@
 #![allow(dead_code)]
 
 pub mod flaky_rpc;
+pub mod prom;
 
 use std::path::PathBuf;
 use std::time::Duration;
