@@ -367,6 +367,36 @@ impl Store {
         start: u64,
         end: u64,
     ) -> Result<Vec<(u64, B256)>, StoreError> {
+        // One row per page when the page is complete: a row per node costs more in the driver
+        // than the node itself (2,000,000 of them per million leaves). `string_agg … ORDER BY`
+        // is PostgreSQL's and SQLite's (3.44+) alike.
+        let (count, first, last, hashes): (i64, Option<i64>, Option<i64>, Option<String>) =
+            sqlx::query_as(
+                "SELECT count(*), min(idx), max(idx), string_agg(hash, ',' ORDER BY idx) \
+                 FROM log_nodes WHERE chain = $1 AND level = $2 AND idx >= $3 AND idx < $4",
+            )
+            .bind(chain)
+            .bind(i64::from(level))
+            .bind(start as i64)
+            .bind(end as i64)
+            .fetch_one(&self.pool)
+            .await
+            .ctx("reading log nodes")?;
+        let complete = count as u64 == end.saturating_sub(start)
+            && first.is_none_or(|f| f as u64 == start)
+            && last.is_none_or(|l| l as u64 + 1 == end);
+        if complete {
+            let hashes = hashes.unwrap_or_default();
+            let split: Vec<&str> = hashes.split(',').filter(|h| !h.is_empty()).collect();
+            if split.len() as i64 == count {
+                return (start..end)
+                    .zip(split)
+                    .map(|(idx, hash)| Ok((idx, parse_hash(hash)?)))
+                    .collect();
+            }
+        }
+        // A page with a gap (or a hash holding the separator): node by node, so the audit
+        // can name what is missing.
         let rows: Vec<(i64, String)> = sqlx::query_as(
             "SELECT idx, hash FROM log_nodes WHERE chain = $1 AND level = $2 AND idx >= $3 \
              AND idx < $4 ORDER BY idx",
