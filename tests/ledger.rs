@@ -447,9 +447,16 @@ async fn interior_node_and_older_checkpoints(backend: support::Backend) {
         &format!("says the tree of {old_size} entries has root"),
     );
 
-    // An altered interior node is named with the entries it covers.
+    // A missing interior node (a page read node by node) and an altered one are named with
+    // the entries they cover.
+    ix.exec("DELETE FROM log_nodes WHERE level = 2 AND idx = 1")
+        .await;
+    assert_fails(
+        &ix.cli(&w, &["verify"]),
+        "node (2, 1) over entries 4..8: stored nothing",
+    );
     ix.exec(&format!(
-        "UPDATE log_nodes SET hash = '{}' WHERE level = 2 AND idx = 1",
+        "INSERT INTO log_nodes (chain, level, idx, hash) VALUES ('local', 2, 1, '{}')",
         "cd".repeat(32)
     ))
     .await;

@@ -86,6 +86,25 @@ pub struct NewLogEntry {
 
 /// Leaf and node hashes are stored as 64 hex digits without `0x`, as transparency logs write
 /// them.
+/// Whether an aggregated read of `start..end` (its `count(*)`, `min(idx)`, `max(idx)`) holds
+/// every index of the range once: the indexes are a primary key, so a count equal to the
+/// range's length with the right ends means no gap.
+fn whole_page(start: u64, end: u64, count: i64, first: Option<i64>, last: Option<i64>) -> bool {
+    count as u64 == end.saturating_sub(start)
+        && first.is_none_or(|f| f as u64 == start)
+        && last.is_none_or(|l| l as u64 + 1 == end)
+}
+
+/// The `count` values a `string_agg(…, sep)` joined, or `None` if splitting does not give
+/// exactly that many (a value holding the separator): the caller reads row by row instead.
+fn split_page<'a>(joined: &'a str, sep: &str, count: i64) -> Option<Vec<&'a str>> {
+    if count == 0 {
+        return Some(Vec::new());
+    }
+    let parts: Vec<&str> = joined.split(sep).collect();
+    (parts.len() as i64 == count).then_some(parts)
+}
+
 fn parse_hash(s: &str) -> Result<B256, StoreError> {
     s.parse()
         .map_err(|_| StoreError::Corrupt(format!("log hash {s:?}")))
@@ -359,14 +378,12 @@ impl Store {
         .fetch_one(&self.pool)
         .await
         .ctx("reading log entries")?;
-        let complete = count as u64 == end.saturating_sub(start)
-            && first.is_none_or(|f| f as u64 == start)
-            && last.is_none_or(|l| l as u64 + 1 == end);
-        if complete && count > 0 {
+        if whole_page(start, end, count, first, last) {
             let (hashes, leaves) = (hashes.unwrap_or_default(), leaves.unwrap_or_default());
-            let hashes: Vec<&str> = hashes.split(SEP).collect();
-            let leaves: Vec<&str> = leaves.split(SEP).collect();
-            if hashes.len() as i64 == count && leaves.len() as i64 == count {
+            if let (Some(hashes), Some(leaves)) = (
+                split_page(&hashes, SEP, count),
+                split_page(&leaves, SEP, count),
+            ) {
                 return Ok((start..end)
                     .zip(hashes.into_iter().zip(leaves))
                     .map(|(index, (leaf_hash, leaf))| StoredLeaf {
@@ -422,13 +439,9 @@ impl Store {
             .fetch_one(&self.pool)
             .await
             .ctx("reading log nodes")?;
-        let complete = count as u64 == end.saturating_sub(start)
-            && first.is_none_or(|f| f as u64 == start)
-            && last.is_none_or(|l| l as u64 + 1 == end);
-        if complete {
+        if whole_page(start, end, count, first, last) {
             let hashes = hashes.unwrap_or_default();
-            let split: Vec<&str> = hashes.split(',').filter(|h| !h.is_empty()).collect();
-            if split.len() as i64 == count {
+            if let Some(split) = split_page(&hashes, ",", count) {
                 return (start..end)
                     .zip(split)
                     .map(|(idx, hash)| Ok((idx, parse_hash(hash)?)))
