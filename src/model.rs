@@ -166,6 +166,33 @@ pub enum RecordKind {
     OwnershipTransferStarted,
     #[strum(serialize = "token.transfer")]
     TokenTransfer,
+    /// ERC-20 `Approval` with a treasury as owner.
+    #[strum(serialize = "token.approval")]
+    TokenApproval,
+    /// ERC-721 `Transfer` (four topics: the token id is indexed).
+    #[strum(serialize = "nft.transfer")]
+    NftTransfer,
+    /// ERC-721 `Approval` of one token (four topics).
+    #[strum(serialize = "nft.approval")]
+    NftApproval,
+    /// ERC-721 / ERC-1155 `ApprovalForAll` with a treasury as owner.
+    #[strum(serialize = "nft.approval_for_all")]
+    NftApprovalForAll,
+    /// ERC-1155 `TransferSingle`.
+    #[strum(serialize = "nft.transfer_single")]
+    NftTransferSingle,
+    /// ERC-1155 `TransferBatch`.
+    #[strum(serialize = "nft.transfer_batch")]
+    NftTransferBatch,
+    /// EIP-1967 `Upgraded` (a new implementation behind a proxy).
+    #[strum(serialize = "proxy.upgraded")]
+    ProxyUpgraded,
+    /// EIP-1967 `AdminChanged`.
+    #[strum(serialize = "proxy.admin_changed")]
+    ProxyAdminChanged,
+    /// EIP-1967 `BeaconUpgraded`.
+    #[strum(serialize = "proxy.beacon_upgraded")]
+    ProxyBeaconUpgraded,
     #[strum(serialize = "bravo.new_admin")]
     BravoNewAdmin,
     #[strum(serialize = "bravo.new_pending_admin")]
@@ -276,6 +303,38 @@ pub enum Rule {
     #[serde(rename = "treasury.recipient_not_allowed")]
     #[strum(serialize = "treasury.recipient_not_allowed")]
     TreasuryRecipientNotAllowed,
+    /// An ERC-20 allowance (or an NFT operator approval) above what the policy allows.
+    #[serde(rename = "treasury.approval_over_limit")]
+    #[strum(serialize = "treasury.approval_over_limit")]
+    TreasuryApprovalOverLimit,
+    /// An allowance or operator approval granted to a spender the policy does not list.
+    #[serde(rename = "treasury.spender_not_allowed")]
+    #[strum(serialize = "treasury.spender_not_allowed")]
+    TreasurySpenderNotAllowed,
+    /// A treasury's balance fell by more than every recorded outflow explains.
+    #[serde(rename = "treasury.unexplained_outflow")]
+    #[strum(serialize = "treasury.unexplained_outflow")]
+    TreasuryUnexplainedOutflow,
+    /// A treasury's balance rose by more than every recorded inflow explains.
+    #[serde(rename = "treasury.unexplained_inflow")]
+    #[strum(serialize = "treasury.unexplained_inflow")]
+    TreasuryUnexplainedInflow,
+    /// A Safe delegatecalled a contract that is neither a known library nor declared.
+    #[serde(rename = "safe.delegatecall_undeclared")]
+    #[strum(serialize = "safe.delegatecall_undeclared")]
+    SafeDelegatecallUndeclared,
+    /// A Safe's singleton (storage slot 0) is not the one it had, or not a known one.
+    #[serde(rename = "safe.singleton_changed")]
+    #[strum(serialize = "safe.singleton_changed")]
+    SafeSingletonChanged,
+    /// A Safe's fallback handler is neither declared nor a known handler.
+    #[serde(rename = "safe.fallback_handler_changed")]
+    #[strum(serialize = "safe.fallback_handler_changed")]
+    SafeFallbackHandlerChanged,
+    /// A declared contract's proxy points at an implementation the manifest does not declare.
+    #[serde(rename = "proxy.upgraded")]
+    #[strum(serialize = "proxy.upgraded")]
+    ProxyUpgraded,
     #[serde(rename = "timelock.unexplained_call")]
     #[strum(serialize = "timelock.unexplained_call")]
     TimelockUnexplainedCall,
@@ -304,6 +363,12 @@ impl Rule {
                 | Rule::TimelockUnexplainedCall
                 | Rule::SafeSignerUndeclared
                 | Rule::LogFinalizedReorg
+                | Rule::TreasuryApprovalOverLimit
+                | Rule::TreasurySpenderNotAllowed
+                | Rule::TreasuryUnexplainedOutflow
+                | Rule::TreasuryUnexplainedInflow
+                | Rule::SafeDelegatecallUndeclared
+                | Rule::ProxyUpgraded
         )
     }
 
@@ -341,8 +406,16 @@ impl Rule {
             | Rule::OwnershipUndeclaredOwner
             | Rule::TimelockUnexplainedCall
             | Rule::SafeSignerUndeclared
-            | Rule::LogFinalizedReorg => Severity::Critical,
-            Rule::TreasuryOutflowOverLimit | Rule::TreasuryRecipientNotAllowed => Severity::High,
+            | Rule::LogFinalizedReorg
+            | Rule::TreasuryUnexplainedOutflow
+            | Rule::SafeDelegatecallUndeclared
+            | Rule::SafeSingletonChanged
+            | Rule::ProxyUpgraded => Severity::Critical,
+            Rule::TreasuryOutflowOverLimit
+            | Rule::TreasuryRecipientNotAllowed
+            | Rule::TreasuryApprovalOverLimit
+            | Rule::TreasurySpenderNotAllowed
+            | Rule::SafeFallbackHandlerChanged => Severity::High,
             Rule::SafeThresholdMismatch
             | Rule::SafeGuardChanged
             | Rule::SafeNotASafe
@@ -353,6 +426,7 @@ impl Rule {
             | Rule::TimelockRoleMissing
             | Rule::RoleMissingMember
             | Rule::DocumentationStale => Severity::Medium,
+            Rule::TreasuryUnexplainedInflow => Severity::Low,
         }
     }
 }
