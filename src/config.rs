@@ -140,6 +140,47 @@ pub struct FollowerConfig {
     pub request_timeout_ms: u64,
 }
 
+/// Which trace API a chain's node is asked.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum TraceMode {
+    /// Detected at start: `debug` if the node answers it, else `parity`, else `off`.
+    Auto,
+    /// `debug_traceTransaction` with `{"tracer": "callTracer"}`.
+    Debug,
+    /// `trace_transaction`.
+    Parity,
+    /// No traces: calls are decoded from inputs and events only.
+    Off,
+}
+
+impl std::fmt::Display for TraceMode {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            TraceMode::Auto => "auto",
+            TraceMode::Debug => "debug",
+            TraceMode::Parity => "parity",
+            TraceMode::Off => "off",
+        })
+    }
+}
+
+impl std::str::FromStr for TraceMode {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s {
+            "auto" => Ok(TraceMode::Auto),
+            "debug" => Ok(TraceMode::Debug),
+            "parity" => Ok(TraceMode::Parity),
+            "off" => Ok(TraceMode::Off),
+            other => Err(format!(
+                "expected \"auto\", \"debug\", \"parity\" or \"off\", found {other:?}"
+            )),
+        }
+    }
+}
+
 /// One named chain (`[chains.NAME]`).
 #[derive(Debug, Clone, Deserialize)]
 #[serde(try_from = "raw::Chain")]
@@ -166,6 +207,12 @@ pub struct ChainConfig {
     /// A block explorer's base URL (`https://etherscan.io`); the status page links each
     /// transaction to `<explorer_url>/tx/<hash>`.
     pub explorer_url: Option<Url>,
+    /// Which call-trace API to ask (`traces = "auto" | "debug" | "parity" | "off"`); `auto`
+    /// detects it at start.
+    pub traces: TraceMode,
+    /// Each treasury's balances are read at every multiple of this block number and compared
+    /// with the recorded flows in between; 0 turns the check off.
+    pub balance_check_interval_blocks: u64,
 }
 
 impl ChainConfig {
@@ -586,7 +633,9 @@ mod raw {
     use serde::Deserialize;
     use url::Url;
 
-    use super::{AlertsConfig, ApiConfig, ChainConfig, FollowerConfig, Secret, SinkConfig};
+    use super::{
+        AlertsConfig, ApiConfig, ChainConfig, FollowerConfig, Secret, SinkConfig, TraceMode,
+    };
 
     const MS: Duration = Duration::from_millis(1);
     const S: Duration = Duration::from_secs(1);
@@ -709,6 +758,18 @@ mod raw {
         max_lag_blocks: Option<u64>,
         #[serde(default)]
         explorer_url: Option<Url>,
+        #[serde(default = "default_traces")]
+        traces: TraceMode,
+        #[serde(default = "default_balance_check_interval_blocks")]
+        balance_check_interval_blocks: u64,
+    }
+
+    fn default_traces() -> TraceMode {
+        TraceMode::Auto
+    }
+
+    fn default_balance_check_interval_blocks() -> u64 {
+        10_000
     }
 
     fn default_snapshot_interval_blocks() -> u64 {
@@ -744,6 +805,8 @@ mod raw {
                 finality_depth: r.finality_depth,
                 max_lag_blocks: r.max_lag_blocks,
                 explorer_url: r.explorer_url,
+                traces: r.traces,
+                balance_check_interval_blocks: r.balance_check_interval_blocks,
             })
         }
     }

@@ -71,10 +71,12 @@ pub struct ProposalDecision {
     pub outflows: Vec<Value>,
 }
 
-/// A Safe multisig execution with its recovered signers.
+/// A Safe execution — signed by its owners, or run by a module — with who acted and the calls
+/// it made.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct SafeExecutionDecision {
     pub safe: String,
+    /// Empty for a module execution (it has no Safe transaction hash).
     pub safe_tx_hash: String,
     pub success: bool,
     /// The SafeL2 `SafeMultiSigTransaction` details (to, value, data, operation), when present.
@@ -83,6 +85,71 @@ pub struct SafeExecutionDecision {
     pub evidence: Evidence,
     /// Funds this execution moved out of the Safe (native value, ERC-20 transfers from it).
     pub outflows: Vec<Value>,
+    /// Every call the execution made, batches unpacked: `path`, `to`, `value`, `operation`,
+    /// `function` (and its arguments), the `asset` and `amount` it moved, and the policy's
+    /// `verdict` (the rules it broke; empty: none).
+    #[serde(default)]
+    pub calls: Value,
+    /// Why the calls are unknown (an execution through another contract), when they are.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub calls_unknown: Option<String>,
+    /// The module that acted, for a module execution.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub module: Option<String>,
+    /// Who sent the transaction behind a module execution.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub caller: Option<String>,
+    /// The gas refund the Safe paid (to, asset, amount), if any.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub refund: Option<Value>,
+}
+
+impl SafeExecutionDecision {
+    /// What the fold added to an execution's record: its calls, who acted, its refund.
+    fn with_calls(mut self, fields: &Value) -> Self {
+        self.calls = match &fields["calls"] {
+            Value::Null => Value::Array(Vec::new()),
+            v => v.clone(),
+        };
+        self.calls_unknown = fields["calls_unknown"].as_str().map(String::from);
+        self.module = fields["module"].as_str().map(String::from);
+        self.caller = fields["caller"].as_str().map(String::from);
+        self.refund = match &fields["refund"] {
+            Value::Null => None,
+            v => Some(v.clone()),
+        };
+        if let Some(calls) = fields["calls"].as_array() {
+            // The calls name every movement, each once: they replace what the events showed.
+            let mut outflows: Vec<Value> = calls
+                .iter()
+                .filter(|c| !c["amount"].is_null())
+                .map(|c| {
+                    let to = if c["recipient"].is_null() {
+                        &c["to"]
+                    } else {
+                        &c["recipient"]
+                    };
+                    serde_json::json!({
+                        "asset": c["asset"], "to": to, "value": c["amount"], "path": c["path"]
+                    })
+                })
+                .collect();
+            // Token transfers no decoded call names (made by code the Safe called) stay.
+            let named = |o: &Value| {
+                calls.iter().any(|c| {
+                    c["asset"] == o["asset"] && c["amount"] == o["value"] && c["recipient"] == o["to"]
+                })
+            };
+            outflows.extend(
+                self.outflows
+                    .iter()
+                    .filter(|o| o["asset"] != "native" && !named(o))
+                    .cloned(),
+            );
+            self.outflows = outflows;
+        }
+        self
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -265,15 +332,49 @@ pub fn assemble(records: &[RecordRow]) -> Vec<Decision> {
                     outflows.extend(token_outflows(&r.tx_hash, &r.address));
                 }
                 order.push((r.block_number, r.log_index, out.len()));
-                out.push(Decision::SafeExecution(SafeExecutionDecision {
-                    safe: r.address.clone(),
-                    safe_tx_hash: field(&fields, "safe_tx_hash"),
-                    success: kind == K::SafeExecutionSuccess,
-                    transaction,
-                    signers: fields["signers"].clone(),
-                    evidence: r.into(),
-                    outflows,
-                }));
+                out.push(Decision::SafeExecution(
+                    SafeExecutionDecision {
+                        safe: r.address.clone(),
+                        safe_tx_hash: field(&fields, "safe_tx_hash"),
+                        success: kind == K::SafeExecutionSuccess,
+                        transaction,
+                        signers: fields["signers"].clone(),
+                        evidence: r.into(),
+                        outflows,
+                        calls: Value::Array(Vec::new()),
+                        calls_unknown: None,
+                        module: None,
+                        caller: None,
+                        refund: None,
+                    }
+                    .with_calls(&fields),
+                ));
+            }
+            K::SafeModuleExecutionSuccess | K::SafeModuleExecutionFailure => {
+                let success = kind == K::SafeModuleExecutionSuccess;
+                let outflows = if success {
+                    token_outflows(&r.tx_hash, &r.address)
+                } else {
+                    Vec::new()
+                };
+                order.push((r.block_number, r.log_index, out.len()));
+                out.push(Decision::SafeExecution(
+                    SafeExecutionDecision {
+                        safe: r.address.clone(),
+                        safe_tx_hash: String::new(),
+                        success,
+                        transaction: None,
+                        signers: Value::Null,
+                        evidence: r.into(),
+                        outflows,
+                        calls: Value::Array(Vec::new()),
+                        calls_unknown: None,
+                        module: None,
+                        caller: None,
+                        refund: None,
+                    }
+                    .with_calls(&fields),
+                ));
             }
             _ => {}
         }

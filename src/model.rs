@@ -464,7 +464,7 @@ mod tests {
         for s in Severity::all() {
             assert_eq!(serde_json::to_value(s).unwrap(), s.as_str());
         }
-        assert_eq!(Rule::all().count(), 20);
+        assert_eq!(Rule::all().count(), 28);
         assert_eq!(
             ContractKind::parse("timelock"),
             Some(ContractKind::Timelock)

@@ -42,6 +42,8 @@ pub fn chain_config(devnet: &Devnet, ws: bool, poll_ms: u64) -> ChainConfig {
         finality_depth: Some(0),
         max_lag_blocks: None,
         explorer_url: None,
+        traces: groupstate::config::TraceMode::Auto,
+        balance_check_interval_blocks: 10_000,
     }
 }
 

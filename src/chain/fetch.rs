@@ -8,13 +8,14 @@
 
 use std::collections::{BTreeMap, HashMap};
 
-use alloy::primitives::{Address, Bytes, B256};
+use alloy::primitives::{Address, B256};
 use alloy::rpc::types::{Filter, Log};
 use futures::StreamExt;
 
 use super::range::AdaptiveRange;
 use super::read::{read, ReadRequest, Reading};
-use super::rpc::{BlockRef, Rpc, RpcError, RpcErrorKind};
+use super::rpc::{BlockRef, Rpc, RpcError, RpcErrorKind, TxInput};
+use super::trace::{trace_transaction, TraceMode, TracedCall};
 
 /// At most this many header, input or reading requests of one batch are in flight at once.
 const PARALLEL_REQUESTS: usize = 8;
@@ -108,7 +109,7 @@ pub async fn block_refs(rpc: &Rpc, numbers: Vec<u64>) -> Result<Vec<BlockRef>, R
 pub async fn transaction_inputs(
     rpc: &Rpc,
     txs: Vec<B256>,
-) -> Result<HashMap<B256, (Option<Address>, Bytes)>, RpcError> {
+) -> Result<HashMap<B256, TxInput>, RpcError> {
     futures::stream::iter(txs)
         .map(|tx| async move { rpc.transaction_input(tx).await.map(|i| (tx, i)) })
         .buffered(PARALLEL_REQUESTS)
@@ -117,6 +118,47 @@ pub async fn transaction_inputs(
         .into_iter()
         .filter_map(|r| match r {
             Ok((tx, Some(input))) => Some(Ok((tx, input))),
+            Ok((_, None)) => None,
+            Err(e) => Some(Err(e)),
+        })
+        .collect()
+}
+
+/// The transactions of `logs` that carry a log emitted by a treasury address of `query` (every
+/// Safe execution and module execution emits one): the ones worth a call trace.
+pub fn treasury_transactions(logs: &[Log], query: &LogQuery) -> Vec<B256> {
+    let treasury: std::collections::BTreeSet<Address> = query
+        .treasury
+        .iter()
+        .map(|w| Address::from_word(*w))
+        .collect();
+    let mut txs: Vec<B256> = logs
+        .iter()
+        .filter(|l| treasury.contains(&l.address()))
+        .filter_map(|l| l.transaction_hash)
+        .collect();
+    txs.sort();
+    txs.dedup();
+    txs
+}
+
+/// The call traces of `txs` by `mode` (none when it is `off`), by transaction.
+pub async fn traces(
+    rpc: &Rpc,
+    mode: TraceMode,
+    txs: Vec<B256>,
+) -> Result<HashMap<B256, Vec<TracedCall>>, RpcError> {
+    if !matches!(mode, TraceMode::Debug | TraceMode::Parity) {
+        return Ok(HashMap::new());
+    }
+    futures::stream::iter(txs)
+        .map(|tx| async move { trace_transaction(rpc, mode, tx).await.map(|t| (tx, t)) })
+        .buffered(PARALLEL_REQUESTS)
+        .collect::<Vec<_>>()
+        .await
+        .into_iter()
+        .filter_map(|r| match r {
+            Ok((tx, Some(t))) => Some(Ok((tx, t))),
             Ok((_, None)) => None,
             Err(e) => Some(Err(e)),
         })

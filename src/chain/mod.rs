@@ -10,3 +10,4 @@ pub mod fetch;
 pub mod range;
 pub mod read;
 pub mod rpc;
+pub mod trace;

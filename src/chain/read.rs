@@ -35,6 +35,9 @@ pub enum ReadScope {
         deployed_at: Option<u64>,
     },
     Refresh,
+    /// A Safe proxy's singleton (storage slot 0) only, after an execution that could have
+    /// rewritten it.
+    Singleton,
 }
 
 /// One contract to read at one block.
@@ -54,6 +57,8 @@ pub enum Reading {
     Timelock(TimelockReading),
     Roles(RolesReading),
     Ownable(OwnableReading),
+    /// A Safe proxy's storage slot 0.
+    Singleton(Address),
 }
 
 /// A Safe at a block. `answers` is `Err` (with the reason) when the address has code that does
@@ -71,6 +76,8 @@ pub struct SafeAnswers {
     pub modules: Vec<Address>,
     pub guard: Address,
     pub fallback_handler: Address,
+    /// The singleton the proxy delegates to: storage slot 0.
+    pub singleton: Address,
 }
 
 /// A Governor's settings; `None` where the contract lacks the call (no such extension).
@@ -121,6 +128,11 @@ pub async fn read(rpc: &Rpc, range: &AdaptiveRange, req: ReadRequest) -> Result<
     let seed = match scope {
         ReadScope::Seed { deployed_at } => Some(deployed_at),
         ReadScope::Refresh => None,
+        ReadScope::Singleton => {
+            return Ok(Reading::Singleton(
+                rpc.storage_address(address, B256::ZERO, block).await?,
+            ))
+        }
     };
     Ok(match kind {
         ContractKind::Safe => Reading::Safe(read_safe(rpc, address, block).await?),
@@ -220,6 +232,7 @@ pub async fn read_safe(rpc: &Rpc, safe: Address, block: u64) -> Result<SafeReadi
     let fallback_handler = rpc
         .storage_address(safe, FALLBACK_HANDLER_STORAGE_SLOT, block)
         .await?;
+    let singleton = rpc.storage_address(safe, B256::ZERO, block).await?;
     Ok(SafeReading {
         code: true,
         answers: Ok(SafeAnswers {
@@ -228,6 +241,7 @@ pub async fn read_safe(rpc: &Rpc, safe: Address, block: u64) -> Result<SafeReadi
             modules,
             guard,
             fallback_handler,
+            singleton,
         }),
     })
 }

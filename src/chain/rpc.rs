@@ -28,6 +28,16 @@ struct RawBlock {
     timestamp: U64,
 }
 
+/// Who sent a transaction, to whom, and its input: what a Safe execution's calls are decoded
+/// from when no event describes them.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+pub struct TxInput {
+    pub from: Address,
+    /// `None` for a contract creation.
+    pub to: Option<Address>,
+    pub input: Bytes,
+}
+
 /// The parts of a transaction receipt a log entry is checked against.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(rename_all = "camelCase")]
@@ -208,7 +218,7 @@ impl Rpc {
     }
 
     /// One call, retried while the failure is transient.
-    async fn request<P, R>(&self, method: &'static str, params: P) -> Result<R, RpcError>
+    pub(crate) async fn request<P, R>(&self, method: &'static str, params: P) -> Result<R, RpcError>
     where
         P: Serialize + Clone + Send + Sync + Unpin + std::fmt::Debug + 'static,
         R: DeserializeOwned + std::fmt::Debug + Send + Sync + Unpin + 'static,
@@ -306,17 +316,8 @@ impl Rpc {
     }
 
     /// A transaction's recipient and input, or `None` if the node does not know it.
-    pub async fn transaction_input(
-        &self,
-        tx_hash: B256,
-    ) -> Result<Option<(Option<Address>, Bytes)>, RpcError> {
-        #[derive(Debug, Deserialize)]
-        struct RawTx {
-            to: Option<Address>,
-            input: Bytes,
-        }
-        let tx: Option<RawTx> = self.request("eth_getTransactionByHash", (tx_hash,)).await?;
-        Ok(tx.map(|t| (t.to, t.input)))
+    pub async fn transaction_input(&self, tx_hash: B256) -> Result<Option<TxInput>, RpcError> {
+        self.request("eth_getTransactionByHash", (tx_hash,)).await
     }
 
     pub async fn code_at(&self, address: Address, block: u64) -> Result<Bytes, RpcError> {

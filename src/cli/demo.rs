@@ -73,6 +73,8 @@ pub async fn run(settings: Settings) -> anyhow::Result<()> {
         finality_depth: Some(0),
         max_lag_blocks: None,
         explorer_url: None,
+        traces: crate::config::TraceMode::Auto,
+        balance_check_interval_blocks: 10_000,
     };
     let signer = Arc::new(LogSigner::new(
         &settings,

@@ -78,12 +78,41 @@ pub fn records(page: &RecordPage, as_json: bool) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// A Safe execution's calls in one cell: each call's path, function, target and amount, with
+/// the rules it broke.
+fn calls_summary(e: &crate::decisions::SafeExecutionDecision) -> String {
+    let Some(calls) = e.calls.as_array().filter(|c| !c.is_empty()) else {
+        return e
+            .calls_unknown
+            .as_ref()
+            .map(|_| "unknown".to_string())
+            .unwrap_or_default();
+    };
+    let text = |v: &serde_json::Value| v.as_str().map(String::from).unwrap_or_else(|| v.to_string());
+    calls
+        .iter()
+        .filter(|c| c["function"] != "multi_send")
+        .map(|c| {
+            let mut s = format!("{} {} {}", text(&c["path"]), text(&c["function"]), short(&text(&c["to"])));
+            if !c["amount"].is_null() {
+                s.push_str(&format!(" {} {}", text(&c["amount"]), short(&text(&c["asset"]))));
+            }
+            if let Some(v) = c["verdict"].as_array().filter(|v| !v.is_empty()) {
+                let rules: Vec<String> = v.iter().map(text).collect();
+                s.push_str(&format!(" [{}]", rules.join(", ")));
+            }
+            s
+        })
+        .collect::<Vec<_>>()
+        .join("; ")
+}
+
 pub fn decisions(rows: &[Decision], as_json: bool) -> anyhow::Result<()> {
     if as_json {
         return json(&rows);
     }
     table(
-        &["BLOCK", "TYPE", "CONTRACT", "WHAT", "STATE", "WHO"],
+        &["BLOCK", "TYPE", "CONTRACT", "WHAT", "STATE", "WHO", "CALLS"],
         rows.iter()
             .map(|d| match d {
                 Decision::Proposal(p) => vec![
@@ -105,10 +134,12 @@ pub fn decisions(rows: &[Decision], as_json: bool) -> anyhow::Result<()> {
                         p.votes_abstain,
                         p.votes.len()
                     ),
+                    String::new(),
                 ],
                 Decision::SafeExecution(e) => vec![
                     e.evidence.block_number.to_string(),
-                    "safe execution".to_string(),
+                    if e.module.is_some() { "module execution" } else { "safe execution" }
+                        .to_string(),
                     short(&e.safe),
                     short(&e.safe_tx_hash),
                     if e.success { "success" } else { "failure" }.to_string(),
@@ -126,7 +157,11 @@ pub fn decisions(rows: &[Decision], as_json: bool) -> anyhow::Result<()> {
                                 .collect::<Vec<_>>()
                                 .join(", ")
                         })
-                        .unwrap_or_else(|| "signers unknown".to_string()),
+                        .unwrap_or_else(|| match &e.module {
+                            Some(m) => format!("module {}", short(m)),
+                            None => "signers unknown".to_string(),
+                        }),
+                    calls_summary(e),
                 ],
             })
             .collect(),

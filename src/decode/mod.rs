@@ -1,7 +1,9 @@
 //! The event catalog: `sol!` bindings generated from `abis/`, and the decoding of a raw log into a
 //! typed [`GroupEvent`], dispatched on topic0: Safe events ([`safe`]) and governance events —
-//! Governor, Timelock, AccessControl, Ownable, ERC-20 ([`governance`]).
+//! Governor, Timelock, AccessControl, Ownable, ERC-20 ([`governance`]). Beside it, the call
+//! catalog ([`calls`]): what a Safe execution's call data did, batches unpacked.
 
+pub mod calls;
 pub mod governance;
 pub mod safe;
 

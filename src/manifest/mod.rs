@@ -429,3 +429,18 @@ impl<'de> Deserialize<'de> for Manifest {
         validate::manifest_from_node(&node).map_err(serde::de::Error::custom)
     }
 }
+
+// Placeholders until the manifest declares delegatecall targets and fallback handlers.
+impl Manifest {
+    /// Contracts `safe` may delegatecall besides the Safe libraries.
+    pub fn delegatecall_targets(&self, _safe: &Address) -> &[Address] {
+        &[]
+    }
+}
+
+impl SafeDecl {
+    /// The fallback handler declared for this Safe, if any.
+    pub fn declared_fallback_handler(&self) -> Option<Address> {
+        None
+    }
+}

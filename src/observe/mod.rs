@@ -106,6 +106,11 @@ impl Observed {
                 owner: r.owner,
                 pending_owner: None,
             }),
+            Reading::Singleton(a) => {
+                let mut s = SafeState::default();
+                s.read_singleton(*a);
+                Observed::Safe(s)
+            }
         }
     }
 
@@ -113,7 +118,12 @@ impl Observed {
     /// said (role members, which no call lists, are kept; so is a pending owner).
     pub fn refreshed(&self, reading: &Reading) -> Observed {
         match (self, reading) {
-            (Observed::Safe(_), Reading::Safe(r)) => Observed::Safe(SafeState::from_reading(r)),
+            (Observed::Safe(s), Reading::Safe(r)) => Observed::Safe(s.refreshed(r)),
+            (Observed::Safe(s), Reading::Singleton(a)) => {
+                let mut fresh = s.clone();
+                fresh.read_singleton(*a);
+                Observed::Safe(fresh)
+            }
             (Observed::Governor(_), Reading::Governor(r)) => {
                 Observed::Governor(GovernorState::from_reading(r))
             }

@@ -24,6 +24,15 @@ pub struct SafeState {
     /// contract of another kind): nothing else here can be trusted.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub not_a_safe: bool,
+    /// The singleton the proxy delegates to (storage slot 0), once read; zero before.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub singleton: Address,
+    /// The singleton and the fallback handler when the Safe was first seen deployed: what a
+    /// change is measured against.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub first_singleton: Option<Address>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub first_fallback_handler: Option<Address>,
 }
 
 impl SafeState {
@@ -43,6 +52,7 @@ impl SafeState {
                 self.owners = owners.iter().copied().collect();
                 self.threshold = saturate(*threshold);
                 self.fallback_handler = *fallback_handler;
+                self.first_fallback_handler.get_or_insert(*fallback_handler);
             }
             SafeEvent::AddedOwner { owner } => {
                 self.owners.insert(*owner);
@@ -65,11 +75,37 @@ impl SafeState {
     }
 }
 
+fn is_zero(a: &Address) -> bool {
+    a.is_zero()
+}
+
 fn saturate(v: U256) -> u64 {
     u64::try_from(v).unwrap_or(u64::MAX)
 }
 
 impl SafeState {
+    /// A reading of the singleton (slot 0); returns whether it changed.
+    pub fn read_singleton(&mut self, singleton: Address) -> bool {
+        if singleton.is_zero() || singleton == self.singleton {
+            return false;
+        }
+        self.singleton = singleton;
+        self.first_singleton.get_or_insert(singleton);
+        true
+    }
+
+    /// This state replaced by a later reading, the first-seen values kept.
+    pub fn refreshed(&self, r: &SafeReading) -> SafeState {
+        let mut fresh = SafeState::from_reading(r);
+        if self.first_singleton.is_some() {
+            fresh.first_singleton = self.first_singleton;
+        }
+        if self.first_fallback_handler.is_some() {
+            fresh.first_fallback_handler = self.first_fallback_handler;
+        }
+        fresh
+    }
+
     /// What a reading shows: nothing before the Safe has code, `not_a_safe` when its code does
     /// not answer as a Safe.
     pub fn from_reading(r: &SafeReading) -> SafeState {
@@ -85,6 +121,9 @@ impl SafeState {
                 modules: a.modules.iter().copied().collect(),
                 guard: a.guard,
                 fallback_handler: a.fallback_handler,
+                singleton: a.singleton,
+                first_singleton: Some(a.singleton).filter(|s| !s.is_zero()),
+                first_fallback_handler: Some(a.fallback_handler),
             },
             Err(why) => {
                 tracing::error!(error = %why, "declared Safe does not answer as a Safe");

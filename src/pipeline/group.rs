@@ -7,6 +7,7 @@ use std::collections::{BTreeMap, BTreeSet, HashSet};
 
 use alloy::primitives::{Address, B256};
 
+use super::flows::TxFlows;
 use super::signers::{safe_execution, SafeExecutions};
 use super::{ChainParams, Extras, GroupPrior, Needs, Prepared};
 use crate::chain::read::{ReadRequest, ReadScope, Reading};
@@ -226,6 +227,7 @@ pub(super) fn fold_group(
     let mut changed: BTreeMap<(Address, ContractKind), Moment> = BTreeMap::new();
     let mut current_tx = None;
     let mut executions = SafeExecutions::default();
+    let mut flows = TxFlows::default();
     let interval = params.snapshot_interval as i64;
     // The first multiple of the interval at or after `first` (never block 0).
     let mut next_refresh =
@@ -236,6 +238,7 @@ pub(super) fn fold_group(
             continue;
         }
         if current_tx != Some(d.evidence.tx_hash) {
+            f.judge_flows(&mut flows);
             f.reconcile_changed(&mut changed);
             current_tx = Some(d.evidence.tx_hash);
             executions = SafeExecutions::default();
@@ -293,6 +296,14 @@ pub(super) fn fold_group(
             .records
             .push(record_row(&f.g.row.id, d, &version.hash, extra));
         let moment = Moment::at(d);
+        flows.log(
+            &version.manifest,
+            batch,
+            d,
+            moment,
+            f.out.records.len() - 1,
+            &f.g.explained,
+        );
         for finding in signer_findings {
             f.open(version, finding, &moment);
         }
@@ -324,6 +335,7 @@ pub(super) fn fold_group(
             }
         }
     }
+    f.judge_flows(&mut flows);
     f.reconcile_changed(&mut changed);
     while let Some(at) = next_refresh.filter(|at| *at <= to) {
         f.refresh(at);

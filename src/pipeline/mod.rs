@@ -12,6 +12,7 @@
 //! - [`fold`]: the fold itself, group by group ([`group`]); the rules about moments and
 //!   divergences in [`verdicts`]; Safe signers in [`signers`].
 
+mod flows;
 mod group;
 mod signers;
 mod verdicts;
@@ -24,9 +25,11 @@ pub use signers::{transactions_needing_input, Recovered};
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use std::sync::Arc;
 
-use alloy::primitives::{Address, Bytes, B256};
+use alloy::primitives::{Address, B256};
 
 use crate::chain::fetch::RawBatch;
+use crate::chain::rpc::TxInput;
+use crate::chain::trace::TracedCall;
 use crate::chain::read::{ReadRequest, Reading};
 use crate::decode::{decode_log, DecodeError, DecodedLog};
 use crate::model::{AlertEvent, BlockRef, ContractKind, RecordKind};
@@ -57,9 +60,12 @@ pub struct Prepared {
     pub blocks: Vec<BlockRef>,
     pub logs: Vec<DecodedLog>,
     /// Recipient and input of the transactions of Safe executions no SafeL2 event describes.
-    pub tx_inputs: HashMap<B256, (Option<Address>, Bytes)>,
+    pub tx_inputs: HashMap<B256, TxInput>,
     /// Signers recovered from every ECDSA signature part the batch carries.
     pub recovered: Recovered,
+    /// The calls that took effect in each transaction that touched a treasury, where the node
+    /// traces (empty otherwise).
+    pub traces: HashMap<B256, Vec<TracedCall>>,
     hashes: HashMap<u64, B256>,
 }
 
@@ -76,7 +82,8 @@ impl Prepared {
 pub fn prepare(
     chain_id: u64,
     raw: RawBatch,
-    tx_inputs: HashMap<B256, (Option<Address>, Bytes)>,
+    tx_inputs: HashMap<B256, TxInput>,
+    traces: HashMap<B256, Vec<TracedCall>>,
 ) -> Result<Prepared, DecodeError> {
     let mut logs = Vec::with_capacity(raw.logs.len());
     for log in &raw.logs {
@@ -97,6 +104,7 @@ pub fn prepare(
         logs,
         tx_inputs,
         recovered,
+        traces,
         hashes,
     })
 }

@@ -10,11 +10,14 @@ use alloy::sol_types::SolEvent;
 
 use super::Prepared;
 use crate::abi::v141::SafeL2 as S;
+use crate::chain::rpc::TxInput;
 use crate::decode::{DecodedLog, GroupEvent, SafeEvent};
 use crate::observe::signers::{self, RecoveredSigner, STATIC_PART_LEN};
 
-/// The transactions whose input a batch needs: those with a Safe `ExecutionSuccess` or
-/// `ExecutionFailure` but no `SafeMultiSigTransaction` (a plain, non-L2 Safe).
+/// The transactions whose input a batch needs: those with a Safe `ExecutionSuccess` /
+/// `ExecutionFailure` but no `SafeMultiSigTransaction` (a plain, non-L2 Safe: its signers and
+/// calls are in the input), and those with a module execution but no `SafeModuleTransaction`
+/// (a module that is an account calls the Safe directly: its call is the input).
 pub fn transactions_needing_input(logs: &[Log]) -> Vec<B256> {
     let mut executed = BTreeSet::new();
     let mut described = BTreeSet::new();
@@ -22,14 +25,20 @@ pub fn transactions_needing_input(logs: &[Log]) -> Vec<B256> {
         let (Some(tx), Some(t0)) = (log.transaction_hash, log.topic0()) else {
             continue;
         };
-        if *t0 == S::ExecutionSuccess::SIGNATURE_HASH || *t0 == S::ExecutionFailure::SIGNATURE_HASH
+        if *t0 == S::ExecutionSuccess::SIGNATURE_HASH
+            || *t0 == S::ExecutionFailure::SIGNATURE_HASH
+            || *t0 == S::ExecutionFromModuleSuccess::SIGNATURE_HASH
+            || *t0 == S::ExecutionFromModuleFailure::SIGNATURE_HASH
         {
             executed.insert((tx, log.address()));
-        } else if *t0 == S::SafeMultiSigTransaction::SIGNATURE_HASH {
+        } else if *t0 == S::SafeMultiSigTransaction::SIGNATURE_HASH
+            || *t0 == S::SafeModuleTransaction::SIGNATURE_HASH
+        {
             described.insert((tx, log.address()));
         }
     }
     let mut out: Vec<B256> = executed.difference(&described).map(|(tx, _)| *tx).collect();
+    out.sort();
     out.dedup();
     out
 }
@@ -46,7 +55,7 @@ impl Recovered {
     /// Recovers, ahead of the fold and off the writer's path, every ECDSA part that may be
     /// read: the signatures a SafeL2 event announces and those of the `execTransaction` inputs
     /// fetched, for each execution's Safe transaction hash.
-    pub fn ahead(logs: &[DecodedLog], inputs: &HashMap<B256, (Option<Address>, Bytes)>) -> Self {
+    pub fn ahead(logs: &[DecodedLog], inputs: &HashMap<B256, TxInput>) -> Self {
         let mut out = HashMap::new();
         let mut announced: HashMap<(B256, Address), Bytes> = HashMap::new();
         for d in logs {
@@ -61,7 +70,7 @@ impl Recovered {
                     let from_input = || {
                         inputs
                             .get(&d.evidence.tx_hash)
-                            .and_then(|(_, input)| signers::decode_exec_transaction(input))
+                            .and_then(|tx| signers::decode_exec_transaction(&tx.input))
                             .map(|e| e.signatures)
                     };
                     let sigs = announced
@@ -150,8 +159,8 @@ fn execution_signers(
     let (signatures, announced_threshold) = match executions.announced.remove(&d.address) {
         Some(x) => x,
         None => match batch.tx_inputs.get(&d.evidence.tx_hash) {
-            Some((Some(to), input)) if *to == d.address => {
-                match signers::decode_exec_transaction(input) {
+            Some(tx) if tx.to == Some(d.address) => {
+                match signers::decode_exec_transaction(&tx.input) {
                     Some(exec) => (exec.signatures, None),
                     None => return Err("the transaction is not an execTransaction".into()),
                 }

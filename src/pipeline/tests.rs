@@ -125,7 +125,7 @@ fn batch(fork: u8, from: u64, to: u64, logs: Vec<Log>) -> Prepared {
         logs,
         blocks,
     };
-    prepare(CHAIN_ID, raw, HashMap::new()).unwrap()
+    prepare(CHAIN_ID, raw, HashMap::new(), HashMap::new()).unwrap()
 }
 
 fn safe_reading(owners: &[Address]) -> Reading {

@@ -6,16 +6,15 @@
 
 use std::collections::BTreeMap;
 
-use alloy::primitives::Address;
+use alloy::primitives::{Address, B256};
 
 use super::group::{version_at, Fold, Moment, Resolver};
 use crate::chain::read::{ReadRequest, ReadScope};
 use crate::decode::{DecodedLog, GovernanceEvent, GroupEvent};
 use crate::model::{AlertEvent, ContractKind, Rule};
 use crate::observe::Observed;
-use crate::reconcile::{
-    documentation_stale_at, outflow, reconcile, reconcile_outflow, transition, Finding,
-};
+use super::flows::TxFlows;
+use crate::reconcile::{documentation_stale_at, reconcile, transition, Finding};
 use crate::store::{Divergence, DivergenceStatus, ManifestVersion};
 
 /// After every log of the block in the state history.
@@ -23,6 +22,20 @@ const AFTER_THE_BLOCK: i64 = 1 << 40;
 
 fn parsed_rule(d: &Divergence) -> Option<Rule> {
     Rule::parse(&d.rule)
+}
+
+/// Whether a divergence is about what a transaction or operation moves.
+fn is_treasury_rule(d: &Divergence) -> bool {
+    matches!(
+        parsed_rule(d),
+        Some(
+            Rule::TreasuryOutflowOverLimit
+                | Rule::TreasuryRecipientNotAllowed
+                | Rule::TreasuryApprovalOverLimit
+                | Rule::TreasurySpenderNotAllowed
+                | Rule::SafeDelegatecallUndeclared
+        )
+    )
 }
 
 impl Fold<'_> {
@@ -176,8 +189,76 @@ impl Fold<'_> {
         }
     }
 
-    /// The rules about single events: treasury outflows against the policy, and timelock
-    /// operations no proposal explains (a `Cancelled` one is resolved).
+    /// Judges what a transaction moved out of the treasuries once its last log is seen: opens
+    /// its findings, adds each execution's calls to its record, and asks for the singleton of
+    /// every Safe whose execution could have rewritten it.
+    pub(super) fn judge_flows(&mut self, flows: &mut TxFlows) {
+        if flows.is_empty() {
+            *flows = TxFlows::default();
+            return;
+        }
+        let versions = self.g.versions.clone();
+        let (Some(block), Some(tx)) = (flows.block(), flows.tx()) else {
+            return;
+        };
+        let version = version_at(&versions, block);
+        let trace = self.batch.traces.get(&tx);
+        let Some(judged) = flows.finish(&version.manifest, trace) else {
+            return;
+        };
+        for (i, calls) in judged.calls {
+            let row = &mut self.out.records[i];
+            let mut fields: serde_json::Value =
+                serde_json::from_str(&row.fields).expect("record fields are JSON");
+            if let (Some(obj), serde_json::Value::Object(add)) = (fields.as_object_mut(), calls) {
+                obj.extend(add);
+            }
+            row.fields = fields.to_string();
+        }
+        for f in judged.findings {
+            self.open(version, f, &judged.moment);
+        }
+        for safe in judged.suspects {
+            self.check_singleton(safe, &judged.moment);
+        }
+    }
+
+    /// Reads a Safe's singleton at the end of the block of `m` and reconciles the Safe if it
+    /// changed.
+    fn check_singleton(&mut self, safe: Address, m: &Moment) {
+        let key = (safe, ContractKind::Safe);
+        if !self.g.states.contains_key(&key) {
+            return;
+        }
+        let req = ReadRequest {
+            address: safe,
+            kind: ContractKind::Safe,
+            block: m.block as u64,
+            scope: ReadScope::Singleton,
+        };
+        let Some(reading) = self.reading(req).cloned() else {
+            return;
+        };
+        let state = &self.g.states[&key];
+        let fresh = state.refreshed(&reading);
+        if fresh == *state {
+            return;
+        }
+        self.g.states.insert(key, fresh);
+        // Read at the end of the block: after its logs, before a refresh of the same block.
+        self.store_state(
+            safe,
+            ContractKind::Safe,
+            m.block,
+            AFTER_THE_BLOCK - 1,
+            "singleton",
+        );
+        self.evaluate(safe, ContractKind::Safe, m);
+    }
+
+    /// The rules about single events: timelock operations no proposal explains (a `Cancelled`
+    /// one is resolved). Treasury movements are judged per transaction
+    /// ([`Fold::judge_flows`]).
     pub(super) fn event_rules(
         &mut self,
         version: &ManifestVersion,
@@ -186,11 +267,7 @@ impl Fold<'_> {
         m: &Moment,
     ) {
         let manifest = &version.manifest;
-        let item = format!("{}:{}", d.evidence.tx_hash, d.evidence.log_index);
         let mut findings = Vec::new();
-        if let Some(out) = outflow(manifest, d.address, event) {
-            findings.extend(reconcile_outflow(manifest, &out, &item));
-        }
         match event {
             // A batch operation emits one CallScheduled per call: it is flagged once.
             GroupEvent::Governance(GovernanceEvent::CallScheduled { id, .. })
@@ -213,15 +290,33 @@ impl Fold<'_> {
             GroupEvent::Governance(GovernanceEvent::Cancelled { id }) => {
                 let subject = d.address.to_checksum(None);
                 let item = id.to_string();
+                let prefix = format!("{id}:");
                 let cancelled: Vec<i64> = self
                     .g
                     .open
                     .iter()
                     .filter(|o| {
-                        o.subject == subject
+                        (o.subject == subject
                             && o.item == item
-                            && parsed_rule(o) == Some(Rule::TimelockUnexplainedCall)
+                            && parsed_rule(o) == Some(Rule::TimelockUnexplainedCall))
+                            || (o.item.starts_with(&prefix) && is_treasury_rule(o))
                     })
+                    .map(|o| o.n)
+                    .collect();
+                for n in cancelled {
+                    self.resolve(n, m, &version.hash);
+                }
+            }
+            GroupEvent::Governance(GovernanceEvent::ProposalCanceled { proposal_id })
+                if manifest.governor(&d.address).is_some() =>
+            {
+                // What the proposal would have paid will never be paid.
+                let prefix = format!("{}:", B256::from(*proposal_id));
+                let cancelled: Vec<i64> = self
+                    .g
+                    .open
+                    .iter()
+                    .filter(|o| o.item.starts_with(&prefix) && is_treasury_rule(o))
                     .map(|o| o.n)
                     .collect();
                 for n in cancelled {

@@ -12,7 +12,9 @@ mod treasury;
 
 pub use governance::{reconcile_governor, reconcile_ownable, reconcile_roles, reconcile_timelock};
 pub use safe::{reconcile_safe, reconcile_signers};
-pub use treasury::{outflow, reconcile_outflow, Outflow};
+pub use treasury::{
+    call_outflows, is_outflow, outflow, reconcile_delegatecall, reconcile_transaction, Outflow,
+};
 
 pub use crate::model::{Rule, Severity};
 

@@ -5,6 +5,7 @@ use alloy::primitives::Address;
 use alloy::primitives::B256;
 
 use super::{Finding, Rule};
+use crate::decode::calls::{known_fallback_handler, known_singleton};
 use crate::manifest::SafeDecl;
 use crate::observe::signers::RecoveredSigner;
 use crate::observe::SafeState;
@@ -103,7 +104,56 @@ pub fn reconcile_safe(declared: &SafeDecl, observed: &SafeState) -> Vec<Finding>
             observed: format!("guard {}", observed.guard.to_checksum(None)),
         });
     }
+    out.extend(reconcile_singleton(subject, observed));
+    out.extend(reconcile_fallback_handler(declared, observed));
     out
+}
+
+/// The singleton a Safe proxy runs (slot 0) may change only to a known Safe singleton: any
+/// other value was written by a delegatecall, and the Safe now runs code nobody audited.
+fn reconcile_singleton(subject: Address, observed: &SafeState) -> Option<Finding> {
+    let first = observed.first_singleton?;
+    let now = observed.singleton;
+    if now == first || known_singleton(now).is_some() {
+        return None;
+    }
+    Some(Finding {
+        rule: Rule::SafeSingletonChanged,
+        subject,
+        key: now.to_checksum(None),
+        expected: format!(
+            "singleton {} or a known Safe singleton",
+            first.to_checksum(None)
+        ),
+        observed: format!("singleton {}", now.to_checksum(None)),
+    })
+}
+
+/// A fallback handler answers every call the Safe does not know, as the Safe: a change to one
+/// that is neither declared, nor the one first seen, nor a known Safe handler is a finding.
+fn reconcile_fallback_handler(declared: &SafeDecl, observed: &SafeState) -> Option<Finding> {
+    let now = observed.fallback_handler;
+    let fine = match declared.declared_fallback_handler() {
+        Some(h) => now == h,
+        None => {
+            now.is_zero()
+                || Some(now) == observed.first_fallback_handler
+                || known_fallback_handler(now)
+        }
+    };
+    if fine {
+        return None;
+    }
+    Some(Finding {
+        rule: Rule::SafeFallbackHandlerChanged,
+        subject: declared.address,
+        key: now.to_checksum(None),
+        expected: match declared.declared_fallback_handler() {
+            Some(h) => format!("fallback handler {}", h.to_checksum(None)),
+            None => "a known Safe fallback handler, or the one first seen".to_string(),
+        },
+        observed: format!("fallback handler {}", now.to_checksum(None)),
+    })
 }
 
 #[cfg(test)]

@@ -1,90 +1,179 @@
-//! Treasury policy rules on outflows: a payment out of a declared Safe or Timelock — native
-//! value in a Safe execution or an executed timelock call, or an ERC-20 `Transfer` from it —
-//! above the declared per-transaction limit, or to a recipient the policy does not allow.
-//! These are about events, not structure: each finding is about one log and stays open until
-//! acknowledged.
+//! Treasury policy rules on outflows: every movement of value out of a declared Safe or
+//! Timelock — a call a Safe execution or a module execution made (batched or not), a gas
+//! refund, an executed timelock call, an ERC-20 `Transfer` from it — checked per transaction
+//! against the declared limits (the transaction's total per asset) and allowed recipients, and
+//! the Safe delegatecalls to contracts neither known nor declared. These are about events, not
+//! structure: each finding is about one transaction and stays open until acknowledged.
 
-use alloy::primitives::{Address, U256};
+use std::collections::BTreeMap;
+
+use alloy::primitives::{Address, B256, U256};
 
 use super::{Finding, Rule};
-use crate::decode::{GovernanceEvent, GroupEvent, SafeEvent};
+use crate::decode::calls::{safe_library, Call, SafeLibrary};
+use crate::decode::{GovernanceEvent, GroupEvent};
 use crate::manifest::{Asset, Manifest};
 
-/// A movement of funds out of a treasury address.
+/// A movement of value out of a treasury address. Its identity is (transaction, `locator`,
+/// asset): whichever sources saw it, it is recorded and checked once.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Outflow {
     pub from: Address,
     pub to: Address,
     pub asset: Asset,
     pub value: U256,
+    /// Where in the transaction: `"{log}/{path}"` for a call of the Safe execution logged at
+    /// `log` (`path` as [`Call::path`], or `refund` for its gas refund); `"{log}"` for a
+    /// movement only a log shows (an ERC-20 `Transfer`, a timelock's `CallExecuted`).
+    pub locator: String,
 }
 
-/// The outflow an event shows, if it is one out of a treasury address of `manifest`.
-pub fn outflow(manifest: &Manifest, emitter: Address, event: &GroupEvent) -> Option<Outflow> {
-    let treasury = manifest.treasury_addresses();
-    let out = match event {
-        GroupEvent::Governance(GovernanceEvent::Transfer { from, to, value }) => Outflow {
-            from: *from,
-            to: *to,
-            asset: Asset::Token(emitter),
-            value: *value,
-        },
-        GroupEvent::Safe(SafeEvent::SafeMultiSigTransaction {
-            to,
-            value,
-            operation: 0,
-            ..
-        }) => Outflow {
-            from: emitter,
-            to: *to,
-            asset: Asset::Native,
-            value: *value,
-        },
+impl Outflow {
+    /// The divergence item naming this outflow: `"{tx}:{locator}"`.
+    pub fn item(&self, tx: B256) -> String {
+        format!("{tx}:{}", self.locator)
+    }
+}
+
+/// The outflow a log shows by itself, if it is one out of a treasury address of `manifest`: an
+/// ERC-20 `Transfer` from it, or a declared timelock's executed call with value.
+pub fn outflow(
+    manifest: &Manifest,
+    emitter: Address,
+    event: &GroupEvent,
+    log_index: u64,
+) -> Option<Outflow> {
+    let (from, to, asset, value) = match event {
+        GroupEvent::Governance(GovernanceEvent::Transfer { from, to, value }) => {
+            (*from, *to, Asset::Token(emitter), *value)
+        }
         GroupEvent::Governance(GovernanceEvent::CallExecuted { target, value, .. })
             if manifest.timelock(&emitter).is_some() =>
         {
-            Outflow {
-                from: emitter,
-                to: *target,
-                asset: Asset::Native,
-                value: *value,
-            }
+            (emitter, *target, Asset::Native, *value)
         }
         _ => return None,
     };
-    (treasury.contains(&out.from) && !out.value.is_zero() && out.from != out.to).then_some(out)
+    is_outflow(manifest, from, to, value).then(|| Outflow {
+        from,
+        to,
+        asset,
+        value,
+        locator: log_index.to_string(),
+    })
 }
 
-/// Checks an outflow against the treasury policy in force. `item` identifies the log
-/// (`tx_hash:log_index`).
-pub fn reconcile_outflow(manifest: &Manifest, out: &Outflow, item: &str) -> Vec<Finding> {
+/// Whether `value` moving `from` → `to` leaves a treasury of `manifest` (zero and self moves
+/// are none).
+pub fn is_outflow(manifest: &Manifest, from: Address, to: Address, value: U256) -> bool {
+    !value.is_zero() && from != to && manifest.treasury_addresses().contains(&from)
+}
+
+/// The native outflows the calls of one Safe execution made (logged at `log`): each `CALL`
+/// with value. A delegatecall moves no value of its own (its code runs as the Safe; what it
+/// sends shows as the calls of a batch, or in a trace).
+pub fn call_outflows(safe: Address, log: u64, calls: &[Call]) -> Vec<Outflow> {
+    calls
+        .iter()
+        .filter(|c| !c.is_delegatecall() && !c.value.is_zero() && c.to != safe)
+        .map(|c| Outflow {
+            from: safe,
+            to: c.to,
+            asset: Asset::Native,
+            value: c.value,
+            locator: format!("{log}/{}", c.path),
+        })
+        .collect()
+}
+
+/// Checks every outflow of one transaction against the treasury policy in force: each
+/// treasury's total per asset against the per-transaction limit (the finding lists the
+/// movements), then each movement's recipient.
+pub fn reconcile_transaction(manifest: &Manifest, tx: B256, outflows: &[Outflow]) -> Vec<Finding> {
     let policy = &manifest.treasury.policy;
+    let mut totals: BTreeMap<(Address, Asset), Vec<&Outflow>> = BTreeMap::new();
+    for o in outflows {
+        totals.entry((o.from, o.asset)).or_default().push(o);
+    }
     let mut findings = Vec::new();
-    if let Some(limit) = policy.limit(&out.asset) {
-        if out.value > limit {
+    for ((from, asset), moves) in &totals {
+        let Some(limit) = policy.limit(asset) else {
+            continue;
+        };
+        let total = moves
+            .iter()
+            .fold(U256::ZERO, |t, o| t.saturating_add(o.value));
+        if total <= limit {
+            continue;
+        }
+        let listed: Vec<String> = moves
+            .iter()
+            .map(|o| format!("{} to {} ({})", o.value, o.to, o.locator))
+            .collect();
+        findings.push(Finding {
+            rule: Rule::TreasuryOutflowOverLimit,
+            subject: *from,
+            key: format!("{tx}:{asset}"),
+            expected: format!("at most {limit} of {asset} per transaction"),
+            observed: format!(
+                "{total} of {asset} in {} movement{}: {}",
+                moves.len(),
+                if moves.len() == 1 { "" } else { "s" },
+                listed.join(", ")
+            ),
+        });
+    }
+    // Moving funds between the group's own treasuries is not paying someone.
+    let own = manifest.treasury_addresses();
+    for o in outflows {
+        if !policy.allows_recipient(&o.to) && !own.contains(&o.to) {
             findings.push(Finding {
-                rule: Rule::TreasuryOutflowOverLimit,
-                subject: out.from,
-                key: item.to_string(),
-                expected: format!("at most {limit} of {} per transaction", out.asset),
-                observed: format!("{} of {} to {}", out.value, out.asset, out.to),
+                rule: Rule::TreasuryRecipientNotAllowed,
+                subject: o.from,
+                key: o.item(tx),
+                expected: format!(
+                    "recipients {}",
+                    super::safe::list(policy.allowed_recipients.iter().copied())
+                ),
+                observed: format!("{} of {} to {}", o.value, o.asset, o.to),
             });
         }
     }
-    // Moving funds between the group's own treasuries is not paying someone.
-    if !policy.allows_recipient(&out.to) && !manifest.treasury_addresses().contains(&out.to) {
-        findings.push(Finding {
-            rule: Rule::TreasuryRecipientNotAllowed,
-            subject: out.from,
-            key: item.to_string(),
-            expected: format!(
-                "recipients {}",
-                super::safe::list(policy.allowed_recipients.iter().copied())
-            ),
-            observed: format!("{} of {} to {}", out.value, out.asset, out.to),
-        });
-    }
     findings
+}
+
+/// A Safe's delegatecall to a contract that is neither a Safe library (MultiSend,
+/// MultiSendCallOnly, SignMessageLib, CreateCall) nor declared in the Safe's
+/// `delegatecall_targets`: its code ran as the Safe, with the power to rewrite the Safe's
+/// storage (owners, modules, the singleton in slot 0).
+pub fn reconcile_delegatecall(
+    manifest: &Manifest,
+    safe: Address,
+    call: &Call,
+    item: String,
+) -> Option<Finding> {
+    if !call.is_delegatecall() || call.is_batch() {
+        return None;
+    }
+    if let Some(lib) = safe_library(call.to) {
+        // A batch library is only fine when it ran as a batch (its data unpacked).
+        if !matches!(lib, SafeLibrary::MultiSend | SafeLibrary::MultiSendCallOnly) {
+            return None;
+        }
+    }
+    if manifest.delegatecall_targets(&safe).contains(&call.to) {
+        return None;
+    }
+    Some(Finding {
+        rule: Rule::SafeDelegatecallUndeclared,
+        subject: safe,
+        key: item,
+        expected: format!(
+            "delegatecalls to Safe libraries or declared targets {}",
+            super::safe::list(manifest.delegatecall_targets(&safe).iter().copied())
+        ),
+        observed: format!("delegatecall to {} ({})", call.to, call.function.name()),
+    })
 }
 
 #[cfg(test)]
@@ -100,60 +189,100 @@ mod tests {
         Manifest::parse(&yaml).unwrap()
     }
 
+    fn pay(log: u64, path: &str, to: Address, value: u64) -> Outflow {
+        Outflow {
+            from: Address::repeat_byte(0x5a),
+            to,
+            asset: Asset::Native,
+            value: U256::from(value),
+            locator: format!("{log}/{path}"),
+        }
+    }
+
+    fn rules(findings: &[Finding]) -> Vec<(Rule, String)> {
+        findings.iter().map(|f| (f.rule, f.key.clone())).collect()
+    }
+
     #[test]
-    fn payments_over_the_limit_or_to_strangers_are_findings() {
+    fn a_transaction_is_judged_by_its_total_per_asset_and_each_recipient() {
         let allowed = Address::repeat_byte(0xaa);
         let m = manifest(&format!(
             "    max_outflow: {{ native: \"100\" }}\n    allowed_recipients: [\"{allowed}\"]\n"
         ));
-        let safe = Address::repeat_byte(0x5a);
-        let pay = |to, value: u64| {
-            GroupEvent::Safe(SafeEvent::SafeMultiSigTransaction {
-                to,
-                value: U256::from(value),
-                data: Default::default(),
-                operation: 0,
-                safe_tx_gas: U256::ZERO,
-                base_gas: U256::ZERO,
-                gas_price: U256::ZERO,
-                gas_token: Address::ZERO,
-                refund_receiver: Address::ZERO,
-                signatures: Default::default(),
-                additional_info: Default::default(),
-            })
-        };
-        let rules = |e: &GroupEvent| -> Vec<Rule> {
-            let o = outflow(&m, safe, e).unwrap();
-            reconcile_outflow(&m, &o, "0x1:0")
-                .into_iter()
-                .map(|f| f.rule)
-                .collect()
-        };
-        assert_eq!(rules(&pay(allowed, 100)), vec![]);
+        let tx = B256::repeat_byte(1);
+        assert_eq!(rules(&reconcile_transaction(&m, tx, &[pay(3, "0", allowed, 100)])), vec![]);
+        // A batch of 60 + 60 breaks a limit of 100 that each call keeps.
+        let batch = [pay(3, "0.0", allowed, 60), pay(3, "0.1", allowed, 60)];
+        let found = reconcile_transaction(&m, tx, &batch);
         assert_eq!(
-            rules(&pay(allowed, 101)),
-            vec![Rule::TreasuryOutflowOverLimit]
+            rules(&found),
+            vec![(Rule::TreasuryOutflowOverLimit, format!("{tx}:native"))]
         );
+        assert!(found[0].observed.contains("120 of native in 2 movements"));
+        assert!(found[0].observed.contains("(3/0.1)"));
+        let stranger = Address::repeat_byte(0xbb);
         assert_eq!(
-            rules(&pay(Address::repeat_byte(0xbb), 101)),
+            rules(&reconcile_transaction(&m, tx, &[pay(3, "0", stranger, 101)])),
             vec![
-                Rule::TreasuryOutflowOverLimit,
-                Rule::TreasuryRecipientNotAllowed
+                (Rule::TreasuryOutflowOverLimit, format!("{tx}:native")),
+                (Rule::TreasuryRecipientNotAllowed, format!("{tx}:3/0")),
             ]
         );
         // Tokens without a declared limit: only the recipient is checked.
-        let token = GroupEvent::Governance(GovernanceEvent::Transfer {
+        let token = Outflow {
+            asset: Asset::Token(Address::repeat_byte(0x70)),
+            ..pay(9, "0", allowed, 10u64.pow(18))
+        };
+        assert_eq!(rules(&reconcile_transaction(&m, tx, &[token])), vec![]);
+    }
+
+    #[test]
+    fn logs_show_token_transfers_and_timelock_calls_out_only() {
+        let m = manifest("");
+        let safe = Address::repeat_byte(0x5a);
+        let out = GroupEvent::Governance(GovernanceEvent::Transfer {
             from: safe,
-            to: allowed,
-            value: U256::from(10u64.pow(18)),
+            to: Address::repeat_byte(0xaa),
+            value: U256::from(5),
         });
-        assert_eq!(rules(&token), vec![]);
-        // Funds coming in are no outflow.
+        let o = outflow(&m, Address::repeat_byte(0x70), &out, 4).unwrap();
+        assert_eq!(o.locator, "4");
+        assert_eq!(o.asset, Asset::Token(Address::repeat_byte(0x70)));
         let incoming = GroupEvent::Governance(GovernanceEvent::Transfer {
-            from: allowed,
+            from: Address::repeat_byte(0xaa),
             to: safe,
             value: U256::from(1),
         });
-        assert!(outflow(&m, Address::repeat_byte(0x70), &incoming).is_none());
+        assert!(outflow(&m, Address::repeat_byte(0x70), &incoming, 5).is_none());
+    }
+
+    #[test]
+    fn delegatecalls_to_unknown_code_are_findings_batches_and_libraries_are_not() {
+        use crate::decode::calls::{flatten, multi_send_data, BatchItem};
+        let m = manifest("");
+        let safe = Address::repeat_byte(0x5a);
+        let evil = Address::repeat_byte(0xee);
+        let call_only = alloy::primitives::address!("9641d764fc13c8B624c04430C7356C1C7C8102e2");
+        let batch = multi_send_data(&[BatchItem {
+            operation: 0,
+            to: Address::repeat_byte(0xaa),
+            value: U256::from(1),
+            data: Default::default(),
+        }]);
+        let calls = flatten(call_only, U256::ZERO, &batch, 1);
+        assert!(calls
+            .iter()
+            .all(|c| reconcile_delegatecall(&m, safe, c, "x".into()).is_none()));
+        let calls = flatten(evil, U256::ZERO, &[0x12, 0x34, 0x56, 0x78], 1);
+        let f = reconcile_delegatecall(&m, safe, &calls[0], "tx:3/0".into()).unwrap();
+        assert_eq!(f.rule, Rule::SafeDelegatecallUndeclared);
+        assert_eq!(f.key, "tx:3/0");
+        // The same call made with CALL runs nothing as the Safe.
+        let calls = flatten(evil, U256::ZERO, &[0x12, 0x34, 0x56, 0x78], 0);
+        assert!(reconcile_delegatecall(&m, safe, &calls[0], "x".into()).is_none());
+        // Native value of the calls a batch made, each its own movement.
+        let outs = call_outflows(safe, 3, &flatten(call_only, U256::ZERO, &batch, 1));
+        assert_eq!(outs.len(), 1);
+        assert_eq!(outs[0].locator, "3/0.0");
     }
 }

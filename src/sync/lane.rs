@@ -15,6 +15,7 @@ use crate::alert::NewAlert;
 use crate::chain::fetch::{self, LogQuery};
 use crate::chain::range::AdaptiveRange;
 use crate::chain::rpc::{Rpc, RpcError, RpcErrorKind};
+use crate::chain::trace::TraceMode;
 use crate::decode::{DecodeError, TRANSFER_TOPIC};
 use crate::ledger::{self, LedgerError};
 use crate::metrics::ChainMetrics;
@@ -42,6 +43,7 @@ impl Follower {
         final_block: Option<i64>,
     ) -> Result<(), FollowerError> {
         let query = self.log_query(&groups);
+        let traces = self.trace_mode().await?;
         let size = self.range.size();
         let mut ranges = Vec::new();
         let mut a = from;
@@ -61,7 +63,14 @@ impl Follower {
             let chain_id = self.chain.chain_id;
             let all_headers = main.is_some() && b >= near_head_from;
             tokio::spawn(async move {
-                fetch_prepared(&rpc, &range, &query, chain_id, a, b, all_headers).await
+                let at = Fetch {
+                    chain_id,
+                    a,
+                    b,
+                    all_headers,
+                    traces,
+                };
+                fetch_prepared(&rpc, &range, &query, at).await
             })
         }))
         .buffered(self.settings.concurrency);
@@ -241,25 +250,40 @@ enum FetchError {
     },
 }
 
-/// Fetches a range (logs, block refs, the inputs of plain-Safe executions) and prepares it
-/// for the fold (decoded, signers recovered), on a task of its own.
-async fn fetch_prepared(
-    rpc: &Rpc,
-    range: &AdaptiveRange,
-    query: &LogQuery,
+/// Which range a fetch task fetches, and how.
+#[derive(Debug, Clone, Copy)]
+struct Fetch {
     chain_id: u64,
     a: u64,
     b: u64,
     all_headers: bool,
+    traces: TraceMode,
+}
+
+/// Fetches a range (logs, block refs, the inputs of plain-Safe and module executions, the call
+/// traces of the transactions that touched a treasury) and prepares it for the fold (decoded,
+/// signers recovered), on a task of its own.
+async fn fetch_prepared(
+    rpc: &Rpc,
+    range: &AdaptiveRange,
+    query: &LogQuery,
+    at: Fetch,
 ) -> Result<Prepared, FetchError> {
+    let Fetch {
+        chain_id,
+        a,
+        b,
+        all_headers,
+        traces,
+    } = at;
     let raw = fetch::fetch_range(rpc, range, query, a, b, all_headers)
         .await
         .map_err(FetchError::Rpc)?;
     let txs = pipeline::transactions_needing_input(&raw.logs);
-    let inputs = fetch::transaction_inputs(rpc, txs)
-        .await
-        .map_err(FetchError::Rpc)?;
-    pipeline::prepare(chain_id, raw, inputs).map_err(|source| FetchError::Decode {
+    let inputs = fetch::transaction_inputs(rpc, txs);
+    let traced = fetch::traces(rpc, traces, fetch::treasury_transactions(&raw.logs, query));
+    let (inputs, traced) = tokio::try_join!(inputs, traced).map_err(FetchError::Rpc)?;
+    pipeline::prepare(chain_id, raw, inputs, traced).map_err(|source| FetchError::Decode {
         from: a,
         to: b,
         source,

@@ -34,6 +34,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::chain::range::AdaptiveRange;
 use crate::chain::rpc::{RetryPolicy, Rpc, RpcError, RpcErrorKind};
+use crate::chain::trace::TraceMode;
 use crate::config::{ChainConfig, FollowerConfig};
 use crate::decode::{catalog_topics, DecodeError};
 use crate::ledger::{self, LedgerError, LogSigner};
@@ -149,6 +150,8 @@ pub struct Follower {
     metrics: Option<Arc<ChainMetrics>>,
     /// Each group as the last commit left it, by id; emptied by any failure.
     priors: Mutex<HashMap<String, GroupPrior>>,
+    /// The trace API the node answers, detected once.
+    trace_mode: tokio::sync::OnceCell<TraceMode>,
 }
 
 impl Follower {
@@ -177,6 +180,7 @@ impl Follower {
             sealed_at: AtomicI64::new(-2),
             metrics: None,
             priors: Mutex::new(HashMap::new()),
+            trace_mode: tokio::sync::OnceCell::new(),
         })
     }
 
@@ -195,6 +199,21 @@ impl Follower {
 
     pub fn rpc(&self) -> &Rpc {
         &self.rpc
+    }
+
+    /// The trace API this chain's node is asked: the configured one, or under `auto` the one
+    /// detected at the first step.
+    pub async fn trace_mode(&self) -> Result<TraceMode, FollowerError> {
+        self.trace_mode
+            .get_or_try_init(|| async {
+                let mode = crate::chain::trace::detect(&self.rpc, self.chain.traces).await?;
+                tracing::info!(chain = %self.name, configured = %self.chain.traces, traces = %mode,
+                    "call traces");
+                Ok(mode)
+            })
+            .await
+            .copied()
+            .map_err(|e| self.rpc_err(e))
     }
 
     fn rpc_err(&self, source: RpcError) -> FollowerError {

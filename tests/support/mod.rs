@@ -125,6 +125,8 @@ pub fn chain_config(rpc_url: &str, chain_id: u64) -> ChainConfig {
         finality_depth: Some(8),
         max_lag_blocks: None,
         explorer_url: None,
+        traces: groupstate::config::TraceMode::Auto,
+        balance_check_interval_blocks: 10_000,
     }
 }
 

@@ -166,6 +166,11 @@ pub fn rich(t: &dyn Fn(&str) -> String) -> PageView {
                 signers: json!([{"signer": owner}, t(intruder), {"other": 1}]),
                 evidence: evidence(100, &t(&format!("0x{}", "d".repeat(64)))),
                 outflows: Vec::new(),
+                calls: json!([]),
+                calls_unknown: None,
+                module: None,
+                caller: None,
+                refund: None,
             }),
             Decision::SafeExecution(SafeExecutionDecision {
                 safe: t(safe),
@@ -175,6 +180,11 @@ pub fn rich(t: &dyn Fn(&str) -> String) -> PageView {
                 signers: json!([]),
                 evidence: evidence(101, "0xe"),
                 outflows: Vec::new(),
+                calls: json!([]),
+                calls_unknown: None,
+                module: None,
+                caller: None,
+                refund: None,
             }),
             Decision::Proposal(Box::new(ProposalDecision {
                 governor: t("0x00000000000000000000000000000000000000cc"),

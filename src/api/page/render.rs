@@ -365,12 +365,23 @@ fn decision(v: &PageView, d: &Decision) -> Markup {
                     ", value " (json_text(&t["value"])) " wei"
                 }
                 @let signers = signers(&s.signers);
-                @if !signers.is_empty() {
+                @if let Some(m) = &s.module {
+                    "; run by module " span class="mono" { (m) }
+                } @else if !signers.is_empty() {
                     "; signed by "
                     @for (i, signer) in signers.iter().enumerate() {
                         @if i > 0 { ", " }
                         span class="mono" { (signer) }
                     }
+                }
+                @if let Some(calls) = s.calls.as_array().filter(|c| !c.is_empty()) {
+                    ul class="calls" {
+                        @for c in calls {
+                            li { (call_line(c)) }
+                        }
+                    }
+                } @else if let Some(why) = &s.calls_unknown {
+                    br; span class="muted" { "Calls unknown: " (why) }
                 }
                 br;
                 "Evidence: " (evidence(&EvidenceLinks::of(v, &s.evidence)))
@@ -391,6 +402,31 @@ fn decision(v: &PageView, d: &Decision) -> Markup {
                     }
                 }
             }
+        }
+    }
+}
+
+/// One call of a Safe execution: where it sits, what it called, what it moved, and the rules
+/// it broke.
+fn call_line(c: &serde_json::Value) -> Markup {
+    let verdict: Vec<String> = c["verdict"]
+        .as_array()
+        .map(|v| v.iter().map(json_text).collect())
+        .unwrap_or_default();
+    html! {
+        span class="mono" { (json_text(&c["path"])) } " "
+        (json_text(&c["function"])) " → " span class="mono" { (checksummed(&json_text(&c["to"]))) }
+        @if c["operation"] == 1 { " " span class="differs" { "(delegatecall)" } }
+        @if !c["amount"].is_null() {
+            ", moves " (json_text(&c["amount"])) " of " span class="mono" { (json_text(&c["asset"])) }
+            @if !c["recipient"].is_null() {
+                " to " span class="mono" { (checksummed(&json_text(&c["recipient"]))) }
+            }
+        }
+        @if verdict.is_empty() {
+            " " span class="ok-mark" { "within policy" }
+        } @else {
+            " " span class="differs" { (verdict.join(", ")) }
         }
     }
 }
