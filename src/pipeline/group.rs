@@ -16,7 +16,7 @@ use crate::model::{AlertEvent, ContractKind};
 use crate::observe::Observed;
 use crate::reconcile::ids::{description_hash, timelock_operation_id};
 use crate::reconcile::reconcile_signers;
-use crate::store::{Divergence, ManifestVersion, RecordRow, StateWrite};
+use crate::store::{BalanceRow, Divergence, FlowRow, ManifestVersion, RecordRow, StateWrite};
 
 /// What the fold of a batch has produced so far, across its groups.
 #[derive(Debug, Default)]
@@ -26,6 +26,8 @@ pub(super) struct Out {
     /// Every divergence the batch opened or resolved, as it leaves them, by (group, number).
     pub(super) touched: BTreeMap<(String, i64), Divergence>,
     pub(super) events: Vec<(AlertEvent, Divergence)>,
+    pub(super) flows: Vec<FlowRow>,
+    pub(super) balances: Vec<BalanceRow>,
     pub(super) opened: usize,
     pub(super) resolved: usize,
 }

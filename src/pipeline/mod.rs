@@ -318,6 +318,8 @@ pub fn fold(
             divergences: out.touched.into_values().collect(),
             alerts: Vec::new(),
             cursor,
+            flows: out.flows,
+            balances: out.balances,
         },
         events: out.events,
         groups,

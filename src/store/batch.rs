@@ -16,6 +16,7 @@ use super::alerts::{insert_alerts, NewAlert};
 use super::groups::versions;
 use super::log::LogTables;
 use super::queries::{Divergence, RecordRow};
+use super::treasury::{self, BalanceRow, FlowRow};
 use super::{now, Backend, Ctx, GroupRow, ManifestVersion, Store, StoreError};
 use crate::model::{BlockRef, ContractKind, RecordKind};
 
@@ -69,6 +70,10 @@ pub struct BatchWrite {
     pub divergences: Vec<Divergence>,
     pub alerts: Vec<NewAlert>,
     pub cursor: Option<CursorMove>,
+    /// Movements of value into and out of the groups' treasuries.
+    pub flows: Vec<FlowRow>,
+    /// Treasury balances read at the balance check's points.
+    pub balances: Vec<BalanceRow>,
 }
 
 /// A group as a fold starts from it, as stored.
@@ -84,6 +89,10 @@ pub struct StoredGroup {
     pub next_n: i64,
     /// The `fields` of every record of the kind asked for (e.g. the proposals).
     pub records_of_kind: Vec<String>,
+    /// The treasuries' recent flows (see [`treasury::load`]).
+    pub flows: Vec<FlowRow>,
+    /// The newest balance of each (treasury, asset) the balance check read.
+    pub balances: Vec<BalanceRow>,
 }
 
 impl Store {
@@ -141,6 +150,7 @@ impl Store {
         .fetch_all(&mut *conn)
         .await
         .ctx(ctx)?;
+        let (flows, balances) = treasury::load(&mut conn, group_id).await?;
         Ok(StoredGroup {
             row,
             versions,
@@ -148,6 +158,8 @@ impl Store {
             open,
             next_n,
             records_of_kind,
+            flows,
+            balances,
         })
     }
 
@@ -190,6 +202,8 @@ impl Store {
         insert_records(&mut tx, self.backend, &w.chain, &w.records).await?;
         insert_states(&mut tx, self.backend, &w.chain, &w.states).await?;
         upsert_divergences(&mut tx, &w.chain, &w.divergences).await?;
+        treasury::insert_flows(&mut tx, self.backend, &w.chain, &w.flows).await?;
+        treasury::insert_balances(&mut tx, &w.chain, &w.balances).await?;
         insert_alerts(&mut tx, &w.alerts).await?;
         Ok(BatchTx {
             tx,
@@ -555,6 +569,8 @@ impl UnwindTx {
              resolved_tx_hash = NULL, resolved_log_index = NULL, resolved_manifest_hash = NULL, \
              resolution = NULL WHERE chain = $1 AND resolved_block > $2",
             "DELETE FROM chain_blocks WHERE chain = $1 AND block_number > $2",
+            "DELETE FROM treasury_flows WHERE chain = $1 AND block_number > $2",
+            "DELETE FROM treasury_balances WHERE chain = $1 AND block_number > $2",
             // Each group's progress moves back, and its revision on: whatever was folded from
             // the rows removed is stale, wherever it is held.
             "UPDATE groups SET synced_to = CASE WHEN synced_to > $2 THEN $2 ELSE synced_to END, \

@@ -13,6 +13,7 @@ mod batch;
 mod groups;
 mod log;
 mod queries;
+mod treasury;
 
 pub use alerts::{
     now_ms, AlertCounts, AlertFilter, AlertRow, ClaimedDelivery, DeliveryRow, DeliveryStatus,
@@ -22,6 +23,7 @@ pub use batch::{
     BatchTx, BatchWrite, CursorMove, GroupProgress, StateWrite, StoredGroup, UnwindTx,
 };
 pub use groups::{GroupRow, ManifestVersion};
+pub use treasury::{BalanceRow, FlowRow, FLOW_WINDOW_SECS};
 pub use log::{
     LogEntry, LogTables, NewLogEntry, NodeKey, SealGroup, SealTx, StoredCheckpoint, StoredLeaf,
 };
