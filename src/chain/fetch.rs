@@ -179,7 +179,7 @@ mod tests {
     }
 
     fn set(values: &[B256]) -> FilterSet<B256> {
-        values.iter().copied().collect::<Vec<_>>().into()
+        values.to_vec().into()
     }
 
     #[test]

@@ -209,7 +209,8 @@ impl Policy {
     }
 
     /// Whether the treasury may grant an allowance or an NFT approval to `spender`: always when
-    /// no spender is listed.
+    /// no spender is listed. (A revocation — a zero allowance, `ApprovalForAll(…, false)`, an
+    /// ERC-721 approval of the zero address — grants nothing, whoever it names.)
     pub fn allows_spender(&self, spender: &Address) -> bool {
         self.allowed_spenders.is_empty() || self.allowed_spenders.contains(spender)
     }
