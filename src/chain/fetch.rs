@@ -1,5 +1,5 @@
 //! The range fetcher: everything one block range needs before anything is written — its logs
-//! (by emitter, and ERC-20 transfers from or to the treasury), its block refs, the inputs of the
+//! (by emitter, and token transfers and approvals naming a treasury), its block refs, the inputs of the
 //! transactions named, the hashes of blocks named, and contract readings — so that no network
 //! call happens while a database transaction is open.
 //!
@@ -26,10 +26,44 @@ pub struct LogQuery {
     /// Emitters, with the catalog's topics.
     pub addresses: Vec<Address>,
     pub topics: Vec<B256>,
-    /// Treasury addresses as topics: `transfer_topic` logs from (topic 1) or to (topic 2) them,
-    /// whoever emits them.
+    /// Treasury addresses as topics, looked for in the indexed positions `by_treasury` names,
+    /// whoever emits the logs.
     pub treasury: Vec<B256>,
-    pub transfer_topic: B256,
+    /// One `eth_getLogs` filter each: logs of any of its topic0 values with a treasury address
+    /// in its position.
+    pub by_treasury: Vec<TreasuryFilter>,
+}
+
+/// Logs from any emitter with one of `events` as topic0 and a treasury address as topic
+/// `position` (1, 2 or 3): one request, its topic0 values an OR.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TreasuryFilter {
+    pub position: usize,
+    pub events: Vec<B256>,
+}
+
+impl LogQuery {
+    /// The filters of the logs that name a treasury: one per entry of `by_treasury` (a
+    /// position out of 1..=3 or without events is skipped), none without treasury addresses.
+    pub fn treasury_filters(&self) -> Vec<Filter> {
+        if self.treasury.is_empty() {
+            return Vec::new();
+        }
+        self.by_treasury
+            .iter()
+            .filter(|f| !f.events.is_empty())
+            .filter_map(|f| {
+                let filter = Filter::new().event_signature(f.events.clone());
+                let treasury = self.treasury.clone();
+                match f.position {
+                    1 => Some(filter.topic1(treasury)),
+                    2 => Some(filter.topic2(treasury)),
+                    3 => Some(filter.topic3(treasury)),
+                    _ => None,
+                }
+            })
+            .collect()
+    }
 }
 
 /// The logs of a block range and its block refs (every block near the head, else the last).
@@ -68,15 +102,11 @@ pub async fn fetch_range(
             .event_signature(query.topics.clone());
         logs.extend(range.logs(rpc, &by_emitter, a, b).await?);
     }
-    if !query.treasury.is_empty() {
-        let transfers = Filter::new().event_signature(query.transfer_topic);
-        let out = transfers.clone().topic1(query.treasury.clone());
-        let into = transfers.topic2(query.treasury.clone());
-        logs.extend(range.logs(rpc, &out, a, b).await?);
-        logs.extend(range.logs(rpc, &into, a, b).await?);
+    for filter in query.treasury_filters() {
+        logs.extend(range.logs(rpc, &filter, a, b).await?);
     }
     logs.sort_by_key(|l| (l.block_number, l.log_index));
-    // A transfer between two treasuries (or from a watched contract) comes back twice.
+    // A transfer between two treasuries (or from a watched contract) comes back more than once.
     logs.dedup_by_key(|l| (l.block_number, l.log_index));
     let last = rpc.block_ref(b).await?;
     if blocks.last() != Some(&last) {
@@ -178,4 +208,87 @@ pub async fn readings(
         .await
         .into_iter()
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use alloy::rpc::types::FilterSet;
+
+    use super::*;
+
+    fn t(n: u8) -> B256 {
+        B256::repeat_byte(n)
+    }
+
+    fn set(values: &[B256]) -> FilterSet<B256> {
+        values.to_vec().into()
+    }
+
+    #[test]
+    fn one_filter_per_position_with_its_events_ored() {
+        let query = LogQuery {
+            treasury: vec![t(0xa), t(0xb)],
+            by_treasury: vec![
+                TreasuryFilter {
+                    position: 1,
+                    events: vec![t(1), t(2), t(3)],
+                },
+                TreasuryFilter {
+                    position: 2,
+                    events: vec![t(1), t(4)],
+                },
+                TreasuryFilter {
+                    position: 3,
+                    events: vec![t(4)],
+                },
+            ],
+            ..Default::default()
+        };
+        let filters = query.treasury_filters();
+        assert_eq!(filters.len(), 3);
+        for (filter, (position, events)) in filters.iter().zip([
+            (1, vec![t(1), t(2), t(3)]),
+            (2, vec![t(1), t(4)]),
+            (3, vec![t(4)]),
+        ]) {
+            assert_eq!(filter.topics[0], set(&events));
+            for p in 1..4 {
+                let expected = if p == position {
+                    set(&[t(0xa), t(0xb)])
+                } else {
+                    FilterSet::default()
+                };
+                assert_eq!(filter.topics[p], expected, "position {p}");
+            }
+            // From any emitter.
+            assert!(filter.address.is_empty());
+        }
+    }
+
+    #[test]
+    fn no_treasury_no_filters() {
+        let query = LogQuery {
+            by_treasury: vec![TreasuryFilter {
+                position: 1,
+                events: vec![t(1)],
+            }],
+            ..Default::default()
+        };
+        assert!(query.treasury_filters().is_empty());
+        let odd = LogQuery {
+            treasury: vec![t(0xa)],
+            by_treasury: vec![
+                TreasuryFilter {
+                    position: 0,
+                    events: vec![t(1)],
+                },
+                TreasuryFilter {
+                    position: 2,
+                    events: vec![],
+                },
+            ],
+            ..Default::default()
+        };
+        assert!(odd.treasury_filters().is_empty());
+    }
 }

@@ -16,20 +16,11 @@ use super::abi::gov::IERC20Events::{self as ERC20, IERC20EventsEvents as TokenEv
 use super::abi::gov::IGovernorEvents::{self as GOV, IGovernorEventsEvents as GovernorEvents};
 use super::abi::gov::IOwnableEvents::{self as OWN, IOwnableEventsEvents as OwnableEvents};
 use super::abi::gov::ITimelockEvents::{self as TL, ITimelockEventsEvents as TimelockEvents};
-use super::{decimal, Category, DecodeError, RecordKind};
+use super::{decimal, decimals, Category, DecodeError, RecordKind};
 
 /// `keccak256("Transfer(address,address,uint256)")`.
 pub const TRANSFER_TOPIC: B256 =
     b256!("0xddf252ad1be2c89b69c2b068fc378daa952ba7f163c4a11628f55a4df523b3ef");
-
-fn decimals<S: serde::Serializer>(v: &[U256], s: S) -> Result<S::Ok, S::Error> {
-    use serde::ser::SerializeSeq;
-    let mut seq = s.serialize_seq(Some(v.len()))?;
-    for x in v {
-        seq.serialize_element(&x.to_string())?;
-    }
-    seq.end()
-}
 
 /// A typed governance event.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]

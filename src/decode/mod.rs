@@ -1,14 +1,20 @@
 //! The event catalog: `sol!` bindings generated from `abis/`, and the decoding of a raw log into a
-//! typed [`GroupEvent`], dispatched on topic0: Safe events ([`safe`]) and governance events —
-//! Governor, Timelock, AccessControl, Ownable, ERC-20 ([`governance`]). Beside it, the call
-//! catalog ([`calls`]): what a Safe execution's call data did, batches unpacked.
+//! typed [`GroupEvent`], dispatched on topic0: Safe events ([`safe`]), governance events —
+//! Governor, Timelock, AccessControl, Ownable, ERC-20 `Transfer` ([`governance`]) — token
+//! allowances, ERC-721 and ERC-1155 events ([`token`]), and EIP-1967 proxy events ([`proxy`]).
+//! Beside it, the call catalog ([`calls`]): what a Safe execution's call data did, batches
+//! unpacked.
 
 pub mod calls;
 pub mod governance;
+pub mod proxy;
 pub mod safe;
+pub mod token;
 
 pub use governance::{GovernanceEvent, TRANSFER_TOPIC};
+pub use proxy::ProxyEvent;
 pub use safe::{decode_safe_event, SafeEvent};
+pub use token::{treasury_topics, TokenEvent};
 
 use std::collections::HashMap;
 use std::sync::OnceLock;
@@ -24,6 +30,10 @@ pub use crate::abi;
 
 pub(crate) fn decimal<S: serde::Serializer>(v: &U256, s: S) -> Result<S::Ok, S::Error> {
     s.serialize_str(&v.to_string())
+}
+
+pub(crate) fn decimals<S: serde::Serializer>(v: &[U256], s: S) -> Result<S::Ok, S::Error> {
+    s.collect_seq(v.iter().map(|x| x.to_string()))
 }
 
 /// Where a record comes from on the chain: enough to find it again and check it.
@@ -44,6 +54,8 @@ pub struct Evidence {
 pub enum GroupEvent {
     Safe(SafeEvent),
     Governance(GovernanceEvent),
+    Token(TokenEvent),
+    Proxy(ProxyEvent),
 }
 
 impl GroupEvent {
@@ -51,12 +63,32 @@ impl GroupEvent {
         match self {
             GroupEvent::Safe(e) => e.kind(),
             GroupEvent::Governance(e) => e.kind(),
+            GroupEvent::Token(e) => e.kind(),
+            GroupEvent::Proxy(e) => e.kind(),
         }
     }
     pub fn category(&self) -> Category {
         match self {
             GroupEvent::Safe(e) => e.category(),
             GroupEvent::Governance(e) => e.category(),
+            GroupEvent::Token(e) => e.category(),
+            GroupEvent::Proxy(e) => e.category(),
+        }
+    }
+
+    /// The two accounts a token transfer or approval is between, with which the fold decides
+    /// whether a log from any emitter concerns a group's treasury (either side among its
+    /// addresses): `(from, to)` of an ERC-20, ERC-721 or ERC-1155 transfer (an ERC-1155
+    /// operator is not a party), `(owner, spender)` of an ERC-20 `Approval`, `(owner, approved)`
+    /// of an ERC-721 `Approval`, `(owner, operator)` of an `ApprovalForAll`. `None` for every
+    /// other event: those are the group's by their emitter, not by their parties.
+    pub fn parties(&self) -> Option<(Address, Address)> {
+        match self {
+            GroupEvent::Governance(GovernanceEvent::Transfer { from, to, .. }) => {
+                Some((*from, *to))
+            }
+            GroupEvent::Token(e) => Some(e.parties()),
+            _ => None,
         }
     }
 }
@@ -98,6 +130,8 @@ pub struct DecodedLog {
 enum Family {
     Safe,
     Governance,
+    Token,
+    Proxy,
 }
 
 fn families() -> &'static HashMap<B256, Family> {
@@ -110,17 +144,24 @@ fn families() -> &'static HashMap<B256, Family> {
         for t in governance::topics() {
             m.insert(t, Family::Governance);
         }
+        for t in token::topics() {
+            m.insert(t, Family::Token);
+        }
+        for t in proxy::topics() {
+            m.insert(t, Family::Proxy);
+        }
         m
     })
 }
 
-/// Every topic0 emitted by watched contracts, to filter `eth_getLogs` by address. (ERC-20
-/// transfers are fetched separately, by [`TRANSFER_TOPIC`] and the treasury in topic 1 or 2.)
+/// Every topic0 emitted by watched contracts, to filter `eth_getLogs` by address: Safe,
+/// governance and EIP-1967 proxy events. (Token transfers and approvals are fetched separately,
+/// from any emitter, by [`treasury_topics`] with a treasury address in an indexed position.)
 pub fn catalog_topics() -> Vec<B256> {
     let mut v: Vec<B256> = families()
-        .keys()
-        .copied()
-        .filter(|t| *t != TRANSFER_TOPIC)
+        .iter()
+        .filter(|(t, family)| **t != TRANSFER_TOPIC && **family != Family::Token)
+        .map(|(t, _)| *t)
         .collect();
     v.sort();
     v
@@ -131,7 +172,13 @@ pub fn decode_event(topics: &[B256], data: &[u8]) -> Result<GroupEvent, DecodeEr
     let topic0 = *topics.first().ok_or(DecodeError::Anonymous)?;
     match families().get(&topic0) {
         Some(Family::Safe) => decode_safe_event(topics, data).map(GroupEvent::Safe),
+        // ERC-721 `Transfer` shares ERC-20's topic0, with the token id as a fourth topic.
+        Some(Family::Governance) if token::is_nft_transfer(topics) => {
+            token::decode(topics, data).map(GroupEvent::Token)
+        }
         Some(Family::Governance) => governance::decode(topics, data).map(GroupEvent::Governance),
+        Some(Family::Token) => token::decode(topics, data).map(GroupEvent::Token),
+        Some(Family::Proxy) => proxy::decode(topics, data).map(GroupEvent::Proxy),
         None => Err(DecodeError::UnknownTopic(topic0)),
     }
 }

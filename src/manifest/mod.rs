@@ -12,11 +12,15 @@
 //! Its identity is [`Manifest::hash`]: SHA-256 of [`Manifest::canonical_json`], which does not
 //! depend on the source format, key order, the order of any list of accounts, address case, or
 //! whether an amount is written as a number or a string. The sections `treasury.policy`,
-//! `governance` and `roles` are left out of the canonical form when empty, so a manifest without
-//! them has the hash it had before this version read them. The store keeps the canonical JSON and
+//! `governance` and `roles` are left out of the canonical form when empty, and so is every key
+//! added since (`deployed_at`, the policy's daily, monthly and approval limits, a contract's
+//! `implementation`, a Safe's `fallback_handler` and `delegatecall_targets`) while it is absent
+//! or has its default value, so a manifest without them has the hash it had before this version
+//! read them. The store keeps the canonical JSON and
 //! reads it back with [`Manifest::from_canonical_json`].
 
 mod address;
+mod code;
 mod error;
 mod governance;
 mod hash;
@@ -28,6 +32,7 @@ mod validate;
 #[cfg(test)]
 mod tests;
 
+use std::collections::BTreeMap;
 use std::fmt;
 use std::io::Read;
 use std::path::Path;
@@ -39,6 +44,7 @@ use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use crate::model::ContractKind;
 
 pub use address::{parse_address, AddressFormatError, SAFE_SENTINEL};
+pub use code::CodeDecl;
 pub use error::{ManifestError, Problem, DOCUMENT_PATH};
 pub use governance::{Governance, GovernorDecl, TimelockDecl};
 pub use hash::{ManifestHash, ParseManifestHashError};
@@ -76,6 +82,12 @@ pub struct Manifest {
     pub roles: Vec<RoleDecl>,
     /// Agreements with other groups.
     pub agreements: Vec<Agreement>,
+    /// The code each declared contract declares (its `implementation`; a Safe's
+    /// `fallback_handler` and `delegatecall_targets`), written in the contract's own entry and
+    /// kept here by its address; no entry for a contract that declares none of it. Read it
+    /// through [`Manifest::declared_implementation`], [`Manifest::fallback_handler`] and
+    /// [`Manifest::delegatecall_targets`].
+    pub code: BTreeMap<Address, CodeDecl>,
 }
 
 /// A group's phase.
@@ -231,17 +243,22 @@ impl Manifest {
     /// The canonical JSON form: no whitespace; keys in the order of the struct fields (`id`,
     /// `name`, `purpose`, `phase`, `chain`, `start_block`, `treasury`, `governance`, `roles`,
     /// `agreements`; `treasury`: `safes`, `policy`; per Safe `address`, `owners`, `threshold`,
-    /// `modules`, `guard`; `policy`: `max_outflow`, `allowed_recipients`; `governance`:
-    /// `governors`, `timelocks`; per governor `address`, `timelock`, `voting_delay`,
-    /// `voting_period`, `proposal_threshold`, `quorum_numerator`; per timelock `address`,
-    /// `min_delay`, `proposers`, `executors`, `cancellers`, `admins`; per role entry `contract`
-    /// then `members` or `owner`; per agreement `with`, `summary`, `uri`); absent optional values
-    /// (`guard`, a governor's `timelock`, `uri`) and empty sections (`policy`, `governance`,
-    /// `roles`) left out; addresses EIP-55 checksummed; every list of accounts sorted ascending by
-    /// address bytes; amounts (`max_outflow` values, `proposal_threshold`) as decimal strings;
-    /// `max_outflow` keyed `native` first, then tokens by address bytes; roles keyed by name in
-    /// role-hash order; Safes, governors, timelocks, role entries and agreements in declared
-    /// order.
+    /// `modules`, `guard`, `deployed_at`, `fallback_handler`, `delegatecall_targets`; `policy`:
+    /// `max_outflow`, `allowed_recipients`, `max_outflow_per_day`, `max_outflow_per_month`,
+    /// `max_approval`, `unlimited_approvals`, `allowed_spenders`; `governance`: `governors`,
+    /// `timelocks`; per governor `address`, `timelock`, `voting_delay`, `voting_period`,
+    /// `proposal_threshold`, `quorum_numerator`, `deployed_at`, `implementation`; per timelock
+    /// `address`, `min_delay`, `proposers`, `executors`, `cancellers`, `admins`, `deployed_at`,
+    /// `implementation`; per role entry `contract` then `members` or `owner`, then
+    /// `deployed_at`, `implementation`; per agreement `with`, `summary`, `uri`); absent optional
+    /// values (`guard`, a governor's `timelock`, `uri`, `deployed_at`, `implementation`,
+    /// `fallback_handler`), policy keys after `allowed_recipients` at their default (empty, or
+    /// `unlimited_approvals: true`), empty `delegatecall_targets` and empty sections (`policy`,
+    /// `governance`, `roles`) left out; addresses EIP-55 checksummed; every list of accounts
+    /// sorted ascending by address bytes; amounts (limits, `proposal_threshold`) as decimal
+    /// strings; maps of limits keyed `native` first, then tokens by address bytes; roles keyed by
+    /// name in role-hash order; Safes, governors, timelocks, role entries and agreements in
+    /// declared order.
     pub fn canonical_json(&self) -> String {
         serde_json::to_string(self).expect("a manifest has only strings, integers and lists")
     }
@@ -281,6 +298,41 @@ impl Manifest {
     /// The role entry (AccessControl or Ownable) for the contract at `address`, if any.
     pub fn role_contract(&self, address: &Address) -> Option<&RoleDecl> {
         self.roles.iter().find(|r| r.contract() == *address)
+    }
+
+    /// The implementation the EIP-1967 proxy at `contract` is declared to point at, if the
+    /// contract's entry declares one.
+    pub fn declared_implementation(&self, contract: &Address) -> Option<Address> {
+        self.code.get(contract).and_then(|c| c.implementation)
+    }
+
+    /// Every declared contract that declares an implementation, with it, in address order: the
+    /// proxies whose EIP-1967 slot is worth reading.
+    pub fn declared_implementations(&self) -> Vec<(Address, Address)> {
+        self.code
+            .iter()
+            .filter_map(|(contract, code)| code.implementation.map(|i| (*contract, i)))
+            .collect()
+    }
+
+    /// The contracts the Safe at `safe` is declared to be allowed to delegatecall besides the
+    /// known Safe libraries, sorted by address bytes; empty when none is declared (or `safe`
+    /// is not a declared Safe).
+    pub fn delegatecall_targets(&self, safe: &Address) -> &[Address] {
+        self.code
+            .get(safe)
+            .map_or(&[], |c| c.delegatecall_targets.as_slice())
+    }
+
+    /// Whether the Safe at `safe` is declared to be allowed to delegatecall `target` (the known
+    /// Safe libraries aside, which the caller knows).
+    pub fn allows_delegatecall(&self, safe: &Address, target: &Address) -> bool {
+        self.delegatecall_targets(safe).contains(target)
+    }
+
+    /// The fallback handler declared for the Safe at `safe`, if any.
+    pub fn fallback_handler(&self, safe: &Address) -> Option<Address> {
+        self.code.get(safe).and_then(|c| c.fallback_handler)
     }
 
     /// The addresses that hold the group's funds: every declared Safe, then every declared
@@ -381,6 +433,8 @@ impl Serialize for Manifest {
     /// The canonical form (see [`Manifest::canonical_json`]), whatever order the lists of
     /// accounts of this value are in.
     fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        use code::WithCode;
+
         #[derive(Serialize)]
         struct Canonical<'a> {
             id: &'a str,
@@ -389,14 +443,35 @@ impl Serialize for Manifest {
             phase: Phase,
             chain: &'a str,
             start_block: u64,
-            treasury: Treasury,
-            #[serde(skip_serializing_if = "Governance::is_empty")]
-            governance: Governance,
+            treasury: CanonicalTreasury,
+            #[serde(skip_serializing_if = "Option::is_none")]
+            governance: Option<CanonicalGovernance>,
             #[serde(skip_serializing_if = "Vec::is_empty")]
-            roles: Vec<RoleDecl>,
+            roles: Vec<WithCode<RoleDecl>>,
             agreements: &'a [Agreement],
         }
 
+        #[derive(Serialize)]
+        struct CanonicalTreasury {
+            safes: Vec<WithCode<SafeDecl>>,
+            #[serde(skip_serializing_if = "Policy::is_empty")]
+            policy: Policy,
+        }
+
+        #[derive(Serialize)]
+        struct CanonicalGovernance {
+            governors: Vec<WithCode<GovernorDecl>>,
+            timelocks: Vec<WithCode<TimelockDecl>>,
+        }
+
+        // Each entry with the code it declares, in the entry's own object.
+        let with_code = |address: Address| {
+            self.code
+                .get(&address)
+                .map(CodeDecl::normalised)
+                .unwrap_or_default()
+        };
+        let governance = self.governance.normalised();
         Canonical {
             id: &self.id,
             name: &self.name,
@@ -404,17 +479,44 @@ impl Serialize for Manifest {
             phase: self.phase,
             chain: &self.chain,
             start_block: self.start_block,
-            treasury: Treasury {
+            treasury: CanonicalTreasury {
                 safes: self
                     .treasury
                     .safes
                     .iter()
-                    .map(SafeDecl::normalised)
+                    .map(|s| WithCode {
+                        decl: s.normalised(),
+                        code: with_code(s.address),
+                    })
                     .collect(),
                 policy: self.treasury.policy.normalised(),
             },
-            governance: self.governance.normalised(),
-            roles: self.roles.iter().map(RoleDecl::normalised).collect(),
+            governance: (!governance.is_empty()).then(|| CanonicalGovernance {
+                governors: governance
+                    .governors
+                    .into_iter()
+                    .map(|g| WithCode {
+                        code: with_code(g.address),
+                        decl: g,
+                    })
+                    .collect(),
+                timelocks: governance
+                    .timelocks
+                    .into_iter()
+                    .map(|t| WithCode {
+                        code: with_code(t.address),
+                        decl: t,
+                    })
+                    .collect(),
+            }),
+            roles: self
+                .roles
+                .iter()
+                .map(|r| WithCode {
+                    decl: r.normalised(),
+                    code: with_code(r.contract()),
+                })
+                .collect(),
             agreements: &self.agreements,
         }
         .serialize(serializer)
@@ -427,20 +529,5 @@ impl<'de> Deserialize<'de> for Manifest {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
         let node = node::Node::deserialize(deserializer)?;
         validate::manifest_from_node(&node).map_err(serde::de::Error::custom)
-    }
-}
-
-// Placeholders until the manifest declares delegatecall targets and fallback handlers.
-impl Manifest {
-    /// Contracts `safe` may delegatecall besides the Safe libraries.
-    pub fn delegatecall_targets(&self, _safe: &Address) -> &[Address] {
-        &[]
-    }
-}
-
-impl SafeDecl {
-    /// The fallback handler declared for this Safe, if any.
-    pub fn declared_fallback_handler(&self) -> Option<Address> {
-        None
     }
 }

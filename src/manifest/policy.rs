@@ -1,7 +1,8 @@
-//! The treasury's spending policy: the most each transaction may move out of a Safe, per asset,
-//! and to whom. Amounts are `uint256` values written as decimal strings (or integers) in a
-//! manifest, and always as decimal strings in the canonical form, since JSON numbers lose
-//! precision beyond 2^53.
+//! The treasury's spending policy: the most each transaction, and each rolling day and month,
+//! may move out of the treasury, per asset, and to whom; and the ERC-20 allowances and NFT
+//! operator approvals it may grant, and to whom. Amounts are `uint256` values written as decimal
+//! strings (or integers) in a manifest, and always as decimal strings in the canonical form,
+//! since JSON numbers lose precision beyond 2^53.
 
 use std::collections::BTreeMap;
 use std::fmt;
@@ -73,8 +74,10 @@ impl<'de> Deserialize<'de> for Asset {
 }
 
 /// The treasury's spending policy. Empty (the default) when the manifest declares none; an empty
-/// policy is left out of the canonical form.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+/// policy is left out of the canonical form, and so is each key added after `max_outflow` and
+/// `allowed_recipients` while it has its default value, so a manifest that does not write it
+/// keeps its hash.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Policy {
     /// The most one transaction may move out of a declared Safe, per asset (wei for
@@ -85,12 +88,74 @@ pub struct Policy {
     /// any account.
     #[serde(default, with = "address::many")]
     pub allowed_recipients: Vec<Address>,
+    /// The most the treasury may move out in any rolling [`Policy::DAY_SECONDS`] of block time,
+    /// per asset. An asset not listed has no daily limit.
+    #[serde(
+        default,
+        with = "amount::map",
+        skip_serializing_if = "BTreeMap::is_empty"
+    )]
+    pub max_outflow_per_day: BTreeMap<Asset, U256>,
+    /// The most the treasury may move out in any rolling [`Policy::MONTH_SECONDS`] of block
+    /// time, per asset. An asset not listed has no monthly limit.
+    #[serde(
+        default,
+        with = "amount::map",
+        skip_serializing_if = "BTreeMap::is_empty"
+    )]
+    pub max_outflow_per_month: BTreeMap<Asset, U256>,
+    /// The largest ERC-20 allowance the treasury may grant one spender, per token (never
+    /// [`Asset::Native`], which has no allowance). A token not listed has no limit, unless
+    /// `unlimited_approvals` is false.
+    #[serde(
+        default,
+        with = "amount::map",
+        skip_serializing_if = "BTreeMap::is_empty"
+    )]
+    pub max_approval: BTreeMap<Asset, U256>,
+    /// Whether the treasury may grant an unlimited allowance (2^256 - 1, which tokens never
+    /// decrease) or an NFT operator approval (`ApprovalForAll(…, true)`). True by default; left
+    /// out of the canonical form when true.
+    #[serde(default = "yes", skip_serializing_if = "is_true")]
+    pub unlimited_approvals: bool,
+    /// The only accounts the treasury may grant an allowance or an NFT approval to, sorted by
+    /// address bytes, no duplicates; empty: any account.
+    #[serde(default, with = "address::many", skip_serializing_if = "Vec::is_empty")]
+    pub allowed_spenders: Vec<Address>,
+}
+
+fn yes() -> bool {
+    true
+}
+
+fn is_true(value: &bool) -> bool {
+    *value
+}
+
+impl Default for Policy {
+    /// No limit of any kind.
+    fn default() -> Self {
+        Policy {
+            max_outflow: BTreeMap::new(),
+            allowed_recipients: Vec::new(),
+            max_outflow_per_day: BTreeMap::new(),
+            max_outflow_per_month: BTreeMap::new(),
+            max_approval: BTreeMap::new(),
+            unlimited_approvals: true,
+            allowed_spenders: Vec::new(),
+        }
+    }
 }
 
 impl Policy {
+    /// The length of the rolling window of [`Policy::max_outflow_per_day`]: 24 hours.
+    pub const DAY_SECONDS: u64 = 24 * 60 * 60;
+    /// The length of the rolling window of [`Policy::max_outflow_per_month`]: 30 days.
+    pub const MONTH_SECONDS: u64 = 30 * Policy::DAY_SECONDS;
+
     /// Whether the policy declares nothing at all.
     pub fn is_empty(&self) -> bool {
-        self.max_outflow.is_empty() && self.allowed_recipients.is_empty()
+        *self == Policy::default()
     }
 
     /// The per-transaction limit for `asset`, if one is declared.
@@ -98,15 +163,63 @@ impl Policy {
         self.max_outflow.get(asset).copied()
     }
 
+    /// The most `asset` that may leave the treasury in any rolling day of block time, if a
+    /// limit is declared.
+    pub fn daily_limit(&self, asset: &Asset) -> Option<U256> {
+        self.max_outflow_per_day.get(asset).copied()
+    }
+
+    /// The most `asset` that may leave the treasury in any rolling 30 days of block time, if a
+    /// limit is declared.
+    pub fn monthly_limit(&self, asset: &Asset) -> Option<U256> {
+        self.max_outflow_per_month.get(asset).copied()
+    }
+
     /// Whether funds may be sent to `recipient`: always when no recipient is listed.
     pub fn allows_recipient(&self, recipient: &Address) -> bool {
         self.allowed_recipients.is_empty() || self.allowed_recipients.contains(recipient)
     }
 
-    /// This policy with its recipients sorted, as the canonical form has them.
+    /// The largest allowance of `asset` the treasury may grant; `None`: no limit. An allowance
+    /// above it is over the limit. With `unlimited_approvals: false` there is always a limit,
+    /// at most 2^256 - 2, so that an unlimited allowance (2^256 - 1) is over it.
+    pub fn approval_limit(&self, asset: &Asset) -> Option<U256> {
+        let declared = self.max_approval.get(asset).copied();
+        if self.unlimited_approvals {
+            declared
+        } else {
+            let below_unlimited = U256::MAX - U256::from(1);
+            Some(declared.map_or(below_unlimited, |limit| limit.min(below_unlimited)))
+        }
+    }
+
+    /// Whether the treasury may set an allowance of `value` of `asset`: not above
+    /// [`Policy::approval_limit`]. (Whether the spender is allowed is
+    /// [`Policy::allows_spender`].)
+    pub fn allows_approval(&self, asset: &Asset, value: U256) -> bool {
+        self.approval_limit(asset)
+            .is_none_or(|limit| value <= limit)
+    }
+
+    /// Whether the treasury may make an account an operator of all its NFTs of a collection
+    /// (`ApprovalForAll(…, true)`): only while `unlimited_approvals` is true. Revoking
+    /// (`false`) is always allowed.
+    pub fn allows_approval_for_all(&self, approved: bool) -> bool {
+        !approved || self.unlimited_approvals
+    }
+
+    /// Whether the treasury may grant an allowance or an NFT approval to `spender`: always when
+    /// no spender is listed. (A revocation — a zero allowance, `ApprovalForAll(…, false)`, an
+    /// ERC-721 approval of the zero address — grants nothing, whoever it names.)
+    pub fn allows_spender(&self, spender: &Address) -> bool {
+        self.allowed_spenders.is_empty() || self.allowed_spenders.contains(spender)
+    }
+
+    /// This policy with its lists sorted, as the canonical form has them.
     pub(crate) fn normalised(&self) -> Policy {
         let mut policy = self.clone();
         policy.allowed_recipients.sort();
+        policy.allowed_spenders.sort();
         policy
     }
 }

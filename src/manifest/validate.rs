@@ -15,8 +15,8 @@ use super::node::Node;
 use super::policy::amount::parse_decimal;
 use super::roles::parse_role;
 use super::{
-    Agreement, Asset, Governance, GovernorDecl, Manifest, Phase, Policy, RoleDecl, RoleMembers,
-    SafeDecl, TimelockDecl, Treasury,
+    Agreement, Asset, CodeDecl, Governance, GovernorDecl, Manifest, Phase, Policy, RoleDecl,
+    RoleMembers, SafeDecl, TimelockDecl, Treasury,
 };
 
 const MANIFEST_FIELDS: &[&str] = &[
@@ -39,8 +39,18 @@ const SAFE_FIELDS: &[&str] = &[
     "modules",
     "guard",
     "deployed_at",
+    "fallback_handler",
+    "delegatecall_targets",
 ];
-const POLICY_FIELDS: &[&str] = &["max_outflow", "allowed_recipients"];
+const POLICY_FIELDS: &[&str] = &[
+    "max_outflow",
+    "allowed_recipients",
+    "max_outflow_per_day",
+    "max_outflow_per_month",
+    "max_approval",
+    "unlimited_approvals",
+    "allowed_spenders",
+];
 const GOVERNANCE_FIELDS: &[&str] = &["governors", "timelocks"];
 const GOVERNOR_FIELDS: &[&str] = &[
     "address",
@@ -50,6 +60,7 @@ const GOVERNOR_FIELDS: &[&str] = &[
     "proposal_threshold",
     "quorum_numerator",
     "deployed_at",
+    "implementation",
 ];
 const TIMELOCK_FIELDS: &[&str] = &[
     "address",
@@ -59,8 +70,15 @@ const TIMELOCK_FIELDS: &[&str] = &[
     "cancellers",
     "admins",
     "deployed_at",
+    "implementation",
 ];
-const ROLE_FIELDS: &[&str] = &["contract", "members", "owner", "deployed_at"];
+const ROLE_FIELDS: &[&str] = &[
+    "contract",
+    "members",
+    "owner",
+    "deployed_at",
+    "implementation",
+];
 const AGREEMENT_FIELDS: &[&str] = &["with", "summary", "uri"];
 
 /// The denominator of OpenZeppelin's `GovernorVotesQuorumFraction` unless a governor overrides it.
@@ -192,6 +210,8 @@ struct Validator {
     /// Every contract declared so far (Safes, governors, timelocks, role contracts), with the
     /// path of the entry that declared it.
     contracts: Vec<(Address, String)>,
+    /// The code declared by the entries read so far, by contract.
+    code: BTreeMap<Address, CodeDecl>,
 }
 
 impl Validator {
@@ -275,6 +295,7 @@ impl Validator {
             governance: governance?,
             roles: roles?,
             agreements: agreements?,
+            code: std::mem::take(&mut self.code),
         })
     }
 
@@ -325,6 +346,45 @@ impl Validator {
             None => Some(None),
             Some(n) => self.uint64(&fields.path("deployed_at"), n).map(Some),
         }
+    }
+
+    /// A contract's optional `implementation` (the contract at `contract` being its EIP-1967
+    /// proxy): `Some(None)` when absent, `None` when wrong.
+    fn implementation(
+        &mut self,
+        fields: &Fields<'_>,
+        contract: Option<Address>,
+    ) -> Option<Option<Address>> {
+        let node = match fields.get("implementation") {
+            None => return Some(None),
+            Some(n) => n,
+        };
+        let path = fields.path("implementation");
+        let implementation = self.address(&path, node)?;
+        if Some(implementation) == contract {
+            self.report(&path, "a proxy cannot be its own implementation");
+            return None;
+        }
+        Some(Some(implementation))
+    }
+
+    /// Keeps the code the entry of `contract` declares, if it declares any.
+    fn record_code(&mut self, contract: Option<Address>, code: CodeDecl) {
+        if let Some(contract) = contract.filter(|_| !code.is_empty()) {
+            self.code.insert(contract, code);
+        }
+    }
+
+    /// `true` or `false`.
+    fn boolean(&mut self, path: &str, node: &Node) -> Option<bool> {
+        if let Node::Bool(b) = node {
+            return Some(*b);
+        }
+        self.report(
+            path,
+            format!("expected true or false, found {}", node.describe()),
+        );
+        None
     }
 
     fn required<'a>(&mut self, fields: &Fields<'a>, key: &str) -> Option<&'a Node> {
@@ -534,7 +594,35 @@ impl Validator {
             Some(n) => self.address(&fields.path("guard"), n).map(Some),
         };
 
+        let fallback_path = fields.path("fallback_handler");
+        let fallback_handler = match fields.get("fallback_handler") {
+            None => Some(None),
+            Some(n) => match self.address(&fallback_path, n) {
+                Some(handler) if Some(handler) == address => {
+                    self.report(&fallback_path, "a Safe cannot be its own fallback handler");
+                    None
+                }
+                other => other.map(Some),
+            },
+        };
+        let delegatecall_targets = match fields.get("delegatecall_targets") {
+            None => Some(Vec::new()),
+            Some(n) => self.addresses(
+                &fields.path("delegatecall_targets"),
+                n,
+                ListRules::accounts("delegatecall target"),
+            ),
+        };
+
         let deployed_at = self.deployed_at(&fields);
+        self.record_code(
+            address,
+            CodeDecl {
+                implementation: None,
+                fallback_handler: fallback_handler?,
+                delegatecall_targets: delegatecall_targets?,
+            },
+        );
         let mut owners = owners.and_then(|list| list.addresses)?;
         owners.sort();
         Some(SafeDecl {
@@ -549,10 +637,7 @@ impl Validator {
 
     fn policy(&mut self, path: &str, node: &Node) -> Option<Policy> {
         let fields = self.mapping(path, node, POLICY_FIELDS)?;
-        let max_outflow = match fields.get("max_outflow") {
-            None => Some(BTreeMap::new()),
-            Some(n) => self.max_outflow(&fields.path("max_outflow"), n),
-        };
+        let max_outflow = self.limits(&fields, "max_outflow");
         let allowed_recipients = match fields.get("allowed_recipients") {
             None => Some(Vec::new()),
             Some(n) => self.addresses(
@@ -561,14 +646,50 @@ impl Validator {
                 ListRules::accounts("recipient"),
             ),
         };
+        let max_outflow_per_day = self.limits(&fields, "max_outflow_per_day");
+        let max_outflow_per_month = self.limits(&fields, "max_outflow_per_month");
+        let max_approval = self.limits(&fields, "max_approval");
+        let unlimited_approvals = match fields.get("unlimited_approvals") {
+            None => Some(true),
+            Some(n) => self.boolean(&fields.path("unlimited_approvals"), n),
+        };
+        let allowed_spenders = match fields.get("allowed_spenders") {
+            None => Some(Vec::new()),
+            Some(n) => self.addresses(
+                &fields.path("allowed_spenders"),
+                n,
+                ListRules::accounts("spender"),
+            ),
+        };
         Some(Policy {
             max_outflow: max_outflow?,
             allowed_recipients: allowed_recipients?,
+            max_outflow_per_day: max_outflow_per_day?,
+            max_outflow_per_month: max_outflow_per_month?,
+            max_approval: max_approval?,
+            unlimited_approvals: unlimited_approvals?,
+            allowed_spenders: allowed_spenders?,
         })
     }
 
-    /// A mapping of assets (`native` or token addresses) to amounts.
-    fn max_outflow(&mut self, path: &str, node: &Node) -> Option<BTreeMap<Asset, U256>> {
+    /// The optional mapping of assets to amounts at `key` of a policy (`max_outflow`, its daily
+    /// and monthly forms, `max_approval`); empty when absent. `max_approval` refuses `native`,
+    /// which has no allowance.
+    fn limits(&mut self, fields: &Fields<'_>, key: &str) -> Option<BTreeMap<Asset, U256>> {
+        let Some(node) = fields.get(key) else {
+            return Some(BTreeMap::new());
+        };
+        self.amounts(&fields.path(key), node, key != "max_approval")
+    }
+
+    /// A mapping of assets (`native`, unless `native_ok` is false, or token addresses) to
+    /// amounts.
+    fn amounts(
+        &mut self,
+        path: &str,
+        node: &Node,
+        native_ok: bool,
+    ) -> Option<BTreeMap<Asset, U256>> {
         let Node::Map(entries) = node else {
             self.report(
                 path,
@@ -587,7 +708,16 @@ impl Validator {
         for (key, value) in entries {
             let label = key.key_label();
             let key_path = child(path, &label);
-            let asset = self.asset(&key_path, key);
+            let mut asset = self.asset(&key_path, key);
+            if asset == Some(Asset::Native) && !native_ok {
+                self.report(
+                    &key_path,
+                    format!(
+                        "the native currency has no allowance: {field} limits ERC-20 allowances, keyed by token address (max_outflow limits native outflows)"
+                    ),
+                );
+                asset = None;
+            }
             if let Some(asset) = asset {
                 if let Some((_, first)) = seen.iter().find(|(a, _)| *a == asset) {
                     self.report(
@@ -610,7 +740,7 @@ impl Validator {
         all_valid.then_some(limits)
     }
 
-    /// A `max_outflow` key: `native` or a token address.
+    /// A key of a mapping of limits: `native` or a token address.
     fn asset(&mut self, path: &str, key: &Node) -> Option<Asset> {
         match key {
             Node::Str(s) if s == Asset::NATIVE => Some(Asset::Native),
@@ -768,6 +898,14 @@ impl Validator {
         };
 
         let deployed_at = self.deployed_at(&fields);
+        let implementation = self.implementation(&fields, address);
+        self.record_code(
+            address,
+            CodeDecl {
+                implementation: implementation?,
+                ..CodeDecl::default()
+            },
+        );
         Some(GovernorDecl {
             address: address?,
             timelock: timelock?,
@@ -813,6 +951,14 @@ impl Validator {
         };
 
         let deployed_at = self.deployed_at(&fields);
+        let implementation = self.implementation(&fields, address);
+        self.record_code(
+            address,
+            CodeDecl {
+                implementation: implementation?,
+                ..CodeDecl::default()
+            },
+        );
         Some(TimelockDecl {
             address: address?,
             min_delay: min_delay?,
@@ -849,6 +995,14 @@ impl Validator {
         let members = members_node.map(|n| self.role_members(&fields.path("members"), n));
         let owner = owner_node.map(|n| self.address(&fields.path("owner"), n));
         let deployed_at = self.deployed_at(&fields);
+        let implementation = self.implementation(&fields, contract);
+        self.record_code(
+            contract,
+            CodeDecl {
+                implementation: implementation?,
+                ..CodeDecl::default()
+            },
+        );
 
         match (members, owner) {
             (Some(members), None) => Some(RoleDecl::AccessControl {

@@ -11,7 +11,7 @@ mod safe;
 mod treasury;
 
 pub use governance::{reconcile_governor, reconcile_ownable, reconcile_roles, reconcile_timelock};
-pub use safe::{reconcile_safe, reconcile_signers};
+pub use safe::{reconcile_safe, reconcile_safe_code, reconcile_signers};
 pub use treasury::{
     call_outflows, is_outflow, outflow, reconcile_delegatecall, reconcile_transaction, Outflow,
 };
@@ -27,7 +27,15 @@ pub fn reconcile(manifest: &Manifest, contract: Address, observed: &Observed) ->
     match observed {
         Observed::Safe(s) => manifest
             .safe(&contract)
-            .map(|d| reconcile_safe(d, s))
+            .map(|d| {
+                let mut found = reconcile_safe(d, s);
+                found.extend(reconcile_safe_code(
+                    contract,
+                    manifest.fallback_handler(&contract),
+                    s,
+                ));
+                found
+            })
             .unwrap_or_default(),
         Observed::Governor(s) => manifest
             .governor(&contract)

@@ -104,9 +104,23 @@ pub fn reconcile_safe(declared: &SafeDecl, observed: &SafeState) -> Vec<Finding>
             observed: format!("guard {}", observed.guard.to_checksum(None)),
         });
     }
-    out.extend(reconcile_singleton(subject, observed));
-    out.extend(reconcile_fallback_handler(declared, observed));
     out
+}
+
+/// What a Safe runs beside its owners' decisions: its singleton and its fallback handler,
+/// against the handler the manifest declares for it (if any).
+pub fn reconcile_safe_code(
+    subject: Address,
+    declared_handler: Option<Address>,
+    observed: &SafeState,
+) -> Vec<Finding> {
+    if !observed.deployed || observed.not_a_safe {
+        return Vec::new();
+    }
+    reconcile_singleton(subject, observed)
+        .into_iter()
+        .chain(reconcile_fallback_handler(subject, declared_handler, observed))
+        .collect()
 }
 
 /// The singleton a Safe proxy runs (slot 0) may change only to a known Safe singleton: any
@@ -131,9 +145,13 @@ fn reconcile_singleton(subject: Address, observed: &SafeState) -> Option<Finding
 
 /// A fallback handler answers every call the Safe does not know, as the Safe: a change to one
 /// that is neither declared, nor the one first seen, nor a known Safe handler is a finding.
-fn reconcile_fallback_handler(declared: &SafeDecl, observed: &SafeState) -> Option<Finding> {
+fn reconcile_fallback_handler(
+    subject: Address,
+    declared: Option<Address>,
+    observed: &SafeState,
+) -> Option<Finding> {
     let now = observed.fallback_handler;
-    let fine = match declared.declared_fallback_handler() {
+    let fine = match declared {
         Some(h) => now == h,
         None => {
             now.is_zero()
@@ -146,9 +164,9 @@ fn reconcile_fallback_handler(declared: &SafeDecl, observed: &SafeState) -> Opti
     }
     Some(Finding {
         rule: Rule::SafeFallbackHandlerChanged,
-        subject: declared.address,
+        subject,
         key: now.to_checksum(None),
-        expected: match declared.declared_fallback_handler() {
+        expected: match declared {
             Some(h) => format!("fallback handler {}", h.to_checksum(None)),
             None => "a known Safe fallback handler, or the one first seen".to_string(),
         },

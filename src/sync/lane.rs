@@ -16,7 +16,7 @@ use crate::chain::fetch::{self, LogQuery};
 use crate::chain::range::AdaptiveRange;
 use crate::chain::rpc::{Rpc, RpcError, RpcErrorKind};
 use crate::chain::trace::TraceMode;
-use crate::decode::{DecodeError, TRANSFER_TOPIC};
+use crate::decode::{treasury_topics, DecodeError};
 use crate::ledger::{self, LedgerError};
 use crate::metrics::ChainMetrics;
 use crate::model::AlertEvent;
@@ -226,8 +226,9 @@ impl Follower {
         })
     }
 
-    /// The logs a lane follows: its groups' contracts with the catalog's topics, and ERC-20
-    /// transfers from or to their treasuries.
+    /// The logs a lane follows: its groups' contracts with the catalog's topics, and token
+    /// transfers and approvals naming their treasuries (three requests: see
+    /// [`crate::decode::treasury_topics`]).
     fn log_query(&self, groups: &[GroupPrior]) -> LogQuery {
         let addresses: BTreeSet<Address> = groups.iter().flat_map(|g| g.addresses()).collect();
         let treasury: BTreeSet<Address> = groups.iter().flat_map(|g| g.treasury()).collect();
@@ -235,7 +236,10 @@ impl Follower {
             addresses: addresses.into_iter().collect(),
             topics: self.topics.clone(),
             treasury: treasury.into_iter().map(|a| a.into_word()).collect(),
-            transfer_topic: TRANSFER_TOPIC,
+            by_treasury: treasury_topics()
+                .into_iter()
+                .map(|(position, events)| fetch::TreasuryFilter { position, events })
+                .collect(),
         }
     }
 }
