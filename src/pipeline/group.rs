@@ -355,17 +355,24 @@ pub(super) fn version_at(versions: &[ManifestVersion], block: i64) -> &ManifestV
         .expect("a loaded group has at least one manifest version")
 }
 
-/// Whether a log is the group's: emitted by a contract it declares, or an ERC-20 transfer
-/// into or out of its treasury.
+/// Whether a log is the group's: emitted by a contract it declares, or a transfer or approval
+/// one of its treasuries is a party to (ERC-20, ERC-721, ERC-1155). A log the catalog could not
+/// decode is the group's when a treasury address is in one of its topics: a filter by
+/// treasury returned it, and it is kept as an unknown record, never dropped.
 fn belongs(d: &DecodedLog, addresses: &BTreeSet<Address>, treasury: &BTreeSet<Address>) -> bool {
     if addresses.contains(&d.address) {
         return true;
     }
-    matches!(
-        &d.event,
-        Ok(GroupEvent::Governance(GovernanceEvent::Transfer { from, to, .. }))
-            if treasury.contains(from) || treasury.contains(to)
-    )
+    match &d.event {
+        Ok(e) => e
+            .parties()
+            .is_some_and(|(a, b)| treasury.contains(&a) || treasury.contains(&b)),
+        Err(_) => d
+            .topics
+            .iter()
+            .skip(1)
+            .any(|t| t[..12] == [0u8; 12] && treasury.contains(&Address::from_word(*t))),
+    }
 }
 
 /// A record of `d`; `extra` adds derived fields (a proposal's timelock operation id, a Safe

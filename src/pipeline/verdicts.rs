@@ -14,7 +14,9 @@ use crate::decode::{DecodedLog, GovernanceEvent, GroupEvent};
 use crate::model::{AlertEvent, ContractKind, Rule};
 use crate::observe::Observed;
 use super::flows::TxFlows;
-use crate::reconcile::{documentation_stale_at, reconcile, transition, Finding};
+use crate::reconcile::{
+    documentation_stale_at, reconcile, reconcile_asset_log, transition, Finding,
+};
 use crate::store::{Divergence, DivergenceStatus, ManifestVersion};
 
 /// After every log of the block in the state history.
@@ -267,7 +269,8 @@ impl Fold<'_> {
         m: &Moment,
     ) {
         let manifest = &version.manifest;
-        let mut findings = Vec::new();
+        let item = format!("{}:{}", d.evidence.tx_hash, d.evidence.log_index);
+        let mut findings = reconcile_asset_log(manifest, d.address, event, &item);
         match event {
             // A batch operation emits one CallScheduled per call: it is flagged once.
             GroupEvent::Governance(GovernanceEvent::CallScheduled { id, .. })

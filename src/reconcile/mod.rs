@@ -5,12 +5,14 @@
 
 use alloy::primitives::Address;
 
+mod assets;
 mod governance;
 pub mod ids;
 mod safe;
 mod treasury;
 
 pub use governance::{reconcile_governor, reconcile_ownable, reconcile_roles, reconcile_timelock};
+pub use assets::reconcile_asset_log;
 pub use safe::{reconcile_safe, reconcile_safe_code, reconcile_signers};
 pub use treasury::{
     call_outflows, is_outflow, outflow, reconcile_delegatecall, reconcile_transaction, Outflow,
