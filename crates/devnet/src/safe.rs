@@ -1,5 +1,6 @@
-//! Deploys the real Safe contracts (1.4.1 and 1.3.0, from the pinned npm build artifacts) and
-//! creates Safe proxies through their factories.
+//! Deploys the real Safe contracts (1.4.1 and 1.3.0, from the pinned npm build artifacts) at
+//! their Ethereum mainnet addresses, through the deterministic deployers the Safe project used
+//! (see [`crate::create2`]), and creates Safe proxies through their factories.
 //!
 //! Invariant: every address in [`SafeContracts`] holds the artifact's code on the devnet it was
 //! deployed to (until that devnet is reverted past the deployment).

@@ -176,6 +176,15 @@ async fn missing_deployers_are_installed() -> Result<()> {
         .get_code_at(SAFE_SINGLETON_FACTORY)
         .await?
         .is_empty());
+
+    // Bulk funding before any Safe deployment puts its MultiSendCallOnly where
+    // SafeContracts::deploy will find it.
+    let target = Address::repeat_byte(0x73);
+    devnet::fund_many(&chain, &[target], U256::from(9)).await?;
+    assert_eq!(devnet::read_balance(&chain, target).await?, U256::from(9));
+    let multi_send_call_only = address!("9641d764fc13c8B624c04430C7356C1C7C8102e2");
+    assert!(!provider.get_code_at(multi_send_call_only).await?.is_empty());
+
     let contracts = SafeContracts::deploy(&chain).await?;
     for deployer in [ARACHNID_DEPLOYER, SAFE_SINGLETON_FACTORY] {
         assert_eq!(provider.get_code_at(deployer).await?, DEPLOYER_RUNTIME_CODE);
