@@ -1,5 +1,7 @@
-//! The Safe ABI subset the devnet drives, as `sol!` signatures shared by Safe 1.3.0 and 1.4.1
-//! (both versions use the same selectors and event topics for all of these).
+//! The ABI subset the devnet drives, as `sol!` signatures: the Safe contracts (shared by Safe
+//! 1.3.0 and 1.4.1, which use the same selectors and event topics for all of these), and the
+//! token, module and attack contracts of `contracts/` (`TestToken`, `TestNft`,
+//! `TestMultiToken`, `PayingModule`, `SlotZeroWriter`), built on OpenZeppelin 5.x.
 
 use alloy::sol;
 
@@ -55,6 +57,8 @@ sol! {
         function disableModule(address prevModule, address module) external;
         function setGuard(address guard) external;
         function setFallbackHandler(address handler) external;
+        function execTransactionFromModule(address to, uint256 value, bytes memory data, uint8 operation)
+            external returns (bool success);
 
         event SafeSetup(
             address indexed initiator,
@@ -66,6 +70,8 @@ sol! {
         event ExecutionSuccess(bytes32 indexed txHash, uint256 payment);
         event ExecutionFailure(bytes32 indexed txHash, uint256 payment);
         event SafeReceived(address indexed sender, uint256 value);
+        event ExecutionFromModuleSuccess(address indexed module);
+        event ExecutionFromModuleFailure(address indexed module);
     }
 
     /// `SafeProxyFactory` 1.4.1 / `GnosisSafeProxyFactory` 1.3.0. Only 1.4.1 indexes `proxy`
@@ -82,5 +88,96 @@ sol! {
     #[derive(Debug)]
     interface IMultiSendCallOnly {
         function multiSend(bytes memory transactions) external payable;
+    }
+
+    /// `MultiSend` 1.3.0 / 1.4.1, delegatecalled by a Safe to run a batch (the full one accepts
+    /// delegatecall items; `MultiSendCallOnly` has the same function and refuses them).
+    #[derive(Debug)]
+    interface IMultiSend {
+        function multiSend(bytes memory transactions) external payable;
+    }
+
+    /// An ERC-20 token (`TestToken`, and any OpenZeppelin ERC20); `mint` is `TestToken`'s.
+    #[derive(Debug)]
+    interface IERC20 {
+        function balanceOf(address account) external view returns (uint256);
+        function allowance(address owner, address spender) external view returns (uint256);
+        function transfer(address to, uint256 value) external returns (bool);
+        function approve(address spender, uint256 value) external returns (bool);
+        function transferFrom(address from, address to, uint256 value) external returns (bool);
+        function mint(address to, uint256 amount) external;
+
+        event Transfer(address indexed from, address indexed to, uint256 value);
+        event Approval(address indexed owner, address indexed spender, uint256 value);
+    }
+
+    /// An ERC-721 collection (`TestNft`); `mint` is `TestNft`'s. `sol!` names the two
+    /// `safeTransferFrom` overloads `safeTransferFrom_0` (without data) and
+    /// `safeTransferFrom_1` (with data).
+    #[derive(Debug)]
+    interface IERC721 {
+        function balanceOf(address owner) external view returns (uint256);
+        function ownerOf(uint256 tokenId) external view returns (address);
+        function getApproved(uint256 tokenId) external view returns (address);
+        function isApprovedForAll(address owner, address operator) external view returns (bool);
+        function approve(address to, uint256 tokenId) external;
+        function setApprovalForAll(address operator, bool approved) external;
+        function transferFrom(address from, address to, uint256 tokenId) external;
+        function safeTransferFrom(address from, address to, uint256 tokenId) external;
+        function safeTransferFrom(address from, address to, uint256 tokenId, bytes data) external;
+        function mint(address to, uint256 id) external;
+
+        event Transfer(address indexed from, address indexed to, uint256 indexed tokenId);
+        event Approval(address indexed owner, address indexed approved, uint256 indexed tokenId);
+        event ApprovalForAll(address indexed owner, address indexed operator, bool approved);
+    }
+
+    /// An ERC-1155 multi-token (`TestMultiToken`); `mint` is `TestMultiToken`'s.
+    #[derive(Debug)]
+    interface IERC1155 {
+        function balanceOf(address account, uint256 id) external view returns (uint256);
+        function isApprovedForAll(address account, address operator) external view returns (bool);
+        function setApprovalForAll(address operator, bool approved) external;
+        function safeTransferFrom(address from, address to, uint256 id, uint256 value, bytes data) external;
+        function safeBatchTransferFrom(
+            address from,
+            address to,
+            uint256[] ids,
+            uint256[] values,
+            bytes data
+        ) external;
+        function mint(address to, uint256 id, uint256 amount) external;
+
+        event TransferSingle(
+            address indexed operator,
+            address indexed from,
+            address indexed to,
+            uint256 id,
+            uint256 value
+        );
+        event TransferBatch(
+            address indexed operator,
+            address indexed from,
+            address indexed to,
+            uint256[] ids,
+            uint256[] values
+        );
+        event ApprovalForAll(address indexed account, address indexed operator, bool approved);
+    }
+
+    /// `PayingModule`: a contract module that moves a Safe's funds through
+    /// `execTransactionFromModule`, reverting if the Safe reports failure.
+    #[derive(Debug)]
+    interface IPayingModule {
+        function pay(address safe, address to, uint256 value) external;
+        function exec(address safe, address to, uint256 value, bytes data, uint8 operation) external;
+
+        error ModuleTransactionFailed(address safe, address to, uint256 value, uint8 operation);
+    }
+
+    /// `SlotZeroWriter`: delegatecalled by a Safe, overwrites the Safe's slot 0 (its singleton).
+    #[derive(Debug)]
+    interface ISlotZeroWriter {
+        function overwrite(address newSingleton) external;
     }
 }

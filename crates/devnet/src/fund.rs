@@ -7,7 +7,6 @@
 
 use alloy::{
     primitives::{Address, U256},
-    providers::Provider,
     rpc::types::{TransactionInput, TransactionReceipt, TransactionRequest},
     sol_types::SolCall,
 };
@@ -16,8 +15,11 @@ use anyhow::{bail, Context, Result};
 use super::{
     anvil::Devnet,
     bindings::IMultiSendCallOnly,
+    create2::{self, code_at},
     install::SAFE_141_ARTIFACTS,
-    safe::{artifact_bytecode, wait_all},
+    multisend::pack_raw,
+    safe::{safe_deployment, wait_all, MULTI_SEND_CALL_ONLY_141},
+    safe_tx::CALL,
 };
 
 /// Payments per `multiSend` transaction.
@@ -84,45 +86,25 @@ pub async fn fund_many(
 
 /// `multiSend`'s packed encoding of plain payments (no call data).
 fn pack_payments(targets: &[Address], wei_each: U256) -> Vec<u8> {
-    pack_calls(targets.iter().map(|to| (*to, wei_each, &[][..])))
-}
-
-/// `multiSend`'s packed encoding of calls: per call `uint8 operation (0, CALL) || address to
-/// || uint256 value || uint256 dataLength || bytes data`.
-pub(crate) fn pack_calls<'a>(
-    calls: impl IntoIterator<Item = (Address, U256, &'a [u8])>,
-) -> Vec<u8> {
-    let mut packed = Vec::new();
-    for (to, value, data) in calls {
-        packed.push(0);
-        packed.extend_from_slice(to.as_slice());
-        packed.extend_from_slice(&value.to_be_bytes::<32>());
-        packed.extend_from_slice(&U256::from(data.len()).to_be_bytes::<32>());
-        packed.extend_from_slice(data);
-    }
-    packed
+    pack_raw(targets.iter().map(|to| (CALL, *to, wei_each, &[][..])))
 }
 
 /// The `MultiSendCallOnly` used for batches: the one [`super::SafeContracts::deploy`]
-/// deployed, or one deployed now if there is none (or a revert removed it).
+/// deployed, or the 1.4.1 one deployed now at its mainnet address if there is none (or a
+/// revert removed it).
 pub(crate) async fn multi_send(devnet: &Devnet) -> Result<Address> {
     let mut slot = devnet.multi_send.lock().await;
     if let Some(address) = *slot {
-        let code = devnet
-            .http_provider()
-            .get_code_at(address)
-            .await
-            .context("eth_getCode of MultiSendCallOnly")?;
-        if !code.is_empty() {
+        if !code_at(devnet, address).await?.is_empty() {
             return Ok(address);
         }
     }
-    let code = artifact_bytecode(
+    let deployment = safe_deployment(
         devnet.project_dir(),
         SAFE_141_ARTIFACTS,
-        "libraries/MultiSendCallOnly.sol/MultiSendCallOnly.json",
+        MULTI_SEND_CALL_ONLY_141,
     )?;
-    let address = devnet.deploy(code).await?;
+    let address = create2::deploy(devnet, deployment).await?;
     *slot = Some(address);
     Ok(address)
 }

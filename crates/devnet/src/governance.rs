@@ -894,7 +894,7 @@ impl GovernanceContracts {
 }
 
 /// Deploys `contract` from the compiled artifacts with ABI-encoded constructor arguments.
-async fn deploy_contract(
+pub(crate) async fn deploy_contract(
     devnet: &Devnet,
     artifacts: &Artifacts,
     contract: &str,

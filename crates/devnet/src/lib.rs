@@ -7,9 +7,15 @@
 //!
 //! - [`anvil`]: [`Devnet`], the process, its dev accounts and raw test RPCs (mine, reorg,
 //!   snapshot/revert, automine).
-//! - [`safe`]: [`SafeContracts`] (deployment, Safe creation) and `eth_call` readers.
+//! - [`safe`]: [`SafeContracts`] (deployment at the Ethereum mainnet addresses, Safe
+//!   creation) and `eth_call` readers.
+//! - [`create2`]: deterministic deployment through the deployers the Safe project used.
 //! - [`safe_tx`]: [`SafeTx`], signing (ECDSA or `eth_sign`) and `execTransaction`, and the owner,
 //!   threshold, module, guard and fallback-handler changes built on it.
+//! - [`multisend`]: MultiSend batches (packed encoding, nested batches) and the Safe transaction
+//!   that delegatecalls a MultiSend deployment with one.
+//! - [`treasury`]: token, NFT, module and attack contracts ([`TreasuryContracts`]), Safe
+//!   transactions that approve and move tokens, module executions, balance and storage readers.
 //! - [`fund`]: single and bulk (`MultiSendCallOnly`) payments.
 //! - [`keys`]: deterministic owner keys.
 //! - [`proxy`]: a JSON-RPC proxy that makes the chain look taller (a 20,000,000-block chain
@@ -34,14 +40,17 @@
 
 pub mod anvil;
 pub mod bindings;
+pub mod create2;
 pub mod fund;
 pub mod governance;
 pub mod ids;
 pub mod install;
 pub mod keys;
+pub mod multisend;
 pub mod proxy;
 pub mod safe;
 pub mod safe_tx;
+pub mod treasury;
 
 pub use anvil::{Devnet, DevnetOptions};
 pub use fund::{fund, fund_many, FUND_CHUNK};
@@ -58,6 +67,7 @@ pub use ids::{
     timelock_salt,
 };
 pub use keys::{signer, signers};
+pub use multisend::{multi_send_calldata, MultiSendDeployment, MultiSendItem};
 pub use proxy::{ProxyCounts, ProxyOptions, RpcProxy, StallRule};
 pub use safe::{
     read_modules, read_nonce, read_owners, read_threshold, read_version, SafeContracts,
@@ -67,4 +77,10 @@ pub use safe_tx::{
     add_owner_with_threshold, change_threshold, disable_module, enable_module, exec_transaction,
     remove_owner, set_fallback_handler, set_guard, sign_safe_hash, swap_owner, SafeTx,
     SignatureKind, CALL, DELEGATE_CALL,
+};
+pub use treasury::{
+    deploy_test_contract, deploy_test_multi_token, deploy_test_nft, exec_from_module,
+    mint_multi_token, mint_nft, mint_tokens, module_pay, paying_module_exec, paying_module_pay,
+    read_allowance, read_balance, read_multi_token_balance, read_nft_owner, read_singleton,
+    read_storage, TreasuryContracts, SINGLETON_SLOT,
 };

@@ -1,5 +1,6 @@
-//! Deploys the real Safe contracts (1.4.1 and 1.3.0, from the pinned npm build artifacts) and
-//! creates Safe proxies through their factories.
+//! Deploys the real Safe contracts (1.4.1 and 1.3.0, from the pinned npm build artifacts) at
+//! their Ethereum mainnet addresses, through the deterministic deployers the Safe project used
+//! (see [`crate::create2`]), and creates Safe proxies through their factories.
 //!
 //! Invariant: every address in [`SafeContracts`] holds the artifact's code on the devnet it was
 //! deployed to (until that devnet is reverted past the deployment).
@@ -7,7 +8,7 @@
 use std::{collections::HashSet, path::Path};
 
 use alloy::{
-    primitives::{Address, Bytes, TxHash, U256},
+    primitives::{address, Address, Bytes, TxHash, U256},
     rpc::types::{Log, TransactionInput, TransactionReceipt, TransactionRequest},
     sol_types::{SolCall, SolEvent},
 };
@@ -17,8 +18,11 @@ use futures::{StreamExt, TryStreamExt};
 use super::{
     anvil::Devnet,
     bindings::{IMultiSendCallOnly, ISafe, ISafeProxyFactory},
-    fund::{multi_send, pack_calls, MAX_BATCH_GAS},
+    create2::{self, Create2Deployment, ARACHNID_DEPLOYER, SAFE_SINGLETON_FACTORY},
+    fund::{multi_send, MAX_BATCH_GAS},
     install::{SAFE_130_ARTIFACTS, SAFE_141_ARTIFACTS},
+    multisend::pack_raw,
+    safe_tx::CALL,
 };
 
 /// Gas reserved per Safe created in a batch, plus per owner (`setup` stores each owner);
@@ -62,7 +66,8 @@ impl SafeVersion {
     }
 }
 
-/// Addresses of the Safe contracts deployed on a [`Devnet`].
+/// Addresses of the Safe contracts deployed on a [`Devnet`]: except [`SafeContracts::guard`],
+/// the addresses they have on Ethereum mainnet (see [`SafeContracts::deploy`]).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct SafeContracts {
     /// Safe 1.4.1 `Safe` singleton.
@@ -75,44 +80,129 @@ pub struct SafeContracts {
     pub fallback_handler: Address,
     /// `MultiSendCallOnly` 1.4.1.
     pub multi_send_call_only: Address,
+    /// `MultiSend` 1.4.1.
+    pub multi_send_141: Address,
+    /// `SignMessageLib` 1.4.1.
+    pub sign_message_lib_141: Address,
     /// Safe 1.3.0 `GnosisSafe` singleton.
     pub safe_130: Address,
     /// Safe 1.3.0 `GnosisSafeL2` singleton.
     pub safe_l2_130: Address,
     /// `GnosisSafeProxyFactory` 1.3.0.
     pub proxy_factory_130: Address,
+    /// `MultiSend` 1.3.0.
+    pub multi_send_130: Address,
+    /// `MultiSendCallOnly` 1.3.0.
+    pub multi_send_call_only_130: Address,
+    /// `SignMessageLib` 1.3.0. The npm build of 1.3.0 does not reproduce the mainnet bytecode
+    /// of this one library, so it is not at the mainnet address
+    /// (`0xA65387F16B013cf2Af4605Ad8aA5ec25a2cbA3a2`), only at a deterministic one.
+    pub sign_message_lib_130: Address,
+    /// `CompatibilityFallbackHandler` 1.3.0.
+    pub fallback_handler_130: Address,
     /// `ReentrancyTransactionGuard` 1.4.1 (an example guard without events), for `setGuard`
-    /// tests.
+    /// tests. It has no mainnet deployment; it is deployed like the others, so its address is
+    /// deterministic too.
     pub guard: Address,
 }
 
-/// Artifact paths, relative to the project directory, in deployment order.
-const ARTIFACTS: [(&str, &str); 9] = [
-    (SAFE_141_ARTIFACTS, "Safe.sol/Safe.json"),
-    (SAFE_141_ARTIFACTS, "SafeL2.sol/SafeL2.json"),
-    (
-        SAFE_141_ARTIFACTS,
+/// One Safe contract: its build artifact (root and path relative to the project directory), the
+/// deterministic deployer its release used, and its address on Ethereum mainnet, if the npm
+/// artifact reproduces it.
+struct SafeArtifact {
+    root: &'static str,
+    file: &'static str,
+    deployer: Address,
+    mainnet: Option<Address>,
+}
+
+const fn v141(file: &'static str, mainnet: Option<Address>) -> SafeArtifact {
+    SafeArtifact {
+        root: SAFE_141_ARTIFACTS,
+        file,
+        deployer: SAFE_SINGLETON_FACTORY,
+        mainnet,
+    }
+}
+
+const fn v130(file: &'static str, mainnet: Option<Address>) -> SafeArtifact {
+    SafeArtifact {
+        root: SAFE_130_ARTIFACTS,
+        file,
+        deployer: ARACHNID_DEPLOYER,
+        mainnet,
+    }
+}
+
+/// Every Safe contract, in [`SafeContracts`] field order. The mainnet addresses are the
+/// `canonical` deployments of safe-global/safe-deployments.
+const ARTIFACTS: [SafeArtifact; 15] = [
+    v141(
+        "Safe.sol/Safe.json",
+        Some(address!("41675C099F32341bf84BFc5382aF534df5C7461a")),
+    ),
+    v141(
+        "SafeL2.sol/SafeL2.json",
+        Some(address!("29fcB43b46531BcA003ddC8FCB67FFE91900C762")),
+    ),
+    v141(
         "proxies/SafeProxyFactory.sol/SafeProxyFactory.json",
+        Some(address!("4e1DCf7AD4e460CfD30791CCC4F9c8a4f820ec67")),
     ),
-    (
-        SAFE_141_ARTIFACTS,
+    v141(
         "handler/CompatibilityFallbackHandler.sol/CompatibilityFallbackHandler.json",
+        Some(address!("fd0732Dc9E303f09fCEf3a7388Ad10A83459Ec99")),
     ),
-    (
-        SAFE_141_ARTIFACTS,
-        "libraries/MultiSendCallOnly.sol/MultiSendCallOnly.json",
+    v141(
+        MULTI_SEND_CALL_ONLY_141,
+        Some(address!("9641d764fc13c8B624c04430C7356C1C7C8102e2")),
     ),
-    (SAFE_130_ARTIFACTS, "GnosisSafe.sol/GnosisSafe.json"),
-    (SAFE_130_ARTIFACTS, "GnosisSafeL2.sol/GnosisSafeL2.json"),
-    (
-        SAFE_130_ARTIFACTS,
+    v141(
+        "libraries/MultiSend.sol/MultiSend.json",
+        Some(address!("38869bf66a61cF6bDB996A6aE40D5853Fd43B526")),
+    ),
+    v141(
+        "libraries/SignMessageLib.sol/SignMessageLib.json",
+        Some(address!("d53cd0aB83D845Ac265BE939c57F53AD838012c9")),
+    ),
+    v130(
+        "GnosisSafe.sol/GnosisSafe.json",
+        Some(address!("d9Db270c1B5E3Bd161E8c8503c55cEABeE709552")),
+    ),
+    v130(
+        "GnosisSafeL2.sol/GnosisSafeL2.json",
+        Some(address!("3E5c63644E683549055b9Be8653de26E0B4CD36E")),
+    ),
+    v130(
         "proxies/GnosisSafeProxyFactory.sol/GnosisSafeProxyFactory.json",
+        Some(address!("a6B71E26C5e0845f74c812102Ca7114b6a896AB2")),
     ),
-    (
-        SAFE_141_ARTIFACTS,
+    v130(
+        "libraries/MultiSend.sol/MultiSend.json",
+        Some(address!("A238CBeb142c10Ef7Ad8442C6D1f9E89e07e7761")),
+    ),
+    v130(
+        "libraries/MultiSendCallOnly.sol/MultiSendCallOnly.json",
+        Some(address!("40A2aCCbd92BCA938b02010E17A5b8929b49130D")),
+    ),
+    // Mainnet has it at 0xA65387F16B013cf2Af4605Ad8aA5ec25a2cbA3a2, from other bytecode.
+    v130(
+        "examples/libraries/SignMessage.sol/SignMessageLib.json",
+        None,
+    ),
+    v130(
+        "handler/CompatibilityFallbackHandler.sol/CompatibilityFallbackHandler.json",
+        Some(address!("f48f2B2d2a534e402487b3ee7C18c33Aec0Fe5e4")),
+    ),
+    v141(
         "examples/guards/ReentrancyTransactionGuard.sol/ReentrancyTransactionGuard.json",
+        None,
     ),
 ];
+
+/// The 1.4.1 `MultiSendCallOnly` artifact, which bulk funding also deploys on its own.
+pub(crate) const MULTI_SEND_CALL_ONLY_141: &str =
+    "libraries/MultiSendCallOnly.sol/MultiSendCallOnly.json";
 
 /// Reads the creation bytecode from a Hardhat build artifact.
 pub(crate) fn artifact_bytecode(project_dir: &Path, root: &str, file: &str) -> Result<Bytes> {
@@ -131,44 +221,72 @@ pub(crate) fn artifact_bytecode(project_dir: &Path, root: &str, file: &str) -> R
     Ok(code)
 }
 
+/// The `CREATE2` deployment of one Safe artifact with salt zero through its release's deployer.
+pub(crate) fn safe_deployment(
+    project_dir: &Path,
+    root: &str,
+    file: &str,
+) -> Result<Create2Deployment> {
+    let deployer = if root == SAFE_130_ARTIFACTS {
+        ARACHNID_DEPLOYER
+    } else {
+        SAFE_SINGLETON_FACTORY
+    };
+    let code = artifact_bytecode(project_dir, root, file)?;
+    Ok(Create2Deployment::salt_zero(file, deployer, code))
+}
+
 impl SafeContracts {
-    /// Deploys every contract from the dev account. The transactions are sent back to back
-    /// and their receipts awaited together, so this costs about one block time with interval
-    /// mining.
+    /// Deploys every Safe contract as the Safe project deployed them: `CREATE2` with salt zero
+    /// from the npm build artifacts, Safe 1.3.0 through Arachnid's deterministic-deployment
+    /// proxy and Safe 1.4.1 through the Safe singleton factory (installed with
+    /// `anvil_setCode` where missing). So the singletons, factories, MultiSends, SignMessageLib
+    /// 1.4.1 and fallback handlers sit at their Ethereum mainnet addresses; only
+    /// SignMessageLib 1.3.0 (whose npm bytecode differs from mainnet's) and the example guard
+    /// get addresses of their own. A contract whose address already holds code is skipped, so a
+    /// second `deploy` on the same devnet returns the same addresses.
+    ///
+    /// The transactions are sent back to back and their receipts awaited together, so this
+    /// costs about one block time with interval mining.
     #[tracing::instrument(skip_all, fields(port = devnet.port()))]
     pub async fn deploy(devnet: &Devnet) -> Result<SafeContracts> {
-        let mut hashes = Vec::with_capacity(ARTIFACTS.len());
-        for (root, file) in ARTIFACTS {
-            let code = artifact_bytecode(devnet.project_dir(), root, file)?;
-            let tx = TransactionRequest::default()
-                .create()
-                .input(TransactionInput::new(code));
-            let hash = devnet
-                .send(tx)
-                .await
-                .with_context(|| format!("deploying {file}"))?;
-            hashes.push(hash);
-        }
-        let receipts = wait_all(devnet, &hashes).await?;
-        let mut addresses = Vec::with_capacity(receipts.len());
-        for (receipt, (_, file)) in receipts.iter().zip(ARTIFACTS) {
-            ensure!(receipt.status(), "deploying {file} reverted");
-            addresses.push(
-                receipt
-                    .contract_address
-                    .with_context(|| format!("no contract address deploying {file}"))?,
-            );
-        }
+        let deployments = ARTIFACTS
+            .iter()
+            .map(|artifact| {
+                let code = artifact_bytecode(devnet.project_dir(), artifact.root, artifact.file)?;
+                let deployment =
+                    Create2Deployment::salt_zero(artifact.file, artifact.deployer, code);
+                if let Some(mainnet) = artifact.mainnet {
+                    let address = deployment.address();
+                    if address != mainnet {
+                        tracing::warn!(
+                            file = artifact.file,
+                            %address,
+                            %mainnet,
+                            "the npm artifact does not reproduce the mainnet address"
+                        );
+                    }
+                }
+                Ok(deployment)
+            })
+            .collect::<Result<Vec<_>>>()?;
+        let a = create2::deploy_all(devnet, &deployments).await?;
         let contracts = SafeContracts {
-            safe_141: addresses[0],
-            safe_l2_141: addresses[1],
-            proxy_factory_141: addresses[2],
-            fallback_handler: addresses[3],
-            multi_send_call_only: addresses[4],
-            safe_130: addresses[5],
-            safe_l2_130: addresses[6],
-            proxy_factory_130: addresses[7],
-            guard: addresses[8],
+            safe_141: a[0],
+            safe_l2_141: a[1],
+            proxy_factory_141: a[2],
+            fallback_handler: a[3],
+            multi_send_call_only: a[4],
+            multi_send_141: a[5],
+            sign_message_lib_141: a[6],
+            safe_130: a[7],
+            safe_l2_130: a[8],
+            proxy_factory_130: a[9],
+            multi_send_130: a[10],
+            multi_send_call_only_130: a[11],
+            sign_message_lib_130: a[12],
+            fallback_handler_130: a[13],
+            guard: a[14],
         };
         devnet
             .remember_multi_send(contracts.multi_send_call_only)
@@ -273,7 +391,7 @@ impl SafeContracts {
                         .unwrap_or_default()
                 })
                 .collect();
-            let packed = pack_calls(calls.iter().map(|c| (factory, U256::ZERO, &c[..])));
+            let packed = pack_raw(calls.iter().map(|c| (CALL, factory, U256::ZERO, &c[..])));
             let call = IMultiSendCallOnly::multiSendCall {
                 transactions: packed.into(),
             };
