@@ -105,7 +105,17 @@ async fn contracts_compile_and_match_the_bindings() -> Result<()> {
     names.sort();
     assert_eq!(
         names,
-        ["GroupGovernor", "GroupTimelock", "GroupToken", "OwnedVault"]
+        [
+            "GroupGovernor",
+            "GroupTimelock",
+            "GroupToken",
+            "OwnedVault",
+            "PayingModule",
+            "SlotZeroWriter",
+            "TestMultiToken",
+            "TestNft",
+            "TestToken"
+        ]
     );
     let bindings: [(&str, &[&str]); 8] = [
         (
