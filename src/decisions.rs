@@ -137,7 +137,9 @@ impl SafeExecutionDecision {
             // Token transfers no decoded call names (made by code the Safe called) stay.
             let named = |o: &Value| {
                 calls.iter().any(|c| {
-                    c["asset"] == o["asset"] && c["amount"] == o["value"] && c["recipient"] == o["to"]
+                    c["asset"] == o["asset"]
+                        && c["amount"] == o["value"]
+                        && c["recipient"] == o["to"]
                 })
             };
             outflows.extend(

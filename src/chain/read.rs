@@ -38,6 +38,16 @@ pub enum ReadScope {
     /// A Safe proxy's singleton (storage slot 0) only, after an execution that could have
     /// rewritten it.
     Singleton,
+    /// The address's balance of the native currency (`None`) or of an ERC-20 token.
+    Balance {
+        token: Option<Address>,
+    },
+}
+
+alloy::sol! {
+    interface IERC20Balance {
+        function balanceOf(address account) external view returns (uint256);
+    }
 }
 
 /// One contract to read at one block.
@@ -59,6 +69,9 @@ pub enum Reading {
     Ownable(OwnableReading),
     /// A Safe proxy's storage slot 0.
     Singleton(Address),
+    /// A balance; `None` when the node no longer holds the state of that block (not an
+    /// archive node) or the token does not answer `balanceOf`.
+    Balance(Option<U256>),
 }
 
 /// A Safe at a block. `answers` is `Err` (with the reason) when the address has code that does
@@ -132,6 +145,24 @@ pub async fn read(rpc: &Rpc, range: &AdaptiveRange, req: ReadRequest) -> Result<
             return Ok(Reading::Singleton(
                 rpc.storage_address(address, B256::ZERO, block).await?,
             ))
+        }
+        ReadScope::Balance { token } => {
+            let balance = match token {
+                None => rpc.balance(address, block).await,
+                Some(t) => {
+                    rpc.call_decode(t, &IERC20Balance::balanceOfCall { account: address }, block)
+                        .await
+                }
+            };
+            return match balance {
+                Ok(v) => Ok(Reading::Balance(Some(v))),
+                // Pruned state, or a token that does not answer: the check skips the point.
+                Err(e) if e.kind == RpcErrorKind::Fatal => {
+                    tracing::warn!(%address, block, error = %e, "no balance to check");
+                    Ok(Reading::Balance(None))
+                }
+                Err(e) => Err(e),
+            };
         }
     };
     Ok(match kind {

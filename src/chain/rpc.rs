@@ -320,6 +320,12 @@ impl Rpc {
         self.request("eth_getTransactionByHash", (tx_hash,)).await
     }
 
+    /// The native balance of `address` at `block`.
+    pub async fn balance(&self, address: Address, block: u64) -> Result<U256, RpcError> {
+        self.request("eth_getBalance", (address, U64::from(block)))
+            .await
+    }
+
     pub async fn code_at(&self, address: Address, block: u64) -> Result<Bytes, RpcError> {
         self.request("eth_getCode", (address, U64::from(block)))
             .await

@@ -174,9 +174,7 @@ pub async fn trace_transaction(
     match mode {
         TraceMode::Debug => {
             let tracer = serde_json::json!({ "tracer": "callTracer" });
-            let frame: Option<Frame> = rpc
-                .request("debug_traceTransaction", (tx, tracer))
-                .await?;
+            let frame: Option<Frame> = rpc.request("debug_traceTransaction", (tx, tracer)).await?;
             Ok(frame.map(|f| {
                 let mut out = Vec::new();
                 flatten_frame(f, Vec::new(), &mut out);
@@ -184,8 +182,7 @@ pub async fn trace_transaction(
             }))
         }
         TraceMode::Parity => {
-            let traces: Option<Vec<ParityTrace>> =
-                rpc.request("trace_transaction", (tx,)).await?;
+            let traces: Option<Vec<ParityTrace>> = rpc.request("trace_transaction", (tx,)).await?;
             Ok(traces.map(from_parity))
         }
         TraceMode::Auto | TraceMode::Off => Ok(None),
@@ -295,6 +292,9 @@ mod tests {
         for m in ["auto", "debug", "parity", "off"] {
             assert_eq!(m.parse::<TraceMode>().unwrap().to_string(), m);
         }
-        assert!("geth".parse::<TraceMode>().unwrap_err().contains("\"geth\""));
+        assert!("geth"
+            .parse::<TraceMode>()
+            .unwrap_err()
+            .contains("\"geth\""));
     }
 }

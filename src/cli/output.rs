@@ -88,14 +88,27 @@ fn calls_summary(e: &crate::decisions::SafeExecutionDecision) -> String {
             .map(|_| "unknown".to_string())
             .unwrap_or_default();
     };
-    let text = |v: &serde_json::Value| v.as_str().map(String::from).unwrap_or_else(|| v.to_string());
+    let text = |v: &serde_json::Value| {
+        v.as_str()
+            .map(String::from)
+            .unwrap_or_else(|| v.to_string())
+    };
     calls
         .iter()
         .filter(|c| c["function"] != "multi_send")
         .map(|c| {
-            let mut s = format!("{} {} {}", text(&c["path"]), text(&c["function"]), short(&text(&c["to"])));
+            let mut s = format!(
+                "{} {} {}",
+                text(&c["path"]),
+                text(&c["function"]),
+                short(&text(&c["to"]))
+            );
             if !c["amount"].is_null() {
-                s.push_str(&format!(" {} {}", text(&c["amount"]), short(&text(&c["asset"]))));
+                s.push_str(&format!(
+                    " {} {}",
+                    text(&c["amount"]),
+                    short(&text(&c["asset"]))
+                ));
             }
             if let Some(v) = c["verdict"].as_array().filter(|v| !v.is_empty()) {
                 let rules: Vec<String> = v.iter().map(text).collect();
@@ -138,8 +151,12 @@ pub fn decisions(rows: &[Decision], as_json: bool) -> anyhow::Result<()> {
                 ],
                 Decision::SafeExecution(e) => vec![
                     e.evidence.block_number.to_string(),
-                    if e.module.is_some() { "module execution" } else { "safe execution" }
-                        .to_string(),
+                    if e.module.is_some() {
+                        "module execution"
+                    } else {
+                        "safe execution"
+                    }
+                    .to_string(),
                     short(&e.safe),
                     short(&e.safe_tx_hash),
                     if e.success { "success" } else { "failure" }.to_string(),

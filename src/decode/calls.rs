@@ -63,34 +63,105 @@ pub enum SafeLibrary {
 /// Safe 1.3.0 and 1.4.1 libraries at their canonical addresses (safe-deployments, `canonical`
 /// and `eip155` deployments).
 const LIBRARIES: &[(Address, SafeLibrary, &str)] = &[
-    (address!("A238CBeb142c10Ef7Ad8442C6D1f9E89e07e7761"), SafeLibrary::MultiSend, "1.3.0"),
-    (address!("998739BFdAAdde7C933B942a68053933098f9EDa"), SafeLibrary::MultiSend, "1.3.0"),
-    (address!("40A2aCCbd92BCA938b02010E17A5b8929b49130D"), SafeLibrary::MultiSendCallOnly, "1.3.0"),
-    (address!("A1dabEF33b3B82c7814B6D82A79e50F4AC44102B"), SafeLibrary::MultiSendCallOnly, "1.3.0"),
-    (address!("A65387F16B013cf2Af4605Ad8aA5ec25a2cbA3a2"), SafeLibrary::SignMessageLib, "1.3.0"),
-    (address!("98FFBBF51bb33A056B08ddf711f289936AafF717"), SafeLibrary::SignMessageLib, "1.3.0"),
-    (address!("7cbB62EaA69F79e6873cD1ecB2392971036cFAa4"), SafeLibrary::CreateCall, "1.3.0"),
-    (address!("38869bf66a61cF6bDB996A6aE40D5853Fd43B526"), SafeLibrary::MultiSend, "1.4.1"),
-    (address!("9641d764fc13c8B624c04430C7356C1C7C8102e2"), SafeLibrary::MultiSendCallOnly, "1.4.1"),
-    (address!("d53cd0aB83D845Ac265BE939c57F53AD838012c9"), SafeLibrary::SignMessageLib, "1.4.1"),
-    (address!("9b35Af71d77eaf8d7e40252370304687390A1A52"), SafeLibrary::CreateCall, "1.4.1"),
+    (
+        address!("A238CBeb142c10Ef7Ad8442C6D1f9E89e07e7761"),
+        SafeLibrary::MultiSend,
+        "1.3.0",
+    ),
+    (
+        address!("998739BFdAAdde7C933B942a68053933098f9EDa"),
+        SafeLibrary::MultiSend,
+        "1.3.0",
+    ),
+    (
+        address!("40A2aCCbd92BCA938b02010E17A5b8929b49130D"),
+        SafeLibrary::MultiSendCallOnly,
+        "1.3.0",
+    ),
+    (
+        address!("A1dabEF33b3B82c7814B6D82A79e50F4AC44102B"),
+        SafeLibrary::MultiSendCallOnly,
+        "1.3.0",
+    ),
+    (
+        address!("A65387F16B013cf2Af4605Ad8aA5ec25a2cbA3a2"),
+        SafeLibrary::SignMessageLib,
+        "1.3.0",
+    ),
+    (
+        address!("98FFBBF51bb33A056B08ddf711f289936AafF717"),
+        SafeLibrary::SignMessageLib,
+        "1.3.0",
+    ),
+    (
+        address!("7cbB62EaA69F79e6873cD1ecB2392971036cFAa4"),
+        SafeLibrary::CreateCall,
+        "1.3.0",
+    ),
+    (
+        address!("38869bf66a61cF6bDB996A6aE40D5853Fd43B526"),
+        SafeLibrary::MultiSend,
+        "1.4.1",
+    ),
+    (
+        address!("9641d764fc13c8B624c04430C7356C1C7C8102e2"),
+        SafeLibrary::MultiSendCallOnly,
+        "1.4.1",
+    ),
+    (
+        address!("d53cd0aB83D845Ac265BE939c57F53AD838012c9"),
+        SafeLibrary::SignMessageLib,
+        "1.4.1",
+    ),
+    (
+        address!("9b35Af71d77eaf8d7e40252370304687390A1A52"),
+        SafeLibrary::CreateCall,
+        "1.4.1",
+    ),
 ];
 
 /// Safe singletons at their canonical addresses: what a Safe proxy's slot 0 may hold.
 const SINGLETONS: &[(Address, &str)] = &[
-    (address!("d9Db270c1B5E3Bd161E8c8503c55cEABeE709552"), "1.3.0"),
-    (address!("3E5c63644E683549055b9Be8653de26E0B4CD36E"), "1.3.0+L2"),
-    (address!("69f4D1788e39c87893C980c06EdF4b7f686e2938"), "1.3.0"),
-    (address!("fb1bffC9d739B8D520DaF37dF666da4C687191EA"), "1.3.0+L2"),
-    (address!("41675C099F32341bf84BFc5382aF534df5C7461a"), "1.4.1"),
-    (address!("29fcB43b46531BcA003ddC8FCB67FFE91900C762"), "1.4.1+L2"),
+    (
+        address!("d9Db270c1B5E3Bd161E8c8503c55cEABeE709552"),
+        "1.3.0",
+    ),
+    (
+        address!("3E5c63644E683549055b9Be8653de26E0B4CD36E"),
+        "1.3.0+L2",
+    ),
+    (
+        address!("69f4D1788e39c87893C980c06EdF4b7f686e2938"),
+        "1.3.0",
+    ),
+    (
+        address!("fb1bffC9d739B8D520DaF37dF666da4C687191EA"),
+        "1.3.0+L2",
+    ),
+    (
+        address!("41675C099F32341bf84BFc5382aF534df5C7461a"),
+        "1.4.1",
+    ),
+    (
+        address!("29fcB43b46531BcA003ddC8FCB67FFE91900C762"),
+        "1.4.1+L2",
+    ),
 ];
 
 /// Safe fallback handlers at their canonical addresses.
 const FALLBACK_HANDLERS: &[(Address, &str)] = &[
-    (address!("f48f2B2d2a534e402487b3ee7C18c33Aec0Fe5e4"), "1.3.0"),
-    (address!("017062a1dE2FE6b99BE3d9d37841FeD19F573804"), "1.3.0"),
-    (address!("fd0732Dc9E303f09fCEf3a7388Ad10A83459Ec99"), "1.4.1"),
+    (
+        address!("f48f2B2d2a534e402487b3ee7C18c33Aec0Fe5e4"),
+        "1.3.0",
+    ),
+    (
+        address!("017062a1dE2FE6b99BE3d9d37841FeD19F573804"),
+        "1.3.0",
+    ),
+    (
+        address!("fd0732Dc9E303f09fCEf3a7388Ad10A83459Ec99"),
+        "1.4.1",
+    ),
 ];
 
 /// The Safe library deployed at `address`, if it is one.
@@ -351,19 +422,23 @@ pub fn function(data: &[u8]) -> Function {
     };
     let selector: [u8; 4] = selector.try_into().expect("four bytes");
     let decoded = match selector {
-        ICalls::transferCall::SELECTOR => ICalls::transferCall::abi_decode(data)
-            .ok()
-            .map(|c| Function::Transfer {
-                to: c.to,
-                amount: c.amount,
-            }),
-        ICalls::transferFromCall::SELECTOR => ICalls::transferFromCall::abi_decode(data)
-            .ok()
-            .map(|c| Function::TransferFrom {
-                from: c.from,
-                to: c.to,
-                amount: c.amount,
-            }),
+        ICalls::transferCall::SELECTOR => {
+            ICalls::transferCall::abi_decode(data)
+                .ok()
+                .map(|c| Function::Transfer {
+                    to: c.to,
+                    amount: c.amount,
+                })
+        }
+        ICalls::transferFromCall::SELECTOR => {
+            ICalls::transferFromCall::abi_decode(data)
+                .ok()
+                .map(|c| Function::TransferFrom {
+                    from: c.from,
+                    to: c.to,
+                    amount: c.amount,
+                })
+        }
         ICalls::approveCall::SELECTOR => {
             ICalls::approveCall::abi_decode(data)
                 .ok()
@@ -422,12 +497,14 @@ pub fn function(data: &[u8]) -> Function {
                 operator: c.operator,
                 approved: c.approved,
             }),
-        ICalls::multiSendCall::SELECTOR => ICalls::multiSendCall::abi_decode(data)
-            .ok()
-            .map(|c| match unpack(&c.transactions) {
-                Ok(items) => Function::MultiSend { calls: items.len() },
-                Err(reason) => Function::MalformedBatch { reason },
-            }),
+        ICalls::multiSendCall::SELECTOR => {
+            ICalls::multiSendCall::abi_decode(data)
+                .ok()
+                .map(|c| match unpack(&c.transactions) {
+                    Ok(items) => Function::MultiSend { calls: items.len() },
+                    Err(reason) => Function::MalformedBatch { reason },
+                })
+        }
         ICalls::execTransactionFromModuleCall::SELECTOR
         | ICalls::execTransactionFromModuleReturnDataCall::SELECTOR => {
             module_call(data).map(|_| Function::ExecFromModule)
@@ -500,12 +577,22 @@ mod tests {
         let token = 0x70;
         let inner = multi_send_data(&[
             item(0, 0xb1, 1, Bytes::new()),
-            item(0, token, 0, transfer_data(Address::repeat_byte(0xb2), U256::from(5))),
+            item(
+                0,
+                token,
+                0,
+                transfer_data(Address::repeat_byte(0xb2), U256::from(5)),
+            ),
         ]);
         let outer = multi_send_data(&[
             item(0, 0xa1, 6, Bytes::new()),
             item(1, 0x55, 0, inner),
-            item(0, token, 0, approve_data(Address::repeat_byte(0xee), U256::MAX)),
+            item(
+                0,
+                token,
+                0,
+                approve_data(Address::repeat_byte(0xee), U256::MAX),
+            ),
         ]);
         let calls = flatten(Address::repeat_byte(0x55), U256::ZERO, &outer, 1);
         let paths: Vec<&str> = calls.iter().map(|c| c.path.as_str()).collect();
@@ -593,10 +680,7 @@ mod tests {
             Some((Address::repeat_byte(3), U256::from(9), Bytes::new(), 0))
         );
         // A truncated known call is unknown, never a panic.
-        assert!(matches!(
-            function(&module[..40]),
-            Function::Unknown { .. }
-        ));
+        assert!(matches!(function(&module[..40]), Function::Unknown { .. }));
     }
 
     #[test]

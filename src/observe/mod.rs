@@ -111,6 +111,8 @@ impl Observed {
                 s.read_singleton(*a);
                 Observed::Safe(s)
             }
+            // A treasury's balance is no contract's structure; never asked for as a seed.
+            Reading::Balance(_) => Observed::Safe(SafeState::default()),
         }
     }
 

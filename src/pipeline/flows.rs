@@ -22,8 +22,8 @@ use crate::manifest::{Asset, Manifest};
 use crate::model::Rule;
 use crate::observe::signers::decode_exec_transaction;
 use crate::reconcile::{
-    call_outflows, is_outflow, outflow, reconcile_delegatecall, reconcile_transaction, Finding,
-    Outflow,
+    call_outflows, inflow, is_outflow, outflow, reconcile_delegatecall, reconcile_transaction,
+    reconcile_windows, Finding, Flow, Outflow,
 };
 
 /// The call a Safe was asked to make, as a SafeL2 event announces it.
@@ -63,6 +63,11 @@ pub(super) struct TxFlows {
     outflows: Vec<Outflow>,
     /// Indices into `outflows` of ERC-20 transfers not yet matched to a call.
     token_logs: Vec<usize>,
+    /// Value that came into a treasury (`to`), from `from`: `SafeReceived`, ERC-20 transfers
+    /// in, and in a trace any call with value to a treasury.
+    inflows: Vec<Outflow>,
+    /// The block time of the transaction, when the node gives it.
+    timestamp: Option<u64>,
     findings: Vec<Finding>,
     /// Operations the transaction scheduled on a timelock or proposed to a governor, by id:
     /// what they would move once executed.
@@ -89,6 +94,8 @@ pub(super) struct Judged {
     pub(super) calls: Vec<(usize, Value)>,
     /// Safes whose singleton may have changed: to be read again.
     pub(super) suspects: Vec<Address>,
+    /// Every movement into or out of a treasury the transaction made.
+    pub(super) flows: Vec<Flow>,
 }
 
 impl TxFlows {
@@ -105,8 +112,12 @@ impl TxFlows {
     ) {
         self.tx = Some(d.evidence.tx_hash);
         self.last = Some(moment);
+        self.timestamp = d.evidence.block_timestamp.or(self.timestamp);
         let Ok(event) = &d.event else { return };
         let li = d.evidence.log_index;
+        if let Some(i) = inflow(manifest, d.address, event, li) {
+            self.inflows.push(i);
+        }
         if let Some(o) = outflow(manifest, d.address, event, li) {
             if matches!(o.asset, Asset::Token(_)) {
                 self.token_logs.push(self.outflows.len());
@@ -142,9 +153,7 @@ impl TxFlows {
                     operation: *operation,
                     refund: (*gas_token, *refund_receiver),
                     // `additionalInfo` is abi.encode(nonce, msg.sender, threshold).
-                    sender: additional_info
-                        .get(44..64)
-                        .map(Address::from_slice),
+                    sender: additional_info.get(44..64).map(Address::from_slice),
                 },
             )),
             SafeEvent::SafeModuleTransaction {
@@ -205,9 +214,18 @@ impl TxFlows {
                     } else {
                         Asset::Token(token)
                     };
-                    self.movement(manifest, safe, receiver, asset, *payment, format!("{li}/refund"));
+                    self.movement(
+                        manifest,
+                        safe,
+                        receiver,
+                        asset,
+                        *payment,
+                        format!("{li}/refund"),
+                    );
                 }
-                self.execution(manifest, safe, li, record, calls, unknown, success, None, None);
+                self.execution(
+                    manifest, safe, li, record, calls, unknown, success, None, None,
+                );
             }
             SafeEvent::ExecutionFromModuleSuccess { module }
             | SafeEvent::ExecutionFromModuleFailure { module } => {
@@ -300,7 +318,9 @@ impl TxFlows {
                     .evidence
                     .block_timestamp
                     .map(|t| U256::from(t).saturating_add(*delay).to_string())
-                    .unwrap_or_else(|| format!("{delay} s after block {}", d.evidence.block_number));
+                    .unwrap_or_else(|| {
+                        format!("{delay} s after block {}", d.evidence.block_number)
+                    });
                 let when = format!("timelock operation {id}, executable from timestamp {ready}");
                 let i = usize::try_from(*index).unwrap_or(usize::MAX);
                 add(*id, d.address, i, *target, *value, data, when);
@@ -440,6 +460,7 @@ impl TxFlows {
     /// Whether the transaction so far holds anything to judge.
     pub(super) fn is_empty(&self) -> bool {
         self.outflows.is_empty()
+            && self.inflows.is_empty()
             && self.executions.is_empty()
             && self.findings.is_empty()
             && self.scheduled.is_empty()
@@ -456,8 +477,7 @@ impl TxFlows {
                     || x.calls.iter().any(|c| {
                         c.is_delegatecall()
                             && !c.is_batch()
-                            && calls::safe_library(c.to)
-                                != Some(calls::SafeLibrary::SignMessageLib)
+                            && calls::safe_library(c.to) != Some(calls::SafeLibrary::SignMessageLib)
                     })
             })
             .map(|x| x.safe)
@@ -493,12 +513,34 @@ impl TxFlows {
                     },
                 };
                 if !decoded {
-                    if let Some(f) =
-                        reconcile_delegatecall(manifest, t.from, &call, format!("{tx}:{}", call.path))
-                    {
+                    if let Some(f) = reconcile_delegatecall(
+                        manifest,
+                        t.from,
+                        &call,
+                        format!("{tx}:{}", call.path),
+                    ) {
                         self.findings.push(f);
                         self.traced_delegatecall.push(t.from);
                     }
+                }
+            }
+            if t.moves_value() && treasury.contains(&t.to) && t.from != t.to {
+                // Value in: a Safe's `SafeReceived` already says so; a timelock's receive()
+                // does not, nor does a payable function.
+                let seen = self.inflows.iter().any(|i| {
+                    i.asset == Asset::Native
+                        && i.from == t.from
+                        && i.to == t.to
+                        && i.value == t.value
+                });
+                if !seen {
+                    self.inflows.push(Outflow {
+                        from: t.from,
+                        to: t.to,
+                        asset: Asset::Native,
+                        value: t.value,
+                        locator: format!("trace/{}", t.path_text()),
+                    });
                 }
             }
             if !t.moves_value() || !treasury.contains(&t.from) || t.from == t.to {
@@ -529,6 +571,7 @@ impl TxFlows {
         &mut self,
         manifest: &Manifest,
         trace: Option<&Vec<TracedCall>>,
+        recent: &[Flow],
     ) -> Option<Judged> {
         if let Some(trace) = trace {
             self.add_trace(manifest, trace);
@@ -538,6 +581,13 @@ impl TxFlows {
         let (tx, moment) = (taken.tx?, taken.last?);
         let mut findings = reconcile_transaction(manifest, tx, &taken.outflows);
         findings.extend(taken.findings);
+        findings.extend(reconcile_windows(
+            manifest,
+            tx,
+            taken.timestamp,
+            &taken.outflows,
+            recent,
+        ));
         for (id, op) in taken.scheduled {
             for mut f in reconcile_transaction(manifest, id, &op.outflows)
                 .into_iter()
@@ -552,11 +602,23 @@ impl TxFlows {
             .iter()
             .map(|x| (x.record, describe(x, &taken.outflows, &findings, tx)))
             .collect();
+        let flows = taken
+            .outflows
+            .iter()
+            .map(|o| Flow::of(o, true, tx, moment.block, taken.timestamp))
+            .chain(
+                taken
+                    .inflows
+                    .iter()
+                    .map(|i| Flow::of(i, false, tx, moment.block, taken.timestamp)),
+            )
+            .collect();
         Some(Judged {
             findings,
             moment,
             calls,
             suspects,
+            flows,
         })
     }
 }
@@ -595,7 +657,9 @@ fn describe(x: &Execution, outflows: &[Outflow], findings: &[Finding], tx: B256)
     let refund: Option<Value> = outflows
         .iter()
         .find(|o| o.locator == format!("{}/refund", x.log))
-        .map(|o| json!({ "to": o.to, "asset": o.asset.to_string(), "amount": o.value.to_string() }));
+        .map(
+            |o| json!({ "to": o.to, "asset": o.asset.to_string(), "amount": o.value.to_string() }),
+        );
     let mut out = json!({ "calls": calls });
     let obj = out.as_object_mut().expect("an object");
     if let Some(why) = &x.unknown {

@@ -234,6 +234,10 @@ pub(super) fn fold_group(
     // The first multiple of the interval at or after `first` (never block 0).
     let mut next_refresh =
         (interval > 0).then(|| ((first.max(1) + interval - 1) / interval) * interval);
+    // Balance checks at multiples of their interval, aligned on block numbers so that any two
+    // indexers check at the same blocks whatever their batches.
+    let check = params.balance_check_interval as i64;
+    let mut next_check = (check > 0).then(|| ((first.max(1) + check - 1) / check) * check);
     for d in &batch.logs {
         let block = d.evidence.block_number as i64;
         if block < first || block > to || !belongs(d, &addresses, &treasury) {
@@ -248,6 +252,10 @@ pub(super) fn fold_group(
         while let Some(at) = next_refresh.filter(|at| *at < block) {
             f.refresh(at);
             next_refresh = Some(at + interval);
+        }
+        while let Some(at) = next_check.filter(|at| *at < block) {
+            f.check_balances(at);
+            next_check = Some(at + check);
         }
         while let Some(v) = pending.next_if(|v| v.effective_block <= block) {
             f.manifest_takes_effect(v);
@@ -343,6 +351,11 @@ pub(super) fn fold_group(
         f.refresh(at);
         next_refresh = Some(at + interval);
     }
+    while let Some(at) = next_check.filter(|at| *at <= to) {
+        f.check_balances(at);
+        next_check = Some(at + check);
+    }
+    f.prune_flows();
     for v in pending {
         f.manifest_takes_effect(v);
     }

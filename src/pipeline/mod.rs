@@ -25,15 +25,17 @@ pub use signers::{transactions_needing_input, Recovered};
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use std::sync::Arc;
 
-use alloy::primitives::{Address, B256};
+use alloy::primitives::{Address, B256, U256};
 
 use crate::chain::fetch::RawBatch;
+use crate::chain::read::{ReadRequest, Reading};
 use crate::chain::rpc::TxInput;
 use crate::chain::trace::TracedCall;
-use crate::chain::read::{ReadRequest, Reading};
 use crate::decode::{decode_log, DecodeError, DecodedLog};
+use crate::manifest::Asset;
 use crate::model::{AlertEvent, BlockRef, ContractKind, RecordKind};
 use crate::observe::Observed;
+use crate::reconcile::Flow;
 use crate::store::{
     BatchWrite, CursorMove, Divergence, GroupProgress, GroupRow, ManifestVersion, StoredGroup,
 };
@@ -49,6 +51,8 @@ pub struct ChainParams {
     pub snapshot_interval: u64,
     /// Remembered block refs older than the checkpoint minus this are forgotten.
     pub reorg_window: u64,
+    /// Treasury balances are read at every multiple of this block number (0: never).
+    pub balance_check_interval: u64,
 }
 
 /// A fetched batch, decoded for every group: its range, its block refs, its logs in chain
@@ -151,6 +155,10 @@ pub struct GroupPrior {
     pub next_n: i64,
     /// Timelock operation ids of every proposal recorded so far.
     pub explained: HashSet<B256>,
+    /// The treasuries' recent movements: the rolling windows' and the balance check's.
+    pub flows: Vec<Flow>,
+    /// The newest balance check reading of each (treasury, asset): (block, balance).
+    pub balances: BTreeMap<(Address, Asset), (i64, U256)>,
 }
 
 /// A stored group that cannot be folded from.
@@ -196,6 +204,41 @@ impl GroupPrior {
         if stored.versions.is_empty() {
             return Err(err("manifest", "no version".into()));
         }
+        let address = |what, s: &str| {
+            s.parse::<Address>()
+                .map_err(|e| err(what, format!("{s}: {e}")))
+        };
+        let asset = |s: &str| {
+            s.parse::<Asset>()
+                .map_err(|e| err("flow asset", e.to_string()))
+        };
+        let amount = |s: &str| {
+            U256::from_str_radix(s, 10).map_err(|e| err("flow amount", format!("{s}: {e}")))
+        };
+        let mut flows = Vec::with_capacity(stored.flows.len());
+        for f in &stored.flows {
+            flows.push(Flow {
+                treasury: address("flow treasury", &f.treasury)?,
+                asset: asset(&f.asset)?,
+                out: f.direction == "out",
+                counterparty: address("flow counterparty", &f.counterparty)?,
+                amount: amount(&f.amount)?,
+                block: f.block_number,
+                timestamp: f.block_timestamp.map(|t| t as u64),
+                tx: f
+                    .tx_hash
+                    .parse()
+                    .map_err(|e| err("flow transaction", format!("{}: {e}", f.tx_hash)))?,
+                locator: f.locator.clone(),
+            });
+        }
+        let mut balances = BTreeMap::new();
+        for b in &stored.balances {
+            balances.insert(
+                (address("balance treasury", &b.treasury)?, asset(&b.asset)?),
+                (b.block_number, amount(&b.balance)?),
+            );
+        }
         Ok(GroupPrior {
             row: stored.row,
             versions: Arc::new(stored.versions),
@@ -203,6 +246,8 @@ impl GroupPrior {
             open: stored.open,
             next_n: stored.next_n,
             explained,
+            flows,
+            balances,
         })
     }
 

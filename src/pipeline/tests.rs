@@ -35,6 +35,7 @@ fn params(grace: u64, interval: u64) -> ChainParams {
         grace_blocks: grace,
         snapshot_interval: interval,
         reorg_window: 64,
+        balance_check_interval: 0,
     }
 }
 
@@ -76,6 +77,8 @@ fn prior(versions: Vec<ManifestVersion>) -> GroupPrior {
         open: Vec::new(),
         next_n: 1,
         explained: HashSet::new(),
+        flows: Vec::new(),
+        balances: BTreeMap::new(),
     }
 }
 

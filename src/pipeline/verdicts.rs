@@ -4,23 +4,43 @@
 //! documentation's staleness. The open divergences are the group's, held in memory for the
 //! whole batch; nothing is read from the database.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 use alloy::primitives::{Address, B256};
 
+use super::flows::TxFlows;
 use super::group::{version_at, Fold, Moment, Resolver};
-use crate::chain::read::{ReadRequest, ReadScope};
+use crate::chain::read::{ReadRequest, ReadScope, Reading};
 use crate::decode::{DecodedLog, GovernanceEvent, GroupEvent};
+use crate::manifest::Asset;
 use crate::model::{AlertEvent, ContractKind, Rule};
 use crate::observe::Observed;
-use super::flows::TxFlows;
 use crate::reconcile::{
-    documentation_stale_at, reconcile, reconcile_asset_log, transition, Finding,
+    documentation_stale_at, reconcile, reconcile_asset_log, reconcile_balance, transition, Finding,
+    Flow,
 };
-use crate::store::{Divergence, DivergenceStatus, ManifestVersion};
+use crate::store::{
+    BalanceRow, Divergence, DivergenceStatus, FlowRow, ManifestVersion, FLOW_WINDOW_SECS,
+};
 
 /// After every log of the block in the state history.
 const AFTER_THE_BLOCK: i64 = 1 << 40;
+
+/// A flow as stored.
+fn flow_row(group_id: &str, f: &Flow) -> FlowRow {
+    FlowRow {
+        group_id: group_id.to_string(),
+        treasury: f.treasury.to_checksum(None),
+        asset: f.asset.to_string(),
+        direction: if f.out { "out" } else { "in" }.to_string(),
+        block_number: f.block,
+        block_timestamp: f.timestamp.map(|t| t as i64),
+        tx_hash: f.tx.to_string(),
+        locator: f.locator.clone(),
+        counterparty: f.counterparty.to_checksum(None),
+        amount: f.amount.to_string(),
+    }
+}
 
 fn parsed_rule(d: &Divergence) -> Option<Rule> {
     Rule::parse(&d.rule)
@@ -205,9 +225,13 @@ impl Fold<'_> {
         };
         let version = version_at(&versions, block);
         let trace = self.batch.traces.get(&tx);
-        let Some(judged) = flows.finish(&version.manifest, trace) else {
+        let Some(judged) = flows.finish(&version.manifest, trace, &self.g.flows) else {
             return;
         };
+        for flow in judged.flows {
+            self.out.flows.push(flow_row(&self.g.row.id, &flow));
+            self.g.flows.push(flow);
+        }
         for (i, calls) in judged.calls {
             let row = &mut self.out.records[i];
             let mut fields: serde_json::Value =
@@ -223,6 +247,78 @@ impl Fold<'_> {
         for safe in judged.suspects {
             self.check_singleton(safe, &judged.moment);
         }
+    }
+
+    /// The balance check at block `at` (a multiple of the interval, after all its
+    /// transactions): each treasury's native balance and its balance of every token it has
+    /// moved, against the previous reading plus the flows recorded in between. The first
+    /// reading of a (treasury, asset) is only remembered.
+    pub(super) fn check_balances(&mut self, at: i64) {
+        let versions = self.g.versions.clone();
+        let version = version_at(&versions, at);
+        let treasury = version.manifest.treasury_addresses();
+        let mut pairs: BTreeSet<(Address, Asset)> =
+            treasury.iter().map(|t| (*t, Asset::Native)).collect();
+        pairs.extend(
+            self.g
+                .balances
+                .keys()
+                .filter(|(t, _)| treasury.contains(t))
+                .copied(),
+        );
+        pairs.extend(
+            self.g
+                .flows
+                .iter()
+                .filter(|f| treasury.contains(&f.treasury))
+                .map(|f| (f.treasury, f.asset)),
+        );
+        for (t, asset) in pairs {
+            let token = match asset {
+                Asset::Native => None,
+                Asset::Token(a) => Some(a),
+            };
+            let req = ReadRequest {
+                address: t,
+                kind: ContractKind::Safe,
+                block: at as u64,
+                scope: ReadScope::Balance { token },
+            };
+            let Some(Reading::Balance(Some(now))) = self.reading(req).cloned() else {
+                continue;
+            };
+            if let Some(&before) = self.g.balances.get(&(t, asset)) {
+                if before.0 >= at {
+                    continue;
+                }
+                if let Some(f) = reconcile_balance(t, asset, before, (at, now), &self.g.flows) {
+                    let m = self.moment(at, Resolver::Chain);
+                    self.open(version, f, &m);
+                }
+            }
+            self.g.balances.insert((t, asset), (at, now));
+            self.out.balances.push(BalanceRow {
+                group_id: self.g.row.id.clone(),
+                treasury: t.to_checksum(None),
+                asset: asset.to_string(),
+                block_number: at,
+                balance: now.to_string(),
+            });
+        }
+    }
+
+    /// Forgets the flows neither rolling window nor the next balance check needs.
+    pub(super) fn prune_flows(&mut self) {
+        let newest = self.g.flows.iter().filter_map(|f| f.timestamp).max();
+        let oldest_check = self.g.balances.values().map(|(b, _)| *b).min();
+        let window = FLOW_WINDOW_SECS as u64;
+        self.g.flows.retain(|f| {
+            let recent = match (f.timestamp, newest) {
+                (Some(t), Some(n)) => t + window >= n,
+                _ => false,
+            };
+            recent || oldest_check.is_none_or(|b| f.block > b)
+        });
     }
 
     /// Reads a Safe's singleton at the end of the block of `m` and reconciles the Safe if it

@@ -32,9 +32,9 @@ pub fn reconcile_asset_log(
                     Some(limit) if policy.unlimited_approvals => {
                         format!("allowances of {asset} of at most {limit}")
                     }
-                    Some(limit) => format!(
-                        "allowances of {asset} of at most {limit}, none unlimited"
-                    ),
+                    Some(limit) => {
+                        format!("allowances of {asset} of at most {limit}, none unlimited")
+                    }
                     None => "no unlimited approvals".to_string(),
                 },
                 observed: format!("{granted} to {spender}"),
@@ -86,12 +86,7 @@ pub fn reconcile_asset_log(
         GroupEvent::Token(TokenEvent::NftApproval {
             owner, approved, ..
         }) if treasury.contains(owner) && !approved.is_zero() => {
-            spender_rules(
-                *owner,
-                *approved,
-                format!("a token of {asset}"),
-                false,
-            );
+            spender_rules(*owner, *approved, format!("a token of {asset}"), false);
         }
         GroupEvent::Token(
             TokenEvent::NftTransfer { from, to, .. }
@@ -114,7 +109,10 @@ pub fn reconcile_asset_log(
             });
         }
         GroupEvent::Proxy(ProxyEvent::Upgraded { implementation })
-            if manifest.declared_contracts().iter().any(|(a, _)| *a == emitter)
+            if manifest
+                .declared_contracts()
+                .iter()
+                .any(|(a, _)| *a == emitter)
                 && manifest.declared_implementation(&emitter) != Some(*implementation) =>
         {
             out.push(Finding {
@@ -129,7 +127,10 @@ pub fn reconcile_asset_log(
             });
         }
         GroupEvent::Proxy(ProxyEvent::BeaconUpgraded { beacon })
-            if manifest.declared_contracts().iter().any(|(a, _)| *a == emitter) =>
+            if manifest
+                .declared_contracts()
+                .iter()
+                .any(|(a, _)| *a == emitter) =>
         {
             out.push(Finding {
                 rule: Rule::ProxyUpgraded,
@@ -192,7 +193,10 @@ mod tests {
         // Revoking an allowance grants nothing.
         assert_eq!(rules(&m, approve(0xbb, U256::ZERO)), vec![]);
         // With no approval policy, any allowance is fine.
-        assert_eq!(rules(&manifest("    {}\n"), approve(0xbb, U256::MAX)), vec![]);
+        assert_eq!(
+            rules(&manifest("    {}\n"), approve(0xbb, U256::MAX)),
+            vec![]
+        );
         let strict = manifest("    unlimited_approvals: false\n");
         assert_eq!(
             rules(&strict, approve(0xbb, U256::MAX)),
@@ -223,7 +227,10 @@ mod tests {
             token_id: U256::from(7),
         };
         assert_eq!(rules(&m, send(0xaa)), vec![]);
-        assert_eq!(rules(&m, send(0xbb)), vec![Rule::TreasuryRecipientNotAllowed]);
+        assert_eq!(
+            rules(&m, send(0xbb)),
+            vec![Rule::TreasuryRecipientNotAllowed]
+        );
         let incoming = TokenEvent::TransferSingle {
             operator: Address::repeat_byte(0xbb),
             from: Address::repeat_byte(0xbb),

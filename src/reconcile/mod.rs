@@ -11,11 +11,12 @@ pub mod ids;
 mod safe;
 mod treasury;
 
-pub use governance::{reconcile_governor, reconcile_ownable, reconcile_roles, reconcile_timelock};
 pub use assets::reconcile_asset_log;
+pub use governance::{reconcile_governor, reconcile_ownable, reconcile_roles, reconcile_timelock};
 pub use safe::{reconcile_safe, reconcile_safe_code, reconcile_signers};
 pub use treasury::{
-    call_outflows, is_outflow, outflow, reconcile_delegatecall, reconcile_transaction, Outflow,
+    call_outflows, inflow, is_outflow, outflow, reconcile_balance, reconcile_delegatecall,
+    reconcile_transaction, reconcile_windows, Flow, Outflow,
 };
 
 pub use crate::model::{Rule, Severity};

@@ -119,7 +119,11 @@ pub fn reconcile_safe_code(
     }
     reconcile_singleton(subject, observed)
         .into_iter()
-        .chain(reconcile_fallback_handler(subject, declared_handler, observed))
+        .chain(reconcile_fallback_handler(
+            subject,
+            declared_handler,
+            observed,
+        ))
         .collect()
 }
 

@@ -11,7 +11,7 @@ use alloy::primitives::{Address, B256, U256};
 
 use super::{Finding, Rule};
 use crate::decode::calls::{safe_library, Call, SafeLibrary};
-use crate::decode::{GovernanceEvent, GroupEvent};
+use crate::decode::{GovernanceEvent, GroupEvent, SafeEvent};
 use crate::manifest::{Asset, Manifest};
 
 /// A movement of value out of a treasury address. Its identity is (transaction, `locator`,
@@ -176,6 +176,180 @@ pub fn reconcile_delegatecall(
     })
 }
 
+/// The inflow a log shows by itself, if it is one into a treasury address of `manifest`: a
+/// Safe's `SafeReceived`, or an ERC-20 `Transfer` to it.
+pub fn inflow(
+    manifest: &Manifest,
+    emitter: Address,
+    event: &GroupEvent,
+    log_index: u64,
+) -> Option<Outflow> {
+    let treasury = manifest.treasury_addresses();
+    let (from, to, asset, value) = match event {
+        GroupEvent::Governance(GovernanceEvent::Transfer { from, to, value }) => {
+            (*from, *to, Asset::Token(emitter), *value)
+        }
+        GroupEvent::Safe(SafeEvent::SafeReceived { sender, value }) => {
+            (*sender, emitter, Asset::Native, *value)
+        }
+        _ => return None,
+    };
+    (!value.is_zero() && from != to && treasury.contains(&to)).then(|| Outflow {
+        from,
+        to,
+        asset,
+        value,
+        locator: log_index.to_string(),
+    })
+}
+
+/// A movement of value into or out of a treasury, as recorded: what the rolling limits and the
+/// balance check add up.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Flow {
+    pub treasury: Address,
+    pub asset: Asset,
+    /// Out of the treasury (else into it).
+    pub out: bool,
+    /// The recipient of an outflow, the sender of an inflow.
+    pub counterparty: Address,
+    pub amount: U256,
+    pub block: i64,
+    pub timestamp: Option<u64>,
+    pub tx: B256,
+    pub locator: String,
+}
+
+impl Flow {
+    /// The flow a movement is for its treasury: `out` of `m.from`, or into `m.to`.
+    pub fn of(m: &Outflow, out: bool, tx: B256, block: i64, timestamp: Option<u64>) -> Flow {
+        let (treasury, counterparty) = if out { (m.from, m.to) } else { (m.to, m.from) };
+        Flow {
+            treasury,
+            asset: m.asset,
+            out,
+            counterparty,
+            amount: m.value,
+            block,
+            timestamp,
+            tx,
+            locator: m.locator.clone(),
+        }
+    }
+}
+
+/// The rolling limits (`max_outflow_per_day`, `max_outflow_per_month`): a transaction whose
+/// outflows, with every earlier outflow of the same treasury and asset in the window of block
+/// time ending at it, exceed the limit. Without a block time nothing can be said.
+pub fn reconcile_windows(
+    manifest: &Manifest,
+    tx: B256,
+    timestamp: Option<u64>,
+    outflows: &[Outflow],
+    recent: &[Flow],
+) -> Vec<Finding> {
+    let policy = &manifest.treasury.policy;
+    let Some(now) = timestamp else {
+        return Vec::new();
+    };
+    let mut totals: BTreeMap<(Address, Asset), U256> = BTreeMap::new();
+    for o in outflows {
+        let t = totals.entry((o.from, o.asset)).or_default();
+        *t = t.saturating_add(o.value);
+    }
+    let mut findings = Vec::new();
+    for ((from, asset), total) in totals {
+        for (name, limit, secs) in [
+            (
+                "day",
+                policy.daily_limit(&asset),
+                crate::manifest::Policy::DAY_SECONDS,
+            ),
+            (
+                "month",
+                policy.monthly_limit(&asset),
+                crate::manifest::Policy::MONTH_SECONDS,
+            ),
+        ] {
+            let Some(limit) = limit else { continue };
+            let since = now.saturating_sub(secs);
+            let before = recent
+                .iter()
+                .filter(|f| f.out && f.treasury == from && f.asset == asset && f.tx != tx)
+                .filter(|f| f.timestamp.is_some_and(|t| t > since && t <= now))
+                .fold(U256::ZERO, |s, f| s.saturating_add(f.amount));
+            let window = before.saturating_add(total);
+            if window > limit {
+                findings.push(Finding {
+                    rule: Rule::TreasuryOutflowOverLimit,
+                    subject: from,
+                    key: format!("{tx}:{asset}:{name}"),
+                    expected: format!("at most {limit} of {asset} per {name} (rolling)"),
+                    observed: format!(
+                        "{window} of {asset} in the {name} up to this transaction ({total} in it)"
+                    ),
+                });
+            }
+        }
+    }
+    findings
+}
+
+/// The balance check of one treasury and asset between two readings: what the balance should
+/// be (`before` plus the recorded inflows minus the recorded outflows after block `from` up to
+/// block `to`) against what it is. Money missing is `treasury.unexplained_outflow`, money
+/// extra `treasury.unexplained_inflow`.
+pub fn reconcile_balance(
+    treasury: Address,
+    asset: Asset,
+    (from, before): (i64, U256),
+    (to, now): (i64, U256),
+    flows: &[Flow],
+) -> Option<Finding> {
+    let (mut inflows, mut outflows) = (U256::ZERO, U256::ZERO);
+    for f in flows
+        .iter()
+        .filter(|f| f.treasury == treasury && f.asset == asset && f.block > from && f.block <= to)
+    {
+        if f.out {
+            outflows = outflows.saturating_add(f.amount);
+        } else {
+            inflows = inflows.saturating_add(f.amount);
+        }
+    }
+    // before + in - out, without going through a negative number.
+    let credit = before.saturating_add(inflows);
+    let (rule, amount) = if now.saturating_add(outflows) < credit {
+        (
+            Rule::TreasuryUnexplainedOutflow,
+            credit - now.saturating_add(outflows),
+        )
+    } else if now.saturating_add(outflows) > credit {
+        (
+            Rule::TreasuryUnexplainedInflow,
+            now.saturating_add(outflows) - credit,
+        )
+    } else {
+        return None;
+    };
+    let direction = if rule == Rule::TreasuryUnexplainedOutflow {
+        "left"
+    } else {
+        "arrived"
+    };
+    Some(Finding {
+        rule,
+        subject: treasury,
+        key: format!("{asset}:{from}-{to}"),
+        expected: format!(
+            "balance {before} at block {from}, plus {inflows} in and minus {outflows} out recorded up to block {to}"
+        ),
+        observed: format!(
+            "balance {now} at block {to}: {amount} of {asset} {direction} that no recorded movement explains"
+        ),
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -210,7 +384,10 @@ mod tests {
             "    max_outflow: {{ native: \"100\" }}\n    allowed_recipients: [\"{allowed}\"]\n"
         ));
         let tx = B256::repeat_byte(1);
-        assert_eq!(rules(&reconcile_transaction(&m, tx, &[pay(3, "0", allowed, 100)])), vec![]);
+        assert_eq!(
+            rules(&reconcile_transaction(&m, tx, &[pay(3, "0", allowed, 100)])),
+            vec![]
+        );
         // A batch of 60 + 60 breaks a limit of 100 that each call keeps.
         let batch = [pay(3, "0.0", allowed, 60), pay(3, "0.1", allowed, 60)];
         let found = reconcile_transaction(&m, tx, &batch);
@@ -222,7 +399,11 @@ mod tests {
         assert!(found[0].observed.contains("(3/0.1)"));
         let stranger = Address::repeat_byte(0xbb);
         assert_eq!(
-            rules(&reconcile_transaction(&m, tx, &[pay(3, "0", stranger, 101)])),
+            rules(&reconcile_transaction(
+                &m,
+                tx,
+                &[pay(3, "0", stranger, 101)]
+            )),
             vec![
                 (Rule::TreasuryOutflowOverLimit, format!("{tx}:native")),
                 (Rule::TreasuryRecipientNotAllowed, format!("{tx}:3/0")),
@@ -284,5 +465,67 @@ mod tests {
         let outs = call_outflows(safe, 3, &flatten(call_only, U256::ZERO, &batch, 1));
         assert_eq!(outs.len(), 1);
         assert_eq!(outs[0].locator, "3/0.0");
+    }
+
+    #[test]
+    fn the_balance_check_names_what_no_movement_explains() {
+        let safe = Address::repeat_byte(0x5a);
+        let flow = |block, out, amount: u64| Flow {
+            treasury: safe,
+            asset: Asset::Native,
+            out,
+            counterparty: Address::repeat_byte(0xaa),
+            amount: U256::from(amount),
+            block,
+            timestamp: None,
+            tx: B256::ZERO,
+            locator: "0".into(),
+        };
+        let flows = [flow(5, true, 30), flow(6, false, 10), flow(20, true, 1000)];
+        let check = |now: u64| {
+            reconcile_balance(
+                safe,
+                Asset::Native,
+                (0, U256::from(100)),
+                (10, U256::from(now)),
+                &flows,
+            )
+        };
+        assert_eq!(check(80), None);
+        let out = check(73).unwrap();
+        assert_eq!(out.rule, Rule::TreasuryUnexplainedOutflow);
+        assert_eq!(out.key, "native:0-10");
+        assert!(out.observed.contains("7 of native left"));
+        let inflow = check(81).unwrap();
+        assert_eq!(inflow.rule, Rule::TreasuryUnexplainedInflow);
+        assert!(inflow.observed.contains("1 of native arrived"));
+    }
+
+    #[test]
+    fn rolling_windows_add_earlier_outflows_of_the_window() {
+        let m = manifest("    max_outflow_per_day: { native: \"100\" }\n");
+        let safe = Address::repeat_byte(0x5a);
+        let earlier = |ts: u64| Flow {
+            treasury: safe,
+            asset: Asset::Native,
+            out: true,
+            counterparty: Address::repeat_byte(0xaa),
+            amount: U256::from(60),
+            block: 1,
+            timestamp: Some(ts),
+            tx: B256::repeat_byte(9),
+            locator: "0".into(),
+        };
+        let now = 1_000_000;
+        let tx = B256::repeat_byte(1);
+        let pay = [pay(3, "0", Address::repeat_byte(0xaa), 50)];
+        let found = reconcile_windows(&m, tx, Some(now), &pay, &[earlier(now - 3600)]);
+        assert_eq!(
+            rules(&found),
+            vec![(Rule::TreasuryOutflowOverLimit, format!("{tx}:native:day"))]
+        );
+        // A day and a second earlier is out of the window.
+        assert!(reconcile_windows(&m, tx, Some(now), &pay, &[earlier(now - 86_401)]).is_empty());
+        assert!(reconcile_windows(&m, tx, None, &pay, &[earlier(now - 3600)]).is_empty());
     }
 }

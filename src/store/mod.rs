@@ -23,13 +23,13 @@ pub use batch::{
     BatchTx, BatchWrite, CursorMove, GroupProgress, StateWrite, StoredGroup, UnwindTx,
 };
 pub use groups::{GroupRow, ManifestVersion};
-pub use treasury::{BalanceRow, FlowRow, FLOW_WINDOW_SECS};
 pub use log::{
     LogEntry, LogTables, NewLogEntry, NodeKey, SealGroup, SealTx, StoredCheckpoint, StoredLeaf,
 };
 pub use queries::{
     Divergence, DivergenceFilter, DivergenceStatus, RecordFilter, RecordRow, StateRow,
 };
+pub use treasury::{BalanceRow, FlowRow, FLOW_WINDOW_SECS};
 
 use std::str::FromStr;
 

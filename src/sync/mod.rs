@@ -244,6 +244,7 @@ impl Follower {
             grace_blocks: self.chain.documentation_grace_blocks,
             snapshot_interval: self.chain.snapshot_interval_blocks,
             reorg_window: self.settings.reorg_window,
+            balance_check_interval: self.chain.balance_check_interval_blocks,
         }
     }
 
