@@ -499,7 +499,14 @@ impl TxFlows {
             .collect();
         let tx = self.tx.unwrap_or_default();
         for t in trace {
-            if t.kind == "DELEGATECALL" && manifest.safe(&t.from).is_some() {
+            // A call into a Safe proxy forwards to its singleton with a delegatecall: that hop
+            // is the proxy at work, not the Safe delegatecalling (which happens inside it).
+            let proxy_hop = t.path.split_last().is_some_and(|(_, up)| {
+                trace
+                    .iter()
+                    .any(|p| p.path == up && p.to == t.from && p.kind != "DELEGATECALL")
+            });
+            if t.kind == "DELEGATECALL" && !proxy_hop && manifest.safe(&t.from).is_some() {
                 let decoded = self.executions.iter().any(|x| {
                     x.safe == t.from && x.calls.iter().any(|c| c.is_delegatecall() && c.to == t.to)
                 });
