@@ -510,14 +510,22 @@ impl TxFlows {
                 let decoded = self.executions.iter().any(|x| {
                     x.safe == t.from && x.calls.iter().any(|c| c.is_delegatecall() && c.to == t.to)
                 });
+                // A trace frame carries no decoded input: a delegatecall to a batch library is
+                // taken for the batch it is (its calls show in the trace as the Safe's own).
+                let function = match calls::safe_library(t.to) {
+                    Some(calls::SafeLibrary::MultiSend | calls::SafeLibrary::MultiSendCallOnly) => {
+                        Function::MultiSend { calls: 0 }
+                    }
+                    _ => Function::Unknown {
+                        selector: "traced".into(),
+                    },
+                };
                 let call = Call {
                     path: format!("trace/{}", t.path_text()),
                     to: t.to,
                     value: U256::ZERO,
                     operation: calls::OPERATION_DELEGATECALL,
-                    function: Function::Unknown {
-                        selector: "traced".into(),
-                    },
+                    function,
                 };
                 if !decoded {
                     if let Some(f) = reconcile_delegatecall(
