@@ -139,6 +139,7 @@ mod tests {
                 none,
                 no_params,
             ),
+            ("get", "/v1/groups/{id}/decisions", none, no_params),
             ("get", "/v1/alerts", serde_introspect::<AlertQuery>(), |q| {
                 parse_query::<AlertQuery>(q)?.filter().map(drop)
             }),

@@ -122,6 +122,18 @@ pub struct Policy {
     /// address bytes, no duplicates; empty: any account.
     #[serde(default, with = "address::many", skip_serializing_if = "Vec::is_empty")]
     pub allowed_spenders: Vec<Address>,
+    /// How far a balance may drift from what the recorded flows explain before the balance
+    /// check calls it unexplained, per asset: for tokens whose balance moves without transfers
+    /// (rebasing like stETH, interest-bearing like Aave's aTokens, streamed like Superfluid's).
+    #[serde(
+        default,
+        with = "amount::map",
+        skip_serializing_if = "BTreeMap::is_empty"
+    )]
+    pub balance_tolerance: BTreeMap<Asset, U256>,
+    /// Tokens the balance check leaves out altogether, sorted, no duplicates.
+    #[serde(default, with = "address::many", skip_serializing_if = "Vec::is_empty")]
+    pub unchecked_balances: Vec<Address>,
 }
 
 fn yes() -> bool {
@@ -143,6 +155,8 @@ impl Default for Policy {
             max_approval: BTreeMap::new(),
             unlimited_approvals: true,
             allowed_spenders: Vec::new(),
+            balance_tolerance: BTreeMap::new(),
+            unchecked_balances: Vec::new(),
         }
     }
 }
@@ -211,6 +225,22 @@ impl Policy {
     /// Whether the treasury may grant an allowance or an NFT approval to `spender`: always when
     /// no spender is listed. (A revocation — a zero allowance, `ApprovalForAll(…, false)`, an
     /// ERC-721 approval of the zero address — grants nothing, whoever it names.)
+    /// How far the balance check lets `asset` drift unexplained (zero unless declared).
+    pub fn balance_tolerance(&self, asset: &Asset) -> U256 {
+        self.balance_tolerance
+            .get(asset)
+            .copied()
+            .unwrap_or_default()
+    }
+
+    /// Whether the balance check reads `asset` at all.
+    pub fn checks_balance(&self, asset: &Asset) -> bool {
+        match asset {
+            Asset::Native => true,
+            Asset::Token(t) => !self.unchecked_balances.contains(t),
+        }
+    }
+
     pub fn allows_spender(&self, spender: &Address) -> bool {
         self.allowed_spenders.is_empty() || self.allowed_spenders.contains(spender)
     }
@@ -220,6 +250,7 @@ impl Policy {
         let mut policy = self.clone();
         policy.allowed_recipients.sort();
         policy.allowed_spenders.sort();
+        policy.unchecked_balances.sort();
         policy
     }
 }

@@ -50,6 +50,8 @@ const POLICY_FIELDS: &[&str] = &[
     "max_approval",
     "unlimited_approvals",
     "allowed_spenders",
+    "balance_tolerance",
+    "unchecked_balances",
 ];
 const GOVERNANCE_FIELDS: &[&str] = &["governors", "timelocks"];
 const GOVERNOR_FIELDS: &[&str] = &[
@@ -661,6 +663,15 @@ impl Validator {
                 ListRules::accounts("spender"),
             ),
         };
+        let balance_tolerance = self.limits(&fields, "balance_tolerance");
+        let unchecked_balances = match fields.get("unchecked_balances") {
+            None => Some(Vec::new()),
+            Some(n) => self.addresses(
+                &fields.path("unchecked_balances"),
+                n,
+                ListRules::accounts("token"),
+            ),
+        };
         Some(Policy {
             max_outflow: max_outflow?,
             allowed_recipients: allowed_recipients?,
@@ -669,6 +680,8 @@ impl Validator {
             max_approval: max_approval?,
             unlimited_approvals: unlimited_approvals?,
             allowed_spenders: allowed_spenders?,
+            balance_tolerance: balance_tolerance?,
+            unchecked_balances: unchecked_balances?,
         })
     }
 

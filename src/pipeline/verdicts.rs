@@ -273,7 +273,11 @@ impl Fold<'_> {
                 .filter(|f| treasury.contains(&f.treasury))
                 .map(|f| (f.treasury, f.asset)),
         );
+        let policy = &version.manifest.treasury.policy;
         for (t, asset) in pairs {
+            if !policy.checks_balance(&asset) {
+                continue;
+            }
             let token = match asset {
                 Asset::Native => None,
                 Asset::Token(a) => Some(a),
@@ -291,7 +295,9 @@ impl Fold<'_> {
                 if before.0 >= at {
                     continue;
                 }
-                if let Some(f) = reconcile_balance(t, asset, before, (at, now), &self.g.flows) {
+                let tolerance = policy.balance_tolerance(&asset);
+                let flows = &self.g.flows;
+                if let Some(f) = reconcile_balance(t, asset, before, (at, now), flows, tolerance) {
                     let m = self.moment(at, Resolver::Chain);
                     self.open(version, f, &m);
                 }

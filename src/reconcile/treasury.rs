@@ -305,6 +305,7 @@ pub fn reconcile_balance(
     (from, before): (i64, U256),
     (to, now): (i64, U256),
     flows: &[Flow],
+    tolerance: U256,
 ) -> Option<Finding> {
     let (mut inflows, mut outflows) = (U256::ZERO, U256::ZERO);
     for f in flows
@@ -332,6 +333,9 @@ pub fn reconcile_balance(
     } else {
         return None;
     };
+    if amount <= tolerance {
+        return None;
+    }
     let direction = if rule == Rule::TreasuryUnexplainedOutflow {
         "left"
     } else {
@@ -489,6 +493,7 @@ mod tests {
                 (0, U256::from(100)),
                 (10, U256::from(now)),
                 &flows,
+                U256::ZERO,
             )
         };
         assert_eq!(check(80), None);
@@ -496,6 +501,16 @@ mod tests {
         assert_eq!(out.rule, Rule::TreasuryUnexplainedOutflow);
         assert_eq!(out.key, "native:0-10");
         assert!(out.observed.contains("7 of native left"));
+        // Within a declared tolerance (a rebasing token), a drift is no finding.
+        let drift = reconcile_balance(
+            safe,
+            Asset::Native,
+            (0, U256::from(100)),
+            (10, U256::from(73)),
+            &flows,
+            U256::from(7),
+        );
+        assert_eq!(drift, None);
         let inflow = check(81).unwrap();
         assert_eq!(inflow.rule, Rule::TreasuryUnexplainedInflow);
         assert!(inflow.observed.contains("1 of native arrived"));

@@ -486,3 +486,34 @@ fn canonical_json_sorts_the_targets_of_a_hand_built_manifest() {
     plain.code.insert(addr(SAFE), CodeDecl::default());
     assert_eq!(plain.canonical_json(), reference);
 }
+
+#[test]
+fn the_balance_check_takes_tolerances_and_leaves_tokens_out() {
+    let policy = policy_of(json!({
+        "balance_tolerance": { TOKEN: "1000", "native": 1 },
+        "unchecked_balances": [TOKEN_B],
+    }));
+    assert_eq!(policy.balance_tolerance(&token(TOKEN)), U256::from(1000));
+    assert_eq!(policy.balance_tolerance(&Asset::Native), U256::from(1));
+    assert_eq!(policy.balance_tolerance(&token(OTHER)), U256::ZERO);
+    assert!(!policy.checks_balance(&token(TOKEN_B)));
+    assert!(policy.checks_balance(&token(TOKEN)));
+    assert!(policy.checks_balance(&Asset::Native));
+    assert!(Policy::default().checks_balance(&token(TOKEN_B)));
+    let problems = policy_problems(json!({
+        "balance_tolerance": { "gold": "1" },
+        "unchecked_balances": ["0x12"],
+    }));
+    assert!(
+        problems
+            .iter()
+            .any(|p| p.starts_with("treasury.policy.balance_tolerance")),
+        "{problems:?}"
+    );
+    assert!(
+        problems
+            .iter()
+            .any(|p| p.starts_with("treasury.policy.unchecked_balances[0]")),
+        "{problems:?}"
+    );
+}
