@@ -122,7 +122,7 @@ impl SafeExecutionDecision {
             // The calls name every movement, each once: they replace what the events showed.
             let mut outflows: Vec<Value> = calls
                 .iter()
-                .filter(|c| !c["amount"].is_null())
+                .filter(|c| !c["asset"].is_null())
                 .map(|c| {
                     let to = if c["recipient"].is_null() {
                         &c["to"]
@@ -158,7 +158,7 @@ impl SafeExecutionDecision {
 #[serde(tag = "type", rename_all = "snake_case")]
 pub enum Decision {
     Proposal(Box<ProposalDecision>),
-    SafeExecution(SafeExecutionDecision),
+    SafeExecution(Box<SafeExecutionDecision>),
 }
 
 fn field(fields: &Value, key: &str) -> String {
@@ -334,7 +334,7 @@ pub fn assemble(records: &[RecordRow]) -> Vec<Decision> {
                     outflows.extend(token_outflows(&r.tx_hash, &r.address));
                 }
                 order.push((r.block_number, r.log_index, out.len()));
-                out.push(Decision::SafeExecution(
+                out.push(Decision::SafeExecution(Box::new(
                     SafeExecutionDecision {
                         safe: r.address.clone(),
                         safe_tx_hash: field(&fields, "safe_tx_hash"),
@@ -350,7 +350,7 @@ pub fn assemble(records: &[RecordRow]) -> Vec<Decision> {
                         refund: None,
                     }
                     .with_calls(&fields),
-                ));
+                )));
             }
             K::SafeModuleExecutionSuccess | K::SafeModuleExecutionFailure => {
                 let success = kind == K::SafeModuleExecutionSuccess;
@@ -360,7 +360,7 @@ pub fn assemble(records: &[RecordRow]) -> Vec<Decision> {
                     Vec::new()
                 };
                 order.push((r.block_number, r.log_index, out.len()));
-                out.push(Decision::SafeExecution(
+                out.push(Decision::SafeExecution(Box::new(
                     SafeExecutionDecision {
                         safe: r.address.clone(),
                         safe_tx_hash: String::new(),
@@ -376,7 +376,7 @@ pub fn assemble(records: &[RecordRow]) -> Vec<Decision> {
                         refund: None,
                     }
                     .with_calls(&fields),
-                ));
+                )));
             }
             _ => {}
         }

@@ -209,7 +209,7 @@ pub enum Function {
     /// ERC-20 `approve` / `increaseAllowance` (the amount added, for the latter).
     Approve {
         spender: Address,
-        #[serde(serialize_with = "decimal")]
+        #[serde(serialize_with = "decimal", rename = "allowance")]
         amount: U256,
         increase: bool,
     },

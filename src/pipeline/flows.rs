@@ -72,6 +72,8 @@ pub(super) struct TxFlows {
     /// Operations the transaction scheduled on a timelock or proposed to a governor, by id:
     /// what they would move once executed.
     scheduled: BTreeMap<B256, Scheduled>,
+    /// Safes set up in the transaction: their singleton is read once, as the baseline.
+    setups: Vec<Address>,
     /// Safes a traced delegatecall (one no decoded call showed) ran foreign code in.
     traced_delegatecall: Vec<Address>,
     /// The moment of the transaction's last log of the group: where its findings are dated.
@@ -135,6 +137,8 @@ impl TxFlows {
             return;
         }
         match e {
+            // A Safe created while followed has no singleton read yet: read its first.
+            SafeEvent::SafeSetup { .. } => self.setups.push(safe),
             SafeEvent::SafeMultiSigTransaction {
                 to,
                 value,
@@ -464,10 +468,12 @@ impl TxFlows {
             && self.executions.is_empty()
             && self.findings.is_empty()
             && self.scheduled.is_empty()
+            && self.setups.is_empty()
     }
 
     /// The Safes whose executions this transaction ran a delegatecall other than a batch
-    /// library in, or whose calls are unknown: the ones whose singleton may have changed.
+    /// library in, or whose calls are unknown: the ones whose singleton may have changed; and
+    /// the Safes set up in it, whose singleton is the baseline.
     fn singleton_suspects(&self) -> Vec<Address> {
         let mut out: Vec<Address> = self
             .executions
@@ -482,6 +488,7 @@ impl TxFlows {
             })
             .map(|x| x.safe)
             .chain(self.traced_delegatecall.iter().copied())
+            .chain(self.setups.iter().copied())
             .collect();
         out.sort();
         out.dedup();

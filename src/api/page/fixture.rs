@@ -158,7 +158,7 @@ pub fn rich(t: &dyn Fn(&str) -> String) -> PageView {
             divergence(1, "acknowledged", t),
         ],
         decisions: vec![
-            Decision::SafeExecution(SafeExecutionDecision {
+            Decision::SafeExecution(Box::new(SafeExecutionDecision {
                 safe: t(safe),
                 safe_tx_hash: "0x01".into(),
                 success: true,
@@ -171,8 +171,8 @@ pub fn rich(t: &dyn Fn(&str) -> String) -> PageView {
                 module: None,
                 caller: None,
                 refund: None,
-            }),
-            Decision::SafeExecution(SafeExecutionDecision {
+            })),
+            Decision::SafeExecution(Box::new(SafeExecutionDecision {
                 safe: t(safe),
                 safe_tx_hash: "0x02".into(),
                 success: false,
@@ -185,7 +185,7 @@ pub fn rich(t: &dyn Fn(&str) -> String) -> PageView {
                 module: None,
                 caller: None,
                 refund: None,
-            }),
+            })),
             Decision::Proposal(Box::new(ProposalDecision {
                 governor: t("0x00000000000000000000000000000000000000cc"),
                 proposal_id: "1".into(),
