@@ -24,7 +24,9 @@ use devnet::{
 use groupstate::config::{ChainConfig, TraceMode};
 use groupstate::decisions::Decision;
 use groupstate::manifest::Manifest;
-use groupstate::store::{AlertFilter, Divergence, DivergenceStatus, RecordFilter, RecordRow, Store};
+use groupstate::store::{
+    AlertFilter, Divergence, DivergenceStatus, RecordFilter, RecordRow, Store,
+};
 use groupstate::sync::Follower;
 use serde_json::Value;
 
@@ -110,7 +112,9 @@ impl World {
 
     /// Signs `tx` with two owners and executes it on `safe`.
     async fn exec(&self, safe: Address, tx: SafeTx) -> TransactionReceipt {
-        tx.execute(&self.devnet, safe, &self.signers()).await.unwrap()
+        tx.execute(&self.devnet, safe, &self.signers())
+            .await
+            .unwrap()
     }
 
     /// The owners pay `value` to `to` from `safe`.
@@ -151,8 +155,10 @@ impl World {
         self.store.add_group(&m).await.unwrap();
     }
 
+    /// A follower with traces on. `debug` is named rather than detected: see
+    /// [`traces_are_detected_on_anvil`].
     fn follower(&self) -> Follower {
-        support::follower(&self.store, &self.devnet.rpc_url(), self.devnet.chain_id())
+        self.follower_with(|c| c.traces = TraceMode::Debug)
     }
 
     fn follower_with(&self, tune: impl FnOnce(&mut ChainConfig)) -> Follower {
@@ -419,7 +425,9 @@ async fn payments_and_batches(backend: support::Backend, version: SafeVersion) {
         d2.observed
     );
     for (receipt, a, b) in [(&b1, 6, 1), (&b2, 3, 3)] {
-        let exec = w.record("g", "safe.execution_success", tx_of(receipt)).await;
+        let exec = w
+            .record("g", "safe.execution_success", tx_of(receipt))
+            .await;
         let fields = fields(&exec);
         assert_eq!(
             calls(&fields),
@@ -502,15 +510,13 @@ async fn module_payments(backend: support::Backend) {
     assert_eq!(as_address(&x["module"]), Some(w.module), "{x}");
     assert_eq!(as_address(&x["caller"]), Some(w.module), "{x}");
     assert!(x["calls_unknown"].is_null(), "{x}");
-    assert_eq!(
-        calls(&x),
-        vec![call("0", "none", Some(ether(7)), &[OVER])]
-    );
+    assert_eq!(calls(&x), vec![call("0", "none", Some(ether(7)), &[OVER])]);
 
     // The contract module: its call is not in the transaction's input, only in the trace.
-    let by_contract = devnet::paying_module_pay(&w.devnet, w.t.paying_module, safe, payee, ether(7))
-        .await
-        .unwrap();
+    let by_contract =
+        devnet::paying_module_pay(&w.devnet, w.t.paying_module, safe, payee, ether(7))
+            .await
+            .unwrap();
     support::sync(&f).await;
     let item2 = format!("{}:native", tx_of(&by_contract));
     assert_eq!(
@@ -519,8 +525,11 @@ async fn module_payments(backend: support::Backend) {
     );
     let d = w.finding("g", OVER, &item2).await;
     assert!(
-        d.observed
-            .contains(&format!("{} of native in 1 movement: {} to {payee} (trace/", wei(7), wei(7))),
+        d.observed.contains(&format!(
+            "{} of native in 1 movement: {} to {payee} (trace/",
+            wei(7),
+            wei(7)
+        )),
         "{}",
         d.observed
     );
@@ -529,7 +538,11 @@ async fn module_payments(backend: support::Backend) {
         .await;
     let x = fields(&exec);
     assert_eq!(as_address(&x["module"]), Some(w.t.paying_module), "{x}");
-    assert_eq!(as_address(&x["caller"]), Some(w.devnet.dev_account()), "{x}");
+    assert_eq!(
+        as_address(&x["caller"]),
+        Some(w.devnet.dev_account()),
+        "{x}"
+    );
     assert_eq!(flow_lines(&w.store, tx_of(&by_contract)).await.len(), 1);
 }
 on_both_backends!(module_payments_both, module_payments);
@@ -637,13 +650,19 @@ async fn tokens_and_nfts(backend: support::Backend) {
     w.exec(safe, SafeTx::erc20_approve(token, friend, ether(50)))
         .await;
     support::sync(&f).await;
-    assert_eq!(w.open("g").await, vec![], "no token limit, allowance within");
-    let exec = w
-        .record("g", "safe.execution_success", tx_of(&paid))
-        .await;
+    assert_eq!(
+        w.open("g").await,
+        vec![],
+        "no token limit, allowance within"
+    );
+    let exec = w.record("g", "safe.execution_success", tx_of(&paid)).await;
     let x = fields(&exec);
     let token_word = token.to_checksum(None);
-    assert_eq!(x["calls"][0]["asset"].as_str(), Some(token_word.as_str()), "{x}");
+    assert_eq!(
+        x["calls"][0]["asset"].as_str(),
+        Some(token_word.as_str()),
+        "{x}"
+    );
     assert_eq!(
         calls(&x),
         vec![call("0", "transfer", Some(ether(500)), &[])]
@@ -721,7 +740,11 @@ async fn delegatecall_rewrites_the_singleton(backend: support::Backend) {
     let c = calls(&x);
     assert_eq!(c.len(), 1, "{x}");
     assert_eq!(c[0].0, "0");
-    assert_eq!(c[0].3, vec!["safe.delegatecall_undeclared".to_string()], "{x}");
+    assert_eq!(
+        c[0].3,
+        vec!["safe.delegatecall_undeclared".to_string()],
+        "{x}"
+    );
     assert_eq!(x["calls"][0]["operation"], 1, "{x}");
     assert_eq!(as_address(&x["calls"][0]["to"]), Some(w.t.slot_zero_writer));
     assert_eq!(
@@ -799,7 +822,10 @@ async fn nested_batch(backend: support::Backend) {
         .unwrap_or_else(|| panic!("no decision for {tx}: {decisions:#?}"));
     assert_eq!(x.safe.parse::<Address>().ok(), Some(safe));
     assert!(x.success);
-    assert_eq!(calls(&serde_json::json!({ "calls": x.calls })), expected_calls);
+    assert_eq!(
+        calls(&serde_json::json!({ "calls": x.calls })),
+        expected_calls
+    );
     assert_eq!(x.module, None);
     let outflows: Vec<(Option<Address>, Option<String>, Option<String>)> = x
         .outflows
@@ -860,7 +886,9 @@ async fn timelock_schedule(backend: support::Backend) {
         timelock_funding: ether(10),
         ..GovernanceParams::default()
     };
-    let g = GovernanceContracts::deploy(&w.devnet, params).await.unwrap();
+    let g = GovernanceContracts::deploy(&w.devnet, params)
+        .await
+        .unwrap();
     devnet::grant_role(&w.devnet, g.timelock, CANCELLER_ROLE, proposer, g.deployer)
         .await
         .unwrap();
@@ -1029,9 +1057,7 @@ async fn balance_check_without_traces(backend: support::Backend) {
         vec![pair("treasury.unexplained_outflow", item.clone())],
         "the calls cannot show the payment; the balance can"
     );
-    let d = w
-        .finding("g", "treasury.unexplained_outflow", &item)
-        .await;
+    let d = w.finding("g", "treasury.unexplained_outflow", &item).await;
     assert_eq!(d.severity, "critical");
     assert_eq!(d.subject, safe.to_checksum(None));
     assert!(
@@ -1097,3 +1123,33 @@ async fn rolling_limits(backend: support::Backend) {
     );
 }
 on_both_backends!(rolling_limits_both, rolling_limits);
+
+/// `traces = "auto"` (the default) detects the trace API by asking for the trace of the zero
+/// hash; anvil answers that with an empty struct-logger result (`{"failed":false,"gas":0,
+/// "returnValue":"0x","structLogs":[]}`), which is no call frame but is no refusal either: the
+/// API is there, and the follower must start.
+async fn traces_are_detected_on_anvil(backend: support::Backend) {
+    let w = world(backend).await;
+    let safe = w.safe(SafeVersion::V141, 1).await;
+    w.enable(safe, w.t.paying_module).await;
+    w.declare("g", safe, &[w.module, w.t.paying_module], "", "", "")
+        .await;
+    let payee = Address::repeat_byte(0x77);
+    let paid = devnet::paying_module_pay(&w.devnet, w.t.paying_module, safe, payee, ether(7))
+        .await
+        .unwrap();
+    let f = support::follower(&w.store, &w.devnet.rpc_url(), w.devnet.chain_id());
+    let first = f.step().await;
+    assert!(
+        first.is_ok(),
+        "the first step with traces = auto failed: {}",
+        first.err().map(|e| e.to_string()).unwrap_or_default()
+    );
+    support::sync(&f).await;
+    // With the default settings the contract module's payment is seen in the trace.
+    assert_eq!(
+        w.open("g").await,
+        vec![pair(OVER, format!("{}:native", tx_of(&paid)))]
+    );
+}
+on_both_backends!(trace_detection_both, traces_are_detected_on_anvil);
