@@ -1108,6 +1108,34 @@ async fn balance_check_without_traces(backend: support::Backend) {
     let x = fields(&exec);
     assert!(x["calls_unknown"].is_string(), "{x}");
     assert_eq!(as_address(&x["module"]), Some(w.t.paying_module));
+
+    // Money that arrives with no transaction behind it: an unexplained inflow.
+    let balance = devnet::read_balance(&w.devnet, safe).await.unwrap();
+    let _: Value = w
+        .devnet
+        .raw("anvil_setBalance", (safe, balance + ether(1)))
+        .await
+        .unwrap();
+    let head = w.devnet.head().await.unwrap();
+    let next = after + P;
+    w.devnet.mine(next - head).await.unwrap();
+    support::sync(&f).await;
+    let inflow = format!("native:{after}-{next}");
+    assert_eq!(
+        w.open("g").await,
+        sorted(vec![
+            pair("treasury.unexplained_outflow", item),
+            pair("treasury.unexplained_inflow", inflow.clone()),
+        ])
+    );
+    let d = w.finding("g", "treasury.unexplained_inflow", &inflow).await;
+    assert_eq!(d.severity, "low");
+    assert!(
+        d.observed
+            .contains(&format!("{} of native arrived", wei(1))),
+        "{}",
+        d.observed
+    );
 }
 on_both_backends!(balance_check_both, balance_check_without_traces);
 
@@ -1190,3 +1218,238 @@ async fn traces_are_detected_on_anvil(backend: support::Backend) {
     );
 }
 on_both_backends!(trace_detection_both, traces_are_detected_on_anvil);
+
+/// The EOA module's payment on a SafeL2 1.4.1: the call comes from `SafeModuleTransaction`,
+/// the input and the trace at once, and counts once.
+async fn module_payment_on_safe_l2(backend: support::Backend) {
+    let w = world(backend).await;
+    let safe = w.safe(SafeVersion::V141L2, 1).await;
+    w.declare("g", safe, &[w.module], "", "", "").await;
+    let f = w.follower();
+    support::sync(&f).await;
+    assert_eq!(w.open("g").await, vec![]);
+    let payee = Address::repeat_byte(0x77);
+    let paid = devnet::module_pay(&w.devnet, w.module, safe, payee, ether(7))
+        .await
+        .unwrap();
+    support::sync(&f).await;
+    let item = format!("{}:native", tx_of(&paid));
+    assert_eq!(w.open("g").await, vec![pair(OVER, item.clone())]);
+    let d = w.finding("g", OVER, &item).await;
+    let log = exec_log(&paid, safe);
+    assert!(
+        d.observed.contains(&format!(
+            "{} of native in 1 movement: {} to {payee} ({log}/0)",
+            wei(7),
+            wei(7)
+        )),
+        "{}",
+        d.observed
+    );
+    let x = fields(
+        &w.record("g", "safe.module_execution_success", tx_of(&paid))
+            .await,
+    );
+    assert_eq!(as_address(&x["module"]), Some(w.module), "{x}");
+    assert_eq!(calls(&x), vec![call("0", "none", Some(ether(7)), &[OVER])]);
+    assert_eq!(flow_lines(&w.store, tx_of(&paid)).await.len(), 1);
+}
+on_both_backends!(module_payment_l2_both, module_payment_on_safe_l2);
+
+/// ERC-1155 transfers out and operator approvals (`ApprovalForAll`) under
+/// `allowed_recipients`, `unlimited_approvals: false` and `allowed_spenders`.
+async fn multi_tokens_and_operators(backend: support::Backend) {
+    let w = world(backend).await;
+    let safe = w.safe(SafeVersion::V141, 1).await;
+    let (nft, multi) = (w.t.nft, w.t.multi_token);
+    let friend = Address::repeat_byte(0xf1);
+    let stranger = Address::repeat_byte(0x66);
+    let policy = format!(
+        "    allowed_recipients: [\"{friend}\"]\n    unlimited_approvals: false\n    allowed_spenders: [\"{friend}\"]\n"
+    );
+    w.declare("g", safe, &[w.module], &policy, "", "").await;
+    for id in [7u64, 8] {
+        devnet::mint_multi_token(&w.devnet, multi, safe, U256::from(id), U256::from(10))
+            .await
+            .unwrap();
+    }
+    let f = w.follower();
+    support::sync(&f).await;
+    assert_eq!(w.open("g").await, vec![]);
+
+    let single = w
+        .exec(
+            safe,
+            SafeTx::erc1155_safe_transfer_from(
+                multi,
+                safe,
+                stranger,
+                U256::from(7),
+                U256::from(3),
+                Bytes::new(),
+            ),
+        )
+        .await;
+    let batch = w
+        .exec(
+            safe,
+            SafeTx::erc1155_safe_batch_transfer_from(
+                multi,
+                safe,
+                friend,
+                vec![U256::from(7), U256::from(8)],
+                vec![U256::from(1), U256::from(2)],
+                Bytes::new(),
+            ),
+        )
+        .await;
+    let to_friend = w
+        .exec(safe, SafeTx::set_approval_for_all(nft, friend, true))
+        .await;
+    let to_stranger = w
+        .exec(safe, SafeTx::set_approval_for_all(multi, stranger, true))
+        .await;
+    support::sync(&f).await;
+    let single_log = log_of(
+        &single,
+        multi,
+        devnet::bindings::IERC1155::TransferSingle::SIGNATURE_HASH,
+    );
+    let batch_log = log_of(
+        &batch,
+        multi,
+        devnet::bindings::IERC1155::TransferBatch::SIGNATURE_HASH,
+    );
+    let friend_log = log_of(&to_friend, nft, IERC721::ApprovalForAll::SIGNATURE_HASH);
+    let stranger_log = log_of(
+        &to_stranger,
+        multi,
+        devnet::bindings::IERC1155::ApprovalForAll::SIGNATURE_HASH,
+    );
+    let at = |r: &TransactionReceipt, log: u64| format!("{}:{log}", tx_of(r));
+    assert_eq!(
+        w.open("g").await,
+        sorted(vec![
+            pair(RECIPIENT, at(&single, single_log)),
+            pair("treasury.approval_over_limit", at(&to_friend, friend_log)),
+            pair(
+                "treasury.approval_over_limit",
+                at(&to_stranger, stranger_log)
+            ),
+            pair(
+                "treasury.spender_not_allowed",
+                at(&to_stranger, stranger_log)
+            ),
+        ])
+    );
+    let records = w.records("g").await;
+    let kind_at = |r: &TransactionReceipt, log: u64| {
+        records
+            .iter()
+            .find(|x| x.tx_hash == tx_of(r).to_string() && x.log_index == log as i64)
+            .map(|x| x.kind.clone())
+    };
+    assert_eq!(
+        kind_at(&single, single_log).as_deref(),
+        Some("nft.transfer_single")
+    );
+    assert_eq!(
+        kind_at(&batch, batch_log).as_deref(),
+        Some("nft.transfer_batch")
+    );
+    assert_eq!(
+        kind_at(&to_friend, friend_log).as_deref(),
+        Some("nft.approval_for_all")
+    );
+    assert_eq!(
+        kind_at(&to_stranger, stranger_log).as_deref(),
+        Some("nft.approval_for_all")
+    );
+    assert!(records.iter().all(|r| r.kind != "unknown"));
+}
+on_both_backends!(multi_tokens_both, multi_tokens_and_operators);
+
+/// A fallback handler changed to one neither declared nor known opens
+/// `safe.fallback_handler_changed`, resolved when it is set back; a declared handler is fine.
+async fn fallback_handler_changes(backend: support::Backend) {
+    let w = world(backend).await;
+    let safe = w.safe(SafeVersion::V141, 1).await;
+    let declared = w.safe(SafeVersion::V141, 2).await;
+    let handler = Address::repeat_byte(0xfb);
+    w.declare("g", safe, &[w.module], "", "", "").await;
+    w.declare(
+        "h",
+        declared,
+        &[w.module],
+        "",
+        &format!("      fallback_handler: \"{handler}\"\n"),
+        "",
+    )
+    .await;
+    let signers = [&w.keys[0], &w.keys[1]];
+    let f = w.follower();
+    devnet::set_fallback_handler(&w.devnet, declared, handler, &signers)
+        .await
+        .unwrap();
+    support::sync(&f).await;
+    assert_eq!(w.open("h").await, vec![], "the declared handler");
+    assert_eq!(w.open("g").await, vec![]);
+
+    devnet::set_fallback_handler(&w.devnet, safe, handler, &signers)
+        .await
+        .unwrap();
+    support::sync(&f).await;
+    let item = handler.to_checksum(None);
+    assert_eq!(
+        w.open("g").await,
+        vec![pair("safe.fallback_handler_changed", item.clone())]
+    );
+    let d = w.finding("g", "safe.fallback_handler_changed", &item).await;
+    assert_eq!(d.severity, "high");
+    devnet::set_fallback_handler(&w.devnet, safe, w.safes.fallback_handler, &signers)
+        .await
+        .unwrap();
+    support::sync(&f).await;
+    assert_eq!(w.open("g").await, vec![]);
+    let all = w.divergences("g", None).await;
+    assert_eq!(all.len(), 1, "{all:#?}");
+    assert_eq!(all[0].status, "resolved");
+}
+on_both_backends!(fallback_handler_both, fallback_handler_changes);
+
+/// A delegatecall to a target the Safe declares in `delegatecall_targets` is no
+/// `safe.delegatecall_undeclared`; the singleton it writes is still `safe.singleton_changed`.
+async fn declared_delegatecall_target(backend: support::Backend) {
+    let w = world(backend).await;
+    let safe = w.safe(SafeVersion::V141, 1).await;
+    w.declare(
+        "g",
+        safe,
+        &[w.module],
+        "",
+        &format!(
+            "      delegatecall_targets: [\"{}\"]\n",
+            w.t.slot_zero_writer
+        ),
+        "",
+    )
+    .await;
+    let f = w.follower();
+    support::sync(&f).await;
+    assert_eq!(w.open("g").await, vec![]);
+    let attacker = Address::repeat_byte(0xba);
+    let hit = w
+        .exec(
+            safe,
+            SafeTx::overwrite_singleton(w.t.slot_zero_writer, attacker),
+        )
+        .await;
+    support::sync(&f).await;
+    assert_eq!(
+        w.open("g").await,
+        vec![pair("safe.singleton_changed", attacker.to_checksum(None))]
+    );
+    let x = fields(&w.record("g", "safe.execution_success", tx_of(&hit)).await);
+    assert_eq!(calls(&x)[0].3, Vec::<String>::new(), "{x}");
+}
+on_both_backends!(declared_target_both, declared_delegatecall_target);
