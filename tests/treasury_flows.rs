@@ -1453,3 +1453,106 @@ async fn declared_delegatecall_target(backend: support::Backend) {
     assert_eq!(calls(&x)[0].3, Vec::<String>::new(), "{x}");
 }
 on_both_backends!(declared_target_both, declared_delegatecall_target);
+
+/// A governor proposal that would pay 6 ETH from its timelock is flagged when it is created,
+/// and resolved when it is cancelled.
+async fn governor_proposal(backend: support::Backend) {
+    let w = world(backend).await;
+    let safe = w.safe(SafeVersion::V141, 1).await;
+    let params = GovernanceParams {
+        keep_timelock_admin: true,
+        timelock_funding: ether(10),
+        ..GovernanceParams::default()
+    };
+    let g = GovernanceContracts::deploy(&w.devnet, params)
+        .await
+        .unwrap();
+    let tail = format!(
+        "governance:\n  governors:\n    - {{ address: \"{gov}\", timelock: \"{tl}\", voting_delay: 1, voting_period: 10, proposal_threshold: \"0\", quorum_numerator: 4 }}\n  timelocks:\n    - address: \"{tl}\"\n      min_delay: 2\n      proposers: [\"{gov}\"]\n      executors: [\"0x0000000000000000000000000000000000000000\"]\n      cancellers: [\"{gov}\"]\n      admins: [\"{dep}\"]\n",
+        gov = g.governor,
+        tl = g.timelock,
+        dep = g.deployer,
+    );
+    w.declare("g", safe, &[w.module], "", "", &tail).await;
+    let f = w.follower();
+    support::sync(&f).await;
+    assert_eq!(w.open("g").await, vec![], "the deployment agrees");
+
+    let payee = Address::repeat_byte(0x77);
+    let proposal = devnet::Proposal::single(payee, ether(6), Vec::<u8>::new(), "Pay six");
+    let id = g.propose(&w.devnet, g.deployer, &proposal).await.unwrap();
+    support::sync(&f).await;
+    let item = format!("{}:native", B256::from(id));
+    assert_eq!(w.open("g").await, vec![pair(OVER, item.clone())]);
+    let d = w.finding("g", OVER, &item).await;
+    assert_eq!(d.subject, g.timelock.to_checksum(None));
+    assert!(d.observed.contains("not yet executed"), "{}", d.observed);
+    assert!(d.observed.contains(&wei(6)), "{}", d.observed);
+
+    let cancel = g.cancel(&w.devnet, g.deployer, &proposal).await.unwrap();
+    support::sync(&f).await;
+    assert_eq!(w.open("g").await, vec![]);
+    // (The deployment's role grants, made one by one, opened and resolved role divergences
+    // on the way; only the proposal's finding is looked at here.)
+    let all: Vec<Divergence> = w
+        .divergences("g", None)
+        .await
+        .into_iter()
+        .filter(|d| d.rule.starts_with("treasury."))
+        .collect();
+    assert_eq!(all.len(), 1, "{all:#?}");
+    assert_eq!(all[0].item, item);
+    assert_eq!(all[0].status, "resolved");
+    assert_eq!(
+        all[0].resolved_tx_hash.as_deref(),
+        Some(cancel.transaction_hash.to_string().as_str())
+    );
+}
+on_both_backends!(governor_proposal_both, governor_proposal);
+
+/// With traces on, the contract module's payment is a recorded flow: the balance check finds
+/// nothing missing.
+async fn balance_check_with_traces(backend: support::Backend) {
+    let w = world(backend).await;
+    let safe = w.safe(SafeVersion::V141, 1).await;
+    w.enable(safe, w.t.paying_module).await;
+    w.declare("g", safe, &[w.module, w.t.paying_module], "", "", "")
+        .await;
+    const P: u64 = 10;
+    let head = w.devnet.head().await.unwrap();
+    let before = (head / P + 1) * P;
+    w.devnet.mine(before - head).await.unwrap();
+    let paid = devnet::paying_module_pay(
+        &w.devnet,
+        w.t.paying_module,
+        safe,
+        Address::repeat_byte(0x77),
+        ether(7),
+    )
+    .await
+    .unwrap();
+    let at = paid.block_number.unwrap();
+    w.devnet.mine(before + P - at).await.unwrap();
+    let f = w.follower_with(|c| {
+        c.traces = TraceMode::Debug;
+        c.balance_check_interval_blocks = P;
+    });
+    support::sync(&f).await;
+    assert_eq!(
+        w.open("g").await,
+        vec![pair(OVER, format!("{}:native", tx_of(&paid)))],
+        "the trace explains the balance"
+    );
+    let balances: Vec<String> = support::dump(&w.store)
+        .await
+        .into_iter()
+        .filter(|l| l.starts_with("balances: ") && l.contains(&safe.to_checksum(None)))
+        .collect();
+    assert!(
+        balances
+            .iter()
+            .any(|l| l.ends_with(&format!("|{}|{}", before + P, ether(93)))),
+        "{balances:#?}"
+    );
+}
+on_both_backends!(balance_check_traced_both, balance_check_with_traces);
