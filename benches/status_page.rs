@@ -187,6 +187,7 @@ async fn seed(url: &str, n_records: u64, n_divergences: u64) -> Store {
         divergences,
         alerts,
         cursor: None,
+        ..BatchWrite::default()
     };
     store.commit_batch(&write).await.unwrap();
     for n in (1..=n_divergences as i64).filter(|n| n % 5 == 0) {

@@ -308,14 +308,28 @@ async fn governance_followed(backend: support::Backend) {
         .map(|d| (d.rule, d.subject))
         .collect();
     let tl = g.timelock.to_checksum(None);
+    // The proposal is judged when it is created (before the money moves: "not yet executed"),
+    // and the payment again when the timelock executes it.
     assert_eq!(
         events,
         vec![
             ("treasury.outflow_over_limit".to_string(), tl.clone()),
             ("treasury.recipient_not_allowed".to_string(), tl.clone()),
+            ("treasury.outflow_over_limit".to_string(), tl.clone()),
+            ("treasury.recipient_not_allowed".to_string(), tl.clone()),
             ("timelock.unexplained_call".to_string(), tl.clone()),
         ]
     );
+    let ahead: Vec<String> = store
+        .divergences("genesis", Some(DivergenceStatus::Open))
+        .await
+        .unwrap()
+        .into_iter()
+        .filter(|d| d.rule.starts_with("treasury."))
+        .map(|d| d.observed)
+        .collect();
+    assert!(ahead[0].contains("not yet executed") && ahead[1].contains("not yet executed"));
+    assert!(!ahead[2].contains("not yet executed") && !ahead[3].contains("not yet executed"));
     let unexplained = store
         .divergences("genesis", Some(DivergenceStatus::Open))
         .await

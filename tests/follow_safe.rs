@@ -151,7 +151,7 @@ async fn backfill_then_live(backend: support::Backend) {
     assert_eq!(exec.tx_hash, pay.transaction_hash.to_string());
     assert_eq!(exec.block_number as u64, pay.block_number.unwrap());
     assert_eq!(exec.category, "decision");
-    assert!(open_rules(&w.store, "river-guild").await.is_empty());
+    assert_eq!(open_rules(&w.store, "river-guild").await, vec![]);
 
     // Live: an owner nobody documented is added.
     let intruder = keys[3].address();
@@ -368,8 +368,15 @@ async fn safe_130_layouts(backend: support::Backend) {
     assert_eq!(topics.len(), 1);
     assert!(added.fields.contains(&format!("{:x}", keys[3].address())));
     assert!(records.iter().all(|r| r.kind != "unknown"));
-    // Every change happened and was undone; the divergences opened on the way are resolved.
-    assert!(open_rules(&w.store, "old").await.is_empty());
+    // Every change to owners, threshold and modules happened and was undone; the divergences
+    // opened on the way are resolved. The fallback handler stays one nobody declared.
+    assert_eq!(
+        open_rules(&w.store, "old").await,
+        vec![(
+            "safe.fallback_handler_changed".to_string(),
+            Address::repeat_byte(0xfb).to_checksum(None)
+        )]
+    );
     assert!(!w.store.divergences("old", None).await.unwrap().is_empty());
 }
 on_both_backends!(safe_130_sqlite_and_postgres, safe_130_layouts);
@@ -518,14 +525,22 @@ async fn every_event_kind_is_recorded(backend: support::Backend) {
         let fields: serde_json::Value = serde_json::from_str(&r.fields).unwrap();
         assert!(fields["event"].is_string(), "{}", r.fields);
     }
-    // The swap left an owner nobody declared and one declared owner missing.
+    // The swap left an owner nobody declared and one declared owner missing; the fallback
+    // handler is now one neither declared nor known.
     let mut rules: Vec<String> = open_rules(&w.store, "all")
         .await
         .into_iter()
         .map(|(r, _)| r)
         .collect();
     rules.sort();
-    assert_eq!(rules, vec!["safe.owner_missing", "safe.owner_undeclared"]);
+    assert_eq!(
+        rules,
+        vec![
+            "safe.fallback_handler_changed",
+            "safe.owner_missing",
+            "safe.owner_undeclared"
+        ]
+    );
 }
 on_both_backends!(
     every_event_kind_sqlite_and_postgres,

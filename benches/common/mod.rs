@@ -4,13 +4,13 @@
 
 use std::time::{Duration, Instant};
 
-use alloy::primitives::{Address, B256};
+use alloy::primitives::Address;
 use alloy::rpc::types::Filter;
 use devnet::Devnet;
 use futures::StreamExt;
 use groupstate::chain::rpc::{RetryPolicy, Rpc};
 use groupstate::config::{ChainConfig, FollowerConfig};
-use groupstate::decode::{catalog_topics, TRANSFER_TOPIC};
+use groupstate::decode::catalog_topics;
 use groupstate::manifest::Manifest;
 use groupstate::store::Store;
 use groupstate::sync::Follower;
@@ -30,11 +30,21 @@ pub fn follower_config() -> FollowerConfig {
 
 pub fn chain_config(devnet: &Devnet, ws: bool, poll_ms: u64) -> ChainConfig {
     ChainConfig {
-        rpc_url: devnet.rpc_url().parse().expect("an RPC URL"),
         ws_url: ws.then(|| devnet.ws_url().parse().expect("a ws URL")),
-        chain_id: devnet.chain_id(),
-        confirmations: 0,
         poll_interval_ms: poll_ms,
+        ..chain_config_url(&devnet.rpc_url(), devnet.chain_id())
+    }
+}
+
+/// The benchmarks' chain settings for a node at `url` (a devnet, or a proxy in front of one).
+#[allow(dead_code)]
+pub fn chain_config_url(url: &str, chain_id: u64) -> ChainConfig {
+    ChainConfig {
+        rpc_url: url.parse().expect("an RPC URL"),
+        ws_url: None,
+        chain_id,
+        confirmations: 0,
+        poll_interval_ms: 1000,
         max_block_range: RANGE,
         documentation_grace_blocks: 7200,
         snapshot_interval_blocks: 50_000,
@@ -99,7 +109,7 @@ pub fn pg_admin() -> String {
 }
 
 /// The bare sweep: the same `eth_getLogs` queries the follower makes (by emitter and the
-/// catalog's topics; ERC-20 transfers from and to the treasury), same range and concurrency,
+/// catalog's topics; transfers and approvals naming a treasury), same range and concurrency,
 /// decoded into alloy `Log`s and counted. Returns (logs, time).
 pub async fn bare_sweep(
     devnet: &Devnet,
@@ -111,12 +121,15 @@ pub async fn bare_sweep(
     let mut templates = vec![Filter::new()
         .address(addresses.to_vec())
         .event_signature(catalog_topics())];
-    if !treasury.is_empty() {
-        let words: Vec<B256> = treasury.iter().map(|a| a.into_word()).collect();
-        let transfers = Filter::new().event_signature(TRANSFER_TOPIC);
-        templates.push(transfers.clone().topic1(words.clone()));
-        templates.push(transfers.topic2(words));
-    }
+    let query = groupstate::chain::fetch::LogQuery {
+        treasury: treasury.iter().map(|a| a.into_word()).collect(),
+        by_treasury: groupstate::decode::treasury_topics()
+            .into_iter()
+            .map(|(position, events)| groupstate::chain::fetch::TreasuryFilter { position, events })
+            .collect(),
+        ..Default::default()
+    };
+    templates.extend(query.treasury_filters());
     let started = Instant::now();
     let ranges: Vec<(u64, u64)> = (0..=to)
         .step_by(RANGE as usize)

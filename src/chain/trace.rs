@@ -210,8 +210,21 @@ pub async fn detect(rpc: &Rpc, configured: TraceMode) -> Result<TraceMode, RpcEr
     if configured != TraceMode::Auto {
         return Ok(configured);
     }
-    for mode in [TraceMode::Debug, TraceMode::Parity] {
-        match trace_transaction(rpc, mode, B256::ZERO).await {
+    let probes: [(TraceMode, &'static str, serde_json::Value); 2] = [
+        (
+            TraceMode::Debug,
+            "debug_traceTransaction",
+            serde_json::json!([B256::ZERO, { "tracer": "callTracer" }]),
+        ),
+        (
+            TraceMode::Parity,
+            "trace_transaction",
+            serde_json::json!([B256::ZERO]),
+        ),
+    ];
+    for (mode, method, params) in probes {
+        // Any answer, even one of an unexpected shape, shows the method is there.
+        match rpc.request::<_, serde_json::Value>(method, params).await {
             Ok(_) => return Ok(mode),
             Err(e) if unsupported(&e) => continue,
             Err(e) if e.kind == RpcErrorKind::Fatal => return Ok(mode),

@@ -499,18 +499,33 @@ impl TxFlows {
             .collect();
         let tx = self.tx.unwrap_or_default();
         for t in trace {
-            if t.kind == "DELEGATECALL" && manifest.safe(&t.from).is_some() {
+            // A call into a Safe proxy forwards to its singleton with a delegatecall: that hop
+            // is the proxy at work, not the Safe delegatecalling (which happens inside it).
+            let proxy_hop = t.path.split_last().is_some_and(|(_, up)| {
+                trace
+                    .iter()
+                    .any(|p| p.path == up && p.to == t.from && p.kind != "DELEGATECALL")
+            });
+            if t.kind == "DELEGATECALL" && !proxy_hop && manifest.safe(&t.from).is_some() {
                 let decoded = self.executions.iter().any(|x| {
                     x.safe == t.from && x.calls.iter().any(|c| c.is_delegatecall() && c.to == t.to)
                 });
+                // A trace frame carries no decoded input: a delegatecall to a batch library is
+                // taken for the batch it is (its calls show in the trace as the Safe's own).
+                let function = match calls::safe_library(t.to) {
+                    Some(calls::SafeLibrary::MultiSend | calls::SafeLibrary::MultiSendCallOnly) => {
+                        Function::MultiSend { calls: 0 }
+                    }
+                    _ => Function::Unknown {
+                        selector: "traced".into(),
+                    },
+                };
                 let call = Call {
                     path: format!("trace/{}", t.path_text()),
                     to: t.to,
                     value: U256::ZERO,
                     operation: calls::OPERATION_DELEGATECALL,
-                    function: Function::Unknown {
-                        selector: "traced".into(),
-                    },
+                    function,
                 };
                 if !decoded {
                     if let Some(f) = reconcile_delegatecall(

@@ -144,15 +144,19 @@ pub fn follower(store: &Store, rpc_url: &str, chain_id: u64) -> Follower {
 /// retryable failures like the daemon does.
 pub async fn sync(f: &Follower) {
     let deadline = tokio::time::Instant::now() + Duration::from_secs(120);
+    let mut last_error = None;
     loop {
         assert!(
             tokio::time::Instant::now() < deadline,
-            "follower did not catch up"
+            "follower did not catch up; last retryable failure: {last_error:?}"
         );
         match f.step().await {
             Ok(o) if o.advanced == 0 && !o.catching_up && !o.reorged => return,
             Ok(_) => {}
-            Err(e) if e.is_retryable() => tokio::time::sleep(Duration::from_millis(20)).await,
+            Err(e) if e.is_retryable() => {
+                last_error = Some(e.to_string());
+                tokio::time::sleep(Duration::from_millis(20)).await
+            }
             Err(e) => panic!("follower failed: {e}"),
         }
     }
