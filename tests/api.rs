@@ -337,6 +337,25 @@ async fn groups_records_and_divergences_over_a_socket(backend: support::Backend)
         .collect();
     assert_eq!(blocks, vec![302, 302, 302, 301, 301, 301, 300, 300, 300]);
 
+    // Decisions: assembled from the records, each Safe execution with its calls.
+    let (s, v) = c.get("/v1/groups/g/decisions").await;
+    assert_eq!(s, 200);
+    let decisions = v.as_array().unwrap();
+    assert!(!decisions.is_empty());
+    assert!(decisions
+        .iter()
+        .all(|d| d["type"] == "safe_execution" || d["type"] == "proposal"));
+    assert!(decisions
+        .iter()
+        .filter(|d| d["type"] == "safe_execution")
+        .all(|d| d["calls"].is_array()));
+    assert_eq!(c.get("/v1/groups/nope/decisions").await.0, 404);
+    let (s, v) = c.get("/v1/groups/g/decisions?limit=1").await;
+    assert_eq!(
+        (s, v["error"]["code"].as_str()),
+        (400, Some("bad_parameter"))
+    );
+
     // Divergences: filters, acknowledgement with identity, resolution.
     open_divergences(&store, "g", 6).await;
     let (_, v) = c

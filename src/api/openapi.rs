@@ -62,6 +62,7 @@ impl Modify for AdminAuth {
         groups::show_state,
         records::list_records,
         records::list_divergences,
+        records::list_decisions,
         records::ack_divergence,
         alerts::list_alerts,
         alerts::retry_alert,

@@ -20,6 +20,7 @@ pub fn routes() -> Router<ApiState> {
     Router::new()
         .route("/v1/groups/{id}/records", get(list_records))
         .route("/v1/groups/{id}/divergences", get(list_divergences))
+        .route("/v1/groups/{id}/decisions", get(list_decisions))
         .route("/v1/groups/{id}/divergences/{n}/ack", post(ack_divergence))
 }
 
@@ -57,6 +58,34 @@ pub async fn list_divergences(
         return Err(ApiError::group_not_found(&id));
     }
     Ok(Json(divergences_page(&state.store, &id, &filter).await?))
+}
+
+/// One decision: `type` is `proposal` (a Governor proposal with its votes, queue, execution,
+/// timelock operation and outflows) or `safe_execution` (a Safe execution signed by its owners
+/// or run by a module, with its signers or `module`, and `calls`: each call's `path`, `to`,
+/// `value`, `operation`, `function` and arguments, the `asset` and `amount` it moved, and the
+/// `verdict` — the rules it broke, empty when none).
+#[derive(Debug, serde::Serialize, ToSchema)]
+#[schema(value_type = Object)]
+pub struct DecisionView(crate::decisions::Decision);
+
+/// A group's decisions, in chain order of their first record: proposals and Safe executions
+/// with the calls each made and the policy's verdict on each call.
+#[utoipa::path(get, path = "/v1/groups/{id}/decisions", tag = "records",
+    params(("id" = String, Path, description = "The group's id")),
+    responses((status = 200, body = Vec<DecisionView>),
+              (status = 400, description = "`bad_parameter`: this route takes no parameters", body = super::openapi::ErrorBody),
+              (status = 404, description = "`group_not_found`", body = super::openapi::ErrorBody)))]
+pub async fn list_decisions(
+    State(state): State<ApiState>,
+    ApiPath(id): ApiPath<String>,
+    ApiQuery(_): ApiQuery<NoParams>,
+) -> Result<Json<Vec<DecisionView>>, ApiError> {
+    if state.store.group(&id).await?.is_none() {
+        return Err(ApiError::group_not_found(&id));
+    }
+    let decisions = crate::decisions::decisions(&state.store, &id).await?;
+    Ok(Json(decisions.into_iter().map(DecisionView).collect()))
 }
 
 /// The body of an acknowledgement.
