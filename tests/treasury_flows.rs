@@ -155,10 +155,10 @@ impl World {
         self.store.add_group(&m).await.unwrap();
     }
 
-    /// A follower with traces on. `debug` is named rather than detected: see
-    /// [`traces_are_detected_on_anvil`].
+    /// A follower with the test settings: `traces = "auto"`, which finds anvil's
+    /// `debug_traceTransaction` (see [`traces_are_detected_on_anvil`]).
     fn follower(&self) -> Follower {
-        self.follower_with(|c| c.traces = TraceMode::Debug)
+        support::follower(&self.store, &self.devnet.rpc_url(), self.devnet.chain_id())
     }
 
     fn follower_with(&self, tune: impl FnOnce(&mut ChainConfig)) -> Follower {
@@ -744,26 +744,7 @@ async fn delegatecall_rewrites_the_singleton(backend: support::Backend) {
     support::sync(&f).await;
     let log = exec_log(&hit, safe);
     let item = format!("{}:{log}/0", tx_of(&hit));
-    let open = w.open("g").await;
-    assert!(
-        open.contains(&pair("safe.delegatecall_undeclared", item.clone())),
-        "{open:?}"
-    );
-    assert!(
-        open.contains(&pair("safe.singleton_changed", attacker.to_checksum(None))),
-        "{open:?}"
-    );
-    for rule in ["safe.delegatecall_undeclared", "safe.singleton_changed"] {
-        let d = w
-            .divergences("g", Some(DivergenceStatus::Open))
-            .await
-            .into_iter()
-            .find(|d| d.rule == rule)
-            .unwrap();
-        assert_eq!(d.severity, "critical", "{d:?}");
-        assert_eq!(d.subject, safe.to_checksum(None));
-        assert_eq!(d.opened_tx_hash, Some(tx_of(&hit).to_string()), "{d:?}");
-    }
+    // The record first: the call, its operation and its verdict.
     let exec = w.record("g", "safe.execution_success", tx_of(&hit)).await;
     let x = fields(&exec);
     let c = calls(&x);
@@ -776,6 +757,22 @@ async fn delegatecall_rewrites_the_singleton(backend: support::Backend) {
     );
     assert_eq!(x["calls"][0]["operation"], 1, "{x}");
     assert_eq!(as_address(&x["calls"][0]["to"]), Some(w.t.slot_zero_writer));
+    let open = w.open("g").await;
+    assert!(
+        open.contains(&pair("safe.delegatecall_undeclared", item.clone())),
+        "{open:?}"
+    );
+    for rule in ["safe.delegatecall_undeclared", "safe.singleton_changed"] {
+        let d = w
+            .divergences("g", Some(DivergenceStatus::Open))
+            .await
+            .into_iter()
+            .find(|d| d.rule == rule)
+            .unwrap_or_else(|| panic!("no open {rule}; open: {open:?}"));
+        assert_eq!(d.severity, "critical", "{d:?}");
+        assert_eq!(d.subject, safe.to_checksum(None));
+        assert_eq!(d.opened_tx_hash, Some(tx_of(&hit).to_string()), "{d:?}");
+    }
     assert_eq!(
         open,
         sorted(vec![
