@@ -1553,3 +1553,8 @@ async fn balance_check_with_traces(backend: support::Backend) {
     );
 }
 on_both_backends!(balance_check_traced_both, balance_check_with_traces);
+
+async fn payments_130_l2(backend: support::Backend) {
+    payments_and_batches(backend, SafeVersion::V130L2).await
+}
+on_both_backends!(payments_safe_l2_130, payments_130_l2);
