@@ -8,13 +8,13 @@
 //! `ExecutionFromModuleSuccess` after its calls ran, so every log the calls caused comes
 //! before it in the transaction.
 
-use std::collections::{BTreeMap, HashSet};
+use std::collections::{BTreeMap, HashMap, HashSet};
 
 use alloy::primitives::{Address, Bytes, B256, U256};
 use serde_json::{json, Value};
 
 use super::group::Moment;
-use super::Prepared;
+use super::{Prepared, ProposalCalls};
 use crate::chain::trace::TracedCall;
 use crate::decode::calls::{self, Call, Function};
 use crate::decode::{DecodedLog, GovernanceEvent, GroupEvent, SafeEvent};
@@ -110,7 +110,7 @@ impl TxFlows {
         d: &DecodedLog,
         moment: Moment,
         record: usize,
-        explained: &HashSet<B256>,
+        (explained, proposals): (&HashSet<B256>, &HashMap<U256, ProposalCalls>),
     ) {
         self.tx = Some(d.evidence.tx_hash);
         self.last = Some(moment);
@@ -128,7 +128,7 @@ impl TxFlows {
             return;
         }
         if let GroupEvent::Governance(g) = event {
-            self.schedule(manifest, d, g, explained);
+            self.schedule(manifest, d, g, explained, proposals);
             return;
         }
         let GroupEvent::Safe(e) = event else { return };
@@ -280,6 +280,7 @@ impl TxFlows {
         d: &DecodedLog,
         event: &GovernanceEvent,
         explained: &HashSet<B256>,
+        proposals: &HashMap<U256, ProposalCalls>,
     ) {
         let mut add = |id: B256, payer: Address, i: usize, to, value, data: &Bytes, when| {
             let entry = self.scheduled.entry(id).or_default();
@@ -349,6 +350,24 @@ impl TxFlows {
                 for (i, ((to, value), data)) in
                     targets.iter().zip(values).zip(calldatas).enumerate()
                 {
+                    add(id, payer, i, *to, *value, data, when.clone());
+                }
+            }
+            // Queued: judged again under the manifest in force now (a policy tightened since
+            // the proposal was made); what is already open stays as it is.
+            GovernanceEvent::ProposalQueued { proposal_id, eta } => {
+                let (Some(governor), Some(calls)) =
+                    (manifest.governor(&d.address), proposals.get(proposal_id))
+                else {
+                    return;
+                };
+                let payer = governor.timelock.unwrap_or(d.address);
+                let id = B256::from(*proposal_id);
+                let when = format!(
+                    "proposal {proposal_id} of governor {}, queued, executable from {eta}",
+                    d.address
+                );
+                for (i, (to, value, data)) in calls.iter().enumerate() {
                     add(id, payer, i, *to, *value, data, when.clone());
                 }
             }

@@ -282,6 +282,22 @@ pub(super) fn fold_group(
             extra.insert("timelock_operation_id".into(), op.to_string().into());
             f.g.explained.insert(op);
         }
+        if let Ok(GroupEvent::Governance(GovernanceEvent::ProposalCreated {
+            proposal_id,
+            targets,
+            values,
+            calldatas,
+            ..
+        })) = &d.event
+        {
+            let calls = targets
+                .iter()
+                .zip(values)
+                .zip(calldatas)
+                .map(|((t, v), c)| (*t, *v, c.clone()))
+                .collect();
+            f.g.proposals.insert(*proposal_id, calls);
+        }
         let mut signer_findings = Vec::new();
         if let Some(Observed::Safe(safe)) = f.g.states.get(&(d.address, ContractKind::Safe)) {
             let threshold = safe.threshold;
@@ -312,7 +328,7 @@ pub(super) fn fold_group(
             d,
             moment,
             f.out.records.len() - 1,
-            &f.g.explained,
+            (&f.g.explained, &f.g.proposals),
         );
         for finding in signer_findings {
             f.open(version, finding, &moment);

@@ -25,7 +25,7 @@ pub use signers::{transactions_needing_input, Recovered};
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use std::sync::Arc;
 
-use alloy::primitives::{Address, B256, U256};
+use alloy::primitives::{Address, Bytes, B256, U256};
 
 use crate::chain::fetch::RawBatch;
 use crate::chain::read::{ReadRequest, Reading};
@@ -155,10 +155,38 @@ pub struct GroupPrior {
     pub next_n: i64,
     /// Timelock operation ids of every proposal recorded so far.
     pub explained: HashSet<B256>,
+    /// The calls of every proposal recorded so far, by proposal id: judged again when it is
+    /// queued, under the manifest in force then.
+    pub proposals: HashMap<U256, ProposalCalls>,
     /// The treasuries' recent movements: the rolling windows' and the balance check's.
     pub flows: Vec<Flow>,
     /// The newest balance check reading of each (treasury, asset): (block, balance).
     pub balances: BTreeMap<(Address, Asset), (i64, U256)>,
+}
+
+/// A proposal's calls: (target, value, calldata) each.
+pub type ProposalCalls = Vec<(Address, U256, Bytes)>;
+
+/// The id and calls of a stored `ProposalCreated` record's fields (`None` when they do not
+/// read as one).
+fn proposal_calls(v: &serde_json::Value) -> Option<(U256, ProposalCalls)> {
+    let id = v["proposal_id"].as_str()?.parse().ok()?;
+    let targets = v["targets"].as_array()?;
+    let values = v["values"].as_array()?;
+    let datas = v["calldatas"].as_array()?;
+    let calls = targets
+        .iter()
+        .zip(values)
+        .zip(datas)
+        .map(|((t, v), d)| {
+            Some((
+                t.as_str()?.parse().ok()?,
+                v.as_str()?.parse().ok()?,
+                d.as_str()?.parse().ok()?,
+            ))
+        })
+        .collect::<Option<Vec<_>>>()?;
+    Some((id, calls))
 }
 
 /// A stored group that cannot be folded from.
@@ -191,6 +219,7 @@ impl GroupPrior {
             states.insert((address, *kind), s);
         }
         let mut explained = HashSet::new();
+        let mut proposals = HashMap::new();
         for fields in &stored.records_of_kind {
             let v: serde_json::Value =
                 serde_json::from_str(fields).map_err(|e| err("proposal record", e.to_string()))?;
@@ -199,6 +228,9 @@ impl GroupPrior {
                 .and_then(|s| s.parse().ok())
             {
                 explained.insert(id);
+            }
+            if let Some((id, calls)) = proposal_calls(&v) {
+                proposals.insert(id, calls);
             }
         }
         if stored.versions.is_empty() {
@@ -246,6 +278,7 @@ impl GroupPrior {
             open: stored.open,
             next_n: stored.next_n,
             explained,
+            proposals,
             flows,
             balances,
         })

@@ -77,6 +77,7 @@ fn prior(versions: Vec<ManifestVersion>) -> GroupPrior {
         open: Vec::new(),
         next_n: 1,
         explained: HashSet::new(),
+        proposals: HashMap::new(),
         flows: Vec::new(),
         balances: BTreeMap::new(),
     }

@@ -242,7 +242,17 @@ impl Fold<'_> {
             row.fields = fields.to_string();
         }
         for f in judged.findings {
-            self.open(version, f, &judged.moment);
+            // The same finding already open (an operation judged when proposed and again when
+            // queued) is not opened twice.
+            let subject = f.subject.to_checksum(None);
+            let open = self
+                .g
+                .open
+                .iter()
+                .any(|o| o.rule == f.rule.as_str() && o.subject == subject && o.item == f.key);
+            if !open {
+                self.open(version, f, &judged.moment);
+            }
         }
         for safe in judged.suspects {
             self.check_singleton(safe, &judged.moment);
