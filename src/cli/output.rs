@@ -334,6 +334,15 @@ pub fn status(s: &Status, as_json: bool) -> anyhow::Result<()> {
         if let Some(e) = &c.error {
             println!("{}: {e}", c.chain);
         }
+        match (c.balance_check_interval, c.balance_checked) {
+            (0, _) => println!("{}: balance check off", c.chain),
+            (n, Some((from, to))) => println!(
+                "{}: balances checked every {n} blocks, from block {from} to {to} (a later start \
+                 than the groups' means the node held no state for the blocks before)",
+                c.chain
+            ),
+            (n, None) => println!("{}: balance check every {n} blocks, none read yet", c.chain),
+        }
     }
     let open: Vec<String> = s
         .divergences_open

@@ -131,6 +131,10 @@ pub struct ChainStatus {
     pub max_lag: u64,
     pub ready: bool,
     pub log_entries: u64,
+    /// The balance check's interval (0: off) and the first and last block it read: a check
+    /// that starts late says the node had no state for the blocks before.
+    pub balance_check_interval: u64,
+    pub balance_checked: Option<(i64, i64)>,
     /// Why the head is unknown.
     pub error: Option<String>,
 }
@@ -157,6 +161,8 @@ pub async fn status(settings: &Settings, json: bool) -> anyhow::Result<()> {
             max_lag: chain.max_lag(),
             ready: lag.is_some_and(|l| l <= chain.max_lag()),
             log_entries: store.log_size(name).await?,
+            balance_check_interval: chain.balance_check_interval_blocks,
+            balance_checked: store.balance_check_span(name).await?,
             error: head.err(),
         });
     }

@@ -151,3 +151,18 @@ pub(super) async fn load(
     .ctx(ctx)?;
     Ok((flows, balances))
 }
+
+impl super::Store {
+    /// The first and the last block the balance check read on `chain`, if it read any: the
+    /// check begins later than the group when the node no longer held the older state.
+    pub async fn balance_check_span(&self, chain: &str) -> Result<Option<(i64, i64)>, StoreError> {
+        let span: (Option<i64>, Option<i64>) = sqlx::query_as(
+            "SELECT MIN(block_number), MAX(block_number) FROM treasury_balances WHERE chain = $1",
+        )
+        .bind(chain)
+        .fetch_one(&self.pool)
+        .await
+        .ctx("reading the balance check's span")?;
+        Ok(span.0.zip(span.1))
+    }
+}
