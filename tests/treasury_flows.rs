@@ -426,61 +426,35 @@ async fn payments_and_batches(backend: support::Backend, version: SafeVersion) {
         _ => MultiSendDeployment::V141CallOnly,
     };
     let (r1, r2) = (Address::repeat_byte(0xa1), Address::repeat_byte(0xa2));
-    let b1 = w
-        .batch(
-            safe,
-            call_only,
-            &[
-                MultiSendItem::pay(r1, ether(6)),
-                MultiSendItem::pay(r2, ether(1)),
-            ],
-        )
-        .await;
-    let b2 = w
-        .batch(
-            safe,
-            call_only,
-            &[
-                MultiSendItem::pay(r1, ether(3)),
-                MultiSendItem::pay(r2, ether(3)),
-            ],
-        )
-        .await;
+    let amounts = [(6, 1), (3, 3)];
+    let mut batches = Vec::new();
+    for (a, b) in amounts {
+        let pays = [
+            MultiSendItem::pay(r1, ether(a)),
+            MultiSendItem::pay(r2, ether(b)),
+        ];
+        batches.push(w.batch(safe, call_only, &pays).await);
+    }
     support::sync(&f).await;
-    let (i1, i2) = (
-        format!("{}:native", tx_of(&b1)),
-        format!("{}:native", tx_of(&b2)),
-    );
-    assert_eq!(
-        w.open("g").await,
-        sorted(vec![
-            pair(OVER, item.clone()),
-            pair(OVER, i1.clone()),
-            pair(OVER, i2.clone())
-        ])
-    );
-    let (l1, l2) = (exec_log(&b1, safe), exec_log(&b2, safe));
-    let d1 = w.finding("g", OVER, &i1).await;
-    assert_observed(
-        &d1,
-        &format!(
-            "{} of native in 2 movements: {} to {r1} ({l1}/0.0), {} to {r2} ({l1}/0.1)",
-            wei(7),
-            wei(6),
-            wei(1)
-        ),
-    );
-    let d2 = w.finding("g", OVER, &i2).await;
-    assert_observed(
-        &d2,
-        &format!(
-            "{} of native in 2 movements: {} to {r1} ({l2}/0.0), {} to {r2} ({l2}/0.1)",
-            wei(6),
-            wei(3),
-            wei(3)
-        ),
-    );
-    for (receipt, a, b) in [(&b1, 6, 1), (&b2, 3, 3)] {
+    let items: Vec<String> = batches
+        .iter()
+        .map(|r| format!("{}:native", tx_of(r)))
+        .collect();
+    let mut expected = vec![pair(OVER, item.clone())];
+    expected.extend(items.iter().map(|i| pair(OVER, i.clone())));
+    assert_eq!(w.open("g").await, sorted(expected));
+    for ((receipt, (a, b)), i) in batches.iter().zip(amounts).zip(&items) {
+        let log = exec_log(receipt, safe);
+        let d = w.finding("g", OVER, i).await;
+        assert_observed(
+            &d,
+            &format!(
+                "{} of native in 2 movements: {} to {r1} ({log}/0.0), {} to {r2} ({log}/0.1)",
+                wei(a + b),
+                wei(a),
+                wei(b)
+            ),
+        );
         let exec = w
             .record("g", "safe.execution_success", tx_of(receipt))
             .await;
