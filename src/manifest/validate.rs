@@ -945,10 +945,7 @@ impl Validator {
                 ListRules::accounts("canceller"),
             )
         });
-        let admins = match fields.get("admins") {
-            None => Some(Vec::new()),
-            Some(n) => self.addresses(&fields.path("admins"), n, ListRules::accounts("admin")),
-        };
+        let admins = self.account_list(&fields, "admins", "admin");
 
         let deployed_at = self.deployed_at(&fields);
         let implementation = self.implementation(&fields, address);
