@@ -22,7 +22,7 @@ use devnet::{
     CANCELLER_ROLE,
 };
 use groupstate::config::{ChainConfig, TraceMode};
-use groupstate::decisions::Decision;
+use groupstate::decisions::{Decision, SafeExecutionDecision};
 use groupstate::manifest::Manifest;
 use groupstate::store::{
     AlertFilter, Divergence, DivergenceStatus, RecordFilter, RecordRow, Store,
@@ -104,6 +104,16 @@ impl World {
         safe
     }
 
+    /// A new 1.4.1 Safe (as [`safe`](Self::safe)) that also enables the contract module
+    /// PayingModule, declared as group `g` with both modules.
+    async fn safe_with_paying_module(&self) -> Address {
+        let safe = self.safe(SafeVersion::V141, 1).await;
+        self.enable(safe, self.t.paying_module).await;
+        self.declare("g", safe, &[self.module, self.t.paying_module], "", "", "")
+            .await;
+        safe
+    }
+
     async fn enable(&self, safe: Address, module: Address) {
         devnet::enable_module(&self.devnet, safe, module, &[&self.keys[0], &self.keys[1]])
             .await
@@ -161,6 +171,24 @@ impl World {
         support::follower(&self.store, &self.devnet.rpc_url(), self.devnet.chain_id())
     }
 
+    /// A [`follower`](Self::follower) that has caught up with the chain.
+    async fn synced(&self) -> Follower {
+        let f = self.follower();
+        support::sync(&f).await;
+        f
+    }
+
+    /// A [`synced`](Self::synced) follower, after checking that group `g` has nothing open.
+    async fn quiet(&self) -> Follower {
+        let f = self.synced().await;
+        assert_eq!(
+            self.open("g").await,
+            vec![],
+            "nothing is open before the test acts"
+        );
+        f
+    }
+
     fn follower_with(&self, tune: impl FnOnce(&mut ChainConfig)) -> Follower {
         let mut chain = support::chain_config(&self.devnet.rpc_url(), self.devnet.chain_id());
         tune(&mut chain);
@@ -203,6 +231,22 @@ impl World {
             .records(id, &RecordFilter::default())
             .await
             .unwrap()
+    }
+
+    /// The decision of the Safe execution in transaction `tx`.
+    async fn safe_decision(&self, id: &str, tx: B256) -> SafeExecutionDecision {
+        let decisions = groupstate::decisions::decisions(&self.store, id)
+            .await
+            .unwrap();
+        decisions
+            .iter()
+            .find_map(|d| match d {
+                Decision::SafeExecution(x) if x.evidence.tx_hash == tx.to_string() => {
+                    Some(x.as_ref().clone())
+                }
+                _ => None,
+            })
+            .unwrap_or_else(|| panic!("no decision for {tx}: {decisions:#?}"))
     }
 
     /// The record of `kind` in transaction `tx`.
@@ -294,6 +338,23 @@ fn call(path: &str, function: &str, amount: Option<U256>, verdict: &[&str]) -> C
     )
 }
 
+/// `d`'s observed text contains `part`; the text is shown when it does not.
+fn assert_observed(d: &Divergence, part: &str) {
+    assert!(d.observed.contains(part), "{}", d.observed);
+}
+
+/// `d` counts one movement of `n` ETH to `payee`, at a locator that starts with `locator`.
+fn assert_one_movement(d: &Divergence, n: u64, payee: Address, locator: &str) {
+    assert_observed(
+        d,
+        &format!(
+            "{} of native in 1 movement: {} to {payee} ({locator}",
+            wei(n),
+            wei(n)
+        ),
+    );
+}
+
 fn pair(rule: &str, item: impl Into<String>) -> (String, String) {
     (rule.to_string(), item.into())
 }
@@ -321,8 +382,7 @@ async fn payments_and_batches(backend: support::Backend, version: SafeVersion) {
     let w = world(backend).await;
     let safe = w.safe(version, 1).await;
     w.declare("g", safe, &[w.module], "", "", "").await;
-    let f = w.follower();
-    support::sync(&f).await;
+    let f = w.synced().await;
     assert_eq!(w.open("g").await, vec![], "the setup breaks no rule");
 
     // 6 ETH in one payment: over the 5 ETH limit.
@@ -335,15 +395,7 @@ async fn payments_and_batches(backend: support::Backend, version: SafeVersion) {
     assert_eq!(d.severity, "high");
     assert_eq!(d.subject, safe.to_checksum(None));
     let log = exec_log(&six, safe);
-    assert!(
-        d.observed.contains(&format!(
-            "{} of native in 1 movement: {} to {payee} ({log}/0)",
-            wei(6),
-            wei(6)
-        )),
-        "{}",
-        d.observed
-    );
+    assert_one_movement(&d, 6, payee, &format!("{log}/0)"));
     // Seen by the input, the trace and (on SafeL2) the event: one movement, one flow.
     assert_eq!(
         flow_lines(&w.store, tx_of(&six)).await.len(),
@@ -374,63 +426,35 @@ async fn payments_and_batches(backend: support::Backend, version: SafeVersion) {
         _ => MultiSendDeployment::V141CallOnly,
     };
     let (r1, r2) = (Address::repeat_byte(0xa1), Address::repeat_byte(0xa2));
-    let b1 = w
-        .batch(
-            safe,
-            call_only,
-            &[
-                MultiSendItem::pay(r1, ether(6)),
-                MultiSendItem::pay(r2, ether(1)),
-            ],
-        )
-        .await;
-    let b2 = w
-        .batch(
-            safe,
-            call_only,
-            &[
-                MultiSendItem::pay(r1, ether(3)),
-                MultiSendItem::pay(r2, ether(3)),
-            ],
-        )
-        .await;
+    let amounts = [(6, 1), (3, 3)];
+    let mut batches = Vec::new();
+    for (a, b) in amounts {
+        let pays = [
+            MultiSendItem::pay(r1, ether(a)),
+            MultiSendItem::pay(r2, ether(b)),
+        ];
+        batches.push(w.batch(safe, call_only, &pays).await);
+    }
     support::sync(&f).await;
-    let (i1, i2) = (
-        format!("{}:native", tx_of(&b1)),
-        format!("{}:native", tx_of(&b2)),
-    );
-    assert_eq!(
-        w.open("g").await,
-        sorted(vec![
-            pair(OVER, item.clone()),
-            pair(OVER, i1.clone()),
-            pair(OVER, i2.clone())
-        ])
-    );
-    let (l1, l2) = (exec_log(&b1, safe), exec_log(&b2, safe));
-    let d1 = w.finding("g", OVER, &i1).await;
-    assert!(
-        d1.observed.contains(&format!(
-            "{} of native in 2 movements: {} to {r1} ({l1}/0.0), {} to {r2} ({l1}/0.1)",
-            wei(7),
-            wei(6),
-            wei(1)
-        )),
-        "{}",
-        d1.observed
-    );
-    let d2 = w.finding("g", OVER, &i2).await;
-    assert!(
-        d2.observed.contains(&format!(
-            "{} of native in 2 movements: {} to {r1} ({l2}/0.0), {} to {r2} ({l2}/0.1)",
-            wei(6),
-            wei(3),
-            wei(3)
-        )),
-        "{}",
-        d2.observed
-    );
-    for (receipt, a, b) in [(&b1, 6, 1), (&b2, 3, 3)] {
+    let items: Vec<String> = batches
+        .iter()
+        .map(|r| format!("{}:native", tx_of(r)))
+        .collect();
+    let mut expected = vec![pair(OVER, item.clone())];
+    expected.extend(items.iter().map(|i| pair(OVER, i.clone())));
+    assert_eq!(w.open("g").await, sorted(expected));
+    for ((receipt, (a, b)), i) in batches.iter().zip(amounts).zip(&items) {
+        let log = exec_log(receipt, safe);
+        let d = w.finding("g", OVER, i).await;
+        assert_observed(
+            &d,
+            &format!(
+                "{} of native in 2 movements: {} to {r1} ({log}/0.0), {} to {r2} ({log}/0.1)",
+                wei(a + b),
+                wei(a),
+                wei(b)
+            ),
+        );
         let exec = w
             .record("g", "safe.execution_success", tx_of(receipt))
             .await;
@@ -464,59 +488,61 @@ async fn payments_and_batches(backend: support::Backend, version: SafeVersion) {
         .all(|d| d.rule == OVER));
 }
 
-async fn payments_141(backend: support::Backend) {
-    payments_and_batches(backend, SafeVersion::V141).await
+/// [`payments_and_batches`] on each Safe version: `test, scenario: version;`, each test on
+/// both backends.
+macro_rules! payments_on {
+    ($($test:ident, $scenario:ident: $version:ident;)*) => {$(
+        async fn $scenario(backend: support::Backend) {
+            payments_and_batches(backend, SafeVersion::$version).await
+        }
+        on_both_backends!($test, $scenario);
+    )*};
 }
-on_both_backends!(payments_safe_141, payments_141);
+payments_on! {
+    payments_safe_141, payments_141: V141;
+    payments_safe_130, payments_130: V130;
+    payments_safe_l2_141, payments_141_l2: V141L2;
+    payments_safe_l2_130, payments_130_l2: V130L2;
+}
 
-async fn payments_130(backend: support::Backend) {
-    payments_and_batches(backend, SafeVersion::V130).await
+/// The EOA module pays 7 ETH from `safe` (group `g`, nothing open yet) to `payee`: one
+/// over-limit finding naming the one movement, and an execution record naming the module with
+/// that call over the limit. Returns the receipt, the finding's item and the record's fields.
+async fn eoa_module_pays_seven(
+    w: &World,
+    f: &Follower,
+    safe: Address,
+    payee: Address,
+) -> (TransactionReceipt, String, Value) {
+    let paid = devnet::module_pay(&w.devnet, w.module, safe, payee, ether(7))
+        .await
+        .unwrap();
+    support::sync(f).await;
+    let item = format!("{}:native", tx_of(&paid));
+    assert_eq!(w.open("g").await, vec![pair(OVER, item.clone())]);
+    let d = w.finding("g", OVER, &item).await;
+    let log = exec_log(&paid, safe);
+    assert_one_movement(&d, 7, payee, &format!("{log}/0)"));
+    let x = fields(
+        &w.record("g", "safe.module_execution_success", tx_of(&paid))
+            .await,
+    );
+    assert_eq!(as_address(&x["module"]), Some(w.module), "{x}");
+    assert_eq!(calls(&x), vec![call("0", "none", Some(ether(7)), &[OVER])]);
+    (paid, item, x)
 }
-on_both_backends!(payments_safe_130, payments_130);
-
-async fn payments_141_l2(backend: support::Backend) {
-    payments_and_batches(backend, SafeVersion::V141L2).await
-}
-on_both_backends!(payments_safe_l2_141, payments_141_l2);
 
 /// Rows 3 and 8: the EOA module pays 7 ETH with no owner signature; a contract module
 /// (PayingModule) pays 7 ETH, seen through the call trace.
 async fn module_payments(backend: support::Backend) {
     let w = world(backend).await;
-    let safe = w.safe(SafeVersion::V141, 1).await;
-    w.enable(safe, w.t.paying_module).await;
-    w.declare("g", safe, &[w.module, w.t.paying_module], "", "", "")
-        .await;
-    let f = w.follower();
-    support::sync(&f).await;
-    assert_eq!(w.open("g").await, vec![]);
+    let safe = w.safe_with_paying_module().await;
+    let f = w.quiet().await;
 
     let payee = Address::repeat_byte(0x77);
-    let by_eoa = devnet::module_pay(&w.devnet, w.module, safe, payee, ether(7))
-        .await
-        .unwrap();
-    support::sync(&f).await;
-    let item = format!("{}:native", tx_of(&by_eoa));
-    assert_eq!(w.open("g").await, vec![pair(OVER, item.clone())]);
-    let d = w.finding("g", OVER, &item).await;
-    let log = exec_log(&by_eoa, safe);
-    assert!(
-        d.observed.contains(&format!(
-            "{} of native in 1 movement: {} to {payee} ({log}/0)",
-            wei(7),
-            wei(7)
-        )),
-        "{}",
-        d.observed
-    );
-    let exec = w
-        .record("g", "safe.module_execution_success", tx_of(&by_eoa))
-        .await;
-    let x = fields(&exec);
-    assert_eq!(as_address(&x["module"]), Some(w.module), "{x}");
+    let (_, item, x) = eoa_module_pays_seven(&w, &f, safe, payee).await;
     assert_eq!(as_address(&x["caller"]), Some(w.module), "{x}");
     assert!(x["calls_unknown"].is_null(), "{x}");
-    assert_eq!(calls(&x), vec![call("0", "none", Some(ether(7)), &[OVER])]);
 
     // The contract module: its call is not in the transaction's input, only in the trace.
     let by_contract =
@@ -530,15 +556,7 @@ async fn module_payments(backend: support::Backend) {
         sorted(vec![pair(OVER, item), pair(OVER, item2.clone())])
     );
     let d = w.finding("g", OVER, &item2).await;
-    assert!(
-        d.observed.contains(&format!(
-            "{} of native in 1 movement: {} to {payee} (trace/",
-            wei(7),
-            wei(7)
-        )),
-        "{}",
-        d.observed
-    );
+    assert_one_movement(&d, 7, payee, "trace/");
     let exec = w
         .record("g", "safe.module_execution_success", tx_of(&by_contract))
         .await;
@@ -569,9 +587,7 @@ async fn approvals(backend: support::Backend) {
     devnet::mint_tokens(&w.devnet, token, safe, ether(1000))
         .await
         .unwrap();
-    let f = w.follower();
-    support::sync(&f).await;
-    assert_eq!(w.open("g").await, vec![]);
+    let f = w.quiet().await;
 
     let approval = IERC20::Approval::SIGNATURE_HASH;
     let item = |r: &TransactionReceipt| format!("{}:{}", tx_of(r), log_of(r, token, approval));
@@ -629,18 +645,7 @@ async fn approvals(backend: support::Backend) {
         "an approval moves nothing: {x}"
     );
     // The decision of an approval lists its call and no outflow.
-    let decisions = groupstate::decisions::decisions(&w.store, "g")
-        .await
-        .unwrap();
-    let approved = decisions
-        .iter()
-        .find_map(|d| match d {
-            Decision::SafeExecution(x) if x.evidence.tx_hash == tx_of(&within).to_string() => {
-                Some(x)
-            }
-            _ => None,
-        })
-        .expect("the approval's decision");
+    let approved = w.safe_decision("g", tx_of(&within)).await;
     assert_eq!(approved.calls.as_array().map(Vec::len), Some(1));
     assert!(
         approved.outflows.is_empty(),
@@ -669,9 +674,7 @@ async fn tokens_and_nfts(backend: support::Backend) {
     devnet::mint_nft(&w.devnet, nft, safe, U256::from(1))
         .await
         .unwrap();
-    let f = w.follower();
-    support::sync(&f).await;
-    assert_eq!(w.open("g").await, vec![]);
+    let f = w.quiet().await;
 
     let paid = w
         .exec(safe, SafeTx::erc20_transfer(token, friend, ether(500)))
@@ -721,15 +724,13 @@ async fn tokens_and_nfts(backend: support::Backend) {
 }
 on_both_backends!(tokens_and_nfts_both, tokens_and_nfts);
 
-/// Row 5: the owners sign a delegatecall to SlotZeroWriter, which replaces the singleton.
-async fn delegatecall_rewrites_the_singleton(backend: support::Backend) {
-    let w = world(backend).await;
-    let safe = w.safe(SafeVersion::V141, 1).await;
-    w.declare("g", safe, &[w.module], "", "", "").await;
-    let f = w.follower();
-    support::sync(&f).await;
-    assert_eq!(w.open("g").await, vec![]);
-
+/// The owners sign a delegatecall to SlotZeroWriter that sets `safe`'s singleton to an
+/// attacker's address; the follower catches up. Returns the receipt and that address.
+async fn overwrite_singleton(
+    w: &World,
+    f: &Follower,
+    safe: Address,
+) -> (TransactionReceipt, Address) {
     let attacker = Address::repeat_byte(0xba);
     let hit = w
         .exec(
@@ -737,11 +738,22 @@ async fn delegatecall_rewrites_the_singleton(backend: support::Backend) {
             SafeTx::overwrite_singleton(w.t.slot_zero_writer, attacker),
         )
         .await;
+    support::sync(f).await;
+    (hit, attacker)
+}
+
+/// Row 5: the owners sign a delegatecall to SlotZeroWriter, which replaces the singleton.
+async fn delegatecall_rewrites_the_singleton(backend: support::Backend) {
+    let w = world(backend).await;
+    let safe = w.safe(SafeVersion::V141, 1).await;
+    w.declare("g", safe, &[w.module], "", "", "").await;
+    let f = w.quiet().await;
+
+    let (hit, attacker) = overwrite_singleton(&w, &f, safe).await;
     assert_eq!(
         devnet::read_singleton(&w.devnet, safe).await.unwrap(),
         attacker
     );
-    support::sync(&f).await;
     let log = exec_log(&hit, safe);
     let item = format!("{}:{log}/0", tx_of(&hit));
     // The record first: the call, its operation and its verdict.
@@ -790,8 +802,7 @@ async fn nested_batch(backend: support::Backend) {
     let w = world(backend).await;
     let safe = w.safe(SafeVersion::V141, 1).await;
     w.declare("g", safe, &[w.module], "", "", "").await;
-    let f = w.follower();
-    support::sync(&f).await;
+    let f = w.synced().await;
 
     let (r1, r2, r3) = (
         Address::repeat_byte(0xc1),
@@ -813,17 +824,13 @@ async fn nested_batch(backend: support::Backend) {
     assert_eq!(w.open("g").await, vec![pair(OVER, item.clone())]);
     let log = exec_log(&b, safe);
     let d = w.finding("g", OVER, &item).await;
-    assert!(
-        d.observed.contains(&format!(
+    assert_observed(&d, &format!(
             "{} of native in 3 movements: {} to {r1} ({log}/0.0), {} to {r2} ({log}/0.1.0), {} to {r3} ({log}/0.1.1)",
             wei(6),
             wei(2),
             wei(2),
             wei(2)
-        )),
-        "{}",
-        d.observed
-    );
+        ));
     let exec = w.record("g", "safe.execution_success", tx).await;
     let expected_calls = vec![
         call("0", "multi_send", None, &[]),
@@ -836,16 +843,7 @@ async fn nested_batch(backend: support::Backend) {
     assert_eq!(flow_lines(&w.store, tx).await.len(), 3);
 
     // The decision of that execution lists the same calls and its three outflows.
-    let decisions = groupstate::decisions::decisions(&w.store, "g")
-        .await
-        .unwrap();
-    let x = decisions
-        .iter()
-        .find_map(|d| match d {
-            Decision::SafeExecution(x) if x.evidence.tx_hash == tx.to_string() => Some(x),
-            _ => None,
-        })
-        .unwrap_or_else(|| panic!("no decision for {tx}: {decisions:#?}"));
+    let x = w.safe_decision("g", tx).await;
     assert_eq!(x.safe.parse::<Address>().ok(), Some(safe));
     assert!(x.success);
     assert_eq!(
@@ -877,18 +875,7 @@ async fn nested_batch(backend: support::Backend) {
         .await
         .unwrap();
     support::sync(&f).await;
-    let decisions = groupstate::decisions::decisions(&w.store, "g")
-        .await
-        .unwrap();
-    let m = decisions
-        .iter()
-        .find_map(|d| match d {
-            Decision::SafeExecution(x) if x.evidence.tx_hash == tx_of(&by_module).to_string() => {
-                Some(x)
-            }
-            _ => None,
-        })
-        .unwrap_or_else(|| panic!("no decision for the module payment: {decisions:#?}"));
+    let m = w.safe_decision("g", tx_of(&by_module)).await;
     assert_eq!(
         m.module.as_deref().and_then(|s| s.parse::<Address>().ok()),
         Some(w.module)
@@ -899,6 +886,22 @@ async fn nested_batch(backend: support::Backend) {
     );
 }
 on_both_backends!(nested_batch_both, nested_batch);
+
+/// `d` is about a payment of 6 ETH that `timelock` has not yet executed.
+fn assert_pending_six(d: &Divergence, timelock: Address) {
+    assert_eq!(d.subject, timelock.to_checksum(None));
+    assert_observed(d, "not yet executed");
+    assert_observed(d, &wei(6));
+}
+
+/// `d` was resolved by the transaction of `receipt`.
+fn assert_resolved_by(d: &Divergence, receipt: &TransactionReceipt) {
+    assert_eq!(d.status, "resolved", "{d:?}");
+    assert_eq!(
+        d.resolved_tx_hash.as_deref(),
+        Some(tx_of(receipt).to_string().as_str())
+    );
+}
 
 /// Row 11: a payment of 6 ETH scheduled straight on a declared timelock is flagged when it
 /// is scheduled, and resolved when it is cancelled.
@@ -927,8 +930,7 @@ async fn timelock_schedule(backend: support::Backend) {
         dep = g.deployer,
     );
     w.declare("g", safe, &[w.module], "", "", &tail).await;
-    let f = w.follower();
-    support::sync(&f).await;
+    let f = w.synced().await;
     let treasury_rules = |open: Vec<(String, String)>| -> Vec<(String, String)> {
         open.into_iter()
             .filter(|(r, _)| r.starts_with("treasury."))
@@ -955,14 +957,8 @@ async fn timelock_schedule(backend: support::Backend) {
         vec![pair(OVER, item.clone())]
     );
     let d = w.finding("g", OVER, &item).await;
-    assert_eq!(d.subject, g.timelock.to_checksum(None));
-    assert!(d.observed.contains("not yet executed"), "{}", d.observed);
-    assert!(
-        d.observed.contains("executable from timestamp"),
-        "{}",
-        d.observed
-    );
-    assert!(d.observed.contains(&wei(6)), "{}", d.observed);
+    assert_pending_six(&d, g.timelock);
+    assert_observed(&d, "executable from timestamp");
     // The direct schedule is also an unexplained timelock call.
     assert_eq!(
         w.open("g").await,
@@ -980,11 +976,7 @@ async fn timelock_schedule(backend: support::Backend) {
         .iter()
         .find(|d| d.rule == OVER && d.item == item)
         .unwrap();
-    assert_eq!(over.status, "resolved", "{over:?}");
-    assert_eq!(
-        over.resolved_tx_hash.as_deref(),
-        Some(cancel.transaction_hash.to_string().as_str())
-    );
+    assert_resolved_by(over, &cancel);
 }
 on_both_backends!(timelock_schedule_both, timelock_schedule);
 
@@ -994,8 +986,7 @@ async fn reorg_retracts(backend: support::Backend) {
     let w = world(backend).await;
     let safe = w.safe(SafeVersion::V141, 1).await;
     w.declare("g", safe, &[w.module], "", "", "").await;
-    let f = w.follower();
-    support::sync(&f).await;
+    let f = w.synced().await;
     let snapshot = w.devnet.snapshot().await.unwrap();
     let b = w
         .batch(
@@ -1054,16 +1045,18 @@ async fn reorg_retracts(backend: support::Backend) {
 }
 on_both_backends!(reorg_retracts_both, reorg_retracts);
 
-/// With traces off, a contract module's payment is invisible to the calls; the balance check
-/// finds the money missing.
-async fn balance_check_without_traces(backend: support::Backend) {
-    let w = world(backend).await;
-    let safe = w.safe(SafeVersion::V141, 1).await;
-    w.enable(safe, w.t.paying_module).await;
-    w.declare("g", safe, &[w.module, w.t.paying_module], "", "", "")
-        .await;
-    const P: u64 = 10;
-    // A reading at the next multiple of P, the payment, then the next reading.
+/// Blocks between two balance readings.
+const P: u64 = 10;
+
+/// A balance reading at the next multiple of [`P`], PayingModule paying 7 ETH from `safe` in
+/// the block after it, then the chain mined to the next reading; a follower with `traces` and
+/// a reading every `P` blocks, caught up. Returns the payment, the first reading's block and
+/// the follower.
+async fn module_pays_between_readings(
+    w: &World,
+    safe: Address,
+    traces: TraceMode,
+) -> (TransactionReceipt, u64, Follower) {
     let head = w.devnet.head().await.unwrap();
     let before = (head / P + 1) * P;
     w.devnet.mine(before - head).await.unwrap();
@@ -1078,13 +1071,22 @@ async fn balance_check_without_traces(backend: support::Backend) {
     .unwrap();
     let at = paid.block_number.unwrap();
     assert_eq!(at, before + 1);
-    let after = before + P;
-    w.devnet.mine(after - at).await.unwrap();
+    w.devnet.mine(before + P - at).await.unwrap();
     let f = w.follower_with(|c| {
-        c.traces = TraceMode::Off;
+        c.traces = traces;
         c.balance_check_interval_blocks = P;
     });
     support::sync(&f).await;
+    (paid, before, f)
+}
+
+/// With traces off, a contract module's payment is invisible to the calls; the balance check
+/// finds the money missing.
+async fn balance_check_without_traces(backend: support::Backend) {
+    let w = world(backend).await;
+    let safe = w.safe_with_paying_module().await;
+    let (paid, before, f) = module_pays_between_readings(&w, safe, TraceMode::Off).await;
+    let after = before + P;
     let item = format!("native:{before}-{after}");
     assert_eq!(
         w.open("g").await,
@@ -1094,11 +1096,7 @@ async fn balance_check_without_traces(backend: support::Backend) {
     let d = w.finding("g", "treasury.unexplained_outflow", &item).await;
     assert_eq!(d.severity, "critical");
     assert_eq!(d.subject, safe.to_checksum(None));
-    assert!(
-        d.observed.contains(&format!("{} of native left", wei(7))),
-        "{}",
-        d.observed
-    );
+    assert_observed(&d, &format!("{} of native left", wei(7)));
     let exec = w
         .record("g", "safe.module_execution_success", tx_of(&paid))
         .await;
@@ -1127,12 +1125,7 @@ async fn balance_check_without_traces(backend: support::Backend) {
     );
     let d = w.finding("g", "treasury.unexplained_inflow", &inflow).await;
     assert_eq!(d.severity, "low");
-    assert!(
-        d.observed
-            .contains(&format!("{} of native arrived", wei(1))),
-        "{}",
-        d.observed
-    );
+    assert_observed(&d, &format!("{} of native arrived", wei(1)));
 }
 on_both_backends!(balance_check_both, balance_check_without_traces);
 
@@ -1146,8 +1139,7 @@ async fn rolling_limits(backend: support::Backend) {
         wei(9)
     );
     w.declare("g", safe, &[w.module], &policy, "", "").await;
-    let f = w.follower();
-    support::sync(&f).await;
+    let f = w.synced().await;
     let payee = Address::repeat_byte(0x77);
     w.pay(safe, payee, ether(4)).await;
     w.pay(safe, payee, ether(4)).await;
@@ -1159,12 +1151,7 @@ async fn rolling_limits(backend: support::Backend) {
     assert_eq!(w.open("g").await, vec![pair(OVER, day.clone())]);
     let d = w.finding("g", OVER, &day).await;
     assert_eq!(d.severity, "high");
-    assert!(
-        d.observed
-            .contains(&format!("{} of native in the day", wei(9))),
-        "{}",
-        d.observed
-    );
+    assert_observed(&d, &format!("{} of native in the day", wei(9)));
     // Two days later the day is clear, the month is not: 10 ETH in it.
     devnet::increase_time(&w.devnet, 2 * 24 * 60 * 60)
         .await
@@ -1177,12 +1164,7 @@ async fn rolling_limits(backend: support::Backend) {
         sorted(vec![pair(OVER, day), pair(OVER, month.clone())])
     );
     let d = w.finding("g", OVER, &month).await;
-    assert!(
-        d.observed
-            .contains(&format!("{} of native in the month", wei(10))),
-        "{}",
-        d.observed
-    );
+    assert_observed(&d, &format!("{} of native in the month", wei(10)));
 }
 on_both_backends!(rolling_limits_both, rolling_limits);
 
@@ -1192,10 +1174,7 @@ on_both_backends!(rolling_limits_both, rolling_limits);
 /// API is there, and the follower must start.
 async fn traces_are_detected_on_anvil(backend: support::Backend) {
     let w = world(backend).await;
-    let safe = w.safe(SafeVersion::V141, 1).await;
-    w.enable(safe, w.t.paying_module).await;
-    w.declare("g", safe, &[w.module, w.t.paying_module], "", "", "")
-        .await;
+    let safe = w.safe_with_paying_module().await;
     let payee = Address::repeat_byte(0x77);
     let paid = devnet::paying_module_pay(&w.devnet, w.t.paying_module, safe, payee, ether(7))
         .await
@@ -1222,33 +1201,8 @@ async fn module_payment_on_safe_l2(backend: support::Backend) {
     let w = world(backend).await;
     let safe = w.safe(SafeVersion::V141L2, 1).await;
     w.declare("g", safe, &[w.module], "", "", "").await;
-    let f = w.follower();
-    support::sync(&f).await;
-    assert_eq!(w.open("g").await, vec![]);
-    let payee = Address::repeat_byte(0x77);
-    let paid = devnet::module_pay(&w.devnet, w.module, safe, payee, ether(7))
-        .await
-        .unwrap();
-    support::sync(&f).await;
-    let item = format!("{}:native", tx_of(&paid));
-    assert_eq!(w.open("g").await, vec![pair(OVER, item.clone())]);
-    let d = w.finding("g", OVER, &item).await;
-    let log = exec_log(&paid, safe);
-    assert!(
-        d.observed.contains(&format!(
-            "{} of native in 1 movement: {} to {payee} ({log}/0)",
-            wei(7),
-            wei(7)
-        )),
-        "{}",
-        d.observed
-    );
-    let x = fields(
-        &w.record("g", "safe.module_execution_success", tx_of(&paid))
-            .await,
-    );
-    assert_eq!(as_address(&x["module"]), Some(w.module), "{x}");
-    assert_eq!(calls(&x), vec![call("0", "none", Some(ether(7)), &[OVER])]);
+    let f = w.quiet().await;
+    let (paid, _, _) = eoa_module_pays_seven(&w, &f, safe, Address::repeat_byte(0x77)).await;
     assert_eq!(flow_lines(&w.store, tx_of(&paid)).await.len(), 1);
 }
 on_both_backends!(module_payment_l2_both, module_payment_on_safe_l2);
@@ -1270,9 +1224,7 @@ async fn multi_tokens_and_operators(backend: support::Backend) {
             .await
             .unwrap();
     }
-    let f = w.follower();
-    support::sync(&f).await;
-    assert_eq!(w.open("g").await, vec![]);
+    let f = w.quiet().await;
 
     let single = w
         .exec(
@@ -1431,17 +1383,8 @@ async fn declared_delegatecall_target(backend: support::Backend) {
         "",
     )
     .await;
-    let f = w.follower();
-    support::sync(&f).await;
-    assert_eq!(w.open("g").await, vec![]);
-    let attacker = Address::repeat_byte(0xba);
-    let hit = w
-        .exec(
-            safe,
-            SafeTx::overwrite_singleton(w.t.slot_zero_writer, attacker),
-        )
-        .await;
-    support::sync(&f).await;
+    let f = w.quiet().await;
+    let (hit, attacker) = overwrite_singleton(&w, &f, safe).await;
     assert_eq!(
         w.open("g").await,
         vec![pair("safe.singleton_changed", attacker.to_checksum(None))]
@@ -1471,8 +1414,7 @@ async fn governor_proposal(backend: support::Backend) {
         dep = g.deployer,
     );
     w.declare("g", safe, &[w.module], "", "", &tail).await;
-    let f = w.follower();
-    support::sync(&f).await;
+    let f = w.synced().await;
     assert_eq!(w.open("g").await, vec![], "the deployment agrees");
 
     let payee = Address::repeat_byte(0x77);
@@ -1482,9 +1424,7 @@ async fn governor_proposal(backend: support::Backend) {
     let item = format!("{}:native", B256::from(id));
     assert_eq!(w.open("g").await, vec![pair(OVER, item.clone())]);
     let d = w.finding("g", OVER, &item).await;
-    assert_eq!(d.subject, g.timelock.to_checksum(None));
-    assert!(d.observed.contains("not yet executed"), "{}", d.observed);
-    assert!(d.observed.contains(&wei(6)), "{}", d.observed);
+    assert_pending_six(&d, g.timelock);
 
     let cancel = g.cancel(&w.devnet, g.deployer, &proposal).await.unwrap();
     support::sync(&f).await;
@@ -1499,11 +1439,7 @@ async fn governor_proposal(backend: support::Backend) {
         .collect();
     assert_eq!(all.len(), 1, "{all:#?}");
     assert_eq!(all[0].item, item);
-    assert_eq!(all[0].status, "resolved");
-    assert_eq!(
-        all[0].resolved_tx_hash.as_deref(),
-        Some(cancel.transaction_hash.to_string().as_str())
-    );
+    assert_resolved_by(&all[0], &cancel);
 }
 on_both_backends!(governor_proposal_both, governor_proposal);
 
@@ -1511,30 +1447,8 @@ on_both_backends!(governor_proposal_both, governor_proposal);
 /// nothing missing.
 async fn balance_check_with_traces(backend: support::Backend) {
     let w = world(backend).await;
-    let safe = w.safe(SafeVersion::V141, 1).await;
-    w.enable(safe, w.t.paying_module).await;
-    w.declare("g", safe, &[w.module, w.t.paying_module], "", "", "")
-        .await;
-    const P: u64 = 10;
-    let head = w.devnet.head().await.unwrap();
-    let before = (head / P + 1) * P;
-    w.devnet.mine(before - head).await.unwrap();
-    let paid = devnet::paying_module_pay(
-        &w.devnet,
-        w.t.paying_module,
-        safe,
-        Address::repeat_byte(0x77),
-        ether(7),
-    )
-    .await
-    .unwrap();
-    let at = paid.block_number.unwrap();
-    w.devnet.mine(before + P - at).await.unwrap();
-    let f = w.follower_with(|c| {
-        c.traces = TraceMode::Debug;
-        c.balance_check_interval_blocks = P;
-    });
-    support::sync(&f).await;
+    let safe = w.safe_with_paying_module().await;
+    let (paid, before, _f) = module_pays_between_readings(&w, safe, TraceMode::Debug).await;
     assert_eq!(
         w.open("g").await,
         vec![pair(OVER, format!("{}:native", tx_of(&paid)))],
@@ -1553,8 +1467,3 @@ async fn balance_check_with_traces(backend: support::Backend) {
     );
 }
 on_both_backends!(balance_check_traced_both, balance_check_with_traces);
-
-async fn payments_130_l2(backend: support::Backend) {
-    payments_and_batches(backend, SafeVersion::V130L2).await
-}
-on_both_backends!(payments_safe_l2_130, payments_130_l2);

@@ -607,14 +607,8 @@ impl Validator {
                 other => other.map(Some),
             },
         };
-        let delegatecall_targets = match fields.get("delegatecall_targets") {
-            None => Some(Vec::new()),
-            Some(n) => self.addresses(
-                &fields.path("delegatecall_targets"),
-                n,
-                ListRules::accounts("delegatecall target"),
-            ),
-        };
+        let delegatecall_targets =
+            self.account_list(&fields, "delegatecall_targets", "delegatecall target");
 
         let deployed_at = self.deployed_at(&fields);
         self.record_code(
@@ -640,14 +634,7 @@ impl Validator {
     fn policy(&mut self, path: &str, node: &Node) -> Option<Policy> {
         let fields = self.mapping(path, node, POLICY_FIELDS)?;
         let max_outflow = self.limits(&fields, "max_outflow");
-        let allowed_recipients = match fields.get("allowed_recipients") {
-            None => Some(Vec::new()),
-            Some(n) => self.addresses(
-                &fields.path("allowed_recipients"),
-                n,
-                ListRules::accounts("recipient"),
-            ),
-        };
+        let allowed_recipients = self.account_list(&fields, "allowed_recipients", "recipient");
         let max_outflow_per_day = self.limits(&fields, "max_outflow_per_day");
         let max_outflow_per_month = self.limits(&fields, "max_outflow_per_month");
         let max_approval = self.limits(&fields, "max_approval");
@@ -655,23 +642,9 @@ impl Validator {
             None => Some(true),
             Some(n) => self.boolean(&fields.path("unlimited_approvals"), n),
         };
-        let allowed_spenders = match fields.get("allowed_spenders") {
-            None => Some(Vec::new()),
-            Some(n) => self.addresses(
-                &fields.path("allowed_spenders"),
-                n,
-                ListRules::accounts("spender"),
-            ),
-        };
+        let allowed_spenders = self.account_list(&fields, "allowed_spenders", "spender");
         let balance_tolerance = self.limits(&fields, "balance_tolerance");
-        let unchecked_balances = match fields.get("unchecked_balances") {
-            None => Some(Vec::new()),
-            Some(n) => self.addresses(
-                &fields.path("unchecked_balances"),
-                n,
-                ListRules::accounts("token"),
-            ),
-        };
+        let unchecked_balances = self.account_list(&fields, "unchecked_balances", "token");
         Some(Policy {
             max_outflow: max_outflow?,
             allowed_recipients: allowed_recipients?,
@@ -683,6 +656,20 @@ impl Validator {
             balance_tolerance: balance_tolerance?,
             unchecked_balances: unchecked_balances?,
         })
+    }
+
+    /// The optional list of account addresses at `key` of a section, each a `what`; empty when
+    /// absent.
+    fn account_list(
+        &mut self,
+        fields: &Fields<'_>,
+        key: &str,
+        what: &'static str,
+    ) -> Option<Vec<Address>> {
+        let Some(node) = fields.get(key) else {
+            return Some(Vec::new());
+        };
+        self.addresses(&fields.path(key), node, ListRules::accounts(what))
     }
 
     /// The optional mapping of assets to amounts at `key` of a policy (`max_outflow`, its daily
@@ -958,10 +945,7 @@ impl Validator {
                 ListRules::accounts("canceller"),
             )
         });
-        let admins = match fields.get("admins") {
-            None => Some(Vec::new()),
-            Some(n) => self.addresses(&fields.path("admins"), n, ListRules::accounts("admin")),
-        };
+        let admins = self.account_list(&fields, "admins", "admin");
 
         let deployed_at = self.deployed_at(&fields);
         let implementation = self.implementation(&fields, address);
