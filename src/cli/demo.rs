@@ -31,7 +31,7 @@ pub async fn run(settings: Settings) -> anyhow::Result<()> {
     let keys = devnet::signers(4);
     let owners: Vec<Address> = keys[..3].iter().map(|k| k.address()).collect();
     let safe = contracts
-        .create_safe(&devnet, SafeVersion::V141L2, &owners, 2, 0)
+        .create_safe(&devnet, SafeVersion::V141, &owners, 2, 0)
         .await?;
     devnet::fund(
         &devnet,
@@ -39,7 +39,10 @@ pub async fn run(settings: Settings) -> anyhow::Result<()> {
         U256::from(5u64) * U256::from(10u64).pow(U256::from(18)),
     )
     .await?;
-    println!("   Safe 1.4.1 at {safe}: owners {owners:?}, threshold 2, funded with 5 ETH");
+    println!(
+        "   Safe 1.4.1 (plain, as the Safe interface deploys on mainnet) at {safe}: owners \
+         {owners:?}, threshold 2, funded with 5 ETH"
+    );
 
     let db = settings.data_dir.join("demo.db");
     for suffix in ["", "-wal", "-shm"] {
@@ -50,7 +53,8 @@ pub async fn run(settings: Settings) -> anyhow::Result<()> {
     let yaml = format!(
         "id: river-guild\nname: River Guild\npurpose: Fund maintenance of the river network's shared tooling.\n\
          phase: coordination\nchain: local\nstart_block: 0\ntreasury:\n  safes:\n    - address: \"{safe}\"\n\
-         \x20     owners: [\"{}\", \"{}\", \"{}\"]\n      threshold: 2\n",
+         \x20     owners: [\"{}\", \"{}\", \"{}\"]\n      threshold: 2\n  policy:\n    \
+         max_outflow: {{ native: \"2000000000000000000\" }}\n",
         owners[0], owners[1], owners[2]
     );
     let manifest = Manifest::parse(&yaml).map_err(|e| anyhow::anyhow!("{e}"))?;
@@ -140,6 +144,35 @@ pub async fn run(settings: Settings) -> anyhow::Result<()> {
     )
     .await?;
 
+    println!("== a batch (MultiSendCallOnly) paying 1.5 ETH twice: each call under the 2 ETH limit, the transaction over it");
+    let half = U256::from(15u64) * U256::from(10u64).pow(U256::from(17));
+    contracts
+        .multi_send_tx(
+            devnet::MultiSendDeployment::V141CallOnly,
+            &[
+                devnet::MultiSendItem::pay(Address::repeat_byte(0x78), half),
+                devnet::MultiSendItem::pay(Address::repeat_byte(0x79), half),
+            ],
+        )
+        .execute(
+            &devnet,
+            safe,
+            &[
+                (&keys[0], devnet::SignatureKind::Ecdsa),
+                (&keys[1], devnet::SignatureKind::Ecdsa),
+            ],
+        )
+        .await?;
+    wait_for(&store, Duration::from_secs(30), |s| async move {
+        Ok(s.divergences("river-guild", Some(DivergenceStatus::Open))
+            .await?
+            .iter()
+            .any(|d| d.rule == "treasury.outflow_over_limit"))
+    })
+    .await?;
+    let alert = receiver.next(Duration::from_secs(30)).await?;
+    println!("   {}", crate::alert::summary(&alert.body));
+
     println!(
         "== an owner nobody documented is added: {}",
         keys[3].address()
@@ -154,10 +187,10 @@ pub async fn run(settings: Settings) -> anyhow::Result<()> {
     .await?;
     let mined = Instant::now();
     wait_for(&store, Duration::from_secs(30), |s| async move {
-        Ok(!s
-            .divergences("river-guild", Some(DivergenceStatus::Open))
+        Ok(s.divergences("river-guild", Some(DivergenceStatus::Open))
             .await?
-            .is_empty())
+            .iter()
+            .any(|d| d.rule == "safe.owner_undeclared"))
     })
     .await?;
     println!(
