@@ -47,7 +47,7 @@ async fn main() {
         .create_safe(&devnet, SafeVersion::V141, &owners, 2, 7)
         .await
         .unwrap();
-    devnet::fund(&devnet, safe, U256::from(10u64).pow(U256::from(22)))
+    devnet::fund(&devnet, safe, U256::from(10u64).pow(U256::from(21)))
         .await
         .unwrap();
     let eoa_module = devnet.accounts()[5];
