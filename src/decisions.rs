@@ -105,7 +105,32 @@ pub struct SafeExecutionDecision {
 }
 
 impl SafeExecutionDecision {
-    /// What the fold added to an execution's record: its calls, who acted, its refund.
+    /// An execution of record `r` (its decoded `fields`), with what the fold added to the
+    /// record: its calls, who acted, its refund.
+    fn of(
+        r: &RecordRow,
+        fields: &Value,
+        success: bool,
+        transaction: Option<Value>,
+        outflows: Vec<Value>,
+    ) -> Self {
+        SafeExecutionDecision {
+            safe: r.address.clone(),
+            safe_tx_hash: field(fields, "safe_tx_hash"),
+            success,
+            transaction,
+            signers: fields["signers"].clone(),
+            evidence: r.into(),
+            outflows,
+            calls: Value::Array(Vec::new()),
+            calls_unknown: None,
+            module: None,
+            caller: None,
+            refund: None,
+        }
+        .with_calls(fields)
+    }
+
     fn with_calls(mut self, fields: &Value) -> Self {
         self.calls = match &fields["calls"] {
             Value::Null => Value::Array(Vec::new()),
@@ -334,22 +359,9 @@ pub fn assemble(records: &[RecordRow]) -> Vec<Decision> {
                     outflows.extend(token_outflows(&r.tx_hash, &r.address));
                 }
                 order.push((r.block_number, r.log_index, out.len()));
+                let success = kind == K::SafeExecutionSuccess;
                 out.push(Decision::SafeExecution(Box::new(
-                    SafeExecutionDecision {
-                        safe: r.address.clone(),
-                        safe_tx_hash: field(&fields, "safe_tx_hash"),
-                        success: kind == K::SafeExecutionSuccess,
-                        transaction,
-                        signers: fields["signers"].clone(),
-                        evidence: r.into(),
-                        outflows,
-                        calls: Value::Array(Vec::new()),
-                        calls_unknown: None,
-                        module: None,
-                        caller: None,
-                        refund: None,
-                    }
-                    .with_calls(&fields),
+                    SafeExecutionDecision::of(r, &fields, success, transaction, outflows),
                 )));
             }
             K::SafeModuleExecutionSuccess | K::SafeModuleExecutionFailure => {
@@ -360,22 +372,9 @@ pub fn assemble(records: &[RecordRow]) -> Vec<Decision> {
                     Vec::new()
                 };
                 order.push((r.block_number, r.log_index, out.len()));
+                // A module execution has no Safe transaction hash and no signers.
                 out.push(Decision::SafeExecution(Box::new(
-                    SafeExecutionDecision {
-                        safe: r.address.clone(),
-                        safe_tx_hash: String::new(),
-                        success,
-                        transaction: None,
-                        signers: Value::Null,
-                        evidence: r.into(),
-                        outflows,
-                        calls: Value::Array(Vec::new()),
-                        calls_unknown: None,
-                        module: None,
-                        caller: None,
-                        refund: None,
-                    }
-                    .with_calls(&fields),
+                    SafeExecutionDecision::of(r, &fields, success, None, outflows),
                 )));
             }
             _ => {}

@@ -156,13 +156,28 @@ impl World {
         safe_extra: &str,
         tail: &str,
     ) {
+        let m = self.manifest(id, safe, modules, policy, safe_extra, tail, LIMIT);
+        self.store.add_group(&m).await.unwrap();
+    }
+
+    /// The manifest [`declare`](Self::declare) registers, with `limit` as `max_outflow`.
+    #[allow(clippy::too_many_arguments)]
+    fn manifest(
+        &self,
+        id: &str,
+        safe: Address,
+        modules: &[Address],
+        policy: &str,
+        safe_extra: &str,
+        tail: &str,
+        limit: &str,
+    ) -> Manifest {
         let yaml = format!(
-            "id: {id}\nname: Test {id}\npurpose: Testing.\nphase: coordination\nchain: local\nstart_block: 0\ntreasury:\n  safes:\n    - address: \"{safe}\"\n      owners: [{owners}]\n      threshold: 2\n      modules: [{modules}]\n{safe_extra}  policy:\n    max_outflow: {{ native: \"{LIMIT}\" }}\n{policy}{tail}",
+            "id: {id}\nname: Test {id}\npurpose: Testing.\nphase: coordination\nchain: local\nstart_block: 0\ntreasury:\n  safes:\n    - address: \"{safe}\"\n      owners: [{owners}]\n      threshold: 2\n      modules: [{modules}]\n{safe_extra}  policy:\n    max_outflow: {{ native: \"{limit}\" }}\n{policy}{tail}",
             owners = quoted(&self.owners),
             modules = quoted(modules),
         );
-        let m = Manifest::parse(&yaml).unwrap_or_else(|e| panic!("{e}\n{yaml}"));
-        self.store.add_group(&m).await.unwrap();
+        Manifest::parse(&yaml).unwrap_or_else(|e| panic!("{e}\n{yaml}"))
     }
 
     /// A follower with the test settings: `traces = "auto"`, which finds anvil's
@@ -1396,9 +1411,8 @@ on_both_backends!(declared_target_both, declared_delegatecall_target);
 
 /// A governor proposal that would pay 6 ETH from its timelock is flagged when it is created,
 /// and resolved when it is cancelled.
-async fn governor_proposal(backend: support::Backend) {
-    let w = world(backend).await;
-    let safe = w.safe(SafeVersion::V141, 1).await;
+/// A Governor and its funded Timelock, and the manifest lines that declare them.
+async fn governed(w: &World) -> (GovernanceContracts, String) {
     let params = GovernanceParams {
         keep_timelock_admin: true,
         timelock_funding: ether(10),
@@ -1413,6 +1427,13 @@ async fn governor_proposal(backend: support::Backend) {
         tl = g.timelock,
         dep = g.deployer,
     );
+    (g, tail)
+}
+
+async fn governor_proposal(backend: support::Backend) {
+    let w = world(backend).await;
+    let safe = w.safe(SafeVersion::V141, 1).await;
+    let (g, tail) = governed(&w).await;
     w.declare("g", safe, &[w.module], "", "", &tail).await;
     let f = w.synced().await;
     assert_eq!(w.open("g").await, vec![], "the deployment agrees");
@@ -1442,6 +1463,44 @@ async fn governor_proposal(backend: support::Backend) {
     assert_resolved_by(&all[0], &cancel);
 }
 on_both_backends!(governor_proposal_both, governor_proposal);
+
+/// A proposal within the limit when made is judged again when queued, under the manifest in
+/// force then: a limit lowered in between flags it before the money moves.
+async fn proposal_judged_again_when_queued(backend: support::Backend) {
+    let w = world(backend).await;
+    let safe = w.safe(SafeVersion::V141, 1).await;
+    let (g, tail) = governed(&w).await;
+    w.declare("g", safe, &[w.module], "", "", &tail).await;
+    let f = w.synced().await;
+    let proposal = devnet::Proposal::single(
+        Address::repeat_byte(0x77),
+        ether(4),
+        Vec::<u8>::new(),
+        "Pay four",
+    );
+    let id = g.propose(&w.devnet, g.deployer, &proposal).await.unwrap();
+    support::sync(&f).await;
+    assert_eq!(w.open("g").await, vec![], "4 ETH is within 5 ETH");
+
+    let lowered = w.manifest("g", safe, &[w.module], "", "", &tail, &wei(3));
+    w.store.update_group(&lowered, None).await.unwrap();
+    g.advance_to_voting(&w.devnet, id).await.unwrap();
+    g.cast_vote(&w.devnet, id, devnet::VoteSupport::For, g.deployer)
+        .await
+        .unwrap();
+    g.advance_past_deadline(&w.devnet, id).await.unwrap();
+    g.queue(&w.devnet, &proposal).await.unwrap();
+    support::sync(&f).await;
+    let item = format!("{}:native", B256::from(id));
+    assert_eq!(w.open("g").await, vec![pair(OVER, item.clone())]);
+    let d = w.finding("g", OVER, &item).await;
+    assert!(d.observed.contains("queued"), "{}", d.observed);
+    assert!(d.expected.contains(&wei(3)), "{}", d.expected);
+}
+on_both_backends!(
+    proposal_judged_again_when_queued_both,
+    proposal_judged_again_when_queued
+);
 
 /// With traces on, the contract module's payment is a recorded flow: the balance check finds
 /// nothing missing.

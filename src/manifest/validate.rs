@@ -352,6 +352,24 @@ impl Validator {
 
     /// A contract's optional `implementation` (the contract at `contract` being its EIP-1967
     /// proxy): `Some(None)` when absent, `None` when wrong.
+    /// Reads an entry's optional `implementation` and records it as the contract's declared
+    /// code; `None` when it is malformed (reported).
+    fn declared_implementation(
+        &mut self,
+        fields: &Fields<'_>,
+        address: Option<Address>,
+    ) -> Option<()> {
+        let implementation = self.implementation(fields, address);
+        self.record_code(
+            address,
+            CodeDecl {
+                implementation: implementation?,
+                ..CodeDecl::default()
+            },
+        );
+        Some(())
+    }
+
     fn implementation(
         &mut self,
         fields: &Fields<'_>,
@@ -898,14 +916,7 @@ impl Validator {
         };
 
         let deployed_at = self.deployed_at(&fields);
-        let implementation = self.implementation(&fields, address);
-        self.record_code(
-            address,
-            CodeDecl {
-                implementation: implementation?,
-                ..CodeDecl::default()
-            },
-        );
+        self.declared_implementation(&fields, address)?;
         Some(GovernorDecl {
             address: address?,
             timelock: timelock?,
@@ -948,14 +959,7 @@ impl Validator {
         let admins = self.account_list(&fields, "admins", "admin");
 
         let deployed_at = self.deployed_at(&fields);
-        let implementation = self.implementation(&fields, address);
-        self.record_code(
-            address,
-            CodeDecl {
-                implementation: implementation?,
-                ..CodeDecl::default()
-            },
-        );
+        self.declared_implementation(&fields, address)?;
         Some(TimelockDecl {
             address: address?,
             min_delay: min_delay?,
