@@ -4,6 +4,7 @@
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
+use std::time::Duration;
 
 use secrecy::{ExposeSecret, SecretString};
 use serde::Deserialize;
@@ -48,6 +49,28 @@ pub enum LogFormat {
 pub struct LogConfig {
     pub format: LogFormat,
     pub level: String,
+    /// How catch-up progress shows: `auto` (a progress bar on an interactive terminal, log
+    /// lines otherwise), `bars`, `lines` or `off`.
+    #[serde(default)]
+    pub progress: ProgressMode,
+    /// How often a progress line is logged per chain while it is catching up.
+    #[serde(default = "default_progress_interval", with = "humantime_serde")]
+    pub progress_interval: Duration,
+}
+
+/// Where catch-up progress goes (`log.progress`).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ProgressMode {
+    #[default]
+    Auto,
+    Bars,
+    Lines,
+    Off,
+}
+
+fn default_progress_interval() -> Duration {
+    Duration::from_secs(10)
 }
 
 /// The verifiable log (`[ledger]`): its name and the key that signs its checkpoints.

@@ -1,26 +1,33 @@
-//! The long-running service: one [`Follower`] task per configured chain, each sealing its log
-//! and signing checkpoints, the alert dispatcher, and the HTTP API, under one cancellation
-//! token. A task that fails fatally cancels the others and the daemon exits with its error,
-//! rather than staying half alive.
+//! The long-running service: one supervised [`Follower`] per configured chain, each sealing its
+//! log and signing checkpoints, the alert dispatcher, the HTTP API and the progress report,
+//! under one cancellation token.
+//!
+//! A chain's failure is that chain's alone: its follower is restarted with backoff, loudly (an
+//! error log line, `groupstate_chain_failing`, `/readyz` naming the chain), while the other
+//! chains keep going, and no chain needs to be reachable at start. A failure of the API or the
+//! dispatcher still cancels the whole daemon, which exits with its error rather than staying
+//! half alive.
 
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use anyhow::Context;
 use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 
 use crate::api::ApiState;
-use crate::config::Settings;
+use crate::config::{ChainConfig, FollowerConfig, Settings};
 use crate::ledger::LogSigner;
-use crate::metrics::Metrics;
+use crate::metrics::{ChainMetrics, Metrics};
+use crate::retry::Backoff;
 use crate::store::Store;
 use crate::sync::Follower;
 
 /// How often the recorder's recent timings are folded into their histograms.
 const METRICS_UPKEEP: Duration = Duration::from_secs(5);
 
-/// Runs followers for every configured chain until `cancel` fires or one fails fatally.
+/// Runs followers for every configured chain, each restarted alone when it fails, until
+/// `cancel` fires or the API or the dispatcher fails.
 pub async fn run(
     settings: &Settings,
     store: Store,
@@ -84,25 +91,28 @@ pub async fn run(
         });
     }
     for (name, chain) in &settings.chains {
-        let signer = Arc::new(LogSigner::new(settings, name, key.clone()));
-        let follower = Follower::new(
-            name,
-            chain.clone(),
-            settings.follower.clone(),
-            store.clone(),
-        )
-        .with_context(|| format!("starting the follower of chain {name}"))?
-        .with_signer(signer)
-        .with_metrics(metrics.chain(name, chain.max_lag()));
+        let supervisor = ChainSupervisor {
+            name: name.clone(),
+            chain: chain.clone(),
+            settings: settings.follower.clone(),
+            store: store.clone(),
+            signer: Arc::new(LogSigner::new(settings, name, key.clone())),
+            metrics: metrics.chain(name, chain.max_lag()),
+        };
         let token = cancel.child_token();
         let name = name.clone();
         tasks.spawn(async move {
-            tracing::info!(chain = %name, "follower started");
-            let r = follower.run(token).await;
-            (
-                format!("follower of chain {name}"),
-                r.map_err(anyhow::Error::new),
-            )
+            supervisor.run(token).await;
+            (format!("follower of chain {name}"), Ok(()))
+        });
+    }
+    {
+        let token = cancel.child_token();
+        let metrics = metrics.clone();
+        let log = settings.log.clone();
+        tasks.spawn(async move {
+            crate::progress::report(metrics, &log, token).await;
+            ("progress report".to_string(), Ok(()))
         });
     }
     let mut result = Ok(());
@@ -125,6 +135,76 @@ pub async fn run(
         }
     }
     result
+}
+
+/// Restart waits of a failed follower: from one second, doubling, up to half a minute.
+const RESTART: Backoff = Backoff {
+    initial: Duration::from_secs(1),
+    max: Duration::from_secs(30),
+    retries: None,
+};
+
+/// A follower that ran this long before failing had recovered: its next restart waits the
+/// shortest time again.
+const HEALTHY_RUN: Duration = Duration::from_secs(300);
+
+/// Runs one chain's follower, and starts it again whenever it fails or panics.
+struct ChainSupervisor {
+    name: String,
+    chain: ChainConfig,
+    settings: FollowerConfig,
+    store: Store,
+    signer: Arc<LogSigner>,
+    metrics: Arc<ChainMetrics>,
+}
+
+impl ChainSupervisor {
+    async fn run(self, cancel: CancellationToken) {
+        let mut failures = 0u32;
+        loop {
+            let started = Instant::now();
+            let error = match self.follower() {
+                Ok(follower) => {
+                    tracing::info!(chain = %self.name, "follower started");
+                    let token = cancel.clone();
+                    match tokio::spawn(async move { follower.run(token).await }).await {
+                        Ok(Ok(())) => return,
+                        Ok(Err(e)) => e.to_string(),
+                        Err(e) => format!("the follower panicked: {e}"),
+                    }
+                }
+                Err(e) => e.to_string(),
+            };
+            if cancel.is_cancelled() {
+                return;
+            }
+            if started.elapsed() >= HEALTHY_RUN {
+                failures = 0;
+            }
+            failures = failures.saturating_add(1);
+            let wait = RESTART.delay(failures, rand::random::<f64>());
+            self.metrics.failed(&error);
+            tracing::error!(chain = %self.name, %error, failures,
+                restart_in_ms = wait.as_millis() as u64,
+                "follower failed; restarting this chain alone, the others go on");
+            tokio::select! {
+                _ = cancel.cancelled() => return,
+                _ = tokio::time::sleep(wait) => {}
+            }
+            self.metrics.restarted();
+        }
+    }
+
+    fn follower(&self) -> Result<Follower, crate::sync::FollowerError> {
+        Ok(Follower::new(
+            &self.name,
+            self.chain.clone(),
+            self.settings.clone(),
+            self.store.clone(),
+        )?
+        .with_signer(self.signer.clone())
+        .with_metrics(self.metrics.clone()))
+    }
 }
 
 /// Cancels `token` on Ctrl-C or SIGTERM.

@@ -40,7 +40,9 @@
 //!   the diff against what is already open.
 //! - [`pipeline`]: the fold — a fetched batch and the groups' prior state to the batch's
 //!   effects, pure and synchronous.
-//! - [`sync`]: the driver — one [`sync::Follower`] per chain; [`daemon`] runs them.
+//! - [`sync`]: the driver — one [`sync::Follower`] per chain, new heads over WebSocket with
+//!   resubscription and polling beside it; [`daemon`] runs them, each chain supervised and
+//!   restarted alone when it fails.
 //! - [`store`]: sqlx persistence on SQLite or PostgreSQL; writes effects, reads views, unwinds
 //!   to a block; no policy.
 //! - [`ledger`]: the verifiable log: canonical leaves of final records and manifest versions, an
@@ -52,6 +54,7 @@
 //!   parameters checked once with position cursors, declared beside observed per contract.
 //! - [`metrics`]: the daemon's figures (followers, timings, what the database counts) for
 //!   `/metrics` (Prometheus, through the `metrics` facade) and `/readyz`.
+//! - [`progress`]: catch-up progress per chain and per group, as log lines or progress bars.
 //! - [`api`]: the HTTP API (axum), its OpenAPI document, and the public status page.
 //! - [`cli`]: the `groupstate` command. The local devnet (anvil and the real contracts) used by
 //!   `demo`, the tests and the benchmarks is the workspace crate `devnet`, outside this library.
@@ -71,6 +74,7 @@ pub mod metrics;
 pub mod model;
 pub mod observe;
 pub mod pipeline;
+pub mod progress;
 pub mod query;
 pub mod reconcile;
 pub mod retry;

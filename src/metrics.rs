@@ -20,7 +20,16 @@
 //! | `groupstate_events_total`, `groupstate_records_total` | `chain` | logs applied, records written, since start |
 //! | `groupstate_events_per_second`, `groupstate_records_per_second` | `chain` | over the last minute |
 //! | `groupstate_rpc_errors_total` | `chain`, `kind` | failed RPC attempts, retried or not |
-//! | `groupstate_ready` | `chain` | 1 when within the lag and stepped recently |
+//! | `groupstate_ready` | `chain` | 1 when within the lag, stepped recently and not failing |
+//! | `groupstate_chain_failing` | `chain` | 1 while the chain's follower fails (and is retried alone) |
+//! | `groupstate_chain_follower_restarts_total` | `chain` | times the chain's follower was restarted after a failure |
+//! | `groupstate_chain_blocks_left` | `chain` | blocks between the indexed block and the head less confirmations |
+//! | `groupstate_chain_progress_ratio` | `chain` | indexed share of the span from the groups' first start block to the target |
+//! | `groupstate_chain_blocks_per_second` | `chain` | blocks indexed per second over the last minute |
+//! | `groupstate_chain_eta_seconds` | `chain` | estimated seconds until caught up, at the current rate |
+//! | `groupstate_chain_head_subscribed` | `chain` | 1 while new heads arrive over a WebSocket subscription, 0 while polling |
+//! | `groupstate_chain_head_subscriptions_total` | `chain` | WebSocket `newHeads` subscriptions made (the first and every resubscription) |
+//! | `groupstate_group_catch_up_blocks_left` | `chain`, `group` | blocks a group registered behind the chain's checkpoint has left to catch up |
 //! | `groupstate_divergences_open` | `severity` | open divergences over every group |
 //! | `groupstate_alert_deliveries` | `status` | deliveries pending, delivered, dead |
 //! | `groupstate_log_entries` | `chain` | entries in the chain's verifiable log |
@@ -30,7 +39,7 @@
 //! | `groupstate_api_request_seconds` | `route` (the route's template), `method`, `status` | one HTTP request |
 
 use std::collections::{BTreeMap, VecDeque};
-use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -197,6 +206,36 @@ impl Metrics {
                         "kind" => kind.clone())
                     .absolute(*n);
                 }
+                gauge!("groupstate_chain_failing", "chain" => chain())
+                    .set(f64::from(u8::from(r.failing.is_some())));
+                counter!("groupstate_chain_follower_restarts_total", "chain" => chain())
+                    .absolute(r.restarts);
+                if let Some(left) = r.blocks_left {
+                    gauge!("groupstate_chain_blocks_left", "chain" => chain()).set(left as f64);
+                }
+                if let Some(p) = r.progress {
+                    gauge!("groupstate_chain_progress_ratio", "chain" => chain()).set(p);
+                }
+                gauge!("groupstate_chain_blocks_per_second", "chain" => chain())
+                    .set(r.blocks_per_second);
+                if let Some(eta) = r.eta_s {
+                    gauge!("groupstate_chain_eta_seconds", "chain" => chain()).set(eta);
+                }
+                gauge!("groupstate_chain_head_subscribed", "chain" => chain())
+                    .set(f64::from(u8::from(r.head_subscribed)));
+                counter!("groupstate_chain_head_subscriptions_total", "chain" => chain())
+                    .absolute(r.head_subscriptions);
+                let seen = m.caught_up_seen.lock().expect("metrics lock").clone();
+                for group in seen {
+                    let left = r
+                        .catching_up
+                        .iter()
+                        .find(|g| g.group == group)
+                        .map_or(0, GroupCatchUp::blocks_left);
+                    gauge!("groupstate_group_catch_up_blocks_left", "chain" => chain(),
+                        "group" => group)
+                    .set(left as f64);
+                }
                 let ready = r.is_ready(ready_stale).is_ok();
                 gauge!("groupstate_ready", "chain" => chain()).set(f64::from(u8::from(ready)));
             }
@@ -251,6 +290,42 @@ fn describe() {
         "1 when the follower is within its lag and stepped recently."
     );
     describe_gauge!(
+        "groupstate_chain_failing",
+        "1 while the chain's follower fails and is retried alone."
+    );
+    describe_counter!(
+        "groupstate_chain_follower_restarts_total",
+        "Times the chain's follower was restarted after a failure ended it."
+    );
+    describe_gauge!(
+        "groupstate_chain_blocks_left",
+        "Blocks between the indexed block and the head less confirmations."
+    );
+    describe_gauge!(
+        "groupstate_chain_progress_ratio",
+        "Indexed share of the span from the groups' first start block to the target."
+    );
+    describe_gauge!(
+        "groupstate_chain_blocks_per_second",
+        "Blocks indexed per second over the last minute."
+    );
+    describe_gauge!(
+        "groupstate_chain_eta_seconds",
+        "Estimated seconds until caught up at the current rate."
+    );
+    describe_gauge!(
+        "groupstate_chain_head_subscribed",
+        "1 while new heads arrive over a WebSocket subscription, 0 while polling."
+    );
+    describe_counter!(
+        "groupstate_chain_head_subscriptions_total",
+        "WebSocket newHeads subscriptions made (the first and every resubscription)."
+    );
+    describe_gauge!(
+        "groupstate_group_catch_up_blocks_left",
+        "Blocks a group registered behind its chain's checkpoint has left to catch up."
+    );
+    describe_gauge!(
         "groupstate_divergences_open",
         "Open divergences (acknowledged or not) over every group, by severity."
     );
@@ -297,8 +372,22 @@ pub struct ChainMetrics {
     /// When the follower last completed a step (None: never this run).
     last_step: Mutex<Option<Instant>>,
     rpc_errors: Mutex<BTreeMap<&'static str, u64>>,
-    /// (when, events, records) samples for the per-second rates.
-    window: Mutex<VecDeque<(Instant, u64, u64)>>,
+    /// (when, events, records, indexed block) samples for the per-second rates.
+    window: Mutex<VecDeque<(Instant, u64, u64, i64)>>,
+    /// Where the indexed span starts (the groups' first start block less one) and where it
+    /// ends now (the head less confirmations), for the progress figures.
+    span_start: AtomicI64,
+    target: AtomicI64,
+    /// Groups registered behind the checkpoint, catching up in their own lane.
+    catching_up: Mutex<Vec<GroupCatchUp>>,
+    /// Every group that was ever catching up this run: its gauge reads 0 once it is done.
+    caught_up_seen: Mutex<std::collections::BTreeSet<String>>,
+    /// The failure the follower is retrying now, if any; cleared by the next completed step.
+    failure: Mutex<Option<(String, Instant)>>,
+    restarts: AtomicU64,
+    /// 1 while heads arrive over WebSocket; subscriptions made so far.
+    head_subscribed: AtomicBool,
+    head_subscriptions: AtomicU64,
     chain: String,
     batch_commit: Histogram,
     recorder: Arc<PrometheusRecorder>,
@@ -316,7 +405,10 @@ impl CallObserver for ChainMetrics {
 }
 
 /// A consistent reading of one chain's figures (the default: a chain nothing follows here).
-#[derive(Debug, Clone, Default, PartialEq, serde::Serialize, utoipa::ToSchema)]
+#[derive(
+    Debug, Clone, Default, PartialEq, serde::Serialize, serde::Deserialize, utoipa::ToSchema,
+)]
+#[serde(default)]
 pub struct ChainReading {
     pub chain: String,
     /// The node's newest block, if the follower has asked yet.
@@ -333,6 +425,55 @@ pub struct ChainReading {
     pub events_per_second: f64,
     pub records_per_second: f64,
     pub rpc_errors: BTreeMap<String, u64>,
+    /// The newest block the follower may index now (the head less confirmations).
+    pub target: Option<u64>,
+    /// `target - indexed`: what is left to catch up.
+    pub blocks_left: Option<u64>,
+    /// The indexed share, from 0 to 1, of the span from the groups' first start block to the
+    /// target.
+    pub progress: Option<f64>,
+    /// Blocks indexed per second over the last minute.
+    pub blocks_per_second: f64,
+    /// Seconds until caught up at that rate (none while nothing moves).
+    pub eta_s: Option<f64>,
+    /// Groups registered behind the chain's checkpoint, catching up.
+    pub catching_up: Vec<GroupCatchUp>,
+    /// The failure the chain's follower is retrying, alone, right now.
+    pub failing: Option<String>,
+    /// Seconds since that failure began.
+    pub failing_for_s: Option<f64>,
+    /// Times the follower was restarted after a failure, since start.
+    pub restarts: u64,
+    /// Whether new heads arrive over WebSocket now (false: polling).
+    pub head_subscribed: bool,
+    /// WebSocket `newHeads` subscriptions made, the first and every resubscription.
+    pub head_subscriptions: u64,
+}
+
+/// One group catching up behind its chain's checkpoint.
+#[derive(
+    Debug, Clone, Default, PartialEq, serde::Serialize, serde::Deserialize, utoipa::ToSchema,
+)]
+pub struct GroupCatchUp {
+    pub group: String,
+    /// The block its records are complete up to.
+    pub synced_to: i64,
+    /// The block it catches up to (the chain's checkpoint).
+    pub target: i64,
+    /// Its start block.
+    pub start_block: i64,
+}
+
+impl GroupCatchUp {
+    pub fn blocks_left(&self) -> u64 {
+        (self.target - self.synced_to).max(0) as u64
+    }
+
+    /// The share done, from 0 to 1.
+    pub fn progress(&self) -> f64 {
+        let span = (self.target - self.start_block + 1).max(1) as f64;
+        ((self.synced_to - self.start_block + 1).max(0) as f64 / span).min(1.0)
+    }
 }
 
 impl ChainMetrics {
@@ -350,6 +491,14 @@ impl ChainMetrics {
             last_step: Mutex::new(None),
             rpc_errors: Mutex::new(BTreeMap::new()),
             window: Mutex::new(VecDeque::new()),
+            span_start: AtomicI64::new(i64::MIN),
+            target: AtomicI64::new(i64::MIN),
+            catching_up: Mutex::new(Vec::new()),
+            caught_up_seen: Mutex::new(Default::default()),
+            failure: Mutex::new(None),
+            restarts: AtomicU64::new(0),
+            head_subscribed: AtomicBool::new(false),
+            head_subscriptions: AtomicU64::new(0),
             chain: chain.to_owned(),
             batch_commit,
             recorder,
@@ -371,15 +520,57 @@ impl ChainMetrics {
         self.batch_commit.record(commit);
     }
 
+    /// The span the follower indexes: from `start` (the groups' first start block less one)
+    /// to `target` (the head less confirmations).
+    pub fn set_span(&self, start: i64, target: u64) {
+        self.span_start.store(start, Ordering::Relaxed);
+        self.target.store(target as i64, Ordering::Relaxed);
+    }
+
+    /// The groups catching up behind the checkpoint now (empty: none).
+    pub fn set_catching_up(&self, groups: Vec<GroupCatchUp>) {
+        self.caught_up_seen
+            .lock()
+            .expect("metrics lock")
+            .extend(groups.iter().map(|g| g.group.clone()));
+        *self.catching_up.lock().expect("metrics lock") = groups;
+    }
+
+    /// The follower failed with `error` and is retried (alone); the failure shows in
+    /// readiness until a step completes.
+    pub fn failed(&self, error: &str) {
+        let mut f = self.failure.lock().expect("metrics lock");
+        match f.as_mut() {
+            Some((message, _)) => *message = error.to_string(),
+            None => *f = Some((error.to_string(), Instant::now())),
+        }
+    }
+
+    /// The follower was started again after a failure ended it.
+    pub fn restarted(&self) {
+        self.restarts.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// New heads arrive over a WebSocket subscription (`true`), or it ended and the follower
+    /// polls (`false`).
+    pub fn set_head_subscribed(&self, subscribed: bool) {
+        if subscribed {
+            self.head_subscriptions.fetch_add(1, Ordering::Relaxed);
+        }
+        self.head_subscribed.store(subscribed, Ordering::Relaxed);
+    }
+
     /// Marks a completed step and samples the counters for the rates.
     pub fn step_done(&self) {
         let now = Instant::now();
         *self.last_step.lock().expect("metrics lock") = Some(now);
+        *self.failure.lock().expect("metrics lock") = None;
         let mut w = self.window.lock().expect("metrics lock");
         w.push_back((
             now,
             self.events.load(Ordering::Relaxed),
             self.records.load(Ordering::Relaxed),
+            self.indexed.load(Ordering::Relaxed),
         ));
         while w.len() > 2 && now.duration_since(w[1].0) > RATE_WINDOW {
             w.pop_front();
@@ -422,15 +613,47 @@ impl ChainMetrics {
         };
         let events_total = self.events.load(Ordering::Relaxed);
         let records_total = self.records.load(Ordering::Relaxed);
-        let (events_per_second, records_per_second) = {
+        let (events_per_second, records_per_second, blocks_per_second) = {
             let w = self.window.lock().expect("metrics lock");
             match (w.front(), w.back()) {
                 (Some(a), Some(b)) if b.0 > a.0 => {
                     let s = b.0.duration_since(a.0).as_secs_f64();
-                    ((b.1 - a.1) as f64 / s, (b.2 - a.2) as f64 / s)
+                    let blocks = if a.3 == i64::MIN {
+                        0
+                    } else {
+                        (b.3 - a.3).max(0)
+                    };
+                    (
+                        (b.1 - a.1) as f64 / s,
+                        (b.2 - a.2) as f64 / s,
+                        blocks as f64 / s,
+                    )
                 }
-                _ => (0.0, 0.0),
+                _ => (0.0, 0.0, 0.0),
             }
+        };
+        let target = self.target.load(Ordering::Relaxed);
+        let target = (target != i64::MIN).then_some(target.max(0) as u64);
+        let blocks_left = match (target, indexed) {
+            (Some(t), Some(i)) => Some((t as i64 - i).max(0) as u64),
+            _ => None,
+        };
+        let start = self.span_start.load(Ordering::Relaxed);
+        let progress = match (target, indexed) {
+            (Some(t), Some(i)) if start != i64::MIN => {
+                let span = (t as i64 - start).max(1) as f64;
+                Some(((i - start).max(0) as f64 / span).min(1.0))
+            }
+            _ => None,
+        };
+        let eta_s = match blocks_left {
+            Some(0) => Some(0.0),
+            Some(n) if blocks_per_second > 0.0 => Some(n as f64 / blocks_per_second),
+            _ => None,
+        };
+        let (failing, failing_for_s) = match &*self.failure.lock().expect("metrics lock") {
+            Some((m, since)) => (Some(m.clone()), Some(since.elapsed().as_secs_f64())),
+            None => (None, None),
         };
         ChainReading {
             chain: chain.to_string(),
@@ -454,6 +677,17 @@ impl ChainMetrics {
                 .iter()
                 .map(|(k, v)| (k.to_string(), *v))
                 .collect(),
+            target,
+            blocks_left,
+            progress,
+            blocks_per_second,
+            eta_s,
+            catching_up: self.catching_up.lock().expect("metrics lock").clone(),
+            failing,
+            failing_for_s,
+            restarts: self.restarts.load(Ordering::Relaxed),
+            head_subscribed: self.head_subscribed.load(Ordering::Relaxed),
+            head_subscriptions: self.head_subscriptions.load(Ordering::Relaxed),
         }
     }
 }
@@ -461,6 +695,14 @@ impl ChainMetrics {
 impl ChainReading {
     /// Ready: the follower has stepped recently and is within its lag of the head.
     pub fn is_ready(&self, stale_after: Duration) -> Result<(), String> {
+        if let Some(error) = &self.failing {
+            return Err(format!(
+                "chain {}: failing for {:.0} s (retried alone; {} restarts): {error}",
+                self.chain,
+                self.failing_for_s.unwrap_or(0.0),
+                self.restarts
+            ));
+        }
         let Some(lag) = self.lag else {
             return Err(format!("chain {}: not followed yet", self.chain));
         };
@@ -504,6 +746,70 @@ mod tests {
         c.rpc_error(RpcErrorKind::Transient);
         c.rpc_error(RpcErrorKind::Transient);
         assert_eq!(c.read("dev").rpc_errors["transient"], 2);
+    }
+
+    #[test]
+    fn a_failing_chain_is_not_ready_until_a_step_completes() {
+        let m = Metrics::new();
+        let c = m.chain("beta", 5);
+        c.set_head(100);
+        c.set_indexed(99);
+        c.step_done();
+        assert!(c.read("beta").is_ready(Duration::from_secs(60)).is_ok());
+        c.failed("eth_blockNumber: connection refused");
+        c.restarted();
+        let r = c.read("beta");
+        let e = r.is_ready(Duration::from_secs(60)).unwrap_err();
+        assert!(
+            e.starts_with("chain beta: failing for") && e.contains("connection refused"),
+            "{e}"
+        );
+        assert_eq!(r.restarts, 1);
+        c.step_done();
+        assert!(c.read("beta").is_ready(Duration::from_secs(60)).is_ok());
+        let text = m.render(Duration::from_secs(60), &StoredFigures::default());
+        assert!(
+            text.contains("groupstate_chain_failing{chain=\"beta\"} 0"),
+            "{text}"
+        );
+        assert!(text.contains("groupstate_chain_follower_restarts_total{chain=\"beta\"} 1"));
+    }
+
+    #[test]
+    fn progress_spans_the_groups_first_block_to_the_target() {
+        let m = Metrics::new();
+        let c = m.chain("eth", 16);
+        c.set_indexed(999);
+        c.set_span(999, 2000);
+        c.step_done();
+        std::thread::sleep(Duration::from_millis(20));
+        c.set_indexed(1499);
+        c.step_done();
+        let r = c.read("eth");
+        assert_eq!(r.blocks_left, Some(501));
+        assert!((r.progress.unwrap() - 500.0 / 1001.0).abs() < 1e-9);
+        assert!(r.blocks_per_second > 0.0);
+        let eta = r.eta_s.unwrap();
+        assert!((eta - 501.0 / r.blocks_per_second).abs() < 1e-6);
+        c.set_catching_up(vec![GroupCatchUp {
+            group: "late".into(),
+            synced_to: 1200,
+            target: 1499,
+            start_block: 1000,
+        }]);
+        let text = m.render(Duration::from_secs(60), &StoredFigures::default());
+        assert!(
+            text.contains(
+                "groupstate_group_catch_up_blocks_left{chain=\"eth\",group=\"late\"} 299"
+            ),
+            "{text}"
+        );
+        c.set_catching_up(Vec::new());
+        let text = m.render(Duration::from_secs(60), &StoredFigures::default());
+        assert!(
+            text.contains("groupstate_group_catch_up_blocks_left{chain=\"eth\",group=\"late\"} 0"),
+            "a group done reads 0"
+        );
     }
 
     #[test]

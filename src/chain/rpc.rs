@@ -375,10 +375,20 @@ impl Rpc {
 pub async fn subscribe_heads(
     ws_url: &str,
 ) -> Result<futures::stream::BoxStream<'static, ()>, RpcError> {
+    use alloy::transports::ws::WsConnect;
     use futures::StreamExt;
-    let provider = RootProvider::<alloy::network::Ethereum>::connect(ws_url)
+    // Two quick reconnects of the transport's own; past those the stream ends and the
+    // follower resubscribes with its own backoff, polling meanwhile. A keepalive ping finds a
+    // connection that died without a close.
+    let ws = WsConnect::new(ws_url)
+        .with_max_retries(2)
+        .with_retry_interval(Duration::from_secs(1))
+        .with_keepalive_interval(Duration::from_secs(10));
+    let client = alloy::rpc::client::ClientBuilder::default()
+        .ws(ws)
         .await
         .map_err(|e| RpcError::classify("eth_subscribe", e))?;
+    let provider = RootProvider::<alloy::network::Ethereum>::new(client);
     let sub = provider
         .subscribe_blocks()
         .await

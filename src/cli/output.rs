@@ -334,6 +334,42 @@ pub fn status(s: &Status, as_json: bool) -> anyhow::Result<()> {
         if let Some(e) = &c.error {
             println!("{}: {e}", c.chain);
         }
+        match &c.daemon {
+            Some(r) => {
+                if let Some(e) = &r.failing {
+                    println!(
+                        "{}: FAILING for {:.0} s, retried alone ({} restarts): {e}",
+                        c.chain,
+                        r.failing_for_s.unwrap_or(0.0),
+                        r.restarts
+                    );
+                } else if crate::progress::is_catching_up(r) {
+                    println!("{}: catching up: {}", c.chain, crate::progress::summary(r));
+                }
+                for g in &r.catching_up {
+                    println!(
+                        "{}: group {} catching up: {:.1}% done, {} blocks left",
+                        c.chain,
+                        g.group,
+                        g.progress() * 100.0,
+                        crate::progress::thousands(g.blocks_left())
+                    );
+                }
+            }
+            None => {
+                if let (Some(left), Some(p)) = (c.blocks_left, c.progress) {
+                    if left > c.max_lag {
+                        println!(
+                            "{}: {:.1}% done, {} blocks left (no daemon answers at api.bind: \
+                             rates and time left unknown)",
+                            c.chain,
+                            p * 100.0,
+                            crate::progress::thousands(left)
+                        );
+                    }
+                }
+            }
+        }
         match (c.balance_check_interval, c.balance_checked) {
             (0, _) => println!("{}: balance check off", c.chain),
             (n, Some((from, to))) => println!(

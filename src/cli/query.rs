@@ -137,10 +137,41 @@ pub struct ChainStatus {
     pub balance_checked: Option<(i64, i64)>,
     /// Why the head is unknown.
     pub error: Option<String>,
+    /// The newest block the follower may index (the head less confirmations), what is left
+    /// of it, and the indexed share of the span from the groups' first start block.
+    pub target: Option<u64>,
+    pub blocks_left: Option<u64>,
+    pub progress: Option<f64>,
+    /// What the running daemon reports of this chain (rates, time left, failure, groups
+    /// catching up), when one answers at `api.bind`.
+    pub daemon: Option<crate::metrics::ChainReading>,
+}
+
+/// The chains' readings of the daemon answering at `api.bind`, if one does (its `/readyz`
+/// body, ready or not).
+async fn daemon_readings(settings: &Settings) -> Option<Vec<crate::metrics::ChainReading>> {
+    #[derive(serde::Deserialize)]
+    struct Body {
+        chains: Vec<crate::metrics::ChainReading>,
+    }
+    if settings.api.bind.is_empty() {
+        return None;
+    }
+    let client = reqwest::Client::builder()
+        .timeout(std::time::Duration::from_secs(2))
+        .build()
+        .ok()?;
+    let response = client
+        .get(format!("http://{}/readyz", settings.api.bind))
+        .send()
+        .await
+        .ok()?;
+    response.json::<Body>().await.ok().map(|b| b.chains)
 }
 
 pub async fn status(settings: &Settings, json: bool) -> anyhow::Result<()> {
     let store = open_store(settings).await?;
+    let daemon = daemon_readings(settings).await;
     let mut chains = Vec::new();
     for (name, chain) in &settings.chains {
         let policy = RetryPolicy::from(&settings.follower);
@@ -153,13 +184,42 @@ pub async fn status(settings: &Settings, json: bool) -> anyhow::Result<()> {
             (Ok(h), Some(i)) => Some((*h as i64 - i).max(0) as u64),
             _ => None,
         };
+        let target = head
+            .as_ref()
+            .ok()
+            .map(|h| h.saturating_sub(chain.confirmations));
+        let blocks_left = match (target, indexed) {
+            (Some(t), Some(i)) => Some((t as i64 - i).max(0) as u64),
+            _ => None,
+        };
+        let first = store
+            .chain_group_rows(name)
+            .await?
+            .iter()
+            .map(|g| g.start_block)
+            .min();
+        let progress = match (target, indexed, first) {
+            (Some(t), Some(i), Some(f)) => {
+                let span = (t as i64 - (f - 1)).max(1) as f64;
+                Some(((i - (f - 1)).max(0) as f64 / span).min(1.0))
+            }
+            _ => None,
+        };
+        let reading = daemon
+            .as_ref()
+            .and_then(|d| d.iter().find(|r| &r.chain == name).cloned());
+        let failing = reading.as_ref().is_some_and(|r| r.failing.is_some());
         chains.push(ChainStatus {
             chain: name.clone(),
             head: head.as_ref().ok().copied(),
             indexed,
             lag,
             max_lag: chain.max_lag(),
-            ready: lag.is_some_and(|l| l <= chain.max_lag()),
+            ready: lag.is_some_and(|l| l <= chain.max_lag()) && !failing,
+            target,
+            blocks_left,
+            progress,
+            daemon: reading,
             log_entries: store.log_size(name).await?,
             balance_check_interval: chain.balance_check_interval_blocks,
             balance_checked: store.balance_check_span(name).await?,
@@ -173,7 +233,16 @@ pub async fn status(settings: &Settings, json: bool) -> anyhow::Result<()> {
     };
     output::status(&status, json)?;
     if !status.ready {
-        anyhow::bail!("not ready: a chain is unreachable or behind by more than its max lag");
+        let unhealthy: Vec<&str> = status
+            .chains
+            .iter()
+            .filter(|c| !c.ready)
+            .map(|c| c.chain.as_str())
+            .collect();
+        anyhow::bail!(
+            "not ready: chain {} unreachable, failing or behind by more than its max lag",
+            unhealthy.join(", ")
+        );
     }
     Ok(())
 }

@@ -16,6 +16,7 @@
 //! in memory between batches and steps); every commit checks that this is still so, and any
 //! failure drops what is in memory, so the next step starts again from the database.
 
+mod heads;
 mod lane;
 pub mod reorg;
 pub mod unwind;
@@ -29,7 +30,6 @@ use std::time::Duration;
 
 use alloy::primitives::B256;
 use backon::Retryable;
-use futures::StreamExt;
 use tokio_util::sync::CancellationToken;
 
 use crate::chain::range::AdaptiveRange;
@@ -38,7 +38,7 @@ use crate::chain::trace::TraceMode;
 use crate::config::{ChainConfig, FollowerConfig};
 use crate::decode::{catalog_topics, DecodeError};
 use crate::ledger::{self, LedgerError, LogSigner};
-use crate::metrics::ChainMetrics;
+use crate::metrics::{ChainMetrics, GroupCatchUp};
 use crate::pipeline::{ChainParams, GroupPrior, LoadError, Needs};
 use crate::retry::Backoff;
 use crate::store::{GroupRow, Store, StoreError};
@@ -259,7 +259,11 @@ impl Follower {
                 actual,
             });
         }
-        let mut heads = self.subscribe_heads().await;
+        let mut heads = heads::Heads::new(
+            &self.name,
+            self.chain.ws_url.as_ref().map(|u| u.as_str()),
+            self.metrics.clone(),
+        );
         let poll = Duration::from_millis(self.chain.poll_interval_ms);
         // A step that fails for a reason worth retrying is retried until it succeeds or the
         // follower is cancelled, from one poll interval up to ten.
@@ -278,7 +282,10 @@ impl Follower {
                 .retry(backoff.builder())
                 .when(FollowerError::is_retryable)
                 .notify(|e, wait| {
-                    tracing::warn!(error = %e, retry_in_ms = wait.as_millis() as u64, "follower step failed; retrying")
+                    if let Some(m) = &self.metrics {
+                        m.failed(&e.to_string());
+                    }
+                    tracing::warn!(chain = %self.name, error = %e, retry_in_ms = wait.as_millis() as u64, "follower step failed; retrying")
                 });
             let step = tokio::select! {
                 _ = cancel.cancelled() => return Ok(()),
@@ -294,20 +301,7 @@ impl Follower {
             // Caught up: wait for a new head (WebSocket) or the poll interval.
             tokio::select! {
                 _ = cancel.cancelled() => return Ok(()),
-                _ = next_head(&mut heads) => {}
-                _ = tokio::time::sleep(poll) => {}
-            }
-        }
-    }
-
-    /// Subscribes to new heads when `ws_url` is set; polling otherwise (or if it fails).
-    async fn subscribe_heads(&self) -> Option<futures::stream::BoxStream<'static, ()>> {
-        let url = self.chain.ws_url.as_ref()?;
-        match crate::chain::rpc::subscribe_heads(url.as_str()).await {
-            Ok(s) => Some(s),
-            Err(e) => {
-                tracing::warn!(error = %e, "WebSocket subscription failed; polling instead");
-                None
+                _ = heads.wait(poll) => {}
             }
         }
     }
@@ -359,6 +353,8 @@ impl Follower {
         };
         if let Some(m) = &self.metrics {
             m.set_indexed(cursor);
+            let first = rows.iter().map(|g| g.start_block).min().unwrap_or(0);
+            m.set_span(first - 1, target);
         }
 
         // 1. Is the checkpoint still on the canonical chain?
@@ -385,9 +381,23 @@ impl Follower {
         if !lagging.is_empty() {
             let from = lagging.iter().map(|g| g.row.synced_to).min().unwrap_or(0) + 1;
             let to = (cursor as u64).min(from as u64 + self.chunk_len() - 1);
+            let progress: Vec<GroupCatchUp> = lagging
+                .iter()
+                .map(|g| GroupCatchUp {
+                    group: g.row.id.clone(),
+                    synced_to: g.row.synced_to.max(to as i64),
+                    target: cursor,
+                    start_block: g.row.start_block,
+                })
+                .collect();
             self.run_lane(lagging, from as u64, to, target, None, None)
                 .await?;
+            if let Some(m) = &self.metrics {
+                m.set_catching_up(progress);
+            }
             outcome.catching_up = true;
+        } else if let Some(m) = &self.metrics {
+            m.set_catching_up(Vec::new());
         }
 
         // 3. The main lane: every group at or past the checkpoint.
@@ -542,17 +552,5 @@ impl Follower {
             .await
             .map_err(|e| self.ledger_err(e))?;
         Ok(())
-    }
-}
-
-async fn next_head(heads: &mut Option<futures::stream::BoxStream<'static, ()>>) {
-    match heads {
-        Some(s) => {
-            if s.next().await.is_none() {
-                *heads = None;
-                std::future::pending::<()>().await
-            }
-        }
-        None => std::future::pending::<()>().await,
     }
 }

@@ -157,6 +157,17 @@ fn freshness(v: &PageView) -> Markup {
                         Some(age) => { "; last follower step " (format!("{age:.1}")) " s ago" }
                         None => { "; the follower has not completed a step yet" }
                     }
+                    @if let Some(error) = &r.failing {
+                        "; " span class="differs" { "the chain's follower is failing" }
+                        " (retried alone): " (error)
+                    } @else if crate::progress::is_catching_up(r) {
+                        "; catching up: " (crate::progress::summary(r))
+                    }
+                    @for g in r.catching_up.iter().filter(|g| g.group == v.group.id) {
+                        "; this group is catching up: "
+                        (format!("{:.1}", g.progress() * 100.0)) "% done, "
+                        (crate::progress::thousands(g.blocks_left())) " blocks left"
+                    }
                 }
                 None => {
                     "; chain head unknown (no follower of this chain runs in this process)"

@@ -1,0 +1,358 @@
+//! Several chains in one process, and heads that recover: two anvils with different chain ids
+//! followed by one daemon into one store, one of them down for a minute (at start and while
+//! running) without stopping or slowing the other, `/readyz`, `/metrics` and `status` naming
+//! the chain that fails; and a `newHeads` subscription dropped under the follower through a
+//! proxy, resubscribed with backoff while the follower polls.
+
+mod support;
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use alloy::primitives::{Address, U256};
+use devnet::{self, Devnet, DevnetOptions, SafeContracts, SafeVersion};
+use groupstate::manifest::Manifest;
+use groupstate::metrics::Metrics;
+use groupstate::store::Store;
+use support::tcp_proxy::TcpProxy;
+use tokio_util::sync::CancellationToken;
+
+/// How long the second chain stays down.
+const DOWN_FOR: Duration = Duration::from_secs(60);
+
+struct Net {
+    devnet: Devnet,
+    safe: Address,
+    keys: Vec<alloy::signers::local::PrivateKeySigner>,
+    manifest: String,
+}
+
+/// A devnet with chain id `chain_id` and one Safe 1.4.1 (two of three owners), a few payments
+/// into it, and the group `id` declaring it on chain `chain`.
+async fn net(chain: &str, chain_id: u64, id: &str) -> Net {
+    let devnet = Devnet::start(DevnetOptions {
+        chain_id,
+        ..DevnetOptions::default()
+    })
+    .await
+    .unwrap();
+    let contracts = SafeContracts::deploy(&devnet).await.unwrap();
+    let keys = devnet::signers(4);
+    let owners: Vec<Address> = keys[..3].iter().map(|k| k.address()).collect();
+    let safe = contracts
+        .create_safe(&devnet, SafeVersion::V141L2, &owners, 2, 0)
+        .await
+        .unwrap();
+    for i in 1..=3u64 {
+        devnet::fund(&devnet, safe, U256::from(i)).await.unwrap();
+    }
+    let manifest = support::safe_manifest(id, 0, &[(safe, owners, 2)])
+        .replace("chain: local", &format!("chain: {chain}"));
+    Net {
+        devnet,
+        safe,
+        keys,
+        manifest,
+    }
+}
+
+/// An undeclared owner added to the Safe: a critical divergence on its chain.
+async fn add_undeclared_owner(n: &Net) -> u64 {
+    let r = devnet::add_owner_with_threshold(
+        &n.devnet,
+        n.safe,
+        n.keys[3].address(),
+        2,
+        &[&n.keys[0], &n.keys[1]],
+    )
+    .await
+    .unwrap();
+    r.block_number.unwrap()
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+async fn wait_synced(store: &Store, group: &str, block: u64, within: Duration) -> Duration {
+    let started = Instant::now();
+    loop {
+        let g = store.group(group).await.unwrap().unwrap();
+        if g.synced_to >= block as i64 {
+            return started.elapsed();
+        }
+        assert!(
+            started.elapsed() < within,
+            "group {group} did not reach block {block} within {within:?} (at {})",
+            g.synced_to
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+async fn get(url: &str) -> (u16, String) {
+    let r = reqwest::get(url).await.unwrap();
+    (r.status().as_u16(), r.text().await.unwrap())
+}
+
+async fn two_chains_one_down(backend: support::Backend) {
+    let a = net("alpha", 31337, "river").await;
+    let b = net("beta", 31338, "lake").await;
+    let proxy = TcpProxy::in_front_of(&b.devnet.rpc_url()).await;
+    let db = support::TestDb::new(backend).await;
+    let store = db.store().await;
+    for n in [&a, &b] {
+        store
+            .add_group(&Manifest::parse(&n.manifest).unwrap())
+            .await
+            .unwrap();
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("config.toml");
+    let api = format!("127.0.0.1:{}", free_port());
+    let chain = |name: &str, url: &str, id: u64| {
+        format!(
+            "[chains.{name}]\nrpc_url = \"{url}\"\nchain_id = {id}\npoll_interval = \"100ms\"\nfinality_depth = 8\n"
+        )
+    };
+    std::fs::write(
+        &config,
+        format!(
+            "data_dir = \"{}\"\n[database]\nurl = \"{}\"\nmax_connections = 4\n[follower]\nconcurrency = 2\nreorg_window = 64\nmax_retries = 3\nretry_base = \"20ms\"\nrequest_timeout = \"2s\"\n[api]\nbind = \"{api}\"\n[log]\nprogress = \"lines\"\nprogress_interval = \"1s\"\n{}{}",
+            dir.path().display(),
+            db.url,
+            chain("alpha", &a.devnet.rpc_url(), 31337),
+            chain("beta", &proxy.http_url(), 31338),
+        ),
+    )
+    .unwrap();
+    let log = dir.path().join("daemon.log");
+
+    // The daemon starts while beta is down: alpha is followed all the same.
+    proxy.down().await;
+    let down_since = Instant::now();
+    let mut child = tokio::process::Command::new(env!("CARGO_BIN_EXE_groupstate"))
+        .args(["--config", config.to_str().unwrap(), "run"])
+        .env("RUST_LOG", "info")
+        .stderr(std::fs::File::create(&log).unwrap())
+        .kill_on_drop(true)
+        .spawn()
+        .unwrap();
+    let head_a = a.devnet.head().await.unwrap();
+    wait_synced(&store, "river", head_a, Duration::from_secs(60)).await;
+
+    // Alpha's new event is recorded in seconds while beta is still down.
+    let block = add_undeclared_owner(&a).await;
+    let took = wait_synced(&store, "river", block, Duration::from_secs(20)).await;
+    eprintln!("alpha's event recorded {took:?} after it was mined, beta down");
+    assert_eq!(
+        store
+            .divergences("river", None)
+            .await
+            .unwrap()
+            .iter()
+            .filter(|d| d.status == "open")
+            .count(),
+        1
+    );
+    // Readiness and the figures name beta as the failing chain, alpha as ready.
+    let (status, body) = get(&format!("http://{api}/readyz")).await;
+    assert_eq!(status, 503, "{body}");
+    assert!(body.contains("chain beta: failing"), "{body}");
+    assert!(!body.contains("chain alpha"), "alpha is healthy: {body}");
+    let (_, metrics) = get(&format!("http://{api}/metrics")).await;
+    let m = support::prom::Exposition::parse(&metrics);
+    assert_eq!(
+        m.value("groupstate_chain_failing", &[("chain", "beta")]),
+        Some(1.0)
+    );
+    assert_eq!(
+        m.value("groupstate_chain_failing", &[("chain", "alpha")]),
+        Some(0.0)
+    );
+    assert_eq!(
+        m.value("groupstate_ready", &[("chain", "alpha")]),
+        Some(1.0)
+    );
+    // `status` names it too, and fails.
+    let out = tokio::process::Command::new(env!("CARGO_BIN_EXE_groupstate"))
+        .args(["--config", config.to_str().unwrap(), "status"])
+        .output()
+        .await
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success());
+    assert!(stdout.contains("beta: FAILING"), "{stdout}");
+    assert!(stderr.contains("not ready: chain beta"), "{stderr}");
+
+    // Beta comes back after a minute and catches up; then it goes down again while running.
+    tokio::time::sleep(DOWN_FOR.saturating_sub(down_since.elapsed())).await;
+    proxy.up().await;
+    let head_b = b.devnet.head().await.unwrap();
+    let took = wait_synced(&store, "lake", head_b, Duration::from_secs(60)).await;
+    eprintln!("beta caught up {took:?} after it came back");
+    proxy.down().await;
+    let down_since = Instant::now();
+    let block = add_undeclared_owner(&b).await;
+    let block_a = a.devnet.head().await.unwrap();
+    devnet::fund(&a.devnet, a.safe, U256::from(9))
+        .await
+        .unwrap();
+    wait_synced(&store, "river", block_a + 1, Duration::from_secs(20)).await;
+    tokio::time::sleep(Duration::from_secs(5)).await;
+    let (status, body) = get(&format!("http://{api}/readyz")).await;
+    assert_eq!(status, 503, "{body}");
+    assert!(body.contains("chain beta"), "{body}");
+    tokio::time::sleep(DOWN_FOR.saturating_sub(down_since.elapsed())).await;
+    proxy.up().await;
+    wait_synced(&store, "lake", block, Duration::from_secs(60)).await;
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let (status, body) = get(&format!("http://{api}/readyz")).await;
+        if status == 200 {
+            break;
+        }
+        assert!(Instant::now() < deadline, "never ready again: {body}");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    child.start_kill().unwrap();
+    child.wait().await.unwrap();
+
+    // Loudly: the failure and the restart are in the log, with progress lines.
+    let log = std::fs::read_to_string(&log).unwrap();
+    assert!(
+        log.contains("restarting this chain alone"),
+        "no restart logged:\n{log}"
+    );
+    // Same index as each chain followed alone.
+    let fresh = support::TestDb::new(backend).await;
+    let reference = fresh.store().await;
+    for (name, n) in [("alpha", &a), ("beta", &b)] {
+        reference
+            .add_group(&Manifest::parse(&n.manifest).unwrap())
+            .await
+            .unwrap();
+        let f = groupstate::sync::Follower::new(
+            name,
+            support::chain_config(&n.devnet.rpc_url(), n.devnet.chain_id()),
+            support::follower_config(),
+            reference.clone(),
+        )
+        .unwrap();
+        support::sync(&f).await;
+    }
+    let strip_log = |d: Vec<String>| -> Vec<String> {
+        d.into_iter().filter(|l| !l.starts_with("log:")).collect()
+    };
+    assert_eq!(
+        strip_log(support::dump(&store).await),
+        strip_log(support::dump(&reference).await)
+    );
+}
+on_both_backends!(two_chains_sqlite_and_postgres, two_chains_one_down);
+
+/// The subscription dropped under a following follower: it polls meanwhile, resubscribes with
+/// backoff when the node is back, and new heads arrive over WebSocket again.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn websocket_heads_recover() {
+    let n = net("local", 31337, "pond").await;
+    let proxy = TcpProxy::in_front_of(&n.devnet.rpc_url()).await;
+    let db = support::TestDb::new(support::Backend::Sqlite).await;
+    let store = db.store().await;
+    store
+        .add_group(&Manifest::parse(&n.manifest).unwrap())
+        .await
+        .unwrap();
+    let mut chain = support::chain_config(&n.devnet.rpc_url(), 31337);
+    chain.ws_url = Some(proxy.ws_url().parse().unwrap());
+    // Long: a head seen sooner came over the subscription.
+    chain.poll_interval_ms = 20_000;
+    let metrics = Metrics::new().chain("local", 16);
+    let follower =
+        groupstate::sync::Follower::new("local", chain, support::follower_config(), store.clone())
+            .unwrap()
+            .with_metrics(metrics.clone());
+    let cancel = CancellationToken::new();
+    let task = {
+        let cancel = cancel.clone();
+        tokio::spawn(async move { follower.run(cancel).await })
+    };
+    let wait = |what: &'static str,
+                within: Duration,
+                m: Arc<groupstate::metrics::ChainMetrics>,
+                f: fn(&groupstate::metrics::ChainReading) -> bool| async move {
+        let started = Instant::now();
+        loop {
+            let r = m.read("local");
+            if f(&r) {
+                return started.elapsed();
+            }
+            assert!(
+                started.elapsed() < within,
+                "{what} within {within:?}: {r:?}"
+            );
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    };
+    wait(
+        "subscribed",
+        Duration::from_secs(30),
+        metrics.clone(),
+        |r| r.head_subscribed && r.head_subscriptions == 1,
+    )
+    .await;
+    let head = n.devnet.head().await.unwrap();
+    wait_synced(&store, "pond", head, Duration::from_secs(30)).await;
+    // Well under the 20 s poll: the subscription woke the follower.
+    n.devnet.mine(1).await.unwrap();
+    let took = wait_synced(&store, "pond", head + 1, Duration::from_secs(15)).await;
+    eprintln!("a new head followed in {took:?} over WebSocket");
+
+    // The node goes away under the subscription: it ends, and the follower polls.
+    proxy.down().await;
+    wait(
+        "the subscription ended",
+        Duration::from_secs(30),
+        metrics.clone(),
+        |r| !r.head_subscribed,
+    )
+    .await;
+    n.devnet.mine(1).await.unwrap();
+    wait_synced(&store, "pond", head + 2, Duration::from_secs(45)).await;
+    assert!(
+        !metrics.read("local").head_subscribed,
+        "followed by polling"
+    );
+
+    // Back: resubscribed with backoff, and heads arrive over it again.
+    proxy.up().await;
+    wait(
+        "resubscribed",
+        Duration::from_secs(90),
+        metrics.clone(),
+        |r| r.head_subscribed && r.head_subscriptions >= 2,
+    )
+    .await;
+    n.devnet.mine(1).await.unwrap();
+    let took = wait_synced(&store, "pond", head + 3, Duration::from_secs(15)).await;
+    eprintln!("a new head followed in {took:?} after resubscribing");
+    // A connection dropped without the node going away (an idle disconnect) is recovered too.
+    proxy.drop_connections();
+    tokio::time::sleep(Duration::from_secs(4)).await;
+    n.devnet.mine(1).await.unwrap();
+    wait_synced(&store, "pond", head + 4, Duration::from_secs(30)).await;
+    wait(
+        "subscribed after the drop",
+        Duration::from_secs(90),
+        metrics.clone(),
+        |r| r.head_subscribed,
+    )
+    .await;
+    cancel.cancel();
+    task.await.unwrap().unwrap();
+}
