@@ -12,6 +12,8 @@ use url::Url;
 
 /// Built-in defaults, so the binary runs without a `config/` directory beside it.
 const DEFAULTS: &str = include_str!("../config/default.toml");
+/// The chain followed when the configuration names none.
+const LOCAL_CHAIN: &str = include_str!("../config/local-chain.toml");
 
 /// Everything the daemon and the CLI read from configuration.
 #[derive(Debug, Clone, Deserialize)]
@@ -384,21 +386,38 @@ pub enum ConfigError {
 impl Settings {
     /// Loads defaults, then `file` if given, then `GROUPSTATE__…` environment variables.
     pub fn load(file: Option<&Path>) -> Result<Settings, ConfigError> {
-        let mut builder = config::Config::builder()
-            .add_source(config::File::from_str(DEFAULTS, config::FileFormat::Toml));
-        if let Some(file) = file {
-            builder = builder.add_source(config::File::from(file).required(true));
+        let layered = |with_local_chain: bool| {
+            let mut builder = config::Config::builder()
+                .add_source(config::File::from_str(DEFAULTS, config::FileFormat::Toml));
+            if with_local_chain {
+                builder = builder.add_source(config::File::from_str(
+                    LOCAL_CHAIN,
+                    config::FileFormat::Toml,
+                ));
+            }
+            if let Some(file) = file {
+                builder = builder.add_source(config::File::from(file).required(true));
+            }
+            builder
+                .add_source(
+                    config::Environment::with_prefix("GROUPSTATE")
+                        .prefix_separator("__")
+                        .separator("__")
+                        .try_parsing(true),
+                )
+                .build()
+        };
+        // The local devnet is followed only when no chain is configured: a deployment that
+        // names its chains must not also follow (and wait on) a node at 127.0.0.1:8545.
+        let mut built = layered(false)?;
+        if built
+            .get_table("chains")
+            .map(|t| t.is_empty())
+            .unwrap_or(true)
+        {
+            built = layered(true)?;
         }
-        builder = builder.add_source(
-            config::Environment::with_prefix("GROUPSTATE")
-                .prefix_separator("__")
-                .separator("__")
-                .try_parsing(true),
-        );
-        let settings: Settings = builder
-            .build()?
-            .try_deserialize()
-            .map_err(ConfigError::keyed)?;
+        let settings: Settings = built.try_deserialize().map_err(ConfigError::keyed)?;
         settings.validate()?;
         Ok(settings)
     }
@@ -1017,6 +1036,19 @@ mod tests {
         let file = dir.path().join("c.toml");
         std::fs::write(&file, toml).unwrap();
         Settings::load(Some(&file))
+    }
+
+    #[test]
+    fn the_local_devnet_is_followed_only_when_no_chain_is_named() {
+        let s = load_str("[api]\nready_stale = \"5s\"\n").unwrap();
+        assert_eq!(s.chains.keys().collect::<Vec<_>>(), ["local"]);
+        let s = load_str("[chains.mainnet]\nrpc_url = \"https://rpc.example\"\nchain_id = 1\n")
+            .unwrap();
+        assert_eq!(
+            s.chains.keys().collect::<Vec<_>>(),
+            ["mainnet"],
+            "a configuration that names its chains follows only those"
+        );
     }
 
     #[test]

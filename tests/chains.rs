@@ -122,11 +122,13 @@ async fn two_chains_one_down(backend: support::Backend) {
     std::fs::write(
         &config,
         format!(
-            "data_dir = \"{}\"\n[database]\nurl = \"{}\"\nmax_connections = 4\n[follower]\nconcurrency = 2\nreorg_window = 64\nmax_retries = 3\nretry_base = \"20ms\"\nrequest_timeout = \"2s\"\n[api]\nbind = \"{api}\"\n[log]\nprogress = \"lines\"\nprogress_interval = \"1s\"\n{}{}",
+            "data_dir = \"{}\"\n[database]\nurl = \"{}\"\nmax_connections = 4\n[follower]\nconcurrency = 2\nreorg_window = 64\nmax_retries = 3\nretry_base = \"20ms\"\nrequest_timeout = \"2s\"\n[api]\nbind = \"{api}\"\n[log]\nprogress = \"lines\"\nprogress_interval = \"1s\"\n{}{}{}",
             dir.path().display(),
             db.url,
             chain("alpha", &a.devnet.rpc_url(), 31337),
             chain("beta", &proxy.http_url(), 31338),
+            // A misconfigured chain: its node is alpha's, which reports another chain id.
+            chain("gamma", &a.devnet.rpc_url(), 1),
         ),
     )
     .unwrap();
@@ -160,10 +162,43 @@ async fn two_chains_one_down(backend: support::Backend) {
         1
     );
     // Readiness and the figures name beta as the failing chain, alpha as ready.
-    let (status, body) = get(&format!("http://{api}/readyz")).await;
-    assert_eq!(status, 503, "{body}");
-    assert!(body.contains("chain beta: failing"), "{body}");
+    let deadline = Instant::now() + Duration::from_secs(15);
+    let body = loop {
+        let (status, body) = get(&format!("http://{api}/readyz")).await;
+        assert_eq!(status, 503, "{body}");
+        if body.contains("chain beta: failing") {
+            break body;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "beta never reported failing: {body}"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
     assert!(!body.contains("chain alpha"), "alpha is healthy: {body}");
+    // The misconfigured chain fails fatally, and is restarted alone, again and again.
+    let deadline = Instant::now() + Duration::from_secs(15);
+    loop {
+        let (_, body) = get(&format!("http://{api}/readyz")).await;
+        let readings: serde_json::Value = serde_json::from_str(&body).unwrap();
+        let gamma = readings["chains"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|c| c["chain"] == "gamma")
+            .unwrap()
+            .clone();
+        if gamma["restarts"].as_u64().unwrap_or(0) >= 1 {
+            let failing = gamma["failing"].as_str().unwrap();
+            assert!(
+                failing.contains("31337") && failing.contains('1'),
+                "{failing}"
+            );
+            break;
+        }
+        assert!(Instant::now() < deadline, "gamma never restarted: {body}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
     let (_, metrics) = get(&format!("http://{api}/metrics")).await;
     let m = support::prom::Exposition::parse(&metrics);
     assert_eq!(
@@ -211,13 +246,20 @@ async fn two_chains_one_down(backend: support::Backend) {
     tokio::time::sleep(DOWN_FOR.saturating_sub(down_since.elapsed())).await;
     proxy.up().await;
     wait_synced(&store, "lake", block, Duration::from_secs(60)).await;
+    // Beta is ready again; only the misconfigured gamma is not.
     let deadline = Instant::now() + Duration::from_secs(30);
     loop {
         let (status, body) = get(&format!("http://{api}/readyz")).await;
-        if status == 200 {
+        assert_eq!(status, 503, "{body}");
+        let message = serde_json::from_str::<serde_json::Value>(&body).unwrap()["error"]["message"]
+            .as_str()
+            .unwrap()
+            .to_string();
+        if !message.contains("chain beta") {
+            assert!(message.contains("chain gamma: failing"), "{message}");
             break;
         }
-        assert!(Instant::now() < deadline, "never ready again: {body}");
+        assert!(Instant::now() < deadline, "beta never ready again: {body}");
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
     child.start_kill().unwrap();
@@ -226,9 +268,14 @@ async fn two_chains_one_down(backend: support::Backend) {
     // Loudly: the failure and the restart are in the log, with progress lines.
     let log = std::fs::read_to_string(&log).unwrap();
     assert!(
-        log.contains("restarting this chain alone"),
+        log.contains("restarting this chain alone") && log.contains("chain=gamma"),
         "no restart logged:\n{log}"
     );
+    assert!(
+        log.contains("follower step failed; retrying chain=beta"),
+        "beta's failures are not logged:\n{log}"
+    );
+    assert!(!log.contains('\u{1b}'), "no colour codes in a log file");
     // Same index as each chain followed alone.
     let fresh = support::TestDb::new(backend).await;
     let reference = fresh.store().await;

@@ -251,7 +251,30 @@ impl Follower {
     /// Runs until `cancel` fires. Retryable failures back off and retry; a fatal one ends the
     /// follower with the error (and the daemon with it: no half-alive service).
     pub async fn run(&self, cancel: CancellationToken) -> Result<(), FollowerError> {
-        let actual = self.rpc.chain_id().await.map_err(|e| self.rpc_err(e))?;
+        let poll = Duration::from_millis(self.chain.poll_interval_ms);
+        // A step that fails for a reason worth retrying is retried until it succeeds or the
+        // follower is cancelled, from one poll interval up to ten.
+        let backoff = Backoff {
+            initial: poll,
+            max: poll.saturating_mul(10),
+            retries: None,
+        };
+        let notify = |e: &FollowerError, wait: Duration| {
+            if let Some(m) = &self.metrics {
+                m.failed(&e.to_string());
+            }
+            tracing::warn!(chain = %self.name, error = %e, retry_in_ms = wait.as_millis() as u64,
+                "follower step failed; retrying");
+        };
+        // A node that cannot be reached at start is waited for like one lost later.
+        let connect = (|| async { self.rpc.chain_id().await.map_err(|e| self.rpc_err(e)) })
+            .retry(backoff.builder())
+            .when(FollowerError::is_retryable)
+            .notify(notify);
+        let actual = tokio::select! {
+            _ = cancel.cancelled() => return Ok(()),
+            r = connect => r?,
+        };
         if actual != self.chain.chain_id {
             return Err(FollowerError::WrongChain {
                 chain: self.name.clone(),
@@ -264,14 +287,6 @@ impl Follower {
             self.chain.ws_url.as_ref().map(|u| u.as_str()),
             self.metrics.clone(),
         );
-        let poll = Duration::from_millis(self.chain.poll_interval_ms);
-        // A step that fails for a reason worth retrying is retried until it succeeds or the
-        // follower is cancelled, from one poll interval up to ten.
-        let backoff = Backoff {
-            initial: poll,
-            max: poll.saturating_mul(10),
-            retries: None,
-        };
         loop {
             if cancel.is_cancelled() {
                 return Ok(());
@@ -281,12 +296,7 @@ impl Follower {
             let step = (|| self.step())
                 .retry(backoff.builder())
                 .when(FollowerError::is_retryable)
-                .notify(|e, wait| {
-                    if let Some(m) = &self.metrics {
-                        m.failed(&e.to_string());
-                    }
-                    tracing::warn!(chain = %self.name, error = %e, retry_in_ms = wait.as_millis() as u64, "follower step failed; retrying")
-                });
+                .notify(notify);
             let step = tokio::select! {
                 _ = cancel.cancelled() => return Ok(()),
                 r = step => r,
