@@ -16,7 +16,7 @@ use serde_json::{json, Value};
 use super::group::Moment;
 use super::{Prepared, ProposalCalls};
 use crate::chain::trace::TracedCall;
-use crate::decode::calls::{self, Call, Function};
+use crate::decode::calls::{self, Call, Function, SafeLibraries};
 use crate::decode::{DecodedLog, GovernanceEvent, GroupEvent, SafeEvent};
 use crate::manifest::{Asset, Manifest};
 use crate::model::Rule;
@@ -518,7 +518,7 @@ impl TxFlows {
     /// treasury (a module contract's payment, a timelock's call, a refund), each matched to the
     /// movement a decoded call or event already showed, else a movement of its own (`trace/…`);
     /// and the delegatecalls a treasury Safe made that no decoded call showed.
-    fn add_trace(&mut self, manifest: &Manifest, trace: &[TracedCall]) {
+    fn add_trace(&mut self, manifest: &Manifest, libraries: &SafeLibraries, trace: &[TracedCall]) {
         let treasury = manifest.treasury_addresses();
         let mut unmatched: Vec<usize> = (0..self.outflows.len())
             .filter(|&i| self.outflows[i].asset == Asset::Native)
@@ -538,13 +538,12 @@ impl TxFlows {
                 });
                 // A trace frame carries no decoded input: a delegatecall to a batch library is
                 // taken for the batch it is (its calls show in the trace as the Safe's own).
-                let function = match calls::safe_library(t.to) {
-                    Some(calls::SafeLibrary::MultiSend | calls::SafeLibrary::MultiSendCallOnly) => {
-                        Function::MultiSend { calls: 0 }
-                    }
-                    _ => Function::Unknown {
+                let function = if libraries.is_batch(t.to) {
+                    Function::MultiSend { calls: 0 }
+                } else {
+                    Function::Unknown {
                         selector: "traced".into(),
-                    },
+                    }
                 };
                 let call = Call {
                     path: format!("trace/{}", t.path_text()),
@@ -607,15 +606,17 @@ impl TxFlows {
     }
 
     /// Judges the transaction against the policy in force and empties the accumulator; `trace`
-    /// is the transaction's call trace, when the node gave one.
+    /// is the transaction's call trace, when the node gave one, and `libraries` the chain's Safe
+    /// libraries it is read with.
     pub(super) fn finish(
         &mut self,
         manifest: &Manifest,
+        libraries: &SafeLibraries,
         trace: Option<&Vec<TracedCall>>,
         recent: &[Flow],
     ) -> Option<Judged> {
         if let Some(trace) = trace {
-            self.add_trace(manifest, trace);
+            self.add_trace(manifest, libraries, trace);
         }
         let suspects = self.singleton_suspects();
         let taken = std::mem::take(self);

@@ -82,13 +82,21 @@ pub enum FollowerError {
         to: u64,
         needs: Needs,
     },
+    /// The node serves another chain than the configured one: `expected_by` is who said which
+    /// (`the preset base`, `the configuration`), `actual_name` the name of the node's chain
+    /// where it is a well-known one.
     #[error(
-        "chain {chain}: the node reports chain id {actual}, the configuration says {expected}"
+        "chain {chain}: the node at {node} reports chain id {actual}{}, {expected_by} expects {expected}",
+        .actual_name.map(|n| format!(" ({n})")).unwrap_or_default()
     )]
     WrongChain {
         chain: String,
+        /// The RPC URL's host and port (never its path, which may hold an API key).
+        node: String,
         expected: u64,
+        expected_by: String,
         actual: u64,
+        actual_name: Option<&'static str>,
     },
     #[error("chain {chain}: the chain moved while fetching blocks {from}..={to}; retrying")]
     ChainMoved { chain: String, from: u64, to: u64 },
@@ -245,6 +253,10 @@ impl Follower {
             snapshot_interval: self.chain.snapshot_interval_blocks,
             reorg_window: self.settings.reorg_window,
             balance_check_interval: self.chain.balance_check_interval_blocks,
+            safe_libraries: crate::decode::calls::SafeLibraries::new(
+                self.chain.safe_deployments.multi_send(),
+                self.chain.safe_deployments.multi_send_call_only(),
+            ),
         }
     }
 
@@ -253,10 +265,17 @@ impl Follower {
     pub async fn run(&self, cancel: CancellationToken) -> Result<(), FollowerError> {
         let actual = self.rpc.chain_id().await.map_err(|e| self.rpc_err(e))?;
         if actual != self.chain.chain_id {
+            let url = &self.chain.rpc_url;
             return Err(FollowerError::WrongChain {
                 chain: self.name.clone(),
+                node: match (url.host_str(), url.port()) {
+                    (Some(host), Some(port)) => format!("{host}:{port}"),
+                    (host, _) => host.unwrap_or_default().to_string(),
+                },
                 expected: self.chain.chain_id,
+                expected_by: self.chain.chain_id_source(),
                 actual,
+                actual_name: crate::config::chain_name(actual),
             });
         }
         let mut heads = self.subscribe_heads().await;
