@@ -1185,8 +1185,8 @@ async fn a_node_of_another_chain_is_refused_naming_the_preset() {
         ..support::chain_config(&devnet.rpc_url(), base.chain_id)
     };
     let url: url::Url = devnet.rpc_url().parse().unwrap();
-    let f = groupstate::sync::Follower::new("base", chain, support::follower_config(), store)
-        .unwrap();
+    let f =
+        groupstate::sync::Follower::new("base", chain, support::follower_config(), store).unwrap();
     let err = f
         .run(tokio_util::sync::CancellationToken::new())
         .await

@@ -1206,9 +1206,11 @@ mod tests {
 
     /// A configuration with one chain `c` (beside the built-in `local`) made of `body`.
     fn chain(body: &str) -> Result<ChainConfig, String> {
-        load_str(&format!("[chains.c]\nrpc_url = \"http://127.0.0.1:8545\"\n{body}"))
-            .map(|s| s.chains["c"].clone())
-            .map_err(|e| e.to_string())
+        load_str(&format!(
+            "[chains.c]\nrpc_url = \"http://127.0.0.1:8545\"\n{body}"
+        ))
+        .map(|s| s.chains["c"].clone())
+        .map_err(|e| e.to_string())
     }
 
     #[test]
@@ -1223,10 +1225,17 @@ mod tests {
         assert_eq!(c.documentation_grace_blocks, 43_200);
         assert_eq!(c.snapshot_interval_blocks, 302_400);
         assert_eq!(c.max_lag(), 3 + 60);
-        let v141 = c.safe_deployments.releases().find(|(v, _)| *v == "1.4.1").unwrap().1;
+        let v141 = c
+            .safe_deployments
+            .releases()
+            .find(|(v, _)| *v == "1.4.1")
+            .unwrap()
+            .1;
         assert_eq!(
             v141.multi_send_call_only,
-            [alloy::primitives::address!("9641d764fc13c8B624c04430C7356C1C7C8102e2")]
+            [alloy::primitives::address!(
+                "9641d764fc13c8B624c04430C7356C1C7C8102e2"
+            )]
         );
         assert_eq!(c.chain_id_source(), "the preset base");
 
@@ -1237,10 +1246,7 @@ mod tests {
             assert_eq!(c.confirmations, p.confirmations);
             assert_eq!(c.finality_depth, p.finality_depth);
             assert_eq!(c.max_block_range, p.max_block_range);
-            assert_eq!(
-                Duration::from_millis(c.poll_interval_ms),
-                p.poll_interval
-            );
+            assert_eq!(Duration::from_millis(c.poll_interval_ms), p.poll_interval);
             assert!(!c.safe_deployments.is_empty(), "{}", p.name);
         }
         // The built-in local chain is the local preset.
@@ -1308,16 +1314,26 @@ mod tests {
         assert_eq!(c.max_lag(), 16);
         // The block counts are still accepted, and without any block time the defaults of
         // old apply.
-        let c = chain("chain_id = 5\ndocumentation_grace_blocks = 3\nmax_lag_blocks = 7\n").unwrap();
+        let c =
+            chain("chain_id = 5\ndocumentation_grace_blocks = 3\nmax_lag_blocks = 7\n").unwrap();
         assert_eq!(
             (c.documentation_grace_blocks, c.snapshot_interval_blocks),
             (3, 50_000)
         );
         assert_eq!(c.max_lag(), 7);
-        assert_eq!(chain("chain_id = 5\n").unwrap().documentation_grace_blocks, 7200);
+        assert_eq!(
+            chain("chain_id = 5\n").unwrap().documentation_grace_blocks,
+            7200
+        );
         assert_eq!(chain("chain_id = 5\n").unwrap().max_lag(), 16);
-        assert_eq!(super::blocks_in(Duration::from_secs(1), Duration::from_millis(250)), 4);
-        assert_eq!(super::blocks_in(Duration::from_millis(1), Duration::from_millis(250)), 1);
+        assert_eq!(
+            super::blocks_in(Duration::from_secs(1), Duration::from_millis(250)),
+            4
+        );
+        assert_eq!(
+            super::blocks_in(Duration::from_millis(1), Duration::from_millis(250)),
+            1
+        );
         assert_eq!(super::blocks_in(Duration::ZERO, Duration::from_secs(12)), 0);
     }
 
@@ -1368,14 +1384,19 @@ mod tests {
         assert_eq!(chain("chain_id = 5\n").unwrap().chain_id, 5);
         let err = chain("confirmations = 1\n").unwrap_err();
         assert!(
-            err.starts_with("configuration key `chains.c`: `chain_id` is required without a `preset`"),
+            err.starts_with(
+                "configuration key `chains.c`: `chain_id` is required without a `preset`"
+            ),
             "{err}"
         );
         // A chain without a preset has no block time and ships no Safe deployments, but a
         // preset's chain id still finds them.
         let c = chain("chain_id = 5\n").unwrap();
         assert!(c.block_time.is_none() && c.safe_deployments.is_empty());
-        assert!(!chain("chain_id = 100\n").unwrap().safe_deployments.is_empty());
+        assert!(!chain("chain_id = 100\n")
+            .unwrap()
+            .safe_deployments
+            .is_empty());
     }
 
     #[test]

@@ -177,7 +177,11 @@ pub fn preset(name: &str) -> Result<&'static ChainPreset, String> {
 
 /// The presets' names, comma-separated, for error messages.
 pub fn preset_names() -> String {
-    PRESETS.iter().map(|p| p.name).collect::<Vec<_>>().join(", ")
+    PRESETS
+        .iter()
+        .map(|p| p.name)
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 /// The name of the chain with id `chain_id`, where it is a well-known one.
@@ -317,8 +321,8 @@ mod tests {
     /// The published addresses of `file` (`v1.4.1/safe.json`) on chain `chain_id`.
     fn published(dir: &Path, file: &str, chain_id: u64) -> BTreeSet<Address> {
         let path = dir.join(file);
-        let text = std::fs::read_to_string(&path)
-            .unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+        let text =
+            std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
         let p: Published = serde_json::from_str(&text).unwrap();
         assert!(file.starts_with(&format!("v{}/", p.version)), "{file}");
         let kinds = match p.network_addresses.get(&chain_id.to_string()) {
