@@ -718,3 +718,40 @@ fn describe(x: &Execution, outflows: &[Outflow], findings: &[Finding], tx: B256)
     }
     out
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A traced delegatecall of a treasury Safe to a batch library of its chain is the batch
+    /// it runs; to anything else, a finding.
+    #[test]
+    fn a_traced_delegatecall_to_the_chains_own_multisend_is_a_batch() {
+        let safe = Address::repeat_byte(0x5a);
+        let manifest = Manifest::parse(&format!(
+            "id: g\nname: G\npurpose: Testing.\nphase: coordination\nchain: local\n\
+             start_block: 10\ntreasury:\n  safes:\n    - address: \"{safe}\"\n      \
+             owners: [\"{}\"]\n      threshold: 1\n",
+            Address::repeat_byte(1)
+        ))
+        .unwrap();
+        let own = Address::repeat_byte(0x77);
+        let trace = [TracedCall {
+            path: vec![0],
+            kind: "DELEGATECALL".into(),
+            from: safe,
+            to: own,
+            value: U256::ZERO,
+        }];
+        let findings = |libraries: &SafeLibraries| {
+            let mut flows = TxFlows::default();
+            flows.add_trace(&manifest, libraries, &trace);
+            flows.findings.iter().map(|f| f.rule).collect::<Vec<Rule>>()
+        };
+        assert_eq!(findings(&SafeLibraries::new([], [own])), []);
+        assert_eq!(
+            findings(&SafeLibraries::default()),
+            [Rule::SafeDelegatecallUndeclared]
+        );
+    }
+}
