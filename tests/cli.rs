@@ -322,6 +322,7 @@ async fn manifest_check_against_the_chain() {
     assert_eq!(v["ready"], false);
     assert!(v["chains"][0]["head"].as_u64().unwrap() > 0, "{v}");
     assert_eq!(v["chains"][0]["indexed"], serde_json::Value::Null);
+    // A chain named without a preset has no block time: its allowed lag is 16 blocks.
     assert_eq!(v["chains"][0]["max_lag"], 16);
     assert!(text(&status.stderr).contains("not ready"));
 }

@@ -1171,3 +1171,34 @@ on_both_backends!(
     metrics_sqlite_and_postgres,
     metrics_are_histograms_per_daemon
 );
+
+/// A follower configured from a preset refuses a node of another chain at start, naming the
+/// node, both chain ids, the chain the node serves and the preset that expected another.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_node_of_another_chain_is_refused_naming_the_preset() {
+    let devnet = Devnet::start(DevnetOptions::default()).await.unwrap();
+    let db = support::TestDb::new(support::Backend::Sqlite).await;
+    let store = db.store().await;
+    let base = groupstate::config::presets::preset("base").unwrap();
+    let chain = groupstate::config::ChainConfig {
+        preset: Some(base),
+        ..support::chain_config(&devnet.rpc_url(), base.chain_id)
+    };
+    let url: url::Url = devnet.rpc_url().parse().unwrap();
+    let f =
+        groupstate::sync::Follower::new("base", chain, support::follower_config(), store).unwrap();
+    let err = f
+        .run(tokio_util::sync::CancellationToken::new())
+        .await
+        .unwrap_err();
+    assert!(!err.is_retryable());
+    assert_eq!(
+        err.to_string(),
+        format!(
+            "chain base: the node at {}:{} reports chain id {} (local), the preset base expects 8453",
+            url.host_str().unwrap(),
+            url.port().unwrap(),
+            devnet.chain_id()
+        )
+    );
+}

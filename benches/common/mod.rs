@@ -42,7 +42,9 @@ pub fn chain_config_url(url: &str, chain_id: u64) -> ChainConfig {
     ChainConfig {
         rpc_url: url.parse().expect("an RPC URL"),
         ws_url: None,
+        preset: None,
         chain_id,
+        block_time: None,
         confirmations: 0,
         poll_interval_ms: 1000,
         max_block_range: RANGE,
@@ -54,6 +56,7 @@ pub fn chain_config_url(url: &str, chain_id: u64) -> ChainConfig {
         explorer_url: None,
         traces: groupstate::config::TraceMode::Auto,
         balance_check_interval_blocks: 10_000,
+        safe_deployments: Default::default(),
     }
 }
 

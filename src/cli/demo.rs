@@ -67,7 +67,9 @@ pub async fn run(settings: Settings) -> anyhow::Result<()> {
     let chain = ChainConfig {
         rpc_url: devnet.rpc_url().parse()?,
         ws_url: Some(devnet.ws_url().parse()?),
+        preset: None,
         chain_id: devnet.chain_id(),
+        block_time: None,
         confirmations: 0,
         poll_interval_ms: 200,
         max_block_range: 2000,
@@ -79,6 +81,9 @@ pub async fn run(settings: Settings) -> anyhow::Result<()> {
         explorer_url: None,
         traces: crate::config::TraceMode::Auto,
         balance_check_interval_blocks: 10_000,
+        // The devnet deploys the Safe contracts at their mainnet addresses, as the local
+        // preset ships them.
+        safe_deployments: crate::config::SafeDeployments::of(devnet.chain_id()),
     };
     let signer = Arc::new(LogSigner::new(
         &settings,

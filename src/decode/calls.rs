@@ -172,6 +172,52 @@ pub fn safe_library(address: Address) -> Option<SafeLibrary> {
         .map(|(_, l, _)| *l)
 }
 
+/// The Safe libraries a chain has: the ones at the canonical addresses ([`safe_library`]) and
+/// the batch libraries the chain's own deployment data names (a chain's configuration knows
+/// them; this layer is only handed the addresses). Cheap to clone.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct SafeLibraries {
+    chain: std::sync::Arc<Vec<(Address, SafeLibrary)>>,
+}
+
+impl SafeLibraries {
+    /// The canonical libraries and the chain's `MultiSend` and `MultiSendCallOnly` deployments.
+    pub fn new(
+        multi_send: impl IntoIterator<Item = Address>,
+        multi_send_call_only: impl IntoIterator<Item = Address>,
+    ) -> SafeLibraries {
+        let chain = multi_send
+            .into_iter()
+            .map(|a| (a, SafeLibrary::MultiSend))
+            .chain(
+                multi_send_call_only
+                    .into_iter()
+                    .map(|a| (a, SafeLibrary::MultiSendCallOnly)),
+            )
+            .collect();
+        SafeLibraries {
+            chain: std::sync::Arc::new(chain),
+        }
+    }
+
+    /// The Safe library deployed at `address` on this chain, if it is one.
+    pub fn get(&self, address: Address) -> Option<SafeLibrary> {
+        self.chain
+            .iter()
+            .find(|(a, _)| *a == address)
+            .map(|(_, l)| *l)
+            .or_else(|| safe_library(address))
+    }
+
+    /// Whether `address` is a `MultiSend` or `MultiSendCallOnly` of this chain.
+    pub fn is_batch(&self, address: Address) -> bool {
+        matches!(
+            self.get(address),
+            Some(SafeLibrary::MultiSend | SafeLibrary::MultiSendCallOnly)
+        )
+    }
+}
+
 /// The Safe version of the singleton at `address`, if it is a known one.
 pub fn known_singleton(address: Address) -> Option<&'static str> {
     SINGLETONS
@@ -681,6 +727,20 @@ mod tests {
         );
         // A truncated known call is unknown, never a panic.
         assert!(matches!(function(&module[..40]), Function::Unknown { .. }));
+    }
+
+    #[test]
+    fn a_chains_own_batch_deployments_are_known_beside_the_canonical_ones() {
+        let own = Address::repeat_byte(7);
+        let libraries = SafeLibraries::new([own], []);
+        assert_eq!(libraries.get(own), Some(SafeLibrary::MultiSend));
+        assert!(libraries.is_batch(own));
+        assert!(libraries.is_batch(address!("A238CBeb142c10Ef7Ad8442C6D1f9E89e07e7761")));
+        assert!(!SafeLibraries::default().is_batch(own));
+        assert_eq!(
+            SafeLibraries::default().get(address!("7cbB62EaA69F79e6873cD1ecB2392971036cFAa4")),
+            Some(SafeLibrary::CreateCall)
+        );
     }
 
     #[test]

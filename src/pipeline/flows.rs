@@ -16,7 +16,7 @@ use serde_json::{json, Value};
 use super::group::Moment;
 use super::{Prepared, ProposalCalls};
 use crate::chain::trace::TracedCall;
-use crate::decode::calls::{self, Call, Function};
+use crate::decode::calls::{self, Call, Function, SafeLibraries};
 use crate::decode::{DecodedLog, GovernanceEvent, GroupEvent, SafeEvent};
 use crate::manifest::{Asset, Manifest};
 use crate::model::Rule;
@@ -518,7 +518,7 @@ impl TxFlows {
     /// treasury (a module contract's payment, a timelock's call, a refund), each matched to the
     /// movement a decoded call or event already showed, else a movement of its own (`trace/…`);
     /// and the delegatecalls a treasury Safe made that no decoded call showed.
-    fn add_trace(&mut self, manifest: &Manifest, trace: &[TracedCall]) {
+    fn add_trace(&mut self, manifest: &Manifest, libraries: &SafeLibraries, trace: &[TracedCall]) {
         let treasury = manifest.treasury_addresses();
         let mut unmatched: Vec<usize> = (0..self.outflows.len())
             .filter(|&i| self.outflows[i].asset == Asset::Native)
@@ -538,13 +538,12 @@ impl TxFlows {
                 });
                 // A trace frame carries no decoded input: a delegatecall to a batch library is
                 // taken for the batch it is (its calls show in the trace as the Safe's own).
-                let function = match calls::safe_library(t.to) {
-                    Some(calls::SafeLibrary::MultiSend | calls::SafeLibrary::MultiSendCallOnly) => {
-                        Function::MultiSend { calls: 0 }
-                    }
-                    _ => Function::Unknown {
+                let function = if libraries.is_batch(t.to) {
+                    Function::MultiSend { calls: 0 }
+                } else {
+                    Function::Unknown {
                         selector: "traced".into(),
-                    },
+                    }
                 };
                 let call = Call {
                     path: format!("trace/{}", t.path_text()),
@@ -607,15 +606,17 @@ impl TxFlows {
     }
 
     /// Judges the transaction against the policy in force and empties the accumulator; `trace`
-    /// is the transaction's call trace, when the node gave one.
+    /// is the transaction's call trace, when the node gave one, and `libraries` the chain's Safe
+    /// libraries it is read with.
     pub(super) fn finish(
         &mut self,
         manifest: &Manifest,
+        libraries: &SafeLibraries,
         trace: Option<&Vec<TracedCall>>,
         recent: &[Flow],
     ) -> Option<Judged> {
         if let Some(trace) = trace {
-            self.add_trace(manifest, trace);
+            self.add_trace(manifest, libraries, trace);
         }
         let suspects = self.singleton_suspects();
         let taken = std::mem::take(self);
@@ -716,4 +717,41 @@ fn describe(x: &Execution, outflows: &[Outflow], findings: &[Finding], tx: B256)
         obj.insert("refund".into(), r);
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A traced delegatecall of a treasury Safe to a batch library of its chain is the batch
+    /// it runs; to anything else, a finding.
+    #[test]
+    fn a_traced_delegatecall_to_the_chains_own_multisend_is_a_batch() {
+        let safe = Address::repeat_byte(0x5a);
+        let manifest = Manifest::parse(&format!(
+            "id: g\nname: G\npurpose: Testing.\nphase: coordination\nchain: local\n\
+             start_block: 10\ntreasury:\n  safes:\n    - address: \"{safe}\"\n      \
+             owners: [\"{}\"]\n      threshold: 1\n",
+            Address::repeat_byte(1)
+        ))
+        .unwrap();
+        let own = Address::repeat_byte(0x77);
+        let trace = [TracedCall {
+            path: vec![0],
+            kind: "DELEGATECALL".into(),
+            from: safe,
+            to: own,
+            value: U256::ZERO,
+        }];
+        let findings = |libraries: &SafeLibraries| {
+            let mut flows = TxFlows::default();
+            flows.add_trace(&manifest, libraries, &trace);
+            flows.findings.iter().map(|f| f.rule).collect::<Vec<Rule>>()
+        };
+        assert_eq!(findings(&SafeLibraries::new([], [own])), []);
+        assert_eq!(
+            findings(&SafeLibraries::default()),
+            [Rule::SafeDelegatecallUndeclared]
+        );
+    }
 }

@@ -31,6 +31,7 @@ use crate::chain::fetch::RawBatch;
 use crate::chain::read::{ReadRequest, Reading};
 use crate::chain::rpc::TxInput;
 use crate::chain::trace::TracedCall;
+use crate::decode::calls::SafeLibraries;
 use crate::decode::{decode_log, DecodeError, DecodedLog};
 use crate::manifest::Asset;
 use crate::model::{AlertEvent, BlockRef, ContractKind, RecordKind};
@@ -53,6 +54,9 @@ pub struct ChainParams {
     pub reorg_window: u64,
     /// Treasury balances are read at every multiple of this block number (0: never).
     pub balance_check_interval: u64,
+    /// The Safe libraries of the chain: a traced delegatecall to one of its batch libraries is
+    /// the batch it runs, not an unknown delegatecall.
+    pub safe_libraries: SafeLibraries,
 }
 
 /// A fetched batch, decoded for every group: its range, its block refs, its logs in chain

@@ -36,6 +36,7 @@ fn params(grace: u64, interval: u64) -> ChainParams {
         snapshot_interval: interval,
         reorg_window: 64,
         balance_check_interval: 0,
+        safe_libraries: Default::default(),
     }
 }
 

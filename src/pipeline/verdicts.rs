@@ -225,7 +225,12 @@ impl Fold<'_> {
         };
         let version = version_at(&versions, block);
         let trace = self.batch.traces.get(&tx);
-        let Some(judged) = flows.finish(&version.manifest, trace, &self.g.flows) else {
+        let Some(judged) = flows.finish(
+            &version.manifest,
+            &self.params.safe_libraries,
+            trace,
+            &self.g.flows,
+        ) else {
             return;
         };
         for flow in judged.flows {

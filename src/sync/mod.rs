@@ -82,13 +82,21 @@ pub enum FollowerError {
         to: u64,
         needs: Needs,
     },
+    /// The node serves another chain than the configured one: `expected_by` is who said which
+    /// (`the preset base`, `the configuration`), `actual_name` the name of the node's chain
+    /// where it is a well-known one.
     #[error(
-        "chain {chain}: the node reports chain id {actual}, the configuration says {expected}"
+        "chain {chain}: the node at {node} reports chain id {actual}{}, {expected_by} expects {expected}",
+        .actual_name.map(|n| format!(" ({n})")).unwrap_or_default()
     )]
     WrongChain {
         chain: String,
+        /// The RPC URL's host and port (never its path, which may hold an API key).
+        node: String,
         expected: u64,
+        expected_by: String,
         actual: u64,
+        actual_name: Option<&'static str>,
     },
     #[error("chain {chain}: the chain moved while fetching blocks {from}..={to}; retrying")]
     ChainMoved { chain: String, from: u64, to: u64 },
@@ -245,11 +253,16 @@ impl Follower {
             snapshot_interval: self.chain.snapshot_interval_blocks,
             reorg_window: self.settings.reorg_window,
             balance_check_interval: self.chain.balance_check_interval_blocks,
+            safe_libraries: crate::decode::calls::SafeLibraries::new(
+                self.chain.safe_deployments.multi_send(),
+                self.chain.safe_deployments.multi_send_call_only(),
+            ),
         }
     }
 
-    /// Runs until `cancel` fires. Retryable failures back off and retry; a fatal one ends the
-    /// follower with the error (and the daemon with it: no half-alive service).
+    /// Runs until `cancel` fires. Retryable failures (a node unreachable at start among them)
+    /// back off and retry, shown as failing in the metrics; a fatal one ends the follower with
+    /// the error, and the daemon restarts this chain alone.
     pub async fn run(&self, cancel: CancellationToken) -> Result<(), FollowerError> {
         let poll = Duration::from_millis(self.chain.poll_interval_ms);
         // A step that fails for a reason worth retrying is retried until it succeeds or the
@@ -276,10 +289,17 @@ impl Follower {
             r = connect => r?,
         };
         if actual != self.chain.chain_id {
+            let url = &self.chain.rpc_url;
             return Err(FollowerError::WrongChain {
                 chain: self.name.clone(),
+                node: match (url.host_str(), url.port()) {
+                    (Some(host), Some(port)) => format!("{host}:{port}"),
+                    (host, _) => host.unwrap_or_default().to_string(),
+                },
                 expected: self.chain.chain_id,
+                expected_by: self.chain.chain_id_source(),
                 actual,
+                actual_name: crate::config::chain_name(actual),
             });
         }
         let mut heads = heads::Heads::new(

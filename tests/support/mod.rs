@@ -115,7 +115,9 @@ pub fn chain_config(rpc_url: &str, chain_id: u64) -> ChainConfig {
     ChainConfig {
         rpc_url: rpc_url.parse().expect("an RPC URL"),
         ws_url: None,
+        preset: None,
         chain_id,
+        block_time: None,
         confirmations: 0,
         poll_interval_ms: 50,
         max_block_range: 1000,
@@ -128,6 +130,7 @@ pub fn chain_config(rpc_url: &str, chain_id: u64) -> ChainConfig {
         explorer_url: None,
         traces: groupstate::config::TraceMode::Auto,
         balance_check_interval_blocks: 10_000,
+        safe_deployments: Default::default(),
     }
 }
 

@@ -24,6 +24,9 @@ pub(crate) const SAFE_141_ARTIFACTS: &str =
 /// Root of the Safe 1.3.0 build artifacts.
 pub(crate) const SAFE_130_ARTIFACTS: &str =
     "node_modules/@gnosis.pm/safe-contracts/build/artifacts/contracts";
+/// The published Safe deployment lists, one JSON file per contract and release
+/// (`v1.4.1/safe.json`), against which the chain presets' addresses are tested.
+pub const SAFE_DEPLOYMENTS: &str = "node_modules/@safe-global/safe-deployments/dist/assets";
 
 /// The lock file guarding the first install. It lives beside `package.json`, not inside
 /// `node_modules`, because `npm ci` deletes `node_modules` before it installs.
@@ -34,8 +37,9 @@ const STALE_LOCK_AFTER: Duration = Duration::from_secs(15 * 60);
 const INSTALL_WAIT: Duration = Duration::from_secs(20 * 60);
 
 /// Files whose presence means the install is complete.
-fn required_files(dir: &Path) -> [PathBuf; 5] {
+fn required_files(dir: &Path) -> [PathBuf; 6] {
     [
+        dir.join(SAFE_DEPLOYMENTS).join("v1.4.1/safe.json"),
         dir.join(ANVIL_BIN),
         dir.join(SAFE_141_ARTIFACTS).join("SafeL2.sol/SafeL2.json"),
         dir.join(SAFE_130_ARTIFACTS)

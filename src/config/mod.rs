@@ -2,6 +2,8 @@
 //! `GROUPSTATE__SECTION__KEY` environment variables — validated once at start-up so that a wrong
 //! setting fails immediately with a message naming its key.
 
+pub mod presets;
+
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -11,9 +13,18 @@ use serde::Deserialize;
 use url::Url;
 
 /// Built-in defaults, so the binary runs without a `config/` directory beside it.
-const DEFAULTS: &str = include_str!("../config/default.toml");
+const DEFAULTS: &str = include_str!("../../config/default.toml");
 /// The chain followed when the configuration names none.
-const LOCAL_CHAIN: &str = include_str!("../config/local-chain.toml");
+const LOCAL_CHAIN: &str = include_str!("../../config/local-chain.toml");
+
+pub use presets::{chain_name, ChainPreset, SafeDeployments, SafeRelease};
+
+/// How many blocks of `block_time` make up `span`, rounded up (a grace of 10 s on a 12 s chain
+/// is one block, not none).
+pub fn blocks_in(span: Duration, block_time: Duration) -> u64 {
+    let (span, block) = (span.as_nanos(), block_time.as_nanos().max(1));
+    u64::try_from(span.div_ceil(block)).unwrap_or(u64::MAX)
+}
 
 /// Everything the daemon and the CLI read from configuration.
 #[derive(Debug, Clone, Deserialize)]
@@ -206,28 +217,40 @@ impl std::str::FromStr for TraceMode {
     }
 }
 
-/// One named chain (`[chains.NAME]`).
+/// One named chain (`[chains.NAME]`). A `preset` fills in what is known of a public chain
+/// (see [`presets`]); each key given explicitly wins over it. The settings that are spans of
+/// blocks may be given as durations (`documentation_grace = "48h"`), which become blocks through
+/// the chain's block time, rounded up.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(try_from = "raw::Chain")]
 pub struct ChainConfig {
     pub rpc_url: Url,
     pub ws_url: Option<Url>,
+    /// The preset the chain was configured from, if any.
+    pub preset: Option<&'static ChainPreset>,
     pub chain_id: u64,
+    /// The chain's target block time (`block_time = "12s"`, or the preset's): durations become
+    /// blocks through it. Unset: settings are given in blocks only.
+    pub block_time: Option<Duration>,
     pub confirmations: u64,
     /// `poll_interval = "1s"`; older form `poll_interval_ms`.
     pub poll_interval_ms: u64,
     pub max_block_range: u64,
     /// How long a structural divergence may stay open before the group's documentation is
-    /// itself flagged as stale (`documentation.stale`), in blocks.
+    /// itself flagged as stale (`documentation.stale`), in blocks (`documentation_grace =
+    /// "24h"` or `documentation_grace_blocks`; default a day of blocks, or 7200 blocks on a
+    /// chain without a block time).
     pub documentation_grace_blocks: u64,
     /// Every this many blocks each watched contract is read again with `eth_call`, to catch a
-    /// change no event announced (an upgrade, a storage write); 0 turns it off.
+    /// change no event announced (an upgrade, a storage write); 0 turns it off
+    /// (`snapshot_interval = "7d"` or `snapshot_interval_blocks`; default a week of blocks, or
+    /// 50000 blocks on a chain without a block time).
     pub snapshot_interval_blocks: u64,
     /// Records this many blocks below the head are final and enter the verifiable log; unset:
     /// the node's `finalized` block.
     pub finality_depth: Option<u64>,
-    /// `/readyz` fails while the follower is more than this many blocks behind the head;
-    /// unset: `confirmations + 16`.
+    /// `/readyz` fails while the follower is more than this many blocks behind the head
+    /// (`max_lag = "2m"` or `max_lag_blocks`); unset: see [`ChainConfig::max_lag`].
     pub max_lag_blocks: Option<u64>,
     /// A block explorer's base URL (`https://etherscan.io`); the status page links each
     /// transaction to `<explorer_url>/tx/<hash>`.
@@ -238,12 +261,31 @@ pub struct ChainConfig {
     /// Each treasury's balances are read at every multiple of this block number and compared
     /// with the recorded flows in between; 0 turns the check off.
     pub balance_check_interval_blocks: u64,
+    /// The Safe contracts deployed on the chain, shipped for the presets' chains (empty for
+    /// another chain without a preset).
+    pub safe_deployments: SafeDeployments,
 }
 
 impl ChainConfig {
-    /// How far behind the head the follower may be and still be ready.
+    /// How far behind the head the follower may be and still be ready: `max_lag_blocks`, or
+    /// else `confirmations` plus 16 blocks or two minutes of blocks, whichever is more (16
+    /// blocks alone would be 4 s on a 250 ms chain, less than one poll and fetch).
     pub fn max_lag(&self) -> u64 {
-        self.max_lag_blocks.unwrap_or(self.confirmations + 16)
+        self.max_lag_blocks.unwrap_or_else(|| {
+            let slack = self
+                .block_time
+                .map_or(16, |t| blocks_in(Duration::from_secs(120), t).max(16));
+            self.confirmations + slack
+        })
+    }
+
+    /// Who expects `chain_id`: `"the preset base"` when the preset gave it, else `"the
+    /// configuration"`; for the error that a node reports another chain.
+    pub fn chain_id_source(&self) -> String {
+        match self.preset {
+            Some(p) if p.chain_id == self.chain_id => format!("the preset {}", p.name),
+            _ => "the configuration".to_string(),
+        }
     }
 
     /// The explorer's base URL without a trailing `/`, for building links.
@@ -676,7 +718,8 @@ mod raw {
     use url::Url;
 
     use super::{
-        AlertsConfig, ApiConfig, ChainConfig, FollowerConfig, Secret, SinkConfig, TraceMode,
+        presets, AlertsConfig, ApiConfig, ChainConfig, FollowerConfig, SafeDeployments, Secret,
+        SinkConfig, TraceMode,
     };
 
     const MS: Duration = Duration::from_millis(1);
@@ -782,21 +825,25 @@ mod raw {
         rpc_url: Url,
         #[serde(default)]
         ws_url: Option<Url>,
-        chain_id: u64,
         #[serde(default)]
-        confirmations: u64,
+        preset: Option<String>,
+        chain_id: Option<u64>,
+        #[serde(default, with = "humantime_serde")]
+        block_time: Option<Duration>,
+        confirmations: Option<u64>,
         #[serde(default, with = "humantime_serde")]
         poll_interval: Option<Duration>,
         poll_interval_ms: Option<u64>,
-        #[serde(default = "default_max_block_range")]
-        max_block_range: u64,
-        #[serde(default = "default_documentation_grace_blocks")]
-        documentation_grace_blocks: u64,
-        #[serde(default = "default_snapshot_interval_blocks")]
-        snapshot_interval_blocks: u64,
-        #[serde(default)]
+        max_block_range: Option<u64>,
+        #[serde(default, with = "humantime_serde")]
+        documentation_grace: Option<Duration>,
+        documentation_grace_blocks: Option<u64>,
+        #[serde(default, with = "humantime_serde")]
+        snapshot_interval: Option<Duration>,
+        snapshot_interval_blocks: Option<u64>,
         finality_depth: Option<u64>,
-        #[serde(default)]
+        #[serde(default, with = "humantime_serde")]
+        max_lag: Option<Duration>,
         max_lag_blocks: Option<u64>,
         #[serde(default)]
         explorer_url: Option<Url>,
@@ -814,41 +861,123 @@ mod raw {
         10_000
     }
 
-    fn default_snapshot_interval_blocks() -> u64 {
-        50_000
-    }
+    /// Without a block time: the defaults of old, in blocks (a day and about a week of 12 s
+    /// blocks).
+    const DEFAULT_DOCUMENTATION_GRACE_BLOCKS: u64 = 7200;
+    const DEFAULT_SNAPSHOT_INTERVAL_BLOCKS: u64 = 50_000;
+    /// With a block time: a day, and a week.
+    const DEFAULT_DOCUMENTATION_GRACE: Duration = Duration::from_secs(24 * 3600);
+    const DEFAULT_SNAPSHOT_INTERVAL: Duration = Duration::from_secs(7 * 24 * 3600);
+    const DEFAULT_MAX_BLOCK_RANGE: u64 = 2000;
 
-    fn default_documentation_grace_blocks() -> u64 {
-        7200
-    }
-
-    fn default_max_block_range() -> u64 {
-        2000
+    /// One span of blocks given as `name = "48h"` (blocks of `block_time`, rounded up) or as
+    /// `blocks.0 = 14400`; `default` when neither is set. Both set is an error naming both, and
+    /// so is a duration on a chain without a block time.
+    fn either_blocks(
+        name: &str,
+        human: Option<Duration>,
+        blocks: (&str, Option<u64>),
+        block_time: Option<Duration>,
+        default: Option<u64>,
+    ) -> Result<Option<u64>, String> {
+        match (human, blocks.1) {
+            (Some(_), Some(_)) => Err(format!(
+                "`{name}` and `{}` (the same in blocks) are both set; keep one",
+                blocks.0
+            )),
+            (Some(d), None) => match block_time {
+                Some(t) => Ok(Some(super::blocks_in(d, t))),
+                None => Err(format!(
+                    "`{name}` is a duration, and the chain has no block time to turn it into \
+                     blocks: set `preset` or `block_time`, or give `{}`",
+                    blocks.0
+                )),
+            },
+            (None, Some(n)) => Ok(Some(n)),
+            (None, None) => Ok(default),
+        }
     }
 
     impl TryFrom<Chain> for ChainConfig {
         type Error = String;
         fn try_from(r: Chain) -> Result<ChainConfig, String> {
+            let preset = r.preset.as_deref().map(presets::preset).transpose()?;
+            let chain_id = match (r.chain_id, preset) {
+                (Some(id), _) => id,
+                (None, Some(p)) => p.chain_id,
+                (None, None) => {
+                    return Err(format!(
+                        "`chain_id` is required without a `preset` (one of {})",
+                        presets::preset_names()
+                    ))
+                }
+            };
+            if r.block_time == Some(Duration::ZERO) {
+                return Err("`block_time` must be more than zero".into());
+            }
+            let block_time = r.block_time.or(preset.map(|p| p.block_time));
+            let poll_default = preset.map_or(1000, |p| p.poll_interval.as_millis() as u64);
+            let blocks = |d: Duration| block_time.map(|t| super::blocks_in(d, t));
+            let documentation_grace_blocks = either_blocks(
+                "documentation_grace",
+                r.documentation_grace,
+                ("documentation_grace_blocks", r.documentation_grace_blocks),
+                block_time,
+                Some(
+                    blocks(DEFAULT_DOCUMENTATION_GRACE)
+                        .unwrap_or(DEFAULT_DOCUMENTATION_GRACE_BLOCKS),
+                ),
+            )?
+            .unwrap_or_default();
+            let snapshot_interval_blocks = either_blocks(
+                "snapshot_interval",
+                r.snapshot_interval,
+                ("snapshot_interval_blocks", r.snapshot_interval_blocks),
+                block_time,
+                Some(blocks(DEFAULT_SNAPSHOT_INTERVAL).unwrap_or(DEFAULT_SNAPSHOT_INTERVAL_BLOCKS)),
+            )?
+            .unwrap_or_default();
+            let max_lag_blocks = either_blocks(
+                "max_lag",
+                r.max_lag,
+                ("max_lag_blocks", r.max_lag_blocks),
+                block_time,
+                None,
+            )?;
             Ok(ChainConfig {
                 rpc_url: r.rpc_url,
                 ws_url: r.ws_url,
-                chain_id: r.chain_id,
-                confirmations: r.confirmations,
+                preset,
+                chain_id,
+                block_time,
+                confirmations: r
+                    .confirmations
+                    .or(preset.map(|p| p.confirmations))
+                    .unwrap_or(0),
                 poll_interval_ms: either(
                     "poll_interval",
                     r.poll_interval,
                     ("poll_interval_ms", r.poll_interval_ms),
                     MS,
-                    1000,
+                    poll_default,
                 )?,
-                max_block_range: r.max_block_range,
-                documentation_grace_blocks: r.documentation_grace_blocks,
-                snapshot_interval_blocks: r.snapshot_interval_blocks,
-                finality_depth: r.finality_depth,
-                max_lag_blocks: r.max_lag_blocks,
+                max_block_range: r
+                    .max_block_range
+                    .or(preset.map(|p| p.max_block_range))
+                    .unwrap_or(DEFAULT_MAX_BLOCK_RANGE),
+                documentation_grace_blocks,
+                snapshot_interval_blocks,
+                finality_depth: r.finality_depth.or(preset.and_then(|p| p.finality_depth)),
+                max_lag_blocks,
                 explorer_url: r.explorer_url,
                 traces: r.traces,
                 balance_check_interval_blocks: r.balance_check_interval_blocks,
+                // The chain's own, where its id is a preset's (a `chain_id` given beside a
+                // preset may name a fork of another chain), else the preset's.
+                safe_deployments: Some(SafeDeployments::of(chain_id))
+                    .filter(|d| !d.is_empty())
+                    .or(preset.map(|p| SafeDeployments::of(p.chain_id)))
+                    .unwrap_or_default(),
             })
         }
     }
@@ -1127,6 +1256,201 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(err.contains("follower"), "{err}");
+    }
+
+    /// A configuration with one chain `c` (beside the built-in `local`) made of `body`.
+    fn chain(body: &str) -> Result<ChainConfig, String> {
+        load_str(&format!(
+            "[chains.c]\nrpc_url = \"http://127.0.0.1:8545\"\n{body}"
+        ))
+        .map(|s| s.chains["c"].clone())
+        .map_err(|e| e.to_string())
+    }
+
+    #[test]
+    fn a_preset_fills_in_its_chain() {
+        let c = chain("preset = \"base\"\n").unwrap();
+        assert_eq!(c.preset.map(|p| p.name), Some("base"));
+        assert_eq!(c.chain_id, 8453);
+        assert_eq!(c.block_time, Some(Duration::from_secs(2)));
+        assert_eq!((c.confirmations, c.finality_depth), (3, None));
+        assert_eq!((c.max_block_range, c.poll_interval_ms), (10_000, 1000));
+        // A day and a week of 2 s blocks; two minutes of blocks beyond the confirmations.
+        assert_eq!(c.documentation_grace_blocks, 43_200);
+        assert_eq!(c.snapshot_interval_blocks, 302_400);
+        assert_eq!(c.max_lag(), 3 + 60);
+        let v141 = c
+            .safe_deployments
+            .releases()
+            .find(|(v, _)| *v == "1.4.1")
+            .unwrap()
+            .1;
+        assert_eq!(
+            v141.multi_send_call_only,
+            [alloy::primitives::address!(
+                "9641d764fc13c8B624c04430C7356C1C7C8102e2"
+            )]
+        );
+        assert_eq!(c.chain_id_source(), "the preset base");
+
+        for p in presets::PRESETS {
+            let c = chain(&format!("preset = \"{}\"\n", p.name)).unwrap();
+            assert_eq!(c.chain_id, p.chain_id);
+            assert_eq!(c.block_time, Some(p.block_time));
+            assert_eq!(c.confirmations, p.confirmations);
+            assert_eq!(c.finality_depth, p.finality_depth);
+            assert_eq!(c.max_block_range, p.max_block_range);
+            assert_eq!(Duration::from_millis(c.poll_interval_ms), p.poll_interval);
+            assert!(!c.safe_deployments.is_empty(), "{}", p.name);
+        }
+        // The built-in local chain is the local preset.
+        let s = Settings::load(None).unwrap();
+        assert_eq!(s.chains["local"].preset.map(|p| p.name), Some("local"));
+    }
+
+    #[test]
+    fn each_preset_value_yields_to_its_key() {
+        let c = chain(
+            "preset = \"ethereum\"\nchain_id = 31337\nblock_time = \"6s\"\nconfirmations = 5\n\
+             finality_depth = 64\nmax_block_range = 500\npoll_interval = \"250ms\"\n\
+             documentation_grace_blocks = 10\nsnapshot_interval_blocks = 0\nmax_lag_blocks = 40\n",
+        )
+        .unwrap();
+        assert_eq!(c.chain_id, 31337);
+        assert_eq!(c.block_time, Some(Duration::from_secs(6)));
+        assert_eq!((c.confirmations, c.finality_depth), (5, Some(64)));
+        assert_eq!((c.max_block_range, c.poll_interval_ms), (500, 250));
+        assert_eq!(
+            (c.documentation_grace_blocks, c.snapshot_interval_blocks),
+            (10, 0)
+        );
+        assert_eq!(c.max_lag(), 40);
+        // The node is then expected to be the configured chain, not the preset's.
+        assert_eq!(c.chain_id_source(), "the configuration");
+        let c = chain("preset = \"ethereum\"\npoll_interval_ms = 300\n").unwrap();
+        assert_eq!(c.poll_interval_ms, 300);
+    }
+
+    #[test]
+    fn durations_become_blocks_of_the_chains_block_time() {
+        // 12 s blocks: 48 h is 14400 blocks; 61 s rounds up to six blocks.
+        let c = chain(
+            "preset = \"ethereum\"\ndocumentation_grace = \"48h\"\nsnapshot_interval = \"1h\"\n\
+             max_lag = \"61s\"\n",
+        )
+        .unwrap();
+        assert_eq!(
+            (c.documentation_grace_blocks, c.snapshot_interval_blocks),
+            (14_400, 300)
+        );
+        assert_eq!(c.max_lag(), 6);
+        // 0.25 s blocks.
+        let c = chain(
+            "preset = \"arbitrum\"\ndocumentation_grace = \"48h\"\nsnapshot_interval = \"1h\"\n\
+             max_lag = \"10m\"\n",
+        )
+        .unwrap();
+        assert_eq!(
+            (c.documentation_grace_blocks, c.snapshot_interval_blocks),
+            (691_200, 14_400)
+        );
+        assert_eq!(c.max_lag(), 2400);
+        // Without a preset, through `block_time`; a part block rounds up.
+        let c = chain(
+            "chain_id = 5\nblock_time = \"12s\"\ndocumentation_grace = \"1h 1s\"\n\
+             snapshot_interval = \"0s\"\n",
+        )
+        .unwrap();
+        assert_eq!(
+            (c.documentation_grace_blocks, c.snapshot_interval_blocks),
+            (301, 0)
+        );
+        assert_eq!(c.max_lag(), 16);
+        // The block counts are still accepted, and without any block time the defaults of
+        // old apply.
+        let c =
+            chain("chain_id = 5\ndocumentation_grace_blocks = 3\nmax_lag_blocks = 7\n").unwrap();
+        assert_eq!(
+            (c.documentation_grace_blocks, c.snapshot_interval_blocks),
+            (3, 50_000)
+        );
+        assert_eq!(c.max_lag(), 7);
+        assert_eq!(
+            chain("chain_id = 5\n").unwrap().documentation_grace_blocks,
+            7200
+        );
+        assert_eq!(chain("chain_id = 5\n").unwrap().max_lag(), 16);
+        assert_eq!(
+            super::blocks_in(Duration::from_secs(1), Duration::from_millis(250)),
+            4
+        );
+        assert_eq!(
+            super::blocks_in(Duration::from_millis(1), Duration::from_millis(250)),
+            1
+        );
+        assert_eq!(super::blocks_in(Duration::ZERO, Duration::from_secs(12)), 0);
+    }
+
+    #[test]
+    fn both_forms_of_a_span_of_blocks_are_refused_naming_both() {
+        for (name, blocks) in [
+            ("documentation_grace", "documentation_grace_blocks"),
+            ("snapshot_interval", "snapshot_interval_blocks"),
+            ("max_lag", "max_lag_blocks"),
+        ] {
+            let err = chain(&format!(
+                "preset = \"gnosis\"\n{name} = \"1h\"\n{blocks} = 10\n"
+            ))
+            .unwrap_err();
+            assert_eq!(
+                err,
+                format!(
+                    "configuration key `chains.c`: `{name}` and `{blocks}` (the same in blocks) \
+                     are both set; keep one"
+                )
+            );
+            // A duration needs a block time.
+            let err = chain(&format!("chain_id = 5\n{name} = \"1h\"\n")).unwrap_err();
+            assert!(
+                err.starts_with("configuration key `chains.c`: ")
+                    && err.contains(&format!("`{name}` is a duration"))
+                    && err.contains("`block_time`"),
+                "{err}"
+            );
+        }
+        let err = chain("chain_id = 5\nblock_time = \"0s\"\n").unwrap_err();
+        assert!(err.contains("`block_time` must be more than zero"), "{err}");
+    }
+
+    #[test]
+    fn an_unknown_preset_names_the_known_ones() {
+        let err = chain("preset = \"mainnet\"\n").unwrap_err();
+        assert_eq!(
+            err,
+            "configuration key `chains.c`: `preset = \"mainnet\"` is not a known chain; the \
+             presets are ethereum, optimism, base, arbitrum, polygon, gnosis, sepolia, local"
+        );
+    }
+
+    #[test]
+    fn chain_id_is_optional_with_a_preset_and_required_without() {
+        assert_eq!(chain("preset = \"polygon\"\n").unwrap().chain_id, 137);
+        assert_eq!(chain("chain_id = 5\n").unwrap().chain_id, 5);
+        let err = chain("confirmations = 1\n").unwrap_err();
+        assert!(
+            err.starts_with(
+                "configuration key `chains.c`: `chain_id` is required without a `preset`"
+            ),
+            "{err}"
+        );
+        // A chain without a preset has no block time and ships no Safe deployments, but a
+        // preset's chain id still finds them.
+        let c = chain("chain_id = 5\n").unwrap();
+        assert!(c.block_time.is_none() && c.safe_deployments.is_empty());
+        assert!(!chain("chain_id = 100\n")
+            .unwrap()
+            .safe_deployments
+            .is_empty());
     }
 
     #[test]
