@@ -952,7 +952,11 @@ async fn periodic_snapshots_catch_silent_changes(backend: support::Backend) {
     assert!(open_rules(&w.store, "silent").await.is_empty());
     // The threshold lives in storage slot 4 of a Safe; write 1 there without any event.
     w.devnet
-        .set_storage_at(safe, U256::from(4), alloy::primitives::B256::with_last_byte(1))
+        .set_storage_at(
+            safe,
+            U256::from(4),
+            alloy::primitives::B256::with_last_byte(1),
+        )
         .await
         .unwrap();
     let written = w.devnet.head().await.unwrap() as i64;

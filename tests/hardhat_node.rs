@@ -225,10 +225,9 @@ async fn a_tall_chain_is_cheap(backend: support::Backend) {
 
     // Activity above the stretch: an owner nobody documented, and a payment.
     let intruder = keys[3].address();
-    let added =
-        devnet::add_owner_with_threshold(&chain, safe, intruder, 2, &[&keys[0], &keys[1]])
-            .await
-            .unwrap();
+    let added = devnet::add_owner_with_threshold(&chain, safe, intruder, 2, &[&keys[0], &keys[1]])
+        .await
+        .unwrap();
     let payee = Address::repeat_byte(0x77);
     let paid = devnet::exec_transaction(
         &chain,
@@ -263,7 +262,10 @@ async fn a_tall_chain_is_cheap(backend: support::Backend) {
     assert_eq!(g.synced_to as u64, head);
 
     // Only what happened from the start block on, each record in the block of its transaction.
-    let records = store.records("tall", &RecordFilter::default()).await.unwrap();
+    let records = store
+        .records("tall", &RecordFilter::default())
+        .await
+        .unwrap();
     assert!(!records.is_empty());
     for r in &records {
         assert!(r.block_number as u64 >= top, "{r:?}");
@@ -294,7 +296,10 @@ async fn a_tall_chain_is_cheap(backend: support::Backend) {
     // Live again: one more block with a payment is followed at once.
     let more = devnet::fund(&chain, safe, U256::from(5)).await.unwrap();
     support::sync(&f).await;
-    let records = store.records("tall", &RecordFilter::default()).await.unwrap();
+    let records = store
+        .records("tall", &RecordFilter::default())
+        .await
+        .unwrap();
     assert_eq!(
         records.last().unwrap().tx_hash,
         more.transaction_hash.to_string()

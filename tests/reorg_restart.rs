@@ -134,7 +134,10 @@ async fn reorg_of_a_recorded_event(node: NodeKind, backend: support::Backend) {
 
     let head = chain.devnet.head().await.unwrap();
     assert_eq!(fork.head() + 1, removed.block_number.unwrap());
-    assert_eq!(chain.devnet.reorg_to(fork).await.unwrap(), head - fork.head());
+    assert_eq!(
+        chain.devnet.reorg_to(fork).await.unwrap(),
+        head - fork.head()
+    );
     assert_eq!(chain.devnet.head().await.unwrap(), head);
     chain.devnet.mine(1).await.unwrap();
     support::sync(&f).await;

@@ -36,6 +36,9 @@ use super::{hardhat, install};
 const START_TIMEOUT: Duration = Duration::from_secs(30);
 /// How many of the node's last output lines are kept for error messages.
 const OUTPUT_TAIL_LINES: usize = 40;
+/// The parameters of a call that takes none: `[]`. `()` would be sent as `"params": null`,
+/// which anvil accepts and Hardhat refuses as an invalid request.
+const NO_PARAMS: [(); 0] = [];
 
 /// Which node implementation a [`Devnet`] runs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -319,7 +322,7 @@ impl Devnet {
             }
             NodeKind::Hardhat => {
                 for _ in 0..n {
-                    let _: serde_json::Value = self.raw("evm_mine", ()).await?;
+                    let _: serde_json::Value = self.raw("evm_mine", NO_PARAMS).await?;
                 }
             }
         }
@@ -403,7 +406,7 @@ impl Devnet {
 
     /// Takes a snapshot of the chain state (`evm_snapshot`); see [`Devnet::revert`].
     pub async fn snapshot(&self) -> Result<U256> {
-        self.raw("evm_snapshot", ()).await
+        self.raw("evm_snapshot", NO_PARAMS).await
     }
 
     /// Reverts to a snapshot (`evm_revert`), removing every later block; false if the id is
@@ -595,7 +598,7 @@ impl Drop for Devnet {
     }
 }
 
-/// The node's command line: the program and its arguments.
+/// anvil's command line, and the program's path for messages.
 fn anvil_command(project_dir: &std::path::Path, opts: &DevnetOptions) -> (Command, PathBuf) {
     let anvil = project_dir.join(install::ANVIL_BIN);
     let mut cmd = Command::new(&anvil);
