@@ -1,6 +1,7 @@
 //! The follower pipeline end to end against anvil with the real Safe contracts, on SQLite and
-//! on PostgreSQL: backfill then live (against Hardhat's node too), every Safe rule raised and
-//! resolved, the 1.3.0 layouts, manifest updates resolving divergences.
+//! on PostgreSQL: backfill then live and the daemon loop over WebSocket (against Hardhat's node
+//! too), every Safe rule raised and resolved, the 1.3.0 layouts, manifest updates resolving
+//! divergences.
 
 mod support;
 
@@ -607,10 +608,10 @@ on_both_backends!(snapshot_sqlite_and_postgres, snapshot_catches_history);
 
 /// The daemon loop: with a WebSocket head subscription a divergence is stored long before the
 /// (here one-minute) poll interval; with confirmations it waits until the block is deep enough.
-async fn websocket_and_confirmations(backend: support::Backend) {
+async fn websocket_and_confirmations(node: NodeKind, backend: support::Backend) {
     use std::time::Duration;
     use tokio_util::sync::CancellationToken;
-    let w = world(backend).await;
+    let w = world_on(node, backend).await;
     let keys = devnet::signers(4);
     let owners = addresses(&keys[..3]);
     let safe = safe_group(&w, "ws", SafeVersion::V141L2, 11, &owners).await;
@@ -674,7 +675,7 @@ async fn websocket_and_confirmations(backend: support::Backend) {
     cancel.cancel();
     task.await.unwrap().unwrap();
 }
-on_both_backends!(websocket_sqlite_and_postgres, websocket_and_confirmations);
+on_both_nodes_and_backends!(websocket_sqlite_and_postgres, websocket_and_confirmations);
 
 /// A manifest update that declares a second Safe: its events are recorded from the block the
 /// version is in force, reconciled against the new version, with the old ones untouched.
