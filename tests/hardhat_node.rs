@@ -151,6 +151,20 @@ async fn controls(node: NodeKind) -> Result<()> {
         )
         .await?;
         assert_eq!(provider.get_balance(to).await?, before + U256::from(1000));
+        // A transaction that reverts (one signature under threshold 2) is an error on either
+        // node, whether the node refuses it when estimating its gas or mines it and reports the
+        // revert in its receipt.
+        let refused = devnet::exec_transaction(
+            &chain,
+            safe,
+            to,
+            U256::from(1),
+            Default::default(),
+            devnet::CALL,
+            &[&keys[0]],
+        )
+        .await;
+        assert!(refused.is_err(), "one signature must not meet threshold 2");
     }
 
     // Dropping the devnet kills the node: its port stops answering.
