@@ -8,7 +8,10 @@
 //! environment. Nothing is compiled and nothing is fetched at start: no `compile` task runs,
 //! the telemetry prompt is off and, without a terminal, Hardhat sends nothing.
 
-use std::path::{Path, PathBuf};
+use std::{
+    path::{Path, PathBuf},
+    sync::atomic::{AtomicU64, Ordering},
+};
 
 use anyhow::{Context, Result};
 use tokio::process::Command;
@@ -52,16 +55,21 @@ pub(crate) fn command(project_dir: &Path, opts: &DevnetOptions) -> Result<(Comma
 }
 
 /// Writes the config into the project's `node_modules` unless it is already there as it is,
-/// through a file of this process's own and a rename, so devnets starting at once in several
-/// test processes never read a half-written file.
+/// through a file of this call's own and a rename, so devnets starting at once (in one test
+/// process or several) never read a half-written file.
 fn write_config(project_dir: &Path) -> Result<PathBuf> {
+    static WRITES: AtomicU64 = AtomicU64::new(0);
     let path = project_dir.join(CONFIG_PATH);
     if std::fs::read_to_string(&path).is_ok_and(|text| text == CONFIG) {
         return Ok(path);
     }
     let dir = path.parent().context("the config path has a directory")?;
     std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
-    let staging = dir.join(format!(".hardhat.config.js.{}", std::process::id()));
+    let staging = dir.join(format!(
+        ".hardhat.config.js.{}.{}",
+        std::process::id(),
+        WRITES.fetch_add(1, Ordering::Relaxed)
+    ));
     std::fs::write(&staging, CONFIG).with_context(|| format!("writing {}", staging.display()))?;
     std::fs::rename(&staging, &path).with_context(|| format!("writing {}", path.display()))?;
     Ok(path)
