@@ -1,11 +1,12 @@
 //! The follower pipeline end to end against anvil with the real Safe contracts, on SQLite and
-//! on PostgreSQL: backfill then live, every Safe rule raised and resolved, the 1.3.0 layouts,
-//! manifest updates resolving divergences.
+//! on PostgreSQL: backfill then live and the daemon loop over WebSocket (against Hardhat's node
+//! too), every Safe rule raised and resolved, the 1.3.0 layouts, manifest updates resolving
+//! divergences.
 
 mod support;
 
 use alloy::primitives::{Address, U256};
-use devnet::{self, Devnet, DevnetOptions, SafeContracts, SafeVersion};
+use devnet::{self, Devnet, DevnetOptions, NodeKind, SafeContracts, SafeVersion};
 use groupstate::manifest::Manifest;
 use groupstate::store::{DivergenceStatus, RecordFilter, Store};
 
@@ -51,7 +52,11 @@ impl World {
 }
 
 async fn world(backend: support::Backend) -> World {
-    let devnet = Devnet::start(DevnetOptions::default()).await.unwrap();
+    world_on(NodeKind::Anvil, backend).await
+}
+
+async fn world_on(node: NodeKind, backend: support::Backend) -> World {
+    let devnet = Devnet::start(DevnetOptions::on(node)).await.unwrap();
     let contracts = SafeContracts::deploy(&devnet).await.unwrap();
     let db = support::TestDb::new(backend).await;
     let store = db.store().await;
@@ -111,8 +116,8 @@ async fn open_rules(store: &Store, group: &str) -> Vec<(String, String)> {
         .collect()
 }
 
-async fn backfill_then_live(backend: support::Backend) {
-    let w = world(backend).await;
+async fn backfill_then_live(node: NodeKind, backend: support::Backend) {
+    let w = world_on(node, backend).await;
     let keys = devnet::signers(4);
     let owners = addresses(&keys[..3]);
     let safe = w.safe(SafeVersion::V141L2, &owners, 2, 1).await;
@@ -198,7 +203,7 @@ async fn backfill_then_live(backend: support::Backend) {
     );
     assert_eq!(all[0].resolved_block, Some(version.effective_block));
 }
-on_both_backends!(backfill_then_live_sqlite_and_postgres, backfill_then_live);
+on_both_nodes_and_backends!(backfill_then_live_sqlite_and_postgres, backfill_then_live);
 
 async fn every_rule_raised_and_resolved(backend: support::Backend) {
     let w = world(backend).await;
@@ -603,10 +608,10 @@ on_both_backends!(snapshot_sqlite_and_postgres, snapshot_catches_history);
 
 /// The daemon loop: with a WebSocket head subscription a divergence is stored long before the
 /// (here one-minute) poll interval; with confirmations it waits until the block is deep enough.
-async fn websocket_and_confirmations(backend: support::Backend) {
+async fn websocket_and_confirmations(node: NodeKind, backend: support::Backend) {
     use std::time::Duration;
     use tokio_util::sync::CancellationToken;
-    let w = world(backend).await;
+    let w = world_on(node, backend).await;
     let keys = devnet::signers(4);
     let owners = addresses(&keys[..3]);
     let safe = safe_group(&w, "ws", SafeVersion::V141L2, 11, &owners).await;
@@ -670,7 +675,7 @@ async fn websocket_and_confirmations(backend: support::Backend) {
     cancel.cancel();
     task.await.unwrap().unwrap();
 }
-on_both_backends!(websocket_sqlite_and_postgres, websocket_and_confirmations);
+on_both_nodes_and_backends!(websocket_sqlite_and_postgres, websocket_and_confirmations);
 
 /// A manifest update that declares a second Safe: its events are recorded from the block the
 /// version is in force, reconciled against the new version, with the old ones untouched.
@@ -947,15 +952,11 @@ async fn periodic_snapshots_catch_silent_changes(backend: support::Backend) {
     support::sync(&f).await;
     assert!(open_rules(&w.store, "silent").await.is_empty());
     // The threshold lives in storage slot 4 of a Safe; write 1 there without any event.
-    let _: bool = w
-        .devnet
-        .raw(
-            "anvil_setStorageAt",
-            (
-                safe,
-                U256::from(4),
-                alloy::primitives::B256::with_last_byte(1),
-            ),
+    w.devnet
+        .set_storage_at(
+            safe,
+            U256::from(4),
+            alloy::primitives::B256::with_last_byte(1),
         )
         .await
         .unwrap();

@@ -1,13 +1,14 @@
 //! What must never lose or duplicate anything: a reorg of a block holding a recorded event, a
 //! restart in the middle of a backfill (in process and with `kill -9` of the real binary), and
 //! an RPC that fails transiently. Each ends with the store equal to a fresh index of the chain.
+//! The reorg and the in-process restart run against anvil and against Hardhat's node.
 
 mod support;
 
 use std::time::Duration;
 
 use alloy::primitives::{Address, U256};
-use devnet::{self, Devnet, DevnetOptions, SafeContracts, SafeVersion};
+use devnet::{self, Devnet, DevnetOptions, NodeKind, SafeContracts, SafeVersion};
 use groupstate::manifest::Manifest;
 use groupstate::store::{DivergenceStatus, Store};
 use support::flaky_rpc::{FaultPlan, FlakyRpc};
@@ -20,8 +21,8 @@ struct Chain {
 }
 
 /// A devnet with two Safes and a few hundred events spread over ~40 blocks.
-async fn busy_chain() -> Chain {
-    let devnet = Devnet::start(DevnetOptions::default()).await.unwrap();
+async fn busy_chain(node: NodeKind) -> Chain {
+    let devnet = Devnet::start(DevnetOptions::on(node)).await.unwrap();
     let contracts = SafeContracts::deploy(&devnet).await.unwrap();
     let keys = devnet::signers(4);
     let owners: Vec<Address> = keys[..3].iter().map(|k| k.address()).collect();
@@ -97,14 +98,16 @@ async fn reference(backend: support::Backend, chain: &Chain) -> Vec<String> {
     support::dump(&store).await
 }
 
-async fn reorg_of_a_recorded_event(backend: support::Backend) {
-    let chain = busy_chain().await;
+async fn reorg_of_a_recorded_event(node: NodeKind, backend: support::Backend) {
+    let chain = busy_chain(node).await;
     let (_db, store) = fresh_store(backend, &chain.manifest).await;
     let f = support::follower(&store, &chain.devnet.rpc_url(), chain.devnet.chain_id());
     support::sync(&f).await;
     let before = support::dump(&store).await;
 
-    // A removal of the undeclared owner and a payment, both recorded, then reorged away.
+    // A removal of the undeclared owner and a payment, both recorded, then reorged away: the
+    // chain forks right after the head of now (a snapshot and a revert, which both nodes have).
+    let fork = chain.devnet.fork_point().await.unwrap();
     let k = &chain.keys;
     let removed = devnet::remove_owner(
         &chain.devnet,
@@ -130,8 +133,12 @@ async fn reorg_of_a_recorded_event(backend: support::Backend) {
     );
 
     let head = chain.devnet.head().await.unwrap();
-    let depth = head - removed.block_number.unwrap() + 1;
-    chain.devnet.reorg(depth).await.unwrap();
+    assert_eq!(fork.head() + 1, removed.block_number.unwrap());
+    assert_eq!(
+        chain.devnet.reorg_to(fork).await.unwrap(),
+        head - fork.head()
+    );
+    assert_eq!(chain.devnet.head().await.unwrap(), head);
     chain.devnet.mine(1).await.unwrap();
     support::sync(&f).await;
 
@@ -154,10 +161,10 @@ async fn reorg_of_a_recorded_event(backend: support::Backend) {
     let records_before: Vec<&String> = before.iter().filter(|l| l.starts_with("records")).collect();
     assert!(records_before.iter().all(|l| after.contains(l)));
 }
-on_both_backends!(reorg_sqlite_and_postgres, reorg_of_a_recorded_event);
+on_both_nodes_and_backends!(reorg_sqlite_and_postgres, reorg_of_a_recorded_event);
 
-async fn restart_in_the_middle_of_a_backfill(backend: support::Backend) {
-    let chain = busy_chain().await;
+async fn restart_in_the_middle_of_a_backfill(node: NodeKind, backend: support::Backend) {
+    let chain = busy_chain(node).await;
     let (_db, store) = fresh_store(backend, &chain.manifest).await;
     let mut cfg = support::chain_config(&chain.devnet.rpc_url(), chain.devnet.chain_id());
     cfg.max_block_range = 2;
@@ -180,7 +187,7 @@ async fn restart_in_the_middle_of_a_backfill(backend: support::Backend) {
         reference(backend, &chain).await
     );
 }
-on_both_backends!(
+on_both_nodes_and_backends!(
     restart_sqlite_and_postgres,
     restart_in_the_middle_of_a_backfill
 );
@@ -188,7 +195,7 @@ on_both_backends!(
 /// `kill -9` of the real daemon at several moments of a backfill; each restart resumes, and the
 /// end result equals an uninterrupted index.
 async fn kill_dash_nine(backend: support::Backend) {
-    let chain = busy_chain().await;
+    let chain = busy_chain(NodeKind::Anvil).await;
     let (db, store) = fresh_store(backend, &chain.manifest).await;
     let dir = tempfile::tempdir().unwrap();
     let config = dir.path().join("config.toml");
@@ -257,7 +264,7 @@ async fn kill_dash_nine(backend: support::Backend) {
 on_both_backends!(kill_sqlite_and_postgres, kill_dash_nine);
 
 async fn flaky_rpc_gives_the_same_result(backend: support::Backend) {
-    let chain = busy_chain().await;
+    let chain = busy_chain(NodeKind::Anvil).await;
     let flaky = FlakyRpc::start(
         &chain.devnet.rpc_url(),
         FaultPlan::mixed(7).with_malformed(0.05),
@@ -294,7 +301,7 @@ on_both_backends!(flaky_sqlite_and_postgres, flaky_rpc_gives_the_same_result);
 /// A provider that refuses long `eth_getLogs` ranges: the follower splits them, shrinks its
 /// range, and indexes the same thing.
 async fn refused_ranges_are_split(backend: support::Backend) {
-    let chain = busy_chain().await;
+    let chain = busy_chain(NodeKind::Anvil).await;
     let strict = FlakyRpc::start(
         &chain.devnet.rpc_url(),
         FaultPlan::none().with_max_log_blocks(3),

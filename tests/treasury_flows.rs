@@ -1121,9 +1121,8 @@ async fn balance_check_without_traces(backend: support::Backend) {
 
     // Money that arrives with no transaction behind it: an unexplained inflow.
     let balance = devnet::read_balance(&w.devnet, safe).await.unwrap();
-    let _: Value = w
-        .devnet
-        .raw("anvil_setBalance", (safe, balance + ether(1)))
+    w.devnet
+        .set_balance(safe, balance + ether(1))
         .await
         .unwrap();
     let head = w.devnet.head().await.unwrap();

@@ -19,6 +19,11 @@ use crate::config::FollowerConfig;
 pub use crate::model::BlockRef;
 use crate::retry::Backoff;
 
+/// The parameters of a call that takes none, sent as `"params": []`. alloy sends `()` as
+/// `"params": null`, which JSON-RPC 2.0 does not allow and some nodes (Hardhat's among them)
+/// refuse as an invalid request, answering without the request's id.
+const NO_PARAMS: [(); 0] = [];
+
 #[derive(Debug, Deserialize)]
 #[serde(rename_all = "camelCase")]
 struct RawBlock {
@@ -260,12 +265,12 @@ impl Rpc {
     }
 
     pub async fn chain_id(&self) -> Result<u64, RpcError> {
-        let id: U64 = self.request("eth_chainId", ()).await?;
+        let id: U64 = self.request("eth_chainId", NO_PARAMS).await?;
         Ok(id.to())
     }
 
     pub async fn head(&self) -> Result<u64, RpcError> {
-        let n: U64 = self.request("eth_blockNumber", ()).await?;
+        let n: U64 = self.request("eth_blockNumber", NO_PARAMS).await?;
         Ok(n.to())
     }
 

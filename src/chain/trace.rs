@@ -1,7 +1,8 @@
 //! Call traces, where the node has them: every internal call of a transaction with the value it
-//! moved, from `debug_traceTransaction` with the `callTracer` (geth, reth, erigon, anvil,
-//! Hardhat) or `trace_transaction` (the Parity / OpenEthereum trace module: erigon, reth,
-//! Nethermind, anvil). What the mode is comes from the configuration, or is detected once at
+//! moved, from `debug_traceTransaction` with the `callTracer` (geth, reth, erigon, anvil) or
+//! `trace_transaction` (the Parity / OpenEthereum trace module: erigon, reth, Nethermind,
+//! anvil). Hardhat 2 has neither: its `debug_traceTransaction` takes only the default
+//! (struct-log) tracer, so `auto` finds no traces there. What the mode is comes from the configuration, or is detected once at
 //! start (`auto`).
 //!
 //! Invariant: a trace lists only calls that took effect — a reverted call and everything under
@@ -189,11 +190,14 @@ pub async fn trace_transaction(
     }
 }
 
-/// Whether an error says the node lacks the method (not that the call failed).
+/// Whether an error says the node lacks the method, or the call tracer it is asked for (not
+/// that the call failed). Hardhat refuses any tracer but its default with "Hardhat currently
+/// only supports the default tracer, so no tracer parameter should be passed".
 fn unsupported(e: &RpcError) -> bool {
     let m = e.message.to_lowercase();
     e.kind == RpcErrorKind::Fatal
         && (m.contains("method not found")
+            || m.contains("only supports the default tracer")
             || m.contains("-32601")
             || m.contains("does not exist")
             || m.contains("not supported")
@@ -237,6 +241,27 @@ pub async fn detect(rpc: &Rpc, configured: TraceMode) -> Result<TraceMode, RpcEr
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn fatal(message: &str) -> RpcError {
+        RpcError {
+            method: "debug_traceTransaction",
+            kind: RpcErrorKind::Fatal,
+            message: message.into(),
+        }
+    }
+
+    #[test]
+    fn a_missing_method_or_tracer_is_unsupported_and_an_unknown_transaction_is_not() {
+        assert!(unsupported(&fatal(
+            "server returned an error response: error code -32601: Method trace_transaction is not supported"
+        )));
+        assert!(unsupported(&fatal(
+            "server returned an error response: error code -32602: Hardhat currently only supports the default tracer, so no tracer parameter should be passed."
+        )));
+        assert!(!unsupported(&fatal(
+            "server returned an error response: error code -32000: transaction not found"
+        )));
+    }
 
     #[test]
     fn call_tracer_frames_flatten_without_reverted_subtrees() {

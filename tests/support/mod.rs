@@ -184,6 +184,35 @@ macro_rules! on_both_backends {
     };
 }
 
+/// Declares a test once and runs it on SQLite and on PostgreSQL, each against anvil and against
+/// Hardhat: the body takes the node to start and the backend. The anvil cases keep the names
+/// `on_both_backends!` gives (`sqlite`, `postgres`); the Hardhat ones are `hardhat_sqlite` and
+/// `hardhat_postgres`.
+#[macro_export]
+macro_rules! on_both_nodes_and_backends {
+    ($name:ident, $body:path) => {
+        mod $name {
+            use super::*;
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn sqlite() {
+                $body(devnet::NodeKind::Anvil, support::Backend::Sqlite).await
+            }
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn postgres() {
+                $body(devnet::NodeKind::Anvil, support::Backend::Postgres).await
+            }
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn hardhat_sqlite() {
+                $body(devnet::NodeKind::Hardhat, support::Backend::Sqlite).await
+            }
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn hardhat_postgres() {
+                $body(devnet::NodeKind::Hardhat, support::Backend::Postgres).await
+            }
+        }
+    };
+}
+
 /// Everything derived from the chain, as comparable text: two stores holding the same lines
 /// hold the same index. Wall-clock columns are left out.
 pub async fn dump(store: &Store) -> Vec<String> {

@@ -20,7 +20,7 @@ use anyhow::{bail, ensure, Context, Result};
 use super::{anvil::Devnet, safe::wait_all};
 
 /// Arachnid's deterministic-deployment-proxy, through which Safe 1.3.0 was deployed. anvil
-/// installs it at genesis.
+/// installs it at genesis; on Hardhat it is installed by [`ensure_deployer`].
 pub const ARACHNID_DEPLOYER: Address = address!("4e59b44847b379578588920ca78fbf26c0b4956c");
 /// The Safe singleton factory, through which Safe 1.4.1 was deployed.
 pub const SAFE_SINGLETON_FACTORY: Address = address!("914d7Fec6aaC8cd542e72Bca78B30650d45643d7");
@@ -35,14 +35,14 @@ pub fn create2_address(deployer: Address, salt: B256, init_code: &[u8]) -> Addre
     deployer.create2_from_code(salt, init_code)
 }
 
-/// Makes sure `deployer` holds [`DEPLOYER_RUNTIME_CODE`], installing it with `anvil_setCode` if
+/// Makes sure `deployer` holds [`DEPLOYER_RUNTIME_CODE`], installing it with [`Devnet::set_code`] if
 /// the address is empty. Fails if it holds some other code, since addresses computed for it
 /// would then be wrong.
 pub async fn ensure_deployer(devnet: &Devnet, deployer: Address) -> Result<()> {
     let code = code_at(devnet, deployer).await?;
     if code.is_empty() {
-        let _: serde_json::Value = devnet
-            .raw("anvil_setCode", (deployer, DEPLOYER_RUNTIME_CODE))
+        devnet
+            .set_code(deployer, DEPLOYER_RUNTIME_CODE)
             .await
             .with_context(|| format!("installing the CREATE2 deployer at {deployer}"))?;
         return Ok(());

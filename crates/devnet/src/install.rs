@@ -1,5 +1,5 @@
-//! Finds the project's pinned npm tooling (anvil, the Safe artifacts) and installs it on first
-//! use, so a fresh machine needs nothing by hand.
+//! Finds the project's pinned npm tooling (anvil, Hardhat, the Safe artifacts) and installs it on
+//! first use, so a fresh machine needs nothing by hand.
 //!
 //! Invariant: at most one `npm ci` runs per project directory at a time, even when many test
 //! processes start a devnet at once; the others wait for it and then reuse its result.
@@ -37,10 +37,11 @@ const STALE_LOCK_AFTER: Duration = Duration::from_secs(15 * 60);
 const INSTALL_WAIT: Duration = Duration::from_secs(20 * 60);
 
 /// Files whose presence means the install is complete.
-fn required_files(dir: &Path) -> [PathBuf; 6] {
+fn required_files(dir: &Path) -> [PathBuf; 7] {
     [
         dir.join(SAFE_DEPLOYMENTS).join("v1.4.1/safe.json"),
         dir.join(ANVIL_BIN),
+        dir.join(super::hardhat::HARDHAT_CLI),
         dir.join(SAFE_141_ARTIFACTS).join("SafeL2.sol/SafeL2.json"),
         dir.join(SAFE_130_ARTIFACTS)
             .join("GnosisSafeL2.sol/GnosisSafeL2.json"),

@@ -1,12 +1,13 @@
-//! A real local chain for the demo, the tests and the benchmarks: an anvil process with the
-//! Safe 1.4.1 and 1.3.0 contracts deployed from their published build artifacts, and helpers to
-//! create Safes, execute owner-signed Safe transactions and pay many Safes at once.
+//! A real local chain for the demo, the tests and the benchmarks: an anvil (or Hardhat) process
+//! with the Safe 1.4.1 and 1.3.0 contracts deployed from their published build artifacts, and
+//! helpers to create Safes, execute owner-signed Safe transactions and pay many Safes at once.
 //!
-//! Nothing here is mocked: anvil and the contracts come from the npm packages pinned in the
-//! project's `package.json`, installed by [`Devnet::start`] on first use.
+//! Nothing here is mocked: anvil, Hardhat and the contracts come from the npm packages pinned in
+//! the project's `package.json`, installed by [`Devnet::start`] on first use.
 //!
 //! - [`anvil`]: [`Devnet`], the process, its dev accounts and raw test RPCs (mine, reorg,
-//!   snapshot/revert, automine).
+//!   snapshot/revert, automine, balances, code, storage) on either [`NodeKind`].
+//! - [`hardhat`]: how `hardhat node` is started, with the crate's `hardhat.config.js`.
 //! - [`safe`]: [`SafeContracts`] (deployment at the Ethereum mainnet addresses, Safe
 //!   creation) and `eth_call` readers.
 //! - [`create2`]: deterministic deployment through the deployers the Safe project used.
@@ -43,6 +44,7 @@ pub mod bindings;
 pub mod create2;
 pub mod fund;
 pub mod governance;
+pub mod hardhat;
 pub mod ids;
 pub mod install;
 pub mod keys;
@@ -52,7 +54,7 @@ pub mod safe;
 pub mod safe_tx;
 pub mod treasury;
 
-pub use anvil::{Devnet, DevnetOptions};
+pub use anvil::{Devnet, DevnetOptions, ForkPoint, NodeKind};
 pub use fund::{fund, fund_many, FUND_CHUNK};
 pub use governance::solc::{compile_contracts, load_bytecode, Artifacts};
 pub use governance::{

@@ -240,7 +240,7 @@ impl SafeContracts {
     /// Deploys every Safe contract as the Safe project deployed them: `CREATE2` with salt zero
     /// from the npm build artifacts, Safe 1.3.0 through Arachnid's deterministic-deployment
     /// proxy and Safe 1.4.1 through the Safe singleton factory (installed with
-    /// `anvil_setCode` where missing). So the singletons, factories, MultiSends, SignMessageLib
+    /// [`Devnet::set_code`] where missing). So the singletons, factories, MultiSends, SignMessageLib
     /// 1.4.1 and fallback handlers sit at their Ethereum mainnet addresses; only
     /// SignMessageLib 1.3.0 (whose npm bytecode differs from mainnet's) and the example guard
     /// get addresses of their own. A contract whose address already holds code is skipped, so a
