@@ -403,3 +403,135 @@ async fn websocket_heads_recover() {
     cancel.cancel();
     task.await.unwrap().unwrap();
 }
+
+/// A backfill slow enough to watch (a provider adding 20 ms to every call, four blocks per
+/// request): progress is logged at the configured cadence, and `status`, `/metrics` and the
+/// status page say how far the chain and a group registered behind it have come.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn catch_up_progress_is_visible() {
+    use support::flaky_rpc::{FaultPlan, FlakyRpc};
+    let n = net("local", 31337, "slow").await;
+    n.devnet.mine(400).await.unwrap();
+    let slow = FlakyRpc::start(
+        &n.devnet.rpc_url(),
+        FaultPlan {
+            delayed: 1.0,
+            delay: Duration::from_millis(20),
+            ..FaultPlan::none()
+        },
+    )
+    .await;
+    let db = support::TestDb::new(support::Backend::Sqlite).await;
+    let store = db.store().await;
+    store
+        .add_group(&Manifest::parse(&n.manifest).unwrap())
+        .await
+        .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("config.toml");
+    let api = format!("127.0.0.1:{}", free_port());
+    std::fs::write(
+        &config,
+        format!(
+            "data_dir = \"{}\"\n[database]\nurl = \"{}\"\n[follower]\nconcurrency = 1\n\
+             [api]\nbind = \"{api}\"\n[log]\nprogress = \"auto\"\nprogress_interval = \"1s\"\n\
+             [chains.local]\nrpc_url = \"{}\"\nchain_id = 31337\nmax_block_range = 4\n\
+             poll_interval = \"100ms\"\nfinality_depth = 8\ntraces = \"off\"\n",
+            dir.path().display(),
+            db.url,
+            slow.url(),
+        ),
+    )
+    .unwrap();
+    let log = dir.path().join("daemon.log");
+    let mut child = tokio::process::Command::new(env!("CARGO_BIN_EXE_groupstate"))
+        .args(["--config", config.to_str().unwrap(), "run"])
+        .env("RUST_LOG", "info")
+        .stderr(std::fs::File::create(&log).unwrap())
+        .kill_on_drop(true)
+        .spawn()
+        .unwrap();
+    let head = n.devnet.head().await.unwrap();
+
+    // Mid-backfill: the figures, the page and `status` say how far it has come.
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        if let Ok(r) = reqwest::get(format!("http://{api}/metrics")).await {
+            let m = support::prom::Exposition::parse(&r.text().await.unwrap());
+            let left = m.value("groupstate_chain_blocks_left", &[("chain", "local")]);
+            let ratio = m.value("groupstate_chain_progress_ratio", &[("chain", "local")]);
+            if let (Some(left), Some(ratio)) = (left, ratio) {
+                if left > 100.0 && ratio > 0.0 && ratio < 1.0 {
+                    break;
+                }
+            }
+        }
+        assert!(
+            Instant::now() < deadline,
+            "no progress figures mid-backfill"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let (_, page) = get(&format!("http://{api}/groups/slow")).await;
+    assert!(page.contains("catching up: "), "the freshness line: {page}");
+    assert!(page.contains("blocks left"), "{page}");
+    let out = tokio::process::Command::new(env!("CARGO_BIN_EXE_groupstate"))
+        .args(["--config", config.to_str().unwrap(), "status"])
+        .output()
+        .await
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        stdout.contains("local: catching up: ") && stdout.contains("% done"),
+        "{stdout}"
+    );
+
+    // A group registered behind the checkpoint catches up in its own lane, visibly.
+    wait_synced(&store, "slow", head - 150, Duration::from_secs(120)).await;
+    let late = n
+        .manifest
+        .replace("id: slow", "id: late")
+        .replace("Test slow", "Test late");
+    store
+        .add_group(&Manifest::parse(&late).unwrap())
+        .await
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let (_, page) = get(&format!("http://{api}/groups/late")).await;
+        if page.contains("this group is catching up") {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the late group never showed catching up"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    wait_synced(&store, "late", head, Duration::from_secs(180)).await;
+    wait_synced(&store, "slow", head, Duration::from_secs(60)).await;
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    child.start_kill().unwrap();
+    child.wait().await.unwrap();
+    let log = std::fs::read_to_string(&log).unwrap();
+    let progress: Vec<&str> = log
+        .lines()
+        .filter(|l| l.contains("catching up: ") && l.contains("% done"))
+        .collect();
+    assert!(
+        progress.len() >= 3,
+        "progress lines at a steady cadence:\n{log}"
+    );
+    assert!(
+        progress
+            .iter()
+            .any(|l| l.contains("blocks/s") && l.contains("left")),
+        "{log}"
+    );
+    assert!(
+        log.contains("group catching up") && log.contains("group=late"),
+        "{log}"
+    );
+    assert!(log.contains("caught up with the head"), "{log}");
+}
