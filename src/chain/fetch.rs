@@ -110,11 +110,11 @@ pub async fn fetch_range(
     logs.dedup_by_key(|l| (l.block_number, l.log_index));
     let last = rpc.block_ref(b).await?;
     if blocks.last() != Some(&last) {
-        return Err(RpcError {
-            method: "eth_getBlockByNumber",
-            kind: RpcErrorKind::Transient,
-            message: format!("block {b} changed while its range was fetched (reorg)"),
-        });
+        return Err(RpcError::new(
+            "eth_getBlockByNumber",
+            RpcErrorKind::Transient,
+            format!("block {b} changed while its range was fetched (reorg)"),
+        ));
     }
     Ok(RawBatch {
         from: a,
@@ -135,7 +135,7 @@ pub async fn block_refs(rpc: &Rpc, numbers: Vec<u64>) -> Result<Vec<BlockRef>, R
         .collect()
 }
 
-/// Recipient and input of each transaction the node knows, by hash.
+/// Recipient and input of each transaction (of logs already fetched), by hash.
 pub async fn transaction_inputs(
     rpc: &Rpc,
     txs: Vec<B256>,
@@ -146,11 +146,6 @@ pub async fn transaction_inputs(
         .collect::<Vec<_>>()
         .await
         .into_iter()
-        .filter_map(|r| match r {
-            Ok((tx, Some(input))) => Some(Ok((tx, input))),
-            Ok((_, None)) => None,
-            Err(e) => Some(Err(e)),
-        })
         .collect()
 }
 
