@@ -21,6 +21,8 @@ use support::provider_proxy::{
 /// How tall the proxy makes the devnet look: a multiple of the snapshot and balance-check
 /// intervals, so that periodic re-reads fall on the same blocks either way.
 const OFFSET: u64 = 20_000_000;
+/// How long a group may take to catch up.
+const CATCH_UP: Duration = Duration::from_secs(60);
 /// The proxy's block-range cap (QuickNode's words).
 const MAX_BLOCKS: u64 = 8;
 /// The proxy's result cap (reth's words, with its hint); above the logs of any one block.
@@ -126,12 +128,30 @@ async fn dump(store: &Store, offset: u64) -> Vec<String> {
     out
 }
 
+/// Asserts two dumps are equal, showing only the lines that differ. The balance check runs
+/// at every multiple of its interval (10,000 blocks): block 20,000,000 is one, block 0 is not,
+/// so the tall index alone checked the treasuries' balances at its first block — all zero,
+/// nothing is deployed yet. Those lines are set aside.
+fn same(tall: Vec<String>, direct: Vec<String>) {
+    let tall: Vec<String> = tall
+        .into_iter()
+        .filter(|l| !(l.starts_with("balances: ") && l.ends_with("|native|0|0")))
+        .collect();
+    let only_tall: Vec<&String> = tall.iter().filter(|l| !direct.contains(l)).collect();
+    let only_direct: Vec<&String> = direct.iter().filter(|l| !tall.contains(l)).collect();
+    assert!(
+        only_tall.is_empty() && only_direct.is_empty() && tall.len() == direct.len(),
+        "only behind the provider: {only_tall:#?}\nonly direct: {only_direct:#?}"
+    );
+}
+
 /// Steps until the group's records are complete up to `target` (in the follower's numbers),
 /// retrying retryable failures like the daemon; returns the steps that did something and the
 /// lag waits seen.
 async fn sync_to(f: &Follower, store: &Store, target: i64) -> (u64, u64) {
-    let deadline = Instant::now() + Duration::from_secs(180);
+    let deadline = Instant::now() + CATCH_UP;
     let (mut steps, mut waits) = (0, 0);
+    let mut last_error = None;
     loop {
         let g = store.group("busy").await.unwrap().unwrap();
         if g.synced_to >= target {
@@ -139,7 +159,7 @@ async fn sync_to(f: &Follower, store: &Store, target: i64) -> (u64, u64) {
         }
         assert!(
             Instant::now() < deadline,
-            "not caught up: at {}",
+            "not caught up: at {}; last retryable failure: {last_error:?}",
             g.synced_to
         );
         match f.step().await {
@@ -153,7 +173,10 @@ async fn sync_to(f: &Follower, store: &Store, target: i64) -> (u64, u64) {
                 waits += 1;
                 tokio::time::sleep(Duration::from_millis(20)).await
             }
-            Err(e) if e.is_retryable() => tokio::time::sleep(Duration::from_millis(20)).await,
+            Err(e) if e.is_retryable() => {
+                last_error = Some(e.to_string());
+                tokio::time::sleep(Duration::from_millis(20)).await
+            }
             Err(e) => panic!("follower failed: {e}"),
         }
     }
@@ -166,7 +189,11 @@ async fn logs_per_filter(chain: &Chain, head: u64) -> (Vec<u64>, u64) {
     use groupstate::chain::fetch::{LogQuery, TreasuryFilter};
     let m = manifest(chain, 0);
     let query = LogQuery {
-        treasury: m.treasury_addresses().iter().map(|a| a.into_word()).collect(),
+        treasury: m
+            .treasury_addresses()
+            .iter()
+            .map(|a| a.into_word())
+            .collect(),
         by_treasury: groupstate::decode::treasury_topics()
             .into_iter()
             .map(|(position, events)| TreasuryFilter { position, events })
@@ -214,7 +241,7 @@ async fn a_tall_chain_behind_a_provider(backend: support::Backend) {
             result_cap: Some((ResultCapStyle::Reth, MAX_RESULTS)),
             range_cap: Some((RangeCapStyle::QuickNode, MAX_BLOCKS)),
             rate_limit: Some(RateLimit {
-                every: 97,
+                every: 50,
                 times: 3,
                 retry_after: "1".into(),
             }),
@@ -236,7 +263,7 @@ async fn a_tall_chain_behind_a_provider(backend: support::Backend) {
     let stats = proxy.stats();
     eprintln!("caught up in {took:?} over {steps} steps: {stats:?}");
 
-    assert_eq!(dump(&tall, OFFSET).await, dump(&direct, 0).await);
+    same(dump(&tall, OFFSET).await, dump(&direct, 0).await);
     assert!(
         stats.results_refused > 0 && stats.range_refused > 0,
         "{stats:?}"
@@ -307,7 +334,7 @@ async fn a_tall_chain_behind_a_provider(backend: support::Backend) {
         "the lagging backend was never behind the checkpoint"
     );
     assert_eq!(chain_metrics.reorgs(), 0);
-    assert_eq!(dump(&tall, OFFSET).await, dump(&direct, 0).await);
+    same(dump(&tall, OFFSET).await, dump(&direct, 0).await);
     let _ = &chain.keys;
 }
 on_both_backends!(
@@ -325,13 +352,14 @@ async fn retry_after_is_honoured() {
         base: Duration::from_millis(10),
         timeout: Duration::from_secs(5),
     };
-    let in_two_seconds =
-        httpdate::fmt_http_date(std::time::SystemTime::now() + Duration::from_secs(2));
-    for (retry_after, at_least) in [
-        ("2".to_string(), Duration::from_secs(2)),
+    for as_date in [false, true] {
         // A date has whole seconds: "in two seconds" is at least one second away.
-        (in_two_seconds, Duration::from_secs(1)),
-    ] {
+        let (retry_after, at_least) = if as_date {
+            let at = std::time::SystemTime::now() + Duration::from_secs(2);
+            (httpdate::fmt_http_date(at), Duration::from_secs(1))
+        } else {
+            ("2".to_string(), Duration::from_secs(2))
+        };
         let proxy = ProviderProxy::start(
             &devnet.rpc_url(),
             ProviderPlan {
@@ -383,10 +411,11 @@ async fn the_height_shift_is_consistent() {
     let (b, t) = direct.block(head).await.unwrap().unwrap();
     let (tb, tt) = tall.block(head + OFFSET).await.unwrap().unwrap();
     assert_eq!((tb.number, tb.hash, tt), (b.number + OFFSET, b.hash, t));
+    let (before, _) = tall.block(OFFSET - 1).await.unwrap().unwrap();
+    let (genesis, _) = tall.block(OFFSET).await.unwrap().unwrap();
     assert_eq!(
-        tall.block(OFFSET - 1).await.unwrap(),
-        None,
-        "below the offset"
+        genesis.parent_hash, before.hash,
+        "the prehistory links to the genesis"
     );
     let receipt = tall
         .receipt(funded.transaction_hash)

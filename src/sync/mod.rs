@@ -384,11 +384,11 @@ impl Follower {
         }
 
         // 1. Is the checkpoint still on the canonical chain? Only a different hash says no; a
-        // node that does not know the block (yet) is behind, and is waited for.
+        // node that does not know the block (yet, after the client's retries) is behind, and
+        // is waited for.
         if let (Some(hash), true) = (cursor_hash, cursor >= 0) {
-            let canonical = match self.rpc.block(cursor as u64).await {
-                Ok(Some((b, _))) => b.hash,
-                Ok(None) => return Err(self.node_behind(cursor as u64)),
+            let canonical = match self.rpc.block_ref(cursor as u64).await {
+                Ok(b) => b.hash,
                 Err(e) if e.kind == RpcErrorKind::MissingBlock => {
                     return Err(self.node_behind(cursor as u64))
                 }
@@ -543,19 +543,16 @@ impl Follower {
                 .filter(|n| !canonical.contains_key(n))
                 .take(8)
                 .collect();
-            let found = futures::future::try_join_all(next.iter().map(|n| self.rpc.block(*n)))
+            // Every remembered block was served before: one the node does not know (after the
+            // client's retries) is lag, and walking back past it would unwind canonical blocks.
+            let found = futures::future::try_join_all(next.iter().map(|n| self.rpc.block_ref(*n)))
                 .await
                 .map_err(|e| match e.kind {
                     RpcErrorKind::MissingBlock => self.node_behind(at),
                     _ => self.rpc_err(e),
                 })?;
             for (n, b) in next.into_iter().zip(found) {
-                // Every remembered block was served before: one the node does not know is lag,
-                // and walking back past it would unwind canonical blocks.
-                let Some((r, _)) = b else {
-                    return Err(self.node_behind(n));
-                };
-                canonical.insert(n, Some(r.hash));
+                canonical.insert(n, Some(b.hash));
             }
         };
         // Only a chain that forked at its very first block may be unwound to nothing.

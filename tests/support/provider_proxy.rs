@@ -9,9 +9,10 @@
 //!   `eth_getLogs` (`fromBlock`, `toBlock`, each log's `blockNumber`), receipts, transactions,
 //!   traces (`blockNumber` wherever it appears), the block parameter of `eth_call`,
 //!   `eth_getBalance`, `eth_getCode`, `eth_getStorageAt`, `eth_getTransactionCount`; tags
-//!   (`latest`, `finalized`, …) pass through; `eth_chainId` is untouched. Below the offset there
-//!   is nothing (no headers, logs, code or balances). So a devnet looks `offset` blocks taller
-//!   than it is;
+//!   (`latest`, `finalized`, …) pass through; `eth_chainId` is untouched. Below the offset lies
+//!   an empty prehistory (synthetic headers, 12 s apart, that the devnet's genesis follows; no
+//!   logs, code or balances), as in the devnet crate's proxy. So a devnet looks `offset` blocks
+//!   taller than it is;
 //! - **range cap**: `eth_getLogs` over more blocks than allowed is refused with the message of a
 //!   provider style ([`RangeCapStyle`]);
 //! - **result cap**: `eth_getLogs` answering more logs than allowed is refused with the message
@@ -39,6 +40,7 @@ use std::{
     time::Duration,
 };
 
+use alloy::primitives::{keccak256, B256};
 use serde_json::{json, Value};
 use tokio::{
     io::BufReader,
@@ -126,6 +128,8 @@ struct Shared {
     requests: AtomicU64,
     /// JSON-RPC calls routed (for the load balancer).
     routed: AtomicU64,
+    /// The devnet's genesis timestamp, for the headers below the offset.
+    genesis_time: u64,
 }
 
 /// A running provider-emulating proxy; dropping it stops it.
@@ -142,12 +146,21 @@ impl ProviderProxy {
             .await
             .expect("binding the provider proxy");
         let addr = listener.local_addr().expect("proxy address");
+        let upstream = Upstream::parse(upstream_url);
+        let genesis = json!({"jsonrpc": "2.0", "id": 0, "method": "eth_getBlockByNumber",
+            "params": ["0x0", false]});
+        let (_, genesis) = upstream
+            .post(genesis.to_string().as_bytes())
+            .await
+            .expect("the devnet's genesis");
+        let genesis: Value = serde_json::from_slice(&genesis).expect("a genesis block");
         let shared = Arc::new(Shared {
             plan,
-            upstream: Upstream::parse(upstream_url),
+            upstream,
             stats: Mutex::new(ProviderStats::default()),
             requests: AtomicU64::new(0),
             routed: AtomicU64::new(0),
+            genesis_time: parse_quantity(&genesis["result"]["timestamp"]).unwrap_or(0),
         });
         let task = tokio::spawn(accept_loop(listener, shared.clone()));
         ProviderProxy { addr, shared, task }
@@ -212,6 +225,11 @@ async fn serve_connection(stream: TcpStream, shared: Arc<Shared>) {
 /// The error answer of call `id`.
 fn error(id: &Value, code: i64, message: impl Into<String>) -> Value {
     json!({"jsonrpc": "2.0", "id": id, "error": {"code": code, "message": message.into()}})
+}
+
+/// The hash of block `n` below the offset.
+fn prehistory_hash(n: u64) -> B256 {
+    keccak256(format!("prehistory {n}"))
 }
 
 fn hex(n: u64) -> Value {
@@ -361,6 +379,16 @@ impl Shared {
         }
     }
 
+    /// The header of block `n` below the offset: empty, a hash of its number, 12 s apart.
+    fn prehistory_block(&self, n: u64) -> Value {
+        let parent = n.checked_sub(1).map(prehistory_hash).unwrap_or_default();
+        let time = self
+            .genesis_time
+            .saturating_sub((self.plan.offset - n) * 12);
+        json!({"number": hex(n), "hash": prehistory_hash(n), "parentHash": parent,
+            "timestamp": hex(time), "transactions": []})
+    }
+
     /// Shifts every `blockNumber` in `v` (and a block's `number` when `block` is set) up by the
     /// offset.
     fn shift_up(&self, v: &mut Value, block: bool) {
@@ -373,6 +401,10 @@ impl Shared {
         match v {
             Value::Object(o) => {
                 if block {
+                    if o.get("number").and_then(parse_quantity) == Some(0) && offset > 0 {
+                        // The devnet's genesis follows the last block below the offset.
+                        o.insert("parentHash".into(), json!(prehistory_hash(offset - 1)));
+                    }
                     if let Some(n) = o.get_mut("number") {
                         shift(n);
                     }
@@ -435,9 +467,11 @@ impl Shared {
         if let Some(i) = block_at {
             if let Some(p) = params.get(i).cloned() {
                 if parse_quantity(&p).is_some_and(|n| n < offset) {
-                    // Before the offset there is nothing: no blocks, no code, no balances.
+                    // Before the offset there is nothing: empty blocks, no code, no balances.
                     let result = match method {
-                        "eth_getBlockByNumber" => Value::Null,
+                        "eth_getBlockByNumber" => {
+                            self.prehistory_block(parse_quantity(&p).unwrap_or(0))
+                        }
                         "eth_getStorageAt" => Value::String(format!("0x{}", "0".repeat(64))),
                         "eth_getBalance" | "eth_getTransactionCount" => hex(0),
                         _ => Value::String("0x".into()),
