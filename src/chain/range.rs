@@ -74,10 +74,11 @@ impl AdaptiveRange {
                     self.grow();
                 }
                 Err(e) if e.kind == RpcErrorKind::RangeTooLarge && y > x => {
-                    let pieces = split(x, y, e.refusal.as_ref());
+                    let pieces = split(x, y, e.refusal.as_deref());
                     let first = pieces[0].1 - pieces[0].0 + 1;
                     if let Some(max) = e
                         .refusal
+                        .as_deref()
                         .filter(|r| r.kind == RefusalKind::TooManyBlocks)
                         .and_then(|r| r.max_blocks)
                     {
@@ -89,7 +90,7 @@ impl AdaptiveRange {
                         to = y,
                         pieces = pieces.len(),
                         first,
-                        source = e.refusal.map(|r| r.source),
+                        source = e.refusal.as_deref().map(|r| r.source),
                         "range refused; splitting"
                     );
                     // Pushed last first, so the pieces are fetched in chain order.

@@ -81,8 +81,8 @@ pub struct RpcError {
     pub kind: RpcErrorKind,
     pub message: String,
     /// The provider's refusal, when the catalogue knows its text: how to split a refused
-    /// `eth_getLogs` range.
-    pub refusal: Option<Refusal>,
+    /// `eth_getLogs` range. Boxed: errors travel in every `Result` of the client.
+    pub refusal: Option<Box<Refusal>>,
     /// How long the provider asked us to wait (`Retry-After` of a 429 or 503).
     pub retry_after: Option<Duration>,
 }
@@ -168,7 +168,7 @@ impl RpcError {
             method,
             kind,
             message: truncate(message),
-            refusal,
+            refusal: refusal.map(Box::new),
             retry_after,
         }
     }
