@@ -151,6 +151,45 @@ const CATALOGUE: &[Entry] = &[
         r"query exceeds max block range (?P<max>[\d,.]+)",
         C::Max,
     ),
+    // Erigon, `--rpc.blockrange.limit` (-32602, erigontech/erigon#20424): "query block range
+    // exceeds server limit, narrow your filter: 5."
+    entry(
+        "Erigon",
+        K::TooManyBlocks,
+        r"query block range exceeds server limit, narrow your filter: (?P<max>[\d,.]+)",
+        C::Max,
+    ),
+    // Erigon, `--rpc.logs.maxresults` (erigontech/erigon#19721): "query returns too many logs,
+    // narrow your filter: 20000".
+    entry(
+        "Erigon",
+        K::TooManyResults,
+        r"query returns too many logs",
+        C::None,
+    ),
+    // Polygon cdk-erigon, `rpc.logs.maxrange` (-32005, 0xPolygon/cdk-erigon#1706): "block range
+    // too large, max range: 1000".
+    entry(
+        "cdk-erigon",
+        K::TooManyBlocks,
+        r"block range too large, max range: (?P<max>[\d,.]+)",
+        C::Max,
+    ),
+    // Morph's geth (enviodev/hyperindex#605): "block range is larger than max block range,
+    // block range = 5120, max block range = 5000".
+    entry(
+        "Morph",
+        K::TooManyBlocks,
+        r"max block range = (?P<max>\d+)",
+        C::Max,
+    ),
+    // Scroll's geth (scroll-tech/go-ethereum#529): "block range is bigger than maxBlockRange".
+    entry(
+        "Scroll",
+        K::TooManyBlocks,
+        r"block range is bigger than maxblockrange",
+        C::None,
+    ),
     // llamarpc, ankr (ponder's getLogsRetryHelper): "query exceeds max results" without a range.
     entry(
         "llamarpc / Ankr",
@@ -569,6 +608,34 @@ mod tests {
             assert_eq!(x.kind, RefusalKind::TooManyBlocks, "{message}");
             assert_eq!(x.max_blocks, Some(max), "{message}");
         }
+    }
+
+    #[test]
+    fn erigon_caps() {
+        // Erigon's --rpc.blockrange.limit, erigontech/erigon#20424.
+        let x = r("query block range exceeds server limit, narrow your filter: 5.");
+        assert_eq!(x.kind, RefusalKind::TooManyBlocks);
+        assert_eq!(x.max_blocks, Some(5));
+        // Erigon's --rpc.logs.maxresults, erigontech/erigon#19721.
+        let x = r("query returns too many logs, narrow your filter: 20000");
+        assert_eq!(x.kind, RefusalKind::TooManyResults);
+        assert_eq!(x.max_blocks, None, "a count of logs is no count of blocks");
+        // Polygon cdk-erigon, 0xPolygon/cdk-erigon#1706.
+        let x = r("block range too large, max range: 1000");
+        assert_eq!(x.kind, RefusalKind::TooManyBlocks);
+        assert_eq!(x.max_blocks, Some(1000));
+    }
+
+    #[test]
+    fn l2_geth_forks_range_caps() {
+        // Morph, enviodev/hyperindex#605.
+        let x = r("block range is larger than max block range, block range = 5120, max block range = 5000");
+        assert_eq!(x.kind, RefusalKind::TooManyBlocks);
+        assert_eq!(x.max_blocks, Some(5000));
+        // Scroll, scroll-tech/go-ethereum#529.
+        let x = r("block range is bigger than maxBlockRange");
+        assert_eq!(x.kind, RefusalKind::TooManyBlocks);
+        assert_eq!(x.max_blocks, None);
     }
 
     #[test]
