@@ -434,3 +434,68 @@ async fn the_height_shift_is_consistent() {
     assert_eq!(tall.balance(who, OFFSET - 1).await.unwrap(), U256::ZERO);
     assert_eq!(proxy.stats().calls("eth_getBalance"), 2);
 }
+
+/// Every provider style the proxy speaks is split as its refusal says: a range cap that names
+/// its maximum is learned from one refusal, one that does not is halved; a result cap's hint
+/// is followed. The logs are the devnet's, at the shifted heights.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_provider_style_is_split_as_it_says() {
+    use alloy::rpc::types::Filter;
+    use groupstate::chain::range::AdaptiveRange;
+    let chain = busy_chain().await;
+    let devnet = &chain.devnet;
+    let head = devnet.head().await.unwrap();
+    let policy = RetryPolicy::from(&support::follower_config());
+    let direct = Rpc::new(&devnet.rpc_url(), policy.clone()).unwrap();
+    let all = Filter::new().address(chain.safes.clone());
+    let expected: Vec<(u64, u64)> = direct
+        .logs(&all.clone().from_block(0).to_block(head))
+        .await
+        .unwrap()
+        .iter()
+        .map(|l| (l.block_number.unwrap(), l.log_index.unwrap()))
+        .collect();
+    assert!(expected.len() > 40, "{}", expected.len());
+    let ranges = [
+        (RangeCapStyle::QuickNode, true),
+        (RangeCapStyle::Bsc, true),
+        (RangeCapStyle::Reth, true),
+        (RangeCapStyle::Chainstack, false),
+        (RangeCapStyle::Ankr, false),
+    ];
+    let results = [
+        ResultCapStyle::Alchemy,
+        ResultCapStyle::Infura,
+        ResultCapStyle::Reth,
+        ResultCapStyle::Arbitrum,
+    ];
+    for (i, (range_style, names_max)) in ranges.into_iter().enumerate() {
+        let result_style = results[i % results.len()];
+        let proxy = ProviderProxy::start(
+            &devnet.rpc_url(),
+            ProviderPlan {
+                offset: OFFSET,
+                range_cap: Some((range_style, 5)),
+                result_cap: Some((result_style, 20)),
+                ..ProviderPlan::default()
+            },
+        )
+        .await;
+        let rpc = Rpc::new(&proxy.url(), policy.clone()).unwrap();
+        let range = AdaptiveRange::new(1000);
+        let logs = range.logs(&rpc, &all, OFFSET, OFFSET + head).await.unwrap();
+        let got: Vec<(u64, u64)> = logs
+            .iter()
+            .map(|l| (l.block_number.unwrap() - OFFSET, l.log_index.unwrap()))
+            .collect();
+        assert_eq!(got, expected, "{range_style:?} / {result_style:?}");
+        let stats = proxy.stats();
+        if names_max {
+            assert_eq!(stats.range_refused, 1, "{range_style:?}: {stats:?}");
+            assert!(range.size() <= 5, "{range_style:?}: {}", range.size());
+        } else {
+            assert!(stats.range_refused > 1, "{range_style:?}: {stats:?}");
+        }
+        assert!(stats.results_refused > 0, "{result_style:?}: {stats:?}");
+    }
+}

@@ -230,7 +230,7 @@ impl Follower {
 
     /// The node does not know `block`, which was served before: lag, logged as such.
     fn node_behind(&self, block: u64) -> FollowerError {
-        tracing::info!(chain = %self.name, block, "node behind a block it served before; waiting (lag, not a reorg)");
+        tracing::debug!(chain = %self.name, block, "node behind a block it served before; waiting (lag, not a reorg)");
         if let Some(m) = &self.metrics {
             m.node_behind();
         }
