@@ -171,7 +171,8 @@ async fn main() {
         head + 1
     );
     println!(
-        "Caught up in **{seconds:.2} s** ({steps} steps, {} calls):\n",
+        "Caught up in **{seconds:.2} s** ({steps} step{}, {} calls):\n",
+        if steps == 1 { "" } else { "s" },
         catch_up_stats.total()
     );
     println!("| method | calls |");
