@@ -20,6 +20,8 @@
 //! | `groupstate_events_total`, `groupstate_records_total` | `chain` | logs applied, records written, since start |
 //! | `groupstate_events_per_second`, `groupstate_records_per_second` | `chain` | over the last minute |
 //! | `groupstate_rpc_errors_total` | `chain`, `kind` | failed RPC attempts, retried or not |
+//! | `groupstate_reorgs_total` | `chain` | unwinds to a fork point, since start |
+//! | `groupstate_node_behind_total` | `chain` | steps that waited for a node behind a block it served before (lag, not a reorg) |
 //! | `groupstate_ready` | `chain` | 1 when within the lag, stepped recently and not failing |
 //! | `groupstate_chain_failing` | `chain` | 1 while the chain's follower fails (and is retried alone) |
 //! | `groupstate_chain_follower_restarts_total` | `chain` | times the chain's follower was restarted after a failure |
@@ -236,6 +238,9 @@ impl Metrics {
                         "group" => group)
                     .set(left as f64);
                 }
+                counter!("groupstate_reorgs_total", "chain" => chain()).absolute(m.reorgs());
+                counter!("groupstate_node_behind_total", "chain" => chain())
+                    .absolute(m.node_behind_waits());
                 let ready = r.is_ready(ready_stale).is_ok();
                 gauge!("groupstate_ready", "chain" => chain()).set(f64::from(u8::from(ready)));
             }
@@ -284,6 +289,14 @@ fn describe() {
     describe_counter!(
         "groupstate_rpc_errors_total",
         "Failed RPC attempts (retried or not), by kind."
+    );
+    describe_counter!(
+        "groupstate_reorgs_total",
+        "Unwinds to a fork point since start."
+    );
+    describe_counter!(
+        "groupstate_node_behind_total",
+        "Steps that waited for a node behind a block it served before (lag, not a reorg)."
     );
     describe_gauge!(
         "groupstate_ready",
@@ -372,6 +385,8 @@ pub struct ChainMetrics {
     /// When the follower last completed a step (None: never this run).
     last_step: Mutex<Option<Instant>>,
     rpc_errors: Mutex<BTreeMap<&'static str, u64>>,
+    reorgs: AtomicU64,
+    node_behind: AtomicU64,
     /// (when, events, records, indexed block) samples for the per-second rates.
     window: Mutex<VecDeque<(Instant, u64, u64, i64)>>,
     /// Where the indexed span starts (the groups' first start block less one) and where it
@@ -490,6 +505,8 @@ impl ChainMetrics {
             records: AtomicU64::new(0),
             last_step: Mutex::new(None),
             rpc_errors: Mutex::new(BTreeMap::new()),
+            reorgs: AtomicU64::new(0),
+            node_behind: AtomicU64::new(0),
             window: Mutex::new(VecDeque::new()),
             span_start: AtomicI64::new(i64::MIN),
             target: AtomicI64::new(i64::MIN),
@@ -575,6 +592,26 @@ impl ChainMetrics {
         while w.len() > 2 && now.duration_since(w[1].0) > RATE_WINDOW {
             w.pop_front();
         }
+    }
+
+    /// Counts an unwind to a fork point.
+    pub fn reorg(&self) {
+        self.reorgs.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// Unwinds since start.
+    pub fn reorgs(&self) -> u64 {
+        self.reorgs.load(Ordering::Relaxed)
+    }
+
+    /// Counts a step that waited for a node behind a block it served before.
+    pub fn node_behind(&self) {
+        self.node_behind.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// Steps that waited for a lagging node since start.
+    pub fn node_behind_waits(&self) -> u64 {
+        self.node_behind.load(Ordering::Relaxed)
     }
 
     /// Counts one failed RPC attempt (retried or not).

@@ -8,6 +8,7 @@ use std::time::{Duration, Instant};
 
 use alloy::primitives::{Address, Bytes, B256, U256, U64};
 use alloy::providers::{Provider, RootProvider};
+use alloy::rpc::client::RpcClient;
 use alloy::rpc::types::{Filter, Log};
 use alloy::sol_types::SolCall;
 use alloy::transports::{RpcError as AlloyRpcError, TransportError, TransportErrorKind};
@@ -15,6 +16,8 @@ use backon::Retryable;
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 
+use super::refusals::{self, Refusal, RefusalKind};
+use super::transport::HttpTransport;
 use crate::config::FollowerConfig;
 pub use crate::model::BlockRef;
 use crate::retry::Backoff;
@@ -82,53 +85,84 @@ pub struct RpcError {
     pub method: &'static str,
     pub kind: RpcErrorKind,
     pub message: String,
+    /// The provider's refusal, when the catalogue knows its text: how to split a refused
+    /// `eth_getLogs` range. Boxed: errors travel in every `Result` of the client.
+    pub refusal: Option<Box<Refusal>>,
+    /// How long the provider asked us to wait (`Retry-After` of a 429 or 503).
+    pub retry_after: Option<Duration>,
 }
 
 impl RpcError {
+    /// An error of `kind` without a provider's refusal or wait.
+    pub fn new(method: &'static str, kind: RpcErrorKind, message: impl Into<String>) -> RpcError {
+        RpcError {
+            method,
+            kind,
+            message: message.into(),
+            refusal: None,
+            retry_after: None,
+        }
+    }
+
+    /// Worth asking again: a transient failure, or a block the node does not know — every
+    /// call names a block at or below a head already seen (or a transaction of a log already
+    /// fetched), so a node that does not know it is behind its peers (a load-balanced
+    /// provider's backends lag each other) and catches up.
     pub fn is_retryable(&self) -> bool {
-        self.kind == RpcErrorKind::Transient
+        matches!(
+            self.kind,
+            RpcErrorKind::Transient | RpcErrorKind::MissingBlock
+        )
     }
 
     fn classify(method: &'static str, err: TransportError) -> RpcError {
         let message = err.to_string();
+        let mut refusal = None;
+        let mut retry_after = None;
         let kind = match &err {
             AlloyRpcError::ErrorResp(payload) => {
-                let m = payload.message.to_lowercase();
-                if method == "eth_getLogs"
-                    && (payload.code == -32005
-                        || m.contains("range")
-                        || m.contains("too many")
-                        || m.contains("too large")
-                        || m.contains("limit exceeded")
-                        || m.contains("more than"))
-                {
-                    RpcErrorKind::RangeTooLarge
-                } else if payload.code == 429 || m.contains("rate limit") || m.contains("timeout") {
-                    RpcErrorKind::Transient
-                } else if m.contains("header not found") || m.contains("unknown block") {
-                    RpcErrorKind::MissingBlock
-                } else if payload.code == 3
-                    || m.contains("revert")
-                    || m.contains("missing trie node")
-                    || m.contains("state not available")
-                {
-                    // A revert, or state the node has pruned: asking again will not help.
-                    RpcErrorKind::Fatal
-                } else if payload.code == -32603 || payload.code == -32000 {
-                    // Internal errors of a node under load are usually passing.
-                    RpcErrorKind::Transient
-                } else {
-                    RpcErrorKind::Fatal
+                refusal = refusals::recognise(payload.code, &payload.message);
+                let size = |r: &Refusal| {
+                    matches!(
+                        r.kind,
+                        RefusalKind::TooManyResults
+                            | RefusalKind::TooManyBlocks
+                            | RefusalKind::TooLarge
+                    )
+                };
+                match refusal {
+                    Some(r) if method == "eth_getLogs" && size(&r) => RpcErrorKind::RangeTooLarge,
+                    Some(r) if r.kind == RefusalKind::RateLimited => RpcErrorKind::Transient,
+                    Some(r) if r.kind == RefusalKind::UnknownBlock => RpcErrorKind::MissingBlock,
+                    _ => {
+                        let m = payload.message.to_lowercase();
+                        if payload.code == 429 || m.contains("timeout") {
+                            RpcErrorKind::Transient
+                        } else if payload.code == 3
+                            || m.contains("revert")
+                            || m.contains("missing trie node")
+                            || m.contains("state not available")
+                        {
+                            // A revert, or state the node has pruned: asking again will not help.
+                            RpcErrorKind::Fatal
+                        } else if payload.code == -32603 || payload.code == -32000 {
+                            // Internal errors of a node under load are usually passing.
+                            RpcErrorKind::Transient
+                        } else {
+                            RpcErrorKind::Fatal
+                        }
+                    }
                 }
             }
+            AlloyRpcError::Transport(TransportErrorKind::HttpErrorWithRetryAfter {
+                error,
+                retry_after: wait,
+            }) => {
+                retry_after = Some(*wait);
+                http_kind(method, error.status)
+            }
             AlloyRpcError::Transport(TransportErrorKind::HttpError(http)) => {
-                if http.status == 429 || http.status >= 500 || http.status == 408 {
-                    RpcErrorKind::Transient
-                } else if http.status == 413 && method == "eth_getLogs" {
-                    RpcErrorKind::RangeTooLarge
-                } else {
-                    RpcErrorKind::Fatal
-                }
+                http_kind(method, http.status)
             }
             AlloyRpcError::Transport(_) => RpcErrorKind::Transient,
             AlloyRpcError::DeserError { .. } => RpcErrorKind::Transient,
@@ -139,9 +173,25 @@ impl RpcError {
             method,
             kind,
             message: truncate(message),
+            refusal: refusal.map(Box::new),
+            retry_after,
         }
     }
 }
+
+/// What an HTTP error status of `method` means.
+fn http_kind(method: &str, status: u16) -> RpcErrorKind {
+    if status == 429 || status >= 500 || status == 408 {
+        RpcErrorKind::Transient
+    } else if status == 413 && method == "eth_getLogs" {
+        RpcErrorKind::RangeTooLarge
+    } else {
+        RpcErrorKind::Fatal
+    }
+}
+
+/// No wait a provider asks for is honoured beyond this (the retries still bound the total).
+pub const MAX_RETRY_AFTER: Duration = Duration::from_secs(60);
 
 fn truncate(mut s: String) -> String {
     if s.len() > 400 {
@@ -204,13 +254,17 @@ pub struct Rpc {
 
 impl Rpc {
     pub fn new(rpc_url: &str, policy: RetryPolicy) -> Result<Rpc, RpcError> {
-        let url = rpc_url.parse().map_err(|e| RpcError {
-            method: "connect",
-            kind: RpcErrorKind::Fatal,
-            message: format!("bad rpc_url {rpc_url}: {e}"),
+        let url: url::Url = rpc_url.parse().map_err(|e| {
+            RpcError::new(
+                "connect",
+                RpcErrorKind::Fatal,
+                format!("bad rpc_url {rpc_url}: {e}"),
+            )
         })?;
+        let local = alloy::transports::utils::guess_local_url(url.as_str());
+        let client = RpcClient::new(HttpTransport::new(url), local);
         Ok(Rpc {
-            provider: RootProvider::new_http(url),
+            provider: RootProvider::new(client),
             policy,
             observer: None,
         })
@@ -222,44 +276,72 @@ impl Rpc {
         self
     }
 
-    /// One call, retried while the failure is transient.
+    /// One call, retried while the failure is transient or the node does not know the block
+    /// yet (see [`RpcError::is_retryable`]).
     pub(crate) async fn request<P, R>(&self, method: &'static str, params: P) -> Result<R, RpcError>
+    where
+        P: Serialize + Clone + Send + Sync + Unpin + std::fmt::Debug + 'static,
+        R: DeserializeOwned + std::fmt::Debug + Send + Sync + Unpin + 'static,
+    {
+        self.request_checked(method, params, Ok).await
+    }
+
+    /// One call whose answer `check` must accept, both retried like [`Rpc::request`]: a
+    /// `null` for something the chain is known to have is lag, retried by the caller's check
+    /// returning [`RpcErrorKind::MissingBlock`].
+    async fn request_checked<P, R, T>(
+        &self,
+        method: &'static str,
+        params: P,
+        check: impl Fn(R) -> Result<T, RpcError>,
+    ) -> Result<T, RpcError>
     where
         P: Serialize + Clone + Send + Sync + Unpin + std::fmt::Debug + 'static,
         R: DeserializeOwned + std::fmt::Debug + Send + Sync + Unpin + 'static,
     {
         let attempt = || {
             let params = params.clone();
+            let check = &check;
             async move {
                 let call = self
                     .provider
                     .raw_request::<P, R>(Cow::Borrowed(method), params);
                 let started = Instant::now();
-                let err = match tokio::time::timeout(self.policy.timeout, call).await {
-                    Ok(Ok(v)) => {
-                        if let Some(o) = &self.observer {
-                            o.answered(method, started.elapsed());
-                        }
-                        return Ok(v);
-                    }
-                    Ok(Err(e)) => RpcError::classify(method, e),
-                    Err(_) => RpcError {
+                let answer = match tokio::time::timeout(self.policy.timeout, call).await {
+                    Ok(Ok(v)) => check(v),
+                    Ok(Err(e)) => Err(RpcError::classify(method, e)),
+                    Err(_) => Err(RpcError::new(
                         method,
-                        kind: RpcErrorKind::Transient,
-                        message: format!("no answer within {:?}", self.policy.timeout),
-                    },
+                        RpcErrorKind::Transient,
+                        format!("no answer within {:?}", self.policy.timeout),
+                    )),
                 };
                 if let Some(o) = &self.observer {
-                    o.failed(method, err.kind, started.elapsed());
+                    match &answer {
+                        Ok(_) => o.answered(method, started.elapsed()),
+                        Err(e) => o.failed(method, e.kind, started.elapsed()),
+                    }
                 }
-                Err(err)
+                answer
             }
         };
         attempt
             .retry(self.policy.backoff().builder())
             .when(RpcError::is_retryable)
+            // A provider that said how long to wait is waited for at least that long (capped);
+            // `None` — no retry left — stays `None`.
+            .adjust(|err, wait| {
+                wait.map(|w| match err.retry_after {
+                    Some(asked) => w.max(asked.min(MAX_RETRY_AFTER)),
+                    None => w,
+                })
+            })
             .notify(|err, wait| {
-                tracing::debug!(%err, retry_in_ms = wait.as_millis() as u64, "transient RPC failure; retrying")
+                if err.kind == RpcErrorKind::MissingBlock {
+                    tracing::debug!(%err, retry_in_ms = wait.as_millis() as u64, "node behind (lag); retrying")
+                } else {
+                    tracing::debug!(%err, retry_in_ms = wait.as_millis() as u64, "transient RPC failure; retrying")
+                }
             })
             .await
     }
@@ -304,25 +386,53 @@ impl Rpc {
         }))
     }
 
-    /// The canonical block at `number`; its absence is an error (the chain went backwards).
+    /// The canonical block at `number`, which the chain is known to have (at or below a head
+    /// already seen): a node that answers `null` is behind, and is asked again; its absence
+    /// after the retries is an error.
     pub async fn block_ref(&self, number: u64) -> Result<BlockRef, RpcError> {
-        self.block(number)
-            .await?
-            .map(|(b, _)| b)
-            .ok_or_else(|| RpcError {
-                method: "eth_getBlockByNumber",
-                kind: RpcErrorKind::MissingBlock,
-                message: format!("block {number} not found"),
-            })
+        self.request_checked(
+            "eth_getBlockByNumber",
+            (U64::from(number), false),
+            |raw: Option<RawBlock>| {
+                let b = raw.ok_or_else(|| {
+                    RpcError::new(
+                        "eth_getBlockByNumber",
+                        RpcErrorKind::MissingBlock,
+                        format!("block {number} not found"),
+                    )
+                })?;
+                Ok(BlockRef {
+                    number: b.number.to(),
+                    hash: b.hash,
+                    parent_hash: b.parent_hash,
+                })
+            },
+        )
+        .await
     }
 
     pub async fn logs(&self, filter: &Filter) -> Result<Vec<Log>, RpcError> {
         self.request("eth_getLogs", (filter.clone(),)).await
     }
 
-    /// A transaction's recipient and input, or `None` if the node does not know it.
-    pub async fn transaction_input(&self, tx_hash: B256) -> Result<Option<TxInput>, RpcError> {
-        self.request("eth_getTransactionByHash", (tx_hash,)).await
+    /// The recipient and input of a transaction the chain is known to have (one of a log
+    /// already fetched): a node that answers `null` is behind, and is asked again; its absence
+    /// after the retries is an error, never a silent gap.
+    pub async fn transaction_input(&self, tx_hash: B256) -> Result<TxInput, RpcError> {
+        self.request_checked(
+            "eth_getTransactionByHash",
+            (tx_hash,),
+            |tx: Option<TxInput>| {
+                tx.ok_or_else(|| {
+                    RpcError::new(
+                        "eth_getTransactionByHash",
+                        RpcErrorKind::MissingBlock,
+                        format!("transaction {tx_hash} not found"),
+                    )
+                })
+            },
+        )
+        .await
     }
 
     /// The native balance of `address` at `block`.
@@ -368,10 +478,12 @@ impl Rpc {
             input: call.abi_encode().into(),
         };
         let out: Bytes = self.request("eth_call", (req, U64::from(block))).await?;
-        C::abi_decode_returns(&out).map_err(|e| RpcError {
-            method: "eth_call",
-            kind: RpcErrorKind::Fatal,
-            message: format!("{} on {to} at block {block}: {e}", C::SIGNATURE),
+        C::abi_decode_returns(&out).map_err(|e| {
+            RpcError::new(
+                "eth_call",
+                RpcErrorKind::Fatal,
+                format!("{} on {to} at block {block}: {e}", C::SIGNATURE),
+            )
         })
     }
 }

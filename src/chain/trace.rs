@@ -247,6 +247,8 @@ mod tests {
             method: "debug_traceTransaction",
             kind: RpcErrorKind::Fatal,
             message: message.into(),
+            refusal: None,
+            retry_after: None,
         }
     }
 

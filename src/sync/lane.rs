@@ -95,11 +95,11 @@ impl Follower {
         // Whatever was sent is committed (or refused) before the step returns, so no commit of
         // this step runs alongside the next one.
         let written = writer.await.map_err(|e| {
-            self.rpc_err(RpcError {
-                method: "writer task",
-                kind: RpcErrorKind::Fatal,
-                message: e.to_string(),
-            })
+            self.rpc_err(RpcError::new(
+                "writer task",
+                RpcErrorKind::Fatal,
+                e.to_string(),
+            ))
         })?;
         let last = folded?;
         written.map_err(|e| match e {
@@ -140,11 +140,11 @@ impl Follower {
                     })
                 }
                 Err(e) => {
-                    return Err(self.rpc_err(RpcError {
-                        method: "fetch task",
-                        kind: RpcErrorKind::Fatal,
-                        message: e.to_string(),
-                    }))
+                    return Err(self.rpc_err(RpcError::new(
+                        "fetch task",
+                        RpcErrorKind::Fatal,
+                        e.to_string(),
+                    )))
                 }
             };
             let checkpoint = match &mut main {

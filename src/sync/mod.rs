@@ -100,6 +100,10 @@ pub enum FollowerError {
     },
     #[error("chain {chain}: the chain moved while fetching blocks {from}..={to}; retrying")]
     ChainMoved { chain: String, from: u64, to: u64 },
+    /// The node answered as if it had not reached `block` yet, which another node (or this one)
+    /// already served: a load-balanced provider's backends lag each other. Lag, not a reorg.
+    #[error("chain {chain}: the node is behind block {block} it served before (lag, not a reorg); waiting")]
+    NodeBehind { chain: String, block: u64 },
     #[error("chain {chain}: reorg deeper than the {window}-block window below block {at}; refusing to guess the fork point")]
     DeepReorg { chain: String, at: u64, window: u64 },
     #[error("chain {chain}: verifiable log: {source}")]
@@ -120,6 +124,7 @@ impl FollowerError {
             // database (locked SQLite, dropped PostgreSQL connection) is worth retrying.
             FollowerError::Decode { .. }
             | FollowerError::ChainMoved { .. }
+            | FollowerError::NodeBehind { .. }
             | FollowerError::Store { .. } => true,
             FollowerError::Ledger {
                 source: LedgerError::Store(_),
@@ -228,6 +233,18 @@ impl Follower {
         FollowerError::Rpc {
             chain: self.name.clone(),
             source,
+        }
+    }
+
+    /// The node does not know `block`, which was served before: lag, logged as such.
+    fn node_behind(&self, block: u64) -> FollowerError {
+        tracing::debug!(chain = %self.name, block, "node behind a block it served before; waiting (lag, not a reorg)");
+        if let Some(m) = &self.metrics {
+            m.node_behind();
+        }
+        FollowerError::NodeBehind {
+            chain: self.name.clone(),
+            block,
         }
     }
 
@@ -386,15 +403,24 @@ impl Follower {
             let first = rows.iter().map(|g| g.start_block).min().unwrap_or(0);
             m.set_span(first - 1, target);
         }
+        // A head below the checkpoint is a node that has not caught up with the one that served
+        // the checkpoint: wait for it rather than unwind.
+        if stored.is_some() && (head as i64) < cursor {
+            return Err(self.node_behind(cursor as u64));
+        }
 
-        // 1. Is the checkpoint still on the canonical chain?
+        // 1. Is the checkpoint still on the canonical chain? Only a different hash says no; a
+        // node that does not know the block (yet, after the client's retries) is behind, and
+        // is waited for.
         if let (Some(hash), true) = (cursor_hash, cursor >= 0) {
-            let canonical = self
-                .rpc
-                .block(cursor as u64)
-                .await
-                .map_err(|e| self.rpc_err(e))?;
-            if canonical.map(|(b, _)| b.hash) != Some(hash) {
+            let canonical = match self.rpc.block_ref(cursor as u64).await {
+                Ok(b) => b.hash,
+                Err(e) if e.kind == RpcErrorKind::MissingBlock => {
+                    return Err(self.node_behind(cursor as u64))
+                }
+                Err(e) => return Err(self.rpc_err(e)),
+            };
+            if canonical != hash {
                 self.unwind_to_fork(cursor as u64).await?;
                 self.sealed_at.store(-2, Ordering::Relaxed);
                 self.sign_checkpoint().await?;
@@ -557,11 +583,16 @@ impl Follower {
                 .filter(|n| !canonical.contains_key(n))
                 .take(8)
                 .collect();
-            let found = futures::future::try_join_all(next.iter().map(|n| self.rpc.block(*n)))
+            // Every remembered block was served before: one the node does not know (after the
+            // client's retries) is lag, and walking back past it would unwind canonical blocks.
+            let found = futures::future::try_join_all(next.iter().map(|n| self.rpc.block_ref(*n)))
                 .await
-                .map_err(|e| self.rpc_err(e))?;
+                .map_err(|e| match e.kind {
+                    RpcErrorKind::MissingBlock => self.node_behind(at),
+                    _ => self.rpc_err(e),
+                })?;
             for (n, b) in next.into_iter().zip(found) {
-                canonical.insert(n, b.map(|(r, _)| r.hash));
+                canonical.insert(n, Some(b.hash));
             }
         };
         // Only a chain that forked at its very first block may be unwound to nothing.
@@ -577,6 +608,9 @@ impl Follower {
             Fork::BeyondWindow { .. } | Fork::Unknown => None,
         };
         tracing::warn!(from = at, fork = ?fork.map(|f| f.number), "reorg: rolling back");
+        if let Some(m) = &self.metrics {
+            m.reorg();
+        }
         self.forget();
         unwind(&self.store, &self.name, fork)
             .await

@@ -375,6 +375,16 @@ fn refuse_range(plan: &FaultPlan, body: &[u8]) -> Option<Vec<u8>> {
 }
 
 async fn write_response(stream: &mut TcpStream, status: u16, body: &[u8]) -> std::io::Result<()> {
+    write_response_with(stream, status, &[], body).await
+}
+
+/// Writes one response with `headers` besides the content type and length.
+pub(crate) async fn write_response_with(
+    stream: &mut TcpStream,
+    status: u16,
+    headers: &[(&str, String)],
+    body: &[u8],
+) -> std::io::Result<()> {
     let reason = match status {
         200 => "OK",
         405 => "Method Not Allowed",
@@ -383,8 +393,12 @@ async fn write_response(stream: &mut TcpStream, status: u16, body: &[u8]) -> std
         503 => "Service Unavailable",
         _ => "Status",
     };
+    let extra: String = headers
+        .iter()
+        .map(|(name, value)| format!("{name}: {value}\r\n"))
+        .collect();
     let head = format!(
-        "HTTP/1.1 {status} {reason}\r\ncontent-type: application/json\r\ncontent-length: {}\r\n\r\n",
+        "HTTP/1.1 {status} {reason}\r\ncontent-type: application/json\r\ncontent-length: {}\r\n{extra}\r\n",
         body.len()
     );
     let mut out = head.into_bytes();
@@ -394,13 +408,13 @@ async fn write_response(stream: &mut TcpStream, status: u16, body: &[u8]) -> std
 }
 
 /// The upstream node, reached with one HTTP/1.1 connection per request.
-struct Upstream {
+pub(crate) struct Upstream {
     authority: String,
     path: String,
 }
 
 impl Upstream {
-    fn parse(url: &str) -> Self {
+    pub(crate) fn parse(url: &str) -> Self {
         let rest = url
             .strip_prefix("http://")
             .unwrap_or_else(|| panic!("flaky RPC upstream must be http://, got {url}"));
@@ -419,7 +433,7 @@ impl Upstream {
         }
     }
 
-    async fn post(&self, body: &[u8]) -> std::io::Result<(u16, Vec<u8>)> {
+    pub(crate) async fn post(&self, body: &[u8]) -> std::io::Result<(u16, Vec<u8>)> {
         let mut stream = TcpStream::connect(&self.authority).await?;
         let _ = stream.set_nodelay(true);
         let head = format!(
@@ -446,11 +460,11 @@ impl Upstream {
 }
 
 /// One HTTP/1.1 request or response.
-struct Message {
-    start_line: String,
-    body: Vec<u8>,
+pub(crate) struct Message {
+    pub(crate) start_line: String,
+    pub(crate) body: Vec<u8>,
     /// The peer asked to close the connection after this message.
-    close: bool,
+    pub(crate) close: bool,
 }
 
 fn invalid(what: &str) -> std::io::Error {
@@ -459,7 +473,9 @@ fn invalid(what: &str) -> std::io::Error {
 
 /// Reads one message; `None` on a clean EOF before it starts. Bodies framed by
 /// `content-length`, `transfer-encoding: chunked`, or (responses only) the end of the stream.
-async fn read_message<R: AsyncBufRead + Unpin>(reader: &mut R) -> std::io::Result<Option<Message>> {
+pub(crate) async fn read_message<R: AsyncBufRead + Unpin>(
+    reader: &mut R,
+) -> std::io::Result<Option<Message>> {
     let mut start_line = String::new();
     if reader.read_line(&mut start_line).await? == 0 {
         return Ok(None);

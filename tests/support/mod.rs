@@ -4,6 +4,7 @@
 
 pub mod flaky_rpc;
 pub mod prom;
+pub mod provider_proxy;
 pub mod tcp_proxy;
 
 use std::path::PathBuf;
