@@ -176,6 +176,10 @@ async fn two_chains_one_down(backend: support::Backend) {
         tokio::time::sleep(Duration::from_millis(100)).await;
     };
     assert!(!body.contains("chain alpha"), "alpha is healthy: {body}");
+    assert!(
+        body.to_lowercase().contains("connection refused"),
+        "the failure names its cause: {body}"
+    );
     // The misconfigured chain fails fatally, and is restarted alone, again and again.
     let deadline = Instant::now() + Duration::from_secs(15);
     loop {

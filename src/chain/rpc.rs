@@ -116,7 +116,7 @@ impl RpcError {
     }
 
     fn classify(method: &'static str, err: TransportError) -> RpcError {
-        let message = err.to_string();
+        let message = with_causes(&err);
         let mut refusal = None;
         let mut retry_after = None;
         let kind = match &err {
@@ -192,6 +192,23 @@ fn http_kind(method: &str, status: u16) -> RpcErrorKind {
 
 /// No wait a provider asks for is honoured beyond this (the retries still bound the total).
 pub const MAX_RETRY_AFTER: Duration = Duration::from_secs(60);
+
+/// An error's text followed by each cause's that it does not already say: "error sending
+/// request for url (…): client error (Connect): tcp connect error: Connection refused (os
+/// error 111)" rather than the first part alone.
+fn with_causes(err: &dyn std::error::Error) -> String {
+    let mut text = err.to_string();
+    let mut cause = err.source();
+    while let Some(c) = cause {
+        let part = c.to_string();
+        if !text.contains(&part) {
+            text.push_str(": ");
+            text.push_str(&part);
+        }
+        cause = c.source();
+    }
+    text
+}
 
 fn truncate(mut s: String) -> String {
     if s.len() > 400 {
@@ -517,4 +534,34 @@ pub async fn subscribe_heads(
             let _keep = &provider;
         })
         .boxed())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn a_refused_connection_says_so() {
+        // A port nothing listens on: bind one, then free it.
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let rpc = Rpc::new(
+            &format!("http://127.0.0.1:{port}"),
+            RetryPolicy {
+                max_retries: 0,
+                base: Duration::from_millis(1),
+                timeout: Duration::from_secs(5),
+            },
+        )
+        .unwrap();
+        let e = rpc.head().await.unwrap_err();
+        assert_eq!(e.kind, RpcErrorKind::Transient);
+        assert!(
+            e.message.to_lowercase().contains("connection refused"),
+            "the cause is named: {e}"
+        );
+    }
 }
