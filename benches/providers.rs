@@ -26,7 +26,7 @@ use std::time::{Duration, Instant};
 
 use alloy::primitives::{Address, U256};
 use common::env_u64;
-use devnet::{self, Devnet, DevnetOptions, SafeContracts, SafeVersion};
+use devnet::{Devnet, DevnetOptions, SafeVersion};
 use groupstate::manifest::Manifest;
 use groupstate::store::Store;
 use groupstate::sync::Follower;
@@ -90,47 +90,11 @@ async fn main() {
     let devnet = Devnet::start(DevnetOptions::default())
         .await
         .expect("devnet");
-    let contracts = SafeContracts::deploy(&devnet).await.unwrap();
-    let keys = devnet::signers(4);
-    let owners: Vec<Address> = keys[..3].iter().map(|k| k.address()).collect();
-    let mut safes = Vec::new();
-    for (salt, version) in [SafeVersion::V141L2, SafeVersion::V141L2, SafeVersion::V141]
-        .into_iter()
-        .enumerate()
-    {
-        safes.push(
-            contracts
-                .create_safe(&devnet, version, &owners, 2, salt as u64)
-                .await
-                .unwrap(),
-        );
-    }
-    for round in 0..rounds {
-        devnet::fund_many(&devnet, &safes.repeat(4), U256::from(round + 1))
-            .await
-            .unwrap();
-        if round % 5 == 2 {
-            for safe in [safes[0], safes[2]] {
-                devnet::exec_transaction(
-                    &devnet,
-                    safe,
-                    Address::repeat_byte(0x99),
-                    U256::from(1),
-                    Default::default(),
-                    0,
-                    &[&keys[0], &keys[1]],
-                )
-                .await
-                .unwrap();
-            }
-        }
-    }
-    devnet::add_owner_with_threshold(
+    let devnet::workload::BusySafes { owners, safes, .. } = devnet::workload::busy_safes(
         &devnet,
-        safes[1],
-        keys[3].address(),
-        2,
-        &[&keys[0], &keys[1]],
+        &[SafeVersion::V141L2, SafeVersion::V141L2, SafeVersion::V141],
+        rounds,
+        5,
     )
     .await
     .unwrap();

@@ -19,6 +19,8 @@
 //!   transactions that approve and move tokens, module executions, balance and storage readers.
 //! - [`fund`]: single and bulk (`MultiSendCallOnly`) payments.
 //! - [`keys`]: deterministic owner keys.
+//! - [`workload`]: a busy treasury history (Safes, rounds of payments, executions, an
+//!   undeclared owner) shared by tests and benchmarks.
 //! - [`proxy`]: a JSON-RPC proxy that makes the chain look taller (a 20,000,000-block chain
 //!   without mining it), refuses wide `eth_getLogs` as hosted providers do, adds latency or
 //!   stalls, and counts calls.
@@ -53,6 +55,7 @@ pub mod proxy;
 pub mod safe;
 pub mod safe_tx;
 pub mod treasury;
+pub mod workload;
 
 pub use anvil::{Devnet, DevnetOptions, ForkPoint, NodeKind};
 pub use fund::{fund, fund_many, FUND_CHUNK};
