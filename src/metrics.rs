@@ -486,9 +486,15 @@ impl GroupCatchUp {
 
     /// The share done, from 0 to 1.
     pub fn progress(&self) -> f64 {
-        let span = (self.target - self.start_block + 1).max(1) as f64;
-        ((self.synced_to - self.start_block + 1).max(0) as f64 / span).min(1.0)
+        share_done(self.start_block, self.synced_to, self.target)
     }
+}
+
+/// The share, from 0 to 1, of blocks `first..=target` done when `done` is the newest one done
+/// (`first - 1`: none yet).
+pub fn share_done(first: i64, done: i64, target: i64) -> f64 {
+    let span = (target - first + 1).max(1) as f64;
+    ((done - first + 1).max(0) as f64 / span).min(1.0)
 }
 
 impl ChainMetrics {
@@ -563,6 +569,11 @@ impl ChainMetrics {
         }
     }
 
+    /// The follower's last step (or its connection at start) succeeded: no failure shows.
+    pub fn recovered(&self) {
+        *self.failure.lock().expect("metrics lock") = None;
+    }
+
     /// The follower was started again after a failure ended it.
     pub fn restarted(&self) {
         self.restarts.fetch_add(1, Ordering::Relaxed);
@@ -581,7 +592,7 @@ impl ChainMetrics {
     pub fn step_done(&self) {
         let now = Instant::now();
         *self.last_step.lock().expect("metrics lock") = Some(now);
-        *self.failure.lock().expect("metrics lock") = None;
+        self.recovered();
         let mut w = self.window.lock().expect("metrics lock");
         w.push_back((
             now,
@@ -677,10 +688,7 @@ impl ChainMetrics {
         };
         let start = self.span_start.load(Ordering::Relaxed);
         let progress = match (target, indexed) {
-            (Some(t), Some(i)) if start != i64::MIN => {
-                let span = (t as i64 - start).max(1) as f64;
-                Some(((i - start).max(0) as f64 / span).min(1.0))
-            }
+            (Some(t), Some(i)) if start != i64::MIN => Some(share_done(start + 1, i, t as i64)),
             _ => None,
         };
         let eta_s = match blocks_left {

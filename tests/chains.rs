@@ -94,6 +94,33 @@ async fn wait_synced(store: &Store, group: &str, block: u64, within: Duration) -
     }
 }
 
+async fn register(store: &Store, manifest: &str) {
+    store
+        .add_group(&Manifest::parse(manifest).unwrap())
+        .await
+        .unwrap();
+}
+
+/// `groupstate run` with `config`, its log (colourless: not a terminal) in `log`.
+fn daemon(config: &std::path::Path, log: &std::path::Path) -> tokio::process::Child {
+    tokio::process::Command::new(env!("CARGO_BIN_EXE_groupstate"))
+        .args(["--config", config.to_str().unwrap(), "run"])
+        .env("RUST_LOG", "info")
+        .stderr(std::fs::File::create(log).unwrap())
+        .kill_on_drop(true)
+        .spawn()
+        .unwrap()
+}
+
+/// `groupstate status` with `config`.
+async fn status(config: &std::path::Path) -> std::process::Output {
+    tokio::process::Command::new(env!("CARGO_BIN_EXE_groupstate"))
+        .args(["--config", config.to_str().unwrap(), "status"])
+        .output()
+        .await
+        .unwrap()
+}
+
 async fn get(url: &str) -> (u16, String) {
     let r = reqwest::get(url).await.unwrap();
     (r.status().as_u16(), r.text().await.unwrap())
@@ -106,10 +133,7 @@ async fn two_chains_one_down(backend: support::Backend) {
     let db = support::TestDb::new(backend).await;
     let store = db.store().await;
     for n in [&a, &b] {
-        store
-            .add_group(&Manifest::parse(&n.manifest).unwrap())
-            .await
-            .unwrap();
+        register(&store, &n.manifest).await;
     }
     let dir = tempfile::tempdir().unwrap();
     let config = dir.path().join("config.toml");
@@ -137,13 +161,7 @@ async fn two_chains_one_down(backend: support::Backend) {
     // The daemon starts while beta is down: alpha is followed all the same.
     proxy.down().await;
     let down_since = Instant::now();
-    let mut child = tokio::process::Command::new(env!("CARGO_BIN_EXE_groupstate"))
-        .args(["--config", config.to_str().unwrap(), "run"])
-        .env("RUST_LOG", "info")
-        .stderr(std::fs::File::create(&log).unwrap())
-        .kill_on_drop(true)
-        .spawn()
-        .unwrap();
+    let mut child = daemon(&config, &log);
     let head_a = a.devnet.head().await.unwrap();
     wait_synced(&store, "river", head_a, Duration::from_secs(60)).await;
 
@@ -218,11 +236,7 @@ async fn two_chains_one_down(backend: support::Backend) {
         Some(1.0)
     );
     // `status` names it too, and fails.
-    let out = tokio::process::Command::new(env!("CARGO_BIN_EXE_groupstate"))
-        .args(["--config", config.to_str().unwrap(), "status"])
-        .output()
-        .await
-        .unwrap();
+    let out = status(&config).await;
     let stdout = String::from_utf8_lossy(&out.stdout);
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(!out.status.success());
@@ -284,10 +298,7 @@ async fn two_chains_one_down(backend: support::Backend) {
     let fresh = support::TestDb::new(backend).await;
     let reference = fresh.store().await;
     for (name, n) in [("alpha", &a), ("beta", &b)] {
-        reference
-            .add_group(&Manifest::parse(&n.manifest).unwrap())
-            .await
-            .unwrap();
+        register(&reference, &n.manifest).await;
         let f = groupstate::sync::Follower::new(
             name,
             support::chain_config(&n.devnet.rpc_url(), n.devnet.chain_id()),
@@ -315,10 +326,7 @@ async fn websocket_heads_recover() {
     let proxy = TcpProxy::in_front_of(&n.devnet.rpc_url()).await;
     let db = support::TestDb::new(support::Backend::Sqlite).await;
     let store = db.store().await;
-    store
-        .add_group(&Manifest::parse(&n.manifest).unwrap())
-        .await
-        .unwrap();
+    register(&store, &n.manifest).await;
     let mut chain = support::chain_config(&n.devnet.rpc_url(), 31337);
     chain.ws_url = Some(proxy.ws_url().parse().unwrap());
     // Long: a head seen sooner came over the subscription.
@@ -427,10 +435,7 @@ async fn catch_up_progress_is_visible() {
     .await;
     let db = support::TestDb::new(support::Backend::Sqlite).await;
     let store = db.store().await;
-    store
-        .add_group(&Manifest::parse(&n.manifest).unwrap())
-        .await
-        .unwrap();
+    register(&store, &n.manifest).await;
     let dir = tempfile::tempdir().unwrap();
     let config = dir.path().join("config.toml");
     let api = format!("127.0.0.1:{}", free_port());
@@ -448,13 +453,7 @@ async fn catch_up_progress_is_visible() {
     )
     .unwrap();
     let log = dir.path().join("daemon.log");
-    let mut child = tokio::process::Command::new(env!("CARGO_BIN_EXE_groupstate"))
-        .args(["--config", config.to_str().unwrap(), "run"])
-        .env("RUST_LOG", "info")
-        .stderr(std::fs::File::create(&log).unwrap())
-        .kill_on_drop(true)
-        .spawn()
-        .unwrap();
+    let mut child = daemon(&config, &log);
     let head = n.devnet.head().await.unwrap();
 
     // Mid-backfill: the figures, the page and `status` say how far it has come.
@@ -480,11 +479,7 @@ async fn catch_up_progress_is_visible() {
     let (_, page) = get(&format!("http://{api}/groups/slow")).await;
     assert!(page.contains("catching up: "), "the freshness line: {page}");
     assert!(page.contains("blocks left"), "{page}");
-    let out = tokio::process::Command::new(env!("CARGO_BIN_EXE_groupstate"))
-        .args(["--config", config.to_str().unwrap(), "status"])
-        .output()
-        .await
-        .unwrap();
+    let out = status(&config).await;
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert!(
         stdout.contains("local: catching up: ") && stdout.contains("% done"),
@@ -497,10 +492,7 @@ async fn catch_up_progress_is_visible() {
         .manifest
         .replace("id: slow", "id: late")
         .replace("Test slow", "Test late");
-    store
-        .add_group(&Manifest::parse(&late).unwrap())
-        .await
-        .unwrap();
+    register(&store, &late).await;
     let deadline = Instant::now() + Duration::from_secs(60);
     loop {
         let (_, page) = get(&format!("http://{api}/groups/late")).await;
@@ -538,4 +530,44 @@ async fn catch_up_progress_is_visible() {
         "{log}"
     );
     assert!(log.contains("caught up with the head"), "{log}");
+}
+
+/// A chain with no group yet whose node was unreachable shows as failing until the node is
+/// back, and then no longer: its steps clear the failure even with nothing to index.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_failure_clears_on_a_chain_without_groups() {
+    let devnet = Devnet::start(DevnetOptions::default()).await.unwrap();
+    let proxy = TcpProxy::in_front_of(&devnet.rpc_url()).await;
+    proxy.down().await;
+    let db = support::TestDb::new(support::Backend::Sqlite).await;
+    let store = db.store().await;
+    let metrics = Metrics::new().chain("local", 16);
+    let follower = groupstate::sync::Follower::new(
+        "local",
+        support::chain_config(&proxy.http_url(), 31337),
+        support::follower_config(),
+        store,
+    )
+    .unwrap()
+    .with_metrics(metrics.clone());
+    let cancel = CancellationToken::new();
+    let task = {
+        let cancel = cancel.clone();
+        tokio::spawn(async move { follower.run(cancel).await })
+    };
+    let until = |want: bool| {
+        let metrics = metrics.clone();
+        async move {
+            let deadline = Instant::now() + Duration::from_secs(30);
+            while metrics.read("local").failing.is_some() != want {
+                assert!(Instant::now() < deadline, "failing is never {want}");
+                tokio::time::sleep(Duration::from_millis(50)).await;
+            }
+        }
+    };
+    until(true).await;
+    proxy.up().await;
+    until(false).await;
+    cancel.cancel();
+    task.await.unwrap().unwrap();
 }

@@ -199,10 +199,7 @@ pub async fn status(settings: &Settings, json: bool) -> anyhow::Result<()> {
             .map(|g| g.start_block)
             .min();
         let progress = match (target, indexed, first) {
-            (Some(t), Some(i), Some(f)) => {
-                let span = (t as i64 - (f - 1)).max(1) as f64;
-                Some(((i - (f - 1)).max(0) as f64 / span).min(1.0))
-            }
+            (Some(t), Some(i), Some(f)) => Some(crate::metrics::share_done(f, i, t as i64)),
             _ => None,
         };
         let reading = daemon

@@ -32,6 +32,8 @@ pub(crate) struct Heads {
     /// Failed attempts since the last subscription; the next may start at `next_attempt`.
     failures: u32,
     next_attempt: Instant,
+    /// Subscriptions made so far.
+    subscriptions: u64,
     metrics: Option<Arc<ChainMetrics>>,
 }
 
@@ -45,6 +47,7 @@ impl Heads {
             stream: None,
             failures: 0,
             next_attempt: Instant::now(),
+            subscriptions: 0,
             metrics,
         }
     }
@@ -96,11 +99,8 @@ impl Heads {
         let attempt = tokio::time::timeout(SUBSCRIBE_TIMEOUT, subscribe_heads(url)).await;
         match attempt {
             Ok(Ok(stream)) => {
-                let first = self
-                    .metrics
-                    .as_ref()
-                    .is_none_or(|m| m.read(&self.chain).head_subscriptions == 0);
-                if first {
+                self.subscriptions += 1;
+                if self.subscriptions == 1 {
                     tracing::info!(chain = %self.chain, "subscribed to new heads");
                 } else {
                     tracing::info!(chain = %self.chain, after_failures = self.failures,

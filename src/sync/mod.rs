@@ -319,6 +319,9 @@ impl Follower {
                 actual_name: crate::config::chain_name(actual),
             });
         }
+        if let Some(m) = &self.metrics {
+            m.recovered();
+        }
         let mut heads = heads::Heads::new(
             &self.name,
             self.chain.ws_url.as_ref().map(|u| u.as_str()),
@@ -357,6 +360,10 @@ impl Follower {
     #[tracing::instrument(skip_all, fields(chain = %self.name))]
     pub async fn step(&self) -> Result<StepOutcome, FollowerError> {
         let result = self.step_inner().await;
+        if let (Ok(_), Some(m)) = (&result, &self.metrics) {
+            // Also when the chain has no group yet, and so no step to count.
+            m.recovered();
+        }
         if result.is_err() {
             // Whatever was folded ahead may not have been committed: start again from the
             // database.

@@ -277,12 +277,25 @@ impl Drop for FlakyRpc {
 }
 
 async fn accept_loop(listener: TcpListener, shared: Arc<Shared>) {
+    accept_each(listener, move |stream| {
+        serve_connection(stream, shared.clone())
+    })
+    .await
+}
+
+/// Serves every connection `listener` accepts with `serve`, each in its own task; the tasks
+/// end with this future (aborting it aborts them all).
+pub(crate) async fn accept_each<F, Fut>(listener: TcpListener, serve: F)
+where
+    F: Fn(TcpStream) -> Fut,
+    Fut: std::future::Future<Output = ()> + Send + 'static,
+{
     let mut connections = JoinSet::new();
     loop {
         tokio::select! {
             accepted = listener.accept() => {
                 if let Ok((stream, _)) = accepted {
-                    connections.spawn(serve_connection(stream, shared.clone()));
+                    connections.spawn(serve(stream));
                 }
             }
             // Reap finished connection tasks so the set does not grow without bound.

@@ -45,10 +45,10 @@ use serde_json::{json, Value};
 use tokio::{
     io::BufReader,
     net::{TcpListener, TcpStream},
-    task::{JoinHandle, JoinSet},
+    task::JoinHandle,
 };
 
-use super::flaky_rpc::{read_message, write_response_with, Upstream};
+use super::flaky_rpc::{accept_each, read_message, write_response_with, Upstream};
 
 /// Whose words a result cap is refused in.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -187,17 +187,10 @@ impl Drop for ProviderProxy {
 }
 
 async fn accept_loop(listener: TcpListener, shared: Arc<Shared>) {
-    let mut connections = JoinSet::new();
-    loop {
-        tokio::select! {
-            accepted = listener.accept() => {
-                if let Ok((stream, _)) = accepted {
-                    connections.spawn(serve_connection(stream, shared.clone()));
-                }
-            }
-            Some(_) = connections.join_next(), if !connections.is_empty() => {}
-        }
-    }
+    accept_each(listener, move |stream| {
+        serve_connection(stream, shared.clone())
+    })
+    .await
 }
 
 async fn serve_connection(stream: TcpStream, shared: Arc<Shared>) {

@@ -110,13 +110,13 @@ impl TcpProxy {
         if self.accept.lock().unwrap().is_some() {
             return;
         }
+        // The port may take a moment to be free again after `down`.
         let mut tries = 0;
         let listener = loop {
             match TcpListener::bind(("127.0.0.1", self.port)).await {
                 Ok(l) => break l,
-                Err(e) if tries < 100 => {
+                Err(_) if tries < 100 => {
                     tries += 1;
-                    let _ = e;
                     tokio::time::sleep(Duration::from_millis(50)).await;
                 }
                 Err(e) => panic!("listening again on port {}: {e}", self.port),
