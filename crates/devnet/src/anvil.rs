@@ -625,7 +625,10 @@ async fn drain(
     mut port: Option<(oneshot::Sender<u16>, PortParser)>,
 ) {
     let mut lines = BufReader::new(pipe).lines();
-    while let Ok(Some(line)) = lines.next_line().await {
+    while let Ok(Some(raw)) = lines.next_line().await {
+        // Node's colour libraries colour their output whenever the environment asks for it
+        // (`FORCE_COLOR`, some CI services), pipe or not: the lines are read without escapes.
+        let line = anstream::adapter::strip_str(&raw).to_string();
         if let Some(found) = port.as_ref().and_then(|(_, parse)| parse(&line)) {
             if let Some((tx, _)) = port.take() {
                 let _ = tx.send(found);

@@ -42,6 +42,9 @@ pub(crate) fn command(project_dir: &Path, opts: &DevnetOptions) -> Result<(Comma
         .args(["node", "--hostname", "127.0.0.1", "--port", "0"])
         .args(&opts.extra_args)
         .env("HARDHAT_DISABLE_TELEMETRY_PROMPT", "true")
+        // No colour codes in the lines read for the port, whatever the environment forces.
+        .env_remove("FORCE_COLOR")
+        .env("NO_COLOR", "1")
         .env("GROUPSTATE_HARDHAT_CHAIN_ID", opts.chain_id.to_string())
         .env("GROUPSTATE_HARDHAT_GAS_LIMIT", opts.gas_limit.to_string())
         .env(
@@ -97,6 +100,12 @@ mod tests {
                 "Started HTTP and WebSocket JSON-RPC server at http://127.0.0.1:40307/"
             ),
             Some(40307)
+        );
+        assert_eq!(
+            parse_started_port(&anstream::adapter::strip_str(
+                "\u{1b}[32mStarted HTTP and WebSocket JSON-RPC server at http://127.0.0.1:43953/\u{1b}[39m"
+            ).to_string()),
+            Some(43953)
         );
         assert_eq!(parse_started_port("Accounts"), None);
         assert_eq!(parse_started_port("Account #0: 0xf39F… (10000 ETH)"), None);
