@@ -43,6 +43,8 @@ fn the_demo_tells_its_story_and_ends_at_the_status_page() {
         "== a payment of 1 ETH, signed by two owners",
         "== an owner nobody documented is added",
         "safe.owner_undeclared",
+        "== groupstate group state river-guild",
+        "FIELD",
         "== groupstate log checkpoint",
     ] {
         assert!(stdout.contains(expected), "`{expected}` missing:\n{stdout}");

@@ -1,8 +1,9 @@
 //! `groupstate demo`: a self-contained run on a local anvil devnet it starts itself — a real
 //! Safe 1.4.1 with three owners and threshold 2, a registered group, the daemon following it
 //! live, a payment signed by two owners, then an owner nobody documented; the signed webhook
-//! alert that reports it (to a receiver the demo runs), the records, the open divergence as
-//! the HTTP API answers it, and the signed checkpoint of the log that holds them. It ends with
+//! alert that reports it (to a receiver the demo runs), the records, the group declared beside
+//! observed, the open divergence as the HTTP API answers it, and the signed checkpoint of the
+//! log that holds them. It ends with
 //! the address of the group's status page, and serves the page and the API until Ctrl-C
 //! (`--exit` leaves at once).
 //!
@@ -259,6 +260,17 @@ pub async fn run(settings: Settings, exit: bool) -> anyhow::Result<()> {
     output::divergences(
         &crate::query::divergences_page(&store, "river-guild", &filter).await?,
         false,
+    )?;
+    println!("\n== groupstate group state river-guild");
+    let group = store
+        .group(GROUP)
+        .await?
+        .context("the demo's group is registered")?;
+    let versions = store.manifest_versions(GROUP).await?;
+    output::state(
+        &crate::state::group_state(&store, &group, &versions).await?,
+        false,
+        None,
     )?;
     let path = "/v1/groups/river-guild/divergences?status=open&limit=1";
     let answer: serde_json::Value = reqwest::get(format!("http://{api}{path}"))
