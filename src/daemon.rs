@@ -52,6 +52,11 @@ pub async fn run(
                 .iter()
                 .filter_map(|(name, c)| Some((name.clone(), c.explorer_base()?)))
                 .collect(),
+            block_times: settings
+                .chains
+                .iter()
+                .filter_map(|(name, c)| Some((name.clone(), c.block_time?)))
+                .collect(),
         };
         let token = cancel.child_token();
         tasks.spawn(async move {

@@ -51,7 +51,9 @@
 //! - [`alert`]: the outbox rows written with every divergence change, and the dispatcher that
 //!   delivers them at least once to webhooks (HMAC-signed), Slack, Discord and the log.
 //! - [`decisions`], [`query`], [`state`]: the read side — decisions assembled from records,
-//!   parameters checked once with position cursors, declared beside observed per contract.
+//!   parameters checked once with position cursors, declared beside observed per contract
+//!   (the observed side in the declared form, rows for people shared by the page and the CLI).
+//! - [`roles_catalog`]: the names of well-known AccessControl roles by hash.
 //! - [`metrics`]: the daemon's figures (followers, timings, what the database counts) for
 //!   `/metrics` (Prometheus, through the `metrics` facade) and `/readyz`.
 //! - [`progress`]: catch-up progress per chain and per group, as log lines or progress bars.
@@ -78,6 +80,7 @@ pub mod progress;
 pub mod query;
 pub mod reconcile;
 pub mod retry;
+pub mod roles_catalog;
 pub mod state;
 pub mod store;
 pub mod sync;

@@ -5,6 +5,13 @@
 //! Invariant: the disagreements are recomputed with the same pure [`reconcile`] the follower
 //! uses, against the newest observed state the store holds and the manifest version in force at
 //! the group's synced block, so this view and the divergences it opened never disagree in rule.
+//!
+//! - [`form`]: the observed structure in the form of its declaration (decimals, named roles);
+//! - [`rows`]: both sides as rows for people (short addresses, durations in human units), laid
+//!   out by the status page and the CLI.
+
+pub mod form;
+pub mod rows;
 
 use alloy::primitives::Address;
 use serde::Serialize;
@@ -23,9 +30,16 @@ pub struct ContractState {
     /// The manifest's declaration for this contract.
     #[schema(value_type = Object)]
     pub declared: serde_json::Value,
-    /// The newest observed structure, or null if the follower has not observed it yet.
+    /// The newest observed structure in the form of `declared` — numbers in decimal, amounts
+    /// as decimal strings, addresses checksummed, a timelock's role holders under `proposers`,
+    /// `executors`, `cancellers` and `admins`, roles by name (the manifest's, else a well-known
+    /// OpenZeppelin name, else the role hash) — or null if the follower has not observed it yet.
     #[schema(value_type = Option<Object>)]
     pub observed: Option<serde_json::Value>,
+    /// The same structure as the follower stores it (integers as 0x-hex, roles by hash), or
+    /// null.
+    #[schema(value_type = Option<Object>)]
+    pub observed_raw: Option<serde_json::Value>,
     /// Where the observed structure was last changed (or snapshotted).
     pub observed_block: Option<i64>,
     pub observed_source: Option<String>,
@@ -101,7 +115,10 @@ pub async fn group_state(
             address: address.to_checksum(None),
             kind: kind.as_str().to_string(),
             declared: declaration(manifest, address, kind),
-            observed: row.and_then(|r| serde_json::from_str(&r.state).ok()),
+            observed: parsed
+                .as_ref()
+                .map(|o| form::declared_form(manifest, address, o)),
+            observed_raw: row.and_then(|r| serde_json::from_str(&r.state).ok()),
             observed_block: row.map(|r| r.block_number),
             observed_source: row.map(|r| r.source.clone()),
             disagreements,

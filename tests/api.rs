@@ -617,6 +617,105 @@ on_both_backends!(
     hostile_parameters_are_named_and_harmless
 );
 
+/// The state view gives the observed side in the declared form — decimals, a timelock's
+/// holders under its declared rows, roles by name — with the stored form beside it, and the
+/// OpenAPI document says so.
+async fn state_reads_in_the_declared_form(backend: support::Backend) {
+    use support::governance_state::{self as gov, GOVERNOR, STRANGER, TIMELOCK};
+    let db = support::TestDb::new(backend).await;
+    let store = db.store().await;
+    store
+        .add_group(&groupstate::manifest::Manifest::parse(&gov::manifest("gov")).unwrap())
+        .await
+        .unwrap();
+    support::writes::states(&store, gov::observed_states("gov")).await;
+    let app = router(state(store.clone()));
+    let (s, v) = call(&app, "GET", "/v1/groups/gov/state", None, String::new()).await;
+    assert_eq!(s, StatusCode::OK, "{v}");
+    let contract = |kind: &str| {
+        v["contracts"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|c| c["kind"] == kind)
+            .unwrap_or_else(|| panic!("no {kind} in {v}"))
+            .clone()
+    };
+    let c = |a: alloy::primitives::Address| a.to_checksum(None);
+
+    let governor = contract("governor");
+    assert_eq!(
+        governor["observed"],
+        json!({
+            "timelock": c(TIMELOCK),
+            "voting_delay": 1,
+            "voting_period": 50400,
+            "quorum_numerator": 10,
+            "proposal_threshold": "0",
+        })
+    );
+    // The stored form, as before, beside it.
+    assert_eq!(governor["observed_raw"]["voting_period"], "0xc4e0");
+    assert_eq!(governor["observed_raw"]["quorum_numerator"], "0xa");
+    assert_eq!(governor["declared"]["quorum_numerator"], 4);
+    assert_eq!(governor["disagreements"][0]["item"], "quorum_numerator=10");
+
+    let timelock = contract("timelock");
+    let observed = &timelock["observed"];
+    assert_eq!(observed["min_delay"], 172800);
+    let mut proposers = vec![c(GOVERNOR), c(STRANGER)];
+    proposers.sort_by_key(|a| a.to_lowercase());
+    assert_eq!(observed["proposers"], json!(proposers));
+    assert_eq!(
+        observed["executors"],
+        json!([c(alloy::primitives::Address::ZERO)])
+    );
+    assert_eq!(observed["cancellers"], json!([c(GOVERNOR)]));
+    assert_eq!(
+        observed["admins"],
+        json!([]),
+        "the timelock administers itself"
+    );
+    assert!(timelock["observed_raw"]["roles"]["members"].is_object());
+    assert_eq!(
+        timelock["disagreements"][0]["item"],
+        format!("PROPOSER_ROLE:{}", c(STRANGER))
+    );
+
+    let token = contract("roles");
+    let members = &token["observed"]["members"];
+    assert_eq!(members["MINTER_ROLE"], json!([c(gov::ADMIN)]));
+    assert_eq!(
+        members["PAUSER_ROLE"],
+        json!([c(gov::ADMIN)]),
+        "named by the catalog"
+    );
+    assert_eq!(
+        members[gov::unknown_role().to_string()],
+        json!([c(STRANGER)]),
+        "an unknown role by its hash"
+    );
+    // Nothing in the declared form is written in hex but addresses and unknown role hashes.
+    let text = v["contracts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["observed"].to_string())
+        .collect::<String>();
+    assert!(
+        !text.contains("\"0x1\"") && !text.contains("\"0xa\""),
+        "{text}"
+    );
+
+    let (_, doc) = call(&app, "GET", "/v1/openapi.json", None, String::new()).await;
+    let schema = &doc["components"]["schemas"]["ContractState"]["properties"];
+    assert!(schema["observed"]["description"]
+        .as_str()
+        .is_some_and(|d| d.contains("declared")));
+    assert!(schema["observed_raw"].is_object(), "{schema}");
+}
+on_both_backends!(state_in_the_declared_form, state_reads_in_the_declared_form);
+
 /// Pages stay exact while the follower writes: every record once, in order.
 async fn pages_are_exact_while_records_arrive(backend: support::Backend) {
     let (_db, store, _server, c) = group_with_records(backend, 0..50).await;

@@ -233,6 +233,76 @@ on_both_backends!(
     groups_are_registered_and_versioned
 );
 
+/// `group state` prints a table per contract, the observed side in the declared form: the
+/// governor's settings in decimal with its periods in time, the timelock's holders under its
+/// declared rows (named by role), a token's roles by name; `--json` is the API's answer.
+async fn group_state_is_a_table(backend: support::Backend) {
+    use support::governance_state::{self as gov, GOVERNOR, STRANGER};
+    let db = support::TestDb::new(backend).await;
+    let store = db.store().await;
+    store
+        .add_group(&groupstate::manifest::Manifest::parse(&gov::manifest("gov")).unwrap())
+        .await
+        .unwrap();
+    support::writes::states(&store, gov::observed_states("gov")).await;
+    let url = db.url.clone();
+    let run = |args: &'static [&'static str]| {
+        let url = url.clone();
+        tokio::task::spawn_blocking(move || groupstate(&url, args))
+    };
+    let out = run(&["group", "state", "gov"]).await.unwrap();
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let table = text(&out.stdout);
+    let line = |start: &str| {
+        table
+            .lines()
+            .find(|l| l.starts_with(start))
+            .unwrap_or_else(|| panic!("no line starting `{start}` in\n{table}"))
+            .split_whitespace()
+            .collect::<Vec<_>>()
+            .join(" ")
+    };
+    assert!(table.contains("FIELD"), "{table}");
+    assert!(table.contains("DECLARED") && table.contains("OBSERVED") && table.contains("CHECK"));
+    // The local preset's one-second blocks.
+    assert_eq!(
+        line("voting_period"),
+        "voting_period 50400 blocks ≈ 14 h 50400 blocks ≈ 14 h ✓"
+    );
+    assert_eq!(
+        line("quorum_numerator"),
+        "quorum_numerator 4 10 ✗ ✗ differs"
+    );
+    assert_eq!(
+        line("min_delay"),
+        "min_delay 172800 s = 2 d 172800 s = 2 d ✓"
+    );
+    let governor = GOVERNOR.to_checksum(None);
+    let stranger = STRANGER.to_checksum(None);
+    let proposers = line("proposers (PROPOSER_ROLE)");
+    assert!(proposers.contains(&governor), "{proposers}");
+    assert!(proposers.ends_with("✗ differs"), "{proposers}");
+    assert!(table.contains(&format!("{stranger} ✗")), "{table}");
+    assert!(line("cancellers (CANCELLER_ROLE)").ends_with('✓'));
+    assert!(table.contains("PAUSER_ROLE: "), "{table}");
+    assert!(
+        table.contains(&format!("{}: {stranger}", gov::unknown_role())),
+        "{table}"
+    );
+    for hex in ["0x1 ", "0xa ", "0xc4e0"] {
+        assert!(!table.contains(hex), "`{hex}` in\n{table}");
+    }
+    assert!(line("safe").contains("not observed yet"), "{table}");
+
+    let out = run(&["group", "state", "gov", "--json"]).await.unwrap();
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let governor = &v["contracts"][1];
+    assert_eq!(governor["kind"], "governor");
+    assert_eq!(governor["observed"]["voting_period"], 50400);
+    assert_eq!(governor["observed_raw"]["voting_period"], "0xc4e0");
+}
+on_both_backends!(group_state_sqlite_and_postgres, group_state_is_a_table);
+
 /// `manifest check --chain` reads every declared contract at the head and names each
 /// disagreement, exiting non-zero.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

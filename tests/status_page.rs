@@ -2,7 +2,10 @@
 //! Safe gains an owner nobody declared, the API on a real socket, and headless Chromium driven
 //! over the W3C WebDriver protocol by ChromeDriver. The test reads what a person would see,
 //! checks the same words are in the HTML as served (so the page needs no JavaScript), and keeps
-//! a screenshot in `target/test-artifacts/`. On SQLite and on PostgreSQL.
+//! a screenshot in `target/test-artifacts/`. The group also declares a real OpenZeppelin
+//! governor, its timelock and a token's roles: their observed side reads in the declared form
+//! (decimals, periods in time, holders under the declared rows, roles by name). On SQLite and
+//! on PostgreSQL.
 
 mod support;
 
@@ -12,7 +15,9 @@ use std::time::Duration;
 
 use alloy::primitives::{Address, U256};
 use base64::Engine;
-use devnet::{self, Devnet, DevnetOptions, SafeContracts, SafeVersion};
+use devnet::{
+    self, Devnet, DevnetOptions, GovernanceContracts, GovernanceParams, SafeContracts, SafeVersion,
+};
 use groupstate::manifest::Manifest;
 use serde_json::{json, Value};
 
@@ -169,15 +174,36 @@ fn visible_text(html: &str) -> String {
         .replace("&amp;", "&")
 }
 
+/// An address as the page shortens it: `0x1234…abcd`.
+fn short(a: Address) -> String {
+    let a = a.to_checksum(None);
+    format!("{}…{}", &a[..6], &a[38..])
+}
+
 /// What a person must see on the page, in the browser's text and in the served HTML alike.
-fn check_visible(text: &str, intruder: Address, payment_tx: &str, what: &str) {
-    let intruder = intruder.to_checksum(None);
+fn check_visible(
+    text: &str,
+    intruder: Address,
+    g: &GovernanceContracts,
+    payment_tx: &str,
+    what: &str,
+) {
     for expected in [
         "River Guild",
         "Fund the river network's shared tooling.",
         "coordination",
         "✗ 1 disagreement",
-        &format!("{intruder} ✗ differs (safe.owner_undeclared)"),
+        &format!("{} ✗ differs (safe.owner_undeclared)", short(intruder)),
+        // The governance side, observed in the declared form: periods in time at the chain's
+        // one-second blocks, the delay in days and seconds, roles by name.
+        "10 blocks ≈ 10 s",
+        "2 s",
+        "proposers (PROPOSER_ROLE)",
+        "executors (EXECUTOR_ROLE)",
+        "cancellers (CANCELLER_ROLE)",
+        "MINTER_ROLE",
+        "DEFAULT_ADMIN_ROLE",
+        &short(g.governor),
         "Open divergences",
         "safe.owner_undeclared",
         "critical",
@@ -194,6 +220,32 @@ fn check_visible(text: &str, intruder: Address, payment_tx: &str, what: &str) {
             "{what}: `{expected}` is not on the page:\n{text}"
         );
     }
+    // No value in the structure is written in hex but addresses (shortened, so not hex) and
+    // hashes: no `0x1` or `0xa` for a governor's settings.
+    let structure = text
+        .split("Declared beside observed")
+        .nth(1)
+        .and_then(|s| s.split("Open divergences").next())
+        .unwrap_or_else(|| panic!("{what}: no structure section in\n{text}"));
+    for token in structure.split_whitespace() {
+        let hex = token
+            .strip_prefix("0x")
+            .is_some_and(|h| !h.is_empty() && h.chars().all(|c| c.is_ascii_hexdigit()));
+        assert!(
+            !hex || token.len() > 2 + 16,
+            "{what}: `{token}` is a raw hex value in\n{structure}"
+        );
+    }
+}
+
+/// The served HTML's table row of a field (its `<tr>`), where the row's header starts with
+/// `header`.
+fn row<'a>(html: &'a str, header: &str) -> &'a str {
+    let start = html
+        .find(&format!("<th class=\"mono\">{header}"))
+        .unwrap_or_else(|| panic!("no row {header} in\n{html}"));
+    let end = html[start..].find("</tr>").unwrap() + start;
+    &html[start..end]
 }
 
 async fn status_page(backend: support::Backend) {
@@ -210,6 +262,10 @@ async fn status_page(backend: support::Backend) {
         .await
         .unwrap();
     devnet::fund(&devnet, safe, U256::from(10u64.pow(18)))
+        .await
+        .unwrap();
+    // A governor, its timelock (its own only admin) and a token, wired as declared.
+    let g = GovernanceContracts::deploy(&devnet, GovernanceParams::default())
         .await
         .unwrap();
     let pay = devnet::exec_transaction(
@@ -233,6 +289,14 @@ async fn status_page(backend: support::Backend) {
         .replace(
             "purpose: Testing.",
             "purpose: \"Fund the river network's shared tooling.\"",
+        )
+        + &format!(
+            "governance:\n  governors:\n    - {{ address: \"{gov}\", timelock: \"{tl}\", voting_delay: 1, voting_period: 10, proposal_threshold: \"0\", quorum_numerator: 4 }}\n  timelocks:\n    - {{ address: \"{tl}\", min_delay: 2, proposers: [\"{gov}\"], executors: [\"{zero}\"], cancellers: [\"{gov}\"] }}\nroles:\n  - contract: \"{token}\"\n    members: {{ DEFAULT_ADMIN_ROLE: [\"{dep}\"], MINTER_ROLE: [\"{dep}\"] }}\n",
+            gov = g.governor,
+            tl = g.timelock,
+            dep = g.deployer,
+            token = g.token,
+            zero = Address::ZERO,
         );
     store
         .add_group(&Manifest::parse(&yaml).unwrap())
@@ -263,6 +327,7 @@ async fn status_page(backend: support::Backend) {
     let state = groupstate::api::ApiState {
         metrics,
         explorers: [("local".to_string(), EXPLORER.to_string())].into(),
+        block_times: [("local".to_string(), Duration::from_secs(1))].into(),
         ..groupstate::api::ApiState::new(store.clone(), vec!["local".into()])
     };
     let server = tokio::spawn(groupstate::api::serve(listener, state, cancel.clone()));
@@ -320,7 +385,28 @@ async fn status_page(backend: support::Backend) {
     assert_eq!(header("cache-control").as_deref(), Some("no-cache"));
     let html = response.text().await.unwrap();
     let html_text = visible_text(&html);
-    check_visible(&html_text, intruder, &payment_tx, "served HTML");
+    check_visible(&html_text, intruder, &g, &payment_tx, "served HTML");
+    // The timelock's PROPOSER_ROLE holders stand under the declared proposers, both sides the
+    // governor, shortened, the full address on hover and linked to the explorer.
+    let governor = g.governor.to_checksum(None);
+    let proposers = row(&html, "proposers");
+    assert!(
+        proposers.starts_with(
+            "<th class=\"mono\">proposers <span class=\"muted role\">(PROPOSER_ROLE)</span>"
+        ),
+        "{proposers}"
+    );
+    let link = format!(
+        "<a class=\"mono address\" href=\"{EXPLORER}/address/{governor}\" title=\"{governor}\">{}</a>",
+        short(g.governor)
+    );
+    assert_eq!(proposers.matches(&link).count(), 2, "{proposers}");
+    assert!(proposers.contains("✓"), "{proposers}");
+    assert!(row(&html, "voting_period")
+        .contains("<span class=\"mono\">10</span> <span class=\"unit\">blocks ≈ 10 s</span>"));
+    assert!(row(&html, "quorum_numerator").contains("<span class=\"mono\">4</span>"));
+    let intruder_full = intruder.to_checksum(None);
+    assert!(row(&html, "owners").contains(&format!("title=\"{intruder_full}\"")));
     assert!(html.contains("No checkpoint yet"), "{html}");
     assert!(!html.contains("<script"), "the page carries no script");
     // Evidence links: the explorer's transaction page and the API's records of the block.
@@ -362,7 +448,7 @@ async fn status_page(backend: support::Backend) {
 
     // In the browser: what a person sees.
     let (text, png) = browse(&http, &page_url).await;
-    check_visible(&text, intruder, &payment_tx, "browser");
+    check_visible(&text, intruder, &g, &payment_tx, "browser");
     assert!(text.contains("Tree size"), "{text}");
     assert!(text.contains(&root.to_string()), "{text}");
     assert!(text.contains("local+1234abcd+sig"), "{text}");

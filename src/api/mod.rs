@@ -61,6 +61,8 @@ pub struct ApiState {
     pub ready_stale: Duration,
     /// Block explorers by chain name, for links to evidence.
     pub explorers: std::collections::BTreeMap<String, String>,
+    /// Block times by chain name, for reading block counts in time on the status page.
+    pub block_times: std::collections::BTreeMap<String, Duration>,
 }
 
 impl ApiState {
@@ -74,6 +76,7 @@ impl ApiState {
             admin_token: Secret::default(),
             ready_stale: Duration::from_secs(60),
             explorers: Default::default(),
+            block_times: Default::default(),
         }
     }
 

@@ -1,8 +1,14 @@
 //! `groupstate demo`: a self-contained run on a local anvil devnet it starts itself — a real
 //! Safe 1.4.1 with three owners and threshold 2, a registered group, the daemon following it
 //! live, a payment signed by two owners, then an owner nobody documented; the signed webhook
-//! alert that reports it (to a receiver the demo runs), the records, the open divergence as
-//! the HTTP API answers it, and the signed checkpoint of the log that holds them.
+//! alert that reports it (to a receiver the demo runs), the records, the group declared beside
+//! observed, the open divergence as the HTTP API answers it, and the signed checkpoint of the
+//! log that holds them. It ends with
+//! the address of the group's status page, and serves the page and the API until Ctrl-C
+//! (`--exit` leaves at once).
+//!
+//! The story is the demo's whole output: the log goes to `demo.log` in the data directory
+//! (only errors reach the terminal), and nothing is coloured.
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -20,7 +26,20 @@ use crate::store::{DivergenceFilter, DivergenceStatus, RecordFilter, Store};
 use crate::sync::Follower;
 use devnet::{self, Devnet, DevnetOptions, SafeContracts, SafeVersion};
 
-pub async fn run(settings: Settings) -> anyhow::Result<()> {
+/// The group the demo registers.
+const GROUP: &str = "river-guild";
+
+pub async fn run(settings: Settings, exit: bool) -> anyhow::Result<()> {
+    std::fs::create_dir_all(&settings.data_dir).with_context(|| {
+        format!(
+            "creating the data directory {}",
+            settings.data_dir.display()
+        )
+    })?;
+    let log = settings.data_dir.join("demo.log");
+    crate::telemetry::init_to_file(&settings.log, &log)
+        .with_context(|| format!("creating the demo's log file {}", log.display()))?;
+    println!("== the daemon's log goes to {}", log.display());
     println!("== starting a local anvil devnet (installs the pinned npm packages on first use)");
     let devnet = Devnet::start(DevnetOptions::default())
         .await
@@ -117,8 +136,12 @@ pub async fn run(settings: Settings) -> anyhow::Result<()> {
         let cancel = cancel.clone();
         tokio::spawn(async move { dispatcher.run(cancel).await })
     };
-    // The HTTP API, as partners query it.
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+    // The HTTP API and the status page, as partners read them: at the configured address if it
+    // is free, else at any free port.
+    let listener = match tokio::net::TcpListener::bind(settings.api.bind.as_str()).await {
+        Ok(l) if !settings.api.bind.is_empty() => l,
+        _ => tokio::net::TcpListener::bind("127.0.0.1:0").await?,
+    };
     let api = listener.local_addr()?;
     let serving = tokio::spawn(crate::api::serve(
         listener,
@@ -238,6 +261,17 @@ pub async fn run(settings: Settings) -> anyhow::Result<()> {
         &crate::query::divergences_page(&store, "river-guild", &filter).await?,
         false,
     )?;
+    println!("\n== groupstate group state river-guild");
+    let group = store
+        .group(GROUP)
+        .await?
+        .context("the demo's group is registered")?;
+    let versions = store.manifest_versions(GROUP).await?;
+    output::state(
+        &crate::state::group_state(&store, &group, &versions).await?,
+        false,
+        None,
+    )?;
     let path = "/v1/groups/river-guild/divergences?status=open&limit=1";
     let answer: serde_json::Value = reqwest::get(format!("http://{api}{path}"))
         .await?
@@ -258,7 +292,22 @@ pub async fn run(settings: Settings) -> anyhow::Result<()> {
         Some(c) => print!("{}", c.note),
         None => println!("(no checkpoint signed yet)"),
     }
-    cancel.cancel();
+    let open = store
+        .divergences(GROUP, Some(DivergenceStatus::Open))
+        .await?
+        .len();
+    println!(
+        "\n== the group's status page, declared beside observed, with its {open} open divergences:"
+    );
+    println!("   http://{api}/groups/{GROUP}");
+    println!("   (the same as JSON: http://{api}/v1/groups/{GROUP}/state)");
+    if exit {
+        cancel.cancel();
+    } else {
+        println!("   The devnet, the daemon and the page keep running; Ctrl-C stops them.");
+        crate::daemon::cancel_on_signal(cancel.clone());
+        cancel.cancelled().await;
+    }
     task.await.context("follower task")??;
     dispatching.await.context("alert dispatcher")??;
     serving.await.context("HTTP API")??;

@@ -35,8 +35,13 @@ pub struct Cli {
 pub enum Command {
     /// The daemon: migrations, then a follower for every configured chain.
     Run,
-    /// A self-contained demonstration on a local anvil devnet with a real Safe 1.4.1.
-    Demo,
+    /// A self-contained demonstration on a local anvil devnet with a real Safe 1.4.1; ends by
+    /// serving the group's status page until Ctrl-C.
+    Demo {
+        /// Leave once the story is told, instead of serving the status page until Ctrl-C
+        #[arg(long)]
+        exit: bool,
+    },
     /// Apply database migrations.
     Migrate,
     /// Register, version, list and show groups.
@@ -119,7 +124,10 @@ pub enum ManifestCommand {
 /// Runs the command; the returned error is printed by `main` with its context chain.
 pub async fn run(cli: Cli) -> anyhow::Result<()> {
     let settings = Settings::load(cli.config.as_deref())?;
-    crate::telemetry::init(&settings.log);
+    // The demo tells its own story, and keeps its log in a file of its own.
+    if !matches!(cli.command, Command::Demo { .. }) {
+        crate::telemetry::init(&settings.log);
+    }
     match cli.command {
         Command::Run => {
             let store = open_store(&settings).await?;
@@ -127,7 +135,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             crate::daemon::cancel_on_signal(cancel.clone());
             crate::daemon::run(&settings, store, cancel).await
         }
-        Command::Demo => demo::run(settings).await,
+        Command::Demo { exit } => demo::run(settings, exit).await,
         Command::Log(c) => log::run(&settings, c).await,
         Command::Verify(args) => log::verify_command(&settings, args).await,
         Command::Alerts(args) => alerts::run(&settings, args).await,

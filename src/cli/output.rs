@@ -258,7 +258,14 @@ pub fn groups(list: &GroupList, as_json: bool) -> anyhow::Result<()> {
     Ok(())
 }
 
-pub fn state(s: &GroupState, as_json: bool) -> anyhow::Result<()> {
+/// Declared beside observed, a table per contract: each field with both sides in the declared
+/// form (decimals, named roles, durations in human units), and the disagreements under it.
+pub fn state(
+    s: &GroupState,
+    as_json: bool,
+    block_time: Option<std::time::Duration>,
+) -> anyhow::Result<()> {
+    use crate::state::rows::{field_rows, Check};
     if as_json {
         return json(s);
     }
@@ -276,15 +283,51 @@ pub fn state(s: &GroupState, as_json: bool) -> anyhow::Result<()> {
         }
     );
     for c in &s.contracts {
-        let seen = match c.observed_block {
-            Some(b) => format!("observed at block {b}"),
-            None => "not observed yet".to_string(),
+        let seen = match (c.observed_block, &c.observed_source) {
+            (Some(b), Some(source)) => format!("observed at block {b}, {source}"),
+            (Some(b), None) => format!("observed at block {b}"),
+            _ => "not observed yet".to_string(),
         };
-        println!("\n{} {} ({seen})", c.kind, c.address);
-        println!("  declared: {}", c.declared);
-        if let Some(o) = &c.observed {
-            println!("  observed: {o}");
+        let verdict = match (&c.observed, c.disagreements.len()) {
+            (None, _) => "✗ not observed yet".to_string(),
+            (Some(_), 0) => "✓ agrees".to_string(),
+            (Some(_), n) => format!("✗ {n} disagreement(s)"),
+        };
+        println!("\n{} {} ({seen}): {verdict}", c.kind, c.address);
+        let mut rows = Vec::new();
+        for row in field_rows(c, block_time) {
+            let declared = row
+                .declared
+                .as_ref()
+                .map_or_else(|| vec!["not declared".to_string()], cell_lines);
+            let observed = row
+                .observed
+                .as_ref()
+                .map_or_else(|| vec!["—".to_string()], cell_lines);
+            let check = match row.check {
+                Check::Differs => "✗ differs",
+                Check::Agrees => "✓",
+                Check::Blank => "",
+            };
+            for i in 0..declared.len().max(observed.len()) {
+                let first = i == 0;
+                rows.push(vec![
+                    match (first, row.role) {
+                        (true, Some(role)) => format!("{} ({role})", row.field),
+                        (true, None) => row.field.to_string(),
+                        (false, _) => String::new(),
+                    },
+                    declared.get(i).cloned().unwrap_or_default(),
+                    observed.get(i).cloned().unwrap_or_default(),
+                    if first {
+                        check.to_string()
+                    } else {
+                        String::new()
+                    },
+                ]);
+            }
         }
+        table(&["FIELD", "DECLARED", "OBSERVED", "CHECK"], rows);
         for d in &c.disagreements {
             let item = if d.item.is_empty() {
                 String::new()
@@ -298,6 +341,34 @@ pub fn state(s: &GroupState, as_json: bool) -> anyhow::Result<()> {
         }
     }
     Ok(())
+}
+
+/// One side of a field as lines: a list one item a line, a map `key: value` (nested ones
+/// indented), a value a disagreement names followed by ✗.
+fn cell_lines(cell: &crate::state::rows::Cell) -> Vec<String> {
+    use crate::state::rows::Cell;
+    match cell {
+        Cell::Null => vec!["—".to_string()],
+        Cell::Empty => vec!["none".to_string()],
+        Cell::Leaf(leaf) => {
+            let mark = if leaf.mark.is_some() { " ✗" } else { "" };
+            vec![format!("{}{mark}", leaf.with_unit(&leaf.text))]
+        }
+        Cell::List(items) => items.iter().flat_map(cell_lines).collect(),
+        Cell::Map(items) => items
+            .iter()
+            .flat_map(|(key, item)| {
+                let lines = cell_lines(item);
+                if lines.len() == 1 {
+                    vec![format!("{key}: {}", lines[0])]
+                } else {
+                    std::iter::once(format!("{key}:"))
+                        .chain(lines.into_iter().map(|l| format!("  {l}")))
+                        .collect()
+                }
+            })
+            .collect(),
+    }
 }
 
 pub fn status(s: &Status, as_json: bool) -> anyhow::Result<()> {

@@ -109,7 +109,9 @@ pub async fn state(settings: &Settings, id: &str, json: bool) -> anyhow::Result<
         .with_context(|| format!("no group {id} is registered"))?;
     let versions = store.manifest_versions(id).await?;
     let state = crate::state::group_state(&store, &group, &versions).await?;
-    output::state(&state, json)
+    // Block counts read in time at the chain's block time, when the chain is configured.
+    let block_time = settings.chain(&group.chain).ok().and_then(|c| c.block_time);
+    output::state(&state, json, block_time)
 }
 
 /// What `/readyz` and `/metrics` answer from a running daemon, computed here from the node

@@ -252,8 +252,9 @@ pub struct ChainConfig {
     /// `/readyz` fails while the follower is more than this many blocks behind the head
     /// (`max_lag = "2m"` or `max_lag_blocks`); unset: see [`ChainConfig::max_lag`].
     pub max_lag_blocks: Option<u64>,
-    /// A block explorer's base URL (`https://etherscan.io`); the status page links each
-    /// transaction to `<explorer_url>/tx/<hash>`.
+    /// A block explorer's base URL (`explorer_url = "https://etherscan.io"`, or `explorer`;
+    /// the preset's when unset); the status page links each transaction to
+    /// `<explorer_url>/tx/<hash>` and each address to `<explorer_url>/address/<address>`.
     pub explorer_url: Option<Url>,
     /// Which call-trace API to ask (`traces = "auto" | "debug" | "parity" | "off"`); `auto`
     /// detects it at start.
@@ -845,7 +846,7 @@ mod raw {
         #[serde(default, with = "humantime_serde")]
         max_lag: Option<Duration>,
         max_lag_blocks: Option<u64>,
-        #[serde(default)]
+        #[serde(default, alias = "explorer")]
         explorer_url: Option<Url>,
         #[serde(default = "default_traces")]
         traces: TraceMode,
@@ -969,7 +970,13 @@ mod raw {
                 snapshot_interval_blocks,
                 finality_depth: r.finality_depth.or(preset.and_then(|p| p.finality_depth)),
                 max_lag_blocks,
-                explorer_url: r.explorer_url,
+                explorer_url: match r.explorer_url {
+                    Some(url) => Some(url),
+                    None => preset
+                        .and_then(|p| p.explorer)
+                        .map(|e| e.parse().map_err(|e| format!("preset explorer: {e}")))
+                        .transpose()?,
+                },
                 traces: r.traces,
                 balance_check_interval_blocks: r.balance_check_interval_blocks,
                 // The chain's own, where its id is a preset's (a `chain_id` given beside a
@@ -1292,6 +1299,7 @@ mod tests {
             )]
         );
         assert_eq!(c.chain_id_source(), "the preset base");
+        assert_eq!(c.explorer_base().as_deref(), Some("https://basescan.org"));
 
         for p in presets::PRESETS {
             let c = chain(&format!("preset = \"{}\"\n", p.name)).unwrap();
@@ -1302,6 +1310,7 @@ mod tests {
             assert_eq!(c.max_block_range, p.max_block_range);
             assert_eq!(Duration::from_millis(c.poll_interval_ms), p.poll_interval);
             assert!(!c.safe_deployments.is_empty(), "{}", p.name);
+            assert_eq!(c.explorer_base().as_deref(), p.explorer, "{}", p.name);
         }
         // The built-in local chain is the local preset.
         let s = Settings::load(None).unwrap();
@@ -1329,6 +1338,23 @@ mod tests {
         assert_eq!(c.chain_id_source(), "the configuration");
         let c = chain("preset = \"ethereum\"\npoll_interval_ms = 300\n").unwrap();
         assert_eq!(c.poll_interval_ms, 300);
+        assert_eq!(
+            c.explorer_base().as_deref(),
+            Some("https://etherscan.io"),
+            "the preset's explorer"
+        );
+        // The explorer, under either name, wins over the preset's; a devnet has none.
+        for key in ["explorer", "explorer_url"] {
+            let c = chain(&format!(
+                "preset = \"ethereum\"\n{key} = \"https://eth.blockscout.com/\"\n"
+            ))
+            .unwrap();
+            assert_eq!(
+                c.explorer_base().as_deref(),
+                Some("https://eth.blockscout.com")
+            );
+        }
+        assert_eq!(chain("preset = \"local\"\n").unwrap().explorer_base(), None);
     }
 
     #[test]

@@ -34,6 +34,8 @@ pub struct ChainPreset {
     pub max_block_range: u64,
     /// How often the head is polled without a WebSocket.
     pub poll_interval: Duration,
+    /// The chain's block explorer, for links to addresses and transactions; none for a devnet.
+    pub explorer: Option<&'static str>,
 }
 
 const fn ms(ms: u64) -> Duration {
@@ -67,6 +69,7 @@ pub const PRESETS: &[ChainPreset] = &[
         finality_depth: None,
         max_block_range: 2_000,
         poll_interval: ms(2_000),
+        explorer: Some("https://etherscan.io"),
     },
     ChainPreset {
         name: "optimism",
@@ -78,6 +81,7 @@ pub const PRESETS: &[ChainPreset] = &[
         finality_depth: None,
         max_block_range: 10_000,
         poll_interval: ms(1_000),
+        explorer: Some("https://optimistic.etherscan.io"),
     },
     ChainPreset {
         name: "base",
@@ -88,6 +92,7 @@ pub const PRESETS: &[ChainPreset] = &[
         finality_depth: None,
         max_block_range: 10_000,
         poll_interval: ms(1_000),
+        explorer: Some("https://basescan.org"),
     },
     ChainPreset {
         name: "arbitrum",
@@ -99,6 +104,7 @@ pub const PRESETS: &[ChainPreset] = &[
         finality_depth: None,
         max_block_range: 10_000,
         poll_interval: ms(1_000),
+        explorer: Some("https://arbiscan.io"),
     },
     ChainPreset {
         name: "polygon",
@@ -110,6 +116,7 @@ pub const PRESETS: &[ChainPreset] = &[
         finality_depth: None,
         max_block_range: 10_000,
         poll_interval: ms(1_000),
+        explorer: Some("https://polygonscan.com"),
     },
     ChainPreset {
         name: "gnosis",
@@ -120,6 +127,7 @@ pub const PRESETS: &[ChainPreset] = &[
         finality_depth: None,
         max_block_range: 2_000,
         poll_interval: ms(1_000),
+        explorer: Some("https://gnosisscan.io"),
     },
     ChainPreset {
         name: "sepolia",
@@ -130,6 +138,7 @@ pub const PRESETS: &[ChainPreset] = &[
         finality_depth: None,
         max_block_range: 2_000,
         poll_interval: ms(2_000),
+        explorer: Some("https://sepolia.etherscan.io"),
     },
     ChainPreset {
         name: "local",
@@ -143,6 +152,7 @@ pub const PRESETS: &[ChainPreset] = &[
         finality_depth: None,
         max_block_range: 2_000,
         poll_interval: ms(1_000),
+        explorer: None,
     },
 ];
 

@@ -3,7 +3,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use alloy::primitives::{keccak256, Address, B256, U256};
+use alloy::primitives::{Address, B256, U256};
 
 use super::safe::list;
 use super::{Finding, Rule};
@@ -12,12 +12,16 @@ use crate::observe::{GovernorState, OwnableState, RolesState, TimelockState};
 
 /// The TimelockController roles, by the names OpenZeppelin gives them.
 pub fn timelock_roles() -> [(&'static str, B256); 4] {
+    use crate::roles_catalog::{
+        role_id, CANCELLER_ROLE, DEFAULT_ADMIN_ROLE, EXECUTOR_ROLE, PROPOSER_ROLE,
+    };
     [
-        ("PROPOSER_ROLE", keccak256("PROPOSER_ROLE")),
-        ("EXECUTOR_ROLE", keccak256("EXECUTOR_ROLE")),
-        ("CANCELLER_ROLE", keccak256("CANCELLER_ROLE")),
-        ("DEFAULT_ADMIN_ROLE", B256::ZERO),
+        PROPOSER_ROLE,
+        EXECUTOR_ROLE,
+        CANCELLER_ROLE,
+        DEFAULT_ADMIN_ROLE,
     ]
+    .map(|n| (n, role_id(n)))
 }
 
 /// Compares a Governor's settings; a setting the contract does not expose is not compared.
@@ -213,6 +217,7 @@ pub fn reconcile_ownable(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use alloy::primitives::keccak256;
 
     fn a(n: u8) -> Address {
         Address::repeat_byte(n)

@@ -3,6 +3,7 @@
 #![allow(dead_code)]
 
 pub mod flaky_rpc;
+pub mod governance_state;
 pub mod prom;
 pub mod provider_proxy;
 pub mod tcp_proxy;

@@ -90,6 +90,7 @@ pub fn rich(t: &dyn Fn(&str) -> String) -> PageView {
                         "paused": false,
                         "extra": {"nested": [t("deep"), 1.5]},
                     })),
+                    observed_raw: None,
                     observed_block: Some(99),
                     observed_source: Some(t("event")),
                     disagreements: vec![
@@ -121,6 +122,7 @@ pub fn rich(t: &dyn Fn(&str) -> String) -> PageView {
                     kind: t("roles"),
                     declared: json!({"members": {t("MINTER_ROLE"): [owner]}}),
                     observed: Some(json!({"members": {t("MINTER_ROLE"): [owner]}})),
+                    observed_raw: None,
                     observed_block: Some(50),
                     observed_source: Some(t("snapshot")),
                     disagreements: Vec::new(),
@@ -130,6 +132,7 @@ pub fn rich(t: &dyn Fn(&str) -> String) -> PageView {
                     kind: t("governor"),
                     declared: json!({"voting_delay": 1, "voting_period": 10}),
                     observed: Some(json!({"voting_delay": 5, "voting_period": 10})),
+                    observed_raw: None,
                     observed_block: None,
                     observed_source: None,
                     disagreements: vec![Disagreement {
@@ -145,6 +148,7 @@ pub fn rich(t: &dyn Fn(&str) -> String) -> PageView {
                     kind: t("timelock"),
                     declared: json!({"min_delay": 2}),
                     observed: None,
+                    observed_raw: None,
                     observed_block: None,
                     observed_source: None,
                     disagreements: Vec::new(),
@@ -224,6 +228,7 @@ pub fn rich(t: &dyn Fn(&str) -> String) -> PageView {
             ..ChainReading::default()
         }),
         explorer: Some(t("https://explorer.example")),
+        block_time: Some(std::time::Duration::from_secs(12)),
     }
 }
 

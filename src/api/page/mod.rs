@@ -80,6 +80,8 @@ pub struct PageView {
     pub reading: Option<crate::metrics::ChainReading>,
     /// The chain's block explorer, if one is configured (http or https only).
     pub explorer: Option<String>,
+    /// The chain's block time, if known: the governor's periods (in blocks) read in time.
+    pub block_time: Option<std::time::Duration>,
 }
 
 /// Reads the page's data: `None` if the group is unknown.
@@ -121,6 +123,7 @@ pub async fn load(state: &ApiState, id: &str) -> Result<Option<PageView>, ApiErr
         .get(&group.chain)
         .filter(|u| u.starts_with("https://") || u.starts_with("http://"))
         .map(|u| u.trim_end_matches('/').to_string());
+    let block_time = state.block_times.get(&group.chain).copied();
     Ok(Some(PageView {
         group: summary,
         state: state_view,
@@ -131,5 +134,6 @@ pub async fn load(state: &ApiState, id: &str) -> Result<Option<PageView>, ApiErr
         cursor,
         reading,
         explorer,
+        block_time,
     }))
 }

@@ -10,13 +10,14 @@ use axum::response::{IntoResponse, Response};
 use maud::{html, Markup, PreEscaped, DOCTYPE};
 
 use super::view::{
-    acknowledgement, checksummed, contract_verdict, divergence_rows, field_rows, json_text, now,
-    plural, short, signers, stored_time, truncated_statuses, url_part, Cell, Check,
-    ContractVerdict, EvidenceLinks, Verdict,
+    acknowledgement, address_page, checksummed, contract_verdict, divergence_rows, json_text, now,
+    plural, short, signers, stored_time, truncated_statuses, url_part, ContractVerdict,
+    EvidenceLinks, Verdict,
 };
 use super::{PageView, MAX_DIVERGENCES};
 use crate::decisions::Decision;
-use crate::state::{ContractState, GroupState};
+use crate::state::rows::{field_rows, short_address, Cell, Check, Leaf};
+use crate::state::ContractState;
 
 const STYLE: &str = "\
 body{font:15px/1.45 system-ui,sans-serif;margin:0 auto;max-width:1200px;padding:1rem 1.5rem;color:#1b1b1b;background:#fff}\
@@ -106,7 +107,7 @@ pub fn render(v: &PageView, started: Instant) -> String {
             (freshness(v))
         }
         "\n"
-        (structure(&v.state))
+        (structure(v))
         (divergences(v))
         (decisions(v))
         (checkpoint(v))
@@ -178,23 +179,37 @@ fn freshness(v: &PageView) -> Markup {
     }
 }
 
-fn structure(state: &GroupState) -> Markup {
+fn structure(v: &PageView) -> Markup {
     html! {
         section id="structure" {
             h2 { "Declared beside observed" }
-            @if state.contracts.is_empty() {
+            @if v.state.contracts.is_empty() {
                 p class="muted" { "The manifest declares no contracts." }
             }
-            @for c in &state.contracts { (contract(c)) }
+            @for c in &v.state.contracts { (contract(v, c)) }
         }
         "\n"
     }
 }
 
-fn contract(c: &ContractState) -> Markup {
+/// An address: its short form, the full value on hover, a link to the explorer's page of it
+/// when one is configured; text that is no address as it is.
+fn address(v: &PageView, full: &str, short: Option<&str>) -> Markup {
+    html! {
+        @match (short, address_page(v, full)) {
+            (Some(short), Some(page)) => {
+                a class="mono address" href=(page) title=(full) { (short) }
+            }
+            (Some(short), None) => span class="mono address" title=(full) { (short) },
+            (None, _) => span class="mono" { (full) },
+        }
+    }
+}
+
+fn contract(v: &PageView, c: &ContractState) -> Markup {
     html! {
         h3 {
-            (c.kind) " " span class="mono" { (c.address) } " "
+            (c.kind) " " (address(v, &c.address, short_address(&c.address).as_deref())) " "
             @match contract_verdict(c) {
                 ContractVerdict::Unobserved => span class="differs" { "✗ not observed yet" },
                 ContractVerdict::Agrees => span class="ok-mark" { "✓ agrees" },
@@ -209,18 +224,23 @@ fn contract(c: &ContractState) -> Markup {
         table class="contract" {
             thead { tr { th { "Field" } th { "Declared" } th { "Observed" } th { "Check" } } }
             tbody {
-                @for row in field_rows(c) {
+                @for row in field_rows(c, v.block_time) {
                     tr class=[(row.check == Check::Differs).then_some("differs")] {
-                        th class="mono" { (row.field) }
+                        th class="mono" {
+                            (row.field)
+                            @if let Some(role) = row.role {
+                                " " span class="muted role" { "(" (role) ")" }
+                            }
+                        }
                         td {
                             @match &row.declared {
-                                Some(cell) => (value(cell)),
+                                Some(cell) => (value(v, cell)),
                                 None => span class="muted" { "not declared" },
                             }
                         }
                         td {
                             @match &row.observed {
-                                Some(cell) => (value(cell)),
+                                Some(cell) => (value(v, cell)),
                                 None => span class="muted" { "—" },
                             }
                         }
@@ -251,21 +271,28 @@ fn contract(c: &ContractState) -> Markup {
 }
 
 /// A value of one side as nested lists; a leaf a disagreement names gets the marker beside it.
-fn value(cell: &Cell) -> Markup {
+fn value(v: &PageView, cell: &Cell) -> Markup {
     html! {
         @match cell {
             Cell::Null => span class="muted" { "—" },
             Cell::Empty => span class="muted" { "none" },
-            Cell::Leaf { text, mark } => {
-                span class="mono" { (text) }
-                @if let Some(rule) = mark {
-                    " " span class="differs" { "✗ differs (" (rule) ")" }
-                }
-            }
-            Cell::List(items) => ul { @for item in items { li { (value(item)) } } },
+            Cell::Leaf(leaf) => (leaf_value(v, leaf)),
+            Cell::List(items) => ul { @for item in items { li { (value(v, item)) } } },
             Cell::Map(items) => ul {
-                @for (key, item) in items { li { span class="mono" { (key) } ": " (value(item)) } }
+                @for (key, item) in items {
+                    li { span class="mono" { (key) } ": " (value(v, item)) }
+                }
             },
+        }
+    }
+}
+
+fn leaf_value(v: &PageView, leaf: &Leaf) -> Markup {
+    html! {
+        (address(v, &leaf.text, leaf.short.as_deref()))
+        @if let Some(unit) = &leaf.unit { " " span class="unit" { (unit) } }
+        @if let Some(rule) = leaf.mark {
+            " " span class="differs" { "✗ differs (" (rule) ")" }
         }
     }
 }
@@ -475,7 +502,7 @@ mod tests {
     use super::super::view::utc;
     use super::*;
     use crate::query::GroupSummary;
-    use crate::state::{ContractState, Disagreement};
+    use crate::state::{ContractState, Disagreement, GroupState};
     use crate::store::Divergence;
 
     fn view(purpose: &str) -> PageView {
@@ -506,6 +533,7 @@ mod tests {
                         "owners": ["0x01", "0x02\"><script>alert(2)</script>"],
                         "threshold": 1
                     })),
+                    observed_raw: None,
                     observed_block: Some(9),
                     observed_source: Some("event".into()),
                     disagreements: vec![Disagreement {
@@ -525,6 +553,7 @@ mod tests {
             cursor: None,
             reading: None,
             explorer: Some("https://explorer.example".into()),
+            block_time: None,
         }
     }
 

@@ -1,13 +1,13 @@
-//! What the page computes from its data before any markup: counts, the rows of each contract's
-//! table with the disagreement marking each value, evidence links, times and short hashes.
+//! What the page computes from its data before any markup: counts, evidence and address links,
+//! times and short hashes (the rows of each contract's table come from
+//! [`crate::state::rows`], shared with the CLI).
 //! Plain values, no HTML: the templates in [`super::render`] lay them out and escape them.
 
-use alloy::primitives::Address;
 use serde_json::Value;
 
 use super::{PageView, MAX_DIVERGENCES};
 use crate::decisions::Evidence;
-use crate::state::{ContractState, Disagreement, GroupState};
+use crate::state::{ContractState, GroupState};
 use crate::store::{Divergence, DivergenceStatus};
 
 /// Unix seconds as `YYYY-MM-DD HH:MM:SS UTC`.
@@ -60,14 +60,7 @@ pub(super) fn short(hash: &str) -> String {
     }
 }
 
-/// Addresses as the manifest shows them (checksummed), whichever side they come from; other
-/// text as it is.
-pub(super) fn checksummed(s: &str) -> String {
-    match s.parse::<Address>() {
-        Ok(a) if s.len() == 42 => a.to_checksum(None),
-        _ => s.to_string(),
-    }
-}
+pub(super) use crate::state::rows::checksummed;
 
 /// A JSON value as text: strings bare, null empty.
 pub(super) fn json_text(v: &Value) -> String {
@@ -109,75 +102,6 @@ pub(super) fn plural(n: usize) -> &'static str {
     }
 }
 
-/// One side of a contract's field: a JSON value as nested lists, each leaf with the rule of the
-/// disagreement that names it, if one does.
-pub(super) enum Cell<'a> {
-    Null,
-    /// An empty list or map.
-    Empty,
-    Leaf {
-        text: String,
-        mark: Option<&'a str>,
-    },
-    List(Vec<Cell<'a>>),
-    Map(Vec<(&'a str, Cell<'a>)>),
-}
-
-impl<'a> Cell<'a> {
-    fn of(v: &'a Value, marks: &'a [Disagreement]) -> Cell<'a> {
-        let leaf = |shown: String, raw: &str| Cell::Leaf {
-            text: shown,
-            mark: marks
-                .iter()
-                .find(|d| names_item(d, raw))
-                .map(|d| d.rule.as_str()),
-        };
-        match v {
-            Value::Null => Cell::Null,
-            Value::String(s) => leaf(checksummed(s), s),
-            Value::Array(items) if items.is_empty() => Cell::Empty,
-            Value::Array(items) => Cell::List(items.iter().map(|i| Cell::of(i, marks)).collect()),
-            Value::Object(map) if map.is_empty() => Cell::Empty,
-            Value::Object(map) => Cell::Map(
-                map.iter()
-                    .map(|(k, i)| (k.as_str(), Cell::of(i, marks)))
-                    .collect(),
-            ),
-            other => {
-                let s = other.to_string();
-                leaf(s.clone(), &s)
-            }
-        }
-    }
-
-    /// Whether a disagreement marks a leaf of this cell.
-    fn marked(&self) -> bool {
-        match self {
-            Cell::Leaf { mark, .. } => mark.is_some(),
-            Cell::List(items) => items.iter().any(Cell::marked),
-            Cell::Map(items) => items.iter().any(|(_, c)| c.marked()),
-            Cell::Null | Cell::Empty => false,
-        }
-    }
-}
-
-/// What the last column of a field's row says.
-#[derive(Clone, Copy, PartialEq, Eq)]
-pub(super) enum Check {
-    Differs,
-    Agrees,
-    /// One side is missing: nothing to compare.
-    Blank,
-}
-
-/// A field of a contract, declared beside observed.
-pub(super) struct FieldRow<'a> {
-    pub field: &'a str,
-    pub declared: Option<Cell<'a>>,
-    pub observed: Option<Cell<'a>>,
-    pub check: Check,
-}
-
 /// What a contract's heading says about it.
 pub(super) enum ContractVerdict {
     Unobserved,
@@ -195,68 +119,11 @@ pub(super) fn contract_verdict(c: &ContractState) -> ContractVerdict {
     }
 }
 
-/// The fields of both sides of a contract, declared order first.
-pub(super) fn field_rows<'a>(c: &'a ContractState) -> Vec<FieldRow<'a>> {
-    let declared = c.declared.as_object();
-    let observed = c.observed.as_ref().and_then(Value::as_object);
-    let declared_keys = declared.into_iter().flat_map(|m| m.keys());
-    let observed_keys = observed.into_iter().flat_map(|m| m.keys());
-    let fields = declared_keys
-        .filter(|k| *k != "address")
-        .chain(observed_keys.filter(|k| !declared.is_some_and(|m| m.contains_key(*k))));
-    fields
-        .map(|field| {
-            let cell = |side: Option<&'a serde_json::Map<String, Value>>| {
-                side.and_then(|m| m.get(field))
-                    .map(|v| Cell::of(v, &c.disagreements))
-            };
-            let (declared, observed) = (cell(declared), cell(observed));
-            let marked = declared.iter().chain(&observed).any(Cell::marked);
-            let check = if marked || c.disagreements.iter().any(|d| about_field(d, field)) {
-                Check::Differs
-            } else if declared.is_some() && observed.is_some() {
-                Check::Agrees
-            } else {
-                Check::Blank
-            };
-            FieldRow {
-                field,
-                declared,
-                observed,
-                check,
-            }
-        })
-        .collect()
-}
-
-/// Whether a string shown on the page is what a disagreement is about: its item, or the last
-/// part of an item such as `MINTER_ROLE:0x…` or `voting_delay=5`.
-fn names_item(d: &Disagreement, s: &str) -> bool {
-    let item = d.item.as_str();
-    !item.is_empty()
-        && (item.eq_ignore_ascii_case(s)
-            || item
-                .rsplit([':', '='])
-                .next()
-                .is_some_and(|last| last.eq_ignore_ascii_case(s)))
-}
-
-/// Whether a disagreement is about a field of the declaration: `safe.owner_undeclared` is about
-/// `owners`, `safe.threshold_mismatch` about `threshold`, `voting_delay=5` about `voting_delay`.
-fn about_field(d: &Disagreement, field: &str) -> bool {
-    let subject = d
-        .rule
-        .split_once('.')
-        .map(|(_, r)| r.split('_').next().unwrap_or(r))
-        .unwrap_or("");
-    let singular = field.strip_suffix('s').unwrap_or(field);
-    (!subject.is_empty() && (subject == field || subject == singular))
-        || d.item
-            .strip_prefix(field)
-            .is_some_and(|r| r.starts_with('='))
-        || d.item
-            .strip_prefix(field)
-            .is_some_and(|r| r.starts_with(':'))
+/// A link to an address's page on the chain's explorer, if one is configured.
+pub(super) fn address_page(v: &PageView, address: &str) -> Option<String> {
+    v.explorer
+        .as_ref()
+        .map(|explorer| format!("{explorer}/address/{}", url_part(address)))
 }
 
 /// A piece of chain evidence: the explorer's page of the transaction when the chain has one,
