@@ -366,6 +366,9 @@ pub async fn role_history(
     Ok(logs)
 }
 
+/// One role and the members a contract lists for it.
+pub type RoleMembersListed = (B256, Vec<Address>);
+
 /// The members of each of `roles` at `block`, listed by the contract itself when it is an
 /// `AccessControlEnumerable` (it says so through ERC-165); `None` when it is not, and its
 /// members can only be rebuilt from its role history ([`role_history`]).
@@ -375,7 +378,7 @@ pub async fn enumerate_role_members(
     contract: Address,
     roles: &[B256],
     block: u64,
-) -> Result<Option<Vec<(B256, Vec<Address>)>>, RpcError> {
+) -> Result<Option<Vec<RoleMembersListed>>, RpcError> {
     let supports = IAccessControlEnumerable::supportsInterfaceCall {
         interfaceId: ACCESS_CONTROL_ENUMERABLE_ID.into(),
     };
