@@ -50,6 +50,8 @@
 //!   proofs, and the audit anyone can run (`groupstate verify`).
 //! - [`alert`]: the outbox rows written with every divergence change, and the dispatcher that
 //!   delivers them at least once to webhooks (HMAC-signed), Slack, Discord and the log.
+//! - [`draft`], [`dao`]: a manifest drafted from what the chain shows; a group as EIP-4824
+//!   daoURI documents, and a manifest skeleton from one.
 //! - [`decisions`], [`query`], [`state`]: the read side — decisions assembled from records,
 //!   parameters checked once with position cursors, declared beside observed per contract
 //!   (the observed side in the declared form, rows for people shared by the page and the CLI).
@@ -68,8 +70,10 @@ pub mod chain;
 pub mod cli;
 pub mod config;
 pub mod daemon;
+pub mod dao;
 pub mod decisions;
 pub mod decode;
+pub mod draft;
 pub mod ledger;
 pub mod manifest;
 pub mod metrics;

@@ -5,6 +5,7 @@
 //! - [`groups`]: list, show, register, update; declared beside observed state.
 //! - [`records`]: a group's records and divergences, paged; acknowledging a divergence.
 //! - [`alerts`]: alerts and the state of their deliveries; re-arming a dead one.
+//! - [`dao`]: a group as EIP-4824 daoURI documents.
 //! - [`log`]: the verifiable log's checkpoint, entries and proofs.
 //! - [`ops`]: `/healthz`, `/readyz`, `/metrics`.
 //! - [`page`]: `/groups/{id}`, a group's public status page (HTML, no JavaScript).
@@ -14,6 +15,7 @@
 //! digests in constant time; every other route only reads.
 
 pub mod alerts;
+pub mod dao;
 pub mod groups;
 pub mod log;
 pub mod openapi;
@@ -289,6 +291,7 @@ pub fn router(state: ApiState) -> Router {
         .merge(alerts::routes())
         .merge(log::routes())
         .merge(page::routes())
+        .merge(dao::routes())
         .route("/v1/openapi.json", get(openapi::document))
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)

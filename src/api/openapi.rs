@@ -7,7 +7,7 @@ use serde::Serialize;
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi, ToSchema};
 
-use super::{alerts, groups, log, ops, page, records};
+use super::{alerts, dao, groups, log, ops, page, records};
 
 /// Every error answer: `{"error": {"code", "message"}}`, with `details` for some codes.
 #[derive(Debug, Serialize, ToSchema)]
@@ -74,6 +74,12 @@ impl Modify for AdminAuth {
         ops::readyz,
         ops::metrics,
         page::status_page,
+        dao::dao,
+        dao::members,
+        dao::proposals,
+        dao::activity,
+        dao::contracts,
+        dao::governance,
     ),
     components(schemas(ErrorBody, ErrorDetail)),
     modifiers(&AdminAuth),
@@ -173,6 +179,17 @@ mod tests {
             ("get", "/readyz", none, no_params),
             ("get", "/metrics", none, no_params),
             ("get", "/groups/{id}", none, no_params),
+            ("get", "/v1/groups/{id}/dao.json", none, no_params),
+            ("get", "/v1/groups/{id}/dao/members.json", none, no_params),
+            ("get", "/v1/groups/{id}/dao/proposals.json", none, no_params),
+            ("get", "/v1/groups/{id}/dao/activity.json", none, no_params),
+            ("get", "/v1/groups/{id}/dao/contracts.json", none, no_params),
+            (
+                "get",
+                "/v1/groups/{id}/dao/governance.json",
+                none,
+                no_params,
+            ),
         ]
     }
 

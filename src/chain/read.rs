@@ -50,6 +50,17 @@ alloy::sol! {
     }
 }
 
+alloy::sol! {
+    interface IAccessControlEnumerable {
+        function supportsInterface(bytes4 interfaceId) external view returns (bool);
+        function getRoleMemberCount(bytes32 role) external view returns (uint256);
+        function getRoleMember(bytes32 role, uint256 index) external view returns (address);
+    }
+}
+
+/// The ERC-165 interface id of OpenZeppelin's `IAccessControlEnumerable`.
+pub const ACCESS_CONTROL_ENUMERABLE_ID: [u8; 4] = [0x5a, 0x05, 0x18, 0x0f];
+
 /// One contract to read at one block.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct ReadRequest {
@@ -353,4 +364,41 @@ pub async fn role_history(
     let mut logs = range.sweep(rpc, &filter, created_at, block).await?;
     logs.sort_by_key(|l| (l.block_number, l.log_index));
     Ok(logs)
+}
+
+/// One role and the members a contract lists for it.
+pub type RoleMembersListed = (B256, Vec<Address>);
+
+/// The members of each of `roles` at `block`, listed by the contract itself when it is an
+/// `AccessControlEnumerable` (it says so through ERC-165); `None` when it is not, and its
+/// members can only be rebuilt from its role history ([`role_history`]).
+#[tracing::instrument(skip_all, fields(%contract, block))]
+pub async fn enumerate_role_members(
+    rpc: &Rpc,
+    contract: Address,
+    roles: &[B256],
+    block: u64,
+) -> Result<Option<Vec<RoleMembersListed>>, RpcError> {
+    let supports = IAccessControlEnumerable::supportsInterfaceCall {
+        interfaceId: ACCESS_CONTROL_ENUMERABLE_ID.into(),
+    };
+    if optional(rpc, contract, &supports, block).await? != Some(true) {
+        return Ok(None);
+    }
+    let mut out = Vec::with_capacity(roles.len());
+    for role in roles {
+        let count = IAccessControlEnumerable::getRoleMemberCountCall { role: *role };
+        let count = rpc.call_decode(contract, &count, block).await?;
+        let count = u64::try_from(count).unwrap_or(u64::MAX).min(10_000);
+        let mut members = Vec::new();
+        for index in 0..count {
+            let call = IAccessControlEnumerable::getRoleMemberCall {
+                role: *role,
+                index: U256::from(index),
+            };
+            members.push(rpc.call_decode(contract, &call, block).await?);
+        }
+        out.push((*role, members));
+    }
+    Ok(Some(out))
 }

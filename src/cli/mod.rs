@@ -3,6 +3,7 @@
 
 mod alerts;
 mod demo;
+mod draft;
 mod log;
 mod output;
 mod query;
@@ -119,6 +120,11 @@ pub enum ManifestCommand {
         #[arg(long)]
         chain: bool,
     },
+    /// Draft a manifest of what the chain shows now: Safes, governors and their timelocks,
+    /// timelocks, AccessControl role members; comments where a person must decide.
+    Draft(draft::DraftArgs),
+    /// A manifest skeleton from an EIP-4824 daoURI document, every gap listed.
+    Import(draft::ImportArgs),
 }
 
 /// Runs the command; the returned error is printed by `main` with its context chain.
@@ -148,6 +154,8 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Manifest(ManifestCommand::Check { file, chain }) => {
             manifest_check(&settings, &file, chain).await
         }
+        Command::Manifest(ManifestCommand::Draft(args)) => draft::draft(&settings, args).await,
+        Command::Manifest(ManifestCommand::Import(args)) => draft::import(args),
         Command::Records(args) => query::records(&settings, args).await,
         Command::Decisions { id, json } => {
             let store = open_store(&settings).await?;

@@ -28,6 +28,7 @@ mod node;
 mod policy;
 mod roles;
 mod validate;
+pub mod write;
 
 #[cfg(test)]
 mod tests;
@@ -51,8 +52,8 @@ pub use hash::{ManifestHash, ParseManifestHashError};
 pub use node::MAX_MANIFEST_BYTES;
 pub use policy::{Asset, ParseAssetError, Policy};
 pub use roles::{
-    parse_role, role_hash, ParseRoleError, RoleDecl, RoleMembers, DEFAULT_ADMIN_ROLE,
-    DEFAULT_ADMIN_ROLE_NAME,
+    known_role_name, parse_role, role_hash, ParseRoleError, RoleDecl, RoleMembers,
+    DEFAULT_ADMIN_ROLE, DEFAULT_ADMIN_ROLE_NAME, KNOWN_ROLE_NAMES,
 };
 
 /// A group's declared structure, valid and normalised (see the module docs).

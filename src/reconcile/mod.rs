@@ -12,7 +12,9 @@ mod safe;
 mod treasury;
 
 pub use assets::reconcile_asset_log;
-pub use governance::{reconcile_governor, reconcile_ownable, reconcile_roles, reconcile_timelock};
+pub use governance::{
+    reconcile_governor, reconcile_ownable, reconcile_roles, reconcile_timelock, timelock_roles,
+};
 pub use safe::{reconcile_safe, reconcile_safe_code, reconcile_signers};
 pub use treasury::{
     call_outflows, inflow, is_outflow, outflow, reconcile_balance, reconcile_delegatecall,

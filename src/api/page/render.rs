@@ -37,6 +37,11 @@ dl.facts{display:grid;grid-template-columns:max-content 1fr;gap:.2rem 1rem}dl.fa
 
 /// A whole page: the head with the inline style sheet, and `body`.
 fn layout(title: &str, body: Markup) -> Markup {
+    layout_with(title, html! {}, body)
+}
+
+/// A whole page with `head_extra` (links to other forms of the page) in its head.
+fn layout_with(title: &str, head_extra: Markup, body: Markup) -> Markup {
     html! {
         (DOCTYPE) "\n"
         html lang="en" {
@@ -45,6 +50,7 @@ fn layout(title: &str, body: Markup) -> Markup {
                 meta name="viewport" content="width=device-width, initial-scale=1";
                 title { (title) }
                 style { (PreEscaped(STYLE)) }
+                (head_extra)
             }
             body { "\n" (body) "\n" }
         }
@@ -120,9 +126,16 @@ pub fn render(v: &PageView, started: Instant) -> String {
                 a href={ "/v1/groups/" (id) "/divergences" } { "divergences" } ", "
                 a href={ "/v1/groups/" (id) "/records" } { "records" } "."
             }
+            p class="muted" {
+                "As an EIP-4824 DAO document: "
+                a id="dao-json" href={ "/v1/groups/" (id) "/dao.json" } { "dao.json" } "."
+            }
         }
     };
-    layout(&format!("{} — group status", g.name), body).into_string()
+    let alternate = html! {
+        link rel="alternate" type="application/ld+json" href={ "/v1/groups/" (id) "/dao.json" };
+    };
+    layout_with(&format!("{} — group status", g.name), alternate, body).into_string()
 }
 
 fn verdict(v: &Verdict) -> Markup {
