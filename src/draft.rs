@@ -10,9 +10,10 @@
 use alloy::primitives::{Address, B256, U256};
 
 use crate::manifest::write::{GovernorDraft, ManifestDraft, RolesDraft, SafeDraft, TimelockDraft};
-use crate::manifest::{known_role_name, Phase};
+use crate::manifest::Phase;
 use crate::observe::{Observed, RolesState};
 use crate::reconcile::timelock_roles;
+use crate::roles_catalog::known_name as known_role_name;
 
 /// One contract as observed, with its creation block when known.
 #[derive(Debug, Clone)]

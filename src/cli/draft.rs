@@ -14,9 +14,10 @@ use crate::chain::rpc::{RetryPolicy, Rpc};
 use crate::config::Settings;
 use crate::draft::{DraftInput, ObservedContract};
 use crate::manifest::write::ManifestDraft;
-use crate::manifest::{parse_address, role_hash, Manifest, KNOWN_ROLE_NAMES};
+use crate::manifest::{parse_address, Manifest};
 use crate::model::ContractKind;
 use crate::observe::Observed;
+use crate::roles_catalog::{role_id, KNOWN_ROLES};
 
 /// `manifest draft`'s arguments.
 #[derive(Debug, clap::Args)]
@@ -167,7 +168,7 @@ async fn enumerate(rpc: &Rpc, c: &mut ObservedContract, block: u64) -> anyhow::R
         return Ok(());
     };
     let mut roles: BTreeSet<B256> = state.members.keys().copied().collect();
-    roles.extend(KNOWN_ROLE_NAMES.iter().filter_map(|n| role_hash(n).ok()));
+    roles.extend(KNOWN_ROLES.iter().map(|n| role_id(n)));
     let roles: Vec<B256> = roles.into_iter().collect();
     if let Some(listed) = read::enumerate_role_members(rpc, c.address, &roles, block).await? {
         state.members.clear();

@@ -52,8 +52,8 @@ pub use hash::{ManifestHash, ParseManifestHashError};
 pub use node::MAX_MANIFEST_BYTES;
 pub use policy::{Asset, ParseAssetError, Policy};
 pub use roles::{
-    known_role_name, parse_role, role_hash, ParseRoleError, RoleDecl, RoleMembers,
-    DEFAULT_ADMIN_ROLE, DEFAULT_ADMIN_ROLE_NAME, KNOWN_ROLE_NAMES,
+    parse_role, role_hash, ParseRoleError, RoleDecl, RoleMembers, DEFAULT_ADMIN_ROLE,
+    DEFAULT_ADMIN_ROLE_NAME,
 };
 
 /// A group's declared structure, valid and normalised (see the module docs).

@@ -235,29 +235,3 @@ impl<'de> Deserialize<'de> for RoleDecl {
         }
     }
 }
-
-/// Role names in common use (OpenZeppelin's contracts and wizard, TimelockController), by which
-/// a role seen only as its hash can be written back by name.
-pub const KNOWN_ROLE_NAMES: [&str; 14] = [
-    DEFAULT_ADMIN_ROLE_NAME,
-    "MINTER_ROLE",
-    "PAUSER_ROLE",
-    "BURNER_ROLE",
-    "UPGRADER_ROLE",
-    "URI_SETTER_ROLE",
-    "SNAPSHOT_ROLE",
-    "OPERATOR_ROLE",
-    "MANAGER_ROLE",
-    "GOVERNOR_ROLE",
-    "PROPOSER_ROLE",
-    "EXECUTOR_ROLE",
-    "CANCELLER_ROLE",
-    "TIMELOCK_ADMIN_ROLE",
-];
-
-/// The name of a role hash from [`KNOWN_ROLE_NAMES`], if it is one of them.
-pub fn known_role_name(hash: &B256) -> Option<&'static str> {
-    KNOWN_ROLE_NAMES
-        .into_iter()
-        .find(|name| role_hash(name).is_ok_and(|h| h == *hash))
-}
