@@ -52,6 +52,8 @@
 //!   delivers them at least once to webhooks (HMAC-signed), Slack, Discord and the log.
 //! - [`decisions`], [`query`], [`state`]: the read side — decisions assembled from records,
 //!   parameters checked once with position cursors, declared beside observed per contract.
+//! - [`holdings`]: the read side of the treasuries — balances, 30-day totals, the largest
+//!   outflows with their decisions, a balance history, and the accounting export of flows.
 //! - [`metrics`]: the daemon's figures (followers, timings, what the database counts) for
 //!   `/metrics` (Prometheus, through the `metrics` facade) and `/readyz`.
 //! - [`progress`]: catch-up progress per chain and per group, as log lines or progress bars.
@@ -68,6 +70,7 @@ pub mod config;
 pub mod daemon;
 pub mod decisions;
 pub mod decode;
+pub mod holdings;
 pub mod ledger;
 pub mod manifest;
 pub mod metrics;

@@ -8,6 +8,7 @@
 //! - [`log`]: the verifiable log's checkpoint, entries and proofs.
 //! - [`ops`]: `/healthz`, `/readyz`, `/metrics`.
 //! - [`page`]: `/groups/{id}`, a group's public status page (HTML, no JavaScript).
+//! - [`treasury`]: a group's treasuries at a glance, and the accounting export of its flows.
 //! - [`openapi`]: `/v1/openapi.json`, generated from the handlers' annotations.
 //!
 //! Invariant: admin routes check the bearer token before they read anything else, comparing
@@ -20,6 +21,7 @@ pub mod openapi;
 pub mod ops;
 pub mod page;
 pub mod records;
+pub mod treasury;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -286,6 +288,7 @@ pub fn router(state: ApiState) -> Router {
         .merge(alerts::routes())
         .merge(log::routes())
         .merge(page::routes())
+        .merge(treasury::routes())
         .route("/v1/openapi.json", get(openapi::document))
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)

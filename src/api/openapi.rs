@@ -7,7 +7,7 @@ use serde::Serialize;
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi, ToSchema};
 
-use super::{alerts, groups, log, ops, page, records};
+use super::{alerts, groups, log, ops, page, records, treasury};
 
 /// Every error answer: `{"error": {"code", "message"}}`, with `details` for some codes.
 #[derive(Debug, Serialize, ToSchema)]
@@ -74,6 +74,8 @@ impl Modify for AdminAuth {
         ops::readyz,
         ops::metrics,
         page::status_page,
+        treasury::show_treasury,
+        treasury::list_flows,
     ),
     components(schemas(ErrorBody, ErrorDetail)),
     modifiers(&AdminAuth),
@@ -173,6 +175,13 @@ mod tests {
             ("get", "/readyz", none, no_params),
             ("get", "/metrics", none, no_params),
             ("get", "/groups/{id}", none, no_params),
+            ("get", "/v1/groups/{id}/treasury", none, no_params),
+            (
+                "get",
+                "/v1/groups/{id}/flows",
+                serde_introspect::<crate::holdings::FlowQuery>(),
+                |q| parse_query::<crate::holdings::FlowQuery>(q)?.range().map(drop),
+            ),
         ]
     }
 

@@ -10,11 +10,13 @@
 //!
 //! - this file: the route and the page's data, read side by side;
 //! - [`view`]: what the page computes from that data (counts, rows, links, times), no markup;
-//! - [`render`]: the templates, one per section.
+//! - [`render`]: the templates, one per section;
+//! - [`treasury`]: the treasury section's template and its chart.
 
 #[cfg(test)]
 mod fixture;
 mod render;
+mod treasury;
 mod view;
 
 use std::time::Instant;
@@ -80,6 +82,8 @@ pub struct PageView {
     pub reading: Option<crate::metrics::ChainReading>,
     /// The chain's block explorer, if one is configured (http or https only).
     pub explorer: Option<String>,
+    /// The treasuries at a glance; `None` when they could not be read.
+    pub treasury: Option<crate::holdings::TreasuryView>,
 }
 
 /// Reads the page's data: `None` if the group is unknown.
@@ -102,13 +106,14 @@ pub async fn load(state: &ApiState, id: &str) -> Result<Option<PageView>, ApiErr
         async move { store.divergence_page(id, &filter).await }
     };
     // Independent reads, side by side.
-    let (state_view, open, acknowledged, decisions, checkpoint, cursor) = tokio::try_join!(
+    let (state_view, open, acknowledged, decisions, checkpoint, cursor, treasury) = tokio::try_join!(
         group_state(store, &group, &versions),
         divergences(DivergenceStatus::Open),
         divergences(DivergenceStatus::Acknowledged),
         recent_decisions(store, id, RECENT_DECISIONS),
         store.latest_checkpoint(&group.chain),
         store.cursor(&group.chain),
+        crate::holdings::treasury_view(store, &group),
     )?;
     let reading = state
         .metrics
@@ -131,5 +136,6 @@ pub async fn load(state: &ApiState, id: &str) -> Result<Option<PageView>, ApiErr
         cursor,
         reading,
         explorer,
+        treasury: Some(treasury),
     }))
 }
