@@ -281,7 +281,11 @@ async fn seed_treasury(store: &Store, n_records: u64) {
         let write = BatchWrite {
             chain: CHAIN.into(),
             flows: chunk.to_vec(),
-            balances: if first { std::mem::take(&mut balances) } else { Vec::new() },
+            balances: if first {
+                std::mem::take(&mut balances)
+            } else {
+                Vec::new()
+            },
             tokens: if first { tokens.clone() } else { Vec::new() },
             ..BatchWrite::default()
         };

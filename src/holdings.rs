@@ -168,9 +168,7 @@ impl FlowDecision {
             "governor.proposal_executed" => "proposal",
             "timelock.call_executed" => "timelock_operation",
             "safe.execution_success" | "safe.execution_failure" => "safe_execution",
-            "safe.module_execution_success" | "safe.module_execution_failure" => {
-                "module_execution"
-            }
+            "safe.module_execution_success" | "safe.module_execution_failure" => "module_execution",
             _ => return None,
         };
         Some(FlowDecision {
@@ -592,7 +590,12 @@ async fn token_infos(store: &Store, chain: &str) -> Result<HashMap<String, Asset
         .chain_tokens(chain)
         .await?
         .into_iter()
-        .map(|t| (t.address.clone(), AssetInfo::of(&t.address.clone(), Some(&t))))
+        .map(|t| {
+            (
+                t.address.clone(),
+                AssetInfo::of(&t.address.clone(), Some(&t)),
+            )
+        })
         .collect())
 }
 
@@ -644,28 +647,25 @@ pub async fn flows_stream(
         .boxed())
 }
 
-/// The export's lines, one at a time: [`CsvLines::header`] first, then one per flow.
-#[derive(Debug, Default)]
-pub struct CsvLines;
+/// One CSV record as bytes (the export writes the header, then one line per flow).
+fn csv_record(
+    record: impl FnOnce(&mut csv::Writer<Vec<u8>>) -> Result<(), csv::Error>,
+) -> Result<Vec<u8>, csv::Error> {
+    let mut w = csv::WriterBuilder::new()
+        .has_headers(false)
+        .from_writer(Vec::new());
+    record(&mut w)?;
+    w.into_inner().map_err(|e| e.into_error().into())
+}
 
-impl CsvLines {
-    fn write(record: impl FnOnce(&mut csv::Writer<Vec<u8>>) -> Result<(), csv::Error>) -> Result<Vec<u8>, csv::Error> {
-        let mut w = csv::WriterBuilder::new()
-            .has_headers(false)
-            .from_writer(Vec::new());
-        record(&mut w)?;
-        w.into_inner().map_err(|e| e.into_error().into())
-    }
+/// The export's line of `flow`.
+pub fn csv_line(flow: &FlowView) -> Result<Vec<u8>, csv::Error> {
+    csv_record(|w| w.serialize(flow))
+}
 
-    /// The bytes of `flow`'s line.
-    pub fn line(&mut self, flow: &FlowView) -> Result<Vec<u8>, csv::Error> {
-        Self::write(|w| w.serialize(flow))
-    }
-
-    /// The header line: [`FLOW_COLUMNS`].
-    pub fn header(&mut self) -> Result<Vec<u8>, csv::Error> {
-        Self::write(|w| w.write_record(FLOW_COLUMNS))
-    }
+/// The export's header line: [`FLOW_COLUMNS`].
+pub fn csv_header() -> Result<Vec<u8>, csv::Error> {
+    csv_record(|w| w.write_record(FLOW_COLUMNS))
 }
 
 /// The export's columns, in order.
@@ -711,12 +711,14 @@ mod tests {
         let a = info.amount("1500");
         assert_eq!(a.units, "1500");
         assert_eq!(a.formatted, "1500 0x1234…7890 (base units)");
-        assert_eq!(AssetInfo::native().amount("1500000000000000000").formatted, "1.5 ETH");
+        assert_eq!(
+            AssetInfo::native().amount("1500000000000000000").formatted,
+            "1.5 ETH"
+        );
     }
 
     #[test]
     fn the_header_names_the_columns() {
-        let mut lines = CsvLines::default();
         let flow = FlowView {
             block_number: 1,
             block_time: iso8601(0),
@@ -730,9 +732,9 @@ mod tests {
             decision: "safe_execution 0xab (0xcd)".into(),
             tx_hash: "0x01".into(),
         };
-        let mut text = lines.header().unwrap();
-        text.extend(lines.line(&flow).unwrap());
-        text.extend(lines.line(&flow).unwrap());
+        let mut text = csv_header().unwrap();
+        text.extend(csv_line(&flow).unwrap());
+        text.extend(csv_line(&flow).unwrap());
         let mut reader = csv::Reader::from_reader(text.as_slice());
         let header: Vec<String> = reader.headers().unwrap().iter().map(String::from).collect();
         assert_eq!(header, FLOW_COLUMNS);

@@ -604,9 +604,19 @@ async fn treasury_chart(backend: support::Backend) {
     let page_url = format!("http://{addr}/groups/treasury-guild");
 
     // The served HTML carries the chart itself: no script draws it.
-    let html = http.get(&page_url).send().await.unwrap().text().await.unwrap();
+    let html = http
+        .get(&page_url)
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
     assert!(html.contains("98.5 ETH"), "{html}");
-    assert!(html.contains("<svg") && html.contains("<polyline"), "{html}");
+    assert!(
+        html.contains("<svg") && html.contains("<polyline"),
+        "{html}"
+    );
     assert!(!html.contains("<script"));
 
     let answers = browse_and_run(

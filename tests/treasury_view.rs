@@ -17,8 +17,8 @@ use alloy::signers::local::PrivateKeySigner;
 use alloy::sol_types::SolEvent;
 use devnet::bindings::ISafe;
 use devnet::{
-    Devnet, DevnetOptions, MultiSendDeployment, MultiSendItem, SafeContracts, SafeTx,
-    SafeVersion, SignatureKind, TreasuryContracts,
+    Devnet, DevnetOptions, MultiSendDeployment, MultiSendItem, SafeContracts, SafeTx, SafeVersion,
+    SignatureKind, TreasuryContracts,
 };
 use groupstate::holdings::{FlowView, FLOW_COLUMNS};
 use groupstate::manifest::Manifest;
@@ -202,7 +202,10 @@ async fn treasury_at_a_glance(backend: support::Backend) {
     assert_eq!(mkr.symbol.as_deref(), Some("MKR"));
     assert_eq!(mkr.name.as_deref(), Some("Maker"));
     assert_eq!(mkr.decimals, Some(18));
-    assert_eq!(by[&w.token.to_checksum(None)].symbol.as_deref(), Some("GST"));
+    assert_eq!(
+        by[&w.token.to_checksum(None)].symbol.as_deref(),
+        Some("GST")
+    );
     let broken = &by[&w.broken.to_checksum(None)];
     assert_eq!((broken.symbol.as_deref(), broken.decimals), (None, None));
 
@@ -246,7 +249,9 @@ async fn treasury_at_a_glance(backend: support::Backend) {
         format!("{}…{}", &short[..6], &short[short.len() - 4..])
     );
     // The largest outflows, largest first, each with the Safe execution behind it.
-    let largest = view["treasuries"][0]["largest_outflows"].as_array().unwrap();
+    let largest = view["treasuries"][0]["largest_outflows"]
+        .as_array()
+        .unwrap();
     assert_eq!(largest[0]["amount"]["formatted"], "10 GST", "{largest:#?}");
     let one_eth = largest
         .iter()
@@ -301,7 +306,10 @@ async fn treasury_at_a_glance(backend: support::Backend) {
         .iter()
         .find(|r| r.asset_symbol == "MKR" && r.direction == "out")
         .unwrap();
-    assert_eq!((mkr_out.amount.as_str(), mkr_out.raw_amount.as_str()), ("5", "5000000000000000000"));
+    assert_eq!(
+        (mkr_out.amount.as_str(), mkr_out.raw_amount.as_str()),
+        ("5", "5000000000000000000")
+    );
     assert_eq!(mkr_out.counterparty, vendor.to_checksum(None));
 
     // JSON pages of two walk the same rows.

@@ -180,7 +180,11 @@ mod tests {
                 "get",
                 "/v1/groups/{id}/flows",
                 serde_introspect::<crate::holdings::FlowQuery>(),
-                |q| parse_query::<crate::holdings::FlowQuery>(q)?.range().map(drop),
+                |q| {
+                    parse_query::<crate::holdings::FlowQuery>(q)?
+                        .range()
+                        .map(drop)
+                },
             ),
         ]
     }

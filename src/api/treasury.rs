@@ -13,7 +13,8 @@ use futures::StreamExt;
 
 use super::{ApiError, ApiPath, ApiQuery, ApiState};
 use crate::holdings::{
-    flows_page, flows_stream, treasury_view, CsvLines, FlowPage, FlowQuery, TreasuryView,
+    csv_header, csv_line, flows_page, flows_stream, treasury_view, FlowPage, FlowQuery,
+    TreasuryView,
 };
 use crate::query::NoParams;
 use crate::store::GroupRow;
@@ -87,20 +88,19 @@ pub async fn list_flows(
         return Ok(Json(flows_page(&state.store, &g, &range).await?).into_response());
     }
     let rows = flows_stream(&state.store, &g, &range).await?;
-    let mut lines = CsvLines::default();
-    let header_line = lines.header().map_err(csv_failed)?;
-    let body = futures::stream::once(async move { Ok::<_, std::io::Error>(Bytes::from(header_line)) })
-        .chain(rows.map(move |row| {
-            let row = row.map_err(|e| {
-                // The status line is gone: the client sees the body cut short.
-                tracing::error!(error = %e, "the flows export failed in the store");
-                std::io::Error::other("the database could not answer")
-            })?;
-            lines
-                .line(&row)
-                .map(Bytes::from)
-                .map_err(std::io::Error::other)
-        }));
+    let header_line = csv_header().map_err(csv_failed)?;
+    let body =
+        futures::stream::once(async move { Ok::<_, std::io::Error>(Bytes::from(header_line)) })
+            .chain(rows.map(|row| {
+                let row = row.map_err(|e| {
+                    // The status line is gone: the client sees the body cut short.
+                    tracing::error!(error = %e, "the flows export failed in the store");
+                    std::io::Error::other("the database could not answer")
+                })?;
+                csv_line(&row)
+                    .map(Bytes::from)
+                    .map_err(std::io::Error::other)
+            }));
     let filename = format!("attachment; filename=\"{}-flows.csv\"", g.id);
     let mut response = (StatusCode::OK, Body::from_stream(body)).into_response();
     let h = response.headers_mut();

@@ -12,7 +12,7 @@ use super::output;
 use super::query::flag_error;
 use super::{open_store, require_group};
 use crate::config::Settings;
-use crate::holdings::{self, CsvLines, FlowQuery};
+use crate::holdings::{self, csv_header, csv_line, FlowQuery};
 
 /// How `flows` prints.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, ValueEnum)]
@@ -52,18 +52,15 @@ pub async fn flows(settings: &Settings, a: FlowsArgs) -> anyhow::Result<()> {
     match a.format {
         FlowFormat::Csv => {
             let mut rows = holdings::flows_stream(&store, &group, &range).await?;
-            let mut lines = CsvLines::default();
             let mut out = std::io::BufWriter::new(std::io::stdout().lock());
-            out.write_all(&lines.header()?)?;
+            out.write_all(&csv_header()?)?;
             while let Some(row) = rows.next().await {
-                out.write_all(&lines.line(&row?)?)?;
+                out.write_all(&csv_line(&row?)?)?;
             }
             out.flush()?;
             Ok(())
         }
-        FlowFormat::Json => {
-            output::json(&holdings::flows_page(&store, &group, &range).await?)
-        }
+        FlowFormat::Json => output::json(&holdings::flows_page(&store, &group, &range).await?),
         FlowFormat::Table => {
             let page = holdings::flows_page(&store, &group, &range).await?;
             let rows = page
@@ -124,7 +121,13 @@ pub async fn treasury(settings: &Settings, a: TreasuryArgs) -> anyhow::Result<()
         }
     }
     output::table(
-        &["treasury", "asset", "balance", "in (30 days)", "out (30 days)"],
+        &[
+            "treasury",
+            "asset",
+            "balance",
+            "in (30 days)",
+            "out (30 days)",
+        ],
         rows,
     );
     for t in &view.treasuries {

@@ -33,7 +33,9 @@ pub use queries::{
 };
 pub use tokens::TokenRow;
 pub use treasury::{BalanceRow, FlowRow, FLOW_WINDOW_SECS};
-pub use treasury_read::{AssetSums, BalancePoint, FlowExportRow, FlowRange, LargeOutflow, WindowTotal};
+pub use treasury_read::{
+    AssetSums, BalancePoint, FlowExportRow, FlowRange, LargeOutflow, WindowTotal,
+};
 
 use std::str::FromStr;
 

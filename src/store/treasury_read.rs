@@ -377,7 +377,13 @@ impl Store {
             .bind(range.from_time.unwrap_or(i64::MIN))
             .bind(range.to_time.unwrap_or(i64::MAX));
         if let Some(a) = after {
-            q = q.bind(a.0).bind(a.1).bind(a.2).bind(a.3).bind(a.4).bind(a.5);
+            q = q
+                .bind(a.0)
+                .bind(a.1)
+                .bind(a.2)
+                .bind(a.3)
+                .bind(a.4)
+                .bind(a.5);
         }
         q.fetch_all(&self.pool).await.ctx("reading flows")
     }
@@ -429,7 +435,10 @@ fn flows_sql(backend: Backend, range: &FlowRange) -> (String, Option<After>) {
     } else {
         ""
     };
-    let limit = range.limit.map(|n| format!(" LIMIT {n}")).unwrap_or_default();
+    let limit = range
+        .limit
+        .map(|n| format!(" LIMIT {n}"))
+        .unwrap_or_default();
     (
         format!(
             "SELECT {} FROM treasury_flows f WHERE f.group_id = $1 AND f.block_number >= $2 \

@@ -386,7 +386,12 @@ async fn write_batches(w: Writer, mut batches: mpsc::Receiver<Folded>) -> Result
         let commit = started.elapsed();
         if !write.tokens.is_empty() {
             let mut known = known.lock().expect("known tokens lock");
-            known.extend(write.tokens.iter().filter_map(|t| t.address.parse::<Address>().ok()));
+            known.extend(
+                write
+                    .tokens
+                    .iter()
+                    .filter_map(|t| t.address.parse::<Address>().ok()),
+            );
         }
         for (event, d) in &folded.events {
             if *event == AlertEvent::Opened {

@@ -124,9 +124,9 @@ pub(super) fn chart_points(h: &AssetHolding) -> Vec<(f64, f64)> {
         .iter()
         .map(|p| (p.block_number as f64, plotted(&p.balance)))
         .collect();
-    let (min_x, max_x) = points.iter().fold((f64::MAX, f64::MIN), |(a, b), p| {
-        (a.min(p.0), b.max(p.0))
-    });
+    let (min_x, max_x) = points
+        .iter()
+        .fold((f64::MAX, f64::MIN), |(a, b), p| (a.min(p.0), b.max(p.0)));
     let max_y = points.iter().fold(0.0f64, |m, p| m.max(p.1));
     let span_x = (max_x - min_x).max(1.0);
     let span_y = if max_y > 0.0 { max_y } else { 1.0 };
@@ -198,7 +198,10 @@ mod tests {
         let t = v.treasury.unwrap();
         let points = super::chart_points(&t.treasuries[0].assets[0]);
         assert_eq!(points.len(), 3);
-        assert_eq!(points[0], (super::CHART_PAD, super::CHART_HEIGHT - super::CHART_PAD));
+        assert_eq!(
+            points[0],
+            (super::CHART_PAD, super::CHART_HEIGHT - super::CHART_PAD)
+        );
         assert_eq!(points[1], (super::CHART_WIDTH / 2.0, super::CHART_PAD));
     }
 }
