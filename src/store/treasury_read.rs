@@ -165,7 +165,7 @@ impl Store {
                 .unwrap_or_else(|| (String::new(), String::new()));
             let next: Option<(String, String)> = sqlx::query_as(
                 "SELECT treasury, asset FROM treasury_flows WHERE group_id = $1 \
-                 AND (treasury > $2 OR (treasury = $2 AND asset > $3)) \
+                 AND treasury >= $2 AND (treasury, asset) > ($2, $3) \
                  ORDER BY treasury, asset LIMIT 1",
             )
             .bind(group_id)
@@ -430,8 +430,9 @@ fn flows_sql(backend: Backend, range: &FlowRange) -> (String, Option<After>) {
         " AND ($4 = $4 AND $5 = $5)"
     };
     let after = if range.after.is_some() {
-        " AND (f.block_number > $6 OR (f.block_number = $6 AND \
-         (f.tx_hash, f.locator, f.asset, f.direction, f.treasury) > ($7, $8, $9, $10, $11)))"
+        // The plain bound lets the index seek; the row value says where in the block.
+        " AND f.block_number >= $6 AND (f.block_number, f.tx_hash, f.locator, f.asset, \
+         f.direction, f.treasury) > ($6, $7, $8, $9, $10, $11)"
     } else {
         ""
     };
