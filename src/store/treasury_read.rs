@@ -163,17 +163,26 @@ impl Store {
                 .last()
                 .cloned()
                 .unwrap_or_else(|| (String::new(), String::new()));
-            let next: Option<(String, String)> = sqlx::query_as(
+            // Two seeks, each an index range: the next asset of the same treasury, else the
+            // first of the next treasury (one row-value comparison would scan instead).
+            let mut next: Option<(String, String)> = None;
+            for sql in [
                 "SELECT treasury, asset FROM treasury_flows WHERE group_id = $1 \
-                 AND treasury >= $2 AND (treasury, asset) > ($2, $3) \
-                 ORDER BY treasury, asset LIMIT 1",
-            )
-            .bind(group_id)
-            .bind(&t)
-            .bind(&a)
-            .fetch_optional(&self.pool)
-            .await
-            .ctx("reading the treasury's assets")?;
+                 AND treasury = $2 AND asset > $3 ORDER BY asset LIMIT 1",
+                "SELECT treasury, asset FROM treasury_flows WHERE group_id = $1 \
+                 AND treasury > $2 AND $3 = $3 ORDER BY treasury, asset LIMIT 1",
+            ] {
+                next = sqlx::query_as(sql)
+                    .bind(group_id)
+                    .bind(&t)
+                    .bind(&a)
+                    .fetch_optional(&self.pool)
+                    .await
+                    .ctx("reading the treasury's assets")?;
+                if next.is_some() {
+                    break;
+                }
+            }
             match next {
                 Some(n) => out.push(n),
                 None => break,
