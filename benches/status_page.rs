@@ -2,7 +2,8 @@
 //! socket, one request at a time, for a group holding some thousand records (Safe executions
 //! with their transaction details, transfers and payments received) and dozens of open and
 //! acknowledged divergences, with an observed Safe that disagrees with its declaration and a
-//! signed checkpoint. The store is seeded directly (no chain): the page only reads.
+//! signed checkpoint, and treasury data in proportion (flows, balance checks, token metadata)
+//! for the page's treasury section. The store is seeded directly (no chain): the page only reads.
 //!
 //! `cargo bench --bench status_page` prints a Markdown table. Environment:
 //!
@@ -23,7 +24,10 @@ use groupstate::alert::NewAlert;
 use groupstate::api::{serve, ApiState};
 use groupstate::manifest::Manifest;
 use groupstate::model::{AlertEvent, ContractKind, Rule};
-use groupstate::store::{BatchWrite, Divergence, GroupProgress, RecordRow, StateWrite, Store};
+use groupstate::store::{
+    BalanceRow, BatchWrite, Divergence, FlowRow, GroupProgress, RecordRow, StateWrite, Store,
+    TokenRow,
+};
 
 const GROUP: &str = "river-guild";
 const CHAIN: &str = "local";
@@ -190,6 +194,7 @@ async fn seed(url: &str, n_records: u64, n_divergences: u64) -> Store {
         ..BatchWrite::default()
     };
     store.commit_batch(&write).await.unwrap();
+    seed_treasury(&store, n_records).await;
     for n in (1..=n_divergences as i64).filter(|n| n % 5 == 0) {
         store
             .acknowledge_divergence(GROUP, n, "known: the signer rotation of March", None)
@@ -207,6 +212,86 @@ async fn seed(url: &str, n_records: u64, n_divergences: u64) -> Store {
         .await
         .unwrap();
     store
+}
+
+/// The treasury data of the records: each Safe execution pays 1000 wei and 5 units of the
+/// token 0xee…ee out, each payment received brings 1 wei in; balance checks every 100 blocks
+/// (native and the token); metadata of three tokens (a plain one, an MKR-like one, one that
+/// answered nothing). Proportional to the records, like them.
+async fn seed_treasury(store: &Store, n_records: u64) {
+    let safe = address(0xaa);
+    let token = address(0xee);
+    let mut flows = Vec::new();
+    let mut balances = Vec::new();
+    let (mut native, mut tokens) = (10u128.pow(24), 10u128.pow(24));
+    let mut records = 0u64;
+    let mut i = 0u64;
+    while records < n_records {
+        let block = 100 + i as i64;
+        let tx_hash = hash_hex(&[b"tx", &i.to_be_bytes()]);
+        let flow = |asset: &str, direction: &str, locator: &str, amount: u128| FlowRow {
+            group_id: GROUP.into(),
+            treasury: safe.clone(),
+            asset: asset.into(),
+            direction: direction.into(),
+            block_number: block,
+            block_timestamp: Some(1_700_000_000 + 12 * block),
+            tx_hash: tx_hash.clone(),
+            locator: locator.into(),
+            counterparty: address(if direction == "out" { 0x77 } else { 0x55 }),
+            amount: amount.to_string(),
+        };
+        if i % 2 == 0 {
+            flows.push(flow("native", "out", "call:0", 1000));
+            flows.push(flow(&token, "out", "log:2", 5));
+            native -= 1000;
+            tokens -= 5;
+            records += 3;
+        } else {
+            flows.push(flow("native", "in", "log:0", 1));
+            native += 1;
+            records += 1;
+        }
+        if block % 100 == 0 {
+            for (asset, balance) in [("native", native), (token.as_str(), tokens)] {
+                balances.push(BalanceRow {
+                    group_id: GROUP.into(),
+                    treasury: safe.clone(),
+                    asset: asset.into(),
+                    block_number: block,
+                    balance: balance.to_string(),
+                });
+            }
+        }
+        i += 1;
+    }
+    let token_row = |byte: u8, symbol: Option<&str>, decimals: Option<i64>| TokenRow {
+        address: address(byte),
+        symbol: symbol.map(String::from),
+        decimals,
+        name: symbol.map(|s| format!("{s} token")),
+    };
+    let tokens = vec![
+        token_row(0xee, Some("GST"), Some(18)),
+        token_row(0xed, Some("MKR"), Some(18)),
+        token_row(0xec, None, None),
+    ];
+    let mut first = true;
+    for chunk in flows.chunks(20_000) {
+        let write = BatchWrite {
+            chain: CHAIN.into(),
+            flows: chunk.to_vec(),
+            balances: if first {
+                std::mem::take(&mut balances)
+            } else {
+                Vec::new()
+            },
+            tokens: if first { tokens.clone() } else { Vec::new() },
+            ..BatchWrite::default()
+        };
+        first = false;
+        store.commit_batch(&write).await.unwrap();
+    }
 }
 
 struct Figures {

@@ -56,6 +56,8 @@
 //!   parameters checked once with position cursors, declared beside observed per contract
 //!   (the observed side in the declared form, rows for people shared by the page and the CLI).
 //! - [`roles_catalog`]: the names of well-known AccessControl roles by hash.
+//! - [`holdings`]: the read side of the treasuries — balances, 30-day totals, the largest
+//!   outflows with their decisions, a balance history, and the accounting export of flows.
 //! - [`metrics`]: the daemon's figures (followers, timings, what the database counts) for
 //!   `/metrics` (Prometheus, through the `metrics` facade) and `/readyz`.
 //! - [`progress`]: catch-up progress per chain and per group, as log lines or progress bars.
@@ -74,6 +76,7 @@ pub mod dao;
 pub mod decisions;
 pub mod decode;
 pub mod draft;
+pub mod holdings;
 pub mod ledger;
 pub mod manifest;
 pub mod metrics;

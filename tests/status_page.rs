@@ -599,3 +599,138 @@ async fn hostile_text_is_escaped(backend: support::Backend) {
 }
 
 on_both_backends!(hostile_text_on_the_page, hostile_text_is_escaped);
+
+/// Loads `url` in headless Chromium and runs each of `scripts` there: their answers.
+async fn browse_and_run(http: &reqwest::Client, url: &str, scripts: &[&str]) -> Vec<Value> {
+    let driver = Driver::start(http).await;
+    let created = webdriver(
+        http,
+        reqwest::Method::POST,
+        format!("{}/session", driver.url),
+        Some(json!({"capabilities": {"alwaysMatch": {
+            "browserName": "chrome",
+            "goog:chromeOptions": {
+                "binary": CHROMIUM,
+                "args": ["--headless=new", "--no-sandbox", "--disable-gpu",
+                         "--window-size=1280,2000"],
+            },
+        }}})),
+    )
+    .await;
+    let id = created["sessionId"].as_str().unwrap().to_string();
+    let base = format!("{}/session/{id}", driver.url);
+    webdriver(
+        http,
+        reqwest::Method::POST,
+        format!("{base}/url"),
+        Some(json!({ "url": url })),
+    )
+    .await;
+    let mut answers = Vec::new();
+    for script in scripts {
+        answers.push(
+            webdriver(
+                http,
+                reqwest::Method::POST,
+                format!("{base}/execute/sync"),
+                Some(json!({"script": script, "args": []})),
+            )
+            .await,
+        );
+    }
+    webdriver(http, reqwest::Method::DELETE, base, None).await;
+    answers
+}
+
+/// A Safe that received 100 ETH and paid 1 ETH and 0.5 ETH: the page's treasury section shows
+/// 98.5 ETH, and its chart is an SVG polyline through the balance after each block with flows
+/// and the balance before the first (four points), drawn by the browser with a real size.
+async fn treasury_chart(backend: support::Backend) {
+    let devnet = Devnet::start(DevnetOptions::default()).await.unwrap();
+    let contracts = SafeContracts::deploy(&devnet).await.unwrap();
+    let db = support::TestDb::new(backend).await;
+    let store = db.store().await;
+    let keys = devnet::signers(3);
+    let owners: Vec<Address> = keys.iter().map(|k| k.address()).collect();
+    let safe = contracts
+        .create_safe(&devnet, SafeVersion::V141, &owners, 2, 3)
+        .await
+        .unwrap();
+    let ether = U256::from(10u64.pow(18));
+    devnet::fund(&devnet, safe, ether * U256::from(100))
+        .await
+        .unwrap();
+    for wei in [ether, ether / U256::from(2)] {
+        devnet::exec_transaction(
+            &devnet,
+            safe,
+            Address::repeat_byte(0x77),
+            wei,
+            Default::default(),
+            0,
+            &[&keys[0], &keys[1]],
+        )
+        .await
+        .unwrap();
+    }
+    let yaml = support::safe_manifest("treasury-guild", 0, &[(safe, owners, 2)]);
+    store
+        .add_group(&Manifest::parse(&yaml).unwrap())
+        .await
+        .unwrap();
+    let follower = support::follower(&store, &devnet.rpc_url(), devnet.chain_id());
+    support::sync(&follower).await;
+
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let cancel = tokio_util::sync::CancellationToken::new();
+    let state = groupstate::api::ApiState::new(store.clone(), vec!["local".into()]);
+    let server = tokio::spawn(groupstate::api::serve(listener, state, cancel.clone()));
+    let http = reqwest::Client::new();
+    let page_url = format!("http://{addr}/groups/treasury-guild");
+
+    // The served HTML carries the chart itself: no script draws it.
+    let html = http
+        .get(&page_url)
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(html.contains("98.5 ETH"), "{html}");
+    assert!(
+        html.contains("<svg") && html.contains("<polyline"),
+        "{html}"
+    );
+    assert!(!html.contains("<script"));
+
+    let answers = browse_and_run(
+        &http,
+        &page_url,
+        &[
+            "return document.querySelector('#treasury').innerText",
+            "return document.querySelectorAll('#treasury svg polyline').length",
+            "const p = document.querySelector('#treasury tr[data-asset=\"native\"] svg polyline'); \
+             return p.points.numberOfItems",
+            "const s = document.querySelector('#treasury tr[data-asset=\"native\"] svg'); \
+             const r = s.getBoundingClientRect(); return [r.width, r.height]",
+            "return document.querySelector('#treasury tr[data-asset=\"native\"] svg') instanceof SVGSVGElement",
+        ],
+    )
+    .await;
+    let text = answers[0].as_str().unwrap();
+    assert!(text.contains("98.5 ETH"), "{text}");
+    assert!(text.contains("1.5 ETH"), "the 30-day outflow: {text}");
+    assert!(text.contains("no recorded decision") || text.contains("safe execution"));
+    assert_eq!(answers[1], 1, "one chart: the native balance");
+    assert_eq!(answers[2], 4, "0, 100, 99, 98.5 ETH");
+    let size = answers[3].as_array().unwrap();
+    assert!(size[0].as_f64().unwrap() > 100.0 && size[1].as_f64().unwrap() > 20.0);
+    assert_eq!(answers[4], true, "parsed as SVG, not as unknown HTML");
+
+    cancel.cancel();
+    server.await.unwrap().unwrap();
+}
+
+on_both_backends!(treasury_chart_in_chromium, treasury_chart);

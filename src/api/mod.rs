@@ -9,6 +9,7 @@
 //! - [`log`]: the verifiable log's checkpoint, entries and proofs.
 //! - [`ops`]: `/healthz`, `/readyz`, `/metrics`.
 //! - [`page`]: `/groups/{id}`, a group's public status page (HTML, no JavaScript).
+//! - [`treasury`]: a group's treasuries at a glance, and the accounting export of its flows.
 //! - [`openapi`]: `/v1/openapi.json`, generated from the handlers' annotations.
 //!
 //! Invariant: admin routes check the bearer token before they read anything else, comparing
@@ -22,6 +23,7 @@ pub mod openapi;
 pub mod ops;
 pub mod page;
 pub mod records;
+pub mod treasury;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -292,6 +294,7 @@ pub fn router(state: ApiState) -> Router {
         .merge(log::routes())
         .merge(page::routes())
         .merge(dao::routes())
+        .merge(treasury::routes())
         .route("/v1/openapi.json", get(openapi::document))
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)

@@ -7,7 +7,7 @@ use serde::Serialize;
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi, ToSchema};
 
-use super::{alerts, dao, groups, log, ops, page, records};
+use super::{alerts, dao, groups, log, ops, page, records, treasury};
 
 /// Every error answer: `{"error": {"code", "message"}}`, with `details` for some codes.
 #[derive(Debug, Serialize, ToSchema)]
@@ -80,6 +80,8 @@ impl Modify for AdminAuth {
         dao::activity,
         dao::contracts,
         dao::governance,
+        treasury::show_treasury,
+        treasury::list_flows,
     ),
     components(schemas(ErrorBody, ErrorDetail)),
     modifiers(&AdminAuth),
@@ -189,6 +191,17 @@ mod tests {
                 "/v1/groups/{id}/dao/governance.json",
                 none,
                 no_params,
+            ),
+            ("get", "/v1/groups/{id}/treasury", none, no_params),
+            (
+                "get",
+                "/v1/groups/{id}/flows",
+                serde_introspect::<crate::holdings::FlowQuery>(),
+                |q| {
+                    parse_query::<crate::holdings::FlowQuery>(q)?
+                        .range()
+                        .map(drop)
+                },
             ),
         ]
     }

@@ -7,6 +7,7 @@ mod draft;
 mod log;
 mod output;
 mod query;
+mod treasury;
 
 use std::path::PathBuf;
 
@@ -82,6 +83,12 @@ pub enum Command {
     /// Alerts of divergences and their delivery to each sink; `alerts retry KEY` re-arms a
     /// dead one.
     Alerts(alerts::AlertsArgs),
+    /// A group's treasuries at a glance: balances, 30-day inflows and outflows, the largest
+    /// outflows with their decisions.
+    Treasury(treasury::TreasuryArgs),
+    /// Every movement of value into or out of a group's treasuries (`--format csv` for an
+    /// accountant's import).
+    Flows(treasury::FlowsArgs),
 }
 
 #[derive(Debug, Subcommand)]
@@ -145,6 +152,8 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Log(c) => log::run(&settings, c).await,
         Command::Verify(args) => log::verify_command(&settings, args).await,
         Command::Alerts(args) => alerts::run(&settings, args).await,
+        Command::Treasury(args) => treasury::treasury(&settings, args).await,
+        Command::Flows(args) => treasury::flows(&settings, args).await,
         Command::Migrate => {
             open_store(&settings).await?;
             println!("migrations applied");

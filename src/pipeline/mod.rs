@@ -30,6 +30,7 @@ use alloy::primitives::{Address, Bytes, B256, U256};
 use crate::chain::fetch::RawBatch;
 use crate::chain::read::{ReadRequest, Reading};
 use crate::chain::rpc::TxInput;
+use crate::chain::token::TokenMetadata;
 use crate::chain::trace::TracedCall;
 use crate::decode::calls::SafeLibraries;
 use crate::decode::{decode_log, DecodeError, DecodedLog};
@@ -39,6 +40,7 @@ use crate::observe::Observed;
 use crate::reconcile::Flow;
 use crate::store::{
     BatchWrite, CursorMove, Divergence, GroupProgress, GroupRow, ManifestVersion, StoredGroup,
+    TokenRow,
 };
 
 /// The chain a batch comes from, as the fold needs it.
@@ -74,6 +76,9 @@ pub struct Prepared {
     /// The calls that took effect in each transaction that touched a treasury, where the node
     /// traces (empty otherwise).
     pub traces: HashMap<B256, Vec<TracedCall>>,
+    /// The metadata of tokens seen moving for the first time, read by the fetch phase; the
+    /// batch stores it.
+    pub tokens: Vec<TokenMetadata>,
     hashes: HashMap<u64, B256>,
 }
 
@@ -113,8 +118,19 @@ pub fn prepare(
         tx_inputs,
         recovered,
         traces,
+        tokens: Vec::new(),
         hashes,
     })
+}
+
+/// A token's metadata as the store keeps it.
+fn token_row(t: &TokenMetadata) -> TokenRow {
+    TokenRow {
+        address: t.address.to_checksum(None),
+        symbol: t.symbol.clone(),
+        decimals: t.decimals.map(i64::from),
+        name: t.name.clone(),
+    }
 }
 
 /// What the driver fetched because a fold asked for it.
@@ -402,6 +418,7 @@ pub fn fold(
             cursor,
             flows: out.flows,
             balances: out.balances,
+            tokens: batch.tokens.iter().map(token_row).collect(),
         },
         events: out.events,
         groups,

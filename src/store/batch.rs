@@ -16,6 +16,7 @@ use super::alerts::{insert_alerts, NewAlert};
 use super::groups::versions;
 use super::log::LogTables;
 use super::queries::{Divergence, RecordRow};
+use super::tokens::TokenRow;
 use super::treasury::{self, BalanceRow, FlowRow};
 use super::{now, Backend, Ctx, GroupRow, ManifestVersion, Store, StoreError};
 use crate::model::{BlockRef, ContractKind, RecordKind};
@@ -74,6 +75,8 @@ pub struct BatchWrite {
     pub flows: Vec<FlowRow>,
     /// Treasury balances read at the balance check's points.
     pub balances: Vec<BalanceRow>,
+    /// Metadata of tokens the batch saw moving for the first time.
+    pub tokens: Vec<TokenRow>,
 }
 
 /// A group as a fold starts from it, as stored.
@@ -204,6 +207,7 @@ impl Store {
         upsert_divergences(&mut tx, &w.chain, &w.divergences).await?;
         treasury::insert_flows(&mut tx, self.backend, &w.chain, &w.flows).await?;
         treasury::insert_balances(&mut tx, &w.chain, &w.balances).await?;
+        super::tokens::insert_tokens(&mut tx, &w.chain, &w.tokens).await?;
         insert_alerts(&mut tx, &w.alerts).await?;
         Ok(BatchTx {
             tx,

@@ -13,7 +13,9 @@ mod batch;
 mod groups;
 mod log;
 mod queries;
+mod tokens;
 mod treasury;
+mod treasury_read;
 
 pub use alerts::{
     now_ms, AlertCounts, AlertFilter, AlertRow, ClaimedDelivery, DeliveryRow, DeliveryStatus,
@@ -29,7 +31,11 @@ pub use log::{
 pub use queries::{
     Divergence, DivergenceFilter, DivergenceStatus, RecordFilter, RecordRow, StateRow,
 };
+pub use tokens::TokenRow;
 pub use treasury::{BalanceRow, FlowRow, FLOW_WINDOW_SECS};
+pub use treasury_read::{
+    AssetSums, BalancePoint, FlowExportRow, FlowRange, LargeOutflow, WindowTotal,
+};
 
 use std::str::FromStr;
 

@@ -2,7 +2,7 @@
 //! (fetching what each fold asks for), and written by a writer task that commits batch N — with
 //! its leaves of the log when it is already final — while batch N+1 is folded.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeSet, HashSet};
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -15,6 +15,7 @@ use crate::alert::NewAlert;
 use crate::chain::fetch::{self, LogQuery};
 use crate::chain::range::AdaptiveRange;
 use crate::chain::rpc::{Rpc, RpcError, RpcErrorKind};
+use crate::chain::token;
 use crate::chain::trace::TraceMode;
 use crate::decode::{treasury_topics, DecodeError};
 use crate::ledger::{self, LedgerError};
@@ -24,6 +25,9 @@ use crate::pipeline::{
     self, ChainParams, CheckpointBefore, Extras, Folded, GroupPrior, Needs, Prepared,
 };
 use crate::store::Store;
+
+/// Token addresses whose metadata the store holds (or a commit of this process wrote).
+pub(super) type KnownTokens = Arc<std::sync::Mutex<HashSet<Address>>>;
 
 /// Folding one batch asks for more at most this many times (seeds, then a deadline's hash, …).
 pub(super) const MAX_FOLDS: usize = 8;
@@ -44,6 +48,7 @@ impl Follower {
     ) -> Result<(), FollowerError> {
         let query = self.log_query(&groups);
         let traces = self.trace_mode().await?;
+        let known = self.known_tokens().await?;
         let size = self.range.size();
         let mut ranges = Vec::new();
         let mut a = from;
@@ -62,6 +67,7 @@ impl Follower {
             let query = query.clone();
             let chain_id = self.chain.chain_id;
             let all_headers = main.is_some() && b >= near_head_from;
+            let known = known.clone();
             tokio::spawn(async move {
                 let at = Fetch {
                     chain_id,
@@ -70,7 +76,7 @@ impl Follower {
                     all_headers,
                     traces,
                 };
-                fetch_prepared(&rpc, &range, &query, at).await
+                fetch_prepared(&rpc, &range, &query, &known, at).await
             })
         }))
         .buffered(self.settings.concurrency);
@@ -88,6 +94,7 @@ impl Follower {
                 chain_id: self.chain.chain_id,
                 final_block,
                 metrics: self.metrics.clone(),
+                known: known.clone(),
             },
             from_folder,
         ));
@@ -226,6 +233,20 @@ impl Follower {
         })
     }
 
+    /// The tokens whose metadata is stored, read from the store the first time.
+    async fn known_tokens(&self) -> Result<KnownTokens, FollowerError> {
+        self.known_tokens
+            .get_or_try_init(|| async {
+                let stored = self.store.token_addresses(&self.name).await?;
+                let known: HashSet<Address> =
+                    stored.iter().filter_map(|a| a.parse().ok()).collect();
+                Ok(Arc::new(std::sync::Mutex::new(known)))
+            })
+            .await
+            .cloned()
+            .map_err(|e| self.store_err(e))
+    }
+
     /// The logs a lane follows: its groups' contracts with the catalog's topics, and token
     /// transfers and approvals naming their treasuries (three requests: see
     /// [`crate::decode::treasury_topics`]).
@@ -271,6 +292,7 @@ async fn fetch_prepared(
     rpc: &Rpc,
     range: &AdaptiveRange,
     query: &LogQuery,
+    known: &KnownTokens,
     at: Fetch,
 ) -> Result<Prepared, FetchError> {
     let Fetch {
@@ -286,12 +308,26 @@ async fn fetch_prepared(
     let txs = pipeline::transactions_needing_input(&raw.logs);
     let inputs = fetch::transaction_inputs(rpc, txs);
     let traced = fetch::traces(rpc, traces, fetch::treasury_transactions(&raw.logs, query));
-    let (inputs, traced) = tokio::try_join!(inputs, traced).map_err(FetchError::Rpc)?;
-    pipeline::prepare(chain_id, raw, inputs, traced).map_err(|source| FetchError::Decode {
-        from: a,
-        to: b,
-        source,
-    })
+    // Tokens seen moving for the first time: their metadata is read now, once, and stored
+    // with the batch.
+    let new_tokens: Vec<Address> = {
+        let known = known.lock().expect("known tokens lock");
+        token::transfer_emitters(&raw.logs)
+            .into_iter()
+            .filter(|t| !known.contains(t))
+            .collect()
+    };
+    let tokens = token::read_tokens_metadata(rpc, new_tokens, b);
+    let (inputs, traced, tokens) =
+        tokio::try_join!(inputs, traced, tokens).map_err(FetchError::Rpc)?;
+    let mut prepared =
+        pipeline::prepare(chain_id, raw, inputs, traced).map_err(|source| FetchError::Decode {
+            from: a,
+            to: b,
+            source,
+        })?;
+    prepared.tokens = tokens;
+    Ok(prepared)
 }
 
 /// Where the writer writes, and how final the chain is.
@@ -302,6 +338,8 @@ struct Writer {
     /// Batches at or below this block are sealed into the log as they are written.
     final_block: Option<i64>,
     metrics: Option<Arc<ChainMetrics>>,
+    /// Told of the tokens each commit stored.
+    known: KnownTokens,
 }
 
 /// The writer: commits each folded batch in order with its alerts (and, when it is already
@@ -314,6 +352,7 @@ async fn write_batches(w: Writer, mut batches: mpsc::Receiver<Folded>) -> Result
         chain_id,
         final_block,
         metrics,
+        known,
     } = w;
     while let Some(folded) = batches.recv().await {
         let mut write = folded.write;
@@ -345,6 +384,15 @@ async fn write_batches(w: Writer, mut batches: mpsc::Receiver<Folded>) -> Result
         }
         tx.commit().await?;
         let commit = started.elapsed();
+        if !write.tokens.is_empty() {
+            let mut known = known.lock().expect("known tokens lock");
+            known.extend(
+                write
+                    .tokens
+                    .iter()
+                    .filter_map(|t| t.address.parse::<Address>().ok()),
+            );
+        }
         for (event, d) in &folded.events {
             if *event == AlertEvent::Opened {
                 tracing::warn!(group = %d.group_id, rule = %d.rule, subject = %d.subject,

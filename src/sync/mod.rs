@@ -165,6 +165,8 @@ pub struct Follower {
     priors: Mutex<HashMap<String, GroupPrior>>,
     /// The trace API the node answers, detected once.
     trace_mode: tokio::sync::OnceCell<TraceMode>,
+    /// Tokens whose metadata is stored, loaded once; a fetch reads the metadata of the others.
+    known_tokens: tokio::sync::OnceCell<lane::KnownTokens>,
 }
 
 impl Follower {
@@ -194,6 +196,7 @@ impl Follower {
             metrics: None,
             priors: Mutex::new(HashMap::new()),
             trace_mode: tokio::sync::OnceCell::new(),
+            known_tokens: tokio::sync::OnceCell::new(),
         })
     }
 

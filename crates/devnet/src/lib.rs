@@ -87,5 +87,6 @@ pub use treasury::{
     deploy_test_contract, deploy_test_multi_token, deploy_test_nft, exec_from_module,
     mint_multi_token, mint_nft, mint_tokens, module_pay, paying_module_exec, paying_module_pay,
     read_allowance, read_balance, read_multi_token_balance, read_nft_owner, read_singleton,
-    read_storage, TreasuryContracts, SINGLETON_SLOT,
+    read_storage, TreasuryContracts, BROKEN_METADATA_TOKEN_CONTRACT, BYTES32_TOKEN_CONTRACT,
+    SINGLETON_SLOT,
 };

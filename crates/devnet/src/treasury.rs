@@ -49,6 +49,11 @@ pub const TEST_MULTI_TOKEN_CONTRACT: &str = "TestMultiToken";
 pub const PAYING_MODULE_CONTRACT: &str = "PayingModule";
 /// The slot-0 overwriter's artifact name.
 pub const SLOT_ZERO_WRITER_CONTRACT: &str = "SlotZeroWriter";
+/// An ERC-20 answering `symbol()` and `name()` as `bytes32`, as MKR does (mint like
+/// `TestToken`).
+pub const BYTES32_TOKEN_CONTRACT: &str = "Bytes32Token";
+/// An ERC-20 whose `symbol()` and `name()` revert and whose `decimals()` is 232.
+pub const BROKEN_METADATA_TOKEN_CONTRACT: &str = "BrokenMetadataToken";
 
 /// The storage slot where a Safe proxy keeps its singleton's address.
 pub const SINGLETON_SLOT: U256 = U256::ZERO;

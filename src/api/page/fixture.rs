@@ -229,6 +229,79 @@ pub fn rich(t: &dyn Fn(&str) -> String) -> PageView {
         }),
         explorer: Some(t("https://explorer.example")),
         block_time: Some(std::time::Duration::from_secs(12)),
+        treasury: Some(treasury(t, safe)),
+    }
+}
+
+/// A treasury holding ETH and a token whose symbol is free text, with a history, totals and
+/// one outflow with its decision and one without.
+fn treasury(t: &dyn Fn(&str) -> String, safe: &str) -> crate::holdings::TreasuryView {
+    use crate::holdings::{
+        AssetHolding, AssetInfo, FlowDecision, HistoryPoint, OutflowView, TreasuryHoldings,
+        TreasuryView,
+    };
+    let token = AssetInfo {
+        asset: "0x00000000000000000000000000000000000000cc".into(),
+        symbol: t("MKR"),
+        decimals: Some(18),
+        name: Some(t("Maker")),
+    };
+    let holding = |info: AssetInfo, balances: &[&str]| AssetHolding {
+        balance: info.amount(balances.last().unwrap()),
+        balance_source: "flows".into(),
+        checked_block: None,
+        inflow: info.amount("100000000000000000000"),
+        outflow: info.amount("1500000000000000000"),
+        inflow_count: 1,
+        outflow_count: 1,
+        history: balances
+            .iter()
+            .enumerate()
+            .map(|(i, b)| HistoryPoint {
+                block_number: 100 + i as i64,
+                block_time: None,
+                balance: b.to_string(),
+            })
+            .collect(),
+        info,
+    };
+    let outflow = |decision: Option<FlowDecision>| OutflowView {
+        treasury: safe.into(),
+        info: AssetInfo::native(),
+        amount: AssetInfo::native().amount("1500000000000000000"),
+        counterparty: "0x0000000000000000000000000000000000000003".into(),
+        block_number: 101,
+        block_time: Some("2023-11-14T22:13:20Z".into()),
+        tx_hash: format!("0x{}", "5".repeat(64)),
+        decision,
+    };
+    TreasuryView {
+        group_id: t("river-guild"),
+        synced_block: 120,
+        window_days: crate::holdings::WINDOW_DAYS,
+        window_from: Some(1_697_408_000),
+        window_to: Some(1_700_000_000),
+        window_from_time: Some("2023-10-15T22:13:20Z".into()),
+        window_to_time: Some("2023-11-14T22:13:20Z".into()),
+        treasuries: vec![TreasuryHoldings {
+            address: safe.into(),
+            assets: vec![
+                holding(
+                    AssetInfo::native(),
+                    &["0", "100000000000000000000", "98500000000000000000"],
+                ),
+                holding(token, &["0", "5"]),
+            ],
+            largest_outflows: vec![
+                outflow(Some(FlowDecision {
+                    kind: "safe_execution".into(),
+                    contract: safe.into(),
+                    id: t(&format!("0x{}", "6".repeat(64))),
+                })),
+                outflow(None),
+            ],
+        }],
+        truncated: false,
     }
 }
 

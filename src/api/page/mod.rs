@@ -10,11 +10,13 @@
 //!
 //! - this file: the route and the page's data, read side by side;
 //! - [`view`]: what the page computes from that data (counts, rows, links, times), no markup;
-//! - [`render`]: the templates, one per section.
+//! - [`render`]: the templates, one per section;
+//! - [`treasury`]: the treasury section's template and its chart.
 
 #[cfg(test)]
 mod fixture;
 mod render;
+mod treasury;
 mod view;
 
 use std::time::Instant;
@@ -82,6 +84,8 @@ pub struct PageView {
     pub explorer: Option<String>,
     /// The chain's block time, if known: the governor's periods (in blocks) read in time.
     pub block_time: Option<std::time::Duration>,
+    /// The treasuries at a glance; `None` when they could not be read.
+    pub treasury: Option<crate::holdings::TreasuryView>,
 }
 
 /// Reads the page's data: `None` if the group is unknown.
@@ -104,13 +108,14 @@ pub async fn load(state: &ApiState, id: &str) -> Result<Option<PageView>, ApiErr
         async move { store.divergence_page(id, &filter).await }
     };
     // Independent reads, side by side.
-    let (state_view, open, acknowledged, decisions, checkpoint, cursor) = tokio::try_join!(
+    let (state_view, open, acknowledged, decisions, checkpoint, cursor, treasury) = tokio::try_join!(
         group_state(store, &group, &versions),
         divergences(DivergenceStatus::Open),
         divergences(DivergenceStatus::Acknowledged),
         recent_decisions(store, id, RECENT_DECISIONS),
         store.latest_checkpoint(&group.chain),
         store.cursor(&group.chain),
+        crate::holdings::treasury_view(store, &group),
     )?;
     let reading = state
         .metrics
@@ -135,5 +140,6 @@ pub async fn load(state: &ApiState, id: &str) -> Result<Option<PageView>, ApiErr
         reading,
         explorer,
         block_time,
+        treasury: Some(treasury),
     }))
 }

@@ -33,6 +33,7 @@ th{background:#f0f0f0}td.mono,td .mono{word-break:break-all}td ul{margin:0;paddi
 .sev{font-weight:bold;font-size:12px;padding:0 .3rem;border:1px solid}\
 .sev-critical{color:#8a0018}.sev-high{color:#a04000}.sev-warning,.sev-medium{color:#7a5b00}.sev-info,.sev-low{color:#2f4f7f}\
 .ack{color:#555;font-style:italic}\
+svg.chart{display:block}\
 dl.facts{display:grid;grid-template-columns:max-content 1fr;gap:.2rem 1rem}dl.facts dt{font-weight:bold}dl.facts dd{margin:0}";
 
 /// A whole page: the head with the inline style sheet, and `body`.
@@ -114,6 +115,7 @@ pub fn render(v: &PageView, started: Instant) -> String {
         }
         "\n"
         (structure(v))
+        (super::treasury::treasury(v))
         (divergences(v))
         (decisions(v))
         (checkpoint(v))
@@ -567,6 +569,7 @@ mod tests {
             reading: None,
             explorer: Some("https://explorer.example".into()),
             block_time: None,
+            treasury: None,
         }
     }
 
