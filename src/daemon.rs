@@ -52,6 +52,8 @@ pub async fn run(
                 .iter()
                 .filter_map(|(name, c)| Some((name.clone(), c.explorer_base()?)))
                 .collect(),
+            chain_access: crate::ratify::chain_access(settings)
+                .context("connecting to the chains for ratification checks")?,
         };
         let token = cancel.child_token();
         tasks.spawn(async move {

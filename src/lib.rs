@@ -50,6 +50,11 @@
 //!   proofs, and the audit anyone can run (`groupstate verify`).
 //! - [`alert`]: the outbox rows written with every divergence change, and the dispatcher that
 //!   delivers them at least once to webhooks (HMAC-signed), Slack, Discord and the log.
+//! - [`ratify`]: a manifest version with the ratification of the authority in force before it
+//!   (owners' EIP-712 signatures, EIP-1271, or an executed governor proposal), checked before
+//!   it is stored; unratified versions refused where a group requires ratification.
+//! - [`history`]: a group's document version by version — ratified or not, what changed,
+//!   which divergences each version resolved.
 //! - [`decisions`], [`query`], [`state`]: the read side — decisions assembled from records,
 //!   parameters checked once with position cursors, declared beside observed per contract.
 //! - [`metrics`]: the daemon's figures (followers, timings, what the database counts) for
@@ -68,6 +73,7 @@ pub mod config;
 pub mod daemon;
 pub mod decisions;
 pub mod decode;
+pub mod history;
 pub mod ledger;
 pub mod manifest;
 pub mod metrics;
@@ -76,6 +82,7 @@ pub mod observe;
 pub mod pipeline;
 pub mod progress;
 pub mod query;
+pub mod ratify;
 pub mod reconcile;
 pub mod retry;
 pub mod state;

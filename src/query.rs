@@ -714,6 +714,11 @@ pub struct VersionView {
     /// The first block the version is in force at.
     pub effective_block: i64,
     pub created_at: String,
+    /// `ratified by 0xA…, 0xB… (2 of 3 owners of version 1, threshold 2)`, or `unratified`.
+    pub ratified: String,
+    /// Who ratified the version under which authority, with their signatures.
+    #[schema(value_type = Option<Object>)]
+    pub ratification: Option<crate::manifest::ratify::Ratification>,
 }
 
 /// A group with its newest manifest and every version.
@@ -764,6 +769,8 @@ pub fn group_detail(g: &GroupRow, versions: &[ManifestVersion]) -> Option<GroupD
                 hash: v.hash.clone(),
                 effective_block: v.effective_block,
                 created_at: v.created_at.clone(),
+                ratified: crate::history::ratified(v),
+                ratification: v.ratification.clone(),
             })
             .collect(),
     })

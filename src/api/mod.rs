@@ -19,6 +19,7 @@ pub mod log;
 pub mod openapi;
 pub mod ops;
 pub mod page;
+mod ratification;
 pub mod records;
 
 use std::net::SocketAddr;
@@ -61,6 +62,9 @@ pub struct ApiState {
     pub ready_stale: Duration,
     /// Block explorers by chain name, for links to evidence.
     pub explorers: std::collections::BTreeMap<String, String>,
+    /// RPC access by chain name, to check the ratification a manifest version carries (the
+    /// owners of a Safe, EIP-1271 answers); without it, signatures are refused.
+    pub chain_access: std::collections::BTreeMap<String, crate::ratify::ChainAccess>,
 }
 
 impl ApiState {
@@ -74,6 +78,7 @@ impl ApiState {
             admin_token: Secret::default(),
             ready_stale: Duration::from_secs(60),
             explorers: Default::default(),
+            chain_access: Default::default(),
         }
     }
 

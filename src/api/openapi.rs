@@ -60,6 +60,7 @@ impl Modify for AdminAuth {
         groups::show_group,
         groups::update_group,
         groups::show_state,
+        groups::show_history,
         records::list_records,
         records::list_divergences,
         records::list_decisions,

@@ -103,6 +103,9 @@ pub struct Audit {
     /// Live record leaves, kept when they are to be checked against the chain or the store.
     keep_records: bool,
     records: Vec<RecordLeaf>,
+    /// The first Safe (address, owners, threshold) each manifest version declares, by chain,
+    /// group and version: the authority that ratifies the version after it.
+    declared_owners: HashMap<(u64, String, u64), (Address, Vec<Address>, u64)>,
 }
 
 impl Audit {
@@ -116,7 +119,50 @@ impl Audit {
             summary: Summary::default(),
             keep_records,
             records: Vec::new(),
+            declared_owners: HashMap::new(),
         }
+    }
+
+    /// Checks a manifest leaf's ratification, if it has one: its own consistency
+    /// ([`crate::manifest::ratify::Ratification::check`]) and, when the log holds the version
+    /// before it, that its authority is the owners that version declares.
+    fn check_ratification(&mut self, m: &super::leaf::ManifestLeaf) -> Result<(), String> {
+        let document = crate::manifest::Manifest::from_canonical_json(&m.document).ok();
+        if let Some(safe) = document.as_ref().and_then(|d| d.treasury.safes.first()) {
+            self.declared_owners.insert(
+                (m.chain_id, m.group.clone(), m.version),
+                (safe.address, safe.owners.clone(), safe.threshold),
+            );
+        }
+        let Some(r) = &m.ratification else {
+            return Ok(());
+        };
+        let hash: crate::manifest::ManifestHash = m
+            .hash
+            .trim_start_matches("0x")
+            .parse()
+            .map_err(|e| format!("ratification: {e}"))?;
+        r.check(&m.group, m.version, &hash)
+            .map_err(|e| format!("ratification: {e}"))?;
+        if let Some(v) = r.authority.version {
+            if v + 1 != m.version {
+                return Err(format!(
+                    "ratification: version {} is ratified by the owners of version {v}",
+                    m.version
+                ));
+            }
+            if let Some((safe, owners, threshold)) =
+                self.declared_owners.get(&(m.chain_id, m.group.clone(), v))
+            {
+                let a = &r.authority;
+                if a.safe != *safe || a.owners != *owners || a.threshold != *threshold {
+                    return Err(format!(
+                        "ratification: the authority it names is not what version {v} declares"
+                    ));
+                }
+            }
+        }
+        Ok(())
     }
 
     /// Checks a checkpoint of the empty tree, if one is expected.
@@ -212,6 +258,7 @@ impl Audit {
             }
             Leaf::Manifest(m) => {
                 self.summary.manifests += 1;
+                self.check_ratification(&m).map_err(|e| entry(index, e))?;
                 let digest = hex::encode(Sha256::digest(m.document.as_bytes()));
                 if !m
                     .hash

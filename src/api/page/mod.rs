@@ -14,6 +14,7 @@
 
 #[cfg(test)]
 mod fixture;
+mod history;
 mod render;
 mod view;
 
@@ -80,6 +81,8 @@ pub struct PageView {
     pub reading: Option<crate::metrics::ChainReading>,
     /// The chain's block explorer, if one is configured (http or https only).
     pub explorer: Option<String>,
+    /// The document's versions: ratification, changes, divergences resolved.
+    pub history: Vec<crate::history::VersionHistory>,
 }
 
 /// Reads the page's data: `None` if the group is unknown.
@@ -102,10 +105,11 @@ pub async fn load(state: &ApiState, id: &str) -> Result<Option<PageView>, ApiErr
         async move { store.divergence_page(id, &filter).await }
     };
     // Independent reads, side by side.
-    let (state_view, open, acknowledged, decisions, checkpoint, cursor) = tokio::try_join!(
+    let (state_view, open, acknowledged, history, decisions, checkpoint, cursor) = tokio::try_join!(
         group_state(store, &group, &versions),
         divergences(DivergenceStatus::Open),
         divergences(DivergenceStatus::Acknowledged),
+        crate::history::group_history(store, id),
         recent_decisions(store, id, RECENT_DECISIONS),
         store.latest_checkpoint(&group.chain),
         store.cursor(&group.chain),
@@ -131,5 +135,6 @@ pub async fn load(state: &ApiState, id: &str) -> Result<Option<PageView>, ApiErr
         cursor,
         reading,
         explorer,
+        history,
     }))
 }

@@ -109,6 +109,7 @@ pub fn render(v: &PageView, started: Instant) -> String {
         (structure(&v.state))
         (divergences(v))
         (decisions(v))
+        (super::history::history(&v.history))
         (checkpoint(v))
         footer {
             p class="muted" {
@@ -525,6 +526,7 @@ mod tests {
             cursor: None,
             reading: None,
             explorer: Some("https://explorer.example".into()),
+            history: Vec::new(),
         }
     }
 
