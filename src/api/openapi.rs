@@ -122,6 +122,7 @@ mod tests {
                 |q| parse_query::<UpdateQuery>(q)?.effective_block().map(drop),
             ),
             ("get", "/v1/groups/{id}/state", none, no_params),
+            ("get", "/v1/groups/{id}/history", none, no_params),
             (
                 "get",
                 "/v1/groups/{id}/records",
@@ -199,6 +200,8 @@ mod tests {
                     assert_eq!(p["required"], true, "{method} {path}: {name}");
                     in_path.push(name);
                 }
+                // Headers (the signatures of a manifest) are no query or path parameter.
+                Some("header") => assert_ne!(p["required"], true, "{method} {path}: {name}"),
                 other => panic!("{method} {path}: {name} in {other:?}"),
             }
         }

@@ -906,7 +906,7 @@ mod pinned {
             voids: vec![],
             reason: String::new(),
         });
-        vec![record, manifest, ratified, retraction, retraction_with_hash]
+        vec![record, manifest, retraction, retraction_with_hash, ratified]
     }
 
     /// The leaf bytes are the log's contract with every auditor: these are the bytes (their
@@ -921,6 +921,8 @@ mod pinned {
             "43599e51cc8a81dfd2628a62a2cfdcea6216a63fcea2d4091e9adbd6dfce7f77",
             "ae7d474f60bc107c42e62c6a5f773bb6c7fdb1184537e4af4b2d30dc7ff686a6",
             "a6e28dd2bdba65f67ff1ab28e3d96807df951d51511d002ad413cd2ff873ebcb",
+            // A ratified manifest version (its ratification as a sorted JSON object).
+            "f1f1e9db9fe89c00ee96d6026e690dc16e7ac9a8a4c724d0fc3f740495fa6e80",
         ];
         let leaves = fixed_leaves();
         for (leaf, pin) in leaves.iter().zip(pinned) {

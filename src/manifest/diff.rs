@@ -4,7 +4,8 @@
 //!
 //! Invariant: the changes come in a stable order (document fields, Safes, policy, governors,
 //! timelocks, roles, code, agreements, ratification requirement; entries in address order,
-//! keys in canonical order), and no change is listed for two manifests with the same hash.
+//! an entry's keys in alphabetical order), and no change is listed for two manifests with the
+//! same hash.
 
 use std::collections::BTreeMap;
 
@@ -216,10 +217,10 @@ mod tests {
         assert_eq!(
             lines(&old, &new),
             [
+                format!("safe {SAFE} modules: added {GOV}"),
                 format!("safe {SAFE} owners: added {D}"),
                 format!("safe {SAFE} owners: removed {C}"),
                 format!("safe {SAFE} threshold: 2 → 3"),
-                format!("safe {SAFE} modules: added {GOV}"),
             ]
         );
         assert!(diff(&old, &new).iter().all(|c| c.section == "treasury"));
@@ -262,7 +263,7 @@ mod tests {
             [
                 "name: River Guild II → River Guild".to_string(),
                 "phase: completion → coordination".to_string(),
-                "policy max_outflow: {\"native\":\"10\"} → none".to_string(),
+                "policy max_outflow native: 10 → none".to_string(),
                 format!("governor {GOV} voting_delay: 1 → 2"),
                 format!("roles of {D} owner: {A} → {B}"),
                 "require_ratification: true → false".to_string(),
