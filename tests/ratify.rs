@@ -84,7 +84,12 @@ impl World {
         let digest = signing_hash(&m.id, version, &m.hash(), self.devnet.chain_id());
         OwnerSignature {
             signer: key.address(),
-            signature: key.sign_hash_sync(&digest).unwrap().as_bytes().to_vec().into(),
+            signature: key
+                .sign_hash_sync(&digest)
+                .unwrap()
+                .as_bytes()
+                .to_vec()
+                .into(),
         }
     }
 
@@ -118,7 +123,12 @@ impl World {
         let hash = keccak256([&[0x19, 0x01][..], &domain[..], &message[..]].concat());
         OwnerSignature {
             signer: owner_safe,
-            signature: key.sign_hash_sync(&hash).unwrap().as_bytes().to_vec().into(),
+            signature: key
+                .sign_hash_sync(&hash)
+                .unwrap()
+                .as_bytes()
+                .to_vec()
+                .into(),
         }
     }
 }
@@ -143,7 +153,8 @@ async fn send(app: &axum::Router, method: &str, uri: &str, body: String) -> (Sta
     let bytes = axum::body::to_bytes(resp.into_body(), 1 << 24)
         .await
         .unwrap();
-    let v = serde_json::from_slice(&bytes).unwrap_or_else(|_| json!(String::from_utf8_lossy(&bytes)));
+    let v =
+        serde_json::from_slice(&bytes).unwrap_or_else(|_| json!(String::from_utf8_lossy(&bytes)));
     (status, v)
 }
 
@@ -190,12 +201,17 @@ async fn two_of_three_ratify_and_strangers_are_refused(backend: support::Backend
         .method("PUT")
         .uri("/v1/groups/guild")
         .header("authorization", format!("Bearer {TOKEN}"))
-        .header("x-groupstate-signatures", serde_json::to_string(&sigs).unwrap())
+        .header(
+            "x-groupstate-signatures",
+            serde_json::to_string(&sigs).unwrap(),
+        )
         .body(Body::from(v2.canonical_json()))
         .unwrap();
     let resp = app.clone().oneshot(req).await.unwrap();
     assert_eq!(resp.status(), StatusCode::OK);
-    let bytes = axum::body::to_bytes(resp.into_body(), 1 << 24).await.unwrap();
+    let bytes = axum::body::to_bytes(resp.into_body(), 1 << 24)
+        .await
+        .unwrap();
     let body: Value = serde_json::from_slice(&bytes).unwrap();
     let mut signers = vec![owners[0].to_string(), owners[2].to_string()];
     signers.sort_by_key(|s| s.parse::<Address>().unwrap());
@@ -230,8 +246,10 @@ async fn two_of_three_ratify_and_strangers_are_refused(backend: support::Backend
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
     let message = body["error"]["message"].as_str().unwrap();
     assert!(
-        message.contains(&format!("signed by {} (1 of the 3 owners of version 2)", owners[0]))
-            && message.contains("the threshold is 2, so 1 more"),
+        message.contains(&format!(
+            "signed by {} (1 of the 3 owners of version 2)",
+            owners[0]
+        )) && message.contains("the threshold is 2, so 1 more"),
         "{message}"
     );
     // And no signature at all is refused by the requirement, naming what is needed.
@@ -320,7 +338,9 @@ async fn a_safe_owner_ratifies_through_eip1271(backend: support::Backend) {
     assert!(body["error"]["message"]
         .as_str()
         .unwrap()
-        .contains(&format!("the signature given for {owner_safe} does not sign")));
+        .contains(&format!(
+            "the signature given for {owner_safe} does not sign"
+        )));
 }
 
 on_both_backends!(
@@ -340,7 +360,9 @@ async fn receiver() -> (String, Arc<Mutex<Vec<Value>>>) {
             move |body: String| {
                 let got = got.clone();
                 async move {
-                    got.lock().unwrap().push(serde_json::from_str(&body).unwrap());
+                    got.lock()
+                        .unwrap()
+                        .push(serde_json::from_str(&body).unwrap());
                     StatusCode::OK
                 }
             }
@@ -418,7 +440,10 @@ async fn an_unratified_version_resolving_a_critical_divergence_is_announced(
             .cloned()
     };
     while announced(&got_a).is_none() || announced(&got_b).is_none() {
-        assert!(Instant::now() < deadline, "no manifest.resolved_critical alert");
+        assert!(
+            Instant::now() < deadline,
+            "no manifest.resolved_critical alert"
+        );
         d.step(&cancel).await.unwrap();
         tokio::time::sleep(Duration::from_millis(10)).await;
     }
@@ -479,7 +504,11 @@ async fn the_cli_signs_attaches_and_shows_the_history(backend: support::Backend)
     )
     .unwrap();
     let v1 = dir.path().join("v1.yaml");
-    std::fs::write(&v1, support::safe_manifest("guild", 0, &[(safe, owners.clone(), 2)])).unwrap();
+    std::fs::write(
+        &v1,
+        support::safe_manifest("guild", 0, &[(safe, owners.clone(), 2)]),
+    )
+    .unwrap();
     let mut v2_owners = owners.clone();
     v2_owners[2] = w.keys[4].address();
     let v2 = dir.path().join("v2.yaml");
@@ -507,7 +536,11 @@ async fn the_cli_signs_attaches_and_shows_the_history(backend: support::Backend)
     };
     let s = |v: &[&str]| v.iter().map(|x| x.to_string()).collect::<Vec<_>>();
     let out = run(s(&["group", "add", v1.to_str().unwrap()]), vec![]).await;
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     assert!(String::from_utf8_lossy(&out.stdout).ends_with("; unratified\n"));
 
     // Two owners sign version 2: one from a key file, one from the environment.
@@ -524,19 +557,34 @@ async fn the_cli_signs_attaches_and_shows_the_history(backend: support::Backend)
         vec![],
     )
     .await;
-    assert!(sign0.status.success(), "{}", String::from_utf8_lossy(&sign0.stderr));
+    assert!(
+        sign0.status.success(),
+        "{}",
+        String::from_utf8_lossy(&sign0.stderr)
+    );
     let sign1 = run(
-        s(&["manifest", "sign", v2.to_str().unwrap(), "--version", "2", "--key-env", "OWNER_KEY"]),
-        vec![("OWNER_KEY", format!("0x{}", hex::encode(w.keys[1].to_bytes())))],
+        s(&[
+            "manifest",
+            "sign",
+            v2.to_str().unwrap(),
+            "--version",
+            "2",
+            "--key-env",
+            "OWNER_KEY",
+        ]),
+        vec![(
+            "OWNER_KEY",
+            format!("0x{}", hex::encode(w.keys[1].to_bytes())),
+        )],
     )
     .await;
-    assert!(sign1.status.success(), "{}", String::from_utf8_lossy(&sign1.stderr));
+    assert!(
+        sign1.status.success(),
+        "{}",
+        String::from_utf8_lossy(&sign1.stderr)
+    );
     let sigs = dir.path().join("sigs.jsonl");
-    std::fs::write(
-        &sigs,
-        [sign0.stdout, sign1.stdout].concat(),
-    )
-    .unwrap();
+    std::fs::write(&sigs, [sign0.stdout, sign1.stdout].concat()).unwrap();
     let out = run(
         s(&[
             "group",
@@ -548,7 +596,11 @@ async fn the_cli_signs_attaches_and_shows_the_history(backend: support::Backend)
         vec![],
     )
     .await;
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     assert!(
         String::from_utf8_lossy(&out.stdout).contains("(2 of 3 owners of version 1, threshold 2)"),
         "{}",
@@ -557,10 +609,17 @@ async fn the_cli_signs_attaches_and_shows_the_history(backend: support::Backend)
 
     let out = run(s(&["group", "show", "guild"]), vec![]).await;
     let text = String::from_utf8_lossy(&out.stdout);
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     assert!(text.contains("history of the document:"), "{text}");
     assert!(text.contains(": unratified\n"), "{text}");
-    assert!(text.contains(&format!("  safe {safe} owners: added {}", w.keys[4].address())));
+    assert!(text.contains(&format!(
+        "  safe {safe} owners: added {}",
+        w.keys[4].address()
+    )));
     assert!(text.contains(&format!("  safe {safe} owners: removed {}", owners[2])));
     let out = run(s(&["group", "show", "guild", "--json"]), vec![]).await;
     let v: Value = serde_json::from_slice(&out.stdout).unwrap();

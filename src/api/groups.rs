@@ -165,14 +165,7 @@ pub async fn update_group(
         return Err(ApiError::group_not_found(&id));
     }
     let chain = state.chain_access.get(&manifest.chain);
-    crate::ratify::update(
-        &state.store,
-        chain,
-        &manifest,
-        effective_block,
-        &signatures,
-    )
-    .await?;
+    crate::ratify::update(&state.store, chain, &manifest, effective_block, &signatures).await?;
     let (group, versions) = load_group(&state, &id).await?;
     tracing::info!(group = %id, "group updated over the API");
     group_detail(&group, &versions)

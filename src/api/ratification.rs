@@ -23,7 +23,9 @@ pub(super) fn submission(
     let text = std::str::from_utf8(body).map_err(|_| ApiError::bad_body("is not UTF-8"))?;
     let mut signatures = match headers.get(SIGNATURES_HEADER) {
         Some(v) => {
-            let v = v.to_str().map_err(|_| bad_signatures("the header is not text"))?;
+            let v = v
+                .to_str()
+                .map_err(|_| bad_signatures("the header is not text"))?;
             parse_signatures(v).map_err(bad_signatures)?
         }
         None => Vec::new(),

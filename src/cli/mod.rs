@@ -227,9 +227,8 @@ async fn group(settings: &Settings, cmd: GroupCommand) -> anyhow::Result<()> {
             let m = load_manifest(settings, &file)?;
             let signatures = ratify::read_signatures(signatures.as_deref())?;
             let chain = ratify::chain_access(settings, &m.chain)?;
-            let v =
-                crate::ratify::update(&store, chain.as_ref(), &m, effective_block, &signatures)
-                    .await?;
+            let v = crate::ratify::update(&store, chain.as_ref(), &m, effective_block, &signatures)
+                .await?;
             println!(
                 "{}: version {} ({}) in force from block {}; {}",
                 v.group_id,

@@ -26,7 +26,12 @@ pub struct SignArgs {
     #[arg(long)]
     pub chain_id: Option<u64>,
     /// A file holding the owner's private key as hex.
-    #[arg(long, value_name = "FILE", conflicts_with = "key_env", required_unless_present = "key_env")]
+    #[arg(
+        long,
+        value_name = "FILE",
+        conflicts_with = "key_env",
+        required_unless_present = "key_env"
+    )]
     pub key_file: Option<PathBuf>,
     /// An environment variable holding the owner's private key as hex.
     #[arg(long, value_name = "VAR")]

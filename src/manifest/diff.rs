@@ -55,9 +55,11 @@ pub fn diff(old: &Manifest, new: &Manifest) -> Vec<Change> {
         &json(&old.treasury.policy),
         &json(&new.treasury.policy),
     );
-    let governors = |m: &Manifest| keyed(m.governance.governors.iter().map(|g| (g.address, json(g))));
+    let governors =
+        |m: &Manifest| keyed(m.governance.governors.iter().map(|g| (g.address, json(g))));
     out.entries("governance", "governor", &governors(old), &governors(new));
-    let timelocks = |m: &Manifest| keyed(m.governance.timelocks.iter().map(|t| (t.address, json(t))));
+    let timelocks =
+        |m: &Manifest| keyed(m.governance.timelocks.iter().map(|t| (t.address, json(t))));
     out.entries("governance", "timelock", &timelocks(old), &timelocks(new));
     let roles = |m: &Manifest| keyed(m.roles.iter().map(|r| (r.contract(), json(r))));
     out.entries("roles", "roles of", &roles(old), &roles(new));
@@ -105,7 +107,8 @@ impl Diff {
         old: &BTreeMap<Address, Value>,
         new: &BTreeMap<Address, Value>,
     ) {
-        let addresses: std::collections::BTreeSet<&Address> = old.keys().chain(new.keys()).collect();
+        let addresses: std::collections::BTreeSet<&Address> =
+            old.keys().chain(new.keys()).collect();
         for a in addresses {
             let subject = format!("{kind} {a}");
             match (old.get(a), new.get(a)) {

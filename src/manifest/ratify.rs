@@ -66,6 +66,7 @@ pub fn signing_hash(group_id: &str, version: u64, hash: &ManifestHash, chain_id:
 pub struct OwnerSignature {
     /// The owner: the key's address (ECDSA) or a contract owner's (EIP-1271).
     #[schema(value_type = String)]
+    #[serde(with = "super::address::one")]
     pub signer: Address,
     /// 65 bytes `r || s || v` for ECDSA; whatever the contract's `isValidSignature` accepts
     /// for EIP-1271.
@@ -117,6 +118,7 @@ pub enum Scheme {
 #[serde(deny_unknown_fields)]
 pub struct Signed {
     #[schema(value_type = String)]
+    #[serde(with = "super::address::one")]
     pub signer: Address,
     pub scheme: Scheme,
     #[schema(value_type = String)]
@@ -135,8 +137,10 @@ pub struct Authority {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub block: Option<u64>,
     #[schema(value_type = String)]
+    #[serde(with = "super::address::one")]
     pub safe: Address,
     #[schema(value_type = Vec<String>)]
+    #[serde(with = "super::address::many")]
     pub owners: Vec<Address>,
     pub threshold: u64,
 }
@@ -157,6 +161,7 @@ impl fmt::Display for Authority {
 #[serde(deny_unknown_fields)]
 pub struct GovernorApproval {
     #[schema(value_type = String)]
+    #[serde(with = "super::address::one")]
     pub governor: Address,
     pub proposal_id: String,
     pub tx_hash: String,
@@ -319,9 +324,8 @@ mod tests {
         use alloy::primitives::keccak256;
         use alloy::sol_types::SolValue;
         let h = hash();
-        let type_hash = keccak256(
-            "ManifestRatification(string groupId,uint256 version,bytes32 manifestHash)",
-        );
+        let type_hash =
+            keccak256("ManifestRatification(string groupId,uint256 version,bytes32 manifestHash)");
         let struct_hash = keccak256(
             (
                 type_hash,
@@ -367,7 +371,10 @@ mod tests {
         let err = ratification(&[&key(1), &key(9)])
             .check("river-guild", 2, &hash())
             .unwrap_err();
-        assert!(err.contains("is not one of the owners of version 1"), "{err}");
+        assert!(
+            err.contains("is not one of the owners of version 1"),
+            "{err}"
+        );
         let err = ratification(&[&key(1)])
             .check("river-guild", 2, &hash())
             .unwrap_err();

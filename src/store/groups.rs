@@ -201,14 +201,8 @@ impl Store {
             Some(b) => b as i64,
             None => earliest,
         };
-        let version = insert_version(
-            &mut tx,
-            manifest,
-            last.version + 1,
-            effective,
-            ratification,
-        )
-        .await?;
+        let version =
+            insert_version(&mut tx, manifest, last.version + 1, effective, ratification).await?;
         tx.commit().await.ctx("updating group")?;
         Ok(version)
     }

@@ -18,7 +18,10 @@ fn require_ratification_is_read_and_kept_in_the_canonical_form_only_when_true() 
         .canonical_json()
         .ends_with(r#""agreements":[],"require_ratification":true}"#));
     // The canonical form reads back to the same manifest.
-    assert_eq!(Manifest::from_canonical_json(&on.canonical_json()).unwrap(), on);
+    assert_eq!(
+        Manifest::from_canonical_json(&on.canonical_json()).unwrap(),
+        on
+    );
 }
 
 #[test]
