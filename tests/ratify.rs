@@ -213,7 +213,7 @@ async fn two_of_three_ratify_and_strangers_are_refused(backend: support::Backend
         .await
         .unwrap();
     let body: Value = serde_json::from_slice(&bytes).unwrap();
-    let mut signers = vec![owners[0].to_string(), owners[2].to_string()];
+    let mut signers = [owners[0].to_string(), owners[2].to_string()];
     signers.sort_by_key(|s| s.parse::<Address>().unwrap());
     assert_eq!(
         body["versions"][1]["ratified"],

@@ -105,8 +105,13 @@ pub struct Audit {
     records: Vec<RecordLeaf>,
     /// The first Safe (address, owners, threshold) each manifest version declares, by chain,
     /// group and version: the authority that ratifies the version after it.
-    declared_owners: HashMap<(u64, String, u64), (Address, Vec<Address>, u64)>,
+    declared_owners: HashMap<VersionKey, DeclaredSafe>,
 }
+
+/// A manifest version in the log: chain id, group, version.
+type VersionKey = (u64, String, u64);
+/// A version's first declared Safe: address, owners, threshold.
+type DeclaredSafe = (Address, Vec<Address>, u64);
 
 impl Audit {
     pub fn new(mut expected: Vec<Expected>, keep_records: bool) -> Audit {
