@@ -631,3 +631,89 @@ on_both_backends!(
     the_cli_signs_attaches_and_shows_the_history,
     the_cli_signs_attaches_and_shows_the_history
 );
+
+async fn an_executed_governor_proposal_committing_the_hash_ratifies(backend: support::Backend) {
+    use devnet::{GovernanceContracts, GovernanceParams, Proposal, VoteSupport};
+    let w = world(backend).await;
+    let owners: Vec<Address> = w.keys[..3].iter().map(|k| k.address()).collect();
+    let safe = w.safe(&owners, 2, 1).await;
+    let g = GovernanceContracts::deploy(&w.devnet, GovernanceParams::default())
+        .await
+        .unwrap();
+    let voter = w.devnet.accounts()[1];
+    g.mint_and_delegate(
+        &w.devnet,
+        voter,
+        U256::from(300u64) * U256::from(10u64).pow(U256::from(18)),
+    )
+    .await
+    .unwrap();
+    let governance = format!(
+        "governance:\n  governors:\n    - {{ address: \"{gov}\", timelock: \"{tl}\", voting_delay: 1, voting_period: 10, proposal_threshold: \"0\", quorum_numerator: 4 }}\n  timelocks:\n    - address: \"{tl}\"\n      min_delay: 2\n      proposers: [\"{gov}\"]\n      executors: [\"0x0000000000000000000000000000000000000000\"]\n      cancellers: [\"{gov}\"]\n",
+        gov = g.governor,
+        tl = g.timelock
+    );
+    let v1 = manifest("guild", safe, &owners, 2, &governance);
+    w.store.add_group(&v1).await.unwrap();
+    let f = support::follower(&w.store, &w.devnet.rpc_url(), w.devnet.chain_id());
+    support::sync(&f).await;
+
+    // Version 2 requires ratification; the governor commits its hash in a proposal's call
+    // (a `commit(bytes32)`-shaped call to an account without code, which always succeeds).
+    let v2 = manifest(
+        "guild",
+        safe,
+        &owners,
+        2,
+        &format!("{governance}require_ratification: true\n"),
+    );
+    let chain = ChainAccess {
+        rpc: groupstate::chain::rpc::Rpc::new(
+            &w.devnet.rpc_url(),
+            groupstate::chain::rpc::RetryPolicy::from(&support::follower_config()),
+        )
+        .unwrap(),
+        chain_id: w.devnet.chain_id(),
+    };
+    // Before the proposal, nothing ratifies it, and the requirement names the governor.
+    let err = groupstate::ratify::update(&w.store, Some(&chain), &v2, None, &[])
+        .await
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains(&format!(
+            "or by an executed proposal of governor {}",
+            g.governor
+        )),
+        "{err}"
+    );
+    let calldata = [&[0xf1, 0x4f, 0xcb, 0xc8][..], &v2.hash().as_bytes()[..]].concat();
+    let proposal = Proposal::single(
+        Address::repeat_byte(0x77),
+        U256::ZERO,
+        calldata,
+        "Ratify version 2 of the group state",
+    );
+    let id = g
+        .pass_proposal(&w.devnet, voter, &proposal, &[(voter, VoteSupport::For)])
+        .await
+        .unwrap();
+    support::sync(&f).await;
+    let v = groupstate::ratify::update(&w.store, Some(&chain), &v2, None, &[])
+        .await
+        .unwrap();
+    let r = v.ratification.as_ref().unwrap();
+    let approval = r.governor.as_ref().unwrap();
+    assert_eq!(approval.governor, g.governor);
+    assert_eq!(approval.proposal_id, id.to_string());
+    assert!(groupstate::history::ratified(&v).starts_with(&format!(
+        "ratified by governor {} (proposal {id}, executed at block",
+        g.governor
+    )));
+    r.check("guild", 2, &v2.hash()).unwrap();
+}
+
+on_both_backends!(
+    an_executed_governor_proposal_committing_the_hash_ratifies,
+    an_executed_governor_proposal_committing_the_hash_ratifies
+);
