@@ -88,7 +88,13 @@ const SEVERITIES: [&str; 4] = ["low", "medium", "high", "critical"];
 const ORDERS: [&str; 2] = ["asc", "desc"];
 const DIVERGENCE_STATUSES: [&str; 3] = ["open", "acknowledged", "resolved"];
 const DELIVERY_STATUSES: [&str; 3] = ["pending", "delivered", "dead"];
-const ALERT_EVENTS: [&str; 4] = ["opened", "resolved", "retracted", "reopened"];
+const ALERT_EVENTS: [&str; 5] = [
+    "opened",
+    "resolved",
+    "retracted",
+    "reopened",
+    "manifest.resolved_critical",
+];
 
 /// `GET /v1/groups/{id}/records` and `groupstate records`: a group's records, filtered and
 /// paged.
@@ -948,7 +954,7 @@ mod tests {
         );
         assert_eq!(
             alerts("event=x").unwrap_err().to_string(),
-            "parameter `event`: must be one of opened, resolved, retracted, reopened"
+            "parameter `event`: must be one of opened, resolved, retracted, reopened, manifest.resolved_critical"
         );
         assert_eq!(
             parse_query::<NoParams>(Some("a=1"))
