@@ -178,8 +178,20 @@ async fn two_of_three_ratify_and_strangers_are_refused(backend: support::Backend
     let safe = w.safe(&owners, 2, 1).await;
     let app = w.app();
 
-    // The first version, signed by two of the Safe's three owners as the chain has them.
+    // Signatures that are not a list of signatures: a clear error, nothing stored.
     let v1 = manifest("guild", safe, &owners, 2, "");
+    let req = Request::builder()
+        .method("POST")
+        .uri("/v1/groups")
+        .header("authorization", format!("Bearer {TOKEN}"))
+        .header("x-groupstate-signatures", "[{\"signer\": 1}]")
+        .body(Body::from(v1.canonical_json()))
+        .unwrap();
+    let resp = app.clone().oneshot(req).await.unwrap();
+    assert_eq!(resp.status(), StatusCode::BAD_REQUEST);
+    assert!(w.store.group("guild").await.unwrap().is_none());
+
+    // The first version, signed by two of the Safe's three owners as the chain has them.
     let sigs = [w.sign(&w.keys[0], &v1, 1), w.sign(&w.keys[1], &v1, 1)];
     let (status, body) = send(&app, "POST", "/v1/groups", envelope(&v1, &sigs)).await;
     assert_eq!(status, StatusCode::CREATED, "{body}");
