@@ -57,6 +57,8 @@ pub async fn run(
                 .iter()
                 .filter_map(|(name, c)| Some((name.clone(), c.block_time?)))
                 .collect(),
+            chain_access: crate::ratify::chain_access(settings)
+                .context("connecting to the chains for ratification checks")?,
         };
         let token = cancel.child_token();
         tasks.spawn(async move {

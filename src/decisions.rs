@@ -456,3 +456,99 @@ pub async fn recent_decisions(
     out.truncate(n);
     Ok(out)
 }
+
+/// The first executed proposal (in chain order) of one of `governors` whose calls' calldata
+/// carries the 32 bytes `hash`: a decision of the governor that commits that hash (a manifest
+/// version's, to ratify it).
+pub fn proposal_committing<'a>(
+    decisions: &'a [Decision],
+    governors: &[alloy::primitives::Address],
+    hash: &[u8; 32],
+) -> Option<&'a ProposalDecision> {
+    decisions.iter().find_map(|d| match d {
+        Decision::Proposal(p)
+            if p.executed.is_some()
+                && governors
+                    .iter()
+                    .any(|g| g.to_string().eq_ignore_ascii_case(&p.governor))
+                && calldata_carries(&p.calldatas, hash) =>
+        {
+            Some(p.as_ref())
+        }
+        _ => None,
+    })
+}
+
+/// Whether one of the hex calldata strings in `calldatas` holds `needle` at a byte boundary.
+fn calldata_carries(calldatas: &Value, needle: &[u8; 32]) -> bool {
+    calldatas.as_array().is_some_and(|calls| {
+        calls.iter().filter_map(Value::as_str).any(|hex_data| {
+            hex::decode(hex_data.trim_start_matches("0x"))
+                .is_ok_and(|bytes| bytes.windows(32).any(|w| w == needle))
+        })
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use alloy::primitives::Address;
+    use serde_json::json;
+
+    use super::*;
+
+    fn evidence(block: i64) -> Evidence {
+        Evidence {
+            block_number: block,
+            block_hash: String::new(),
+            tx_hash: String::new(),
+            log_index: 0,
+        }
+    }
+
+    fn proposal(governor: Address, calldata: &str, executed: bool) -> Decision {
+        Decision::Proposal(Box::new(ProposalDecision {
+            governor: governor.to_string(),
+            proposal_id: "7".into(),
+            proposer: String::new(),
+            description: String::new(),
+            targets: json!([]),
+            values: json!([]),
+            calldatas: json!(["0x", calldata]),
+            state: if executed { "executed" } else { "queued" }.into(),
+            votes_for: "0".into(),
+            votes_against: "0".into(),
+            votes_abstain: "0".into(),
+            votes: vec![],
+            created: evidence(1),
+            queued: None,
+            eta: None,
+            executed: executed.then(|| evidence(9)),
+            canceled: None,
+            timelock_operation_id: None,
+            timelock_calls: vec![],
+            outflows: vec![],
+        }))
+    }
+
+    #[test]
+    fn only_an_executed_proposal_of_a_declared_governor_carrying_the_hash_commits_it() {
+        let hash = [0xab; 32];
+        let governor = Address::repeat_byte(7);
+        // `commit(bytes32)`-like calldata: a selector, then the hash as the first word.
+        let carrying = format!("0x12345678{}", hex::encode(hash));
+        // The same digits off a byte boundary are not the hash.
+        let shifted = format!("0x1{}0", hex::encode(hash));
+        let decisions = vec![
+            proposal(governor, &carrying, false),
+            proposal(Address::repeat_byte(8), &carrying, true),
+            proposal(governor, &shifted, true),
+        ];
+        assert!(proposal_committing(&decisions, &[governor], &hash).is_none());
+        let mut decisions = decisions;
+        decisions.push(proposal(governor, &carrying, true));
+        let found = proposal_committing(&decisions, &[governor], &hash).unwrap();
+        assert_eq!(found.executed.as_ref().unwrap().block_number, 9);
+        assert!(proposal_committing(&decisions, &[governor], &[0xcd; 32]).is_none());
+        assert!(proposal_committing(&decisions, &[], &hash).is_none());
+    }
+}

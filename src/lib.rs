@@ -52,6 +52,11 @@
 //!   delivers them at least once to webhooks (HMAC-signed), Slack, Discord and the log.
 //! - [`draft`], [`dao`]: a manifest drafted from what the chain shows; a group as EIP-4824
 //!   daoURI documents, and a manifest skeleton from one.
+//! - [`ratify`]: a manifest version with the ratification of the authority in force before it
+//!   (owners' EIP-712 signatures, EIP-1271, or an executed governor proposal), checked before
+//!   it is stored; unratified versions refused where a group requires ratification.
+//! - [`history`]: a group's document version by version — ratified or not, what changed,
+//!   which divergences each version resolved.
 //! - [`decisions`], [`query`], [`state`]: the read side — decisions assembled from records,
 //!   parameters checked once with position cursors, declared beside observed per contract
 //!   (the observed side in the declared form, rows for people shared by the page and the CLI).
@@ -76,6 +81,7 @@ pub mod dao;
 pub mod decisions;
 pub mod decode;
 pub mod draft;
+pub mod history;
 pub mod holdings;
 pub mod ledger;
 pub mod manifest;
@@ -85,6 +91,7 @@ pub mod observe;
 pub mod pipeline;
 pub mod progress;
 pub mod query;
+pub mod ratify;
 pub mod reconcile;
 pub mod retry;
 pub mod roles_catalog;

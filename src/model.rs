@@ -444,6 +444,12 @@ pub enum AlertEvent {
     Retracted,
     /// The block that resolved the divergence was reorged away: it is open again.
     Reopened,
+    /// A critical divergence was resolved by a new manifest version (the document was changed
+    /// to agree with the chain), announced to every sink of the group with who ratified the
+    /// version, if anyone.
+    #[serde(rename = "manifest.resolved_critical")]
+    #[strum(serialize = "manifest.resolved_critical")]
+    ManifestResolvedCritical,
 }
 named!(AlertEvent);
 

@@ -88,7 +88,13 @@ const SEVERITIES: [&str; 4] = ["low", "medium", "high", "critical"];
 const ORDERS: [&str; 2] = ["asc", "desc"];
 const DIVERGENCE_STATUSES: [&str; 3] = ["open", "acknowledged", "resolved"];
 const DELIVERY_STATUSES: [&str; 3] = ["pending", "delivered", "dead"];
-const ALERT_EVENTS: [&str; 4] = ["opened", "resolved", "retracted", "reopened"];
+const ALERT_EVENTS: [&str; 5] = [
+    "opened",
+    "resolved",
+    "retracted",
+    "reopened",
+    "manifest.resolved_critical",
+];
 
 /// `GET /v1/groups/{id}/records` and `groupstate records`: a group's records, filtered and
 /// paged.
@@ -714,6 +720,11 @@ pub struct VersionView {
     /// The first block the version is in force at.
     pub effective_block: i64,
     pub created_at: String,
+    /// `ratified by 0xA…, 0xB… (2 of 3 owners of version 1, threshold 2)`, or `unratified`.
+    pub ratified: String,
+    /// Who ratified the version under which authority, with their signatures.
+    #[schema(value_type = Option<Object>)]
+    pub ratification: Option<crate::manifest::ratify::Ratification>,
 }
 
 /// A group with its newest manifest and every version.
@@ -764,6 +775,8 @@ pub fn group_detail(g: &GroupRow, versions: &[ManifestVersion]) -> Option<GroupD
                 hash: v.hash.clone(),
                 effective_block: v.effective_block,
                 created_at: v.created_at.clone(),
+                ratified: crate::history::ratified(v),
+                ratification: v.ratification.clone(),
             })
             .collect(),
     })
@@ -941,7 +954,7 @@ mod tests {
         );
         assert_eq!(
             alerts("event=x").unwrap_err().to_string(),
-            "parameter `event`: must be one of opened, resolved, retracted, reopened"
+            "parameter `event`: must be one of opened, resolved, retracted, reopened, manifest.resolved_critical"
         );
         assert_eq!(
             parse_query::<NoParams>(Some("a=1"))

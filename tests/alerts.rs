@@ -283,7 +283,8 @@ async fn reaches_the_webhook_once_signed(backend: support::Backend) {
         add.transaction_hash.to_string()
     );
 
-    // The manifest declares the new owner: resolved, and a `resolved` alert.
+    // The manifest declares the new owner: resolved, with a `resolved` alert and, the
+    // divergence being critical, a `manifest.resolved_critical` one.
     let mut declared = w.owners.clone();
     declared.push(w.keys[3].address());
     let v2 = Manifest::parse(&support::safe_manifest(
@@ -295,17 +296,29 @@ async fn reaches_the_webhook_once_signed(backend: support::Backend) {
     w.store.update_group(&v2, None).await.unwrap();
     w.devnet.mine(1).await.unwrap();
     support::sync(&f).await;
-    dispatch_until(&d, "the resolved alert", || rx.requests().len() == 2).await;
-    let resolved = &rx.requests()[1];
+    dispatch_until(&d, "the resolved alerts", || rx.requests().len() == 3).await;
+    // The two are delivered side by side, in either order.
+    let requests = rx.requests();
+    let by_event = |e: &str| requests.iter().find(|r| r.json()["event"] == e).unwrap();
+    let resolved = by_event("resolved");
     assert_signed(resolved);
     assert_eq!(resolved.json()["event"], "resolved");
     assert_eq!(resolved.json()["divergence"]["n"], body["divergence"]["n"]);
     assert_eq!(resolved.json()["divergence"]["resolution"], "manifest");
     assert_ne!(resolved.key(), got[0].key());
+    let announced = by_event("manifest.resolved_critical");
+    assert_signed(announced);
+    assert_eq!(announced.json()["event"], "manifest.resolved_critical");
+    assert_eq!(announced.json()["ratified"], "unratified");
 
     let alerts = w.store.alerts(&AlertFilter::default()).await.unwrap();
-    assert_eq!(alerts.len(), 2);
-    assert_eq!(alerts[0].event, "resolved", "newest first");
+    assert_eq!(alerts.len(), 3);
+    assert_eq!(
+        alerts[0].event, "manifest.resolved_critical",
+        "newest first"
+    );
+    assert_eq!(alerts[1].event, "resolved");
+    assert_eq!(alerts[2].event, "opened");
     for a in &alerts {
         assert_eq!(a.deliveries.len(), 1);
         assert_eq!(a.deliveries[0].status, "delivered");
@@ -313,7 +326,7 @@ async fn reaches_the_webhook_once_signed(backend: support::Backend) {
         assert!(a.deliveries[0].delivered_at.is_some());
     }
     let counts = w.store.alert_counts().await.unwrap();
-    assert_eq!((counts.pending, counts.delivered, counts.dead), (0, 2, 0));
+    assert_eq!((counts.pending, counts.delivered, counts.dead), (0, 3, 0));
 }
 on_both_backends!(once_signed, reaches_the_webhook_once_signed);
 

@@ -226,7 +226,7 @@ async fn groups_are_registered_and_versioned(backend: support::Backend) {
     assert!(text(&out.stdout).contains("version 2"));
     assert!(text(&out.stdout)
         .trim_end()
-        .ends_with("in force from block 100"));
+        .ends_with("in force from block 100; unratified"));
 }
 on_both_backends!(
     groups_sqlite_and_postgres,

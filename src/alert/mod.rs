@@ -46,7 +46,9 @@ pub enum AlertError {
 fn event_block(event: AlertEvent, d: &Divergence) -> i64 {
     match event {
         AlertEvent::Opened | AlertEvent::Retracted => d.opened_block,
-        AlertEvent::Resolved | AlertEvent::Reopened => d.resolved_block.unwrap_or(d.opened_block),
+        AlertEvent::Resolved | AlertEvent::Reopened | AlertEvent::ManifestResolvedCritical => {
+            d.resolved_block.unwrap_or(d.opened_block)
+        }
     }
 }
 
@@ -75,6 +77,32 @@ impl NewAlert {
             key,
         }
     }
+
+    /// The `manifest.resolved_critical` alert of `d`, resolved by `version`: its payload also
+    /// names the version and who ratified it (`ratified_by`: empty when no one did).
+    pub fn manifest_resolved_critical(
+        chain: &str,
+        d: &Divergence,
+        version: Option<&crate::store::ManifestVersion>,
+    ) -> NewAlert {
+        let mut alert = NewAlert::new(chain, AlertEvent::ManifestResolvedCritical, d);
+        let mut payload: serde_json::Value =
+            serde_json::from_str(&alert.payload).expect("the payload was just written");
+        let ratifiers: Vec<String> = version
+            .and_then(|v| v.ratification.as_ref())
+            .map(|r| r.ratifiers().iter().map(ToString::to_string).collect())
+            .unwrap_or_default();
+        payload["manifest_version"] = version.map(|v| v.version).into();
+        payload["ratified_by"] = ratifiers.into();
+        payload["ratified"] = version
+            .and_then(|v| v.ratification.as_ref())
+            .map_or_else(|| "unratified".to_string(), |r| r.summary())
+            .into();
+        alert.payload = payload.to_string();
+        // Whatever a sink's minimum severity, it hears of this.
+        alert.severity = crate::model::Severity::Critical.as_str().to_string();
+        alert
+    }
 }
 
 /// The alert's idempotency key: hex SHA-256 of chain, group, divergence number, the hash of the
@@ -93,7 +121,10 @@ pub fn idempotency_key(chain: &str, event: AlertEvent, d: &Divergence) -> String
         h.update(part.as_bytes());
         h.update(b"|");
     }
-    if matches!(event, AlertEvent::Resolved | AlertEvent::Reopened) {
+    if matches!(
+        event,
+        AlertEvent::Resolved | AlertEvent::Reopened | AlertEvent::ManifestResolvedCritical
+    ) {
         h.update(d.resolved_block_hash.as_deref().unwrap_or("").as_bytes());
     }
     hex::encode(h.finalize())

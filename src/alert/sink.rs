@@ -155,12 +155,15 @@ pub fn summary(payload: &str) -> String {
         Some(AlertEvent::Resolved) => "divergence resolved",
         Some(AlertEvent::Retracted) => "divergence retracted (its block was reorged away)",
         Some(AlertEvent::Reopened) => "divergence reopened (its resolution was reorged away)",
+        Some(AlertEvent::ManifestResolvedCritical) => {
+            "critical divergence resolved by a new manifest version"
+        }
         None => "divergence",
     };
     let (block, tx) = match event {
-        Some(AlertEvent::Resolved | AlertEvent::Reopened) => {
-            (&d["resolved_block"], &d["resolved_tx_hash"])
-        }
+        Some(
+            AlertEvent::Resolved | AlertEvent::Reopened | AlertEvent::ManifestResolvedCritical,
+        ) => (&d["resolved_block"], &d["resolved_tx_hash"]),
         _ => (&d["opened_block"], &d["opened_tx_hash"]),
     };
     let mut evidence = format!("chain {} block {}", s(&v["chain"]), block);
@@ -171,6 +174,13 @@ pub fn summary(payload: &str) -> String {
         if let Some(by) = d["resolution"].as_str() {
             evidence.push_str(&format!(" (by the {by})"));
         }
+    }
+    if event == Some(AlertEvent::ManifestResolvedCritical) {
+        evidence.push_str(&format!(
+            " (manifest version {}, {})",
+            v["manifest_version"],
+            v["ratified"].as_str().unwrap_or("unratified")
+        ));
     }
     format!(
         "[{}] {} #{}: {} {} — {} on {}: expected {}, observed {}\n{}",

@@ -7,6 +7,7 @@ use axum::routing::get;
 use axum::{Json, Router};
 
 use super::{ApiBody, ApiError, ApiPath, ApiQuery, ApiState};
+use crate::manifest::ratify::OwnerSignature;
 use crate::manifest::Manifest;
 use crate::query::{
     group_detail, group_list, parse_query, GroupDetail, GroupList, NoParams, UpdateQuery,
@@ -19,6 +20,7 @@ pub fn routes() -> Router<ApiState> {
         .route("/v1/groups", get(list_groups).post(register_group))
         .route("/v1/groups/{id}", get(show_group).put(update_group))
         .route("/v1/groups/{id}/state", get(show_state))
+        .route("/v1/groups/{id}/history", get(show_history))
 }
 
 /// A group and its versions, or a 404 naming it.
@@ -59,10 +61,15 @@ pub async fn show_group(
         .ok_or_else(|| ApiError::group_not_found(&id))
 }
 
-/// The manifest in a request body (YAML or JSON), checked, on a configured chain.
-fn manifest_of(state: &ApiState, body: &[u8]) -> Result<Manifest, ApiError> {
-    let text = std::str::from_utf8(body).map_err(|_| ApiError::bad_body("is not UTF-8"))?;
-    let manifest = Manifest::parse(text).map_err(|e| ApiError {
+/// The manifest in a request body (YAML or JSON, or in a JSON envelope with signatures),
+/// checked, on a configured chain, and the signatures that ratify it.
+fn manifest_of(
+    state: &ApiState,
+    headers: &HeaderMap,
+    body: &[u8],
+) -> Result<(Manifest, Vec<OwnerSignature>), ApiError> {
+    let (text, signatures) = super::ratification::submission(headers, body)?;
+    let manifest = Manifest::parse(&text).map_err(|e| ApiError {
         status: StatusCode::UNPROCESSABLE_ENTITY,
         code: "invalid_manifest",
         message: format!("the manifest is refused:\n{e}"),
@@ -80,19 +87,23 @@ fn manifest_of(state: &ApiState, body: &[u8]) -> Result<Manifest, ApiError> {
             details: None,
         });
     }
-    Ok(manifest)
+    Ok((manifest, signatures))
 }
 
 /// Registers a group from its manifest (YAML or JSON body). Admin.
 #[utoipa::path(post, path = "/v1/groups", tag = "groups",
+    params(("X-Groupstate-Signatures" = Option<String>, Header,
+            description = "Owners' signatures ratifying the manifest: a JSON list of `{signer, signature}`")),
     request_body(content = String, content_type = "application/yaml",
-                 description = "The group state manifest, YAML or JSON"),
+                 description = "The group state manifest, YAML or JSON; or a JSON envelope `{\"manifest\": …, \"signatures\": [{\"signer\", \"signature\"}]}`. Signatures are EIP-712 `ManifestRatification(string groupId,uint256 version,bytes32 manifestHash)` in domain `{name: \"groupstate\", version: \"1\", chainId}`, by the owners of the first declared Safe as the chain has them"),
     security(("admin" = [])),
     responses((status = 201, body = GroupDetail),
+              (status = 400, description = "`bad_body`, `bad_signatures`", body = super::openapi::ErrorBody),
               (status = 401, description = "`unauthorized`", body = super::openapi::ErrorBody),
               (status = 403, description = "`admin_disabled`", body = super::openapi::ErrorBody),
               (status = 409, description = "`conflict`: already registered", body = super::openapi::ErrorBody),
-              (status = 422, description = "`invalid_manifest`, `unknown_chain`", body = super::openapi::ErrorBody)))]
+              (status = 422, description = "`invalid_manifest`, `unknown_chain`, `invalid_ratification`, `ratification_required`", body = super::openapi::ErrorBody),
+              (status = 503, description = "`chain_unavailable`: the ratification could not be checked", body = super::openapi::ErrorBody)))]
 pub async fn register_group(
     State(state): State<ApiState>,
     headers: HeaderMap,
@@ -101,8 +112,9 @@ pub async fn register_group(
 ) -> Result<(StatusCode, Json<GroupDetail>), ApiError> {
     state.require_admin(&headers)?;
     parse_query::<NoParams>(q.as_deref())?;
-    let manifest = manifest_of(&state, &body)?;
-    state.store.add_group(&manifest).await?;
+    let (manifest, signatures) = manifest_of(&state, &headers, &body)?;
+    let chain = state.chain_access.get(&manifest.chain);
+    crate::ratify::register(&state.store, chain, &manifest, &signatures).await?;
     let (group, versions) = load_group(&state, &manifest.id).await?;
     tracing::info!(group = %manifest.id, "group registered over the API");
     let detail =
@@ -114,17 +126,20 @@ pub async fn register_group(
 /// first block the group has not processed). Admin.
 #[utoipa::path(put, path = "/v1/groups/{id}", tag = "groups",
     params(("id" = String, Path, description = "The group's id; must match the manifest's"),
-           UpdateQuery),
+           UpdateQuery,
+           ("X-Groupstate-Signatures" = Option<String>, Header,
+            description = "Owners' signatures ratifying the version: a JSON list of `{signer, signature}`")),
     request_body(content = String, content_type = "application/yaml",
-                 description = "The new manifest, YAML or JSON"),
+                 description = "The new manifest, YAML or JSON; or a JSON envelope `{\"manifest\": …, \"signatures\": […]}`. Signed by the owners the previous version declares for its first Safe, at its threshold (EIP-712, see `POST /v1/groups`); without signatures, an executed proposal of a governor the previous version declares whose calldata carries the new hash ratifies it"),
     security(("admin" = [])),
     responses((status = 200, body = GroupDetail),
-              (status = 400, description = "`bad_parameter`, `id_mismatch`", body = super::openapi::ErrorBody),
+              (status = 400, description = "`bad_parameter`, `id_mismatch`, `bad_body`, `bad_signatures`", body = super::openapi::ErrorBody),
               (status = 401, description = "`unauthorized`", body = super::openapi::ErrorBody),
               (status = 403, description = "`admin_disabled`", body = super::openapi::ErrorBody),
               (status = 404, description = "`group_not_found`", body = super::openapi::ErrorBody),
               (status = 409, description = "`conflict`: identical, or an effective block already processed", body = super::openapi::ErrorBody),
-              (status = 422, description = "`invalid_manifest`, `unknown_chain`", body = super::openapi::ErrorBody)))]
+              (status = 422, description = "`invalid_manifest`, `unknown_chain`, `invalid_ratification`, `ratification_required`", body = super::openapi::ErrorBody),
+              (status = 503, description = "`chain_unavailable`: the ratification could not be checked", body = super::openapi::ErrorBody)))]
 pub async fn update_group(
     State(state): State<ApiState>,
     headers: HeaderMap,
@@ -134,7 +149,7 @@ pub async fn update_group(
 ) -> Result<Json<GroupDetail>, ApiError> {
     state.require_admin(&headers)?;
     let effective_block = parse_query::<UpdateQuery>(q.as_deref())?.effective_block()?;
-    let manifest = manifest_of(&state, &body)?;
+    let (manifest, signatures) = manifest_of(&state, &headers, &body)?;
     if manifest.id != id {
         return Err(ApiError {
             status: StatusCode::BAD_REQUEST,
@@ -150,7 +165,8 @@ pub async fn update_group(
     if state.store.group(&id).await?.is_none() {
         return Err(ApiError::group_not_found(&id));
     }
-    state.store.update_group(&manifest, effective_block).await?;
+    let chain = state.chain_access.get(&manifest.chain);
+    crate::ratify::update(&state.store, chain, &manifest, effective_block, &signatures).await?;
     let (group, versions) = load_group(&state, &id).await?;
     tracing::info!(group = %id, "group updated over the API");
     group_detail(&group, &versions)
@@ -171,4 +187,23 @@ pub async fn show_state(
 ) -> Result<Json<GroupState>, ApiError> {
     let (group, versions) = load_group(&state, &id).await?;
     Ok(Json(group_state(&state.store, &group, &versions).await?))
+}
+
+/// The group's document version by version: whether and by whom each was ratified, what
+/// changed from the version before, and the divergences it resolved.
+#[utoipa::path(get, path = "/v1/groups/{id}/history", tag = "groups",
+    params(("id" = String, Path, description = "The group's id")),
+    responses((status = 200, body = Vec<crate::history::VersionHistory>),
+              (status = 404, description = "`group_not_found`", body = super::openapi::ErrorBody)))]
+pub async fn show_history(
+    State(state): State<ApiState>,
+    ApiPath(id): ApiPath<String>,
+    ApiQuery(NoParams {}): ApiQuery<NoParams>,
+) -> Result<Json<Vec<crate::history::VersionHistory>>, ApiError> {
+    if state.store.group(&id).await?.is_none() {
+        return Err(ApiError::group_not_found(&id));
+    }
+    Ok(Json(
+        crate::history::group_history(&state.store, &id).await?,
+    ))
 }

@@ -22,6 +22,7 @@ pub mod log;
 pub mod openapi;
 pub mod ops;
 pub mod page;
+mod ratification;
 pub mod records;
 pub mod treasury;
 
@@ -67,6 +68,9 @@ pub struct ApiState {
     pub explorers: std::collections::BTreeMap<String, String>,
     /// Block times by chain name, for reading block counts in time on the status page.
     pub block_times: std::collections::BTreeMap<String, Duration>,
+    /// RPC access by chain name, to check the ratification a manifest version carries (the
+    /// owners of a Safe, EIP-1271 answers); without it, signatures are refused.
+    pub chain_access: std::collections::BTreeMap<String, crate::ratify::ChainAccess>,
 }
 
 impl ApiState {
@@ -81,6 +85,7 @@ impl ApiState {
             ready_stale: Duration::from_secs(60),
             explorers: Default::default(),
             block_times: Default::default(),
+            chain_access: Default::default(),
         }
     }
 

@@ -60,6 +60,7 @@ impl Modify for AdminAuth {
         groups::show_group,
         groups::update_group,
         groups::show_state,
+        groups::show_history,
         records::list_records,
         records::list_divergences,
         records::list_decisions,
@@ -129,6 +130,7 @@ mod tests {
                 |q| parse_query::<UpdateQuery>(q)?.effective_block().map(drop),
             ),
             ("get", "/v1/groups/{id}/state", none, no_params),
+            ("get", "/v1/groups/{id}/history", none, no_params),
             (
                 "get",
                 "/v1/groups/{id}/records",
@@ -228,6 +230,8 @@ mod tests {
                     assert_eq!(p["required"], true, "{method} {path}: {name}");
                     in_path.push(name);
                 }
+                // Headers (the signatures of a manifest) are no query or path parameter.
+                Some("header") => assert_ne!(p["required"], true, "{method} {path}: {name}"),
                 other => panic!("{method} {path}: {name} in {other:?}"),
             }
         }

@@ -402,3 +402,35 @@ pub async fn enumerate_role_members(
     }
     Ok(Some(out))
 }
+
+alloy::sol! {
+    interface IERC1271 {
+        function isValidSignature(bytes32 hash, bytes signature) external view returns (bytes4);
+    }
+}
+
+/// The value `isValidSignature` returns for a valid signature (EIP-1271).
+pub const EIP1271_MAGIC: [u8; 4] = [0x16, 0x26, 0xba, 0x7e];
+
+/// Whether the contract at `signer` answers `isValidSignature(hash, signature)` with the
+/// EIP-1271 magic value at `block`; a revert, another answer or no code is `false`.
+pub async fn is_valid_signature(
+    rpc: &Rpc,
+    signer: Address,
+    hash: B256,
+    signature: &[u8],
+    block: u64,
+) -> Result<bool, RpcError> {
+    if !has_code(rpc, signer, block).await? {
+        return Ok(false);
+    }
+    let call = IERC1271::isValidSignatureCall {
+        hash,
+        signature: signature.to_vec().into(),
+    };
+    match rpc.call_decode(signer, &call, block).await {
+        Ok(magic) => Ok(magic.0 == EIP1271_MAGIC),
+        Err(e) if e.kind == RpcErrorKind::Fatal => Ok(false),
+        Err(e) => Err(e),
+    }
+}

@@ -7,6 +7,7 @@ mod draft;
 mod log;
 mod output;
 mod query;
+mod ratify;
 mod treasury;
 
 use std::path::PathBuf;
@@ -94,10 +95,19 @@ pub enum Command {
 #[derive(Debug, Subcommand)]
 pub enum GroupCommand {
     /// Register a group from its manifest (YAML or JSON).
-    Add { file: PathBuf },
+    Add {
+        file: PathBuf,
+        /// Owners' signatures ratifying it (`manifest sign` output: one JSON object per line,
+        /// or a JSON list).
+        #[arg(long, value_name = "FILE")]
+        signatures: Option<PathBuf>,
+    },
     /// Store a new version of a group's manifest.
     Update {
         file: PathBuf,
+        /// Signatures ratifying the version, by the owners the previous version declares.
+        #[arg(long, value_name = "FILE")]
+        signatures: Option<PathBuf>,
         /// The first block the version is in force at (default: the next block to process).
         #[arg(long)]
         effective_block: Option<u64>,
@@ -132,6 +142,9 @@ pub enum ManifestCommand {
     Draft(draft::DraftArgs),
     /// A manifest skeleton from an EIP-4824 daoURI document, every gap listed.
     Import(draft::ImportArgs),
+    /// Sign the ratification of a manifest version with an owner's key (EIP-712); prints one
+    /// JSON line to append to a signatures file.
+    Sign(ratify::SignArgs),
 }
 
 /// Runs the command; the returned error is printed by `main` with its context chain.
@@ -165,6 +178,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         }
         Command::Manifest(ManifestCommand::Draft(args)) => draft::draft(&settings, args).await,
         Command::Manifest(ManifestCommand::Import(args)) => draft::import(args),
+        Command::Manifest(ManifestCommand::Sign(args)) => ratify::sign(&settings, args),
         Command::Records(args) => query::records(&settings, args).await,
         Command::Decisions { id, json } => {
             let store = open_store(&settings).await?;
@@ -215,23 +229,38 @@ fn load_manifest(settings: &Settings, file: &std::path::Path) -> anyhow::Result<
 async fn group(settings: &Settings, cmd: GroupCommand) -> anyhow::Result<()> {
     let store = open_store(settings).await?;
     match cmd {
-        GroupCommand::Add { file } => {
+        GroupCommand::Add { file, signatures } => {
             let m = load_manifest(settings, &file)?;
-            let v = store.add_group(&m).await?;
+            let signatures = ratify::read_signatures(signatures.as_deref())?;
+            let chain = ratify::chain_access(settings, &m.chain)?;
+            let v = crate::ratify::register(&store, chain.as_ref(), &m, &signatures).await?;
             println!(
-                "registered {} (version {}, {}), following chain {} from block {}",
-                v.group_id, v.version, v.hash, m.chain, v.effective_block
+                "registered {} (version {}, {}), following chain {} from block {}; {}",
+                v.group_id,
+                v.version,
+                v.hash,
+                m.chain,
+                v.effective_block,
+                crate::history::ratified(&v)
             );
         }
         GroupCommand::Update {
             file,
+            signatures,
             effective_block,
         } => {
             let m = load_manifest(settings, &file)?;
-            let v = store.update_group(&m, effective_block).await?;
+            let signatures = ratify::read_signatures(signatures.as_deref())?;
+            let chain = ratify::chain_access(settings, &m.chain)?;
+            let v = crate::ratify::update(&store, chain.as_ref(), &m, effective_block, &signatures)
+                .await?;
             println!(
-                "{}: version {} ({}) in force from block {}",
-                v.group_id, v.version, v.hash, v.effective_block
+                "{}: version {} ({}) in force from block {}; {}",
+                v.group_id,
+                v.version,
+                v.hash,
+                v.effective_block,
+                crate::history::ratified(&v)
             );
         }
         GroupCommand::List { json } => {
@@ -244,7 +273,7 @@ async fn group(settings: &Settings, cmd: GroupCommand) -> anyhow::Result<()> {
                 .await?
                 .with_context(|| format!("no group {id} is registered"))?;
             let versions = store.manifest_versions(&id).await?;
-            output::group(&g, &versions, json)?;
+            ratify::show(&store, &g, &versions, json).await?;
         }
     }
     Ok(())

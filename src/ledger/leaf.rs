@@ -11,7 +11,9 @@
 //!   manifest hash in force, and the reconciliation verdict (divergences opened and resolved by
 //!   this record).
 //! - `manifest`: one manifest version of a group, the canonical document text itself and its
-//!   hash, and the block from which it is in force.
+//!   hash, the block from which it is in force, and, when it was ratified, the ratification
+//!   (authority, signers and signatures, or the governor proposal); an unratified version's
+//!   leaf has no `ratification` key, as leaves written before ratifications existed.
 //! - `retraction`: after a reorg deeper than the finality depth, the fork block and the leaves
 //!   it voids.
 //!
@@ -152,6 +154,9 @@ pub struct ManifestLeaf {
     pub hash: String,
     /// The canonical JSON text of the manifest, exactly the bytes `hash` covers.
     pub document: String,
+    /// Who ratified the version; absent: unratified.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ratification: Option<crate::manifest::ratify::Ratification>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -262,6 +267,7 @@ impl Leaf {
             effective_block: m.effective_block,
             hash: m.hash.clone(),
             document: m.manifest.canonical_json(),
+            ratification: m.ratification.clone(),
         })
     }
 
@@ -546,6 +552,11 @@ impl Canonical<'_> {
         self.json(&m.hash);
         self.key(",", "index");
         self.json(&m.index);
+        if let Some(r) = &m.ratification {
+            // Through a JSON value, whose maps serde_json keeps sorted by key.
+            self.key(",", "ratification");
+            self.json(&serde_json::to_value(r).expect("a ratification is plain JSON"));
+        }
         self.key(",", "type");
         self.raw("\"manifest\"");
         self.key(",", "v");
@@ -837,7 +848,33 @@ mod pinned {
             effective_block: i64::MIN,
             hash: format!("0x{}", "ee".repeat(32)),
             document: "{\"name\":\"Zürich \\\"Guild\\\"\",\"n\":18446744073709551615}\n".into(),
+            ratification: None,
         });
+        let ratified = {
+            use crate::manifest::ratify::{Authority, Ratification, Scheme, Signed};
+            use alloy::primitives::{Address, B256};
+            let Leaf::Manifest(mut m) = manifest.clone() else {
+                unreachable!()
+            };
+            m.ratification = Some(Ratification {
+                chain_id: 31337,
+                digest: B256::repeat_byte(0xdd),
+                authority: Authority {
+                    version: Some(1),
+                    block: None,
+                    safe: Address::repeat_byte(0x55),
+                    owners: vec![Address::repeat_byte(1), Address::repeat_byte(2)],
+                    threshold: 1,
+                },
+                signers: vec![Signed {
+                    signer: Address::repeat_byte(1),
+                    scheme: Scheme::Eip1271,
+                    signature: vec![1, 2, 3].into(),
+                }],
+                governor: None,
+            });
+            Leaf::Manifest(m)
+        };
         let retraction = Leaf::Retraction(RetractionLeaf {
             v: LEAF_VERSION,
             index: 9_007_199_254_740_997,
@@ -869,7 +906,7 @@ mod pinned {
             voids: vec![],
             reason: String::new(),
         });
-        vec![record, manifest, retraction, retraction_with_hash]
+        vec![record, manifest, retraction, retraction_with_hash, ratified]
     }
 
     /// The leaf bytes are the log's contract with every auditor: these are the bytes (their
@@ -884,6 +921,8 @@ mod pinned {
             "43599e51cc8a81dfd2628a62a2cfdcea6216a63fcea2d4091e9adbd6dfce7f77",
             "ae7d474f60bc107c42e62c6a5f773bb6c7fdb1184537e4af4b2d30dc7ff686a6",
             "a6e28dd2bdba65f67ff1ab28e3d96807df951d51511d002ad413cd2ff873ebcb",
+            // A ratified manifest version (its ratification as a sorted JSON object).
+            "f1f1e9db9fe89c00ee96d6026e690dc16e7ac9a8a4c724d0fc3f740495fa6e80",
         ];
         let leaves = fixed_leaves();
         for (leaf, pin) in leaves.iter().zip(pinned) {

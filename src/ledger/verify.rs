@@ -103,7 +103,15 @@ pub struct Audit {
     /// Live record leaves, kept when they are to be checked against the chain or the store.
     keep_records: bool,
     records: Vec<RecordLeaf>,
+    /// The first Safe (address, owners, threshold) each manifest version declares, by chain,
+    /// group and version: the authority that ratifies the version after it.
+    declared_owners: HashMap<VersionKey, DeclaredSafe>,
 }
+
+/// A manifest version in the log: chain id, group, version.
+type VersionKey = (u64, String, u64);
+/// A version's first declared Safe: address, owners, threshold.
+type DeclaredSafe = (Address, Vec<Address>, u64);
 
 impl Audit {
     pub fn new(mut expected: Vec<Expected>, keep_records: bool) -> Audit {
@@ -116,7 +124,50 @@ impl Audit {
             summary: Summary::default(),
             keep_records,
             records: Vec::new(),
+            declared_owners: HashMap::new(),
         }
+    }
+
+    /// Checks a manifest leaf's ratification, if it has one: its own consistency
+    /// ([`crate::manifest::ratify::Ratification::check`]) and, when the log holds the version
+    /// before it, that its authority is the owners that version declares.
+    fn check_ratification(&mut self, m: &super::leaf::ManifestLeaf) -> Result<(), String> {
+        let document = crate::manifest::Manifest::from_canonical_json(&m.document).ok();
+        if let Some(safe) = document.as_ref().and_then(|d| d.treasury.safes.first()) {
+            self.declared_owners.insert(
+                (m.chain_id, m.group.clone(), m.version),
+                (safe.address, safe.owners.clone(), safe.threshold),
+            );
+        }
+        let Some(r) = &m.ratification else {
+            return Ok(());
+        };
+        let hash: crate::manifest::ManifestHash = m
+            .hash
+            .trim_start_matches("0x")
+            .parse()
+            .map_err(|e| format!("ratification: {e}"))?;
+        r.check(&m.group, m.version, &hash)
+            .map_err(|e| format!("ratification: {e}"))?;
+        if let Some(v) = r.authority.version {
+            if v + 1 != m.version {
+                return Err(format!(
+                    "ratification: version {} is ratified by the owners of version {v}",
+                    m.version
+                ));
+            }
+            if let Some((safe, owners, threshold)) =
+                self.declared_owners.get(&(m.chain_id, m.group.clone(), v))
+            {
+                let a = &r.authority;
+                if a.safe != *safe || a.owners != *owners || a.threshold != *threshold {
+                    return Err(format!(
+                        "ratification: the authority it names is not what version {v} declares"
+                    ));
+                }
+            }
+        }
+        Ok(())
     }
 
     /// Checks a checkpoint of the empty tree, if one is expected.
@@ -212,6 +263,7 @@ impl Audit {
             }
             Leaf::Manifest(m) => {
                 self.summary.manifests += 1;
+                self.check_ratification(&m).map_err(|e| entry(index, e))?;
                 let digest = hex::encode(Sha256::digest(m.document.as_bytes()));
                 if !m
                     .hash
@@ -825,6 +877,103 @@ mod tests {
                 "entry {bad}: missing (the next entry given is {})",
                 bad + 1
             )),
+            "{err}"
+        );
+    }
+
+    /// A manifest leaf's ratification is checked again: its signatures, and that its authority
+    /// is what the version before it declares.
+    #[test]
+    fn a_forged_or_misattributed_ratification_is_caught() {
+        use alloy::signers::local::PrivateKeySigner;
+        use alloy::signers::SignerSync;
+
+        use crate::ledger::leaf::ManifestLeaf;
+        use crate::manifest::ratify::{signing_hash, Authority, Ratification, Scheme, Signed};
+        use crate::manifest::Manifest;
+
+        let keys: Vec<PrivateKeySigner> = (1..=4u8)
+            .map(|i| PrivateKeySigner::from_bytes(&B256::repeat_byte(i)).unwrap())
+            .collect();
+        let safe = Address::repeat_byte(0x55);
+        let manifest = |owners: &[&PrivateKeySigner], name: &str| {
+            let owners: Vec<String> = owners.iter().map(|k| k.address().to_string()).collect();
+            Manifest::parse(
+                &serde_json::json!({"id": "g", "name": name, "purpose": "p",
+                    "phase": "coordination", "chain": "local",
+                    "treasury": {"safes": [{"address": safe.to_string(), "owners": owners,
+                                            "threshold": 2}]}})
+                .to_string(),
+            )
+            .unwrap()
+        };
+        let v1 = manifest(&[&keys[0], &keys[1], &keys[2]], "one");
+        let v2 = manifest(&[&keys[0], &keys[1], &keys[3]], "two");
+        let leaf = |index: u64, version: u64, m: &Manifest, r: Option<Ratification>| {
+            Leaf::Manifest(ManifestLeaf {
+                v: super::super::leaf::LEAF_VERSION,
+                index,
+                chain_id: 31337,
+                group: "g".into(),
+                version,
+                effective_block: 0,
+                hash: m.hash().to_string(),
+                document: m.canonical_json(),
+                ratification: r,
+            })
+        };
+        let digest = signing_hash("g", 2, &v2.hash(), 31337);
+        let signed = |k: &PrivateKeySigner| Signed {
+            signer: k.address(),
+            scheme: Scheme::Ecdsa,
+            signature: k
+                .sign_hash_sync(&digest)
+                .unwrap()
+                .as_bytes()
+                .to_vec()
+                .into(),
+        };
+        let mut owners: Vec<Address> = keys[..3].iter().map(|k| k.address()).collect();
+        owners.sort();
+        let ratification = Ratification {
+            chain_id: 31337,
+            digest,
+            authority: Authority {
+                version: Some(1),
+                block: None,
+                safe,
+                owners,
+                threshold: 2,
+            },
+            signers: vec![signed(&keys[0]), signed(&keys[2])],
+            governor: None,
+        };
+        let run = |r: Ratification| {
+            let mut audit = Audit::new(vec![], false);
+            for l in [leaf(0, 1, &v1, None), leaf(1, 2, &v2, Some(r))] {
+                audit.push(l.index(), &l.hash().to_string(), &l.encode())?;
+            }
+            Ok::<_, VerifyError>(())
+        };
+        run(ratification.clone()).unwrap();
+
+        let mut forged = ratification.clone();
+        forged.signers[1].signer = keys[1].address();
+        let err = run(forged).unwrap_err().to_string();
+        assert!(
+            err.contains("ratification: the signature given for"),
+            "{err}"
+        );
+
+        // Owners the previous version never declared, claiming to be its authority.
+        let mut misattributed = ratification;
+        misattributed.authority.owners =
+            vec![keys[0].address(), keys[2].address(), keys[3].address()];
+        misattributed.authority.owners.sort();
+        misattributed.signers = vec![signed(&keys[3]), signed(&keys[0])];
+        let err = run(misattributed).unwrap_err().to_string();
+        assert!(
+            err.contains("the authority it names is not what version 1 declares"),
             "{err}"
         );
     }

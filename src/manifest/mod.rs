@@ -21,11 +21,13 @@
 
 mod address;
 mod code;
+mod diff;
 mod error;
 mod governance;
 mod hash;
 mod node;
 mod policy;
+pub mod ratify;
 mod roles;
 mod validate;
 pub mod write;
@@ -46,6 +48,7 @@ use crate::model::ContractKind;
 
 pub use address::{parse_address, AddressFormatError, SAFE_SENTINEL};
 pub use code::CodeDecl;
+pub use diff::{diff, Change};
 pub use error::{ManifestError, Problem, DOCUMENT_PATH};
 pub use governance::{Governance, GovernorDecl, TimelockDecl};
 pub use hash::{ManifestHash, ParseManifestHashError};
@@ -89,6 +92,10 @@ pub struct Manifest {
     /// through [`Manifest::declared_implementation`], [`Manifest::fallback_handler`] and
     /// [`Manifest::delegatecall_targets`].
     pub code: BTreeMap<Address, CodeDecl>,
+    /// Whether every new version must be ratified by the authority in force before it (see
+    /// [`ratify`]); an unratified update is then refused. Absent from the canonical form when
+    /// false.
+    pub require_ratification: bool,
 }
 
 /// A group's phase.
@@ -251,7 +258,8 @@ impl Manifest {
     /// `proposal_threshold`, `quorum_numerator`, `deployed_at`, `implementation`; per timelock
     /// `address`, `min_delay`, `proposers`, `executors`, `cancellers`, `admins`, `deployed_at`,
     /// `implementation`; per role entry `contract` then `members` or `owner`, then
-    /// `deployed_at`, `implementation`; per agreement `with`, `summary`, `uri`); absent optional
+    /// `deployed_at`, `implementation`; per agreement `with`, `summary`, `uri`; then
+    /// `require_ratification`, only when true); absent optional
     /// values (`guard`, a governor's `timelock`, `uri`, `deployed_at`, `implementation`,
     /// `fallback_handler`), policy keys after `allowed_recipients` at their default (empty, or
     /// `unlimited_approvals: true`), empty `delegatecall_targets` and empty sections (`policy`,
@@ -450,6 +458,8 @@ impl Serialize for Manifest {
             #[serde(skip_serializing_if = "Vec::is_empty")]
             roles: Vec<WithCode<RoleDecl>>,
             agreements: &'a [Agreement],
+            #[serde(skip_serializing_if = "std::ops::Not::not")]
+            require_ratification: bool,
         }
 
         #[derive(Serialize)]
@@ -519,6 +529,7 @@ impl Serialize for Manifest {
                 })
                 .collect(),
             agreements: &self.agreements,
+            require_ratification: self.require_ratification,
         }
         .serialize(serializer)
     }

@@ -8,6 +8,7 @@ use serde_json::{json, Value};
 use super::*;
 
 mod limits_and_code;
+mod ratification;
 mod sections;
 
 const VALID_YAML: &str = include_str!("../../tests/fixtures/manifests/valid.yaml");

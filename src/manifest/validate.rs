@@ -30,6 +30,7 @@ const MANIFEST_FIELDS: &[&str] = &[
     "governance",
     "roles",
     "agreements",
+    "require_ratification",
 ];
 const TREASURY_FIELDS: &[&str] = &["safes", "policy"];
 const SAFE_FIELDS: &[&str] = &[
@@ -285,6 +286,10 @@ impl Validator {
             None => Some(Vec::new()),
             Some(n) => self.agreements(&fields.path("agreements"), n),
         };
+        let require_ratification = match fields.get("require_ratification") {
+            None => Some(false),
+            Some(n) => self.boolean(&fields.path("require_ratification"), n),
+        };
 
         Some(Manifest {
             id: id?,
@@ -298,6 +303,7 @@ impl Validator {
             roles: roles?,
             agreements: agreements?,
             code: std::mem::take(&mut self.code),
+            require_ratification: require_ratification?,
         })
     }
 

@@ -59,6 +59,7 @@ fn version(n: i64, m: Manifest, effective_block: i64) -> ManifestVersion {
         effective_block,
         created_at: "0".into(),
         manifest: m,
+        ratification: None,
     }
 }
 
@@ -274,6 +275,12 @@ fn a_manifest_version_taking_effect_inside_a_batch_resolves_what_it_documents() 
         [
             (AlertEvent::Opened, "safe.owner_undeclared".into(), 1),
             (AlertEvent::Resolved, "safe.owner_undeclared".into(), 1),
+            // A critical divergence closed by changing the document is announced as such.
+            (
+                AlertEvent::ManifestResolvedCritical,
+                "safe.owner_undeclared".into(),
+                1
+            ),
         ]
     );
     let d = &f.write.divergences[0];

@@ -13,7 +13,7 @@ use super::group::{version_at, Fold, Moment, Resolver};
 use crate::chain::read::{ReadRequest, ReadScope, Reading};
 use crate::decode::{DecodedLog, GovernanceEvent, GroupEvent};
 use crate::manifest::Asset;
-use crate::model::{AlertEvent, ContractKind, Rule};
+use crate::model::{AlertEvent, ContractKind, Rule, Severity};
 use crate::observe::Observed;
 use crate::reconcile::{
     documentation_stale_at, reconcile, reconcile_asset_log, reconcile_balance, transition, Finding,
@@ -101,7 +101,16 @@ impl Fold<'_> {
         d.resolved_log_index = m.log_index;
         d.resolved_manifest_hash = Some(manifest_hash.to_string());
         d.resolution = Some(m.by.as_str().to_string());
-        self.touch(AlertEvent::Resolved, d);
+        let critical_by_manifest =
+            m.by == Resolver::Manifest && d.severity == Severity::Critical.as_str();
+        self.touch(AlertEvent::Resolved, d.clone());
+        if critical_by_manifest {
+            // Changing the document to agree with the chain closed a critical divergence:
+            // every sink of the group hears of it, and of who ratified the version.
+            self.out
+                .events
+                .push((AlertEvent::ManifestResolvedCritical, d));
+        }
         self.out.resolved += 1;
     }
 

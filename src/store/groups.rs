@@ -1,6 +1,7 @@
 //! Groups, their manifest versions, and the follower's checkpoint per chain.
 
 use super::{now, Ctx, Store, StoreError};
+use crate::manifest::ratify::Ratification;
 use crate::manifest::Manifest;
 use crate::model::BlockRef;
 
@@ -29,6 +30,8 @@ pub struct ManifestVersion {
     pub effective_block: i64,
     pub created_at: String,
     pub manifest: Manifest,
+    /// Who ratified the version, if anyone did.
+    pub ratification: Option<Ratification>,
 }
 
 impl ManifestVersion {
@@ -52,6 +55,7 @@ pub(super) struct VersionRow {
     effective_block: i64,
     created_at: String,
     document: String,
+    ratification: Option<String>,
 }
 
 impl TryFrom<VersionRow> for ManifestVersion {
@@ -61,6 +65,11 @@ impl TryFrom<VersionRow> for ManifestVersion {
     fn try_from(r: VersionRow) -> Result<ManifestVersion, StoreError> {
         let manifest = Manifest::from_canonical_json(&r.document)
             .map_err(|e| StoreError::Corrupt(format!("stored manifest: {e}")))?;
+        let ratification = r
+            .ratification
+            .map(|text| serde_json::from_str(&text))
+            .transpose()
+            .map_err(|e| StoreError::Corrupt(format!("stored ratification: {e}")))?;
         Ok(ManifestVersion {
             group_id: r.group_id,
             version: r.version,
@@ -68,6 +77,7 @@ impl TryFrom<VersionRow> for ManifestVersion {
             effective_block: r.effective_block,
             created_at: r.created_at,
             manifest,
+            ratification,
         })
     }
 }
@@ -80,6 +90,15 @@ pub(super) fn versions(rows: Vec<VersionRow>) -> Result<Vec<ManifestVersion>, St
 impl Store {
     /// Registers a new group; its first version is in force from its `start_block`.
     pub async fn add_group(&self, manifest: &Manifest) -> Result<ManifestVersion, StoreError> {
+        self.add_group_ratified(manifest, None).await
+    }
+
+    /// [`Store::add_group`], the first version carrying `ratification`.
+    pub async fn add_group_ratified(
+        &self,
+        manifest: &Manifest,
+        ratification: Option<&Ratification>,
+    ) -> Result<ManifestVersion, StoreError> {
         let mut tx = self.pool.begin().await.ctx("adding group")?;
         let exists = sqlx::query("SELECT id FROM groups WHERE id = $1")
             .bind(&manifest.id)
@@ -105,7 +124,7 @@ impl Store {
         .execute(&mut *tx)
         .await
         .ctx("adding group")?;
-        let version = insert_version(&mut tx, manifest, 1, start).await?;
+        let version = insert_version(&mut tx, manifest, 1, start, ratification).await?;
         tx.commit().await.ctx("adding group")?;
         Ok(version)
     }
@@ -117,6 +136,20 @@ impl Store {
         &self,
         manifest: &Manifest,
         effective_block: Option<u64>,
+    ) -> Result<ManifestVersion, StoreError> {
+        self.update_group_ratified(manifest, effective_block, None, None)
+            .await
+    }
+
+    /// [`Store::update_group`], the version carrying `ratification`; refused unless it becomes
+    /// version `expected_version` (when given), so what was checked against the version
+    /// before it is still what it follows.
+    pub async fn update_group_ratified(
+        &self,
+        manifest: &Manifest,
+        effective_block: Option<u64>,
+        ratification: Option<&Ratification>,
+        expected_version: Option<i64>,
     ) -> Result<ManifestVersion, StoreError> {
         let mut tx = self.pool.begin().await.ctx("updating group")?;
         lock_group_row(&mut tx, &manifest.id).await?;
@@ -146,6 +179,15 @@ impl Store {
                 group.id, last.version, last.hash
             )));
         }
+        if let Some(expected) = expected_version.filter(|v| *v != last.version + 1) {
+            return Err(StoreError::Conflict(format!(
+                "group {}: version {} was stored meanwhile, so this one would be version {}, \
+                 not {expected}; check it again",
+                group.id,
+                last.version,
+                last.version + 1
+            )));
+        }
         let processed = group.synced_to.max(last.effective_block - 1);
         let earliest = processed + 1;
         let effective = match effective_block {
@@ -159,7 +201,8 @@ impl Store {
             Some(b) => b as i64,
             None => earliest,
         };
-        let version = insert_version(&mut tx, manifest, last.version + 1, effective).await?;
+        let version =
+            insert_version(&mut tx, manifest, last.version + 1, effective, ratification).await?;
         tx.commit().await.ctx("updating group")?;
         Ok(version)
     }
@@ -252,12 +295,18 @@ async fn insert_version(
     manifest: &Manifest,
     version: i64,
     effective_block: i64,
+    ratification: Option<&Ratification>,
 ) -> Result<ManifestVersion, StoreError> {
     let created_at = now();
     let hash = manifest.hash().to_string();
+    let ratification_json = ratification
+        .map(serde_json::to_string)
+        .transpose()
+        .map_err(|e| StoreError::Corrupt(format!("ratification: {e}")))?;
     sqlx::query(
-        "INSERT INTO manifest_versions (group_id, version, hash, effective_block, document, created_at) \
-         VALUES ($1, $2, $3, $4, $5, $6)",
+        "INSERT INTO manifest_versions \
+         (group_id, version, hash, effective_block, document, created_at, ratification) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7)",
     )
     .bind(&manifest.id)
     .bind(version)
@@ -265,6 +314,7 @@ async fn insert_version(
     .bind(effective_block)
     .bind(manifest.canonical_json())
     .bind(&created_at)
+    .bind(ratification_json)
     .execute(&mut **tx)
     .await
     .ctx("storing manifest version")?;
@@ -275,5 +325,6 @@ async fn insert_version(
         effective_block,
         created_at,
         manifest: manifest.clone(),
+        ratification: ratification.cloned(),
     })
 }

@@ -359,7 +359,24 @@ async fn write_batches(w: Writer, mut batches: mpsc::Receiver<Folded>) -> Result
         write.alerts = folded
             .events
             .iter()
-            .map(|(event, d)| NewAlert::new(&chain, *event, d))
+            .map(|(event, d)| match event {
+                AlertEvent::ManifestResolvedCritical => {
+                    let version = folded
+                        .groups
+                        .iter()
+                        .find(|g| g.row.id == d.group_id)
+                        .and_then(|g| {
+                            // The version that resolved it: in force at the resolving block,
+                            // with the hash the resolution names.
+                            g.versions.iter().rev().find(|v| {
+                                d.resolved_manifest_hash.as_deref() == Some(v.hash.as_str())
+                                    && Some(v.effective_block) <= d.resolved_block
+                            })
+                        });
+                    NewAlert::manifest_resolved_critical(&chain, d, version)
+                }
+                _ => NewAlert::new(&chain, *event, d),
+            })
             .collect();
         let started = Instant::now();
         let mut tx = store.begin_batch(&write).await?;

@@ -230,6 +230,27 @@ pub fn rich(t: &dyn Fn(&str) -> String) -> PageView {
         explorer: Some(t("https://explorer.example")),
         block_time: Some(std::time::Duration::from_secs(12)),
         treasury: Some(treasury(t, safe)),
+        history: vec![crate::history::VersionHistory {
+            version: 3,
+            hash: t(&"ab".repeat(32)),
+            effective_block: 100,
+            created_at: "0".into(),
+            ratified: t("unratified"),
+            ratification: None,
+            changes: vec![crate::manifest::Change {
+                section: "treasury".into(),
+                subject: t(&format!("safe {safe} owners")),
+                change: t(&format!("added {intruder}")),
+            }],
+            resolved: vec![crate::history::ResolvedByVersion {
+                n: 1,
+                rule: t("safe.owner_undeclared"),
+                severity: t("critical"),
+                subject: t(safe),
+                item: t(intruder),
+                resolved_block: 100,
+            }],
+        }],
     }
 }
 

@@ -15,6 +15,7 @@
 
 #[cfg(test)]
 mod fixture;
+mod history;
 mod render;
 mod treasury;
 mod view;
@@ -86,6 +87,8 @@ pub struct PageView {
     pub block_time: Option<std::time::Duration>,
     /// The treasuries at a glance; `None` when they could not be read.
     pub treasury: Option<crate::holdings::TreasuryView>,
+    /// The document's versions: ratification, changes, divergences resolved.
+    pub history: Vec<crate::history::VersionHistory>,
 }
 
 /// Reads the page's data: `None` if the group is unknown.
@@ -108,10 +111,11 @@ pub async fn load(state: &ApiState, id: &str) -> Result<Option<PageView>, ApiErr
         async move { store.divergence_page(id, &filter).await }
     };
     // Independent reads, side by side.
-    let (state_view, open, acknowledged, decisions, checkpoint, cursor, treasury) = tokio::try_join!(
+    let (state_view, open, acknowledged, history, decisions, checkpoint, cursor, treasury) = tokio::try_join!(
         group_state(store, &group, &versions),
         divergences(DivergenceStatus::Open),
         divergences(DivergenceStatus::Acknowledged),
+        crate::history::group_history(store, id),
         recent_decisions(store, id, RECENT_DECISIONS),
         store.latest_checkpoint(&group.chain),
         store.cursor(&group.chain),
@@ -141,5 +145,6 @@ pub async fn load(state: &ApiState, id: &str) -> Result<Option<PageView>, ApiErr
         explorer,
         block_time,
         treasury: Some(treasury),
+        history,
     }))
 }

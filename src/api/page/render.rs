@@ -118,6 +118,7 @@ pub fn render(v: &PageView, started: Instant) -> String {
         (super::treasury::treasury(v))
         (divergences(v))
         (decisions(v))
+        (super::history::history(&v.history))
         (checkpoint(v))
         footer {
             p class="muted" {
@@ -570,6 +571,7 @@ mod tests {
             explorer: Some("https://explorer.example".into()),
             block_time: None,
             treasury: None,
+            history: Vec::new(),
         }
     }
 
