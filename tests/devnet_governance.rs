@@ -106,6 +106,8 @@ async fn contracts_compile_and_match_the_bindings() -> Result<()> {
     assert_eq!(
         names,
         [
+            "BrokenMetadataToken",
+            "Bytes32Token",
             "GroupGovernor",
             "GroupTimelock",
             "GroupToken",
