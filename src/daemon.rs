@@ -59,6 +59,7 @@ pub async fn run(
                 .collect(),
             chain_access: crate::ratify::chain_access(settings)
                 .context("connecting to the chains for ratification checks")?,
+            treasury_cache: Default::default(),
         };
         let token = cancel.child_token();
         tasks.spawn(async move {

@@ -71,6 +71,8 @@ pub struct ApiState {
     /// RPC access by chain name, to check the ratification a manifest version carries (the
     /// owners of a Safe, EIP-1271 answers); without it, signatures are refused.
     pub chain_access: std::collections::BTreeMap<String, crate::ratify::ChainAccess>,
+    /// Each group's treasury view, computed once per revision of the group.
+    pub treasury_cache: treasury::TreasuryCache,
 }
 
 impl ApiState {
@@ -86,6 +88,7 @@ impl ApiState {
             explorers: Default::default(),
             block_times: Default::default(),
             chain_access: Default::default(),
+            treasury_cache: Default::default(),
         }
     }
 

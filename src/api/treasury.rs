@@ -25,6 +25,43 @@ pub fn routes() -> Router<ApiState> {
         .route("/v1/groups/{id}/flows", get(list_flows))
 }
 
+/// Each group's treasury view at the revision it was computed for. The view reads a window of
+/// flows that grows with a group's activity, and it changes only when a batch is committed (or
+/// unwound, or a version added), each of which bumps the group's revision: the page and the
+/// API compute it once per revision however many read it, and readers arriving together wait
+/// for the one computation instead of each starting their own.
+#[derive(Clone, Default)]
+pub struct TreasuryCache(
+    std::sync::Arc<std::sync::Mutex<std::collections::HashMap<String, Entry>>>,
+);
+
+type Entry = (i64, std::sync::Arc<tokio::sync::OnceCell<TreasuryView>>);
+
+impl TreasuryCache {
+    /// The view of `group` at its revision: from the cache, or computed (once) and kept.
+    pub async fn view(
+        &self,
+        store: &crate::store::Store,
+        group: &GroupRow,
+    ) -> Result<TreasuryView, crate::store::StoreError> {
+        let cell = {
+            // A poisoned lock only means a reader panicked between two lines below; the map
+            // is still whole.
+            let mut map = self.0.lock().unwrap_or_else(|e| e.into_inner());
+            let entry = map
+                .entry(group.id.clone())
+                .or_insert_with(|| (group.revision, Default::default()));
+            if entry.0 != group.revision {
+                *entry = (group.revision, Default::default());
+            }
+            entry.1.clone()
+        };
+        cell.get_or_try_init(|| treasury_view(store, group))
+            .await
+            .cloned()
+    }
+}
+
 async fn group(state: &ApiState, id: &str) -> Result<GroupRow, ApiError> {
     state
         .store
@@ -48,7 +85,7 @@ pub async fn show_treasury(
     ApiQuery(_): ApiQuery<NoParams>,
 ) -> Result<Json<TreasuryView>, ApiError> {
     let g = group(&state, &id).await?;
-    Ok(Json(treasury_view(&state.store, &g).await?))
+    Ok(Json(state.treasury_cache.view(&state.store, &g).await?))
 }
 
 /// Whether the client asked for CSV.

@@ -119,7 +119,7 @@ pub async fn load(state: &ApiState, id: &str) -> Result<Option<PageView>, ApiErr
         recent_decisions(store, id, RECENT_DECISIONS),
         store.latest_checkpoint(&group.chain),
         store.cursor(&group.chain),
-        crate::holdings::treasury_view(store, &group),
+        state.treasury_cache.view(store, &group),
     )?;
     let reading = state
         .metrics
