@@ -99,49 +99,8 @@ async fn webdriver(
 
 /// Loads `url` in headless Chromium: the page's visible text and a PNG screenshot.
 async fn browse(http: &reqwest::Client, url: &str) -> (String, Vec<u8>) {
-    let driver = Driver::start(http).await;
-    let created = webdriver(
-        http,
-        reqwest::Method::POST,
-        format!("{}/session", driver.url),
-        Some(json!({"capabilities": {"alwaysMatch": {
-            "browserName": "chrome",
-            "goog:chromeOptions": {
-                "binary": CHROMIUM,
-                "args": ["--headless=new", "--no-sandbox", "--disable-gpu",
-                         "--window-size=1280,2000"],
-            },
-        }}})),
-    )
-    .await;
-    let id = created["sessionId"].as_str().unwrap().to_string();
-    let base = format!("{}/session/{id}", driver.url);
-    webdriver(
-        http,
-        reqwest::Method::POST,
-        format!("{base}/url"),
-        Some(json!({ "url": url })),
-    )
-    .await;
-    let text = webdriver(
-        http,
-        reqwest::Method::POST,
-        format!("{base}/execute/sync"),
-        Some(json!({"script": "return document.body.innerText", "args": []})),
-    )
-    .await;
-    let shot = webdriver(
-        http,
-        reqwest::Method::GET,
-        format!("{base}/screenshot"),
-        None,
-    )
-    .await;
-    webdriver(http, reqwest::Method::DELETE, base, None).await;
-    let png = base64::engine::general_purpose::STANDARD
-        .decode(shot.as_str().unwrap())
-        .unwrap();
-    (text.as_str().unwrap().to_string(), png)
+    let (answers, png) = browse_and_run(http, url, &["return document.body.innerText"]).await;
+    (answers[0].as_str().unwrap().to_string(), png)
 }
 
 /// `target/test-artifacts/NAME` (under `CARGO_TARGET_DIR` when set), directory created.
@@ -600,8 +559,13 @@ async fn hostile_text_is_escaped(backend: support::Backend) {
 
 on_both_backends!(hostile_text_on_the_page, hostile_text_is_escaped);
 
-/// Loads `url` in headless Chromium and runs each of `scripts` there: their answers.
-async fn browse_and_run(http: &reqwest::Client, url: &str, scripts: &[&str]) -> Vec<Value> {
+/// Loads `url` in headless Chromium and runs each of `scripts` there: their answers, and a PNG
+/// screenshot of the page.
+async fn browse_and_run(
+    http: &reqwest::Client,
+    url: &str,
+    scripts: &[&str],
+) -> (Vec<Value>, Vec<u8>) {
     let driver = Driver::start(http).await;
     let created = webdriver(
         http,
@@ -638,8 +602,18 @@ async fn browse_and_run(http: &reqwest::Client, url: &str, scripts: &[&str]) -> 
             .await,
         );
     }
+    let shot = webdriver(
+        http,
+        reqwest::Method::GET,
+        format!("{base}/screenshot"),
+        None,
+    )
+    .await;
     webdriver(http, reqwest::Method::DELETE, base, None).await;
-    answers
+    let png = base64::engine::general_purpose::STANDARD
+        .decode(shot.as_str().unwrap())
+        .unwrap();
+    (answers, png)
 }
 
 /// A Safe that received 100 ETH and paid 1 ETH and 0.5 ETH: the page's treasury section shows
@@ -705,7 +679,7 @@ async fn treasury_chart(backend: support::Backend) {
     );
     assert!(!html.contains("<script"));
 
-    let answers = browse_and_run(
+    let (answers, png) = browse_and_run(
         &http,
         &page_url,
         &[
@@ -719,6 +693,8 @@ async fn treasury_chart(backend: support::Backend) {
         ],
     )
     .await;
+    assert!(png.starts_with(b"\x89PNG"), "a PNG screenshot");
+    std::fs::write(artifact(&format!("treasury-{backend:?}.png")), &png).unwrap();
     let text = answers[0].as_str().unwrap();
     assert!(text.contains("98.5 ETH"), "{text}");
     assert!(text.contains("1.5 ETH"), "the 30-day outflow: {text}");

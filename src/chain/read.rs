@@ -215,8 +215,9 @@ async fn has_code(rpc: &Rpc, address: Address, block: u64) -> Result<bool, RpcEr
     Ok(!rpc.code_at(address, block).await?.is_empty())
 }
 
-/// An `eth_call` that may revert because the contract lacks the function: `None` then.
-async fn optional<C: SolCall>(
+/// An `eth_call` that may revert (the contract lacks the function) or answer undecodably:
+/// `None` then.
+pub(crate) async fn optional<C: SolCall>(
     rpc: &Rpc,
     to: Address,
     call: &C,
@@ -428,9 +429,7 @@ pub async fn is_valid_signature(
         hash,
         signature: signature.to_vec().into(),
     };
-    match rpc.call_decode(signer, &call, block).await {
-        Ok(magic) => Ok(magic.0 == EIP1271_MAGIC),
-        Err(e) if e.kind == RpcErrorKind::Fatal => Ok(false),
-        Err(e) => Err(e),
-    }
+    Ok(optional(rpc, signer, &call, block)
+        .await?
+        .is_some_and(|magic| magic.0 == EIP1271_MAGIC))
 }

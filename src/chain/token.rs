@@ -11,7 +11,8 @@ use alloy::primitives::{Address, FixedBytes, U256};
 use alloy::rpc::types::Log;
 use alloy::sol_types::SolEvent;
 
-use super::rpc::{Rpc, RpcError, RpcErrorKind};
+use super::read::optional;
+use super::rpc::{Rpc, RpcError};
 
 alloy::sol! {
     interface IERC20Metadata {
@@ -154,20 +155,6 @@ where
     Ok(optional(rpc, token, as_bytes32, block)
         .await?
         .and_then(bytes32_text))
-}
-
-/// An `eth_call` that may revert or answer undecodably: `None` then.
-async fn optional<C: alloy::sol_types::SolCall>(
-    rpc: &Rpc,
-    to: Address,
-    call: &C,
-    block: u64,
-) -> Result<Option<C::Return>, RpcError> {
-    match rpc.call_decode(to, call, block).await {
-        Ok(v) => Ok(Some(v)),
-        Err(e) if e.kind == RpcErrorKind::Fatal => Ok(None),
-        Err(e) => Err(e),
-    }
 }
 
 #[cfg(test)]
