@@ -349,6 +349,15 @@ pub enum Rule {
     #[serde(rename = "log.finalized_reorg")]
     #[strum(serialize = "log.finalized_reorg")]
     LogFinalizedReorg,
+    /// A covenant's clause is broken, by the chain or by a party's document.
+    #[serde(rename = "covenant.breach")]
+    #[strum(serialize = "covenant.breach")]
+    CovenantBreach,
+    /// A covenant's clause is close to breaking: a budget past 80%, a ratification due
+    /// within 7 days.
+    #[serde(rename = "covenant.at_risk")]
+    #[strum(serialize = "covenant.at_risk")]
+    CovenantAtRisk,
 }
 named!(Rule);
 
@@ -375,7 +384,13 @@ impl Rule {
     /// Whether the rule compares a contract's structure with the manifest (what documentation
     /// can fall behind on).
     pub fn is_structural(self) -> bool {
-        !self.is_about_an_event() && self != Rule::DocumentationStale
+        !self.is_about_an_event() && self != Rule::DocumentationStale && !self.is_covenant()
+    }
+
+    /// Whether the rule is a covenant's verdict (a finding reported to the covenant's sinks
+    /// besides the group's).
+    pub fn is_covenant(self) -> bool {
+        matches!(self, Rule::CovenantBreach | Rule::CovenantAtRisk)
     }
 
     /// The kind of contract whose structure the rule is about.
@@ -410,7 +425,8 @@ impl Rule {
             | Rule::TreasuryUnexplainedOutflow
             | Rule::SafeDelegatecallUndeclared
             | Rule::SafeSingletonChanged
-            | Rule::ProxyUpgraded => Severity::Critical,
+            | Rule::ProxyUpgraded
+            | Rule::CovenantBreach => Severity::Critical,
             Rule::TreasuryOutflowOverLimit
             | Rule::TreasuryRecipientNotAllowed
             | Rule::TreasuryApprovalOverLimit
@@ -425,7 +441,8 @@ impl Rule {
             Rule::SafeOwnerMissing
             | Rule::TimelockRoleMissing
             | Rule::RoleMissingMember
-            | Rule::DocumentationStale => Severity::Medium,
+            | Rule::DocumentationStale
+            | Rule::CovenantAtRisk => Severity::Medium,
             Rule::TreasuryUnexplainedInflow => Severity::Low,
         }
     }
@@ -470,7 +487,7 @@ mod tests {
         for s in Severity::all() {
             assert_eq!(serde_json::to_value(s).unwrap(), s.as_str());
         }
-        assert_eq!(Rule::all().count(), 28);
+        assert_eq!(Rule::all().count(), 30);
         assert_eq!(
             ContractKind::parse("timelock"),
             Some(ContractKind::Timelock)

@@ -2,7 +2,8 @@
 //! the version: owners' signatures (ECDSA, or EIP-1271 `isValidSignature` for a contract owner)
 //! over the version's EIP-712 hash ([`crate::manifest::ratify`]), or an executed proposal of the
 //! previously declared governor that commits the hash; and the refusal of an unratified version
-//! of a group that requires ratification.
+//! of a group that requires ratification; and the parties' ratifications of a covenant, by the
+//! same signatures over the covenant's EIP-712 hash.
 //!
 //! Invariant: everything the decision needs is fetched first (the Safe's owners on the chain for
 //! a first version, EIP-1271 answers, the group's decisions), then the version is stored in one
@@ -12,12 +13,13 @@ use alloy::primitives::Address;
 
 use crate::chain::read::{is_valid_signature, read_safe};
 use crate::chain::rpc::{Rpc, RpcError};
+use crate::manifest::covenant::{signing_hash as covenant_signing_hash, Party};
 use crate::manifest::ratify::{
     recover, signing_hash, Authority, GovernorApproval, OwnerSignature, Ratification, Scheme,
     Signed,
 };
 use crate::manifest::{Manifest, ManifestHash, SafeDecl};
-use crate::store::{ManifestVersion, Store, StoreError};
+use crate::store::{CovenantVersion, ManifestVersion, Store, StoreError};
 
 /// A chain's RPC endpoint and id, to read owners and ask contract owners.
 #[derive(Debug, Clone)]
@@ -228,6 +230,24 @@ async fn check_signatures(
     signatures: &[OwnerSignature],
 ) -> Result<Ratification, RatifyError> {
     let digest = signing_hash(pending.group, pending.version, pending.hash, chain.chain_id);
+    let what = format!(
+        "version {} of {} (hash {})",
+        pending.version, pending.group, pending.hash
+    );
+    check_signed(chain, block, authority, digest, &what, signatures).await
+}
+
+/// Checks each signature of `digest` (ECDSA first, then EIP-1271 at `block` for a signer with
+/// code) and that the signers are distinct owners of `authority`, at least its threshold of
+/// them; `what` names what is ratified in the messages.
+async fn check_signed(
+    chain: &ChainAccess,
+    block: u64,
+    authority: Authority,
+    digest: alloy::primitives::B256,
+    what: &str,
+    signatures: &[OwnerSignature],
+) -> Result<Ratification, RatifyError> {
     let mut signed: Vec<Signed> = Vec::new();
     let mut problems = Vec::new();
     for s in signatures {
@@ -251,9 +271,9 @@ async fn check_signatures(
             Scheme::Eip1271
         } else {
             problems.push(format!(
-                "the signature given for {} does not sign {digest} (version {} of {}, hash {}, \
-                 chain {}), by ECDSA or EIP-1271",
-                s.signer, pending.version, pending.group, pending.hash, chain.chain_id
+                "the signature given for {} does not sign {digest} ({what}, chain {}), by ECDSA \
+                 or EIP-1271",
+                s.signer, chain.chain_id
             ));
             continue;
         };
@@ -265,9 +285,7 @@ async fn check_signatures(
     }
     if !problems.is_empty() {
         return Err(RatifyError::Invalid(format!(
-            "the ratification of version {} of {} is refused:\n  {}",
-            pending.version,
-            pending.group,
+            "the ratification of {what} is refused:\n  {}",
             problems.join("\n  ")
         )));
     }
@@ -280,10 +298,8 @@ async fn check_signatures(
             .copied()
             .collect();
         return Err(RatifyError::Invalid(format!(
-            "the ratification of version {} of {} is incomplete: signed by {} ({} of the {} \
+            "the ratification of {what} is incomplete: signed by {} ({} of the {} \
              {}); the threshold is {}, so {} more of {} must sign",
-            pending.version,
-            pending.group,
             list(&signers),
             signers.len(),
             authority.owners.len(),
@@ -347,6 +363,96 @@ async fn by_governor(
             block_number: executed.block_number,
         }),
     }))
+}
+
+/// Checks and stores the ratification of covenant version `cv` by `party`: signatures of
+/// `covenant::signing_hash` by the owners of the first Safe the party's newest manifest version
+/// declares, at its threshold — or one signature of the Safe itself (EIP-1271, which checks
+/// its owners' signatures at its threshold) — or, for an outside partner, by the signers the
+/// covenant names at its threshold.
+#[tracing::instrument(skip_all, fields(covenant = %cv.covenant_id, party))]
+pub async fn ratify_covenant(
+    store: &Store,
+    chain: Option<&ChainAccess>,
+    cv: &CovenantVersion,
+    party: &str,
+    signatures: &[OwnerSignature],
+) -> Result<Ratification, RatifyError> {
+    let Some(p) = cv.covenant.party(party) else {
+        return Err(RatifyError::Invalid(format!(
+            "{party} is not a party to covenant {}",
+            cv.covenant_id
+        )));
+    };
+    let Some(chain) = chain else {
+        return Err(RatifyError::NoChain(format!(
+            "covenant {}: no RPC endpoint here to check the ratification with",
+            cv.covenant_id
+        )));
+    };
+    if signatures.is_empty() {
+        return Err(RatifyError::Invalid(format!(
+            "no signature was given for {party}'s ratification of covenant {}",
+            cv.covenant_id
+        )));
+    }
+    let mut authority = match p {
+        Party::Group(group) => {
+            let versions = store.manifest_versions(group).await?;
+            let Some(last) = versions.last() else {
+                return Err(StoreError::NotFound(format!("group {group}")).into());
+            };
+            let safe = first_safe(&last.manifest)?;
+            Authority {
+                version: Some(last.version as u64),
+                block: None,
+                safe: safe.address,
+                owners: safe.owners.clone(),
+                threshold: safe.threshold,
+            }
+        }
+        Party::Outside(o) => Authority {
+            version: None,
+            block: None,
+            safe: Address::ZERO,
+            owners: o.signers.clone(),
+            threshold: o.threshold,
+        },
+    };
+    let mut signatures = signatures.to_vec();
+    if !authority.safe.is_zero() {
+        if let Some(by_safe) = signatures
+            .iter()
+            .find(|s| s.signer == authority.safe)
+            .cloned()
+        {
+            // The Safe signs for itself: its own EIP-1271 check is the threshold.
+            authority.owners = vec![authority.safe];
+            authority.threshold = 1;
+            signatures = vec![by_safe];
+        }
+    }
+    let hash: ManifestHash = cv
+        .hash
+        .parse()
+        .map_err(|e| RatifyError::Invalid(format!("stored covenant hash: {e}")))?;
+    let digest = covenant_signing_hash(
+        &cv.covenant_id,
+        cv.version as u64,
+        &hash,
+        party,
+        chain.chain_id,
+    );
+    let what = format!(
+        "covenant {} version {} (hash {}) by {party}",
+        cv.covenant_id, cv.version, cv.hash
+    );
+    let head = chain.rpc.head().await?;
+    let r = check_signed(chain, head, authority, digest, &what, &signatures).await?;
+    store
+        .add_covenant_ratification(&cv.covenant_id, cv.version, party, &r)
+        .await?;
+    Ok(r)
 }
 
 /// RPC access to every configured chain.

@@ -28,7 +28,15 @@ pub struct Dispatcher {
     client: reqwest::Client,
     /// Times each send.
     metrics: Option<Arc<Metrics>>,
+    /// The sinks each covenant names, and when they were read.
+    covenant_sinks: std::sync::Mutex<Option<(Instant, Arc<CovenantSinks>)>>,
 }
+
+/// The sinks each covenant names, by covenant id.
+type CovenantSinks = std::collections::BTreeMap<String, Vec<String>>;
+
+/// How long the sinks covenants name are used before they are read again.
+const COVENANT_SINKS_TTL: Duration = Duration::from_secs(1);
 
 /// How long to wait before attempt `attempts + 1` after attempt `attempts` (≥ 1) failed: the
 /// shared [`Backoff`] from `backoff_initial` doubling up to `backoff_max`, of which a random
@@ -76,6 +84,7 @@ impl Dispatcher {
             sinks: config.sinks.iter().map(Sink::from_config).collect(),
             client,
             metrics: None,
+            covenant_sinks: std::sync::Mutex::new(None),
         })
     }
 
@@ -115,14 +124,23 @@ impl Dispatcher {
     /// One round: routes every new alert, then claims and sends the deliveries due now.
     /// Returns how many deliveries were attempted.
     pub async fn step(&self, cancel: &CancellationToken) -> Result<usize, AlertError> {
+        // The sinks covenants name (a partner's) hear only of those covenants' findings.
+        let covenants = self.covenant_sinks().await?;
         while self
             .store
             .route_alerts(ROUTE_BATCH, |a| {
-                self.sinks
-                    .iter()
-                    .filter(|s| s.accepts(&a.group_id, &a.severity))
-                    .map(|s| s.name.clone())
-                    .collect()
+                let item = crate::model::Rule::parse(&a.rule)
+                    .is_some_and(|r| r.is_covenant())
+                    .then(|| a.item())
+                    .flatten();
+                super::route(
+                    &self.sinks,
+                    &covenants,
+                    &a.group_id,
+                    &a.rule,
+                    item.as_deref(),
+                    &a.severity,
+                )
             })
             .await?
             == ROUTE_BATCH as usize
@@ -186,6 +204,19 @@ impl Dispatcher {
             }
         }
         Ok(count)
+    }
+
+    /// The sinks each covenant names, read again at most once per [`COVENANT_SINKS_TTL`].
+    async fn covenant_sinks(&self) -> Result<Arc<CovenantSinks>, AlertError> {
+        if let Some((at, sinks)) = &*self.covenant_sinks.lock().expect("covenant sinks lock") {
+            if at.elapsed() < COVENANT_SINKS_TTL {
+                return Ok(sinks.clone());
+            }
+        }
+        let sinks = Arc::new(self.store.covenant_sinks().await?);
+        *self.covenant_sinks.lock().expect("covenant sinks lock") =
+            Some((Instant::now(), sinks.clone()));
+        Ok(sinks)
     }
 
     async fn record(

@@ -17,6 +17,7 @@ use std::time::Duration;
 
 use sha2::{Digest, Sha256};
 
+use crate::manifest::covenant::CovenantItem;
 pub use crate::model::AlertEvent;
 pub use crate::store::NewAlert;
 use crate::store::{Divergence, StoreError};
@@ -52,19 +53,67 @@ fn event_block(event: AlertEvent, d: &Divergence) -> i64 {
     }
 }
 
+/// The covenant a divergence is a finding of, if it is one.
+pub fn covenant_of(d: &Divergence) -> Option<CovenantItem> {
+    crate::model::Rule::parse(&d.rule)
+        .filter(|r| r.is_covenant())
+        .and_then(|_| CovenantItem::parse(&d.item))
+}
+
+/// Where an alert goes: every configured sink that accepts its group and severity, except the
+/// sinks a covenant names (`notify`: a partner's), which hear only of the findings of the
+/// covenants that name them. `covenants` maps each covenant id to the sinks it names.
+pub fn route(
+    sinks: &[Sink],
+    covenants: &std::collections::BTreeMap<String, Vec<String>>,
+    group: &str,
+    rule: &str,
+    item: Option<&str>,
+    severity: &str,
+) -> Vec<String> {
+    let partner = |name: &str| covenants.values().any(|s| s.iter().any(|n| n == name));
+    let covenant = crate::model::Rule::parse(rule)
+        .filter(|r| r.is_covenant())
+        .and(item)
+        .and_then(CovenantItem::parse);
+    let named: &[String] = covenant
+        .as_ref()
+        .and_then(|c| covenants.get(&c.covenant))
+        .map_or(&[], Vec::as_slice);
+    let mut out: Vec<String> = sinks
+        .iter()
+        .filter(|s| !partner(&s.name) && s.accepts(group, severity))
+        .map(|s| s.name.clone())
+        .collect();
+    for name in named {
+        if sinks.iter().any(|s| &s.name == name) && !out.contains(name) {
+            out.push(name.clone());
+        }
+    }
+    out
+}
+
 /// The outbox row: built here (its key and body are alert policy), stored as it is.
 impl NewAlert {
     /// The alert of `event` on `d` (as it is after the event; for `reopened`, as it was
     /// resolved, since the resolution is what the alert is about).
     pub fn new(chain: &str, event: AlertEvent, d: &Divergence) -> NewAlert {
         let key = idempotency_key(chain, event, d);
-        let payload = serde_json::json!({
+        let mut payload = serde_json::json!({
             "key": key,
             "event": event,
             "group": d.group_id,
             "chain": chain,
             "divergence": d,
         });
+        if let Some(item) = covenant_of(d) {
+            payload["covenant"] = serde_json::json!({
+                "id": item.covenant,
+                "version": item.version,
+                "clause": item.clause,
+                "window": item.window,
+            });
+        }
         NewAlert {
             event,
             group_id: d.group_id.clone(),

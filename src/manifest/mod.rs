@@ -21,6 +21,7 @@
 
 mod address;
 mod code;
+pub mod covenant;
 mod diff;
 mod error;
 mod governance;
@@ -225,6 +226,10 @@ pub struct Agreement {
     /// Where the full text lives.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub uri: Option<String>,
+    /// The covenant that makes the agreement checkable: its id and the hash of the version
+    /// agreed to.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub covenant: Option<covenant::CovenantRef>,
 }
 
 impl Manifest {

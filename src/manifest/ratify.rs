@@ -235,6 +235,15 @@ impl Ratification {
         if self.governor.is_some() {
             return Ok(());
         }
+        self.check_signers()
+    }
+
+    /// Checks the signers against the authority: each is one of its owners and signs once,
+    /// every ECDSA signature recovers to its signer over [`Ratification::digest`], and enough
+    /// of them signed (what a covenant ratification, whose digest is computed elsewhere,
+    /// needs checked).
+    pub fn check_signers(&self) -> Result<(), String> {
+        let digest = self.digest;
         let mut seen = Vec::new();
         for s in &self.signers {
             if !self.authority.owners.contains(&s.signer) {

@@ -887,7 +887,8 @@ fn agreement_rules() {
         [Agreement {
             with: "a".into(),
             summary: "b".into(),
-            uri: None
+            uri: None,
+            covenant: None
         }]
     );
 }

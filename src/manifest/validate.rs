@@ -5,6 +5,10 @@
 //! normalised (strings trimmed, lists of accounts sorted by address bytes, amounts parsed, roles
 //! keyed by hash).
 
+mod covenant;
+
+pub(crate) use covenant::covenant_from_node;
+
 use std::collections::BTreeMap;
 
 use alloy::primitives::{Address, B256, U256};
@@ -82,7 +86,8 @@ const ROLE_FIELDS: &[&str] = &[
     "deployed_at",
     "implementation",
 ];
-const AGREEMENT_FIELDS: &[&str] = &["with", "summary", "uri"];
+const AGREEMENT_FIELDS: &[&str] = &["with", "summary", "uri", "covenant"];
+const COVENANT_REF_FIELDS: &[&str] = &["id", "hash"];
 
 /// The denominator of OpenZeppelin's `GovernorVotesQuorumFraction` unless a governor overrides it.
 const QUORUM_DENOMINATOR: u64 = 100;
@@ -1278,10 +1283,43 @@ impl Validator {
             None => Some(None),
             Some(n) => self.text(&fields.path("uri"), n).map(Some),
         };
+        let covenant = match fields.get("covenant") {
+            None => Some(None),
+            Some(n) => self.covenant_ref(&fields.path("covenant"), n).map(Some),
+        };
         Some(Agreement {
             with: with?,
             summary: summary?,
             uri: uri?,
+            covenant: covenant?,
+        })
+    }
+
+    /// `{ id, hash }`: a covenant by its id and the hash of a version.
+    fn covenant_ref(&mut self, path: &str, node: &Node) -> Option<super::covenant::CovenantRef> {
+        let fields = self.mapping(path, node, COVENANT_REF_FIELDS)?;
+        let id = self
+            .required(&fields, "id")
+            .and_then(|n| self.id(&fields.path("id"), n));
+        let hash = self.required(&fields, "hash").and_then(|n| {
+            let parsed = match n {
+                Node::Str(s) => s.parse().ok(),
+                _ => None,
+            };
+            if parsed.is_none() {
+                self.report(
+                    &fields.path("hash"),
+                    format!(
+                        "expected a covenant hash of 64 hex digits, found {}",
+                        n.describe()
+                    ),
+                );
+            }
+            parsed
+        });
+        Some(super::covenant::CovenantRef {
+            id: id?,
+            hash: hash?,
         })
     }
 }

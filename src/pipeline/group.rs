@@ -7,6 +7,7 @@ use std::collections::{BTreeMap, BTreeSet, HashSet};
 
 use alloy::primitives::{Address, B256};
 
+use super::covenants::{terms_of, TermRef};
 use super::flows::TxFlows;
 use super::signers::{safe_execution, SafeExecutions};
 use super::{ChainParams, Extras, GroupPrior, Needs, Prepared};
@@ -37,6 +38,8 @@ pub(super) struct Out {
 pub(super) enum Resolver {
     Chain,
     Manifest,
+    /// A covenant's new version (or its removal) settled a finding of the old one.
+    Covenant,
 }
 
 impl Resolver {
@@ -44,6 +47,7 @@ impl Resolver {
         match self {
             Resolver::Chain => "chain",
             Resolver::Manifest => "manifest",
+            Resolver::Covenant => "covenant",
         }
     }
 }
@@ -82,6 +86,8 @@ pub(super) struct Fold<'a> {
     /// Timelock operations already flagged in this batch (a batch operation emits one
     /// `CallScheduled` per call: it is flagged once).
     pub(super) flagged: HashSet<B256>,
+    /// The covenant clauses the group answers for.
+    pub(super) terms: Vec<TermRef>,
 }
 
 impl Fold<'_> {
@@ -179,6 +185,7 @@ pub(super) fn fold_group(
     let addresses: BTreeSet<Address> = contracts.iter().map(|(a, _)| *a).collect();
     let treasury = g.treasury();
     let versions = g.versions.clone();
+    let terms = terms_of(&g.row.id, &g.covenants, &addresses);
     let mut f = Fold {
         params,
         batch,
@@ -187,6 +194,7 @@ pub(super) fn fold_group(
         out,
         g,
         flagged: HashSet::new(),
+        terms,
     };
 
     // Seed each contract seen for the first time with a reading of the block before.
@@ -371,10 +379,11 @@ pub(super) fn fold_group(
         f.check_balances(at);
         next_check = Some(at + check);
     }
-    f.prune_flows();
     for v in pending {
         f.manifest_takes_effect(v);
     }
+    f.covenants_at_batch_end(to);
+    f.prune_flows(to);
     f.check_stale(to);
 }
 

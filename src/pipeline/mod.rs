@@ -12,6 +12,7 @@
 //! - [`fold`]: the fold itself, group by group ([`group`]); the rules about moments and
 //!   divergences in [`verdicts`]; Safe signers in [`signers`].
 
+mod covenants;
 mod flows;
 mod group;
 mod signers;
@@ -39,8 +40,8 @@ use crate::model::{AlertEvent, BlockRef, ContractKind, RecordKind};
 use crate::observe::Observed;
 use crate::reconcile::Flow;
 use crate::store::{
-    BatchWrite, CursorMove, Divergence, GroupProgress, GroupRow, ManifestVersion, StoredGroup,
-    TokenRow,
+    BatchWrite, CovenantVersion, CursorMove, Divergence, GroupProgress, GroupRow, ManifestVersion,
+    StoredGroup, TokenRow,
 };
 
 /// The chain a batch comes from, as the fold needs it.
@@ -59,6 +60,9 @@ pub struct ChainParams {
     /// The Safe libraries of the chain: a traced delegatecall to one of its batch libraries is
     /// the batch it runs, not an unknown delegatecall.
     pub safe_libraries: SafeLibraries,
+    /// The chain's block time in milliseconds: a covenant's windows, deadlines and lag in
+    /// time become blocks through it.
+    pub block_time_ms: u64,
 }
 
 /// A fetched batch, decoded for every group: its range, its block refs, its logs in chain
@@ -79,6 +83,9 @@ pub struct Prepared {
     /// The metadata of tokens seen moving for the first time, read by the fetch phase; the
     /// batch stores it.
     pub tokens: Vec<TokenMetadata>,
+    /// The chain's head when the batch was fetched, on the lane that follows the head (a
+    /// covenant's index lag is judged against it).
+    pub head: Option<u64>,
     hashes: HashMap<u64, B256>,
 }
 
@@ -119,6 +126,7 @@ pub fn prepare(
         recovered,
         traces,
         tokens: Vec::new(),
+        head: None,
         hashes,
     })
 }
@@ -182,6 +190,8 @@ pub struct GroupPrior {
     pub flows: Vec<Flow>,
     /// The newest balance check reading of each (treasury, asset): (block, balance).
     pub balances: BTreeMap<(Address, Asset), (i64, U256)>,
+    /// The newest version of every covenant the group is a party to.
+    pub covenants: Arc<Vec<CovenantVersion>>,
 }
 
 /// A proposal's calls: (target, value, calldata) each.
@@ -301,6 +311,7 @@ impl GroupPrior {
             proposals,
             flows,
             balances,
+            covenants: Arc::new(stored.covenants),
         })
     }
 

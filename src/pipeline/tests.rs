@@ -37,6 +37,7 @@ fn params(grace: u64, interval: u64) -> ChainParams {
         reorg_window: 64,
         balance_check_interval: 0,
         safe_libraries: Default::default(),
+        block_time_ms: 1000,
     }
 }
 
@@ -82,6 +83,7 @@ fn prior(versions: Vec<ManifestVersion>) -> GroupPrior {
         proposals: HashMap::new(),
         flows: Vec::new(),
         balances: BTreeMap::new(),
+        covenants: Arc::new(Vec::new()),
     }
 }
 

@@ -8,6 +8,7 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use alloy::primitives::{Address, B256};
 
+use super::covenants::Scope;
 use super::flows::TxFlows;
 use super::group::{version_at, Fold, Moment, Resolver};
 use crate::chain::read::{ReadRequest, ReadScope, Reading};
@@ -242,7 +243,11 @@ impl Fold<'_> {
         ) else {
             return;
         };
+        let mut spent_from = BTreeSet::new();
         for flow in judged.flows {
+            if flow.out {
+                spent_from.insert(flow.treasury);
+            }
             self.out.flows.push(flow_row(&self.g.row.id, &flow));
             self.g.flows.push(flow);
         }
@@ -268,6 +273,7 @@ impl Fold<'_> {
                 self.open(version, f, &judged.moment);
             }
         }
+        self.judge_covenants(&judged.moment, Scope::Flows, &spent_from);
         for safe in judged.suspects {
             self.check_singleton(safe, &judged.moment);
         }
@@ -337,17 +343,21 @@ impl Fold<'_> {
         }
     }
 
-    /// Forgets the flows neither rolling window nor the next balance check needs.
-    pub(super) fn prune_flows(&mut self) {
+    /// Forgets the flows neither rolling window, nor the next balance check, nor a covenant's
+    /// budget window at block `to` needs.
+    pub(super) fn prune_flows(&mut self, to: i64) {
         let newest = self.g.flows.iter().filter_map(|f| f.timestamp).max();
         let oldest_check = self.g.balances.values().map(|(b, _)| *b).min();
+        let budget = self.budget_horizon(to);
         let window = FLOW_WINDOW_SECS as u64;
         self.g.flows.retain(|f| {
             let recent = match (f.timestamp, newest) {
                 (Some(t), Some(n)) => t + window >= n,
                 _ => false,
             };
-            recent || oldest_check.is_none_or(|b| f.block > b)
+            recent
+                || oldest_check.is_none_or(|b| f.block > b)
+                || budget.is_some_and(|b| f.block >= b)
         });
     }
 
@@ -466,6 +476,9 @@ impl Fold<'_> {
         for (contract, kind) in keys {
             self.evaluate(contract, kind, &moment);
         }
+        // What the document alone decides, including the clauses about contracts the new
+        // version no longer (or not yet) declares.
+        self.judge_covenants(&moment, Scope::Document, &BTreeSet::new());
     }
 
     /// Reconciles one contract's structure of one kind against the manifest in force at the
@@ -496,5 +509,6 @@ impl Fold<'_> {
             self.open(version, f, m);
         }
         self.settle_stale(m);
+        self.judge_covenants(m, Scope::Contract(contract), &BTreeSet::new());
     }
 }

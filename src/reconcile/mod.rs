@@ -6,6 +6,7 @@
 use alloy::primitives::Address;
 
 mod assets;
+pub mod covenant;
 mod governance;
 pub mod ids;
 mod safe;

@@ -135,6 +135,17 @@ pub struct UnroutedAlert {
     pub id: i64,
     pub group_id: String,
     pub severity: String,
+    pub rule: String,
+    /// The JSON body (its `divergence.item` names a covenant finding's covenant).
+    pub payload: String,
+}
+
+impl UnroutedAlert {
+    /// The item of the divergence the alert is about.
+    pub fn item(&self) -> Option<String> {
+        let v: serde_json::Value = serde_json::from_str(&self.payload).ok()?;
+        v["divergence"]["item"].as_str().map(str::to_string)
+    }
 }
 
 /// A delivery this dispatcher claimed until its lease expires.
@@ -307,7 +318,7 @@ impl Store {
         let mut tx = self.pool.begin().await.ctx(ctx)?;
         let rows: Vec<UnroutedAlert> = sqlx::query_as(&format!(
             "UPDATE alerts SET fanned_out = 1 WHERE id IN (SELECT id FROM alerts WHERE \
-             fanned_out = 0 ORDER BY id LIMIT $1{lock}) RETURNING id, group_id, severity"
+             fanned_out = 0 ORDER BY id LIMIT $1{lock}) RETURNING id, group_id, severity, rule, payload"
         ))
         .bind(limit)
         .fetch_all(&mut *tx)

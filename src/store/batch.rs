@@ -96,6 +96,8 @@ pub struct StoredGroup {
     pub flows: Vec<FlowRow>,
     /// The newest balance of each (treasury, asset) the balance check read.
     pub balances: Vec<BalanceRow>,
+    /// The newest version of every covenant the group is a party to.
+    pub covenants: Vec<super::CovenantVersion>,
 }
 
 impl Store {
@@ -154,7 +156,9 @@ impl Store {
         .await
         .ctx(ctx)?;
         let (flows, balances) = treasury::load(&mut conn, group_id).await?;
+        let covenants = super::covenants::covenants_of_group(&mut conn, group_id).await?;
         Ok(StoredGroup {
+            covenants,
             row,
             versions,
             states,

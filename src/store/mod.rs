@@ -10,6 +10,7 @@
 
 mod alerts;
 mod batch;
+mod covenants;
 mod groups;
 mod log;
 mod queries;
@@ -24,6 +25,7 @@ pub use alerts::{
 pub use batch::{
     BatchTx, BatchWrite, CursorMove, GroupProgress, StateWrite, StoredGroup, UnwindTx,
 };
+pub use covenants::{CovenantRatificationRow, CovenantVersion};
 pub use groups::{GroupRow, ManifestVersion};
 pub use log::{
     LogEntry, LogTables, NewLogEntry, NodeKey, SealGroup, SealTx, StoredCheckpoint, StoredLeaf,

@@ -67,6 +67,7 @@ impl Follower {
             let query = query.clone();
             let chain_id = self.chain.chain_id;
             let all_headers = main.is_some() && b >= near_head_from;
+            let head = main.is_some().then_some(target);
             let known = known.clone();
             tokio::spawn(async move {
                 let at = Fetch {
@@ -75,6 +76,7 @@ impl Follower {
                     b,
                     all_headers,
                     traces,
+                    head,
                 };
                 fetch_prepared(&rpc, &range, &query, &known, at).await
             })
@@ -283,6 +285,8 @@ struct Fetch {
     b: u64,
     all_headers: bool,
     traces: TraceMode,
+    /// The head the lane follows, on the main lane.
+    head: Option<u64>,
 }
 
 /// Fetches a range (logs, block refs, the inputs of plain-Safe and module executions, the call
@@ -301,6 +305,7 @@ async fn fetch_prepared(
         b,
         all_headers,
         traces,
+        head,
     } = at;
     let raw = fetch::fetch_range(rpc, range, query, a, b, all_headers)
         .await
@@ -327,6 +332,7 @@ async fn fetch_prepared(
             source,
         })?;
     prepared.tokens = tokens;
+    prepared.head = head;
     Ok(prepared)
 }
 

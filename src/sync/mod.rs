@@ -277,6 +277,10 @@ impl Follower {
                 self.chain.safe_deployments.multi_send(),
                 self.chain.safe_deployments.multi_send_call_only(),
             ),
+            block_time_ms: self
+                .chain
+                .block_time
+                .map_or(12_000, |t| t.as_millis().max(1) as u64),
         }
     }
 

@@ -24,8 +24,12 @@ pub struct TcpProxy {
 
 impl TcpProxy {
     /// Listens on a free port of 127.0.0.1 and forwards to `upstream` (`127.0.0.1:PORT`).
+    ///
+    /// The port is taken below the kernel's ephemeral range: while the proxy is down, its port
+    /// must not be handed to anyone else (the client side of another test's connection, a
+    /// listener bound to port 0), or it could not listen there again.
     pub async fn start(upstream: SocketAddr) -> TcpProxy {
-        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let listener = bind_outside_ephemeral_range().await;
         let proxy = TcpProxy {
             port: listener.local_addr().unwrap().port(),
             upstream,
@@ -124,6 +128,28 @@ impl TcpProxy {
         };
         self.serve(listener);
     }
+}
+
+/// Binds a free port of 127.0.0.1 below the ephemeral range, starting at a random place.
+async fn bind_outside_ephemeral_range() -> TcpListener {
+    let low: u16 = std::fs::read_to_string("/proc/sys/net/ipv4/ip_local_port_range")
+        .ok()
+        .and_then(|s| s.split_whitespace().next()?.parse().ok())
+        .unwrap_or(32768);
+    let (from, to) = (10_000u16, low.max(10_100));
+    let span = u32::from(to - from);
+    let seed = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .subsec_nanos()
+        ^ std::process::id().wrapping_mul(2_654_435_761);
+    for i in 0..span {
+        let port = from + ((seed.wrapping_add(i.wrapping_mul(7919))) % span) as u16;
+        if let Ok(l) = TcpListener::bind(("127.0.0.1", port)).await {
+            return l;
+        }
+    }
+    TcpListener::bind("127.0.0.1:0").await.unwrap()
 }
 
 impl Drop for TcpProxy {

@@ -1,0 +1,40 @@
+-- Covenants between groups and their partners: each version's canonical document and hash,
+-- the registered groups that are parties to it (the newest version's), the parties'
+-- ratifications of each version, and the compliance statement of each period.
+CREATE TABLE covenant_versions (
+    covenant_id TEXT NOT NULL,
+    version     BIGINT NOT NULL,
+    hash        TEXT NOT NULL,
+    document    TEXT NOT NULL,
+    created_at  TEXT NOT NULL,
+    PRIMARY KEY (covenant_id, version)
+);
+
+CREATE TABLE covenant_parties (
+    covenant_id TEXT NOT NULL,
+    group_id    TEXT NOT NULL,
+    PRIMARY KEY (covenant_id, group_id)
+);
+CREATE INDEX covenant_parties_group ON covenant_parties (group_id);
+
+-- One party's ratification of one version (JSON: authority, signers and signatures).
+CREATE TABLE covenant_ratifications (
+    covenant_id  TEXT NOT NULL,
+    version      BIGINT NOT NULL,
+    party        TEXT NOT NULL,
+    ratification TEXT NOT NULL,
+    created_at   TEXT NOT NULL,
+    PRIMARY KEY (covenant_id, version, party)
+);
+
+-- A period's statement: its canonical body, the log leaf it became and its signed note.
+CREATE TABLE covenant_statements (
+    covenant_id  TEXT NOT NULL,
+    period_start BIGINT NOT NULL,
+    period_end   BIGINT NOT NULL,
+    body         TEXT NOT NULL,
+    leaf_index   BIGINT,
+    note         TEXT,
+    created_at   TEXT NOT NULL,
+    PRIMARY KEY (covenant_id, period_start)
+);
