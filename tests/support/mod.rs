@@ -6,6 +6,7 @@ pub mod flaky_rpc;
 pub mod governance_state;
 pub mod prom;
 pub mod provider_proxy;
+pub mod receiver;
 pub mod tcp_proxy;
 
 use std::path::PathBuf;
