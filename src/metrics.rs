@@ -36,6 +36,7 @@
 //! | `groupstate_alert_deliveries` | `status` | deliveries pending, delivered, dead |
 //! | `groupstate_log_entries` | `chain` | entries in the chain's verifiable log |
 //! | `groupstate_batch_commit_seconds` | `chain` | one batch's write transaction, begin to commit |
+//! | `groupstate_batch_fold_seconds` | `chain` | one batch's fold (pure CPU: decode to effects, covenants included), each pass |
 //! | `groupstate_rpc_call_seconds` | `chain`, `method`, `outcome` (`ok`, `error`) | one RPC attempt |
 //! | `groupstate_alert_delivery_seconds` | `kind` (sink), `outcome` (`delivered`, `failed`, `refused`) | one send to a sink |
 //! | `groupstate_api_request_seconds` | `route` (the route's template), `method`, `status` | one HTTP request |
@@ -59,12 +60,21 @@ use crate::chain::rpc::{CallObserver, RpcErrorKind};
 const RATE_WINDOW: Duration = Duration::from_secs(60);
 
 const BATCH_COMMIT: &str = "groupstate_batch_commit_seconds";
+const BATCH_FOLD: &str = "groupstate_batch_fold_seconds";
 const RPC_CALL: &str = "groupstate_rpc_call_seconds";
 const ALERT_DELIVERY: &str = "groupstate_alert_delivery_seconds";
 const API_REQUEST: &str = "groupstate_api_request_seconds";
 
 /// Each histogram's bucket bounds, in seconds.
-const BUCKETS: [(&str, &[f64]); 4] = [
+const BUCKETS: [(&str, &[f64]); 5] = [
+    // The fold of one batch: pure CPU, from tens of microseconds (an empty batch) to a
+    // second (thousands of logs for a hundred groups).
+    (
+        BATCH_FOLD,
+        &[
+            0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0,
+        ],
+    ),
     // A transaction of effects and progress: milliseconds on a local database, seconds when a
     // backfill batch is large or PostgreSQL is remote.
     (
@@ -356,6 +366,11 @@ fn describe() {
         "One batch's write transaction (effects, alerts, leaves and progress), begin to commit."
     );
     describe_histogram!(
+        BATCH_FOLD,
+        Unit::Seconds,
+        "One pass of a batch's fold (decode to effects, covenants included); a batch that needs more fetched is folded again."
+    );
+    describe_histogram!(
         RPC_CALL,
         Unit::Seconds,
         "One RPC attempt, by method and outcome (a retried call counts each attempt)."
@@ -405,6 +420,10 @@ pub struct ChainMetrics {
     head_subscriptions: AtomicU64,
     chain: String,
     batch_commit: Histogram,
+    batch_fold: Histogram,
+    /// Fold passes and their total time in nanoseconds, since start (for benchmarks).
+    folds: AtomicU64,
+    fold_nanos: AtomicU64,
     recorder: Arc<PrometheusRecorder>,
 }
 
@@ -503,6 +522,10 @@ impl ChainMetrics {
             &*recorder,
             || histogram!(BATCH_COMMIT, "chain" => chain.to_owned()),
         );
+        let batch_fold = with_local_recorder(
+            &*recorder,
+            || histogram!(BATCH_FOLD, "chain" => chain.to_owned()),
+        );
         ChainMetrics {
             max_lag,
             head: AtomicI64::new(-1),
@@ -524,6 +547,9 @@ impl ChainMetrics {
             head_subscriptions: AtomicU64::new(0),
             chain: chain.to_owned(),
             batch_commit,
+            batch_fold,
+            folds: AtomicU64::new(0),
+            fold_nanos: AtomicU64::new(0),
             recorder,
         }
     }
@@ -541,6 +567,22 @@ impl ChainMetrics {
         self.events.fetch_add(events, Ordering::Relaxed);
         self.records.fetch_add(records, Ordering::Relaxed);
         self.batch_commit.record(commit);
+    }
+
+    /// Counts one pass of a batch's fold, which took `took`.
+    pub fn add_fold(&self, took: Duration) {
+        self.batch_fold.record(took);
+        self.folds.fetch_add(1, Ordering::Relaxed);
+        self.fold_nanos
+            .fetch_add(took.as_nanos() as u64, Ordering::Relaxed);
+    }
+
+    /// Fold passes since start, and their total time.
+    pub fn fold_totals(&self) -> (u64, Duration) {
+        (
+            self.folds.load(Ordering::Relaxed),
+            Duration::from_nanos(self.fold_nanos.load(Ordering::Relaxed)),
+        )
     }
 
     /// The span the follower indexes: from `start` (the groups' first start block less one)

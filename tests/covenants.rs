@@ -11,15 +11,17 @@ use alloy::primitives::{Address, Bytes, B256, U256};
 use alloy::rpc::types::TransactionReceipt;
 use alloy::signers::local::PrivateKeySigner;
 use devnet::{
-    Devnet, DevnetOptions, MultiSendDeployment, MultiSendItem, SafeContracts, SafeTx,
-    SafeVersion, SignatureKind,
+    Devnet, DevnetOptions, MultiSendDeployment, MultiSendItem, SafeContracts, SafeTx, SafeVersion,
+    SignatureKind,
 };
 use groupstate::alert::Dispatcher;
 use groupstate::manifest::covenant::Covenant;
 use groupstate::manifest::Manifest;
 use groupstate::store::{Divergence, DivergenceStatus, Store};
 use groupstate::sync::Follower;
-use support::receiver::{alerts_config, assert_signed_with, dispatch_until, webhook_with, Receiver};
+use support::receiver::{
+    alerts_config, assert_signed_with, dispatch_until, webhook_with, Receiver,
+};
 
 const BREACH: &str = "covenant.breach";
 const AT_RISK: &str = "covenant.at_risk";
@@ -62,8 +64,8 @@ async fn world(backend: support::Backend) -> World {
     let db = support::TestDb::new(backend).await;
     let store = db.store().await;
     for (id, safe) in [("river-guild", river), ("lake-collective", lake)] {
-        let m = Manifest::parse(&support::safe_manifest(id, 0, &[(safe, owners.clone(), 2)]))
-            .unwrap();
+        let m =
+            Manifest::parse(&support::safe_manifest(id, 0, &[(safe, owners.clone(), 2)])).unwrap();
         store.add_group(&m).await.unwrap();
     }
     let covenant = Covenant::parse(&format!(
@@ -156,14 +158,23 @@ fn tx_of(r: &TransactionReceipt) -> String {
 
 async fn breach_by_the_chain(backend: support::Backend) {
     let w = world(backend).await;
-    assert_eq!(w.open("river-guild").await, vec![], "the setup keeps the covenant");
+    assert_eq!(
+        w.open("river-guild").await,
+        vec![],
+        "the setup keeps the covenant"
+    );
     assert_eq!(w.open("lake-collective").await, vec![]);
 
     // River removes an owner (threshold stays 2): 2 owners, below the 3 agreed.
-    let removed =
-        devnet::remove_owner(&w.devnet, w.river, w.owners[2], 2, &[&w.keys[0], &w.keys[1]])
-            .await
-            .unwrap();
+    let removed = devnet::remove_owner(
+        &w.devnet,
+        w.river,
+        w.owners[2],
+        2,
+        &[&w.keys[0], &w.keys[1]],
+    )
+    .await
+    .unwrap();
     w.sync().await;
     assert_eq!(
         w.open("river-guild").await,
@@ -176,7 +187,11 @@ async fn breach_by_the_chain(backend: support::Backend) {
     assert_eq!(d.opened_block, removed.block_number.unwrap() as i64);
     assert!(d.observed.contains("2 owners on chain"), "{}", d.observed);
     assert!(d.expected.contains("at least 3 owners"), "{}", d.expected);
-    assert!(d.expected.contains("covenant river-x-lake version 1"), "{}", d.expected);
+    assert!(
+        d.expected.contains("covenant river-x-lake version 1"),
+        "{}",
+        d.expected
+    );
     // The lake's clause is its own: nothing there.
     assert_eq!(w.open("lake-collective").await, vec![]);
 
@@ -231,10 +246,14 @@ async fn breach_by_the_document(backend: support::Backend) {
     assert!(open.contains(&pair(BREACH, "river-x-lake@1#1")), "{open:?}");
     let d = w.finding("river-guild", BREACH, "river-x-lake@1#1").await;
     assert_eq!(d.opened_block, stored.effective_block);
-    assert_eq!(d.opened_tx_hash, None, "no transaction: the document did it");
+    assert_eq!(
+        d.opened_tx_hash, None,
+        "no transaction: the document did it"
+    );
     assert_eq!(d.opened_manifest_hash, stored.hash);
     assert!(
-        d.observed.contains("manifest version 2 declares threshold 1"),
+        d.observed
+            .contains("manifest version 2 declares threshold 1"),
         "{}",
         d.observed
     );
@@ -271,7 +290,11 @@ async fn budget_at_risk_then_broken_by_a_batch(backend: support::Backend) {
     assert_eq!(w.open("river-guild").await, vec![pair(AT_RISK, item)]);
     let risk = w.finding("river-guild", AT_RISK, item).await;
     assert_eq!(risk.severity, "medium");
-    assert!(risk.observed.contains(&ether(9).to_string()), "{}", risk.observed);
+    assert!(
+        risk.observed.contains(&ether(9).to_string()),
+        "{}",
+        risk.observed
+    );
 
     // A MultiSend batch of 1 + 1 ETH: 11 ETH, over the budget.
     let batch = w
@@ -289,8 +312,15 @@ async fn budget_at_risk_then_broken_by_a_batch(backend: support::Backend) {
     w.sync().await;
     assert_eq!(w.open("river-guild").await, vec![pair(BREACH, item)]);
     let breach = w.finding("river-guild", BREACH, item).await;
-    assert_eq!(breach.opened_tx_hash.as_deref(), Some(tx_of(&batch).as_str()));
-    assert!(breach.observed.contains(&ether(11).to_string()), "{}", breach.observed);
+    assert_eq!(
+        breach.opened_tx_hash.as_deref(),
+        Some(tx_of(&batch).as_str())
+    );
+    assert!(
+        breach.observed.contains(&ether(11).to_string()),
+        "{}",
+        breach.observed
+    );
     let risk = w.finding("river-guild", AT_RISK, item).await;
     assert_eq!(risk.status, "resolved", "the breach supersedes the risk");
     assert_eq!(risk.resolved_tx_hash, breach.opened_tx_hash);
@@ -349,7 +379,10 @@ async fn the_partner_hears_of_its_covenant_only(backend: support::Backend) {
             r.json()["divergence"]["rule"].as_str().unwrap().to_string()
         })
         .collect();
-    assert!(rules.contains(&"safe.owner_undeclared".to_string()), "{rules:?}");
+    assert!(
+        rules.contains(&"safe.owner_undeclared".to_string()),
+        "{rules:?}"
+    );
     assert!(rules.contains(&BREACH.to_string()), "{rules:?}");
     assert_eq!(
         partner.requests().len(),

@@ -2,6 +2,8 @@
 //! `eth_getLogs` sweep the indexer is compared with, a timed backfill, and peak RSS.
 #![allow(dead_code)]
 
+pub mod workload;
+
 use std::time::{Duration, Instant};
 
 use alloy::primitives::Address;

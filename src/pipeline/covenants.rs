@@ -341,9 +341,6 @@ impl Fold<'_> {
                 }
             }
         }
-        if self.terms.is_empty() {
-            return;
-        }
         let terms = self.terms.clone();
         for t in terms {
             let cv = &covenants[t.covenant];
@@ -382,12 +379,19 @@ impl Fold<'_> {
                     };
                     self.settle_term(cv, clause, &item, verdict, &m);
                 }
+                // Judged when what they are about changes; here only once per covenant
+                // version, the first time the group folds with it.
+                _ if self
+                    .g
+                    .judged
+                    .contains(&(cv.covenant_id.clone(), cv.version)) => {}
                 _ => {
                     let m = self.moment(to, Resolver::Chain);
                     self.judge_term(cv, t.index, clause, &m);
                 }
             }
         }
+        self.g.judged = current;
     }
 
     /// The first block of the oldest budget window any of the group's clauses is counting:

@@ -84,6 +84,7 @@ fn prior(versions: Vec<ManifestVersion>) -> GroupPrior {
         flows: Vec::new(),
         balances: BTreeMap::new(),
         covenants: Arc::new(Vec::new()),
+        judged: Default::default(),
     }
 }
 

@@ -199,7 +199,12 @@ impl Follower {
         let mut extras = Extras::default();
         let mut fetched = 0;
         loop {
-            let needs = match pipeline::fold(params, groups, batch, &extras, checkpoint) {
+            let started = std::time::Instant::now();
+            let folded = pipeline::fold(params, groups, batch, &extras, checkpoint);
+            if let Some(m) = &self.metrics {
+                m.add_fold(started.elapsed());
+            }
+            let needs = match folded {
                 Ok(folded) => return Ok(folded),
                 Err(needs) if fetched == MAX_FOLDS => {
                     return Err(FollowerError::Unmet {

@@ -176,4 +176,3 @@ pub async fn dispatch_until(d: &Dispatcher, what: &str, done: impl Fn() -> bool)
         tokio::time::sleep(Duration::from_millis(10)).await;
     }
 }
-

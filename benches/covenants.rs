@@ -1,0 +1,186 @@
+//! What covenants cost the write path: the mixed governance workload indexed for 100 groups
+//! (each declaring the workload's Safes, governor, timelock and token roles), without
+//! covenants and with 1,000 covenants between them (each group a party to 20, every clause of
+//! the catalog on their Safes and timelock). Reported per batch: the whole step (fetch, fold,
+//! commit) and the fold alone, from the follower's own timings; then the same over empty
+//! blocks, where the clauses judged at every batch's end are all the fold does.
+//!
+//! `cargo bench --bench covenants` (env: BENCH_SCALE, default 1; BENCH_GROUPS, default 100;
+//! BENCH_COVENANTS, default 1000; BENCH_EMPTY_BLOCKS, default 2000; BENCH_SKIP_PG).
+
+mod common;
+
+use std::time::{Duration, Instant};
+
+use common::*;
+use groupstate::manifest::covenant::Covenant;
+use groupstate::manifest::Manifest;
+use groupstate::metrics::Metrics;
+use groupstate::store::Store;
+use groupstate::sync::Follower;
+
+/// One backfill's figures.
+struct Run {
+    seconds: f64,
+    batches: u64,
+    fold: Duration,
+}
+
+/// Indexes from where the store is to the head, timing the steps and the folds.
+async fn index_timed(devnet: &devnet::Devnet, store: &Store) -> Run {
+    let metrics = Metrics::new().chain("local", 0);
+    let f = Follower::new(
+        "local",
+        chain_config(devnet, false, 1000),
+        follower_config(),
+        store.clone(),
+    )
+    .unwrap()
+    .with_metrics(metrics.clone());
+    let started = Instant::now();
+    let mut batches = 0;
+    loop {
+        let o = f.step().await.expect("follower step");
+        batches += o.advanced.div_ceil(RANGE);
+        if o.advanced == 0 && !o.catching_up {
+            break;
+        }
+    }
+    let (_, fold) = metrics.fold_totals();
+    Run {
+        seconds: started.elapsed().as_secs_f64(),
+        batches,
+        fold,
+    }
+}
+
+/// Covenant `i` between groups `i % n` and `(i + 1) % n`: every clause of the catalog.
+fn covenant(i: usize, groups: usize, w: &workload::Mixed) -> Covenant {
+    let (a, b) = (i % groups, (i + 1) % groups);
+    let (l2, plain, tl, o0) = (w.l2, w.plain, w.g.timelock, w.owners[0]);
+    Covenant::parse(&format!(
+        "id: c{i:04}\nparties: [g{a:03}, g{b:03}]\nterms:\n\
+         \x20 - {{ clause: min_threshold, safe: \"{l2}\", value: 2 }}\n\
+         \x20 - {{ clause: min_owners, safe: \"{plain}\", value: 3 }}\n\
+         \x20 - {{ clause: keeps_owner, safe: \"{l2}\", owner: \"{o0}\" }}\n\
+         \x20 - {{ clause: no_undeclared_modules, safe: \"{plain}\" }}\n\
+         \x20 - {{ clause: no_undeclared_delegatecalls, safe: \"{l2}\" }}\n\
+         \x20 - {{ clause: min_timelock_delay, timelock: \"{tl}\", seconds: 1 }}\n\
+         \x20 - {{ clause: max_outflow_unlisted, safe: \"{plain}\", asset: native, per: month, amount: \"1000000000000000000000\" }}\n\
+         \x20 - {{ clause: reratified_within, group: g{a:03}, days: 3650 }}\n\
+         \x20 - {{ clause: max_index_lag, seconds: 86400 }}\n\
+         notify: [partner-{b:03}]\n"
+    ))
+    .unwrap()
+}
+
+#[tokio::main(flavor = "multi_thread", worker_threads = 2)]
+async fn main() {
+    if std::env::args().any(|a| a == "--list") {
+        return;
+    }
+    let scale = env_u64("BENCH_SCALE", 1) as usize;
+    let groups = env_u64("BENCH_GROUPS", 100) as usize;
+    let covenants = env_u64("BENCH_COVENANTS", 1000) as usize;
+    let w = workload::mixed(scale).await;
+    let manifests: Vec<Manifest> = (0..groups)
+        .map(|i| Manifest::parse(&w.manifest_yaml(&format!("g{i:03}"))).unwrap())
+        .collect();
+    let all: Vec<Covenant> = (0..covenants).map(|i| covenant(i, groups, &w)).collect();
+
+    let dir = tempfile::tempdir().unwrap();
+    let mut backends = vec![("SQLite", None)];
+    if std::env::var("BENCH_SKIP_PG").is_err() {
+        backends.push(("PostgreSQL", Some(())));
+    }
+    println!(
+        "## Covenants on the write path ({groups} groups, mixed workload of {} blocks: {} proposals, {} role changes, {} transfers, {} Safe executions)\n",
+        w.head, w.proposals, w.role_changes, w.transfers, w.executions
+    );
+    println!("| backend | covenants | phase | batches | step ms/batch | fold ms/batch | added per batch (step) | added per batch (fold) |");
+    println!("| --- | ---: | --- | ---: | ---: | ---: | ---: | ---: |");
+    let empty = env_u64("BENCH_EMPTY_BLOCKS", 2000);
+    for (name, pg) in backends {
+        let mut stores = Vec::new();
+        for (k, with) in [(0, false), (covenants, true)] {
+            let url = match pg {
+                None => format!(
+                    "sqlite://{}?mode=rwc",
+                    dir.path().join(format!("c{k}.db")).display()
+                ),
+                Some(()) => pg_database(&pg_admin()).await,
+            };
+            let store = fresh_store(&url, &manifests).await;
+            if with {
+                for c in &all {
+                    store.add_covenant(c).await.unwrap();
+                }
+            }
+            stores.push((k, store));
+        }
+        // The workload, each store from empty.
+        let mut base: Option<Run> = None;
+        for (k, store) in &stores {
+            let run = index_timed(&w.devnet, store).await;
+            print_row(name, *k, "backfill", &run, base.as_ref());
+            if base.is_none() {
+                base = Some(run);
+            }
+        }
+        // Empty blocks after it, the same for each store.
+        w.devnet.mine(empty).await.unwrap();
+        let mut base: Option<Run> = None;
+        for (k, store) in &stores {
+            let run = index_timed(&w.devnet, store).await;
+            print_row(
+                name,
+                *k,
+                &format!("{empty} empty blocks"),
+                &run,
+                base.as_ref(),
+            );
+            if base.is_none() {
+                base = Some(run);
+            }
+        }
+        for (_, store) in &stores {
+            let findings: i64 =
+                sqlx::query_scalar("SELECT COUNT(*) FROM divergences WHERE rule LIKE 'covenant.%'")
+                    .fetch_one(store.pool())
+                    .await
+                    .unwrap();
+            assert_eq!(findings, 0, "the workload keeps every covenant");
+        }
+    }
+}
+
+fn print_row(backend: &str, covenants: usize, phase: &str, run: &Run, base: Option<&Run>) {
+    let per = |x: f64| x * 1000.0 / run.batches.max(1) as f64;
+    let step = per(run.seconds);
+    let fold = per(run.fold.as_secs_f64());
+    let added = |now: f64, before: f64| {
+        if before > 0.0 {
+            format!(
+                "{:+.2} ms ({:+.1}%)",
+                now - before,
+                (now - before) * 100.0 / before
+            )
+        } else {
+            "—".to_string()
+        }
+    };
+    let (a_step, a_fold) = match base {
+        Some(b) => {
+            let bper = |x: f64| x * 1000.0 / b.batches.max(1) as f64;
+            (
+                added(step, bper(b.seconds)),
+                added(fold, bper(b.fold.as_secs_f64())),
+            )
+        }
+        None => ("—".to_string(), "—".to_string()),
+    };
+    println!(
+        "| {backend} | {covenants} | {phase} | {} | {step:.2} | {fold:.2} | {a_step} | {a_fold} |",
+        run.batches
+    );
+}
