@@ -95,6 +95,7 @@ pub async fn register(
         };
         Some(check_signatures(chain, head, authority, &pending, signatures).await?)
     };
+    check_covenant_refs(store, manifest).await?;
     if manifest.require_ratification && ratification.is_none() {
         return Err(RatifyError::Required(format!(
             "group {} requires ratification: its first version must be signed by the owners of \
@@ -123,6 +124,7 @@ pub async fn update(
     let Some(previous) = versions.last() else {
         return Err(StoreError::NotFound(format!("group {}", manifest.id)).into());
     };
+    check_covenant_refs(store, manifest).await?;
     let version = previous.version + 1;
     let hash = manifest.hash();
     let pending = Pending {
@@ -235,6 +237,40 @@ async fn check_signatures(
         pending.version, pending.group, pending.hash
     );
     check_signed(chain, block, authority, digest, &what, signatures).await
+}
+
+/// Checks the covenants the manifest's agreements name: a covenant registered here must have a
+/// version with the hash named, and the group must be one of its parties. A covenant not
+/// registered here (yet: its parties register first) is accepted as named.
+async fn check_covenant_refs(store: &Store, manifest: &Manifest) -> Result<(), RatifyError> {
+    let mut problems = Vec::new();
+    for (i, a) in manifest.agreements.iter().enumerate() {
+        let Some(r) = &a.covenant else { continue };
+        let versions = store.covenant_versions(&r.id).await?;
+        if versions.is_empty() {
+            continue;
+        }
+        let hash = r.hash.to_string();
+        match versions.iter().find(|v| v.hash == hash) {
+            None => problems.push(format!(
+                "agreements[{i}].covenant: covenant {} has no version with hash {hash} (its \
+                 newest, version {}, has {})",
+                r.id,
+                versions.last().map_or(0, |v| v.version),
+                versions.last().map_or("", |v| v.hash.as_str())
+            )),
+            Some(v) if v.covenant.party(&manifest.id).is_none() => problems.push(format!(
+                "agreements[{i}].covenant: group {} is not a party to covenant {} version {}",
+                manifest.id, r.id, v.version
+            )),
+            Some(_) => {}
+        }
+    }
+    if problems.is_empty() {
+        Ok(())
+    } else {
+        Err(RatifyError::Invalid(problems.join("\n")))
+    }
 }
 
 /// Checks each signature of `digest` (ECDSA first, then EIP-1271 at `block` for a signer with

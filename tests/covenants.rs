@@ -391,3 +391,39 @@ async fn the_partner_hears_of_its_covenant_only(backend: support::Backend) {
     );
 }
 on_both_backends!(partner_sink, the_partner_hears_of_its_covenant_only);
+
+async fn agreements_name_registered_covenants_by_hash(backend: support::Backend) {
+    let w = world(backend).await;
+    let stored = w.store.covenant_versions("river-x-lake").await.unwrap();
+    let base = support::safe_manifest("river-guild", 0, &[(w.river, w.owners.clone(), 2)]);
+    let with = |hash: &str| {
+        Manifest::parse(&format!(
+            "{base}agreements:\n  - {{ with: lake-collective, summary: Funding., covenant: {{ id: river-x-lake, hash: \"{hash}\" }} }}\n"
+        ))
+        .unwrap()
+    };
+    // A hash no version has: refused, naming the path and the newest hash.
+    let wrong = "ab".repeat(32);
+    let e = groupstate::ratify::update(&w.store, None, &with(&wrong), None, &[])
+        .await
+        .unwrap_err()
+        .to_string();
+    assert!(
+        e.contains("agreements[0].covenant: covenant river-x-lake has no version with hash"),
+        "{e}"
+    );
+    assert!(e.contains(&stored[0].hash), "{e}");
+    // The registered version's hash: stored, the agreement now checkable.
+    let v = groupstate::ratify::update(&w.store, None, &with(&stored[0].hash), None, &[])
+        .await
+        .unwrap();
+    assert_eq!(v.version, 2);
+    assert_eq!(
+        v.manifest.agreements[0].covenant.as_ref().unwrap().id,
+        "river-x-lake"
+    );
+}
+on_both_backends!(
+    agreements_by_hash,
+    agreements_name_registered_covenants_by_hash
+);
