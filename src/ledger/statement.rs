@@ -304,20 +304,20 @@ mod tests {
 
     #[test]
     fn periods_start_with_the_newest_party_and_follow_what_is_stated() {
-        let cvs = [covenant("30s")];
+        let cvs = [covenant("1m")];
         let groups = [group("river-guild", 5), group("lake-collective", 40)];
         let none = HashMap::new();
-        // 30 s at 1 s per block: 30 blocks; the newest party starts in period 1.
-        let due = due_periods(&cvs, &groups, 1_000, &none, -1, 100);
+        // 60 s at 2 s per block: 30 blocks; the newest party starts in period 1.
+        let due = due_periods(&cvs, &groups, 2_000, &none, -1, 100);
         let ends: Vec<i64> = due.iter().map(|d| d.to).collect();
         assert_eq!(ends, vec![59, 89]);
         assert_eq!((due[0].period, due[0].from), (1, 30));
         // A period already in the log is not stated afterwards.
-        assert_eq!(due_periods(&cvs, &groups, 1_000, &none, 60, 100).len(), 1);
+        assert_eq!(due_periods(&cvs, &groups, 2_000, &none, 60, 100).len(), 1);
         let stated = HashMap::from([("river-x-lake".to_string(), 2)]);
-        assert!(due_periods(&cvs, &groups, 1_000, &stated, -1, 100).is_empty());
+        assert!(due_periods(&cvs, &groups, 2_000, &stated, -1, 100).is_empty());
         // A covenant whose first party is on another chain has no periods here.
-        assert!(due_periods(&cvs, &groups[1..], 1_000, &none, -1, 100).is_empty());
+        assert!(due_periods(&cvs, &groups[1..], 2_000, &none, -1, 100).is_empty());
     }
 
     #[test]
