@@ -3,7 +3,8 @@
 //! minimum. Two independent indexers — two stores, two data directories, two signing keys —
 //! write byte-identical statements into identical logs; the breach is the clause's verdict in
 //! its period, with its evidence; `groupstate verify` passes, and fails on a tampered statement;
-//! the API serves each statement with its signed note and an inclusion proof.
+//! the API serves each statement with its signed note and an inclusion proof, and
+//! `groupstate statement show` prints it.
 
 mod support;
 
@@ -329,6 +330,16 @@ async fn two_indexers_state_the_same_periods(backend: support::Backend) {
         )),
         "{out}"
     );
+    // `groupstate statement show` prints the signed note, or the stored row as JSON.
+    let shown = assert_ok(&a.cli(&w, &["statement", "show", COVENANT, &k.to_string()]));
+    assert_eq!(shown, sa[k as usize].note.clone().unwrap());
+    let shown: Value = serde_json::from_str(&assert_ok(&a.cli(
+        &w,
+        &["statement", "show", COVENANT, &k.to_string(), "--json"],
+    )))
+    .unwrap();
+    assert_eq!(shown["statement"]["clauses"][0]["verdict"], "breach");
+    assert_eq!(shown["leaf_index"], sa[k as usize].leaf_index);
     // A statement altered in the store is caught, by what was altered.
     sqlx::query(&format!(
         "UPDATE covenant_statements SET body = REPLACE(body, '\"breach\"', '\"holds\"') \

@@ -880,6 +880,77 @@ mod tests {
         assert_eq!(Verdict::new(vec![], vec![item("x")]).status, "reconciled");
     }
 
+    #[test]
+    fn a_statement_leaf_is_canonical_and_sorts_after_its_last_block() {
+        let mut leaf = Leaf::Statement(StatementLeaf {
+            v: LEAF_VERSION,
+            index: 0,
+            chain_id: 31337,
+            covenant: StatedCovenant {
+                id: "river-x-lake".into(),
+                version: 2,
+                hash: "ab".repeat(32),
+            },
+            period: StatedPeriod {
+                index: 0,
+                from_block: 0,
+                to_block: 12,
+                from_time: 1_700_000_000,
+                to_time: 1_700_000_144,
+            },
+            clauses: vec![StatedClause {
+                index: 0,
+                name: "min_owners".into(),
+                sentence: "Safe 0x01 has at least 3 owners".into(),
+                verdict: ClauseVerdict::AtRisk,
+                findings: vec![Evidence {
+                    opened_block: 3,
+                    group: "river-guild".into(),
+                    rule: "covenant.at_risk".into(),
+                    opened_hash: "0x03".into(),
+                    opened_tx: None,
+                    resolved_block: Some(9),
+                }],
+            }],
+            log: StatedLog {
+                size: 4,
+                root: "cd".repeat(32),
+            },
+        });
+        leaf.set_index(4);
+        let bytes = leaf.encode();
+        assert_eq!(bytes, leaf.encode_generic());
+        assert!(
+            bytes.starts_with(
+                r#"{"chain_id":31337,"clauses":[{"findings":[{"group":"river-guild","#
+            ),
+            "{bytes}"
+        );
+        assert!(
+            bytes.contains(r#""verdict":"at_risk"}],"covenant":{"#),
+            "{bytes}"
+        );
+        assert!(bytes.ends_with(r#""type":"statement","v":1}"#), "{bytes}");
+        assert_eq!(Leaf::decode(&bytes).unwrap(), leaf);
+        assert_eq!(
+            (leaf.kind(), leaf.block(), leaf.group()),
+            ("statement", 12, None)
+        );
+        let record = Leaf::record(&record_row(), Verdict::new(vec![], vec![])).unwrap();
+        assert!(
+            record.position() < leaf.position(),
+            "after the records of block 12"
+        );
+        let retraction = Position {
+            block: 12,
+            tx_index: i64::MAX,
+            log_index: i64::MAX,
+            group: String::new(),
+            version: 0,
+        };
+        assert!(leaf.position() < retraction);
+    }
+
     /// The direct encoding of record leaves is byte for byte the generic canonical one.
     #[test]
     fn record_leaves_encode_as_the_generic_canonical_form() {
