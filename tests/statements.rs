@@ -36,6 +36,8 @@ struct World {
     devnet: Devnet,
     manifests: Vec<String>,
     covenant: String,
+    /// A second covenant of the same parties and period, stated at the same blocks.
+    other: String,
     /// The block and transaction of the owner's removal.
     breach_block: u64,
     breach_tx: String,
@@ -77,10 +79,14 @@ async fn world() -> World {
     let covenant = format!(
         "id: {COVENANT}\nparties: [river-guild, lake-collective]\nterms:\n  - {{ clause: min_owners, safe: \"{river}\", value: 3 }}\n  - {{ clause: min_threshold, safe: \"{lake}\", value: 2 }}\n  - {{ clause: max_index_lag, seconds: 600 }}\nstatement_period: 1m\n"
     );
+    let other = format!(
+        "id: lake-x-river\nparties: [lake-collective, river-guild]\nterms:\n  - {{ clause: min_threshold, safe: \"{lake}\", value: 2 }}\nstatement_period: 60s\n"
+    );
     World {
         devnet,
         manifests,
         covenant,
+        other,
         breach_block,
         breach_tx: removed.transaction_hash.to_string(),
     }
@@ -101,10 +107,12 @@ async fn indexer(backend: support::Backend, w: &World) -> Indexer {
     for m in &w.manifests {
         store.add_group(&Manifest::parse(m).unwrap()).await.unwrap();
     }
-    store
-        .add_covenant(&Covenant::parse(&w.covenant).unwrap())
-        .await
-        .unwrap();
+    for c in [&w.covenant, &w.other] {
+        store
+            .add_covenant(&Covenant::parse(c).unwrap())
+            .await
+            .unwrap();
+    }
     let dir = tempfile::tempdir().unwrap();
     let (key, _) = SigningKey::load_or_generate(&dir.path().join("ledger.key"), ORIGIN).unwrap();
     let mut chain = support::chain_config(&w.devnet.rpc_url(), w.devnet.chain_id());
@@ -280,6 +288,16 @@ async fn two_indexers_state_the_same_periods(backend: support::Backend) {
             .all(|x| (x.block_number <= row.to_block) == (x.index < e.index)));
     }
 
+    // The other covenant's statement of each period comes first (by id), and the next one
+    // covers it.
+    let others = a.store.statements("lake-x-river").await.unwrap();
+    assert_eq!(others.len(), sa.len());
+    for (o, r) in others.iter().zip(&sa) {
+        assert_eq!((o.period, o.to_block), (r.period, r.to_block));
+        assert_eq!(o.leaf_index + 1, r.leaf_index);
+        assert!(o.body.contains(r#""verdict":"holds""#));
+    }
+
     // The API serves the list, and one statement with a proof under the latest checkpoint.
     let (status, list) = get(&a.store, &format!("/v1/covenants/{COVENANT}/statements")).await;
     assert_eq!(status, StatusCode::OK, "{list}");
@@ -325,8 +343,8 @@ async fn two_indexers_state_the_same_periods(backend: support::Backend) {
     assert!(
         out.contains(&format!(
             "{} covenant statements, {} signed notes verified",
-            sa.len(),
-            sa.len()
+            2 * sa.len(),
+            2 * sa.len()
         )),
         "{out}"
     );

@@ -199,8 +199,8 @@ pub struct StatementLeaf {
     pub period: StatedPeriod,
     /// Every term of the covenant, in its order.
     pub clauses: Vec<StatedClause>,
-    /// The log right after the leaves of the period's last block: its size (this leaf's index)
-    /// and its root.
+    /// The log right before this leaf — every leaf of the period's last block, and the
+    /// statements of that block before this one: its size (this leaf's index) and its root.
     pub log: StatedLog,
 }
 

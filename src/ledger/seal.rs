@@ -306,8 +306,9 @@ pub async fn seal_with(
     }
 }
 
-/// Appends the statements of `due` (periods ending at one block, whose leaves are in the log)
-/// and stores them with their signed notes. Returns how many, and the tree after.
+/// Appends the statements of `due` (periods ending at one block, whose leaves are in the log),
+/// one after the other, and stores them with their signed notes. Returns how many, and the tree
+/// after.
 async fn append_statements(
     tx: &mut SealTx,
     covenants: &[CovenantVersion],
@@ -316,11 +317,8 @@ async fn append_statements(
     due: &[DuePeriod],
     inputs: &StatementInputs<'_>,
 ) -> Result<(u64, Appended), LedgerError> {
-    // Every statement of the block covers the log as the block's leaves left it.
-    let (size, root) = head(&mut tx.log()).await?;
-    let mut leaves = Vec::with_capacity(due.len());
-    let mut rows = Vec::with_capacity(due.len());
-    for (i, d) in due.iter().enumerate() {
+    let mut appended = None;
+    for d in due {
         let cv = covenants
             .iter()
             .find(|c| c.covenant_id == d.covenant_id)
@@ -333,9 +331,11 @@ async fn append_statements(
         let findings = tx
             .covenant_findings(&parties, &d.covenant_id, d.from, d.to)
             .await?;
+        // Each statement covers the log right before it: the block's leaves, and the statements
+        // of the block before it.
+        let (index, root) = head(&mut tx.log()).await?;
         let times = (inputs.stamps[&d.from], inputs.stamps[&d.to]);
-        let mut leaf = statement::build(cv, chain_id, d, times, &findings, size, &root);
-        let index = size + i as u64;
+        let mut leaf = statement::build(cv, chain_id, d, times, &findings, index, &root);
         leaf.set_index(index);
         let body = leaf.encode();
         let note = match inputs.signer {
@@ -348,7 +348,8 @@ async fn append_statements(
             )?),
             None => None,
         };
-        rows.push(NewStatement {
+        appended = Some(append(&mut tx.log(), vec![leaf]).await?);
+        tx.insert_statement(&NewStatement {
             covenant_id: d.covenant_id.clone(),
             period: d.period,
             from_block: d.from,
@@ -357,14 +358,12 @@ async fn append_statements(
             body,
             leaf_index: index,
             note,
-        });
-        leaves.push(leaf);
+        })
+        .await?;
     }
-    let appended = append(&mut tx.log(), leaves).await?;
-    for r in &rows {
-        tx.insert_statement(r).await?;
-    }
-    Ok((rows.len() as u64, appended))
+    let appended =
+        appended.ok_or_else(|| LedgerError::Range("no statement was due".to_string()))?;
+    Ok((due.len() as u64, appended))
 }
 
 /// The log's size and root, inside the transaction that holds its lock.
