@@ -70,8 +70,8 @@ pub enum Command {
     #[command(subcommand)]
     Statement(statement::StatementCommand),
     /// Audit a log: recompute the tree, check checkpoint signatures and roots, entries, stored
-    /// nodes and records, and with --chain every record against the chain. Exits non-zero
-    /// naming the first bad entry.
+    /// nodes, records and covenant statements, and with --chain every record against the chain.
+    /// Exits non-zero naming the first bad entry.
     Verify(log::VerifyArgs),
     /// A group's divergences between declared and observed structure, filtered and paged.
     Divergences(query::DivergencesArgs),

@@ -15,7 +15,8 @@
 //!   away, in the unwind's transaction.
 //! - [`proofs`]: entries and inclusion / consistency proofs read back from the store.
 //! - [`verify`]: the audit anyone can run: recompute the tree, check checkpoints, entries,
-//!   stored nodes and records, and each record against the chain; export for offline audits.
+//!   stored nodes, records and statements (with their signed notes), and each record against
+//!   the chain; export for offline audits.
 //! - [`statement`]: covenant compliance statements, one per period: due periods, the leaf,
 //!   and its signed note.
 //! - [`note`]: signed checkpoints in the C2SP signed-note format: Ed25519 keys, signing, opening.

@@ -1,6 +1,7 @@
 //! Auditing a log without trusting whoever serves it: every entry is re-read from its bytes,
 //! the tree is recomputed, checkpoints are checked against their signature and the recomputed
-//! roots, and (optionally) every record is checked against the chain itself.
+//! roots, each covenant statement against the log it says it covers and its signed note, and
+//! (optionally) every record is checked against the chain itself.
 //!
 //! Invariant: the first disagreement ends the audit with an error that names the entry, node
 //! or checkpoint at fault; an audit that returns `Ok` has checked every entry it was given.
