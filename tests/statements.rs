@@ -404,3 +404,122 @@ on_both_backends!(
     two_indexers_state_the_same_periods,
     two_indexers_state_the_same_periods
 );
+
+/// Sealing without the chain: a period whose block timestamps are missing holds the seal back
+/// before its last block; given them, the periods are stated in order, right after their last
+/// block's leaves, with a breach over an at-risk finding and a resolution within the period.
+async fn sealing_waits_for_timestamps_and_states_in_order(backend: support::Backend) {
+    use groupstate::ledger::{self, StatementInputs};
+    use groupstate::model::Rule;
+    use support::writes;
+
+    let db = support::TestDb::new(backend).await;
+    let store = db.store().await;
+    let owners = vec![Address::repeat_byte(0x0a), Address::repeat_byte(0x0b)];
+    let (river, lake) = (Address::repeat_byte(0x11), Address::repeat_byte(0x22));
+    for (id, safe) in [("river-guild", river), ("lake-collective", lake)] {
+        let m = support::safe_manifest(id, 0, &[(safe, owners.clone(), 2)]);
+        store
+            .add_group(&Manifest::parse(&m).unwrap())
+            .await
+            .unwrap();
+    }
+    let covenant = format!(
+        "id: {COVENANT}\nparties: [river-guild, lake-collective]\nterms:\n  - {{ clause: min_owners, safe: \"{river}\", value: 2 }}\nstatement_period: 1m\n"
+    );
+    store
+        .add_covenant(&Covenant::parse(&covenant).unwrap())
+        .await
+        .unwrap();
+    let finding = |rule: Rule, block: i64| {
+        let mut d = writes::divergence("river-guild", 0, rule, block);
+        d.item = format!("{COVENANT}@1#0");
+        d.opened_tx_hash = Some(format!("0x{}", "ef".repeat(32)));
+        d
+    };
+    let at_risk = writes::open(&store, finding(Rule::CovenantAtRisk, 10)).await;
+    writes::resolve(&store, "river-guild", at_risk, 50).await;
+    let breach = writes::open(&store, finding(Rule::CovenantBreach, 40)).await;
+    writes::resolve(&store, "river-guild", breach, 45).await;
+    sqlx::query("UPDATE groups SET synced_to = 70")
+        .execute(store.pool())
+        .await
+        .unwrap();
+
+    let seal = |stamps: ledger::statement::Stamps| {
+        let store = store.clone();
+        async move {
+            let inputs = StatementInputs {
+                block_time_ms: 2_000,
+                stamps: &stamps,
+                signer: None,
+            };
+            ledger::seal_with(&store, "local", 31337, 70, Some(&inputs))
+                .await
+                .unwrap()
+        }
+    };
+    assert_eq!(
+        ledger::statement::blocks_to_stamp(&store, "local", 2_000, 70)
+            .await
+            .unwrap(),
+        vec![0, 29, 30, 59]
+    );
+    let held = seal(Default::default()).await;
+    assert!(held.waiting);
+    assert_eq!(
+        (held.leaves, held.statements),
+        (2, 0),
+        "the two manifest versions"
+    );
+    let sealed: Vec<i64> = sqlx::query_scalar("SELECT sealed_to FROM groups ORDER BY id")
+        .fetch_all(store.pool())
+        .await
+        .unwrap();
+    assert_eq!(
+        sealed,
+        vec![28, 28],
+        "held back before period 0's last block"
+    );
+
+    let stamps = [(0, 1_000), (29, 1_058), (30, 1_060), (59, 1_118)]
+        .into_iter()
+        .collect();
+    let done = seal(stamps).await;
+    assert!(!done.waiting);
+    assert_eq!(done.statements, 2);
+    let rows = store.statements(COVENANT).await.unwrap();
+    assert_eq!(
+        rows.iter()
+            .map(|r| (r.period, r.leaf_index))
+            .collect::<Vec<_>>(),
+        vec![(0, 2), (1, 3)]
+    );
+    assert!(rows.iter().all(|r| r.note.is_none()), "no key, no note");
+    let s: Vec<Value> = rows
+        .iter()
+        .map(|r| serde_json::from_str(&r.body).unwrap())
+        .collect();
+    assert_eq!(s[0]["period"]["from_time"], 1_000);
+    assert_eq!(s[0]["period"]["to_time"], 1_058);
+    assert_eq!(s[0]["clauses"][0]["verdict"], "at_risk");
+    assert_eq!(
+        s[0]["clauses"][0]["findings"][0]["resolved_block"],
+        Value::Null
+    );
+    assert_eq!(s[1]["clauses"][0]["verdict"], "breach");
+    let findings = s[1]["clauses"][0]["findings"].as_array().unwrap();
+    assert_eq!(findings.len(), 1, "the breach alone: {findings:?}");
+    assert_eq!(findings[0]["opened_block"], 40);
+    assert_eq!(findings[0]["resolved_block"], 45);
+    assert_eq!(s[1]["log"]["size"], 3);
+    // Period 2 ends at block 89, past the final block: nothing more, whatever is asked.
+    let again = seal(Default::default()).await;
+    assert_eq!((again.leaves, again.waiting), (0, false));
+    assert_eq!(store.log_size("local").await.unwrap(), 4);
+}
+
+on_both_backends!(
+    sealing_waits_for_timestamps,
+    sealing_waits_for_timestamps_and_states_in_order
+);
