@@ -577,6 +577,12 @@ impl Follower {
                 .zip(found)
                 .filter_map(|(n, b)| b.map(|(_, ts)| (*n, ts as i64)))
                 .collect();
+            if stamps.len() < blocks.len() {
+                tracing::warn!(
+                    missing = blocks.len() - stamps.len(),
+                    "the node lacks final blocks a statement needs; sealing waits for them"
+                );
+            }
             let inputs = ledger::StatementInputs {
                 block_time_ms,
                 stamps: &stamps,
@@ -593,11 +599,16 @@ impl Follower {
             .map_err(|e| self.ledger_err(e))?;
             sealed.leaves += round.leaves;
             sealed.statements += round.statements;
-            if !round.waiting || round.leaves == 0 {
+            sealed.waiting = round.waiting;
+            // A round that stated nothing waits for timestamps the node did not give.
+            if !round.waiting || round.statements == 0 {
                 break;
             }
         }
-        self.sealed_at.store(final_block, Ordering::Relaxed);
+        // Sealing that still waits is tried again at the next step, whatever moved.
+        if !sealed.waiting {
+            self.sealed_at.store(final_block, Ordering::Relaxed);
+        }
         if sealed.leaves > 0 {
             tracing::debug!(
                 leaves = sealed.leaves,
