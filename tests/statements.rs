@@ -348,6 +348,14 @@ async fn two_indexers_state_the_same_periods(backend: support::Backend) {
         )),
         "{out}"
     );
+    // An export carries the statements, and audits without the database.
+    let export = a.dir.path().join("log.jsonl");
+    assert_ok(&a.cli(&w, &["log", "export", "--out", export.to_str().unwrap()]));
+    let out = assert_ok(&a.cli(&w, &["verify", "--from", export.to_str().unwrap()]));
+    assert!(
+        out.contains(&format!("{} covenant statements", 2 * sa.len())),
+        "{out}"
+    );
     // `groupstate statement show` prints the signed note, or the stored row as JSON.
     let shown = assert_ok(&a.cli(&w, &["statement", "show", COVENANT, &k.to_string()]));
     assert_eq!(shown, sa[k as usize].note.clone().unwrap());
