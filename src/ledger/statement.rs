@@ -8,8 +8,10 @@
 //! after its leaves. The first period stated is the one holding the newest `start_block` of the
 //! party groups on the chain (before it, some party was not followed at all); a period whose last
 //! block was already in the log when the covenant was registered is not stated afterwards, since
-//! its place in the log has passed. Two indexers with the same covenant, groups and chain,
-//! the covenant registered before their logs reach its first period, write the same statements.
+//! its place in the log has passed. A period is stated for the covenant's newest version when
+//! it is sealed, with that version's findings. Two indexers with the same covenant, groups and
+//! chain, the covenant registered before their logs reach its first period, write the same
+//! statements.
 //!
 //! Invariant: a statement says only what follows from the chain, the documents and the log —
 //! blocks, their hashes and timestamps, findings by the blocks that opened and resolved them —
