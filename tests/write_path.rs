@@ -775,6 +775,7 @@ async fn a_batch_sealed_as_written_equals_one_sealed_later(backend: support::Bac
                 records: &write.records,
                 divergences: &write.divergences,
                 versions: &versions,
+                period_blocks: &[],
             };
             let n = groupstate::ledger::seal_batch(&mut tx, &leaves)
                 .await

@@ -27,14 +27,20 @@ CREATE TABLE covenant_ratifications (
     PRIMARY KEY (covenant_id, version, party)
 );
 
--- A period's statement: its canonical body, the log leaf it became and its signed note.
+-- A period's statement: the chain whose log holds it, the period (its index and blocks), the
+-- covenant version stated, the canonical body (exactly the bytes of its log leaf), the leaf's
+-- index and the body signed with the log's key (absent when the log has no signing key).
 CREATE TABLE covenant_statements (
-    covenant_id  TEXT NOT NULL,
-    period_start INTEGER NOT NULL,
-    period_end   INTEGER NOT NULL,
-    body         TEXT NOT NULL,
-    leaf_index   INTEGER,
-    note         TEXT,
-    created_at   TEXT NOT NULL,
-    PRIMARY KEY (covenant_id, period_start)
+    covenant_id TEXT NOT NULL,
+    period      INTEGER NOT NULL,
+    chain       TEXT NOT NULL,
+    from_block  INTEGER NOT NULL,
+    to_block    INTEGER NOT NULL,
+    version     INTEGER NOT NULL,
+    body        TEXT NOT NULL,
+    leaf_index  INTEGER NOT NULL,
+    note        TEXT,
+    created_at  TEXT NOT NULL,
+    PRIMARY KEY (covenant_id, period)
 );
+CREATE INDEX covenant_statements_chain ON covenant_statements (chain, leaf_index);

@@ -80,7 +80,8 @@ pub async fn checkpoint(
 pub struct EntryView {
     pub index: u64,
     pub leaf_hash: String,
-    /// The leaf: a record, a manifest version or a retraction, as canonical JSON.
+    /// The leaf: a record, a manifest version, a retraction or a covenant statement, as
+    /// canonical JSON.
     #[schema(value_type = Object)]
     pub leaf: Value,
     /// The retraction that voided this entry, after a reorg below finality.

@@ -10,6 +10,7 @@
 //! - [`ops`]: `/healthz`, `/readyz`, `/metrics`.
 //! - [`page`]: `/groups/{id}`, a group's public status page (HTML, no JavaScript).
 //! - [`treasury`]: a group's treasuries at a glance, and the accounting export of its flows.
+//! - [`statements`]: a covenant's compliance statements, signed and proven in the log.
 //! - [`openapi`]: `/v1/openapi.json`, generated from the handlers' annotations.
 //!
 //! Invariant: admin routes check the bearer token before they read anything else, comparing
@@ -24,6 +25,7 @@ pub mod ops;
 pub mod page;
 mod ratification;
 pub mod records;
+pub mod statements;
 pub mod treasury;
 
 use std::net::SocketAddr;
@@ -303,6 +305,7 @@ pub fn router(state: ApiState) -> Router {
         .merge(page::routes())
         .merge(dao::routes())
         .merge(treasury::routes())
+        .merge(statements::routes())
         .route("/v1/openapi.json", get(openapi::document))
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)

@@ -7,7 +7,7 @@ use serde::Serialize;
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi, ToSchema};
 
-use super::{alerts, dao, groups, log, ops, page, records, treasury};
+use super::{alerts, dao, groups, log, ops, page, records, statements, treasury};
 
 /// Every error answer: `{"error": {"code", "message"}}`, with `details` for some codes.
 #[derive(Debug, Serialize, ToSchema)]
@@ -19,6 +19,7 @@ pub struct ErrorBody {
 pub struct ErrorDetail {
     /// Stable: bad_parameter, bad_body, unauthorized, admin_disabled, not_found,
     /// group_not_found, alert_not_found, conflict, id_mismatch, invalid_manifest, unknown_chain, no_checkpoint,
+    /// covenant_not_found, statement_not_found,
     /// out_of_range, not_ready, storage_unavailable, log_error, method_not_allowed,
     /// payload_too_large.
     pub code: String,
@@ -83,6 +84,8 @@ impl Modify for AdminAuth {
         dao::governance,
         treasury::show_treasury,
         treasury::list_flows,
+        statements::list_statements,
+        statements::show_statement,
     ),
     components(schemas(ErrorBody, ErrorDetail)),
     modifiers(&AdminAuth),
@@ -195,6 +198,13 @@ mod tests {
                 no_params,
             ),
             ("get", "/v1/groups/{id}/treasury", none, no_params),
+            ("get", "/v1/covenants/{id}/statements", none, no_params),
+            (
+                "get",
+                "/v1/covenants/{id}/statements/{period}",
+                none,
+                no_params,
+            ),
             (
                 "get",
                 "/v1/groups/{id}/flows",

@@ -224,6 +224,8 @@ pub async fn verify_command(settings: &Settings, args: VerifyArgs) -> anyhow::Re
     if let Some(store) = &store_for_checks {
         verify::check_stored_nodes(store, &chain, &hashes).await?;
         verify::check_store_records(store, &live).await?;
+        summary.statements_signed =
+            verify::check_store_statements(store, &chain, &key, &hashes).await?;
     }
     if args.chain {
         let cfg = settings
@@ -249,6 +251,12 @@ pub async fn verify_command(settings: &Settings, args: VerifyArgs) -> anyhow::Re
             "  {} records, {} manifest versions, {} retractions voiding {} entries",
             summary.records, summary.manifests, summary.retractions, summary.voided
         );
+        if summary.statements > 0 {
+            println!(
+                "  {} covenant statements, {} signed notes verified",
+                summary.statements, summary.statements_signed
+            );
+        }
         if let Some(root) = summary.root {
             println!("  root {root}");
         }

@@ -8,6 +8,7 @@ mod log;
 mod output;
 mod query;
 mod ratify;
+mod statement;
 mod treasury;
 
 use std::path::PathBuf;
@@ -65,9 +66,12 @@ pub enum Command {
     /// The verifiable log: checkpoint, proofs, export, verifier key.
     #[command(subcommand)]
     Log(log::LogCommand),
+    /// A covenant's compliance statements: `statement show COVENANT PERIOD`.
+    #[command(subcommand)]
+    Statement(statement::StatementCommand),
     /// Audit a log: recompute the tree, check checkpoint signatures and roots, entries, stored
-    /// nodes and records, and with --chain every record against the chain. Exits non-zero
-    /// naming the first bad entry.
+    /// nodes, records and covenant statements, and with --chain every record against the chain.
+    /// Exits non-zero naming the first bad entry.
     Verify(log::VerifyArgs),
     /// A group's divergences between declared and observed structure, filtered and paged.
     Divergences(query::DivergencesArgs),
@@ -164,6 +168,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Demo { exit } => demo::run(settings, exit).await,
         Command::Log(c) => log::run(&settings, c).await,
         Command::Verify(args) => log::verify_command(&settings, args).await,
+        Command::Statement(c) => statement::run(&settings, c).await,
         Command::Alerts(args) => alerts::run(&settings, args).await,
         Command::Treasury(args) => treasury::treasury(&settings, args).await,
         Command::Flows(args) => treasury::flows(&settings, args).await,

@@ -16,9 +16,13 @@
 //!   leaf has no `ratification` key, as leaves written before ratifications existed.
 //! - `retraction`: after a reorg deeper than the finality depth, the fork block and the leaves
 //!   it voids.
+//! - `statement`: a covenant's compliance statement for one period — the covenant (id,
+//!   version, hash), the period (index, blocks, block timestamps), each clause's verdict with the
+//!   findings that make it, and the log (size and root) right after the period's last block.
 //!
 //! Invariant: leaves are appended in [`Position`] order (block, transaction index, log index,
-//! group, version; a manifest version sorts before the records of its first block), so two
+//! group, version; a manifest version sorts before the records of its first block, a statement
+//! after every record of its period's last block), so two
 //! honest indexers of the same chain and manifests build the same tree.
 
 use serde::{Deserialize, Serialize};
@@ -50,6 +54,7 @@ pub enum Leaf {
     Record(RecordLeaf),
     Manifest(ManifestLeaf),
     Retraction(RetractionLeaf),
+    Statement(StatementLeaf),
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -181,6 +186,104 @@ pub struct Voided {
     pub block_hash: String,
 }
 
+/// A covenant's compliance statement for one period. Everything in it follows from the chain,
+/// the documents and the log, never from one indexer's clock or numbering, so two honest
+/// indexers of the chain write the same bytes.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct StatementLeaf {
+    pub v: u32,
+    pub index: u64,
+    pub chain_id: u64,
+    pub covenant: StatedCovenant,
+    pub period: StatedPeriod,
+    /// Every term of the covenant, in its order.
+    pub clauses: Vec<StatedClause>,
+    /// The log right before this leaf — every leaf of the period's last block, and the
+    /// statements of that block before this one: its size (this leaf's index) and its root.
+    pub log: StatedLog,
+}
+
+/// The covenant version a statement is about.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct StatedCovenant {
+    pub id: String,
+    pub version: u64,
+    pub hash: String,
+}
+
+/// A statement period: its index, its first and last block and their timestamps.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct StatedPeriod {
+    pub index: u64,
+    pub from_block: u64,
+    pub to_block: u64,
+    pub from_time: i64,
+    pub to_time: i64,
+}
+
+/// One clause's verdict over a period, with the findings that make it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct StatedClause {
+    pub index: u64,
+    pub name: String,
+    pub sentence: String,
+    pub verdict: ClauseVerdict,
+    pub findings: Vec<Evidence>,
+}
+
+/// What a clause did over a period.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ClauseVerdict {
+    /// No finding of the clause was open at any block of the period.
+    Holds,
+    /// A `covenant.at_risk` finding, and no breach, was open at some block of the period.
+    AtRisk,
+    /// A `covenant.breach` finding was open at some block of the period.
+    Breach,
+    /// The clause depends on one indexer (its lag), so no statement attests it.
+    NotAttested,
+}
+
+impl ClauseVerdict {
+    /// The verdict's name, as written in statements.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ClauseVerdict::Holds => "holds",
+            ClauseVerdict::AtRisk => "at_risk",
+            ClauseVerdict::Breach => "breach",
+            ClauseVerdict::NotAttested => "not_attested",
+        }
+    }
+}
+
+/// A finding that counts toward a clause's verdict: where it was opened and, if within the
+/// period, where it was resolved.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Evidence {
+    pub opened_block: u64,
+    pub group: String,
+    pub rule: String,
+    pub opened_hash: String,
+    pub opened_tx: Option<String>,
+    /// The block that resolved it, when that is within the period (a later resolution is not
+    /// the period's business, and not every indexer may have seen it yet).
+    pub resolved_block: Option<u64>,
+}
+
+/// The log a statement covers.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct StatedLog {
+    pub size: u64,
+    pub root: String,
+}
+
 /// Where a leaf sorts among the leaves sealed together.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
 pub struct Position {
@@ -201,6 +304,18 @@ impl Position {
             log_index: r.log_index,
             group: r.group_id.clone(),
             version: 0,
+        }
+    }
+
+    /// Where a statement sorts: after every record and manifest version of its period's last
+    /// block (and before a retraction of that block), statements of one block by covenant.
+    pub fn of_statement(covenant: &str, to_block: u64, period: u64) -> Position {
+        Position {
+            block: to_block as i64,
+            tx_index: i64::MAX - 1,
+            log_index: i64::MAX - 1,
+            group: covenant.to_string(),
+            version: period as i64,
         }
     }
 
@@ -276,6 +391,7 @@ impl Leaf {
             Leaf::Record(_) => "record",
             Leaf::Manifest(_) => "manifest",
             Leaf::Retraction(_) => "retraction",
+            Leaf::Statement(_) => "statement",
         }
     }
 
@@ -284,6 +400,7 @@ impl Leaf {
             Leaf::Record(l) => l.index,
             Leaf::Manifest(l) => l.index,
             Leaf::Retraction(l) => l.index,
+            Leaf::Statement(l) => l.index,
         }
     }
 
@@ -292,6 +409,7 @@ impl Leaf {
             Leaf::Record(l) => l.index = index,
             Leaf::Manifest(l) => l.index = index,
             Leaf::Retraction(l) => l.index = index,
+            Leaf::Statement(l) => l.index = index,
         }
     }
 
@@ -300,6 +418,7 @@ impl Leaf {
             Leaf::Record(l) => l.chain_id,
             Leaf::Manifest(l) => l.chain_id,
             Leaf::Retraction(l) => l.chain_id,
+            Leaf::Statement(l) => l.chain_id,
         }
     }
 
@@ -308,6 +427,7 @@ impl Leaf {
             Leaf::Record(l) => Some(&l.group),
             Leaf::Manifest(l) => Some(&l.group),
             Leaf::Retraction(_) => None,
+            Leaf::Statement(_) => None,
         }
     }
 
@@ -318,6 +438,7 @@ impl Leaf {
             Leaf::Record(l) => l.block.number as i64,
             Leaf::Manifest(l) => l.effective_block,
             Leaf::Retraction(l) => l.fork_block,
+            Leaf::Statement(l) => l.period.to_block as i64,
         }
     }
 
@@ -344,6 +465,9 @@ impl Leaf {
                 group: String::new(),
                 version: 0,
             },
+            Leaf::Statement(l) => {
+                Position::of_statement(&l.covenant.id, l.period.to_block, l.period.index)
+            }
         }
     }
 
@@ -362,6 +486,12 @@ impl Leaf {
             Leaf::Record(r) => w.record(r),
             Leaf::Manifest(m) => w.manifest(m),
             Leaf::Retraction(r) => w.retraction(r),
+            Leaf::Statement(_) => {
+                let value = serde_json::to_value(self).expect("a leaf is plain JSON");
+                let mut text = String::with_capacity(1024);
+                write_canonical(&value, &mut text);
+                w.raw(&text);
+            }
         }
     }
 
@@ -417,6 +547,7 @@ impl Leaf {
             Leaf::Record(l) => l.v,
             Leaf::Manifest(l) => l.v,
             Leaf::Retraction(l) => l.v,
+            Leaf::Statement(l) => l.v,
         }
     }
 }
@@ -747,6 +878,77 @@ mod tests {
         assert_eq!(a, b);
         assert_eq!(a.status, "divergent");
         assert_eq!(Verdict::new(vec![], vec![item("x")]).status, "reconciled");
+    }
+
+    #[test]
+    fn a_statement_leaf_is_canonical_and_sorts_after_its_last_block() {
+        let mut leaf = Leaf::Statement(StatementLeaf {
+            v: LEAF_VERSION,
+            index: 0,
+            chain_id: 31337,
+            covenant: StatedCovenant {
+                id: "river-x-lake".into(),
+                version: 2,
+                hash: "ab".repeat(32),
+            },
+            period: StatedPeriod {
+                index: 0,
+                from_block: 0,
+                to_block: 12,
+                from_time: 1_700_000_000,
+                to_time: 1_700_000_144,
+            },
+            clauses: vec![StatedClause {
+                index: 0,
+                name: "min_owners".into(),
+                sentence: "Safe 0x01 has at least 3 owners".into(),
+                verdict: ClauseVerdict::AtRisk,
+                findings: vec![Evidence {
+                    opened_block: 3,
+                    group: "river-guild".into(),
+                    rule: "covenant.at_risk".into(),
+                    opened_hash: "0x03".into(),
+                    opened_tx: None,
+                    resolved_block: Some(9),
+                }],
+            }],
+            log: StatedLog {
+                size: 4,
+                root: "cd".repeat(32),
+            },
+        });
+        leaf.set_index(4);
+        let bytes = leaf.encode();
+        assert_eq!(bytes, leaf.encode_generic());
+        assert!(
+            bytes.starts_with(
+                r#"{"chain_id":31337,"clauses":[{"findings":[{"group":"river-guild","#
+            ),
+            "{bytes}"
+        );
+        assert!(
+            bytes.contains(r#""verdict":"at_risk"}],"covenant":{"#),
+            "{bytes}"
+        );
+        assert!(bytes.ends_with(r#""type":"statement","v":1}"#), "{bytes}");
+        assert_eq!(Leaf::decode(&bytes).unwrap(), leaf);
+        assert_eq!(
+            (leaf.kind(), leaf.block(), leaf.group()),
+            ("statement", 12, None)
+        );
+        let record = Leaf::record(&record_row(), Verdict::new(vec![], vec![])).unwrap();
+        assert!(
+            record.position() < leaf.position(),
+            "after the records of block 12"
+        );
+        let retraction = Position {
+            block: 12,
+            tx_index: i64::MAX,
+            log_index: i64::MAX,
+            group: String::new(),
+            version: 0,
+        };
+        assert!(leaf.position() < retraction);
     }
 
     /// The direct encoding of record leaves is byte for byte the generic canonical one.

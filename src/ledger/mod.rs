@@ -7,15 +7,18 @@
 //!
 //! - [`merkle`]: the storage-agnostic tree: hashing, the append [`merkle::Frontier`], roots,
 //!   inclusion and consistency proofs from stored subtrees, and their verification.
-//! - [`leaf`]: the canonical, versioned leaf encoding of records, manifest versions and
-//!   retractions, and their order.
+//! - [`leaf`]: the canonical, versioned leaf encoding of records, manifest versions,
+//!   retractions and statements, and their order.
 //! - [`seal`]: what has become final enters the log (appends extend the tree from its stored
 //!   frontier); checkpoints are signed over it.
 //! - [`retract`]: after a reorg below the finality depth, a retraction leaf voids what it took
 //!   away, in the unwind's transaction.
 //! - [`proofs`]: entries and inclusion / consistency proofs read back from the store.
 //! - [`verify`]: the audit anyone can run: recompute the tree, check checkpoints, entries,
-//!   stored nodes and records, and each record against the chain; export for offline audits.
+//!   stored nodes, records and statements (with their signed notes), and each record against
+//!   the chain; export for offline audits.
+//! - [`statement`]: covenant compliance statements, one per period: due periods, the leaf,
+//!   and its signed note.
 //! - [`note`]: signed checkpoints in the C2SP signed-note format: Ed25519 keys, signing, opening.
 
 pub mod leaf;
@@ -24,10 +27,11 @@ pub mod note;
 pub mod proofs;
 pub mod retract;
 pub mod seal;
+pub mod statement;
 pub mod verify;
 
 pub use retract::{retract, Retraction};
 pub use seal::{
-    append, append_to_log, root_at, seal, seal_batch, sign_checkpoint, Appended, BatchLeaves,
-    LedgerError, LogSigner, Sealed,
+    append, append_to_log, root_at, seal, seal_batch, seal_with, sign_checkpoint, Appended,
+    BatchLeaves, LedgerError, LogSigner, Sealed, StatementInputs,
 };

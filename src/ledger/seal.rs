@@ -1,6 +1,7 @@
 //! Sealing: rows that have become final — at or below the chain's finalized block and indexed
 //! by every group of the chain — enter the chain's log in chain order, and a checkpoint is
-//! signed over the grown tree.
+//! signed over the grown tree. A covenant period whose last block is sealed is stated right
+//! after that block's leaves ([`super::statement`]).
 //!
 //! Invariant: a group's rows enter the log once, in one transaction with the group's sealed
 //! height; a checkpoint is signed only after the new tree has been proven consistent with the
@@ -14,10 +15,11 @@ use alloy::primitives::B256;
 use super::leaf::{Leaf, LeafError, Position, Verdict, VerdictItem};
 use super::merkle::{self, Frontier, Hash, MerkleError, NodeId};
 use super::note::{Checkpoint, NoteError, SigningKey};
+use super::statement::{self, DuePeriod, Stamps};
 use crate::config::Settings;
 use crate::store::{
-    BatchTx, Divergence, LogTables, ManifestVersion, NewLogEntry, NodeKey, RecordRow, Store,
-    StoreError, StoredCheckpoint,
+    BatchTx, CovenantVersion, Divergence, LogTables, ManifestVersion, NewLogEntry, NewStatement,
+    NodeKey, RecordRow, SealTx, Store, StoreError, StoredCheckpoint,
 };
 
 /// At most this many blocks enter the log per transaction, to bound memory on a long backlog.
@@ -181,17 +183,49 @@ pub struct Sealed {
     pub leaves: u64,
     /// The tree after the last append, if anything was appended.
     pub tree: Option<Appended>,
+    /// Statements appended (among `leaves`).
+    pub statements: u64,
+    /// Sealing stopped before the last block of a period whose block timestamps were not
+    /// given: fetch them and seal again.
+    pub waiting: bool,
+}
+
+/// What sealing needs to state covenant periods: the chain's block time, the timestamps of the
+/// periods' first and last blocks (fetched before the seal, [`statement::blocks_to_stamp`]),
+/// and the signer of their notes.
+pub struct StatementInputs<'a> {
+    pub block_time_ms: u64,
+    pub stamps: &'a Stamps,
+    pub signer: Option<&'a LogSigner>,
 }
 
 /// Appends to `chain`'s log every record and manifest version of its groups up to
-/// `final_block` that is not in it yet, holding back while a group is indexed less far.
+/// `final_block` that is not in it yet, holding back while a group is indexed less far. States
+/// no covenant period ([`seal_with`] does).
 pub async fn seal(
     store: &Store,
     chain: &str,
     chain_id: u64,
     final_block: i64,
 ) -> Result<Sealed, LedgerError> {
+    seal_with(store, chain, chain_id, final_block, None).await
+}
+
+/// [`seal`], stating each covenant period whose last block enters the log, right after that
+/// block's leaves; it stops before the last block of a period whose timestamps `statements`
+/// lacks ([`Sealed::waiting`]).
+pub async fn seal_with(
+    store: &Store,
+    chain: &str,
+    chain_id: u64,
+    final_block: i64,
+    statements: Option<&StatementInputs<'_>>,
+) -> Result<Sealed, LedgerError> {
     let mut out = Sealed::default();
+    let covenants = match statements {
+        Some(_) => store.covenants().await?,
+        None => Vec::new(),
+    };
     loop {
         let mut tx = store.begin_seal(chain).await?;
         let groups = tx.log().groups().await?;
@@ -211,7 +245,37 @@ pub async fn seal(
         else {
             return Ok(out);
         };
-        let upto = height.min(lowest.saturating_add(BLOCKS_PER_SEAL));
+        let mut upto = height.min(lowest.saturating_add(BLOCKS_PER_SEAL));
+        // The periods ending first in the range: sealed up to their last block and stated, or,
+        // lacking their timestamps, sealed up to the block before.
+        let mut due: Vec<DuePeriod> = Vec::new();
+        if let (Some(inputs), false) = (statements, covenants.is_empty()) {
+            let stated = tx.stated_periods().await?;
+            let all = statement::due_periods(
+                &covenants,
+                &groups,
+                inputs.block_time_ms,
+                &stated,
+                lowest,
+                upto,
+            );
+            if let Some(end) = all.first().map(|d| d.to) {
+                due = all.into_iter().take_while(|d| d.to == end).collect();
+                let stamped = due.iter().all(|d| {
+                    inputs.stamps.contains_key(&d.from) && inputs.stamps.contains_key(&d.to)
+                });
+                if stamped {
+                    upto = end;
+                } else {
+                    upto = end - 1;
+                    due.clear();
+                    out.waiting = true;
+                }
+            }
+        }
+        if upto <= lowest {
+            return Ok(out);
+        }
         // Each group's rows in the range, read first; their leaves are built while appended.
         let mut rows = Vec::new();
         for g in groups.iter().filter(|g| g.sealed_to < upto) {
@@ -229,11 +293,93 @@ pub async fn seal(
         if !sources.is_empty() {
             out.tree = Some(append_sources(&mut tx.log(), sources, chain_id).await?);
         }
+        if let Some(inputs) = statements.filter(|_| !due.is_empty()) {
+            let n = append_statements(&mut tx, &covenants, &groups, chain_id, &due, inputs).await?;
+            out.leaves += n.0;
+            out.statements += n.0;
+            out.tree = Some(n.1);
+        }
         tx.commit().await?;
-        if upto >= height {
+        if out.waiting || upto >= height {
             return Ok(out);
         }
     }
+}
+
+/// Appends the statements of `due` (periods ending at one block, whose leaves are in the log),
+/// one after the other, and stores them with their signed notes. Returns how many, and the tree
+/// after.
+async fn append_statements(
+    tx: &mut SealTx,
+    covenants: &[CovenantVersion],
+    groups: &[crate::store::SealGroup],
+    chain_id: u64,
+    due: &[DuePeriod],
+    inputs: &StatementInputs<'_>,
+) -> Result<(u64, Appended), LedgerError> {
+    let mut appended = None;
+    for d in due {
+        let cv = covenants
+            .iter()
+            .find(|c| c.covenant_id == d.covenant_id)
+            .ok_or_else(|| LedgerError::Range(format!("covenant {} is gone", d.covenant_id)))?;
+        let parties: Vec<String> = statement::parties_on_chain(&cv.covenant, groups)
+            .unwrap_or_default()
+            .into_iter()
+            .map(|g| g.id.clone())
+            .collect();
+        let findings = tx
+            .covenant_findings(&parties, &d.covenant_id, d.from, d.to)
+            .await?;
+        // Each statement covers the log right before it: the block's leaves, and the statements
+        // of the block before it.
+        let (index, root) = head(&mut tx.log()).await?;
+        let times = (inputs.stamps[&d.from], inputs.stamps[&d.to]);
+        let mut leaf = statement::build(cv, chain_id, d, times, &findings, index, &root);
+        leaf.set_index(index);
+        let body = leaf.encode();
+        let note = match inputs.signer {
+            Some(s) => Some(statement::sign(
+                &s.key,
+                &s.origin,
+                &d.covenant_id,
+                d.period,
+                &body,
+            )?),
+            None => None,
+        };
+        appended = Some(append(&mut tx.log(), vec![leaf]).await?);
+        tx.insert_statement(&NewStatement {
+            covenant_id: d.covenant_id.clone(),
+            period: d.period,
+            from_block: d.from,
+            to_block: d.to,
+            version: cv.version,
+            body,
+            leaf_index: index,
+            note,
+        })
+        .await?;
+    }
+    let appended =
+        appended.ok_or_else(|| LedgerError::Range("no statement was due".to_string()))?;
+    Ok((due.len() as u64, appended))
+}
+
+/// The log's size and root, inside the transaction that holds its lock.
+async fn head(log: &mut LogTables<'_>) -> Result<(u64, Hash), LedgerError> {
+    let size = log.lock_head().await?;
+    let ids: Vec<NodeKey> = merkle::root_nodes(size)
+        .iter()
+        .map(|id| (id.level, id.index))
+        .collect();
+    let nodes: HashMap<NodeId, Hash> = log
+        .nodes(&ids)
+        .await?
+        .into_iter()
+        .map(|((level, index), h)| (NodeId::new(level, index), Hash(h.0)))
+        .collect();
+    Ok((size, merkle::root(&nodes, size)?))
 }
 
 /// A leaf to build, by the position it sorts at.
@@ -316,19 +462,30 @@ pub struct BatchLeaves<'a> {
     pub records: &'a [RecordRow],
     pub divergences: &'a [Divergence],
     pub versions: &'a HashMap<String, std::sync::Arc<Vec<ManifestVersion>>>,
+    /// The period lengths, in blocks, of the covenants of the batch's groups: a batch holding
+    /// the last block of a period is left to [`seal_with`], which states the period.
+    pub period_blocks: &'a [i64],
 }
 
 /// Seals a batch that is already final in the transaction that writes it, from the rows in
 /// hand rather than read back: when every group of the chain has just been indexed through
 /// the batch's last block and nothing before the batch waits to be sealed, the leaves are
 /// exactly those [`seal`] would append next. Otherwise nothing is done here (and [`seal`]
-/// catches up later). Returns the leaves appended.
+/// catches up later), and so when a covenant period ends in the blocks to seal. Returns the
+/// leaves appended.
 pub async fn seal_batch(tx: &mut BatchTx, b: &BatchLeaves<'_>) -> Result<u64, LedgerError> {
     let groups = tx.log().groups().await?;
     let ready = groups
         .iter()
         .all(|g| g.synced_to >= b.to && g.sealed_to >= b.from - 1);
     if !ready {
+        return Ok(0);
+    }
+    let lowest = groups.iter().map(|g| g.sealed_to).min().unwrap_or(b.to);
+    if b.period_blocks
+        .iter()
+        .any(|p| ends_a_period(*p, lowest, b.to))
+    {
         return Ok(0);
     }
     let mut sources = Vec::new();
@@ -351,6 +508,12 @@ pub async fn seal_batch(tx: &mut BatchTx, b: &BatchLeaves<'_>) -> Result<u64, Le
         append_sources(&mut tx.log(), sources, b.chain_id).await?;
     }
     Ok(n)
+}
+
+/// Whether a period of `p` blocks ends in blocks `after + 1 ..= upto`.
+fn ends_a_period(p: i64, after: i64, upto: i64) -> bool {
+    let p = p.max(1);
+    upto > after && (upto + 1).div_euclid(p) > (after + 1).div_euclid(p)
 }
 
 /// The root of `chain`'s log at `size`, from at most 64 stored nodes.
@@ -421,6 +584,16 @@ mod tests {
         s.data_dir = dir.to_path_buf();
         s.ledger.signing_key = crate::config::Secret::new(signing_key);
         s
+    }
+
+    #[test]
+    fn a_batch_holding_the_last_block_of_a_period_is_found() {
+        assert!(ends_a_period(30, 20, 29));
+        assert!(!ends_a_period(30, 29, 58));
+        assert!(ends_a_period(30, 29, 59));
+        assert!(ends_a_period(30, -1, 29));
+        assert!(!ends_a_period(30, -1, 28));
+        assert!(!ends_a_period(30, 29, 29));
     }
 
     #[test]

@@ -1,6 +1,7 @@
 //! Auditing a log without trusting whoever serves it: every entry is re-read from its bytes,
 //! the tree is recomputed, checkpoints are checked against their signature and the recomputed
-//! roots, and (optionally) every record is checked against the chain itself.
+//! roots, each covenant statement against the log it says it covers and its signed note, and
+//! (optionally) every record is checked against the chain itself.
 //!
 //! Invariant: the first disagreement ends the audit with an error that names the entry, node
 //! or checkpoint at fault; an audit that returns `Ok` has checked every entry it was given.
@@ -36,6 +37,12 @@ pub enum VerifyError {
     },
     #[error("checkpoint {label}: {problem}")]
     Checkpoint { label: String, problem: String },
+    #[error("statement of {covenant} period {period}: {problem}")]
+    Statement {
+        covenant: String,
+        period: i64,
+        problem: String,
+    },
     #[error("export line {line}: {problem}")]
     Export { line: usize, problem: String },
     #[error(transparent)]
@@ -84,6 +91,10 @@ pub struct Summary {
     pub records: u64,
     pub manifests: u64,
     pub retractions: u64,
+    /// Covenant statements among the entries.
+    pub statements: u64,
+    /// Stored statements whose body is their leaf and whose note the key signed.
+    pub statements_signed: u64,
     pub voided: u64,
     pub root: Option<Hash>,
     /// Records whose log was found on the canonical chain (with `--chain`).
@@ -279,6 +290,10 @@ impl Audit {
                     ));
                 }
             }
+            Leaf::Statement(st) => {
+                self.summary.statements += 1;
+                check_statement(&st, index, &self.frontier.root()).map_err(|e| entry(index, e))?;
+            }
             Leaf::Retraction(r) => {
                 self.summary.retractions += 1;
                 for v in &r.voids {
@@ -336,6 +351,90 @@ impl Audit {
             .partition(|r| !voided.contains_key(&r.index));
         Ok((self.summary, live, gone))
     }
+}
+
+/// Checks what a statement leaf says of the log and of its own clauses: it covers the log
+/// exactly as it stood before it (size and root), and each verdict is what its findings make.
+fn check_statement(st: &super::leaf::StatementLeaf, index: u64, root: &Hash) -> Result<(), String> {
+    use super::leaf::ClauseVerdict;
+    if st.log.size != index || st.log.root != root.to_string() {
+        return Err(format!(
+            "statement of {} period {} says the log had {} entries of root {}; before it, the \
+             log had {index} of root {root}",
+            st.covenant.id, st.period.index, st.log.size, st.log.root
+        ));
+    }
+    if st.period.from_block > st.period.to_block {
+        return Err(format!(
+            "statement of {} period {}: its blocks {}..={} are reversed",
+            st.covenant.id, st.period.index, st.period.from_block, st.period.to_block
+        ));
+    }
+    for c in &st.clauses {
+        let rule = |r: crate::model::Rule| c.findings.iter().any(|f| f.rule == r.as_str());
+        let made = match c.verdict {
+            ClauseVerdict::Holds | ClauseVerdict::NotAttested => c.findings.is_empty(),
+            ClauseVerdict::Breach => rule(crate::model::Rule::CovenantBreach),
+            ClauseVerdict::AtRisk => {
+                rule(crate::model::Rule::CovenantAtRisk)
+                    && !rule(crate::model::Rule::CovenantBreach)
+            }
+        };
+        let in_period = c.findings.iter().all(|f| {
+            f.opened_block <= st.period.to_block
+                && f.resolved_block
+                    .is_none_or(|r| r > st.period.from_block && r <= st.period.to_block)
+        });
+        if !made || !in_period {
+            return Err(format!(
+                "statement of {} period {}: clause {} says {} but its findings do not",
+                st.covenant.id,
+                st.period.index,
+                c.index,
+                c.verdict.as_str()
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// Checks every stored statement of `chain`'s log against the audited entries (`hashes`, in
+/// order): its body is exactly the leaf at its index, about its covenant and period, and its
+/// signed note (when it has one) is signed by `key` over that body. Returns how many notes were
+/// checked.
+pub async fn check_store_statements(
+    store: &Store,
+    chain: &str,
+    key: &VerifierKey,
+    hashes: &[Hash],
+) -> Result<u64, VerifyError> {
+    let mut signed = 0;
+    for s in store.chain_statements(chain).await? {
+        let index = s.leaf_index.max(0) as u64;
+        let bad = |problem: String| VerifyError::Statement {
+            covenant: s.covenant_id.clone(),
+            period: s.period,
+            problem,
+        };
+        let Some(hash) = hashes.get(index as usize) else {
+            return Err(bad(format!("its leaf {index} is not in the log")));
+        };
+        if merkle::leaf_hash(s.body.as_bytes()) != *hash {
+            return Err(bad(format!(
+                "the stored body is not the log's entry {index}: the statement was altered"
+            )));
+        }
+        match Leaf::decode(&s.body) {
+            Ok(Leaf::Statement(st))
+                if st.covenant.id == s.covenant_id && st.period.index as i64 == s.period => {}
+            _ => return Err(bad(format!("entry {index} is not this statement"))),
+        }
+        if let Some(note) = &s.note {
+            super::statement::open(note, key, &s.covenant_id, s.period, &s.body).map_err(bad)?;
+            signed += 1;
+        }
+    }
+    Ok(signed)
 }
 
 /// Opens a signed checkpoint with the verifier key, naming it by `label` on failure.

@@ -48,6 +48,14 @@ alloy::sol! {
 /// The statement period when a covenant names none: a week.
 pub const DEFAULT_STATEMENT_PERIOD_SECS: u64 = 7 * 86_400;
 
+/// Blocks of a chain whose blocks come every `block_time_ms` in `secs` seconds, rounded up, at
+/// least one: how budgets, deadlines and statement periods, written in time, are counted in
+/// blocks, the same for every indexer of the chain.
+pub fn blocks_in(secs: u64, block_time_ms: u64) -> i64 {
+    let ms = block_time_ms.max(1);
+    (secs.saturating_mul(1000).div_ceil(ms)).max(1) as i64
+}
+
 /// A budget within this fraction of its amount (in percent) is at risk.
 pub const AT_RISK_PERCENT: u64 = 80;
 
@@ -325,6 +333,12 @@ impl Covenant {
     /// The party with this id.
     pub fn party(&self, id: &str) -> Option<&Party> {
         self.parties.iter().find(|p| p.id() == id)
+    }
+
+    /// Blocks per statement period on a chain whose blocks come every `block_time_ms`: period
+    /// `k` covers blocks `k * P ..= (k + 1) * P - 1`.
+    pub fn period_blocks(&self, block_time_ms: u64) -> i64 {
+        blocks_in(self.statement_period, block_time_ms)
     }
 }
 

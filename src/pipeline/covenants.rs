@@ -91,8 +91,7 @@ impl Scope {
 impl Fold<'_> {
     /// Blocks of the chain in `secs` seconds, at least one.
     fn blocks_in(&self, secs: u64) -> i64 {
-        let ms = self.params.block_time_ms.max(1);
-        (secs.saturating_mul(1000).div_ceil(ms)).max(1) as i64
+        crate::manifest::covenant::blocks_in(secs, self.params.block_time_ms)
     }
 
     /// Judges the clauses `scope` covers at moment `m` (`flows`: the treasuries a transaction

@@ -65,6 +65,8 @@ pub struct StoredCheckpoint {
 #[derive(Debug, Clone, sqlx::FromRow)]
 pub struct SealGroup {
     pub id: String,
+    /// The first block the group is followed from.
+    pub start_block: i64,
     pub synced_to: i64,
     /// In the log up to this block.
     pub sealed_to: i64,
@@ -256,7 +258,7 @@ impl<'c> LogTables<'c> {
     /// The groups following the chain, with how far each is indexed and sealed.
     pub async fn groups(&mut self) -> Result<Vec<SealGroup>, StoreError> {
         sqlx::query_as(
-            "SELECT id, synced_to, COALESCE(sealed_to, start_block - 1) AS sealed_to \
+            "SELECT id, start_block, synced_to, COALESCE(sealed_to, start_block - 1) AS sealed_to \
              FROM groups WHERE chain = $1 ORDER BY id",
         )
         .bind(self.chain)
@@ -536,8 +538,8 @@ impl Store {
 
 /// One sealing step: reads what has become final and appends it, under the log's lock.
 pub struct SealTx {
-    tx: Transaction<'static, Any>,
-    chain: String,
+    pub(super) tx: Transaction<'static, Any>,
+    pub(super) chain: String,
     backend: Backend,
 }
 

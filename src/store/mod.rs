@@ -14,6 +14,7 @@ mod covenants;
 mod groups;
 mod log;
 mod queries;
+mod statements;
 mod tokens;
 mod treasury;
 mod treasury_read;
@@ -33,6 +34,7 @@ pub use log::{
 pub use queries::{
     Divergence, DivergenceFilter, DivergenceStatus, RecordFilter, RecordRow, StateRow,
 };
+pub use statements::{NewStatement, StatementRow};
 pub use tokens::TokenRow;
 pub use treasury::{BalanceRow, FlowRow, FLOW_WINDOW_SECS};
 pub use treasury_read::{

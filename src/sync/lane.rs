@@ -94,6 +94,7 @@ impl Follower {
                 store: self.store.clone(),
                 chain: self.name.clone(),
                 chain_id: self.chain.chain_id,
+                block_time_ms: self.block_time_ms(),
                 final_block,
                 metrics: self.metrics.clone(),
                 known: known.clone(),
@@ -346,6 +347,8 @@ struct Writer {
     store: Store,
     chain: String,
     chain_id: u64,
+    /// The chain's block time: covenant statement periods in blocks.
+    block_time_ms: u64,
     /// Batches at or below this block are sealed into the log as they are written.
     final_block: Option<i64>,
     metrics: Option<Arc<ChainMetrics>>,
@@ -361,6 +364,7 @@ async fn write_batches(w: Writer, mut batches: mpsc::Receiver<Folded>) -> Result
         store,
         chain,
         chain_id,
+        block_time_ms,
         final_block,
         metrics,
         known,
@@ -399,6 +403,12 @@ async fn write_batches(w: Writer, mut batches: mpsc::Receiver<Folded>) -> Result
                     .iter()
                     .map(|g| (g.row.id.clone(), g.versions.clone()))
                     .collect();
+                let period_blocks: Vec<i64> = folded
+                    .groups
+                    .iter()
+                    .flat_map(|g| g.covenants.iter())
+                    .map(|cv| cv.covenant.period_blocks(block_time_ms))
+                    .collect();
                 let leaves = ledger::BatchLeaves {
                     chain_id,
                     from: folded.from as i64,
@@ -406,6 +416,7 @@ async fn write_batches(w: Writer, mut batches: mpsc::Receiver<Folded>) -> Result
                     records: &write.records,
                     divergences: &write.divergences,
                     versions: &versions,
+                    period_blocks: &period_blocks,
                 };
                 ledger::seal_batch(&mut tx, &leaves).await?;
             }

@@ -277,11 +277,15 @@ impl Follower {
                 self.chain.safe_deployments.multi_send(),
                 self.chain.safe_deployments.multi_send_call_only(),
             ),
-            block_time_ms: self
-                .chain
-                .block_time
-                .map_or(12_000, |t| t.as_millis().max(1) as u64),
+            block_time_ms: self.block_time_ms(),
         }
+    }
+
+    /// The chain's block time in milliseconds (12 s when not configured).
+    fn block_time_ms(&self) -> u64 {
+        self.chain
+            .block_time
+            .map_or(12_000, |t| t.as_millis().max(1) as u64)
     }
 
     /// Runs until `cancel` fires. Retryable failures (a node unreachable at start among them)
@@ -551,12 +555,67 @@ impl Follower {
         if !advanced && final_block <= self.sealed_at.load(Ordering::Relaxed) {
             return Ok(());
         }
-        let sealed = ledger::seal(&self.store, &self.name, self.chain.chain_id, final_block)
+        let block_time_ms = self.block_time_ms();
+        let mut sealed = ledger::Sealed::default();
+        // Statements need their periods' block timestamps: fetched before each seal, a few
+        // periods at a time, and sealed again while the seal waits for more.
+        loop {
+            let blocks = ledger::statement::blocks_to_stamp(
+                &self.store,
+                &self.name,
+                block_time_ms,
+                final_block,
+            )
             .await
             .map_err(|e| self.ledger_err(e))?;
-        self.sealed_at.store(final_block, Ordering::Relaxed);
+            let found =
+                futures::future::try_join_all(blocks.iter().map(|n| self.rpc.block(*n as u64)))
+                    .await
+                    .map_err(|e| self.rpc_err(e))?;
+            let stamps: ledger::statement::Stamps = blocks
+                .iter()
+                .zip(found)
+                .filter_map(|(n, b)| b.map(|(_, ts)| (*n, ts as i64)))
+                .collect();
+            if stamps.len() < blocks.len() {
+                tracing::warn!(
+                    missing = blocks.len() - stamps.len(),
+                    "the node lacks final blocks a statement needs; sealing waits for them"
+                );
+            }
+            let inputs = ledger::StatementInputs {
+                block_time_ms,
+                stamps: &stamps,
+                signer: self.signer.as_deref(),
+            };
+            let round = ledger::seal_with(
+                &self.store,
+                &self.name,
+                self.chain.chain_id,
+                final_block,
+                Some(&inputs),
+            )
+            .await
+            .map_err(|e| self.ledger_err(e))?;
+            sealed.leaves += round.leaves;
+            sealed.statements += round.statements;
+            sealed.waiting = round.waiting;
+            // A round that stated nothing waits for timestamps the node did not give.
+            if !round.waiting || round.statements == 0 {
+                break;
+            }
+        }
+        // Sealing that still waits is tried again at the next step, whatever moved.
+        if !sealed.waiting {
+            self.sealed_at.store(final_block, Ordering::Relaxed);
+        }
         if sealed.leaves > 0 {
-            tracing::debug!(leaves = sealed.leaves, final_block, "sealed into the log");
+            tracing::debug!(
+                leaves = sealed.leaves,
+                statements = sealed.statements,
+                final_block,
+                "sealed into the log"
+            );
         }
         self.sign_checkpoint().await
     }
