@@ -71,7 +71,14 @@ pub async fn problems(
             continue;
         };
         safes.extend(newest.manifest.treasury.safes.iter().map(|s| s.address));
-        timelocks.extend(newest.manifest.governance.timelocks.iter().map(|t| t.address));
+        timelocks.extend(
+            newest
+                .manifest
+                .governance
+                .timelocks
+                .iter()
+                .map(|t| t.address),
+        );
     }
     for (i, clause) in c.terms.iter().enumerate() {
         let Some(contract) = clause.contract() else {
@@ -392,7 +399,10 @@ async fn standing_of(store: &Store, cv: &CovenantVersion) -> Result<Standing, St
     let ratified = ratified_by(&rows, cv.version);
     let parties = &cv.covenant.parties;
     Ok(Standing::of(
-        parties.iter().filter(|p| ratified.contains_key(p.id())).count(),
+        parties
+            .iter()
+            .filter(|p| ratified.contains_key(p.id()))
+            .count(),
         parties.len(),
     ))
 }
@@ -420,7 +430,12 @@ async fn summary(
         summary: cv.covenant.summary.clone(),
         version: cv.version,
         hash: cv.hash.clone(),
-        parties: cv.covenant.parties.iter().map(|p| p.id().to_string()).collect(),
+        parties: cv
+            .covenant
+            .parties
+            .iter()
+            .map(|p| p.id().to_string())
+            .collect(),
         standing: standing_of(store, cv).await?,
         open_breaches: mine.iter().filter(|d| is_breach(d)).count(),
         at_risk: mine.iter().filter(|d| !is_breach(d)).count(),
@@ -570,9 +585,8 @@ pub async fn covenant_detail(
             let findings: Vec<&Divergence> = open
                 .iter()
                 .filter(|d| {
-                    CovenantItem::parse(&d.item).is_some_and(|i| {
-                        i.version == newest.version && i.clause == index
-                    })
+                    CovenantItem::parse(&d.item)
+                        .is_some_and(|i| i.version == newest.version && i.clause == index)
                 })
                 .collect();
             let verdict = if findings.iter().any(|d| is_breach(d)) {

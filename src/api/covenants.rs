@@ -10,18 +10,20 @@ use axum::{Json, Router};
 use serde::Deserialize;
 
 use super::{ApiBody, ApiError, ApiPath, ApiQuery, ApiState};
-use crate::covenants::{covenant_detail, covenant_list, CovenantDetail, CovenantError, CovenantList};
+use crate::covenants::{
+    covenant_detail, covenant_list, CovenantDetail, CovenantError, CovenantList,
+};
 use crate::manifest::ratify::{OwnerSignature, MAX_SIGNATURES};
 use crate::query::{parse_query, CovenantUpdateQuery, NoParams};
 
 pub fn routes() -> Router<ApiState> {
     Router::new()
         .route("/v1/covenants", get(list_covenants).post(register_covenant))
-        .route("/v1/covenants/{id}", get(show_covenant).put(update_covenant))
         .route(
-            "/v1/covenants/{id}/ratifications",
-            post(ratify_covenant),
+            "/v1/covenants/{id}",
+            get(show_covenant).put(update_covenant),
         )
+        .route("/v1/covenants/{id}/ratifications", post(ratify_covenant))
 }
 
 impl From<CovenantError> for ApiError {
@@ -67,7 +69,10 @@ async fn detail(state: &ApiState, id: &str) -> Result<CovenantDetail, ApiError> 
 
 fn covenant_not_found(id: &str) -> ApiError {
     let id: String = id.chars().take(64).collect();
-    ApiError::not_found("covenant_not_found", format!("no covenant {id} is registered"))
+    ApiError::not_found(
+        "covenant_not_found",
+        format!("no covenant {id} is registered"),
+    )
 }
 
 /// Every covenant: its newest version and hash, parties, standing, open findings.
@@ -118,7 +123,10 @@ pub async fn register_covenant(
     parse_query::<NoParams>(q.as_deref())?;
     let v = crate::covenants::add(&state.store, document_text(&body)?, &state.sinks).await?;
     tracing::info!(covenant = %v.covenant_id, "covenant registered over the API");
-    Ok((StatusCode::CREATED, Json(detail(&state, &v.covenant_id).await?)))
+    Ok((
+        StatusCode::CREATED,
+        Json(detail(&state, &v.covenant_id).await?),
+    ))
 }
 
 /// Stores a new version of a covenant (same checks as registering it). Admin.
@@ -176,8 +184,7 @@ pub async fn ratify_covenant(
 ) -> Result<Json<CovenantDetail>, ApiError> {
     state.require_admin(&headers)?;
     parse_query::<NoParams>(q.as_deref())?;
-    let request: RatificationRequest =
-        serde_json::from_slice(&body).map_err(ApiError::bad_body)?;
+    let request: RatificationRequest = serde_json::from_slice(&body).map_err(ApiError::bad_body)?;
     if request.signatures.len() > MAX_SIGNATURES {
         return Err(ApiError {
             status: StatusCode::BAD_REQUEST,

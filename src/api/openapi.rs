@@ -113,8 +113,9 @@ mod tests {
 
     use super::*;
     use crate::query::{
-        parse_query, AlertQuery, CheckpointQuery, ConsistencyQuery, DivergenceQuery, EntriesQuery,
-        CovenantUpdateQuery, InclusionQuery, NoParams, ParamError, RecordQuery, UpdateQuery,
+        parse_query, AlertQuery, CheckpointQuery, ConsistencyQuery, CovenantUpdateQuery,
+        DivergenceQuery, EntriesQuery, InclusionQuery, NoParams, ParamError, RecordQuery,
+        UpdateQuery,
     };
 
     /// Reads a query string and checks it as the route does (without the state a route needs).

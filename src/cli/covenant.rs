@@ -89,7 +89,12 @@ pub struct SignArgs {
 
 /// The configured sinks' names, which a covenant's `notify` may name.
 fn sinks(settings: &Settings) -> Vec<String> {
-    settings.alerts.sinks.iter().map(|s| s.name.clone()).collect()
+    settings
+        .alerts
+        .sinks
+        .iter()
+        .map(|s| s.name.clone())
+        .collect()
 }
 
 /// Block explorers by chain name, as the daemon's API has them.
@@ -222,7 +227,9 @@ fn show(d: &CovenantDetail) {
         println!();
         println!("history (newest first):");
         table(
-            &["OPENED", "GROUP", "N", "RULE", "CLAUSE", "STATUS", "OBSERVED"],
+            &[
+                "OPENED", "GROUP", "N", "RULE", "CLAUSE", "STATUS", "OBSERVED",
+            ],
             d.history
                 .iter()
                 .map(|f| {
@@ -272,7 +279,13 @@ async fn sign(settings: &Settings, store: &Store, args: SignArgs) -> anyhow::Res
         .hash
         .parse()
         .map_err(|e| anyhow::anyhow!("stored covenant hash: {e}"))?;
-    let digest = signing_hash(&cv.covenant_id, cv.version as u64, &hash, &args.party, chain_id);
+    let digest = signing_hash(
+        &cv.covenant_id,
+        cv.version as u64,
+        &hash,
+        &args.party,
+        chain_id,
+    );
     let signature = signer
         .sign_hash_sync(&digest)
         .context("signing the ratification")?;

@@ -17,8 +17,8 @@ use super::render::{error_page, html_response, layout};
 use super::view::{now, short, stored_time, url_part};
 use crate::api::ApiState;
 use crate::covenants::{
-    covenant_detail, findings_in_words, CovenantDetail, CovenantFinding, CovenantSummary,
-    Standing, Verdict,
+    covenant_detail, findings_in_words, CovenantDetail, CovenantFinding, CovenantSummary, Standing,
+    Verdict,
 };
 
 /// A covenant's public status page (HTML).

@@ -117,7 +117,17 @@ pub async fn load(state: &ApiState, id: &str) -> Result<Option<PageView>, ApiErr
         async move { store.divergence_page(id, &filter).await }
     };
     // Independent reads, side by side.
-    let (state_view, open, acknowledged, history, decisions, checkpoint, cursor, treasury, covenants) = tokio::try_join!(
+    let (
+        state_view,
+        open,
+        acknowledged,
+        history,
+        decisions,
+        checkpoint,
+        cursor,
+        treasury,
+        covenants,
+    ) = tokio::try_join!(
         group_state(store, &group, &versions),
         divergences(DivergenceStatus::Open),
         divergences(DivergenceStatus::Acknowledged),
