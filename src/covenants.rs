@@ -393,18 +393,54 @@ fn ratified_by(
         .collect()
 }
 
-/// The standing of a covenant version.
-async fn standing_of(store: &Store, cv: &CovenantVersion) -> Result<Standing, StoreError> {
-    let rows = store.covenant_ratifications(&cv.covenant_id).await?;
-    let ratified = ratified_by(&rows, cv.version);
-    let parties = &cv.covenant.parties;
-    Ok(Standing::of(
-        parties
+/// What a list of covenants reads once, whatever its length: the open findings of every
+/// covenant, and which parties ratified which version.
+struct ListReads {
+    open: Vec<Divergence>,
+    ratified: BTreeSet<(String, i64, String)>,
+}
+
+impl ListReads {
+    async fn read(store: &Store) -> Result<ListReads, StoreError> {
+        let (open, ratified) = tokio::try_join!(
+            store.open_covenant_findings(),
+            store.covenant_ratified_parties()
+        )?;
+        Ok(ListReads {
+            open,
+            ratified: ratified.into_iter().collect(),
+        })
+    }
+
+    /// The summary of the newest version `cv`.
+    fn summary(&self, cv: &CovenantVersion) -> CovenantSummary {
+        let mine: Vec<&Divergence> = self
+            .open
             .iter()
-            .filter(|p| ratified.contains_key(p.id()))
-            .count(),
-        parties.len(),
-    ))
+            .filter(|d| {
+                CovenantItem::parse(&d.item)
+                    .is_some_and(|i| i.covenant == cv.covenant_id && i.version == cv.version)
+            })
+            .collect();
+        let parties = &cv.covenant.parties;
+        let ratified = parties
+            .iter()
+            .filter(|p| {
+                self.ratified
+                    .contains(&(cv.covenant_id.clone(), cv.version, p.id().to_string()))
+            })
+            .count();
+        CovenantSummary {
+            id: cv.covenant_id.clone(),
+            summary: cv.covenant.summary.clone(),
+            version: cv.version,
+            hash: cv.hash.clone(),
+            parties: parties.iter().map(|p| p.id().to_string()).collect(),
+            standing: Standing::of(ratified, parties.len()),
+            open_breaches: mine.iter().filter(|d| is_breach(d)).count(),
+            at_risk: mine.iter().filter(|d| !is_breach(d)).count(),
+        }
+    }
 }
 
 /// Whether `d` is a breach (else: at risk).
@@ -412,57 +448,23 @@ fn is_breach(d: &Divergence) -> bool {
     Rule::parse(&d.rule) == Some(Rule::CovenantBreach)
 }
 
-/// A summary of the newest version `cv`, with the open covenant findings `open`.
-async fn summary(
-    store: &Store,
-    cv: &CovenantVersion,
-    open: &[Divergence],
-) -> Result<CovenantSummary, StoreError> {
-    let mine: Vec<&Divergence> = open
-        .iter()
-        .filter(|d| {
-            CovenantItem::parse(&d.item)
-                .is_some_and(|i| i.covenant == cv.covenant_id && i.version == cv.version)
-        })
-        .collect();
-    Ok(CovenantSummary {
-        id: cv.covenant_id.clone(),
-        summary: cv.covenant.summary.clone(),
-        version: cv.version,
-        hash: cv.hash.clone(),
-        parties: cv
-            .covenant
-            .parties
-            .iter()
-            .map(|p| p.id().to_string())
-            .collect(),
-        standing: standing_of(store, cv).await?,
-        open_breaches: mine.iter().filter(|d| is_breach(d)).count(),
-        at_risk: mine.iter().filter(|d| !is_breach(d)).count(),
+/// Every covenant, by id (three queries, however many there are).
+pub async fn covenant_list(store: &Store) -> Result<CovenantList, StoreError> {
+    let (covenants, reads) = tokio::try_join!(store.covenants(), ListReads::read(store))?;
+    Ok(CovenantList {
+        covenants: covenants.iter().map(|cv| reads.summary(cv)).collect(),
     })
 }
 
-/// Every covenant, by id.
-pub async fn covenant_list(store: &Store) -> Result<CovenantList, StoreError> {
-    let open = store.open_covenant_findings().await?;
-    let mut covenants = Vec::new();
-    for cv in store.covenants().await? {
-        covenants.push(summary(store, &cv, &open).await?);
-    }
-    Ok(CovenantList { covenants })
-}
-
-/// The covenants group `group_id` is a party to, by id.
+/// The covenants group `group_id` is a party to, by id (three queries, however many there
+/// are).
 pub async fn covenants_of_group(
     store: &Store,
     group_id: &str,
 ) -> Result<Vec<CovenantSummary>, StoreError> {
-    let open = store.open_covenant_findings().await?;
-    let mut out = Vec::new();
-    for cv in store.covenants_of_group(group_id).await? {
-        out.push(summary(store, &cv, &open).await?);
-    }
-    Ok(out)
+    let (covenants, reads) =
+        tokio::try_join!(store.covenants_of_group(group_id), ListReads::read(store))?;
+    Ok(covenants.iter().map(|cv| reads.summary(cv)).collect())
 }
 
 /// A finding as listed, its explorer link from the group's chain's explorer (`explorers`:

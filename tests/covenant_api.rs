@@ -800,6 +800,23 @@ async fn a_breach_is_the_clause_verdict_with_its_evidence(backend: support::Back
     let (_, group_page) = get(&app, "/groups/river-guild").await;
     assert!(group_page.contains("1 breach, 1 at risk"), "{group_page}");
 
+    // A clause about a contract no party's manifests declare (stored without the API's
+    // checks) is judged by nobody.
+    let undeclared = Address::repeat_byte(0x77);
+    let c = groupstate::manifest::covenant::Covenant::parse(&format!(
+        "id: lake-x-river\nparties: [lake-collective, river-guild]\nterms:\n\
+         \x20 - {{ clause: min_owners, safe: \"{undeclared}\", value: 2 }}\n\
+         \x20 - {{ clause: max_index_lag, seconds: 600 }}\n"
+    ))
+    .unwrap();
+    w.store.add_covenant(&c).await.unwrap();
+    let d = get_json(&app, "/v1/covenants/lake-x-river").await;
+    assert_eq!(d["clauses"][0]["verdict"], "unjudged");
+    assert_eq!(d["clauses"][1]["verdict"], "holds");
+    assert_eq!(d["history"], json!([]));
+    let (_, page) = get(&app, "/covenants/lake-x-river").await;
+    assert!(page.contains("data-verdict=\"unjudged\""), "{page}");
+
     // And on the command line.
     let out = w.cli(&["covenant", "show", "river-x-lake"], &[]).await;
     let shown = text(&out.stdout);

@@ -47,3 +47,20 @@ impl Store {
         .ctx("reading open covenant findings")
     }
 }
+
+impl Store {
+    /// Which party ratified which version of which covenant, over every covenant, as
+    /// `(covenant, version, party)` in that order: what a list of covenants needs of the
+    /// ratifications, in one query.
+    pub async fn covenant_ratified_parties(
+        &self,
+    ) -> Result<Vec<(String, i64, String)>, StoreError> {
+        sqlx::query_as(
+            "SELECT covenant_id, version, party FROM covenant_ratifications \
+             ORDER BY covenant_id, version, party",
+        )
+        .fetch_all(&self.pool)
+        .await
+        .ctx("reading covenant ratifications")
+    }
+}
