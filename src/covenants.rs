@@ -109,26 +109,39 @@ pub async fn problems(
     Ok(problems)
 }
 
-/// Registers a covenant from its text after [`admit`]: version 1.
+/// Parties' signatures handed in with a document, by party id.
+pub type PartySignatures = BTreeMap<String, Vec<OwnerSignature>>;
+
+/// Registers a covenant from its text after [`admit`]: version 1, with the ratifications the
+/// `signatures` make, every one checked before anything is stored (`chains`: RPC access by
+/// chain name, needed only with signatures).
 #[tracing::instrument(skip_all)]
 pub async fn add(
     store: &Store,
+    chains: &BTreeMap<String, ChainAccess>,
     text: &str,
     sinks: &[String],
+    signatures: &PartySignatures,
 ) -> Result<CovenantVersion, CovenantError> {
     let c = admit(store, text, sinks).await?;
-    Ok(store.add_covenant(&c).await?)
+    let ratifications = check_signatures(store, chains, &c, 1, signatures).await?;
+    let v = store.add_covenant(&c).await?;
+    store_ratifications(store, &v, ratifications).await?;
+    Ok(v)
 }
 
 /// Stores a new version of a covenant after [`admit`]; `id`, when given, must be the
-/// document's (a mismatch is a problem at `id`).
+/// document's (a mismatch is a problem at `id`). With `signatures`, they are checked for the
+/// version the document becomes before it is stored, and stored with it.
 #[tracing::instrument(skip_all)]
 pub async fn update(
     store: &Store,
+    chains: &BTreeMap<String, ChainAccess>,
     text: &str,
     id: Option<&str>,
     expected_version: Option<i64>,
     sinks: &[String],
+    signatures: &PartySignatures,
 ) -> Result<CovenantVersion, CovenantError> {
     let c = admit(store, text, sinks).await?;
     if let Some(id) = id.filter(|id| *id != c.id) {
@@ -140,7 +153,71 @@ pub async fn update(
             )],
         }));
     }
-    Ok(store.update_covenant(&c, expected_version).await?)
+    let mut expected_version = expected_version;
+    let mut ratifications = Vec::new();
+    if !signatures.is_empty() {
+        let next = version(store, &c.id, None).await?.version + 1;
+        // The signatures sign the number the version takes: it must take that one.
+        expected_version = expected_version.or(Some(next));
+        ratifications = check_signatures(store, chains, &c, next, signatures).await?;
+    }
+    let v = store.update_covenant(&c, expected_version).await?;
+    store_ratifications(store, &v, ratifications).await?;
+    Ok(v)
+}
+
+/// The chain access for covenant `c`'s ratifications: its first party group's chain, or with
+/// outside partners alone the one chain configured.
+async fn access<'a>(
+    store: &Store,
+    chains: &'a BTreeMap<String, ChainAccess>,
+    c: &Covenant,
+) -> Result<Option<&'a ChainAccess>, StoreError> {
+    Ok(match chain_of(store, c).await? {
+        Some(name) => chains.get(&name),
+        None if chains.len() == 1 => chains.values().next(),
+        None => None,
+    })
+}
+
+/// Checks each party's signatures of version `version` of `c`, which is not stored yet.
+async fn check_signatures(
+    store: &Store,
+    chains: &BTreeMap<String, ChainAccess>,
+    c: &Covenant,
+    version: i64,
+    signatures: &PartySignatures,
+) -> Result<Vec<(String, Ratification)>, CovenantError> {
+    if signatures.is_empty() {
+        return Ok(Vec::new());
+    }
+    let cv = CovenantVersion {
+        covenant_id: c.id.clone(),
+        version,
+        hash: c.hash().to_string(),
+        created_at: String::new(),
+        covenant: c.clone(),
+    };
+    let chain = access(store, chains, c).await?;
+    let mut out = Vec::new();
+    for (party, sigs) in signatures {
+        let r = crate::ratify::check_covenant_ratification(store, chain, &cv, party, sigs).await?;
+        out.push((party.clone(), r));
+    }
+    Ok(out)
+}
+
+async fn store_ratifications(
+    store: &Store,
+    v: &CovenantVersion,
+    ratifications: Vec<(String, Ratification)>,
+) -> Result<(), StoreError> {
+    for (party, r) in ratifications {
+        store
+            .add_covenant_ratification(&v.covenant_id, v.version, &party, &r)
+            .await?;
+    }
+    Ok(())
 }
 
 /// The chain a covenant's ratifications are signed on: the first party group's.
@@ -186,14 +263,8 @@ pub async fn ratify(
     signatures: &[OwnerSignature],
 ) -> Result<Ratification, CovenantError> {
     let cv = version(store, id, version_n).await?;
-    let chain = chain_of(store, &cv.covenant).await?;
-    let access = match &chain {
-        Some(name) => chains.get(name),
-        // Outside partners only: the one chain configured, if there is one.
-        None if chains.len() == 1 => chains.values().next(),
-        None => None,
-    };
-    Ok(crate::ratify::ratify_covenant(store, access, &cv, party, signatures).await?)
+    let chain = access(store, chains, &cv.covenant).await?;
+    Ok(crate::ratify::ratify_covenant(store, chain, &cv, party, signatures).await?)
 }
 
 /// Whether the parties ratified a covenant's newest version.

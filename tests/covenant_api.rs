@@ -701,10 +701,67 @@ async fn two_owners_of_each_safe_ratify_for_their_group(backend: support::Backen
         "{group_page}"
     );
 
-    // A new version needs ratifying again.
-    let (status, v) = send(&app, "PUT", "/v1/covenants/river-x-lake", w.covenant(3)).await;
+    // A new version needs ratifying again; signatures may come with it in an envelope, and are
+    // checked before anything is stored.
+    let v2 = w.covenant(3);
+    let v2_hash = groupstate::manifest::covenant::Covenant::parse(&v2)
+        .unwrap()
+        .hash()
+        .to_string();
+    let v2_detail = json!({"id": "river-x-lake", "version": 2, "hash": v2_hash});
+    let refused = json!({
+        "covenant": v2,
+        "signatures": {"river-guild": [sign(&keys[0], &v2_detail, "river-guild", chain_id), sign(&keys[6], &v2_detail, "river-guild", chain_id)]},
+    });
+    let (status, v) = send(
+        &app,
+        "PUT",
+        "/v1/covenants/river-x-lake",
+        refused.to_string(),
+    )
+    .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{v}");
+    assert_eq!(v["error"]["code"], "invalid_ratification");
+    assert_eq!(
+        get_json(&app, "/v1/covenants/river-x-lake").await["version"],
+        1
+    );
+    let envelope = json!({
+        "covenant": v2,
+        "signatures": {"river-guild": [sign(&keys[0], &v2_detail, "river-guild", chain_id), sign(&keys[1], &v2_detail, "river-guild", chain_id)]},
+    });
+    let (status, v) = send(
+        &app,
+        "PUT",
+        "/v1/covenants/river-x-lake",
+        envelope.to_string(),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{v}");
+    assert_eq!(v["version"], 2);
+    assert_eq!(v["standing"]["text"], "partially ratified (1 of 2 parties)");
+    assert_eq!(v["parties"][0]["ratification"]["version"], 2);
+    let (status, v) = send(&app, "PUT", "/v1/covenants/river-x-lake", w.covenant(4)).await;
     assert_eq!(status, StatusCode::OK, "{v}");
     assert_eq!(v["standing"]["text"], "unsigned");
+
+    // Registered with every party's ratification at once.
+    let other = w.covenant(2).replace("river-x-lake", "lake-x-river");
+    let other_hash = groupstate::manifest::covenant::Covenant::parse(&other)
+        .unwrap()
+        .hash()
+        .to_string();
+    let other_detail = json!({"id": "lake-x-river", "version": 1, "hash": other_hash});
+    let envelope = json!({
+        "covenant": other,
+        "signatures": {
+            "river-guild": [sign(&keys[1], &other_detail, "river-guild", chain_id), sign(&keys[2], &other_detail, "river-guild", chain_id)],
+            "lake-collective": [sign(&keys[3], &other_detail, "lake-collective", chain_id), sign(&keys[5], &other_detail, "lake-collective", chain_id)],
+        },
+    });
+    let (status, v) = send(&app, "POST", "/v1/covenants", envelope.to_string()).await;
+    assert_eq!(status, StatusCode::CREATED, "{v}");
+    assert_eq!(v["standing"]["text"], "ratified by every party");
 }
 on_both_backends!(
     ratified_by_two_of_three_owners_each,

@@ -8,10 +8,11 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use serde::Deserialize;
+use serde_json::Value;
 
 use super::{ApiBody, ApiError, ApiPath, ApiQuery, ApiState};
 use crate::covenants::{
-    covenant_detail, covenant_list, CovenantDetail, CovenantError, CovenantList,
+    covenant_detail, covenant_list, CovenantDetail, CovenantError, CovenantList, PartySignatures,
 };
 use crate::manifest::ratify::{OwnerSignature, MAX_SIGNATURES};
 use crate::query::{parse_query, CovenantUpdateQuery, NoParams};
@@ -56,8 +57,56 @@ pub struct RatificationRequest {
     pub signatures: Vec<OwnerSignature>,
 }
 
-fn document_text(body: &[u8]) -> Result<&str, ApiError> {
-    std::str::from_utf8(body).map_err(|_| ApiError::bad_body("is not UTF-8"))
+/// The covenant in a request body and the parties' signatures with it: the document alone
+/// (YAML or JSON), or a JSON envelope `{"covenant": …, "signatures": {"party": [{"signer",
+/// "signature"}]}}` with the document as an object or as text.
+fn submission(body: &[u8]) -> Result<(String, PartySignatures), ApiError> {
+    let text = std::str::from_utf8(body).map_err(|_| ApiError::bad_body("is not UTF-8"))?;
+    let envelope = match serde_json::from_str::<Value>(text) {
+        Ok(Value::Object(o)) if o.contains_key("covenant") && !o.contains_key("id") => Some(o),
+        _ => None,
+    };
+    let Some(mut envelope) = envelope else {
+        return Ok((text.to_string(), PartySignatures::new()));
+    };
+    if let Some(unknown) = envelope
+        .keys()
+        .find(|k| *k != "covenant" && *k != "signatures")
+    {
+        return Err(ApiError::bad_body(format!(
+            "unknown key {unknown:?} in the envelope (expected covenant, signatures)"
+        )));
+    }
+    let covenant = match envelope.remove("covenant") {
+        Some(Value::String(s)) => s,
+        Some(v @ Value::Object(_)) => v.to_string(),
+        _ => {
+            return Err(ApiError::bad_body(
+                "covenant: expected the covenant as an object or as text",
+            ))
+        }
+    };
+    let signatures: PartySignatures = match envelope.remove("signatures") {
+        Some(v) => serde_json::from_value(v)
+            .map_err(|e| bad_signatures(format!("not a list of signatures by party: {e}")))?,
+        None => PartySignatures::new(),
+    };
+    let count: usize = signatures.values().map(Vec::len).sum();
+    if count > MAX_SIGNATURES {
+        return Err(bad_signatures(format!(
+            "{count} signatures; at most {MAX_SIGNATURES} are accepted"
+        )));
+    }
+    Ok((covenant, signatures))
+}
+
+fn bad_signatures(problem: impl std::fmt::Display) -> ApiError {
+    ApiError {
+        status: StatusCode::BAD_REQUEST,
+        code: "bad_signatures",
+        message: format!("signatures: {problem}"),
+        details: None,
+    }
 }
 
 /// A covenant's detail, or a 404 naming it.
@@ -105,14 +154,15 @@ pub async fn show_covenant(
 /// newest manifest, and the sinks it notifies configured. Admin.
 #[utoipa::path(post, path = "/v1/covenants", tag = "covenants",
     request_body(content = String, content_type = "application/yaml",
-                 description = "The covenant, YAML or JSON"),
+                 description = "The covenant, YAML or JSON; or a JSON envelope `{\"covenant\": …, \"signatures\": {\"party\": [{\"signer\", \"signature\"}]}}` whose parties' ratifications of version 1 are checked before anything is stored (EIP-712, see `POST /v1/covenants/{id}/ratifications`)"),
     security(("admin" = [])),
     responses((status = 201, body = CovenantDetail),
-              (status = 400, description = "`bad_body`", body = super::openapi::ErrorBody),
+              (status = 400, description = "`bad_body`, `bad_signatures`", body = super::openapi::ErrorBody),
               (status = 401, description = "`unauthorized`", body = super::openapi::ErrorBody),
               (status = 403, description = "`admin_disabled`", body = super::openapi::ErrorBody),
               (status = 409, description = "`conflict`: already registered", body = super::openapi::ErrorBody),
-              (status = 422, description = "`invalid_covenant`: every problem by path in `details.problems`", body = super::openapi::ErrorBody)))]
+              (status = 422, description = "`invalid_covenant`: every problem by path in `details.problems`; `invalid_ratification`", body = super::openapi::ErrorBody),
+              (status = 503, description = "`chain_unavailable`: a ratification could not be checked", body = super::openapi::ErrorBody)))]
 pub async fn register_covenant(
     State(state): State<ApiState>,
     headers: HeaderMap,
@@ -121,7 +171,15 @@ pub async fn register_covenant(
 ) -> Result<(StatusCode, Json<CovenantDetail>), ApiError> {
     state.require_admin(&headers)?;
     parse_query::<NoParams>(q.as_deref())?;
-    let v = crate::covenants::add(&state.store, document_text(&body)?, &state.sinks).await?;
+    let (text, signatures) = submission(&body)?;
+    let v = crate::covenants::add(
+        &state.store,
+        &state.chain_access,
+        &text,
+        &state.sinks,
+        &signatures,
+    )
+    .await?;
     tracing::info!(covenant = %v.covenant_id, "covenant registered over the API");
     Ok((
         StatusCode::CREATED,
@@ -134,15 +192,16 @@ pub async fn register_covenant(
     params(("id" = String, Path, description = "The covenant's id; must match the document's"),
            CovenantUpdateQuery),
     request_body(content = String, content_type = "application/yaml",
-                 description = "The new version of the covenant, YAML or JSON"),
+                 description = "The new version of the covenant, YAML or JSON; or a JSON envelope `{\"covenant\": …, \"signatures\": {\"party\": […]}}` whose ratifications of the version it becomes are checked before anything is stored"),
     security(("admin" = [])),
     responses((status = 200, body = CovenantDetail),
-              (status = 400, description = "`bad_parameter`, `bad_body`", body = super::openapi::ErrorBody),
+              (status = 400, description = "`bad_parameter`, `bad_body`, `bad_signatures`", body = super::openapi::ErrorBody),
               (status = 401, description = "`unauthorized`", body = super::openapi::ErrorBody),
               (status = 403, description = "`admin_disabled`", body = super::openapi::ErrorBody),
               (status = 404, description = "`covenant_not_found`", body = super::openapi::ErrorBody),
               (status = 409, description = "`conflict`: identical to the newest version, or not the expected version", body = super::openapi::ErrorBody),
-              (status = 422, description = "`invalid_covenant`: every problem by path in `details.problems`", body = super::openapi::ErrorBody)))]
+              (status = 422, description = "`invalid_covenant`: every problem by path in `details.problems`; `invalid_ratification`", body = super::openapi::ErrorBody),
+              (status = 503, description = "`chain_unavailable`: a ratification could not be checked", body = super::openapi::ErrorBody)))]
 pub async fn update_covenant(
     State(state): State<ApiState>,
     headers: HeaderMap,
@@ -155,8 +214,17 @@ pub async fn update_covenant(
     if state.store.covenant_versions(&id).await?.is_empty() {
         return Err(covenant_not_found(&id));
     }
-    let text = document_text(&body)?;
-    crate::covenants::update(&state.store, text, Some(&id), expected, &state.sinks).await?;
+    let (text, signatures) = submission(&body)?;
+    crate::covenants::update(
+        &state.store,
+        &state.chain_access,
+        &text,
+        Some(&id),
+        expected,
+        &state.sinks,
+        &signatures,
+    )
+    .await?;
     tracing::info!(covenant = %id, "covenant updated over the API");
     Ok(Json(detail(&state, &id).await?))
 }
@@ -186,15 +254,10 @@ pub async fn ratify_covenant(
     parse_query::<NoParams>(q.as_deref())?;
     let request: RatificationRequest = serde_json::from_slice(&body).map_err(ApiError::bad_body)?;
     if request.signatures.len() > MAX_SIGNATURES {
-        return Err(ApiError {
-            status: StatusCode::BAD_REQUEST,
-            code: "bad_signatures",
-            message: format!(
-                "signatures: {} signatures; at most {MAX_SIGNATURES} are accepted",
-                request.signatures.len()
-            ),
-            details: None,
-        });
+        return Err(bad_signatures(format!(
+            "{} signatures; at most {MAX_SIGNATURES} are accepted",
+            request.signatures.len()
+        )));
     }
     if state.store.covenant_versions(&id).await?.is_empty() {
         return Err(covenant_not_found(&id));

@@ -115,9 +115,16 @@ pub async fn run(settings: &Settings, cmd: CovenantCommand) -> anyhow::Result<()
     let store = super::open_store(settings).await?;
     match cmd {
         CovenantCommand::Add { file } => {
-            let v = crate::covenants::add(&store, &read(&file)?, &sinks(settings))
-                .await
-                .with_context(|| format!("{} was not registered", file.display()))?;
+            let (chains, signatures) = (Default::default(), Default::default());
+            let v = crate::covenants::add(
+                &store,
+                &chains,
+                &read(&file)?,
+                &sinks(settings),
+                &signatures,
+            )
+            .await
+            .with_context(|| format!("{} was not registered", file.display()))?;
             println!(
                 "registered covenant {} (version {}, {})",
                 v.covenant_id, v.version, v.hash
@@ -129,10 +136,12 @@ pub async fn run(settings: &Settings, cmd: CovenantCommand) -> anyhow::Result<()
         } => {
             let v = crate::covenants::update(
                 &store,
+                &Default::default(),
                 &read(&file)?,
                 None,
                 expected_version,
                 &sinks(settings),
+                &Default::default(),
             )
             .await
             .with_context(|| format!("{} was not stored", file.display()))?;
