@@ -250,6 +250,7 @@ async fn wrong_documents_are_refused_with_every_problem_by_path(backend: support
         "id: river-x-sea\nparties: [river-guild, sea-folk]\nterms:\n\
          \x20 - {{ clause: min_threshold, safe: \"{}\", value: 2 }}\n\
          \x20 - {{ clause: min_owners, safe: \"{stranger_safe}\", value: 3 }}\n\
+         \x20 - {{ clause: min_timelock_delay, timelock: \"{stranger_safe}\", seconds: 60 }}\n\
          notify: [{SINK}, nowhere]\n",
         w.river_safe
     );
@@ -260,6 +261,7 @@ async fn wrong_documents_are_refused_with_every_problem_by_path(backend: support
         [
             "parties[1]: group \"sea-folk\" is not registered".to_string(),
             format!("terms[1].safe: no party declares Safe {stranger_safe}"),
+            format!("terms[2].timelock: no party declares timelock {stranger_safe}"),
             "notify[1]: sink \"nowhere\" is not configured in [[alerts.sinks]]".to_string(),
         ]
     );

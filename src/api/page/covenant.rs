@@ -225,3 +225,70 @@ pub(super) fn group_covenants(covenants: &[CovenantSummary]) -> Markup {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::covenants::{ClauseState, CovenantVersionEntry, PartyStanding};
+
+    const HOSTILE: &str = "<script>alert(\"x\")</script>&";
+
+    fn detail() -> CovenantDetail {
+        let finding = CovenantFinding {
+            group: "river-guild".into(),
+            n: 7,
+            rule: "covenant.breach".into(),
+            severity: "critical".into(),
+            status: "open".into(),
+            version: 1,
+            clause: 0,
+            window: None,
+            expected: HOSTILE.into(),
+            observed: HOSTILE.into(),
+            opened_block: 42,
+            opened_block_hash: format!("0x{}", "2a".repeat(32)),
+            opened_tx_hash: Some(format!("0x{}", "42".repeat(32))),
+            resolved_block: None,
+            resolved_tx_hash: None,
+            explorer: Some(format!("https://explorer.example/tx/{HOSTILE}")),
+        };
+        CovenantDetail {
+            id: "river-x-lake".into(),
+            version: 1,
+            hash: "ab".repeat(32),
+            document: serde_json::json!({ "id": "river-x-lake", "summary": HOSTILE }),
+            standing: Standing::of(0, 2),
+            versions: vec![CovenantVersionEntry {
+                version: 1,
+                hash: "ab".repeat(32),
+                created_at: "0".into(),
+            }],
+            parties: vec![PartyStanding {
+                id: HOSTILE.into(),
+                kind: "outside".into(),
+                ratification: None,
+            }],
+            clauses: vec![ClauseState {
+                index: 0,
+                clause: "min_threshold".into(),
+                text: HOSTILE.into(),
+                contract: None,
+                verdict: Verdict::Breach,
+                findings: vec![finding.clone()],
+            }],
+            history: vec![finding],
+            history_truncated: true,
+        }
+    }
+
+    #[test]
+    fn hostile_values_are_escaped_and_verdicts_marked() {
+        let html = render(&detail(), Instant::now());
+        assert!(!html.contains("<script>"), "{html}");
+        assert!(html.contains("&lt;script&gt;alert(&quot;x&quot;)&lt;/script&gt;&amp;"));
+        assert!(html.contains("data-verdict=\"breach\""));
+        assert!(html.contains("id=\"standing\">unsigned<"));
+        assert!(html.contains("Older findings are left out"));
+        assert!(html.contains("href=\"/v1/covenants/river-x-lake\""));
+    }
+}
