@@ -274,6 +274,7 @@ pub struct Standing {
     pub text: String,
     /// The parties whose ratification of the newest version is stored.
     pub ratified: usize,
+    /// The parties the covenant names.
     pub parties: usize,
 }
 
@@ -303,7 +304,9 @@ impl Standing {
 /// A covenant in the list: its newest version, standing and open findings.
 #[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct CovenantSummary {
+    /// The covenant's id.
     pub id: String,
+    /// What the covenant is about, if it says.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub summary: Option<String>,
     /// The newest version.
@@ -312,6 +315,7 @@ pub struct CovenantSummary {
     pub hash: String,
     /// The parties' ids, in declared order.
     pub parties: Vec<String>,
+    /// How many parties ratified the newest version, in words and in numbers.
     pub standing: Standing,
     /// Open `covenant.breach` findings of the newest version.
     pub open_breaches: usize,
@@ -322,13 +326,16 @@ pub struct CovenantSummary {
 /// Every covenant, as `GET /v1/covenants` answers and `covenant list --json` prints.
 #[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct CovenantList {
+    /// By id.
     pub covenants: Vec<CovenantSummary>,
 }
 
 /// One version of a covenant.
 #[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct CovenantVersionEntry {
+    /// From 1.
     pub version: i64,
+    /// SHA-256 of the version's canonical JSON.
     pub hash: String,
     /// Unix seconds, as stored.
     pub created_at: String,
@@ -337,6 +344,7 @@ pub struct CovenantVersionEntry {
 /// A party and its ratification of the newest version.
 #[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct PartyStanding {
+    /// The party's id: a group id, or an outside partner's.
     pub id: String,
     /// `group` (a registered group) or `outside` (a partner with its own signers).
     pub kind: String,
@@ -347,6 +355,7 @@ pub struct PartyStanding {
 /// A party's ratification of a version.
 #[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct PartyRatification {
+    /// The version ratified.
     pub version: i64,
     /// Who signed, and how each signature was proved.
     pub signers: Vec<Signed>,
@@ -389,25 +398,34 @@ impl Verdict {
 pub struct CovenantFinding {
     /// The party group whose divergence it is, and its number there.
     pub group: String,
+    /// The divergence's number in the group.
     pub n: i64,
     /// `covenant.breach` or `covenant.at_risk`.
     pub rule: String,
+    /// `critical` for a breach, `medium` at risk.
     pub severity: String,
     /// `open`, `acknowledged` or `resolved`.
     pub status: String,
     /// The covenant version and clause (index into its terms) judged, and a budget's window.
     pub version: i64,
+    /// Into the version's terms.
     pub clause: usize,
+    /// A budget's window: the block number divided by the window's length in blocks.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub window: Option<i64>,
     /// The clause in words.
     pub expected: String,
     /// The evidence in words.
     pub observed: String,
+    /// The block the finding opened at, its hash, and the transaction if one caused it.
     pub opened_block: i64,
+    /// The hash of the opening block.
     pub opened_block_hash: String,
+    /// The transaction that opened it, if one did.
     pub opened_tx_hash: Option<String>,
+    /// The block it was resolved at, if it was.
     pub resolved_block: Option<i64>,
+    /// The transaction that resolved it, if one did.
     pub resolved_tx_hash: Option<String>,
     /// The opening's transaction (or block) on the chain's explorer, if one is configured.
     pub explorer: Option<String>,
@@ -424,6 +442,7 @@ pub struct ClauseState {
     pub text: String,
     /// The contract it is about, if it is about one.
     pub contract: Option<String>,
+    /// `breach`, `at_risk`, `holds` or `unjudged`.
     pub verdict: Verdict,
     /// Its open findings (open or acknowledged), with their evidence.
     pub findings: Vec<CovenantFinding>,
@@ -432,13 +451,16 @@ pub struct ClauseState {
 /// One covenant, as `GET /v1/covenants/{id}` answers and `covenant show --json` prints.
 #[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct CovenantDetail {
+    /// The covenant's id.
     pub id: String,
-    /// The newest version and its hash.
+    /// The newest version.
     pub version: i64,
+    /// Its hash (SHA-256 of the canonical JSON).
     pub hash: String,
     /// The newest document, as its canonical JSON object.
     #[schema(value_type = Object)]
     pub document: serde_json::Value,
+    /// How many parties ratified the newest version.
     pub standing: Standing,
     /// Every version, oldest first.
     pub versions: Vec<CovenantVersionEntry>,

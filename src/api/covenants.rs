@@ -17,6 +17,7 @@ use crate::covenants::{
 use crate::manifest::ratify::{OwnerSignature, MAX_SIGNATURES};
 use crate::query::{parse_query, CovenantUpdateQuery, NoParams};
 
+/// The covenant routes of the API (the page is in [`super::page`]).
 pub fn routes() -> Router<ApiState> {
     Router::new()
         .route("/v1/covenants", get(list_covenants).post(register_covenant))
