@@ -887,3 +887,74 @@ on_both_backends!(
     a_breach_is_shown,
     a_breach_is_the_clause_verdict_with_its_evidence
 );
+
+/// A threshold lowered on the chain, with a follower of the chain indexing it: the clause it
+/// breaks is a breach on `GET /v1/covenants/{id}` and on the page, with the transaction that
+/// broke it; set back, the clause holds again and the finding is history.
+async fn a_threshold_lowered_on_the_chain_breaches_the_clause(backend: support::Backend) {
+    let chain = Devnet::start(DevnetOptions::default()).await.unwrap();
+    let contracts = SafeContracts::deploy(&chain).await.unwrap();
+    let keys = devnet::signers(6);
+    let river_owners: Vec<Address> = keys[..3].iter().map(|k| k.address()).collect();
+    let lake_owners: Vec<Address> = keys[3..].iter().map(|k| k.address()).collect();
+    let river_safe = contracts
+        .create_safe(&chain, SafeVersion::V141L2, &river_owners, 2, 1)
+        .await
+        .unwrap();
+    let lake_safe = contracts
+        .create_safe(&chain, SafeVersion::V141L2, &lake_owners, 2, 2)
+        .await
+        .unwrap();
+    let w = world(
+        backend,
+        (river_safe, river_owners),
+        (lake_safe, lake_owners),
+        Some((chain.rpc_url(), chain.chain_id())),
+    )
+    .await;
+    let app = w.app();
+    let (status, v) = send(&app, "POST", "/v1/covenants", w.covenant(2)).await;
+    assert_eq!(status, StatusCode::CREATED, "{v}");
+    let follower = support::follower(&w.store, &chain.rpc_url(), chain.chain_id());
+    support::sync(&follower).await;
+    let d = get_json(&app, "/v1/covenants/river-x-lake").await;
+    assert_eq!(d["clauses"][0]["verdict"], "holds", "{d}");
+
+    let receipt = devnet::change_threshold(&chain, river_safe, 1, &[&keys[0], &keys[1]])
+        .await
+        .unwrap();
+    support::sync(&follower).await;
+    let d = get_json(&app, "/v1/covenants/river-x-lake").await;
+    let c0 = &d["clauses"][0];
+    assert_eq!(c0["verdict"], "breach", "{d}");
+    let f = &c0["findings"][0];
+    assert_eq!(f["group"], "river-guild");
+    assert_eq!(f["rule"], "covenant.breach");
+    assert_eq!(f["opened_block"], receipt.block_number.unwrap());
+    assert_eq!(f["opened_tx_hash"], receipt.transaction_hash.to_string());
+    assert!(!f["observed"].as_str().unwrap().is_empty(), "{f}");
+    // The lake's Safe never had the owner the second clause keeps: a breach of the lake's.
+    assert_eq!(d["clauses"][1]["verdict"], "breach");
+    assert_eq!(d["clauses"][1]["findings"][0]["group"], "lake-collective");
+    let (_, page) = get(&app, "/covenants/river-x-lake").await;
+    let clause0 = page.split("id=\"clause-0\"").nth(1).unwrap();
+    assert!(clause0.contains("data-verdict=\"breach\""), "{clause0}");
+    let tx = receipt.transaction_hash.to_string();
+    assert!(
+        page.contains(&format!("href=\"https://explorer.example/tx/{tx}\"")),
+        "{page}"
+    );
+
+    devnet::change_threshold(&chain, river_safe, 2, &[&keys[0]])
+        .await
+        .unwrap();
+    support::sync(&follower).await;
+    let d = get_json(&app, "/v1/covenants/river-x-lake").await;
+    assert_eq!(d["clauses"][0]["verdict"], "holds", "{d}");
+    assert_eq!(d["history"][0]["status"], "resolved", "{d}");
+    assert_eq!(d["history"][0]["opened_tx_hash"], tx);
+}
+on_both_backends!(
+    a_breach_on_the_chain,
+    a_threshold_lowered_on_the_chain_breaches_the_clause
+);
