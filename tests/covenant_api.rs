@@ -3,8 +3,9 @@
 //! among them); add, list, show and update with the versions and their history; two groups
 //! whose real Safes (anvil, Safe 1.4.1, three owners and threshold two each) ratify a covenant
 //! by two owners each, shown ratified by every party everywhere, one party alone partially,
-//! a stranger's signature refused; and a breach of a clause shown as the clause's verdict with
-//! its evidence.
+//! a stranger's signature refused, signatures handed in with a version checked before it is
+//! stored; and a breach of a clause — stored, or made on the devnet and indexed by a follower —
+//! shown as the clause's verdict with its evidence.
 
 mod support;
 
