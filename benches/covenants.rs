@@ -68,7 +68,7 @@ fn covenant(i: usize, groups: usize, w: &workload::Mixed) -> Covenant {
          \x20 - {{ clause: min_timelock_delay, timelock: \"{tl}\", seconds: 1 }}\n\
          \x20 - {{ clause: max_outflow_unlisted, safe: \"{plain}\", asset: native, per: month, amount: \"1000000000000000000000\" }}\n\
          \x20 - {{ clause: reratified_within, group: g{a:03}, days: 3650 }}\n\
-         \x20 - {{ clause: max_index_lag, seconds: 86400 }}\n\
+         \x20 - {{ clause: max_index_lag, seconds: 1000000000 }}\n\
          notify: [partner-{b:03}]\n"
     ))
     .unwrap()

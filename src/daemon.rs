@@ -60,6 +60,12 @@ pub async fn run(
             chain_access: crate::ratify::chain_access(settings)
                 .context("connecting to the chains for ratification checks")?,
             treasury_cache: Default::default(),
+            sinks: settings
+                .alerts
+                .sinks
+                .iter()
+                .map(|s| s.name.clone())
+                .collect(),
         };
         let token = cancel.child_token();
         tasks.spawn(async move {

@@ -55,6 +55,9 @@
 //! - [`ratify`]: a manifest version with the ratification of the authority in force before it
 //!   (owners' EIP-712 signatures, EIP-1271, or an executed governor proposal), checked before
 //!   it is stored; unratified versions refused where a group requires ratification.
+//! - [`covenants`]: covenants as the API and the CLI admit and show them — the checks against
+//!   what is registered and configured, a party's ratification, each covenant's standing and
+//!   each clause's verdict from the party groups' findings.
 //! - [`history`]: a group's document version by version — ratified or not, what changed,
 //!   which divergences each version resolved.
 //! - [`decisions`], [`query`], [`state`]: the read side — decisions assembled from records,
@@ -76,6 +79,7 @@ pub mod api;
 pub mod chain;
 pub mod cli;
 pub mod config;
+pub mod covenants;
 pub mod daemon;
 pub mod dao;
 pub mod decisions;

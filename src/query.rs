@@ -337,6 +337,21 @@ impl UpdateQuery {
     }
 }
 
+/// `PUT /v1/covenants/{id}`: which version the document must become.
+#[derive(Debug, Clone, Default, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct CovenantUpdateQuery {
+    /// The version the document must become (the newest plus one); otherwise 409
+    #[param(value_type = Option<u64>)]
+    pub expected_version: Option<String>,
+}
+
+impl CovenantUpdateQuery {
+    pub fn expected_version(&self) -> Result<Option<i64>, ParamError> {
+        Ok(u64_param("expected_version", self.expected_version.as_deref())?.map(|v| v as i64))
+    }
+}
+
 /// `GET /v1/log/checkpoint` and `groupstate log checkpoint`.
 #[derive(Debug, Clone, Default, Deserialize, IntoParams, clap::Args)]
 #[into_params(parameter_in = Query)]

@@ -414,6 +414,23 @@ pub async fn ratify_covenant(
     party: &str,
     signatures: &[OwnerSignature],
 ) -> Result<Ratification, RatifyError> {
+    let r = check_covenant_ratification(store, chain, cv, party, signatures).await?;
+    store
+        .add_covenant_ratification(&cv.covenant_id, cv.version, party, &r)
+        .await?;
+    Ok(r)
+}
+
+/// Checks the ratification of covenant version `cv` by `party` as [`ratify_covenant`] does,
+/// and stores nothing: for a version that is stored only once its parties' signatures are
+/// known to ratify it.
+pub async fn check_covenant_ratification(
+    store: &Store,
+    chain: Option<&ChainAccess>,
+    cv: &CovenantVersion,
+    party: &str,
+    signatures: &[OwnerSignature],
+) -> Result<Ratification, RatifyError> {
     let Some(p) = cv.covenant.party(party) else {
         return Err(RatifyError::Invalid(format!(
             "{party} is not a party to covenant {}",
@@ -484,11 +501,7 @@ pub async fn ratify_covenant(
         cv.covenant_id, cv.version, cv.hash
     );
     let head = chain.rpc.head().await?;
-    let r = check_signed(chain, head, authority, digest, &what, &signatures).await?;
-    store
-        .add_covenant_ratification(&cv.covenant_id, cv.version, party, &r)
-        .await?;
-    Ok(r)
+    check_signed(chain, head, authority, digest, &what, &signatures).await
 }
 
 /// RPC access to every configured chain.

@@ -808,6 +808,16 @@ async fn the_server_matches_its_openapi_document(backend: support::Backend) {
         .unwrap();
     insert_records(&store, "g", 1, 5).await;
     open_divergences(&store, "g", 2).await;
+    // A covenant `g` between `g` and a second group, so its routes answer with a body too.
+    store
+        .add_group(&groupstate::manifest::Manifest::parse(&manifest("g2", 2)).unwrap())
+        .await
+        .unwrap();
+    let covenant = groupstate::manifest::covenant::Covenant::parse(&format!(
+        "id: g\nparties: [g, g2]\nterms:\n  - {{ clause: min_threshold, safe: \"{SAFE}\", value: 2 }}\n"
+    ))
+    .unwrap();
+    store.add_covenant(&covenant).await.unwrap();
     let app = router(state(store.clone()));
     let no_admin = router(ApiState::new(store.clone(), vec!["local".into()]));
     let (s, doc) = call(&app, "GET", "/v1/openapi.json", None, String::new()).await;
@@ -831,6 +841,10 @@ async fn the_server_matches_its_openapi_document(backend: support::Backend) {
         "/v1/alerts",
         "/v1/alerts/{key}/retry",
         "/groups/{id}",
+        "/v1/covenants",
+        "/v1/covenants/{id}",
+        "/v1/covenants/{id}/ratifications",
+        "/covenants/{id}",
     ] {
         assert!(paths.contains_key(expected), "{expected} is documented");
     }
@@ -886,8 +900,9 @@ async fn the_server_matches_its_openapi_document(backend: support::Backend) {
         }
     }
     assert_eq!(
-        admin_ops, 4,
-        "POST /v1/groups, PUT /v1/groups/{{id}}, POST …/ack, POST /v1/alerts/{{key}}/retry"
+        admin_ops, 7,
+        "POST /v1/groups, PUT /v1/groups/{{id}}, POST …/ack, POST /v1/alerts/{{key}}/retry, \
+         POST /v1/covenants, PUT /v1/covenants/{{id}}, POST /v1/covenants/{{id}}/ratifications"
     );
 }
 on_both_backends!(openapi_document, the_server_matches_its_openapi_document);

@@ -9,6 +9,8 @@
 //! - [`log`]: the verifiable log's checkpoint, entries and proofs.
 //! - [`ops`]: `/healthz`, `/readyz`, `/metrics`.
 //! - [`page`]: `/groups/{id}`, a group's public status page (HTML, no JavaScript).
+//! - [`covenants`]: covenants — register, version, ratify (admin); list and show with each
+//!   party's standing and each clause's verdict; `/covenants/{id}`, a covenant's status page.
 //! - [`treasury`]: a group's treasuries at a glance, and the accounting export of its flows.
 //! - [`statements`]: a covenant's compliance statements, signed and proven in the log.
 //! - [`openapi`]: `/v1/openapi.json`, generated from the handlers' annotations.
@@ -17,6 +19,7 @@
 //! digests in constant time; every other route only reads.
 
 pub mod alerts;
+pub mod covenants;
 pub mod dao;
 pub mod groups;
 pub mod log;
@@ -75,6 +78,9 @@ pub struct ApiState {
     pub chain_access: std::collections::BTreeMap<String, crate::ratify::ChainAccess>,
     /// Each group's treasury view, computed once per revision of the group.
     pub treasury_cache: treasury::TreasuryCache,
+    /// The names of the configured alert sinks (`[[alerts.sinks]]`), which a covenant's
+    /// `notify` may name; empty: a covenant may name none.
+    pub sinks: Vec<String>,
 }
 
 impl ApiState {
@@ -91,6 +97,7 @@ impl ApiState {
             block_times: Default::default(),
             chain_access: Default::default(),
             treasury_cache: Default::default(),
+            sinks: Vec::new(),
         }
     }
 
@@ -306,6 +313,7 @@ pub fn router(state: ApiState) -> Router {
         .merge(dao::routes())
         .merge(treasury::routes())
         .merge(statements::routes())
+        .merge(covenants::routes())
         .route("/v1/openapi.json", get(openapi::document))
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)

@@ -7,7 +7,7 @@ use serde::Serialize;
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi, ToSchema};
 
-use super::{alerts, dao, groups, log, ops, page, records, statements, treasury};
+use super::{alerts, covenants, dao, groups, log, ops, page, records, statements, treasury};
 
 /// Every error answer: `{"error": {"code", "message"}}`, with `details` for some codes.
 #[derive(Debug, Serialize, ToSchema)]
@@ -18,8 +18,8 @@ pub struct ErrorBody {
 #[derive(Debug, Serialize, ToSchema)]
 pub struct ErrorDetail {
     /// Stable: bad_parameter, bad_body, unauthorized, admin_disabled, not_found,
-    /// group_not_found, alert_not_found, conflict, id_mismatch, invalid_manifest, unknown_chain, no_checkpoint,
-    /// covenant_not_found, statement_not_found,
+    /// group_not_found, alert_not_found, covenant_not_found, statement_not_found,
+    /// invalid_covenant, conflict, id_mismatch, invalid_manifest, unknown_chain, no_checkpoint,
     /// out_of_range, not_ready, storage_unavailable, log_error, method_not_allowed,
     /// payload_too_large.
     pub code: String,
@@ -86,6 +86,12 @@ impl Modify for AdminAuth {
         treasury::list_flows,
         statements::list_statements,
         statements::show_statement,
+        covenants::list_covenants,
+        covenants::register_covenant,
+        covenants::show_covenant,
+        covenants::update_covenant,
+        covenants::ratify_covenant,
+        page::covenant::covenant_page,
     ),
     components(schemas(ErrorBody, ErrorDetail)),
     modifiers(&AdminAuth),
@@ -110,8 +116,9 @@ mod tests {
 
     use super::*;
     use crate::query::{
-        parse_query, AlertQuery, CheckpointQuery, ConsistencyQuery, DivergenceQuery, EntriesQuery,
-        InclusionQuery, NoParams, ParamError, RecordQuery, UpdateQuery,
+        parse_query, AlertQuery, CheckpointQuery, ConsistencyQuery, CovenantUpdateQuery,
+        DivergenceQuery, EntriesQuery, InclusionQuery, NoParams, ParamError, RecordQuery,
+        UpdateQuery,
     };
 
     /// Reads a query string and checks it as the route does (without the state a route needs).
@@ -205,6 +212,21 @@ mod tests {
                 none,
                 no_params,
             ),
+            ("get", "/v1/covenants", none, no_params),
+            ("post", "/v1/covenants", none, no_params),
+            ("get", "/v1/covenants/{id}", none, no_params),
+            (
+                "put",
+                "/v1/covenants/{id}",
+                serde_introspect::<CovenantUpdateQuery>(),
+                |q| {
+                    parse_query::<CovenantUpdateQuery>(q)?
+                        .expected_version()
+                        .map(drop)
+                },
+            ),
+            ("post", "/v1/covenants/{id}/ratifications", none, no_params),
+            ("get", "/covenants/{id}", none, no_params),
             (
                 "get",
                 "/v1/groups/{id}/flows",

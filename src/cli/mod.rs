@@ -2,6 +2,7 @@
 //! a table for people and `--json` for machines.
 
 mod alerts;
+mod covenant;
 mod demo;
 mod draft;
 mod log;
@@ -54,6 +55,10 @@ pub enum Command {
     /// Validate a manifest.
     #[command(subcommand)]
     Manifest(ManifestCommand),
+    /// Covenants between groups and their partners: register, version, list, show, sign and
+    /// ratify.
+    #[command(subcommand)]
+    Covenant(covenant::CovenantCommand),
     /// A group's decision and transaction records, filtered and paged like the API's.
     Records(query::RecordsArgs),
     /// A group's decisions: Governor proposals with their whole lifecycle, and Safe executions
@@ -178,6 +183,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             Ok(())
         }
         Command::Group(g) => group(&settings, g).await,
+        Command::Covenant(c) => covenant::run(&settings, c).await,
         Command::Manifest(ManifestCommand::Check { file, chain }) => {
             manifest_check(&settings, &file, chain).await
         }

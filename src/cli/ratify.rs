@@ -41,7 +41,6 @@ pub struct SignArgs {
 /// Prints one JSON line `{"signer", "signature"}`: the owner's signature of the manifest's
 /// ratification, to append to a signatures file.
 pub fn sign(settings: &Settings, args: SignArgs) -> anyhow::Result<()> {
-    use alloy::signers::local::PrivateKeySigner;
     use alloy::signers::SignerSync;
 
     let manifest = Manifest::from_file(&args.file)
@@ -60,17 +59,7 @@ pub fn sign(settings: &Settings, args: SignArgs) -> anyhow::Result<()> {
                 .chain_id
         }
     };
-    let key = match (&args.key_file, &args.key_env) {
-        (Some(path), _) => std::fs::read_to_string(path)
-            .with_context(|| format!("reading the key file {}", path.display()))?,
-        (None, Some(var)) => std::env::var(var)
-            .with_context(|| format!("reading the key from environment variable {var}"))?,
-        (None, None) => bail!("give --key-file FILE or --key-env VAR"),
-    };
-    let signer: PrivateKeySigner = key
-        .trim()
-        .parse()
-        .map_err(|_| anyhow::anyhow!("the key is not a hex secp256k1 private key"))?;
+    let signer = load_key(args.key_file.as_deref(), args.key_env.as_deref())?;
     if args.version == 0 {
         bail!("--version: versions are numbered from 1");
     }
@@ -91,6 +80,24 @@ pub fn sign(settings: &Settings, args: SignArgs) -> anyhow::Result<()> {
         manifest.hash()
     );
     Ok(())
+}
+
+/// The signing key from a file (`key_file`) or an environment variable (`key_env`): a hex
+/// secp256k1 private key.
+pub fn load_key(
+    key_file: Option<&Path>,
+    key_env: Option<&str>,
+) -> anyhow::Result<alloy::signers::local::PrivateKeySigner> {
+    let key = match (key_file, key_env) {
+        (Some(path), _) => std::fs::read_to_string(path)
+            .with_context(|| format!("reading the key file {}", path.display()))?,
+        (None, Some(var)) => std::env::var(var)
+            .with_context(|| format!("reading the key from environment variable {var}"))?,
+        (None, None) => bail!("give --key-file FILE or --key-env VAR"),
+    };
+    key.trim()
+        .parse()
+        .map_err(|_| anyhow::anyhow!("the key is not a hex secp256k1 private key"))
 }
 
 /// The signatures in `path` (none without a path).

@@ -10,6 +10,7 @@
 
 mod alerts;
 mod batch;
+mod covenant_read;
 mod covenants;
 mod groups;
 mod log;

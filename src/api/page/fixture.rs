@@ -251,6 +251,20 @@ pub fn rich(t: &dyn Fn(&str) -> String) -> PageView {
                 resolved_block: 100,
             }],
         }],
+        covenants: vec![crate::covenants::CovenantSummary {
+            id: t("river-x-lake"),
+            summary: Some(t("Keeps the river's Safe safe.")),
+            version: 2,
+            hash: t(&"cd".repeat(32)),
+            parties: vec![t("river-guild"), t("lake-collective")],
+            standing: crate::covenants::Standing {
+                text: t("partially ratified (1 of 2 parties)"),
+                ratified: 1,
+                parties: 2,
+            },
+            open_breaches: 1,
+            at_risk: 0,
+        }],
     }
 }
 

@@ -11,8 +11,10 @@
 //! - this file: the route and the page's data, read side by side;
 //! - [`view`]: what the page computes from that data (counts, rows, links, times), no markup;
 //! - [`render`]: the templates, one per section;
-//! - [`treasury`]: the treasury section's template and its chart.
+//! - [`treasury`]: the treasury section's template and its chart;
+//! - [`covenant`]: `/covenants/{id}`, a covenant's page, and the group page's covenants.
 
+pub mod covenant;
 #[cfg(test)]
 mod fixture;
 mod history;
@@ -44,7 +46,9 @@ pub const RECENT_DECISIONS: usize = 20;
 pub const MAX_DIVERGENCES: usize = 100;
 
 pub fn routes() -> Router<ApiState> {
-    Router::new().route("/groups/{id}", get(status_page))
+    Router::new()
+        .route("/groups/{id}", get(status_page))
+        .route("/covenants/{id}", get(covenant::covenant_page))
 }
 
 /// A group's public status page (HTML).
@@ -89,6 +93,8 @@ pub struct PageView {
     pub treasury: Option<crate::holdings::TreasuryView>,
     /// The document's versions: ratification, changes, divergences resolved.
     pub history: Vec<crate::history::VersionHistory>,
+    /// The covenants the group is party to, with their standing and open findings.
+    pub covenants: Vec<crate::covenants::CovenantSummary>,
 }
 
 /// Reads the page's data: `None` if the group is unknown.
@@ -111,7 +117,17 @@ pub async fn load(state: &ApiState, id: &str) -> Result<Option<PageView>, ApiErr
         async move { store.divergence_page(id, &filter).await }
     };
     // Independent reads, side by side.
-    let (state_view, open, acknowledged, history, decisions, checkpoint, cursor, treasury) = tokio::try_join!(
+    let (
+        state_view,
+        open,
+        acknowledged,
+        history,
+        decisions,
+        checkpoint,
+        cursor,
+        treasury,
+        covenants,
+    ) = tokio::try_join!(
         group_state(store, &group, &versions),
         divergences(DivergenceStatus::Open),
         divergences(DivergenceStatus::Acknowledged),
@@ -120,6 +136,7 @@ pub async fn load(state: &ApiState, id: &str) -> Result<Option<PageView>, ApiErr
         store.latest_checkpoint(&group.chain),
         store.cursor(&group.chain),
         state.treasury_cache.view(store, &group),
+        crate::covenants::covenants_of_group(store, id),
     )?;
     let reading = state
         .metrics
@@ -146,5 +163,6 @@ pub async fn load(state: &ApiState, id: &str) -> Result<Option<PageView>, ApiErr
         block_time,
         treasury: Some(treasury),
         history,
+        covenants,
     }))
 }

@@ -37,7 +37,7 @@ svg.chart{display:block}\
 dl.facts{display:grid;grid-template-columns:max-content 1fr;gap:.2rem 1rem}dl.facts dt{font-weight:bold}dl.facts dd{margin:0}";
 
 /// A whole page: the head with the inline style sheet, and `body`.
-fn layout(title: &str, body: Markup) -> Markup {
+pub(super) fn layout(title: &str, body: Markup) -> Markup {
     layout_with(title, html! {}, body)
 }
 
@@ -119,6 +119,7 @@ pub fn render(v: &PageView, started: Instant) -> String {
         (divergences(v))
         (decisions(v))
         (super::history::history(&v.history))
+        (super::covenant::group_covenants(&v.covenants))
         (checkpoint(v))
         footer {
             p class="muted" {
@@ -572,6 +573,7 @@ mod tests {
             block_time: None,
             treasury: None,
             history: Vec::new(),
+            covenants: Vec::new(),
         }
     }
 
