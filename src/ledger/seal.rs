@@ -223,8 +223,8 @@ pub async fn seal_with(
 ) -> Result<Sealed, LedgerError> {
     let mut out = Sealed::default();
     let covenants = match statements {
-        Some(_) => store.covenants().await?,
-        None => Vec::new(),
+        Some(_) => store.covenants_cached().await?,
+        None => Default::default(),
     };
     loop {
         let mut tx = store.begin_seal(chain).await?;

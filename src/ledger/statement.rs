@@ -116,7 +116,7 @@ pub async fn blocks_to_stamp(
     block_time_ms: u64,
     final_block: i64,
 ) -> Result<Vec<i64>, LedgerError> {
-    let covenants = store.covenants().await?;
+    let covenants = store.covenants_cached().await?;
     if covenants.is_empty() {
         return Ok(Vec::new());
     }

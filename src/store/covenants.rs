@@ -56,6 +56,10 @@ fn read(rows: Vec<VersionRow>) -> Result<Vec<CovenantVersion>, StoreError> {
     rows.into_iter().map(CovenantVersion::try_from).collect()
 }
 
+/// The covenants as read at a fingerprint (how many versions there are, and the sum of their
+/// numbers: any add or update changes it).
+pub(super) type Cached = ((i64, i64), std::sync::Arc<Vec<CovenantVersion>>);
+
 /// The newest version of each covenant, as a subquery's condition on `v`.
 const NEWEST: &str = "v.version = (SELECT MAX(w.version) FROM covenant_versions w \
                       WHERE w.covenant_id = v.covenant_id)";
@@ -127,6 +131,27 @@ impl Store {
         let v = insert_version(&mut tx, c, last + 1).await?;
         tx.commit().await.ctx(ctx)?;
         Ok(v)
+    }
+
+    /// [`Store::covenants`], read again only when a covenant was added or updated since the
+    /// last read (one small query otherwise): what the follower asks at every step.
+    pub async fn covenants_cached(
+        &self,
+    ) -> Result<std::sync::Arc<Vec<CovenantVersion>>, StoreError> {
+        let (n, sum): (i64, i64) = sqlx::query_as(
+            "SELECT COUNT(*), CAST(COALESCE(SUM(version), 0) AS BIGINT) FROM covenant_versions",
+        )
+        .fetch_one(&self.pool)
+        .await
+        .ctx("reading the covenants' fingerprint")?;
+        if let Some((at, list)) = &*self.covenants.lock().expect("covenant cache lock") {
+            if *at == (n, sum) {
+                return Ok(list.clone());
+            }
+        }
+        let list = std::sync::Arc::new(self.covenants().await?);
+        *self.covenants.lock().expect("covenant cache lock") = Some(((n, sum), list.clone()));
+        Ok(list)
     }
 
     /// The newest version of every covenant, by id.

@@ -113,6 +113,8 @@ pub struct Store {
     backend: Backend,
     /// Signalled when a batch that wrote alerts commits, so the dispatcher need not poll.
     outbox: std::sync::Arc<tokio::sync::Notify>,
+    /// The covenants as last read, with the fingerprint they were read at.
+    covenants: std::sync::Arc<std::sync::Mutex<Option<covenants::Cached>>>,
 }
 
 impl Store {
@@ -180,6 +182,7 @@ impl Store {
             pool,
             backend,
             outbox: Default::default(),
+            covenants: Default::default(),
         })
     }
 
