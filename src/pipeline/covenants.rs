@@ -16,10 +16,11 @@ use alloy::primitives::{Address, U256};
 
 use super::group::{version_at, Fold, Moment, Resolver};
 use crate::manifest::covenant::{Clause, CovenantItem, RATIFICATION_DUE_DAYS};
+use crate::manifest::Asset;
 use crate::model::Rule;
 use crate::reconcile::covenant::{judge_budget, judge_structure, ratification_deadlines, Verdict};
 use crate::reconcile::Finding;
-use crate::store::{CovenantVersion, DivergenceStatus};
+use crate::store::{CovenantVersion, DivergenceStatus, ManifestVersion};
 
 /// One clause of one covenant the group answers for.
 #[derive(Debug, Clone, Copy)]
@@ -64,7 +65,10 @@ pub(super) enum Scope {
     /// The structural clauses about this contract.
     Contract(Address),
     /// Budgets of these treasuries, and delegatecalls.
-    Flows,
+    Flows {
+        /// Whether the transaction opened an undeclared delegatecall finding.
+        delegatecalls: bool,
+    },
     /// Everything the document decides: structure and ratification.
     Document,
 }
@@ -80,9 +84,11 @@ impl Scope {
                             | Clause::NoUndeclaredDelegatecalls { .. }
                     )
             }
-            (Scope::Flows, Clause::MaxOutflowUnlisted { safe, .. }) => flows.contains(safe),
-            (Scope::Flows, Clause::NoUndeclaredDelegatecalls { .. }) => true,
-            (Scope::Flows, _) => false,
+            (Scope::Flows { .. }, Clause::MaxOutflowUnlisted { safe, .. }) => flows.contains(safe),
+            (Scope::Flows { delegatecalls }, Clause::NoUndeclaredDelegatecalls { .. }) => {
+                delegatecalls
+            }
+            (Scope::Flows { .. }, _) => false,
             (Scope::Document, c) => !matches!(c, Clause::MaxIndexLag { .. }),
         }
     }
@@ -100,15 +106,14 @@ impl Fold<'_> {
         if self.terms.is_empty() {
             return;
         }
-        let terms = self.terms.clone();
         let covenants = self.g.covenants.clone();
-        for t in terms {
+        for i in 0..self.terms.len() {
+            let t = self.terms[i];
             let cv = &covenants[t.covenant];
             let clause = &cv.covenant.terms[t.index];
-            if !scope.covers(clause, flows) {
-                continue;
+            if scope.covers(clause, flows) {
+                self.judge_term(cv, t.index, clause, m);
             }
-            self.judge_term(cv, t.index, clause, m);
         }
     }
 
@@ -160,29 +165,7 @@ impl Fold<'_> {
                 let w = m.block.max(0) / len;
                 item.window = Some(w);
                 let (start, end) = (w * len, (w + 1) * len - 1);
-                let listed: BTreeSet<Address> = version
-                    .manifest
-                    .treasury
-                    .policy
-                    .allowed_recipients
-                    .iter()
-                    .copied()
-                    .chain(version.manifest.treasury_addresses())
-                    .collect();
-                let spent = self
-                    .g
-                    .flows
-                    .iter()
-                    .rev()
-                    .take_while(|f| f.block >= start)
-                    .filter(|f| {
-                        f.out
-                            && f.treasury == *safe
-                            && f.asset == *asset
-                            && f.block <= m.block
-                            && !listed.contains(&f.counterparty)
-                    })
-                    .fold(U256::ZERO, |s, f| s.saturating_add(f.amount));
+                let spent = self.spent(*safe, *asset, start, version);
                 judge_budget(
                     spent,
                     *amount,
@@ -204,6 +187,45 @@ impl Fold<'_> {
             }
         };
         self.settle_term(cv, clause, &item, verdict, m);
+    }
+
+    /// What left `safe` in `asset` for recipients the version does not list (neither in its
+    /// policy's `allowed_recipients` nor one of its treasuries), from block `start` to now:
+    /// counted once per batch, then only over the flows added since (every flow the group
+    /// holds is at or before the moment judged).
+    fn spent(
+        &mut self,
+        safe: Address,
+        asset: Asset,
+        start: i64,
+        version: &ManifestVersion,
+    ) -> U256 {
+        let key = (safe, asset, start, version.hash.clone());
+        let (seen, mut sum) = self.budgets.get(&key).copied().unwrap_or((0, U256::ZERO));
+        let flows = &self.g.flows;
+        if seen < flows.len() {
+            let listed: BTreeSet<Address> = version
+                .manifest
+                .treasury
+                .policy
+                .allowed_recipients
+                .iter()
+                .copied()
+                .chain(version.manifest.treasury_addresses())
+                .collect();
+            for f in &flows[seen..] {
+                if f.out
+                    && f.treasury == safe
+                    && f.asset == asset
+                    && f.block >= start
+                    && !listed.contains(&f.counterparty)
+                {
+                    sum = sum.saturating_add(f.amount);
+                }
+            }
+            self.budgets.insert(key, (flows.len(), sum));
+        }
+        sum
     }
 
     /// The verdict of a ratification clause at `block`, with the block it turned (the

@@ -88,6 +88,12 @@ pub(super) struct Fold<'a> {
     pub(super) flagged: HashSet<B256>,
     /// The covenant clauses the group answers for.
     pub(super) terms: Vec<TermRef>,
+    /// Each budget counted in this batch — (treasury, asset, window start, manifest hash) —
+    /// with the flows counted so far and their sum.
+    pub(super) budgets: std::collections::HashMap<
+        (Address, crate::manifest::Asset, i64, String),
+        (usize, alloy::primitives::U256),
+    >,
 }
 
 impl Fold<'_> {
@@ -195,6 +201,7 @@ pub(super) fn fold_group(
         g,
         flagged: HashSet::new(),
         terms,
+        budgets: Default::default(),
     };
 
     // Seed each contract seen for the first time with a reading of the block before.

@@ -260,6 +260,10 @@ impl Fold<'_> {
             }
             row.fields = fields.to_string();
         }
+        let delegatecalls = judged
+            .findings
+            .iter()
+            .any(|f| f.rule == Rule::SafeDelegatecallUndeclared);
         for f in judged.findings {
             // The same finding already open (an operation judged when proposed and again when
             // queued) is not opened twice.
@@ -273,7 +277,7 @@ impl Fold<'_> {
                 self.open(version, f, &judged.moment);
             }
         }
-        self.judge_covenants(&judged.moment, Scope::Flows, &spent_from);
+        self.judge_covenants(&judged.moment, Scope::Flows { delegatecalls }, &spent_from);
         for safe in judged.suspects {
             self.check_singleton(safe, &judged.moment);
         }
