@@ -31,7 +31,7 @@ async fn main() {
         (w.proposals, w.role_changes, w.transfers, w.executions);
     let yaml = w.manifest_yaml("mixed");
     let manifest = Manifest::parse(&yaml).unwrap();
-    let (logs, counts, store, _dir) = compare_backfills(&devnet, std::slice::from_ref(&manifest), head, |logs| {
+    let (logs, counts, store, _dir) = compare_backfills(devnet, std::slice::from_ref(&manifest), head, |logs| {
         format!("## Mixed governance backfill ({logs} logs, {head} blocks: {proposals} proposals, {role_changes} role changes, {transfers} token transfers, {executions} Safe executions)")
     })
     .await;
@@ -44,7 +44,7 @@ async fn main() {
     let empty = common::env_u64("BENCH_EMPTY_BLOCKS", 2000);
     devnet.mine(empty).await.unwrap();
     let batches = empty.div_ceil(RANGE);
-    let took = index(&devnet, &store).await;
+    let took = index(devnet, &store).await;
     println!("\n## A batch with nothing to do\n");
     println!("| blocks | batches of {RANGE} | seconds | ms per batch |");
     println!("| ---: | ---: | ---: | ---: |");
@@ -76,7 +76,7 @@ async fn main() {
     )
     .unwrap();
     let a_tx = devnet::exec_transaction(
-        &devnet,
+        devnet,
         plain,
         Address::repeat_byte(0x77),
         U256::from(1),
