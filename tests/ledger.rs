@@ -95,25 +95,14 @@ fn follower_with_key(store: &Store, w: &World, key: SigningKey) -> Follower {
 impl Indexer {
     /// Runs the `groupstate` binary against this indexer's database, key and chain.
     fn cli(&self, w: &World, args: &[&str]) -> Output {
-        let config = self.dir.path().join("groupstate.toml");
-        std::fs::write(
-            &config,
-            format!(
-                "data_dir = {:?}\n[chains.local]\nrpc_url = {:?}\nchain_id = {}\n",
-                self.dir.path().display().to_string(),
-                w.devnet.rpc_url(),
-                w.devnet.chain_id()
-            ),
+        support::cli::groupstate(
+            self.dir.path(),
+            &self.db_url,
+            &w.devnet.rpc_url(),
+            w.devnet.chain_id(),
+            "",
+            args,
         )
-        .unwrap();
-        let mut full = vec!["--config", config.to_str().unwrap()];
-        full.extend_from_slice(args);
-        std::process::Command::new(env!("CARGO_BIN_EXE_groupstate"))
-            .args(&full)
-            .env("GROUPSTATE__DATABASE__URL", &self.db_url)
-            .env("RUST_LOG", "error")
-            .output()
-            .unwrap()
     }
 
     async fn exec(&self, sql: &str) {

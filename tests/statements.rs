@@ -136,25 +136,14 @@ async fn indexer(backend: support::Backend, w: &World) -> Indexer {
 impl Indexer {
     /// Runs the `groupstate` binary against this indexer's database and key.
     fn cli(&self, w: &World, args: &[&str]) -> Output {
-        let config = self.dir.path().join("groupstate.toml");
-        std::fs::write(
-            &config,
-            format!(
-                "data_dir = {:?}\n[chains.local]\nrpc_url = {:?}\nchain_id = {}\nblock_time = \"2s\"\n",
-                self.dir.path().display().to_string(),
-                w.devnet.rpc_url(),
-                w.devnet.chain_id()
-            ),
+        support::cli::groupstate(
+            self.dir.path(),
+            &self.db_url,
+            &w.devnet.rpc_url(),
+            w.devnet.chain_id(),
+            "block_time = \"2s\"\n",
+            args,
         )
-        .unwrap();
-        let mut full = vec!["--config", config.to_str().unwrap()];
-        full.extend_from_slice(args);
-        std::process::Command::new(env!("CARGO_BIN_EXE_groupstate"))
-            .args(&full)
-            .env("GROUPSTATE__DATABASE__URL", &self.db_url)
-            .env("RUST_LOG", "error")
-            .output()
-            .unwrap()
     }
 
     async fn statements(&self) -> Vec<StatementRow> {

@@ -8,8 +8,8 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use serde::Deserialize;
-use serde_json::Value;
 
+use super::ratification::bad_signatures;
 use super::{ApiBody, ApiError, ApiPath, ApiQuery, ApiState};
 use crate::covenants::{
     covenant_detail, covenant_list, CovenantDetail, CovenantError, CovenantList, PartySignatures,
@@ -63,31 +63,10 @@ pub struct RatificationRequest {
 /// "signature"}]}}` with the document as an object or as text.
 fn submission(body: &[u8]) -> Result<(String, PartySignatures), ApiError> {
     let text = std::str::from_utf8(body).map_err(|_| ApiError::bad_body("is not UTF-8"))?;
-    let envelope = match serde_json::from_str::<Value>(text) {
-        Ok(Value::Object(o)) if o.contains_key("covenant") && !o.contains_key("id") => Some(o),
-        _ => None,
-    };
-    let Some(mut envelope) = envelope else {
+    let Some((covenant, signatures)) = super::ratification::envelope(text, "covenant")? else {
         return Ok((text.to_string(), PartySignatures::new()));
     };
-    if let Some(unknown) = envelope
-        .keys()
-        .find(|k| *k != "covenant" && *k != "signatures")
-    {
-        return Err(ApiError::bad_body(format!(
-            "unknown key {unknown:?} in the envelope (expected covenant, signatures)"
-        )));
-    }
-    let covenant = match envelope.remove("covenant") {
-        Some(Value::String(s)) => s,
-        Some(v @ Value::Object(_)) => v.to_string(),
-        _ => {
-            return Err(ApiError::bad_body(
-                "covenant: expected the covenant as an object or as text",
-            ))
-        }
-    };
-    let signatures: PartySignatures = match envelope.remove("signatures") {
+    let signatures: PartySignatures = match signatures {
         Some(v) => serde_json::from_value(v)
             .map_err(|e| bad_signatures(format!("not a list of signatures by party: {e}")))?,
         None => PartySignatures::new(),
@@ -99,15 +78,6 @@ fn submission(body: &[u8]) -> Result<(String, PartySignatures), ApiError> {
         )));
     }
     Ok((covenant, signatures))
-}
-
-fn bad_signatures(problem: impl std::fmt::Display) -> ApiError {
-    ApiError {
-        status: StatusCode::BAD_REQUEST,
-        code: "bad_signatures",
-        message: format!("signatures: {problem}"),
-        details: None,
-    }
 }
 
 /// A covenant's detail, or a 404 naming it.

@@ -30,31 +30,10 @@ pub(super) fn submission(
         }
         None => Vec::new(),
     };
-    let envelope = match serde_json::from_str::<Value>(text) {
-        Ok(Value::Object(o)) if o.contains_key("manifest") && !o.contains_key("id") => Some(o),
-        _ => None,
-    };
-    let Some(mut envelope) = envelope else {
+    let Some((manifest, list)) = envelope(text, "manifest")? else {
         return Ok((text.to_string(), signatures));
     };
-    if let Some(unknown) = envelope
-        .keys()
-        .find(|k| *k != "manifest" && *k != "signatures")
-    {
-        return Err(ApiError::bad_body(format!(
-            "unknown key {unknown:?} in the envelope (expected manifest, signatures)"
-        )));
-    }
-    let manifest = match envelope.remove("manifest") {
-        Some(Value::String(s)) => s,
-        Some(v @ Value::Object(_)) => v.to_string(),
-        _ => {
-            return Err(ApiError::bad_body(
-                "manifest: expected the manifest as an object or as text",
-            ))
-        }
-    };
-    if let Some(list) = envelope.remove("signatures") {
+    if let Some(list) = list {
         let list: Vec<OwnerSignature> = serde_json::from_value(list)
             .map_err(|e| bad_signatures(format!("not a list of signatures: {e}")))?;
         signatures.extend(list);
@@ -68,7 +47,38 @@ pub(super) fn submission(
     Ok((manifest, signatures))
 }
 
-fn bad_signatures(problem: impl std::fmt::Display) -> ApiError {
+/// A JSON envelope `{"<document>": …, "signatures": …}` in `text`, with the document as an
+/// object or as text: the document's text and the signatures' value, if any. `None` when the
+/// body is not such an envelope (the document alone).
+pub(super) fn envelope(
+    text: &str,
+    document: &str,
+) -> Result<Option<(String, Option<Value>)>, ApiError> {
+    let mut envelope = match serde_json::from_str::<Value>(text) {
+        Ok(Value::Object(o)) if o.contains_key(document) && !o.contains_key("id") => o,
+        _ => return Ok(None),
+    };
+    if let Some(unknown) = envelope
+        .keys()
+        .find(|k| *k != document && *k != "signatures")
+    {
+        return Err(ApiError::bad_body(format!(
+            "unknown key {unknown:?} in the envelope (expected {document}, signatures)"
+        )));
+    }
+    let text = match envelope.remove(document) {
+        Some(Value::String(s)) => s,
+        Some(v @ Value::Object(_)) => v.to_string(),
+        _ => {
+            return Err(ApiError::bad_body(format!(
+                "{document}: expected the {document} as an object or as text"
+            )))
+        }
+    };
+    Ok(Some((text, envelope.remove("signatures"))))
+}
+
+pub(super) fn bad_signatures(problem: impl std::fmt::Display) -> ApiError {
     ApiError {
         status: StatusCode::BAD_REQUEST,
         code: "bad_signatures",

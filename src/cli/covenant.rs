@@ -74,17 +74,8 @@ pub struct SignArgs {
     /// group).
     #[arg(long)]
     pub chain_id: Option<u64>,
-    /// A file holding the signer's private key as hex.
-    #[arg(
-        long,
-        value_name = "FILE",
-        conflicts_with = "key_env",
-        required_unless_present = "key_env"
-    )]
-    pub key_file: Option<PathBuf>,
-    /// An environment variable holding the signer's private key as hex.
-    #[arg(long, value_name = "VAR")]
-    pub key_env: Option<String>,
+    #[command(flatten)]
+    pub key: super::ratify::KeyArgs,
 }
 
 /// The configured sinks' names, which a covenant's `notify` may name.
@@ -283,7 +274,8 @@ async fn sign(settings: &Settings, store: &Store, args: SignArgs) -> anyhow::Res
                 .chain_id
         }
     };
-    let signer = super::ratify::load_key(args.key_file.as_deref(), args.key_env.as_deref())?;
+    let signer =
+        super::ratify::load_key(args.key.key_file.as_deref(), args.key.key_env.as_deref())?;
     let hash: ManifestHash = cv
         .hash
         .parse()

@@ -25,7 +25,14 @@ pub struct SignArgs {
     /// The chain id of the EIP-712 domain (default: the configured chain's).
     #[arg(long)]
     pub chain_id: Option<u64>,
-    /// A file holding the owner's private key as hex.
+    #[command(flatten)]
+    pub key: KeyArgs,
+}
+
+/// Where the signer's private key comes from: a file, or an environment variable.
+#[derive(Debug, clap::Args)]
+pub struct KeyArgs {
+    /// A file holding the signer's private key as hex.
     #[arg(
         long,
         value_name = "FILE",
@@ -33,7 +40,7 @@ pub struct SignArgs {
         required_unless_present = "key_env"
     )]
     pub key_file: Option<PathBuf>,
-    /// An environment variable holding the owner's private key as hex.
+    /// An environment variable holding the signer's private key as hex.
     #[arg(long, value_name = "VAR")]
     pub key_env: Option<String>,
 }
@@ -59,7 +66,7 @@ pub fn sign(settings: &Settings, args: SignArgs) -> anyhow::Result<()> {
                 .chain_id
         }
     };
-    let signer = load_key(args.key_file.as_deref(), args.key_env.as_deref())?;
+    let signer = load_key(args.key.key_file.as_deref(), args.key.key_env.as_deref())?;
     if args.version == 0 {
         bail!("--version: versions are numbered from 1");
     }

@@ -2,6 +2,7 @@
 //! contracts, and a follower wired to both.
 #![allow(dead_code)]
 
+pub mod cli;
 pub mod flaky_rpc;
 pub mod governance_state;
 pub mod prom;
