@@ -3,16 +3,20 @@
 //! covenants and with 1,000 covenants between them (each group a party to 20, every clause of
 //! the catalog on their Safes and timelock). Reported per batch: the whole step (fetch, fold,
 //! commit) and the fold alone, from the follower's own timings; then the same over empty
-//! blocks, where the clauses judged at every batch's end are all the fold does.
+//! blocks, where the clauses judged at every batch's end are all the fold does. And the time
+//! sealing takes to state every covenant's period (1,000 statements per period, signed).
 //!
 //! `cargo bench --bench covenants` (env: BENCH_SCALE, default 1; BENCH_GROUPS, default 100;
 //! BENCH_COVENANTS, default 1000; BENCH_EMPTY_BLOCKS, default 2000; BENCH_SKIP_PG).
 
 mod common;
 
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use common::*;
+use groupstate::ledger::note::SigningKey;
+use groupstate::ledger::seal::LogSigner;
 use groupstate::manifest::covenant::Covenant;
 use groupstate::manifest::Manifest;
 use groupstate::metrics::Metrics;
@@ -24,12 +28,14 @@ struct Run {
     seconds: f64,
     batches: u64,
     fold: Duration,
+    seal: Duration,
 }
 
-/// Indexes from where the store is to the head, timing the steps and the folds.
-async fn index_timed(devnet: &devnet::Devnet, store: &Store) -> Run {
+/// Indexes from where the store is to the head, timing the steps, the folds and the seals;
+/// with `signer`, checkpoints and statements are signed.
+async fn index_timed(devnet: &devnet::Devnet, store: &Store, signer: Option<&SigningKey>) -> Run {
     let metrics = Metrics::new().chain("local", 0);
-    let f = Follower::new(
+    let mut f = Follower::new(
         "local",
         chain_config(devnet, false, 1000),
         follower_config(),
@@ -37,6 +43,12 @@ async fn index_timed(devnet: &devnet::Devnet, store: &Store) -> Run {
     )
     .unwrap()
     .with_metrics(metrics.clone());
+    if let Some(key) = signer {
+        f = f.with_signer(Arc::new(LogSigner {
+            origin: "bench/local".into(),
+            key: key.clone(),
+        }));
+    }
     let started = Instant::now();
     let mut batches = 0;
     loop {
@@ -47,15 +59,18 @@ async fn index_timed(devnet: &devnet::Devnet, store: &Store) -> Run {
         }
     }
     let (_, fold) = metrics.fold_totals();
+    let (_, seal) = metrics.seal_totals();
     Run {
         seconds: started.elapsed().as_secs_f64(),
         batches,
         fold,
+        seal,
     }
 }
 
-/// Covenant `i` between groups `i % n` and `(i + 1) % n`: every clause of the catalog.
-fn covenant(i: usize, groups: usize, w: &workload::Mixed) -> Covenant {
+/// Covenant `i` between groups `i % n` and `(i + 1) % n`: every clause of the catalog, stated
+/// every `period`.
+fn covenant(i: usize, groups: usize, w: &workload::Mixed, period: &str) -> Covenant {
     let (a, b) = (i % groups, (i + 1) % groups);
     let (l2, plain, tl, o0) = (w.l2, w.plain, w.g.timelock, w.owners[0]);
     Covenant::parse(&format!(
@@ -69,7 +84,7 @@ fn covenant(i: usize, groups: usize, w: &workload::Mixed) -> Covenant {
          \x20 - {{ clause: max_outflow_unlisted, safe: \"{plain}\", asset: native, per: month, amount: \"1000000000000000000000\" }}\n\
          \x20 - {{ clause: reratified_within, group: g{a:03}, days: 3650 }}\n\
          \x20 - {{ clause: max_index_lag, seconds: 1000000000 }}\n\
-         notify: [partner-{b:03}]\n"
+         notify: [partner-{b:03}]\nstatement_period: {period}\n"
     ))
     .unwrap()
 }
@@ -86,7 +101,9 @@ async fn main() {
     let manifests: Vec<Manifest> = (0..groups)
         .map(|i| Manifest::parse(&w.manifest_yaml(&format!("g{i:03}"))).unwrap())
         .collect();
-    let all: Vec<Covenant> = (0..covenants).map(|i| covenant(i, groups, &w)).collect();
+    let all: Vec<Covenant> = (0..covenants)
+        .map(|i| covenant(i, groups, &w, "7d"))
+        .collect();
 
     let dir = tempfile::tempdir().unwrap();
     let mut backends = vec![("SQLite", None)];
@@ -128,7 +145,7 @@ async fn main() {
         }
         let mut base: Option<Run> = None;
         for (name, k, store) in &stores {
-            let run = index_timed(&w.devnet, store).await;
+            let run = index_timed(&w.devnet, store, None).await;
             if *k == 0 {
                 base = None;
             }
@@ -145,6 +162,51 @@ async fn main() {
                 .await
                 .unwrap();
         assert_eq!(findings, 0, "the workload keeps every covenant");
+    }
+
+    // Statements: the same covenants stated every hour (300 blocks of 12 s) against a week
+    // (none in this span), both logs signed; the difference in sealing is the statements'.
+    let key = SigningKey::generate("bench").unwrap();
+    let hourly: Vec<Covenant> = (0..covenants)
+        .map(|i| covenant(i, groups, &w, "1h"))
+        .collect();
+    println!("\n## Covenant statements ({covenants} covenants, SQLite, signed log)\n");
+    println!("| statement period | periods stated | statements | sealing s (total) | sealing s per period | added per period |");
+    println!("| --- | ---: | ---: | ---: | ---: | ---: |");
+    let mut weekly_seal = None;
+    for (label, list) in [("7 d (none due)", &all), ("1 h (300 blocks)", &hourly)] {
+        let url = format!(
+            "sqlite://{}?mode=rwc",
+            dir.path().join(format!("s{}.db", label.len())).display()
+        );
+        let store = fresh_store(&url, &manifests).await;
+        for c in list.iter() {
+            store.add_covenant(c).await.unwrap();
+        }
+        let run = index_timed(&w.devnet, &store, Some(&key)).await;
+        let statements: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM covenant_statements")
+            .fetch_one(store.pool())
+            .await
+            .unwrap();
+        let periods: i64 =
+            sqlx::query_scalar("SELECT COUNT(DISTINCT period) FROM covenant_statements")
+                .fetch_one(store.pool())
+                .await
+                .unwrap();
+        let seal = run.seal.as_secs_f64();
+        let per = |x: f64| {
+            if periods > 0 {
+                format!("{:.3}", x / periods as f64)
+            } else {
+                "—".into()
+            }
+        };
+        let added = weekly_seal.map_or("—".to_string(), |w: f64| per(seal - w));
+        println!(
+            "| {label} | {periods} | {statements} | {seal:.2} | {} | {added} |",
+            per(seal)
+        );
+        weekly_seal.get_or_insert(seal);
     }
 }
 

@@ -37,6 +37,7 @@
 //! | `groupstate_log_entries` | `chain` | entries in the chain's verifiable log |
 //! | `groupstate_batch_commit_seconds` | `chain` | one batch's write transaction, begin to commit |
 //! | `groupstate_batch_fold_seconds` | `chain` | one batch's fold (pure CPU: decode to effects, covenants included), each pass |
+//! | `groupstate_log_seal_seconds` | `chain` | one sealing of what became final into the log (covenant statements included) and its checkpoint |
 //! | `groupstate_rpc_call_seconds` | `chain`, `method`, `outcome` (`ok`, `error`) | one RPC attempt |
 //! | `groupstate_alert_delivery_seconds` | `kind` (sink), `outcome` (`delivered`, `failed`, `refused`) | one send to a sink |
 //! | `groupstate_api_request_seconds` | `route` (the route's template), `method`, `status` | one HTTP request |
@@ -61,12 +62,21 @@ const RATE_WINDOW: Duration = Duration::from_secs(60);
 
 const BATCH_COMMIT: &str = "groupstate_batch_commit_seconds";
 const BATCH_FOLD: &str = "groupstate_batch_fold_seconds";
+const LOG_SEAL: &str = "groupstate_log_seal_seconds";
 const RPC_CALL: &str = "groupstate_rpc_call_seconds";
 const ALERT_DELIVERY: &str = "groupstate_alert_delivery_seconds";
 const API_REQUEST: &str = "groupstate_api_request_seconds";
 
 /// Each histogram's bucket bounds, in seconds.
-const BUCKETS: [(&str, &[f64]); 5] = [
+const BUCKETS: [(&str, &[f64]); 6] = [
+    // Sealing: nothing to do most steps; a backlog of blocks, or a period's statements of a
+    // thousand covenants, take seconds.
+    (
+        LOG_SEAL,
+        &[
+            0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0,
+        ],
+    ),
     // The fold of one batch: pure CPU, from tens of microseconds (an empty batch) to a
     // second (thousands of logs for a hundred groups).
     (
@@ -371,6 +381,11 @@ fn describe() {
         "One pass of a batch's fold (decode to effects, covenants included); a batch that needs more fetched is folded again."
     );
     describe_histogram!(
+        LOG_SEAL,
+        Unit::Seconds,
+        "One sealing of what became final into the chain's log, covenant statements and the checkpoint included."
+    );
+    describe_histogram!(
         RPC_CALL,
         Unit::Seconds,
         "One RPC attempt, by method and outcome (a retried call counts each attempt)."
@@ -424,6 +439,10 @@ pub struct ChainMetrics {
     /// Fold passes and their total time in nanoseconds, since start (for benchmarks).
     folds: AtomicU64,
     fold_nanos: AtomicU64,
+    log_seal: Histogram,
+    /// Seals and their total time in nanoseconds, since start (for benchmarks).
+    seals: AtomicU64,
+    seal_nanos: AtomicU64,
     recorder: Arc<PrometheusRecorder>,
 }
 
@@ -526,6 +545,10 @@ impl ChainMetrics {
             &*recorder,
             || histogram!(BATCH_FOLD, "chain" => chain.to_owned()),
         );
+        let log_seal = with_local_recorder(
+            &*recorder,
+            || histogram!(LOG_SEAL, "chain" => chain.to_owned()),
+        );
         ChainMetrics {
             max_lag,
             head: AtomicI64::new(-1),
@@ -550,6 +573,9 @@ impl ChainMetrics {
             batch_fold,
             folds: AtomicU64::new(0),
             fold_nanos: AtomicU64::new(0),
+            log_seal,
+            seals: AtomicU64::new(0),
+            seal_nanos: AtomicU64::new(0),
             recorder,
         }
     }
@@ -582,6 +608,22 @@ impl ChainMetrics {
         (
             self.folds.load(Ordering::Relaxed),
             Duration::from_nanos(self.fold_nanos.load(Ordering::Relaxed)),
+        )
+    }
+
+    /// Counts one sealing, which took `took`.
+    pub fn add_seal(&self, took: Duration) {
+        self.log_seal.record(took);
+        self.seals.fetch_add(1, Ordering::Relaxed);
+        self.seal_nanos
+            .fetch_add(took.as_nanos() as u64, Ordering::Relaxed);
+    }
+
+    /// Seals since start, and their total time.
+    pub fn seal_totals(&self) -> (u64, Duration) {
+        (
+            self.seals.load(Ordering::Relaxed),
+            Duration::from_nanos(self.seal_nanos.load(Ordering::Relaxed)),
         )
     }
 

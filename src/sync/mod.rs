@@ -555,6 +555,16 @@ impl Follower {
         if !advanced && final_block <= self.sealed_at.load(Ordering::Relaxed) {
             return Ok(());
         }
+        let started = std::time::Instant::now();
+        let sealed = self.seal_log_now(final_block).await;
+        if let Some(m) = &self.metrics {
+            m.add_seal(started.elapsed());
+        }
+        sealed
+    }
+
+    /// [`Follower::seal_log`], without the check that anything moved.
+    async fn seal_log_now(&self, final_block: i64) -> Result<(), FollowerError> {
         let block_time_ms = self.block_time_ms();
         let mut sealed = ledger::Sealed::default();
         // Statements need their periods' block timestamps: fetched before each seal, a few
