@@ -122,13 +122,16 @@ impl Fold<'_> {
     fn judge_term(&mut self, cv: &CovenantVersion, index: usize, clause: &Clause, m: &Moment) {
         let versions = self.g.versions.clone();
         let version = version_at(&versions, m.block);
-        let mut item = CovenantItem {
-            covenant: cv.covenant_id.clone(),
-            version: cv.version,
-            clause: index,
-            window: None,
-        };
+        let mut window = None;
         let verdict = match clause {
+            Clause::NoUndeclaredDelegatecalls { .. }
+                if !self.g.open.iter().any(|d| {
+                    d.rule == Rule::SafeDelegatecallUndeclared.as_str()
+                        && d.status == DivergenceStatus::Open.as_str()
+                }) =>
+            {
+                Verdict::Holds
+            }
             Clause::NoUndeclaredDelegatecalls { safe } => {
                 let subject = safe.to_checksum(None);
                 let found: Vec<String> = self
@@ -163,14 +166,12 @@ impl Fold<'_> {
             } => {
                 let len = self.blocks_in(per.seconds());
                 let w = m.block.max(0) / len;
-                item.window = Some(w);
+                window = Some(w);
                 let (start, end) = (w * len, (w + 1) * len - 1);
                 let spent = self.spent(*safe, *asset, start, version);
-                judge_budget(
-                    spent,
-                    *amount,
-                    &format!("the {} of blocks {start}-{end}", per.as_str()),
-                )
+                judge_budget(spent, *amount, || {
+                    format!("the {} of blocks {start}-{end}", per.as_str())
+                })
             }
             Clause::ReratifiedWithin { days, .. } => self.ratification_verdict(*days, m.block).0,
             Clause::MaxIndexLag { .. } => return,
@@ -186,7 +187,7 @@ impl Fold<'_> {
                 }
             }
         };
-        self.settle_term(cv, clause, &item, verdict, m);
+        self.settle_term(cv, index, window, clause, verdict, m);
     }
 
     /// What left `safe` in `asset` for recipients the version does not list (neither in its
@@ -271,11 +272,28 @@ impl Fold<'_> {
     fn settle_term(
         &mut self,
         cv: &CovenantVersion,
+        index: usize,
+        window: Option<i64>,
         clause: &Clause,
-        item: &CovenantItem,
         verdict: Verdict,
         m: &Moment,
     ) {
+        // The common case: the clause holds and the group has no covenant finding open.
+        if verdict == Verdict::Holds
+            && !self
+                .g
+                .open
+                .iter()
+                .any(|d| Rule::parse(&d.rule).is_some_and(Rule::is_covenant))
+        {
+            return;
+        }
+        let item = CovenantItem {
+            covenant: cv.covenant_id.clone(),
+            version: cv.version,
+            clause: index,
+            window,
+        };
         let key = item.key();
         let wanted = match &verdict {
             Verdict::Holds => None,
@@ -319,12 +337,13 @@ impl Fold<'_> {
     /// covenant registered or changed since the group's last batch; findings of covenant
     /// versions no longer in force are resolved.
     pub(super) fn covenants_at_batch_end(&mut self, to: i64) {
-        let current: BTreeSet<(String, i64)> = self
-            .g
-            .covenants
-            .iter()
-            .map(|c| (c.covenant_id.clone(), c.version))
-            .collect();
+        let all_judged = self.g.judged.len() == self.g.covenants.len()
+            && self
+                .g
+                .judged
+                .iter()
+                .zip(self.g.covenants.iter())
+                .all(|((id, v), c)| *id == c.covenant_id && *v == c.version);
         let stale: Vec<(i64, Option<CovenantItem>)> = self
             .g
             .open
@@ -334,9 +353,11 @@ impl Fold<'_> {
             .collect();
         let covenants = self.g.covenants.clone();
         for (n, item) in stale {
-            let gone = item
-                .as_ref()
-                .is_none_or(|i| !current.contains(&(i.covenant.clone(), i.version)));
+            let gone = item.as_ref().is_none_or(|i| {
+                !covenants
+                    .iter()
+                    .any(|c| c.covenant_id == i.covenant && c.version == i.version)
+            });
             if gone {
                 let m = self.moment(to, Resolver::Covenant);
                 let hash = self.g.version_at(to).hash.clone();
@@ -370,13 +391,7 @@ impl Fold<'_> {
                 Clause::ReratifiedWithin { days, .. } => {
                     let (verdict, at) = self.ratification_verdict(*days, to);
                     let m = self.moment(at, Resolver::Chain);
-                    let item = CovenantItem {
-                        covenant: cv.covenant_id.clone(),
-                        version: cv.version,
-                        clause: t.index,
-                        window: None,
-                    };
-                    self.settle_term(cv, clause, &item, verdict, &m);
+                    self.settle_term(cv, t.index, None, clause, verdict, &m);
                 }
                 Clause::MaxIndexLag { seconds } => {
                     let Some(head) = self.batch.head else {
@@ -392,13 +407,7 @@ impl Fold<'_> {
                         Verdict::Holds
                     };
                     let m = self.moment(to, Resolver::Chain);
-                    let item = CovenantItem {
-                        covenant: cv.covenant_id.clone(),
-                        version: cv.version,
-                        clause: t.index,
-                        window: None,
-                    };
-                    self.settle_term(cv, clause, &item, verdict, &m);
+                    self.settle_term(cv, t.index, None, clause, verdict, &m);
                 }
                 // Judged when what they are about changes; here only once per covenant
                 // version, the first time the group folds with it.
@@ -412,7 +421,12 @@ impl Fold<'_> {
                 }
             }
         }
-        self.g.judged = current;
+        if !all_judged {
+            self.g.judged = covenants
+                .iter()
+                .map(|c| (c.covenant_id.clone(), c.version))
+                .collect();
+        }
     }
 
     /// The first block of the oldest budget window any of the group's clauses is counting:

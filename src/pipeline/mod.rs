@@ -192,9 +192,10 @@ pub struct GroupPrior {
     pub balances: BTreeMap<(Address, Asset), (i64, U256)>,
     /// The newest version of every covenant the group is a party to.
     pub covenants: Arc<Vec<CovenantVersion>>,
-    /// The covenant versions (id, version) the fold has judged every clause of at least once
-    /// since the group was loaded; a new one is judged whole at the end of the next batch.
-    pub judged: BTreeSet<(String, i64)>,
+    /// The covenant versions (id, version, in the order of `covenants`) the fold has judged
+    /// every clause of since the group was loaded: when they differ from `covenants`, every
+    /// clause is judged at the end of the next batch.
+    pub judged: Vec<(String, i64)>,
 }
 
 /// A proposal's calls: (target, value, calldata) each.
@@ -315,7 +316,7 @@ impl GroupPrior {
             flows,
             balances,
             covenants: Arc::new(stored.covenants),
-            judged: BTreeSet::new(),
+            judged: Vec::new(),
         })
     }
 

@@ -155,13 +155,16 @@ pub fn judge_structure(
     Some(verdict)
 }
 
-/// A budget: `spent` of `amount` in the window.
-pub fn judge_budget(spent: U256, amount: U256, window: &str) -> Verdict {
+/// A budget: `spent` of `amount` in the window (`window()` names it, asked only when the
+/// budget is at risk or broken).
+pub fn judge_budget(spent: U256, amount: U256, window: impl FnOnce() -> String) -> Verdict {
     if spent > amount {
+        let window = window();
         Verdict::Breach(format!(
             "{spent} left for unlisted recipients in {window}, over the {amount} agreed"
         ))
     } else if spent * U256::from(100u64) > amount * U256::from(AT_RISK_PERCENT) {
+        let window = window();
         Verdict::AtRisk(format!(
             "{spent} of the {amount} agreed left for unlisted recipients in {window} (over {AT_RISK_PERCENT}%)"
         ))
@@ -275,17 +278,20 @@ mod tests {
     #[test]
     fn budgets_are_at_risk_past_80_percent_and_broken_past_the_amount() {
         let amount = U256::from(100u64);
-        assert_eq!(judge_budget(U256::from(80u64), amount, "w"), Verdict::Holds);
+        assert_eq!(
+            judge_budget(U256::from(80u64), amount, || "w".into()),
+            Verdict::Holds
+        );
         assert!(matches!(
-            judge_budget(U256::from(81u64), amount, "w"),
+            judge_budget(U256::from(81u64), amount, || "w".into()),
             Verdict::AtRisk(_)
         ));
         assert!(matches!(
-            judge_budget(U256::from(100u64), amount, "w"),
+            judge_budget(U256::from(100u64), amount, || "w".into()),
             Verdict::AtRisk(_)
         ));
         assert!(matches!(
-            judge_budget(U256::from(101u64), amount, "w"),
+            judge_budget(U256::from(101u64), amount, || "w".into()),
             Verdict::Breach(_)
         ));
         assert_eq!(ratification_deadlines(100, 90, 7), (190, 183));
