@@ -7,7 +7,8 @@
 //! sealing takes to state every covenant's period (1,000 statements per period, signed).
 //!
 //! `cargo bench --bench covenants` (env: BENCH_SCALE, default 1; BENCH_GROUPS, default 100;
-//! BENCH_COVENANTS, default 1000; BENCH_EMPTY_BLOCKS, default 2000; BENCH_SKIP_PG).
+//! BENCH_COVENANTS, default 1000; BENCH_EMPTY_BLOCKS, default 2000; BENCH_REPS, default 2:
+//! each repetition indexes fresh stores, without then with the covenants; BENCH_SKIP_PG).
 
 mod common;
 
@@ -117,14 +118,15 @@ async fn main() {
     println!("| backend | covenants | phase | batches | step ms/batch | fold ms/batch | added per batch (step) | added per batch (fold) |");
     println!("| --- | ---: | --- | ---: | ---: | ---: | ---: | ---: |");
     let empty = env_u64("BENCH_EMPTY_BLOCKS", 2000);
-    // Every store, each backend without and with the covenants.
+    let reps = env_u64("BENCH_REPS", 2);
+    // Every store: each repetition, each backend, without and then with the covenants.
     let mut stores: Vec<(&str, usize, Store)> = Vec::new();
-    for (name, pg) in backends {
+    for (rep, (name, pg)) in (0..reps).flat_map(|r| backends.iter().map(move |b| (r, *b))) {
         for (k, with) in [(0, false), (covenants, true)] {
             let url = match pg {
                 None => format!(
                     "sqlite://{}?mode=rwc",
-                    dir.path().join(format!("c{k}.db")).display()
+                    dir.path().join(format!("c{k}-{rep}.db")).display()
                 ),
                 Some(()) => pg_database(&pg_admin()).await,
             };

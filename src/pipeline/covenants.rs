@@ -59,6 +59,20 @@ pub(super) fn terms_of(
     out
 }
 
+/// The clauses among `terms` a transaction's flows can move: budgets and delegatecalls.
+pub(super) fn flow_terms(terms: &[TermRef], covenants: &[CovenantVersion]) -> Vec<TermRef> {
+    terms
+        .iter()
+        .filter(|t| {
+            matches!(
+                covenants[t.covenant].covenant.terms[t.index],
+                Clause::MaxOutflowUnlisted { .. } | Clause::NoUndeclaredDelegatecalls { .. }
+            )
+        })
+        .copied()
+        .collect()
+}
+
 /// Which clauses a judgement covers.
 #[derive(Debug, Clone, Copy)]
 pub(super) enum Scope {
@@ -107,8 +121,14 @@ impl Fold<'_> {
             return;
         }
         let covenants = self.g.covenants.clone();
-        for i in 0..self.terms.len() {
-            let t = self.terms[i];
+        // Only the clauses a transaction's flows can move are looked at after each one.
+        let flow_terms = matches!(scope, Scope::Flows { .. }).then(|| self.flow_terms.clone());
+        let n = flow_terms.as_ref().map_or(self.terms.len(), |f| f.len());
+        for i in 0..n {
+            let t = match &flow_terms {
+                Some(f) => f[i],
+                None => self.terms[i],
+            };
             let cv = &covenants[t.covenant];
             let clause = &cv.covenant.terms[t.index];
             if scope.covers(clause, flows) {
@@ -201,7 +221,7 @@ impl Fold<'_> {
         start: i64,
         version: &ManifestVersion,
     ) -> U256 {
-        let key = (safe, asset, start, version.hash.clone());
+        let key = (safe, asset, start, version.version);
         let (seen, mut sum) = self.budgets.get(&key).copied().unwrap_or((0, U256::ZERO));
         let flows = &self.g.flows;
         if seen < flows.len() {

@@ -7,7 +7,7 @@ use std::collections::{BTreeMap, BTreeSet, HashSet};
 
 use alloy::primitives::{Address, B256};
 
-use super::covenants::{terms_of, TermRef};
+use super::covenants::{flow_terms, terms_of, TermRef};
 use super::flows::TxFlows;
 use super::signers::{safe_execution, SafeExecutions};
 use super::{ChainParams, Extras, GroupPrior, Needs, Prepared};
@@ -88,10 +88,12 @@ pub(super) struct Fold<'a> {
     pub(super) flagged: HashSet<B256>,
     /// The covenant clauses the group answers for.
     pub(super) terms: Vec<TermRef>,
-    /// Each budget counted in this batch — (treasury, asset, window start, manifest hash) —
+    /// Those among them a transaction's flows can move (budgets, delegatecalls).
+    pub(super) flow_terms: std::sync::Arc<Vec<TermRef>>,
+    /// Each budget counted in this batch — (treasury, asset, window start, manifest version) —
     /// with the flows counted so far and their sum.
     pub(super) budgets: std::collections::HashMap<
-        (Address, crate::manifest::Asset, i64, String),
+        (Address, crate::manifest::Asset, i64, i64),
         (usize, alloy::primitives::U256),
     >,
 }
@@ -192,6 +194,7 @@ pub(super) fn fold_group(
     let treasury = g.treasury();
     let versions = g.versions.clone();
     let terms = terms_of(&g.row.id, &g.covenants, &addresses);
+    let flow_terms = std::sync::Arc::new(flow_terms(&terms, &g.covenants));
     let mut f = Fold {
         params,
         batch,
@@ -201,6 +204,7 @@ pub(super) fn fold_group(
         g,
         flagged: HashSet::new(),
         terms,
+        flow_terms,
         budgets: Default::default(),
     };
 
