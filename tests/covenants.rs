@@ -3,20 +3,26 @@
 //! a breach by the chain (an owner removed below `min_owners`), a breach by the document (a
 //! manifest version lowering the threshold below `min_threshold`), a budget for unlisted
 //! recipients at risk past 80% and then broken by a MultiSend batch; and the partner's
-//! webhook hearing of the covenant's findings only, signed with its own secret.
+//! webhook hearing of the covenant's findings only, signed with its own secret; deadlines and
+//! budget windows in blocks of the chain's block time, and a new covenant version settling the
+//! old one's findings.
 
 mod support;
 
 use alloy::primitives::{Address, Bytes, B256, U256};
 use alloy::rpc::types::TransactionReceipt;
 use alloy::signers::local::PrivateKeySigner;
+use alloy::signers::SignerSync;
 use devnet::{
     Devnet, DevnetOptions, MultiSendDeployment, MultiSendItem, SafeContracts, SafeTx, SafeVersion,
     SignatureKind,
 };
 use groupstate::alert::Dispatcher;
+use groupstate::chain::rpc::{RetryPolicy, Rpc};
 use groupstate::manifest::covenant::Covenant;
+use groupstate::manifest::ratify::OwnerSignature;
 use groupstate::manifest::Manifest;
+use groupstate::ratify::ChainAccess;
 use groupstate::store::{Divergence, DivergenceStatus, Store};
 use groupstate::sync::Follower;
 use support::receiver::{
@@ -427,3 +433,108 @@ on_both_backends!(
     agreements_by_hash,
     agreements_name_registered_covenants_by_hash
 );
+
+/// A follower of the world's devnet whose chain makes one block a day, so that a budget's
+/// week is 7 blocks and a ratification's 10 days are 10 blocks.
+fn daily_follower(w: &World) -> Follower {
+    let mut chain = support::chain_config(&w.devnet.rpc_url(), w.devnet.chain_id());
+    chain.block_time = Some(std::time::Duration::from_secs(86_400));
+    Follower::new("local", chain, support::follower_config(), w.store.clone()).unwrap()
+}
+
+async fn time_bound_clauses_and_a_new_version(backend: support::Backend) {
+    let w = world(backend).await;
+    let f = daily_follower(&w);
+    let timed = |days: u64| {
+        Covenant::parse(&format!(
+            "id: river-time\nparties: [river-guild, lake-collective]\nterms:\n\
+             \x20 - {{ clause: reratified_within, group: river-guild, days: {days} }}\n\
+             \x20 - {{ clause: max_outflow_unlisted, safe: \"{}\", asset: native, per: week, amount: \"{}\" }}\n",
+            w.river,
+            ether(10)
+        ))
+        .unwrap()
+    };
+    w.store.add_covenant(&timed(10)).await.unwrap();
+    w.devnet.mine(1).await.unwrap();
+    support::sync(&f).await;
+    // River's document was never ratified: due 10 days (blocks) after its first version took
+    // effect at block 0, and dated there, whenever the indexer got to it.
+    let due = w.finding("river-guild", BREACH, "river-time@1#0").await;
+    assert_eq!(due.opened_block, 10);
+    assert!(due.observed.contains("never ratified"), "{}", due.observed);
+
+    // 11 ETH in one week: broken; settled where the week ends.
+    let paid = w
+        .exec(
+            w.river,
+            SafeTx::new(Address::repeat_byte(0x77), ether(11), Bytes::new()),
+        )
+        .await;
+    support::sync(&f).await;
+    let block = paid.block_number.unwrap() as i64;
+    let item = format!("river-time@1#1/w{}", block / 7);
+    let over = w.finding("river-guild", BREACH, &item).await;
+    assert_eq!(over.opened_tx_hash.as_deref(), Some(tx_of(&paid).as_str()));
+    w.devnet.mine(8).await.unwrap();
+    support::sync(&f).await;
+    let over = w.finding("river-guild", BREACH, &item).await;
+    assert_eq!(over.status, "resolved");
+    assert_eq!(over.resolution.as_deref(), Some("chain"));
+    assert_eq!(over.resolved_block, Some((block / 7 + 1) * 7));
+
+    // A new version of the covenant settles the old version's findings and is judged whole.
+    w.store.update_covenant(&timed(20), Some(2)).await.unwrap();
+    w.devnet.mine(1).await.unwrap();
+    support::sync(&f).await;
+    let old = w.finding("river-guild", BREACH, "river-time@1#0").await;
+    assert_eq!(old.status, "resolved");
+    assert_eq!(old.resolution.as_deref(), Some("covenant"));
+    let again = w.finding("river-guild", BREACH, "river-time@2#0").await;
+    assert_eq!(again.opened_block, 20);
+
+    // River's owners ratify a new version: the ratification clause holds again, resolved by
+    // the document at the block the version takes effect.
+    let v2 = Manifest::parse(
+        &support::safe_manifest("river-guild", 0, &[(w.river, w.owners.clone(), 2)])
+            .replace("purpose: Testing.", "purpose: Testing, ratified."),
+    )
+    .unwrap();
+    let digest = groupstate::manifest::ratify::signing_hash(
+        "river-guild",
+        2,
+        &v2.hash(),
+        w.devnet.chain_id(),
+    );
+    let signatures: Vec<OwnerSignature> = w.keys[..2]
+        .iter()
+        .map(|k| OwnerSignature {
+            signer: k.address(),
+            signature: k
+                .sign_hash_sync(&digest)
+                .unwrap()
+                .as_bytes()
+                .to_vec()
+                .into(),
+        })
+        .collect();
+    let chain = ChainAccess {
+        rpc: Rpc::new(
+            &w.devnet.rpc_url(),
+            RetryPolicy::from(&support::follower_config()),
+        )
+        .unwrap(),
+        chain_id: w.devnet.chain_id(),
+    };
+    let stored = groupstate::ratify::update(&w.store, Some(&chain), &v2, None, &signatures)
+        .await
+        .unwrap();
+    assert!(stored.ratification.is_some());
+    w.devnet.mine(1).await.unwrap();
+    support::sync(&f).await;
+    let again = w.finding("river-guild", BREACH, "river-time@2#0").await;
+    assert_eq!(again.status, "resolved");
+    assert_eq!(again.resolution.as_deref(), Some("manifest"));
+    assert_eq!(again.resolved_block, Some(stored.effective_block));
+}
+on_both_backends!(time_bound, time_bound_clauses_and_a_new_version);
