@@ -125,14 +125,12 @@ pub async fn add(
 ) -> Result<CovenantVersion, CovenantError> {
     let c = admit(store, text, sinks).await?;
     let ratifications = check_signatures(store, chains, &c, 1, signatures).await?;
-    let v = store.add_covenant(&c).await?;
-    store_ratifications(store, &v, ratifications).await?;
-    Ok(v)
+    Ok(store.add_covenant_ratified(&c, &ratifications).await?)
 }
 
 /// Stores a new version of a covenant after [`admit`]; `id`, when given, must be the
 /// document's (a mismatch is a problem at `id`). With `signatures`, they are checked for the
-/// version the document becomes before it is stored, and stored with it.
+/// version the document becomes before it is stored, and stored with it in one transaction.
 #[tracing::instrument(skip_all)]
 pub async fn update(
     store: &Store,
@@ -161,9 +159,9 @@ pub async fn update(
         expected_version = expected_version.or(Some(next));
         ratifications = check_signatures(store, chains, &c, next, signatures).await?;
     }
-    let v = store.update_covenant(&c, expected_version).await?;
-    store_ratifications(store, &v, ratifications).await?;
-    Ok(v)
+    Ok(store
+        .update_covenant_ratified(&c, expected_version, &ratifications)
+        .await?)
 }
 
 /// The chain access for covenant `c`'s ratifications: its first party group's chain, or with
@@ -205,19 +203,6 @@ async fn check_signatures(
         out.push((party.clone(), r));
     }
     Ok(out)
-}
-
-async fn store_ratifications(
-    store: &Store,
-    v: &CovenantVersion,
-    ratifications: Vec<(String, Ratification)>,
-) -> Result<(), StoreError> {
-    for (party, r) in ratifications {
-        store
-            .add_covenant_ratification(&v.covenant_id, v.version, &party, &r)
-            .await?;
-    }
-    Ok(())
 }
 
 /// The chain a covenant's ratifications are signed on: the first party group's.

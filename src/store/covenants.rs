@@ -67,6 +67,16 @@ const NEWEST: &str = "v.version = (SELECT MAX(w.version) FROM covenant_versions 
 impl Store {
     /// Registers a covenant: version 1. Refused if its id is taken.
     pub async fn add_covenant(&self, c: &Covenant) -> Result<CovenantVersion, StoreError> {
+        self.add_covenant_ratified(c, &[]).await
+    }
+
+    /// [`Store::add_covenant`], with the parties' ratifications of version 1 in the same
+    /// transaction: all of it is stored, or none.
+    pub async fn add_covenant_ratified(
+        &self,
+        c: &Covenant,
+        ratifications: &[(String, Ratification)],
+    ) -> Result<CovenantVersion, StoreError> {
         let ctx = "adding covenant";
         let mut tx = self.pool.begin().await.ctx(ctx)?;
         let exists: Option<i64> = sqlx::query_scalar(
@@ -83,6 +93,9 @@ impl Store {
             )));
         }
         let v = insert_version(&mut tx, c, 1).await?;
+        for (party, r) in ratifications {
+            insert_ratification(&mut tx, &v, party, r).await?;
+        }
         tx.commit().await.ctx(ctx)?;
         Ok(v)
     }
@@ -93,6 +106,18 @@ impl Store {
         &self,
         c: &Covenant,
         expected_version: Option<i64>,
+    ) -> Result<CovenantVersion, StoreError> {
+        self.update_covenant_ratified(c, expected_version, &[])
+            .await
+    }
+
+    /// [`Store::update_covenant`], with the parties' ratifications of the new version in the
+    /// same transaction.
+    pub async fn update_covenant_ratified(
+        &self,
+        c: &Covenant,
+        expected_version: Option<i64>,
+        ratifications: &[(String, Ratification)],
     ) -> Result<CovenantVersion, StoreError> {
         let ctx = "updating covenant";
         let mut tx = self.pool.begin().await.ctx(ctx)?;
@@ -129,6 +154,9 @@ impl Store {
             .await
             .ctx(ctx)?;
         let v = insert_version(&mut tx, c, last + 1).await?;
+        for (party, r) in ratifications {
+            insert_ratification(&mut tx, &v, party, r).await?;
+        }
         tx.commit().await.ctx(ctx)?;
         Ok(v)
     }
@@ -196,29 +224,9 @@ impl Store {
         ratification: &Ratification,
     ) -> Result<(), StoreError> {
         let ctx = "storing covenant ratification";
-        let text = serde_json::to_string(ratification).expect("a ratification serialises");
         let mut tx = self.pool.begin().await.ctx(ctx)?;
-        sqlx::query(
-            "DELETE FROM covenant_ratifications WHERE covenant_id = $1 AND version = $2 AND party = $3",
-        )
-        .bind(covenant_id)
-        .bind(version)
-        .bind(party)
-        .execute(&mut *tx)
-        .await
-        .ctx(ctx)?;
-        sqlx::query(
-            "INSERT INTO covenant_ratifications (covenant_id, version, party, ratification, created_at) \
-             VALUES ($1, $2, $3, $4, $5)",
-        )
-        .bind(covenant_id)
-        .bind(version)
-        .bind(party)
-        .bind(text)
-        .bind(now())
-        .execute(&mut *tx)
-        .await
-        .ctx(ctx)?;
+        let v = (covenant_id, version);
+        replace_ratification(&mut tx, v, party, ratification).await?;
         tx.commit().await.ctx(ctx)?;
         Ok(())
     }
@@ -294,6 +302,50 @@ pub(super) async fn covenants_of_group(
     .await
     .ctx("reading a group's covenants")?;
     read(rows)
+}
+
+/// Stores `party`'s ratification of version `v` (covenant id, version), replacing an earlier
+/// one of the same party and version.
+async fn replace_ratification(
+    tx: &mut sqlx::Transaction<'_, sqlx::Any>,
+    (covenant_id, version): (&str, i64),
+    party: &str,
+    ratification: &Ratification,
+) -> Result<(), StoreError> {
+    let ctx = "storing covenant ratification";
+    let text = serde_json::to_string(ratification).expect("a ratification serialises");
+    sqlx::query(
+        "DELETE FROM covenant_ratifications WHERE covenant_id = $1 AND version = $2 AND party = $3",
+    )
+    .bind(covenant_id)
+    .bind(version)
+    .bind(party)
+    .execute(&mut **tx)
+    .await
+    .ctx(ctx)?;
+    sqlx::query(
+        "INSERT INTO covenant_ratifications (covenant_id, version, party, ratification, created_at) \
+         VALUES ($1, $2, $3, $4, $5)",
+    )
+    .bind(covenant_id)
+    .bind(version)
+    .bind(party)
+    .bind(text)
+    .bind(now())
+    .execute(&mut **tx)
+    .await
+    .ctx(ctx)?;
+    Ok(())
+}
+
+/// [`replace_ratification`] of a version just inserted.
+async fn insert_ratification(
+    tx: &mut sqlx::Transaction<'_, sqlx::Any>,
+    v: &CovenantVersion,
+    party: &str,
+    ratification: &Ratification,
+) -> Result<(), StoreError> {
+    replace_ratification(tx, (&v.covenant_id, v.version), party, ratification).await
 }
 
 /// Moves the revision of every group party to covenant `id` on, so that a follower folding
