@@ -332,7 +332,7 @@ async fn writes_answer_while_a_registration_stalls_on_the_network() {
         .spawn()
         .unwrap();
     let head = proxy.shifted(devnet.head().await.unwrap()) as i64;
-    wait_for("the first group", 60, async || {
+    wait_for("the first group", 180, async || {
         store.group("first").await.unwrap().unwrap().synced_to >= head
             && !store.divergences("first", None).await.unwrap().is_empty()
     })
