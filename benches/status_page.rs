@@ -76,7 +76,7 @@ fn records(count: u64, manifest_hash: &str) -> Vec<RecordRow> {
                 data: "0x".into(),
                 manifest_hash: Some(manifest_hash.to_string()),
             };
-        if i % 2 == 0 {
+        if i.is_multiple_of(2) {
             let safe_tx_hash = hash_hex(&[b"safe-tx", &i.to_be_bytes()]);
             out.push(row(
                 0,
@@ -241,7 +241,7 @@ async fn seed_treasury(store: &Store, n_records: u64) {
             counterparty: address(if direction == "out" { 0x77 } else { 0x55 }),
             amount: amount.to_string(),
         };
-        if i % 2 == 0 {
+        if i.is_multiple_of(2) {
             flows.push(flow("native", "out", "call:0", 1000));
             flows.push(flow(&token, "out", "log:2", 5));
             native -= 1000;

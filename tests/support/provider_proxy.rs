@@ -245,7 +245,7 @@ fn thousands(n: u64) -> String {
     let s = n.to_string();
     let mut out = String::new();
     for (i, c) in s.chars().enumerate() {
-        if i > 0 && (s.len() - i) % 3 == 0 {
+        if i > 0 && (s.len() - i).is_multiple_of(3) {
             out.push(',');
         }
         out.push(c);
@@ -333,7 +333,7 @@ impl Shared {
         let Some(lag) = self.plan.lag else {
             return Backend { behind_at: None };
         };
-        if self.routed.fetch_add(1, Ordering::SeqCst) % 2 == 0 {
+        if self.routed.fetch_add(1, Ordering::SeqCst).is_multiple_of(2) {
             return Backend { behind_at: None };
         }
         let head = self.real_head().await.unwrap_or(0);
