@@ -34,6 +34,7 @@ pub async fn run(
     cancel: CancellationToken,
 ) -> anyhow::Result<()> {
     let key = LogSigner::key(settings).context("loading the checkpoint signing key")?;
+    crate::ledger::check_signing_key(&store, &key, settings.chains.keys()).await?;
     let mut tasks: JoinSet<(String, anyhow::Result<()>)> = JoinSet::new();
     let metrics = Metrics::new();
     if !settings.api.bind.is_empty() {
