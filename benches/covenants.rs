@@ -48,6 +48,7 @@ async fn index_timed(devnet: &devnet::Devnet, store: &Store, signer: Option<&Sig
         f = f.with_signer(Arc::new(LogSigner {
             origin: "bench/local".into(),
             key: key.clone(),
+            cosigner: None,
         }));
     }
     let started = Instant::now();

@@ -362,7 +362,7 @@ async fn audit(store: &Store, n: u64, root: Hash) -> Audited {
         .insert_checkpoint(CHAIN, n, &alloy::primitives::B256::from(root.0), &note)
         .await
         .unwrap();
-    let verifier = key.verifier();
+    let verifier: groupstate::ledger::note::Verifiers = key.verifier().into();
 
     let t = Instant::now();
     let expected = verify::open_checkpoint(&note, &verifier, "bench checkpoint").unwrap();

@@ -38,6 +38,7 @@ pub async fn run(
         .lock_single_writer()
         .context("taking the database's single-writer lock")?;
     let key = LogSigner::key(settings).context("loading the checkpoint signing key")?;
+    crate::ledger::check_signing_key(&store, &key, settings.chains.keys()).await?;
     let mut tasks: JoinSet<(String, anyhow::Result<()>)> = JoinSet::new();
     let metrics = Metrics::new();
     if !settings.api.bind.is_empty() {

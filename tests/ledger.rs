@@ -89,6 +89,7 @@ fn follower_with_key(store: &Store, w: &World, key: SigningKey) -> Follower {
         .with_signer(Arc::new(LogSigner {
             origin: format!("{ORIGIN}/local"),
             key,
+            cosigner: None,
         }))
 }
 
@@ -579,6 +580,7 @@ async fn node_finality_and_a_late_group(backend: support::Backend) {
         .with_signer(Arc::new(LogSigner {
             origin: format!("{ORIGIN}/local"),
             key,
+            cosigner: None,
         }));
     support::sync(&follower).await;
     assert_eq!(
@@ -682,7 +684,7 @@ async fn http_routes_serve_verifiable_proofs() {
     let addr = listener.local_addr().unwrap();
     let cancel = tokio_util::sync::CancellationToken::new();
     let state = groupstate::api::ApiState {
-        verifier: Some(key.verifier()),
+        verifier: Some(key.verifier().into()),
         ..groupstate::api::ApiState::new(ix.store.clone(), vec!["local".into()])
     };
     let server = tokio::spawn(groupstate::api::serve(listener, state, cancel.clone()));

@@ -123,6 +123,7 @@ async fn indexer(backend: support::Backend, w: &World) -> Indexer {
         .with_signer(Arc::new(LogSigner {
             origin: format!("{ORIGIN}/local"),
             key,
+            cosigner: None,
         }));
     Indexer {
         db_url: db.url.clone(),

@@ -47,6 +47,10 @@ pub struct CheckpointView {
     pub signed_at: String,
     /// The verifier key (`name+id+key`) of the signer, if this server knows it.
     pub verifier_key: Option<String>,
+    /// Every verifier key of this log that this server knows: the signing key first, then,
+    /// during a key rotation, the previous key (which cosigns), then keys retired earlier. A
+    /// note signed by any of them is the log's.
+    pub verifier_keys: Vec<String>,
 }
 
 /// The latest signed checkpoint of a chain's log.
@@ -72,7 +76,12 @@ pub async fn checkpoint(
         root: c.root,
         note: c.note,
         signed_at: c.signed_at,
-        verifier_key: state.verifier.as_ref().map(|k| k.encode()),
+        verifier_key: state.verifier.as_ref().map(|k| k.current().encode()),
+        verifier_keys: state
+            .verifier
+            .iter()
+            .flat_map(|k| k.keys().iter().map(|k| k.encode()))
+            .collect(),
     }))
 }
 

@@ -49,7 +49,7 @@ use axum::{Json, Router};
 use tokio_util::sync::CancellationToken;
 
 use crate::config::Secret;
-use crate::ledger::note::VerifierKey;
+use crate::ledger::note::Verifiers;
 use crate::ledger::LedgerError;
 use crate::metrics::Metrics;
 use crate::query::{parse_query, ParamError};
@@ -61,8 +61,9 @@ pub struct ApiState {
     pub store: Store,
     /// The configured chains, by name.
     pub chains: Vec<String>,
-    /// The public half of the key that signs checkpoints, if this process knows it.
-    pub verifier: Option<VerifierKey>,
+    /// The public halves of the keys of the log, if this process knows them: the key that
+    /// signs checkpoints first, then the previous key of a rotation and retired keys.
+    pub verifier: Option<Verifiers>,
     /// What the followers of this process publish.
     pub metrics: Arc<Metrics>,
     /// The admin routes' bearer token; empty: they answer 403.

@@ -74,6 +74,10 @@ pub struct StatementView {
     pub note: Option<String>,
     /// The verifier key (`name+id+key`) of the signer, if this server knows it.
     pub verifier_key: Option<String>,
+    /// Every verifier key of this log that this server knows: the signing key first, then,
+    /// during a key rotation, the previous key (which cosigns), then keys retired earlier. A
+    /// note signed by any of them is the log's.
+    pub verifier_keys: Vec<String>,
     /// The size of the latest signed checkpoint, when it covers the statement.
     pub checkpoint_size: Option<u64>,
     /// The statement's audit path in that checkpoint's tree.
@@ -146,7 +150,12 @@ pub async fn show_statement(
         item: StatementItem::from(&row),
         body: row.body,
         note: row.note,
-        verifier_key: state.verifier.as_ref().map(|k| k.encode()),
+        verifier_key: state.verifier.as_ref().map(|k| k.current().encode()),
+        verifier_keys: state
+            .verifier
+            .iter()
+            .flat_map(|k| k.keys().iter().map(|k| k.encode()))
+            .collect(),
         checkpoint_size: checkpoint.map(|c| c.tree_size),
         inclusion,
     }))

@@ -10,7 +10,7 @@ use clap::Subcommand;
 use super::open_store;
 use crate::chain::rpc::{RetryPolicy, Rpc};
 use crate::config::Settings;
-use crate::ledger::note::{Checkpoint, SigningKey, VerifierKey};
+use crate::ledger::note::{Checkpoint, SigningKey, VerifierKey, Verifiers};
 use crate::ledger::verify::{self, Audit, Expected};
 use crate::ledger::{proofs, LogSigner};
 use crate::query::{CheckpointQuery, InclusionQuery};
@@ -29,8 +29,16 @@ pub enum LogCommand {
         #[arg(long = "log", value_name = "CHAIN")]
         log: Option<String>,
     },
-    /// Print the verifier key of this daemon's checkpoints (name+id+key).
+    /// Print the verifier key of this daemon's checkpoints (name+id+key); during a key
+    /// rotation the previous key's on the next line, then the retired keys'.
     Key,
+    /// Generate a new signing key (for `ledger.signing_key`, e.g. to rotate): prints the
+    /// secret key on standard output and its verifier key on standard error. Stores nothing.
+    NewKey {
+        /// The key name (default: `ledger.origin`).
+        #[arg(long)]
+        name: Option<String>,
+    },
 }
 
 /// `groupstate verify`'s options.
@@ -45,9 +53,11 @@ pub struct VerifyArgs {
     /// Audit an export (`groupstate log export`) instead of the database.
     #[arg(long, value_name = "EXPORT")]
     pub from: Option<PathBuf>,
-    /// The verifier key (name+id+key); default: the public half of this daemon's key.
+    /// A verifier key (name+id+key) to trust; repeat it to trust several (the keys before and
+    /// after a rotation). Default: this daemon's keys: the signing key, the previous key of a
+    /// rotation and the retired verifier keys.
     #[arg(long)]
-    pub key: Option<String>,
+    pub key: Vec<String>,
     /// Which chain's log (default: the export's, or the only configured chain).
     #[arg(long = "log", value_name = "CHAIN")]
     pub log: Option<String>,
@@ -75,17 +85,17 @@ fn log_chain(settings: &Settings, log: Option<String>) -> anyhow::Result<String>
     }
 }
 
-/// This daemon's verifier key, without generating a key that does not exist yet.
-fn own_verifier(settings: &Settings) -> anyhow::Result<VerifierKey> {
-    if !settings.ledger.signing_key.is_empty() {
-        return Ok(SigningKey::parse(settings.ledger.signing_key.expose().trim())?.verifier());
-    }
-    let path = settings.data_dir.join("ledger.key");
-    if !path.exists() {
-        bail!(
-            "no checkpoint key at {}: start the daemon once, or pass --key",
-            path.display()
-        );
+/// This daemon's verifier keys (signing, previous, retired), without generating a key that
+/// does not exist yet.
+fn own_verifier(settings: &Settings) -> anyhow::Result<Verifiers> {
+    if settings.ledger.signing_key.is_empty() {
+        let path = settings.data_dir.join("ledger.key");
+        if !path.exists() {
+            bail!(
+                "no checkpoint key at {}: start the daemon once, or pass --key",
+                path.display()
+            );
+        }
     }
     Ok(LogSigner::key(settings)?.verifier())
 }
@@ -145,8 +155,17 @@ pub async fn run(settings: &Settings, command: LogCommand) -> anyhow::Result<()>
             }
             Ok(())
         }
+        LogCommand::NewKey { name } => {
+            let key = SigningKey::generate(name.as_deref().unwrap_or(&settings.ledger.origin))?;
+            println!("{}", key.encode());
+            eprintln!("verifier key: {}", key.verifier().encode());
+            Ok(())
+        }
         LogCommand::Key => {
-            println!("{}", own_verifier(settings)?.encode());
+            // The signing key first, then the previous and retired keys, one per line.
+            for key in own_verifier(settings)?.keys() {
+                println!("{}", key.encode());
+            }
             Ok(())
         }
     }
@@ -159,8 +178,14 @@ fn read_note(path: &Path) -> anyhow::Result<String> {
 /// Audits a log, printing what was checked; any disagreement is the returned error, naming
 /// the entry, node or checkpoint at fault.
 pub async fn verify_command(settings: &Settings, args: VerifyArgs) -> anyhow::Result<()> {
-    let key = match &args.key {
-        Some(k) => VerifierKey::parse(k).context("--key")?,
+    let key = match args.key.split_first() {
+        Some((first, rest)) => {
+            let parse = |k: &String| VerifierKey::parse(k.trim()).context("--key");
+            Verifiers::new(
+                parse(first)?,
+                rest.iter().map(parse).collect::<Result<Vec<_>, _>>()?,
+            )
+        }
         None => own_verifier(settings)?,
     };
     let mut expected: Vec<Expected> = Vec::new();

@@ -20,7 +20,10 @@
 //! - [`statement`]: covenant compliance statements, one per period: due periods, the leaf,
 //!   and its signed note.
 //! - [`note`]: signed checkpoints in the C2SP signed-note format: Ed25519 keys, signing, opening.
+//! - [`keys`]: the one key replicas sign with, its rotation (the previous key cosigns), and the
+//!   start check that the latest checkpoint of each log is signed by it.
 
+pub mod keys;
 pub mod leaf;
 pub mod merkle;
 pub mod note;
@@ -30,6 +33,7 @@ pub mod seal;
 pub mod statement;
 pub mod verify;
 
+pub use keys::{check_signing_key, LogKey};
 pub use retract::{retract, Retraction};
 pub use seal::{
     append, append_to_log, root_at, seal, seal_batch, seal_with, sign_checkpoint, Appended,

@@ -66,6 +66,14 @@ pub enum NoteError {
         /// The `name+id` of the keys that did sign, comma-separated.
         signers: String,
     },
+    /// The note is well formed but carries no signature by any of the trusted keys.
+    #[error("note has no signature by any of the keys {keys} (signed only by: {signers})")]
+    NoTrustedKey {
+        /// The `name+id` of the trusted keys, comma-separated.
+        keys: String,
+        /// The `name+id` of the keys that did sign, comma-separated.
+        signers: String,
+    },
     /// A signature by the expected key does not verify: the note was altered or forged.
     #[error("invalid signature for key {name}+{id:08x}")]
     BadSignature { name: String, id: u32 },
@@ -293,6 +301,21 @@ impl SigningKey {
         ))
     }
 
+    /// Signs a note body with every key of `keys`, in order: `text`, a blank line and one
+    /// signature line per key (a signed note may carry several). Fails on an empty `keys`, and
+    /// on a body [`SigningKey::sign`] refuses.
+    pub fn sign_all(keys: &[&SigningKey], text: &str) -> Result<String, NoteError> {
+        let (first, rest) = keys
+            .split_first()
+            .ok_or_else(|| NoteError::MalformedNote("no key to sign with".into()))?;
+        let mut note = first.sign(text)?;
+        for key in rest {
+            // `sign` returns the text, a newline, then the signature line.
+            note.push_str(&key.sign(text)?[text.len() + 1..]);
+        }
+        Ok(note)
+    }
+
     /// Reads the key from `path`, or, if there is no file there, generates one named `name` and
     /// writes it there (parent directories created, the file created exclusively, mode 0600 on
     /// unix). Returns the key and whether it was generated. A stored key named otherwise than
@@ -494,6 +517,72 @@ impl VerifierKey {
     }
 }
 
+/// The keys a verifier trusts for one log, the first being the key that signs now; during a
+/// rotation the previous key follows, then keys retired earlier (C2SP signed notes may carry
+/// several signatures, and a verifier accepts a note signed by any key it trusts).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Verifiers(Vec<VerifierKey>);
+
+impl Verifiers {
+    /// The set of `keys`, duplicates dropped; `current` first.
+    pub fn new(current: VerifierKey, others: impl IntoIterator<Item = VerifierKey>) -> Verifiers {
+        let mut keys = vec![current];
+        for k in others {
+            if !keys.contains(&k) {
+                keys.push(k);
+            }
+        }
+        Verifiers(keys)
+    }
+
+    /// The key that signs now.
+    pub fn current(&self) -> &VerifierKey {
+        &self.0[0]
+    }
+
+    /// Every key, the current one first.
+    pub fn keys(&self) -> &[VerifierKey] {
+        &self.0
+    }
+
+    /// `name+id` of every key, comma-separated.
+    pub fn names(&self) -> String {
+        self.0
+            .iter()
+            .map(|k| format!("{}+{:08x}", k.name, k.id))
+            .collect::<Vec<_>>()
+            .join(", ")
+    }
+
+    /// Checks that `note` carries a valid signature by at least one of these keys and that
+    /// every signature by any of them verifies; returns the note body ([`VerifierKey::open`]).
+    /// With a single key, its own error is returned as is.
+    pub fn open(&self, note: &str) -> Result<String, NoteError> {
+        if let [only] = self.0.as_slice() {
+            return only.open(note);
+        }
+        let mut text = None;
+        let mut signers = String::new();
+        for key in &self.0 {
+            match key.open(note) {
+                Ok(t) => text = Some(t),
+                Err(NoteError::UnknownKey { signers: s, .. }) => signers = s,
+                Err(e) => return Err(e),
+            }
+        }
+        text.ok_or_else(|| NoteError::NoTrustedKey {
+            keys: self.names(),
+            signers,
+        })
+    }
+}
+
+impl From<VerifierKey> for Verifiers {
+    fn from(key: VerifierKey) -> Verifiers {
+        Verifiers(vec![key])
+    }
+}
+
 /// A checkpoint: the log named `origin` has `size` leaves and Merkle root `root`
 /// (C2SP tlog-checkpoint).
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -608,6 +697,11 @@ impl Checkpoint {
     /// (an empty origin, an origin or extension with a newline or control character, an empty
     /// extension line).
     pub fn sign(&self, key: &SigningKey) -> Result<String, NoteError> {
+        self.sign_all(&[key])
+    }
+
+    /// [`Checkpoint::sign`] with every key of `keys`: one signature line each.
+    pub fn sign_all(&self, keys: &[&SigningKey]) -> Result<String, NoteError> {
         let body = self.to_body();
         if Self::parse_body(&body)? != *self {
             return Err(NoteError::BadCheckpoint {
@@ -615,12 +709,17 @@ impl Checkpoint {
                 reason: "checkpoint does not survive encoding: a field contains a newline".into(),
             });
         }
-        key.sign(&body)
+        SigningKey::sign_all(keys, &body)
     }
 
     /// Verifies `note`'s signature by `key` ([`VerifierKey::open`]), then parses the body.
     pub fn open(note: &str, key: &VerifierKey) -> Result<Self, NoteError> {
         Self::parse_body(&key.open(note)?)
+    }
+
+    /// Verifies `note`'s signature by any of `keys` ([`Verifiers::open`]), then parses the body.
+    pub fn open_any(note: &str, keys: &Verifiers) -> Result<Self, NoteError> {
+        Self::parse_body(&keys.open(note)?)
     }
 }
 
@@ -1069,5 +1168,66 @@ mod tests {
         let e = SigningKey::load_or_generate(&dir.path().join("x.key"), "bad name").unwrap_err();
         assert!(matches!(e, NoteError::InvalidKeyName { .. }), "{e}");
         assert!(!dir.path().join("x.key").exists());
+    }
+
+    #[test]
+    fn a_cosigned_note_opens_with_either_key_and_a_key_set_needs_one_of_its_keys() {
+        let old = SigningKey::generate("groupstate").unwrap();
+        let new = SigningKey::generate("groupstate").unwrap();
+        let stranger = SigningKey::generate("groupstate").unwrap();
+        let cosigned = SigningKey::sign_all(&[&new, &old], TEXT).unwrap();
+        assert_eq!(cosigned.matches('\u{2014}').count(), 2, "{cosigned}");
+        assert_eq!(new.verifier().open(&cosigned).unwrap(), TEXT);
+        assert_eq!(old.verifier().open(&cosigned).unwrap(), TEXT);
+        assert!(cosigned.starts_with(&new.sign(TEXT).unwrap()));
+
+        let both = Verifiers::new(new.verifier(), [old.verifier(), new.verifier()]);
+        assert_eq!(both.keys().len(), 2, "duplicates dropped");
+        assert_eq!(both.current(), &new.verifier());
+        for note in [
+            old.sign(TEXT).unwrap(),
+            new.sign(TEXT).unwrap(),
+            cosigned.clone(),
+        ] {
+            assert_eq!(both.open(&note).unwrap(), TEXT);
+        }
+        let foreign = stranger.sign(TEXT).unwrap();
+        let e = both.open(&foreign).unwrap_err();
+        assert!(matches!(e, NoteError::NoTrustedKey { .. }), "{e}");
+        assert!(
+            e.to_string()
+                .contains(&format!("{:08x}", stranger.verifier().id())),
+            "{e}"
+        );
+        // A forged signature by a trusted key fails even beside a good one.
+        let old_line = &old.sign(TEXT).unwrap()[TEXT.len() + 1..];
+        let stranger_line = &foreign[TEXT.len() + 1..];
+        let mut blob = BASE64
+            .decode(stranger_line.trim_end().rsplit(' ').next().unwrap())
+            .unwrap();
+        blob[..4].copy_from_slice(&old.verifier().id().to_be_bytes());
+        let forged = cosigned.replace(
+            old_line,
+            &format!("\u{2014} groupstate {}\n", BASE64.encode(blob)),
+        );
+        assert_ne!(forged, cosigned);
+        assert!(matches!(
+            both.open(&forged),
+            Err(NoteError::BadSignature { .. })
+        ));
+        assert!(SigningKey::sign_all(&[], TEXT).is_err());
+
+        let checkpoint = Checkpoint {
+            origin: "groupstate/local".into(),
+            size: 3,
+            root: leaf_hash(b"x"),
+            extensions: vec![],
+        };
+        let note = checkpoint.sign_all(&[&new, &old]).unwrap();
+        assert_eq!(Checkpoint::open_any(&note, &both).unwrap(), checkpoint);
+        assert_eq!(
+            Checkpoint::open(&note, &old.verifier()).unwrap(),
+            checkpoint
+        );
     }
 }

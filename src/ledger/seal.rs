@@ -12,6 +12,7 @@ use std::collections::{BTreeMap, HashMap};
 
 use alloy::primitives::B256;
 
+use super::keys::LogKey;
 use super::leaf::{Leaf, LeafError, Position, Verdict, VerdictItem};
 use super::merkle::{self, Frontier, Hash, MerkleError, NodeId};
 use super::note::{Checkpoint, NoteError, SigningKey};
@@ -42,23 +43,41 @@ pub enum LedgerError {
     /// altered. Signing stops until an operator looks.
     #[error("refusing to sign: {0}")]
     Inconsistent(String),
+    /// The latest checkpoint of a log was signed by none of the keys this daemon signs with:
+    /// every replica must sign with the one configured key (or rotate, cosigning).
+    #[error(
+        "the latest checkpoint of the {chain} log (tree size {size}) is signed by {signers}, \
+         not by the configured key {configured}: every replica must sign with the same \
+         ledger.signing_key; to change it, set the key that signed as \
+         ledger.previous_signing_key for the hand-over"
+    )]
+    ForeignKey {
+        chain: String,
+        size: u64,
+        /// `name+id` of the keys this daemon signs with.
+        configured: String,
+        /// `name+id` of the keys that signed the checkpoint.
+        signers: String,
+    },
 }
 
-/// The log's identity on one chain and the key that signs its checkpoints.
+/// The log's identity on one chain and the keys that sign its checkpoints.
 pub struct LogSigner {
     /// The first line of every checkpoint.
     pub origin: String,
     pub key: SigningKey,
+    /// During a key rotation, the previous key: it signs every note too.
+    pub cosigner: Option<SigningKey>,
 }
 
 impl LogSigner {
-    /// The daemon's signing key: `ledger.signing_key` if set, else `ledger.key` in the data
-    /// directory, generated (and logged with its verifier key) on first start.
-    pub fn key(settings: &Settings) -> Result<SigningKey, LedgerError> {
+    /// The daemon's keys: the signing key `ledger.signing_key` if set, else `ledger.key` in the
+    /// data directory, generated (and logged with its verifier key) on first start; with
+    /// `ledger.previous_signing_key` and `ledger.retired_verifier_keys` beside it.
+    pub fn key(settings: &Settings) -> Result<LogKey, LedgerError> {
         if !settings.ledger.signing_key.is_empty() {
-            return Ok(SigningKey::parse(
-                settings.ledger.signing_key.expose().trim(),
-            )?);
+            let key = SigningKey::parse(settings.ledger.signing_key.expose().trim())?;
+            return LogKey::with_settings(key, settings);
         }
         let path = settings.data_dir.join("ledger.key");
         let (key, generated) = SigningKey::load_or_generate(&path, &settings.ledger.origin)?;
@@ -69,15 +88,23 @@ impl LogSigner {
                 "generated the key that signs log checkpoints"
             );
         }
-        Ok(key)
+        LogKey::with_settings(key, settings)
     }
 
     /// The signer of `chain`'s log.
-    pub fn new(settings: &Settings, chain: &str, key: SigningKey) -> LogSigner {
+    pub fn new(settings: &Settings, chain: &str, key: LogKey) -> LogSigner {
         LogSigner {
             origin: settings.ledger.origin_of(chain),
-            key,
+            key: key.current,
+            cosigner: key.previous,
         }
+    }
+
+    /// The keys that sign: the key, then the cosigner.
+    pub fn keys(&self) -> Vec<&SigningKey> {
+        std::iter::once(&self.key)
+            .chain(self.cosigner.as_ref())
+            .collect()
     }
 }
 
@@ -340,7 +367,7 @@ async fn append_statements(
         let body = leaf.encode();
         let note = match inputs.signer {
             Some(s) => Some(statement::sign(
-                &s.key,
+                &s.keys(),
                 &s.origin,
                 &d.covenant_id,
                 d.period,
@@ -568,7 +595,7 @@ pub async fn sign_checkpoint(
         root,
         extensions: vec![],
     }
-    .sign(&signer.key)?;
+    .sign_all(&signer.keys())?;
     store
         .insert_checkpoint(chain, size, &B256::from(root.0), &note)
         .await?;
@@ -604,6 +631,7 @@ mod tests {
         let again = LogSigner::key(&settings(dir.path(), "")).unwrap();
         assert_eq!(first.verifier(), again.verifier());
         assert_eq!(first.name(), "groupstate");
+        assert!(first.previous.is_none());
         let signer = LogSigner::new(&settings(dir.path(), ""), "local", first);
         assert_eq!(signer.origin, "groupstate/local");
     }
@@ -613,7 +641,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let configured = SigningKey::generate("ops").unwrap();
         let key = LogSigner::key(&settings(dir.path(), &configured.encode())).unwrap();
-        assert_eq!(key.verifier(), configured.verifier());
+        assert_eq!(key.current.verifier(), configured.verifier());
         assert!(!dir.path().join("ledger.key").exists(), "nothing generated");
         assert!(LogSigner::key(&settings(dir.path(), "PRIVATE+KEY+ops+00+AAAA")).is_err());
     }

@@ -24,7 +24,7 @@ use super::leaf::{
     StatementLeaf, LEAF_VERSION,
 };
 use super::merkle::Hash;
-use super::note::{NoteError, SigningKey, VerifierKey};
+use super::note::{NoteError, SigningKey, Verifiers};
 use super::LedgerError;
 use crate::manifest::covenant::{Covenant, CovenantItem};
 use crate::model::Rule;
@@ -241,23 +241,23 @@ pub fn note_origin(log_origin: &str, covenant_id: &str, period: i64) -> String {
 
 /// Signs a statement: a note whose text is its origin line and its canonical body, one line.
 pub fn sign(
-    key: &SigningKey,
+    keys: &[&SigningKey],
     log_origin: &str,
     covenant_id: &str,
     period: i64,
     body: &str,
 ) -> Result<String, NoteError> {
-    key.sign(&format!(
-        "{}\n{body}\n",
-        note_origin(log_origin, covenant_id, period)
-    ))
+    SigningKey::sign_all(
+        keys,
+        &format!("{}\n{body}\n", note_origin(log_origin, covenant_id, period)),
+    )
 }
 
 /// Opens a statement's signed note with `key` and checks that it signs `body` as the statement
 /// of `period` of `covenant_id`; the error says what is wrong.
 pub fn open(
     note: &str,
-    key: &VerifierKey,
+    key: &Verifiers,
     covenant_id: &str,
     period: i64,
     body: &str,
@@ -326,9 +326,9 @@ mod tests {
     fn a_statement_note_signs_its_body_and_names_covenant_and_period() {
         let key = SigningKey::generate("groupstate").unwrap();
         let body = r#"{"type":"statement"}"#;
-        let note = sign(&key, "groupstate/local", "river-x-lake", 3, body).unwrap();
+        let note = sign(&[&key], "groupstate/local", "river-x-lake", 3, body).unwrap();
         assert!(note.starts_with("groupstate/local/statement/river-x-lake/3\n"));
-        let v = key.verifier();
+        let v = Verifiers::from(key.verifier());
         open(&note, &v, "river-x-lake", 3, body).unwrap();
         assert!(open(&note, &v, "river-x-lake", 4, body)
             .unwrap_err()
@@ -336,7 +336,12 @@ mod tests {
         assert!(open(&note, &v, "river-x-lake", 3, "{}")
             .unwrap_err()
             .contains("another body"));
-        let other = SigningKey::generate("groupstate").unwrap().verifier();
-        assert!(open(&note, &other, "river-x-lake", 3, body).is_err());
+        let other = SigningKey::generate("groupstate").unwrap();
+        let other_only = Verifiers::from(other.verifier());
+        assert!(open(&note, &other_only, "river-x-lake", 3, body).is_err());
+        // Cosigned during a rotation: either key alone verifies it.
+        let cosigned = sign(&[&other, &key], "groupstate/local", "river-x-lake", 3, body).unwrap();
+        open(&cosigned, &v, "river-x-lake", 3, body).unwrap();
+        open(&cosigned, &other_only, "river-x-lake", 3, body).unwrap();
     }
 }

@@ -17,7 +17,7 @@ use sha2::{Digest, Sha256};
 
 use super::leaf::{Leaf, RecordLeaf};
 use super::merkle::{self, Frontier, Hash};
-use super::note::{Checkpoint, NoteError, VerifierKey};
+use super::note::{Checkpoint, NoteError, Verifiers};
 use crate::chain::rpc::{Receipt, Rpc, RpcError};
 use crate::store::{RecordFilter, Store, StoreError, StoredLeaf};
 
@@ -405,7 +405,7 @@ fn check_statement(st: &super::leaf::StatementLeaf, index: u64, root: &Hash) -> 
 pub async fn check_store_statements(
     store: &Store,
     chain: &str,
-    key: &VerifierKey,
+    key: &Verifiers,
     hashes: &[Hash],
 ) -> Result<u64, VerifyError> {
     let mut signed = 0;
@@ -437,14 +437,11 @@ pub async fn check_store_statements(
     Ok(signed)
 }
 
-/// Opens a signed checkpoint with the verifier key, naming it by `label` on failure.
-pub fn open_checkpoint(
-    note: &str,
-    key: &VerifierKey,
-    label: &str,
-) -> Result<Expected, VerifyError> {
+/// Opens a signed checkpoint with the verifier keys (signed by any of them, each signature by
+/// one of them valid), naming it by `label` on failure.
+pub fn open_checkpoint(note: &str, keys: &Verifiers, label: &str) -> Result<Expected, VerifyError> {
     let checkpoint =
-        Checkpoint::open(note, key).map_err(|e: NoteError| VerifyError::Checkpoint {
+        Checkpoint::open_any(note, keys).map_err(|e: NoteError| VerifyError::Checkpoint {
             label: label.to_string(),
             problem: e.to_string(),
         })?;
