@@ -249,7 +249,11 @@ impl ChainSupervisor {
     }
 }
 
-/// Cancels `token` on Ctrl-C or SIGTERM.
+/// How long a shutdown may take before the process exits anyway.
+const SHUTDOWN_LIMIT: Duration = Duration::from_secs(30);
+
+/// Cancels `token` on Ctrl-C or SIGTERM; exits the process if the shutdown is not done within
+/// [`SHUTDOWN_LIMIT`].
 pub fn cancel_on_signal(token: CancellationToken) {
     tokio::spawn(async move {
         #[cfg(unix)]
@@ -266,7 +270,14 @@ pub fn cancel_on_signal(token: CancellationToken) {
         let _ = tokio::signal::ctrl_c().await;
         tracing::info!("shutting down");
         token.cancel();
-        // A second signal, or a stuck task, must not keep the process alive for ever.
-        tokio::time::sleep(Duration::from_secs(30)).await;
+        // A stuck task must not keep the process alive for ever: leases not handed back by
+        // then expire by themselves, and nothing uncommitted is lost (each batch is one
+        // transaction).
+        tokio::time::sleep(SHUTDOWN_LIMIT).await;
+        tracing::error!(
+            limit_s = SHUTDOWN_LIMIT.as_secs(),
+            "shutdown did not finish in time; exiting"
+        );
+        std::process::exit(1);
     });
 }

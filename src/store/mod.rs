@@ -7,6 +7,9 @@
 //! [`Store::commit_batch`] together with each group's progress and the chain checkpoint, so it
 //! commits or rolls back as a unit, and only if nothing it was folded from changed meanwhile;
 //! an [`UnwindTx`] removes everything derived from blocks above a fork in one transaction.
+//! A store [`Store::fenced`] with a chain's lease checks, as the first statement of each of
+//! those transactions (and of every seal and checkpoint), that its writer still holds the
+//! chain at its epoch (module `leases`).
 
 mod alerts;
 mod batch;
