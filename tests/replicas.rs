@@ -382,7 +382,7 @@ async fn three_replicas_spread_take_over_and_hand_over() {
     eprintln!("spread one chain per replica in {took:?}: {spread:?}");
     for (_, n) in &nets {
         let head = n.devnet.head().await.unwrap();
-        wait_synced(&store, group_of(n), head, Duration::from_secs(60)).await;
+        wait_synced(&store, group_of(n), head, Duration::from_secs(120)).await;
     }
 
     // A fourth replica stands by: ready, holding nothing, serving the API.
@@ -481,7 +481,7 @@ async fn three_replicas_spread_take_over_and_hand_over() {
         blocks.push(add_undeclared_owner(n).await);
     }
     for ((_, n), block) in nets.iter().zip(&blocks) {
-        wait_synced(&store, group_of(n), *block, Duration::from_secs(60)).await;
+        wait_synced(&store, group_of(n), *block, Duration::from_secs(120)).await;
     }
 
     // `status` names the holders.
