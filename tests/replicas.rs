@@ -371,7 +371,7 @@ async fn three_replicas_spread_take_over_and_hand_over() {
     }
     let (spread, took) = wait_until(
         "the chains to spread",
-        Duration::from_secs(60),
+        Duration::from_secs(120),
         async || {
             let h = holders(&store).await;
             let distinct: std::collections::BTreeSet<&String> = h.values().collect();
