@@ -118,7 +118,14 @@ impl Keeper {
             self.store
                 .replica_seen(&self.id, self.config.max_chains as i64)
                 .await?;
-            self.store.renew_leases(&self.id, self.lease_ms()).await
+            let held: Vec<(String, i64)> = self
+                .held
+                .iter()
+                .map(|(chain, h)| (chain.clone(), h.epoch))
+                .collect();
+            self.store
+                .renew_leases(&self.id, &held, self.lease_ms())
+                .await
         }
         .await;
         match renewed {

@@ -219,23 +219,35 @@ impl Store {
         Ok(Some(epoch))
     }
 
-    /// Extends every lease `holder` holds by `lease_ms` from now; returns the chains still held
-    /// with their epochs (one missing from the answer was taken over).
+    /// Extends by `lease_ms` from now each of `held` (chain, epoch) that `holder` still holds
+    /// at that epoch; returns those. One missing from the answer was taken over. Only what this
+    /// process holds is renewed: a lease its id held before a restart is left to expire.
     pub async fn renew_leases(
         &self,
         holder: &str,
+        held: &[(String, i64)],
         lease_ms: i64,
     ) -> Result<Vec<(String, i64)>, StoreError> {
         let now = now_ms(self.backend);
-        sqlx::query_as(&format!(
-            "UPDATE chain_leases SET expires_at_ms = {now} + $2, renewed_at_ms = {now} \
-             WHERE holder = $1 RETURNING chain, epoch"
-        ))
-        .bind(holder)
-        .bind(lease_ms)
-        .fetch_all(&self.pool)
-        .await
-        .ctx("renewing leases")
+        let sql = format!(
+            "UPDATE chain_leases SET expires_at_ms = {now} + $4, renewed_at_ms = {now} \
+             WHERE chain = $1 AND holder = $2 AND epoch = $3"
+        );
+        let mut renewed = Vec::with_capacity(held.len());
+        for (chain, epoch) in held {
+            let done = sqlx::query(&sql)
+                .bind(chain)
+                .bind(holder)
+                .bind(epoch)
+                .bind(lease_ms)
+                .execute(&self.pool)
+                .await
+                .ctx("renewing a lease")?;
+            if done.rows_affected() == 1 {
+                renewed.push((chain.clone(), *epoch));
+            }
+        }
+        Ok(renewed)
     }
 
     /// Hands `chain` back at once, if `holder` still holds it at `epoch`.
