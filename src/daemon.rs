@@ -1,6 +1,6 @@
-//! The long-running service: one supervised [`Follower`] per configured chain, each sealing its
-//! log and signing checkpoints, the alert dispatcher, the HTTP API and the progress report,
-//! under one cancellation token.
+//! The long-running service: one supervised [`Follower`] per chain this replica holds the lease
+//! of (see [`crate::replica`]), each sealing its log and signing checkpoints, the alert
+//! dispatcher, the HTTP API and the progress report, under one cancellation token.
 //!
 //! A chain's failure is that chain's alone: its follower is restarted with backoff, loudly (an
 //! error log line, `groupstate_chain_failing`, `/readyz` naming the chain), while the other
@@ -20,7 +20,7 @@ use crate::config::{ChainConfig, FollowerConfig, Settings};
 use crate::ledger::LogSigner;
 use crate::metrics::{ChainMetrics, Metrics};
 use crate::retry::Backoff;
-use crate::store::Store;
+use crate::store::{Fence, Store};
 use crate::sync::Follower;
 
 /// How often the recorder's recent timings are folded into their histograms.
@@ -33,6 +33,10 @@ pub async fn run(
     store: Store,
     cancel: CancellationToken,
 ) -> anyhow::Result<()> {
+    // SQLite has one writer: a second daemon on the same file is refused here, at once.
+    let _single_writer = store
+        .lock_single_writer()
+        .context("taking the database's single-writer lock")?;
     let key = LogSigner::key(settings).context("loading the checkpoint signing key")?;
     let mut tasks: JoinSet<(String, anyhow::Result<()>)> = JoinSet::new();
     let metrics = Metrics::new();
@@ -104,20 +108,37 @@ pub async fn run(
             ("metrics upkeep".to_string(), Ok(()))
         });
     }
-    for (name, chain) in &settings.chains {
-        let supervisor = ChainSupervisor {
-            name: name.clone(),
-            chain: chain.clone(),
-            settings: settings.follower.clone(),
-            store: store.clone(),
-            signer: Arc::new(LogSigner::new(settings, name, key.clone())),
-            metrics: metrics.chain(name, chain.max_lag()),
-        };
+    {
+        // Each chain is followed by the replica holding its lease; the keeper starts and stops
+        // this replica's followers as it takes and loses leases.
+        let keeper = crate::replica::Keeper::new(
+            &settings.replica,
+            store.clone(),
+            settings.chains.keys().cloned().collect(),
+            metrics.clone(),
+            _single_writer.is_some(),
+        );
+        let chains = settings.chains.clone();
+        let follower = settings.follower.clone();
+        let (settings_for, key_for, metrics_for) = (settings.clone(), key.clone(), metrics.clone());
+        let store_for = store.clone();
+        let start: Arc<crate::replica::StartFollower> =
+            Arc::new(move |name: &str, fence: Fence, token: CancellationToken| {
+                let chain = chains[name].clone();
+                let supervisor = ChainSupervisor {
+                    name: name.to_string(),
+                    metrics: metrics_for.chain(name, chain.max_lag()),
+                    chain,
+                    settings: follower.clone(),
+                    store: store_for.fenced(fence),
+                    signer: Arc::new(LogSigner::new(&settings_for, name, key_for.clone())),
+                };
+                tokio::spawn(supervisor.run(token))
+            });
         let token = cancel.child_token();
-        let name = name.clone();
         tasks.spawn(async move {
-            supervisor.run(token).await;
-            (format!("follower of chain {name}"), Ok(()))
+            keeper.run(token, start).await;
+            ("replica leases".to_string(), Ok(()))
         });
     }
     {
@@ -183,6 +204,12 @@ impl ChainSupervisor {
                     let token = cancel.clone();
                     match tokio::spawn(async move { follower.run(token).await }).await {
                         Ok(Ok(())) => return,
+                        Ok(Err(e)) if e.is_fenced() => {
+                            // Another replica holds the chain now: this one stops writing it.
+                            tracing::warn!(chain = %self.name, error = %e,
+                                "lease lost; this replica stops following the chain");
+                            return;
+                        }
                         Ok(Err(e)) => e.to_string(),
                         Err(e) => format!("the follower panicked: {e}"),
                     }

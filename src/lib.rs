@@ -43,6 +43,9 @@
 //! - [`sync`]: the driver — one [`sync::Follower`] per chain, new heads over WebSocket with
 //!   resubscription and polling beside it; [`daemon`] runs them, each chain supervised and
 //!   restarted alone when it fails.
+//! - [`replica`]: which chains this replica follows — per-chain leases in the database with a
+//!   fencing epoch every chain write is checked against, least-loaded spreading, takeover of a
+//!   dead holder's chains, hand-back on shutdown.
 //! - [`store`]: sqlx persistence on SQLite or PostgreSQL; writes effects, reads views, unwinds
 //!   to a block; no policy.
 //! - [`ledger`]: the verifiable log: canonical leaves of final records and manifest versions, an
@@ -97,6 +100,7 @@ pub mod progress;
 pub mod query;
 pub mod ratify;
 pub mod reconcile;
+pub mod replica;
 pub mod retry;
 pub mod roles_catalog;
 pub mod state;

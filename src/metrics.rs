@@ -23,6 +23,11 @@
 //! | `groupstate_reorgs_total` | `chain` | unwinds to a fork point, since start |
 //! | `groupstate_node_behind_total` | `chain` | steps that waited for a node behind a block it served before (lag, not a reorg) |
 //! | `groupstate_ready` | `chain` | 1 when within the lag, stepped recently and not failing |
+//! | `groupstate_chain_lease_held` | `chain` | 1 while this replica holds the chain's lease (follows it) |
+//! | `groupstate_chain_lease_epoch` | `chain` | the epoch (fencing token) of the chain's lease, whoever holds it |
+//! | `groupstate_chain_has_holder` | `chain` | 1 while some live replica holds the chain's lease; 0 means nobody follows it |
+//! | `groupstate_chain_holder` | `chain`, `holder` | 1 for the replica holding the chain's lease |
+//! | `groupstate_replicas_live` | | replicas seen within the lease, this one included |
 //! | `groupstate_chain_failing` | `chain` | 1 while the chain's follower fails (and is retried alone) |
 //! | `groupstate_chain_follower_restarts_total` | `chain` | times the chain's follower was restarted after a failure |
 //! | `groupstate_chain_blocks_left` | `chain` | blocks between the indexed block and the head less confirmations |
@@ -120,6 +125,43 @@ pub struct Metrics {
     recorder: Arc<PrometheusRecorder>,
     handle: PrometheusHandle,
     chains: Mutex<BTreeMap<String, Arc<ChainMetrics>>>,
+    /// The leases as this replica's keeper last read them (none: not a replica, e.g. a tool).
+    leases: Mutex<Option<LeaseView>>,
+    /// Every (chain, holder) pair exported so far: a former holder's series reads 0.
+    holders_seen: Mutex<std::collections::BTreeSet<(String, String)>>,
+}
+
+/// Who follows which chain, as this replica last read the leases.
+#[derive(
+    Debug, Clone, Default, PartialEq, serde::Serialize, serde::Deserialize, utoipa::ToSchema,
+)]
+pub struct LeaseView {
+    /// This replica's id.
+    pub replica: String,
+    pub chains: Vec<ChainLease>,
+    /// The replicas seen within the lease, this one included.
+    pub replicas: Vec<String>,
+}
+
+/// One chain's lease.
+#[derive(
+    Debug, Clone, Default, PartialEq, serde::Serialize, serde::Deserialize, utoipa::ToSchema,
+)]
+pub struct ChainLease {
+    pub chain: String,
+    /// The replica holding the lease now (none: expired or never taken).
+    pub holder: Option<String>,
+    /// The lease's epoch (its fencing token).
+    pub epoch: i64,
+    /// Whether this replica holds it.
+    pub held_here: bool,
+}
+
+impl LeaseView {
+    /// The lease of `chain`, if the keeper has seen one.
+    pub fn of(&self, chain: &str) -> Option<&ChainLease> {
+        self.chains.iter().find(|c| c.chain == chain)
+    }
 }
 
 impl std::fmt::Debug for Metrics {
@@ -156,7 +198,43 @@ impl Metrics {
             recorder: Arc::new(recorder),
             handle,
             chains: Mutex::new(BTreeMap::new()),
+            leases: Mutex::new(None),
+            holders_seen: Mutex::new(Default::default()),
         })
+    }
+
+    /// Publishes the leases as the keeper last read them.
+    pub fn set_leases(&self, view: LeaseView) {
+        *self.leases.lock().expect("metrics lock") = Some(view);
+    }
+
+    /// The leases as last published (none: this process is not a replica).
+    pub fn leases(&self) -> Option<LeaseView> {
+        self.leases.lock().expect("metrics lock").clone()
+    }
+
+    /// `chain`'s reading, with its lease: a chain another replica holds (or nobody does) is
+    /// not this replica's to be ready for.
+    pub fn reading(&self, chain: &str) -> ChainReading {
+        let followed = self
+            .chains
+            .lock()
+            .expect("metrics lock")
+            .get(chain)
+            .cloned();
+        let mut r = match followed {
+            Some(m) => m.read(chain),
+            None => ChainReading {
+                chain: chain.to_string(),
+                ..ChainReading::default()
+            },
+        };
+        if let Some(view) = self.leases() {
+            let lease = view.of(chain);
+            r.holder = Some(lease.and_then(|l| l.holder.clone()).unwrap_or_default());
+            r.held_here = Some(lease.is_some_and(|l| l.held_here));
+        }
+        r
     }
 
     /// The figures of `chain`, created on first use with the lag it may fall behind by and
@@ -264,6 +342,31 @@ impl Metrics {
                 let ready = r.is_ready(ready_stale).is_ok();
                 gauge!("groupstate_ready", "chain" => chain()).set(f64::from(u8::from(ready)));
             }
+            if let Some(view) = self.leases() {
+                for l in &view.chains {
+                    let chain = || l.chain.clone();
+                    gauge!("groupstate_chain_lease_held", "chain" => chain())
+                        .set(f64::from(u8::from(l.held_here)));
+                    gauge!("groupstate_chain_lease_epoch", "chain" => chain()).set(l.epoch as f64);
+                    gauge!("groupstate_chain_has_holder", "chain" => chain())
+                        .set(f64::from(u8::from(l.holder.is_some())));
+                    if let Some(holder) = &l.holder {
+                        self.holders_seen
+                            .lock()
+                            .expect("metrics lock")
+                            .insert((l.chain.clone(), holder.clone()));
+                    }
+                }
+                for (chain, holder) in self.holders_seen.lock().expect("metrics lock").iter() {
+                    let now = view
+                        .of(chain)
+                        .is_some_and(|l| l.holder.as_ref() == Some(holder));
+                    gauge!("groupstate_chain_holder", "chain" => chain.clone(),
+                        "holder" => holder.clone())
+                    .set(f64::from(u8::from(now)));
+                }
+                gauge!("groupstate_replicas_live").set(view.replicas.len() as f64);
+            }
             for (severity, n) in &stored.divergences_open {
                 gauge!("groupstate_divergences_open", "severity" => *severity).set(*n as f64);
             }
@@ -321,6 +424,26 @@ fn describe() {
     describe_gauge!(
         "groupstate_ready",
         "1 when the follower is within its lag and stepped recently."
+    );
+    describe_gauge!(
+        "groupstate_chain_lease_held",
+        "1 while this replica holds the chain's lease and follows it."
+    );
+    describe_gauge!(
+        "groupstate_chain_lease_epoch",
+        "The epoch (fencing token) of the chain's lease."
+    );
+    describe_gauge!(
+        "groupstate_chain_has_holder",
+        "1 while some live replica holds the chain's lease; 0: nobody follows the chain."
+    );
+    describe_gauge!(
+        "groupstate_chain_holder",
+        "1 for the replica holding the chain's lease."
+    );
+    describe_gauge!(
+        "groupstate_replicas_live",
+        "Replicas seen within the lease, this one included."
     );
     describe_gauge!(
         "groupstate_chain_failing",
@@ -501,6 +624,11 @@ pub struct ChainReading {
     pub head_subscribed: bool,
     /// WebSocket `newHeads` subscriptions made, the first and every resubscription.
     pub head_subscriptions: u64,
+    /// The replica holding the chain's lease (empty: nobody now), when this process is one of
+    /// the replicas.
+    pub holder: Option<String>,
+    /// Whether this replica holds it (and so answers for its readiness).
+    pub held_here: Option<bool>,
 }
 
 /// One group catching up behind its chain's checkpoint.
@@ -817,6 +945,8 @@ impl ChainMetrics {
             restarts: self.restarts.load(Ordering::Relaxed),
             head_subscribed: self.head_subscribed.load(Ordering::Relaxed),
             head_subscriptions: self.head_subscriptions.load(Ordering::Relaxed),
+            holder: None,
+            held_here: None,
         }
     }
 }

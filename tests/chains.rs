@@ -9,108 +9,15 @@ mod support;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use alloy::primitives::{Address, U256};
-use devnet::{self, Devnet, DevnetOptions, SafeContracts, SafeVersion};
-use groupstate::manifest::Manifest;
+use alloy::primitives::U256;
+use devnet::{self, Devnet, DevnetOptions};
 use groupstate::metrics::Metrics;
-use groupstate::store::Store;
+use support::nets::{add_undeclared_owner, daemon, free_port, net, register, wait_synced};
 use support::tcp_proxy::TcpProxy;
 use tokio_util::sync::CancellationToken;
 
 /// How long the second chain stays down.
 const DOWN_FOR: Duration = Duration::from_secs(60);
-
-struct Net {
-    devnet: Devnet,
-    safe: Address,
-    keys: Vec<alloy::signers::local::PrivateKeySigner>,
-    manifest: String,
-}
-
-/// A devnet with chain id `chain_id` and one Safe 1.4.1 (two of three owners), a few payments
-/// into it, and the group `id` declaring it on chain `chain`.
-async fn net(chain: &str, chain_id: u64, id: &str) -> Net {
-    let devnet = Devnet::start(DevnetOptions {
-        chain_id,
-        ..DevnetOptions::default()
-    })
-    .await
-    .unwrap();
-    let contracts = SafeContracts::deploy(&devnet).await.unwrap();
-    let keys = devnet::signers(4);
-    let owners: Vec<Address> = keys[..3].iter().map(|k| k.address()).collect();
-    let safe = contracts
-        .create_safe(&devnet, SafeVersion::V141L2, &owners, 2, 0)
-        .await
-        .unwrap();
-    for i in 1..=3u64 {
-        devnet::fund(&devnet, safe, U256::from(i)).await.unwrap();
-    }
-    let manifest = support::safe_manifest(id, 0, &[(safe, owners, 2)])
-        .replace("chain: local", &format!("chain: {chain}"));
-    Net {
-        devnet,
-        safe,
-        keys,
-        manifest,
-    }
-}
-
-/// An undeclared owner added to the Safe: a critical divergence on its chain.
-async fn add_undeclared_owner(n: &Net) -> u64 {
-    let r = devnet::add_owner_with_threshold(
-        &n.devnet,
-        n.safe,
-        n.keys[3].address(),
-        2,
-        &[&n.keys[0], &n.keys[1]],
-    )
-    .await
-    .unwrap();
-    r.block_number.unwrap()
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
-async fn wait_synced(store: &Store, group: &str, block: u64, within: Duration) -> Duration {
-    let started = Instant::now();
-    loop {
-        let g = store.group(group).await.unwrap().unwrap();
-        if g.synced_to >= block as i64 {
-            return started.elapsed();
-        }
-        assert!(
-            started.elapsed() < within,
-            "group {group} did not reach block {block} within {within:?} (at {})",
-            g.synced_to
-        );
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-}
-
-async fn register(store: &Store, manifest: &str) {
-    store
-        .add_group(&Manifest::parse(manifest).unwrap())
-        .await
-        .unwrap();
-}
-
-/// `groupstate run` with `config`, its log (colourless: not a terminal) in `log`.
-fn daemon(config: &std::path::Path, log: &std::path::Path) -> tokio::process::Child {
-    tokio::process::Command::new(env!("CARGO_BIN_EXE_groupstate"))
-        .args(["--config", config.to_str().unwrap(), "run"])
-        .env("RUST_LOG", "info")
-        .stderr(std::fs::File::create(log).unwrap())
-        .kill_on_drop(true)
-        .spawn()
-        .unwrap()
-}
 
 /// `groupstate status` with `config`.
 async fn status(config: &std::path::Path) -> std::process::Output {

@@ -1,6 +1,6 @@
-//! `/healthz` (the process answers), `/readyz` (every chain's follower is within its lag of the
-//! head and stepped recently), `/metrics` (Prometheus text format), and the middleware that
-//! times every request for it.
+//! `/healthz` (the process answers), `/readyz` (every chain followed here is within its lag
+//! of the head and stepped recently; a standby replica holding none is ready), `/metrics`
+//! (Prometheus text format), and the middleware that times every request for it.
 
 use std::time::Instant;
 
@@ -52,27 +52,22 @@ pub struct NotReady {
     pub chains: Vec<ChainReading>,
 }
 
-/// Ready only when every configured chain's follower is within its configured lag of the
-/// head (`chains.NAME.max_lag_blocks`) and has completed a step recently.
+/// Ready only when every chain this process follows is within its configured lag of the head
+/// (`chains.NAME.max_lag_blocks`) and has completed a step recently. Among replicas, a chain's
+/// readiness is its holder's: a standby holding no chain is ready as soon as it serves.
 #[utoipa::path(get, path = "/readyz", tag = "ops", responses(
-    (status = 200, description = "Every follower is within its lag", body = Readiness),
+    (status = 200, description = "Every chain followed here is within its lag (a standby: none is)", body = Readiness),
     (status = 503, description = "A follower is behind, stalled or not running (code `not_ready`)",
      body = NotReady)))]
 pub async fn readyz(State(state): State<ApiState>) -> Response {
-    let followed = state.metrics.chains();
     let chains: Vec<ChainReading> = state
         .chains
         .iter()
-        .map(|name| match followed.iter().find(|(n, _)| n == name) {
-            Some((_, m)) => m.read(name),
-            None => ChainReading {
-                chain: name.clone(),
-                ..ChainReading::default()
-            },
-        })
+        .map(|name| state.metrics.reading(name))
         .collect();
     let problems: Vec<String> = chains
         .iter()
+        .filter(|c| c.held_here != Some(false))
         .filter_map(|c| c.is_ready(state.ready_stale).err())
         .collect();
     if problems.is_empty() && !chains.is_empty() {

@@ -384,6 +384,7 @@ pub fn status(s: &Status, as_json: bool) -> anyhow::Result<()> {
             "MAX LAG",
             "READY",
             "LOG ENTRIES",
+            "HOLDER",
         ],
         s.chains
             .iter()
@@ -397,6 +398,13 @@ pub fn status(s: &Status, as_json: bool) -> anyhow::Result<()> {
                     c.max_lag.to_string(),
                     if c.ready { "yes" } else { "no" }.to_string(),
                     c.log_entries.to_string(),
+                    match &c.lease {
+                        Some(l) if l.is_held() => format!("{} (epoch {})", l.holder, l.epoch),
+                        Some(l) if !l.holder.is_empty() => {
+                            format!("none ({} expired {} ms ago)", l.holder, -l.expires_in_ms)
+                        }
+                        _ => "none".to_string(),
+                    },
                 ]
             })
             .collect(),

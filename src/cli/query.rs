@@ -147,6 +147,8 @@ pub struct ChainStatus {
     /// What the running daemon reports of this chain (rates, time left, failure, groups
     /// catching up), when one answers at `api.bind`.
     pub daemon: Option<crate::metrics::ChainReading>,
+    /// The chain's lease: which replica follows it, at which epoch, until when.
+    pub lease: Option<crate::store::LeaseRow>,
 }
 
 /// The chains' readings of the daemon answering at `api.bind`, if one does (its `/readyz`
@@ -174,6 +176,7 @@ async fn daemon_readings(settings: &Settings) -> Option<Vec<crate::metrics::Chai
 pub async fn status(settings: &Settings, json: bool) -> anyhow::Result<()> {
     let store = open_store(settings).await?;
     let daemon = daemon_readings(settings).await;
+    let leases = store.leases().await?;
     let mut chains = Vec::new();
     for (name, chain) in &settings.chains {
         let policy = RetryPolicy::from(&settings.follower);
@@ -219,6 +222,7 @@ pub async fn status(settings: &Settings, json: bool) -> anyhow::Result<()> {
             blocks_left,
             progress,
             daemon: reading,
+            lease: leases.iter().find(|l| &l.chain == name).cloned(),
             log_entries: store.log_size(name).await?,
             balance_check_interval: chain.balance_check_interval_blocks,
             balance_checked: store.balance_check_span(name).await?,

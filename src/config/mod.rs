@@ -40,6 +40,52 @@ pub struct Settings {
     pub chains: BTreeMap<String, ChainConfig>,
     #[serde(default)]
     pub alerts: AlertsConfig,
+    #[serde(default)]
+    pub replica: ReplicaConfig,
+}
+
+/// This process as one of several replicas sharing the chains (`[replica]`): each chain is
+/// followed by the one replica holding its lease in the database.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ReplicaConfig {
+    /// This replica's name in the leases; empty: `<hostname>-<pid>`.
+    pub id: String,
+    /// A holder that has not renewed its lease for this long loses it to a standby.
+    #[serde(with = "humantime_serde")]
+    pub lease: Duration,
+    /// How often a holder renews its leases.
+    #[serde(with = "humantime_serde")]
+    pub heartbeat: Duration,
+    /// The most chains this replica follows at once; 0: no limit.
+    pub max_chains: usize,
+}
+
+impl Default for ReplicaConfig {
+    fn default() -> Self {
+        ReplicaConfig {
+            id: String::new(),
+            lease: Duration::from_secs(6),
+            heartbeat: Duration::from_secs(2),
+            max_chains: 0,
+        }
+    }
+}
+
+impl ReplicaConfig {
+    /// The configured id, or `<hostname>-<pid>`.
+    pub fn id(&self) -> String {
+        if !self.id.is_empty() {
+            return self.id.clone();
+        }
+        let host = std::fs::read_to_string("/proc/sys/kernel/hostname")
+            .ok()
+            .map(|h| h.trim().to_string())
+            .filter(|h| !h.is_empty())
+            .or_else(|| std::env::var("HOSTNAME").ok())
+            .unwrap_or_else(|| "localhost".into());
+        format!("{host}-{}", std::process::id())
+    }
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -514,6 +560,27 @@ impl Settings {
         }
         if self.follower.concurrency == 0 {
             return Err(invalid("follower.concurrency".into(), "must be at least 1"));
+        }
+        if self.replica.heartbeat.is_zero() || self.replica.heartbeat * 2 > self.replica.lease {
+            return Err(invalid(
+                "replica.heartbeat".into(),
+                "must be more than 0 and at most half of replica.lease, so that a holder renews \
+                 at least twice before its lease runs out",
+            ));
+        }
+        if self.replica.lease < Duration::from_secs(1) {
+            return Err(invalid("replica.lease".into(), "must be at least 1s"));
+        }
+        if self
+            .replica
+            .id
+            .chars()
+            .any(|c| c.is_whitespace() || c.is_control())
+        {
+            return Err(invalid(
+                "replica.id".into(),
+                "must be without spaces or control characters",
+            ));
         }
         if self.follower.reorg_window == 0 {
             return Err(invalid(

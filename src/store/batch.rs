@@ -181,6 +181,7 @@ impl Store {
     #[tracing::instrument(skip_all, fields(chain = %w.chain, records = w.records.len()))]
     pub async fn begin_batch(&self, w: &BatchWrite) -> Result<BatchTx, StoreError> {
         let mut tx = self.pool.begin().await.ctx("starting batch")?;
+        self.check_fence(&mut tx, &w.chain).await?;
         // The checks are writes, so on SQLite the batch holds the write lock from its first
         // statement (a read first could fail to upgrade if another writer came between), and
         // on PostgreSQL they lock the rows a concurrent update or acknowledgement would change.
@@ -226,6 +227,7 @@ impl Store {
     /// statement takes the write lock.
     pub async fn begin_unwind(&self, chain: &str) -> Result<UnwindTx, StoreError> {
         let mut tx = self.pool.begin().await.ctx("starting roll-back")?;
+        self.check_fence(&mut tx, chain).await?;
         sqlx::query("UPDATE chain_cursor SET block_number = block_number WHERE chain = $1")
             .bind(chain)
             .execute(&mut *tx)

@@ -499,6 +499,8 @@ impl Store {
         root: &B256,
         note: &str,
     ) -> Result<bool, StoreError> {
+        let mut tx = self.pool.begin().await.ctx("starting checkpoint")?;
+        self.check_fence(&mut tx, chain).await?;
         let done = sqlx::query(
             "INSERT INTO log_checkpoints (chain, tree_size, root, note, signed_at) \
              VALUES ($1, $2, $3, $4, $5) ON CONFLICT (chain, tree_size) DO NOTHING",
@@ -508,15 +510,17 @@ impl Store {
         .bind(hex::encode(root))
         .bind(note)
         .bind(now())
-        .execute(&self.pool)
+        .execute(&mut *tx)
         .await
         .ctx("storing checkpoint")?;
+        tx.commit().await.ctx("committing checkpoint")?;
         Ok(done.rows_affected() == 1)
     }
 
     /// Starts sealing `chain`: takes the log's write lock for the transaction.
     pub async fn begin_seal(&self, chain: &str) -> Result<SealTx, StoreError> {
         let mut tx = self.pool.begin().await.ctx("starting seal")?;
+        self.check_fence(&mut tx, chain).await?;
         lock_head(&mut tx, chain).await?;
         Ok(SealTx {
             tx,
@@ -528,8 +532,10 @@ impl Store {
     /// A transaction on `chain`'s log alone (for tools and benchmarks that append leaves; the
     /// daemon appends through [`SealTx`] and the driver's unwind).
     pub async fn begin_log(&self, chain: &str) -> Result<SealTx, StoreError> {
+        let mut tx = self.pool.begin().await.ctx("starting log append")?;
+        self.check_fence(&mut tx, chain).await?;
         Ok(SealTx {
-            tx: self.pool.begin().await.ctx("starting log append")?,
+            tx,
             chain: chain.to_string(),
             backend: self.backend,
         })

@@ -13,6 +13,7 @@ mod batch;
 mod covenant_read;
 mod covenants;
 mod groups;
+mod leases;
 mod log;
 mod queries;
 mod statements;
@@ -29,6 +30,7 @@ pub use batch::{
 };
 pub use covenants::{CovenantRatificationRow, CovenantVersion};
 pub use groups::{GroupRow, ManifestVersion};
+pub use leases::{Fence, LeaseRow, ReplicaRow, WriterLock};
 pub use log::{
     LogEntry, LogTables, NewLogEntry, NodeKey, SealGroup, SealTx, StoredCheckpoint, StoredLeaf,
 };
@@ -88,6 +90,10 @@ pub enum StoreError {
     Stale(String),
     #[error("stored data is corrupt: {0}")]
     Corrupt(String),
+    /// The writer no longer holds the chain it writes for (another replica took it over):
+    /// nothing was written, and this writer must stop writing for that chain.
+    #[error("lease lost: {0}")]
+    Fenced(String),
 }
 
 pub(crate) trait Ctx<T> {
@@ -115,6 +121,10 @@ pub struct Store {
     outbox: std::sync::Arc<tokio::sync::Notify>,
     /// The covenants as last read, with the fingerprint they were read at.
     covenants: std::sync::Arc<std::sync::Mutex<Option<covenants::Cached>>>,
+    /// The SQLite file, if the store is one.
+    sqlite_path: Option<std::path::PathBuf>,
+    /// The chain lease this store's chain writes are checked against ([`Store::fenced`]).
+    fence: Option<std::sync::Arc<Fence>>,
 }
 
 impl Store {
@@ -126,9 +136,11 @@ impl Store {
         } else {
             Backend::Sqlite
         };
+        let mut sqlite_path = None;
         let url = match backend {
             Backend::Sqlite => {
                 let (created, path) = sqlite_url_creating(url);
+                sqlite_path = path.clone().map(std::path::PathBuf::from);
                 if let Some(dir) = path
                     .as_deref()
                     .and_then(|p| std::path::Path::new(p).parent())
@@ -183,6 +195,8 @@ impl Store {
             backend,
             outbox: Default::default(),
             covenants: Default::default(),
+            sqlite_path,
+            fence: None,
         })
     }
 

@@ -115,8 +115,25 @@ pub enum FollowerError {
 }
 
 impl FollowerError {
+    /// The store refused a write: another replica holds the chain's lease now.
+    pub fn is_fenced(&self) -> bool {
+        matches!(
+            self,
+            FollowerError::Store {
+                source: StoreError::Fenced(_),
+                ..
+            } | FollowerError::Ledger {
+                source: LedgerError::Store(StoreError::Fenced(_)),
+                ..
+            }
+        )
+    }
+
     /// Whether the follower should back off and try the step again.
     pub fn is_retryable(&self) -> bool {
+        if self.is_fenced() {
+            return false;
+        }
         match self {
             FollowerError::Rpc { source, .. } => source.kind != RpcErrorKind::Fatal,
             // A log without its chain position is a garbled answer; a batch folded from a state

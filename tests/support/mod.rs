@@ -6,6 +6,7 @@ pub mod cli;
 pub mod cluster;
 pub mod flaky_rpc;
 pub mod governance_state;
+pub mod nets;
 pub mod prom;
 pub mod provider_proxy;
 pub mod receiver;
