@@ -9,7 +9,8 @@
 //!
 //! `cargo bench --bench replicas` (env: BENCH_PG, the PostgreSQL server's admin URL;
 //! BENCH_TRIALS, default 20; BENCH_NEW_BLOCKS, default 20; BENCH_LEASE and BENCH_HEARTBEAT,
-//! default "6s" and "2s", the daemon's defaults). Prints a Markdown report.
+//! default "6s" and "2s", the daemon's defaults; BENCH_DEFAULT_IDS=1 to leave the replicas their
+//! default ids). Prints a Markdown report.
 //!
 //! Each chain is an anvil with two Safe 1.4.1 L2 (a short history of payments and executions,
 //! one undeclared owner), one group per Safe, a payment into one of them every 250 ms while the
@@ -139,6 +140,14 @@ async fn synced(store: &Store, chain: &str) -> i64 {
         .expect("groups")
 }
 
+/// The running replica that is `holder`: by its configured id, or by its default one
+/// (`<hostname>-<pid>`).
+fn replica_of(replicas: &[Replica], holder: &str) -> Option<usize> {
+    replicas.iter().position(|r| {
+        r.is_running() && (r.id == holder || holder.ends_with(&format!("-{}", r.pid())))
+    })
+}
+
 /// Waits until every chain is held by a running replica and its groups are within `slack`
 /// blocks of the head.
 async fn all_held(store: &Store, chains: &[Arc<Chain>], replicas: &[Replica], slack: i64) {
@@ -153,7 +162,7 @@ async fn all_held(store: &Store, chains: &[Arc<Chain>], replicas: &[Replica], sl
             let Some((h, _)) = holder(store, c.name).await else {
                 continue 'wait;
             };
-            if !replicas.iter().any(|r| r.id == h && r.is_running()) {
+            if replica_of(replicas, &h).is_none() {
                 continue 'wait;
             }
             let head = c.devnet.head().await.unwrap() as i64;
@@ -257,38 +266,53 @@ async fn main() {
     let mut replicas: Vec<Replica> = ["r1", "r2", "r3"]
         .iter()
         .map(|id| {
-            Replica::new(
+            // Configured ids (`[replica] id`), as replicas on separate hosts have: a holder's
+            // death is then seen from its lease alone. With the default id
+            // (`<hostname>-<pid>`, BENCH_DEFAULT_IDS=1), a replica on the same host sees at
+            // once that the holder's process is gone.
+            let mut r = Replica::new(
                 id,
                 env!("CARGO_BIN_EXE_groupstate"),
                 &config,
                 dir.path(),
-                true,
-            )
+                std::env::var("BENCH_DEFAULT_IDS").is_err(),
+            );
+            r.rust_log = "warn".into();
+            r
         })
         .collect();
-    for r in &mut replicas {
-        r.rust_log = "warn".into();
-    }
 
-    // (b) first, on a quiet chain: one replica alone, then three.
+    // (b) first, on quiet chains: one replica alone, then three.
     replicas[0].start();
     all_held(&store, &chains, &replicas, 0).await;
     tokio::time::sleep(Duration::from_secs(1)).await;
     let alone = calls_per_block(&store, &chains, blocks).await;
     replicas[1].start();
     replicas[2].start();
-    tokio::time::sleep(Duration::from_secs(3)).await;
-    all_held(&store, &chains, &replicas, 0).await;
-    let three = calls_per_block(&store, &chains, blocks).await;
-    let mut holders = Vec::new();
-    for c in &chains {
-        holders.push(
-            holder(&store, c.name)
+    // The first replica hands chains to the newcomers, one per lease, until each holds one.
+    let spreading = Instant::now();
+    let holders = loop {
+        all_held(&store, &chains, &replicas, 0).await;
+        let mut holders = Vec::new();
+        for c in &chains {
+            let h = holder(&store, c.name)
                 .await
                 .map(|h| h.0)
-                .unwrap_or_default(),
-        );
-    }
+                .unwrap_or_default();
+            holders.push(replica_of(&replicas, &h).map_or(h, |i| replicas[i].id.clone()));
+        }
+        let distinct: std::collections::BTreeSet<&String> = holders.iter().collect();
+        if distinct.len() == chains.len() || spreading.elapsed() > Duration::from_secs(60) {
+            break holders;
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    };
+    eprintln!(
+        "chains held by {holders:?} after {:.1} s",
+        spreading.elapsed().as_secs_f64()
+    );
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    let three = calls_per_block(&store, &chains, blocks).await;
 
     // (a) takeovers, with payments arriving all along.
     let stop = CancellationToken::new();
@@ -299,13 +323,11 @@ async fn main() {
         all_held(&store, &chains, &replicas, 2).await;
         let c = &chains[trial as usize % chains.len()];
         let (old, epoch) = holder(&store, c.name).await.expect("a holder");
-        let victim = replicas
-            .iter()
-            .position(|r| r.id == old)
-            .expect("a replica");
+        let victim = replica_of(&replicas, &old).expect("the holder is one of the replicas");
         replicas[victim].kill(Instant::now()).await;
         let killed = Instant::now();
         let before = synced(&store, c.name).await;
+        let old_name = replicas[victim].id.clone();
         let mut lease_at = None;
         let commit_at = loop {
             assert!(
@@ -328,13 +350,32 @@ async fn main() {
         };
         let lease_at = lease_at.unwrap();
         eprintln!(
-            "trial {trial}: {} held by {old}; lease taken after {:.2} s, first commit after {:.2} s",
+            "trial {trial}: {} held by {old_name}; lease taken after {:.2} s, first commit after {:.2} s",
             c.name,
             lease_at.as_secs_f64(),
             commit_at.as_secs_f64()
         );
         taken.push(lease_at.as_secs_f64());
         committed.push(commit_at.as_secs_f64());
+        // Back as a standby once none of its chains is still leased to it (under a configured
+        // id, a restart would otherwise renew leases it no longer follows).
+        let waiting = Instant::now();
+        while sqlx::query_scalar::<_, i64>(
+            "SELECT COUNT(*) FROM chain_leases WHERE holder = $1 AND expires_at_ms > $2",
+        )
+        .bind(&old)
+        .bind(now_ms())
+        .fetch_one(store.pool())
+        .await
+        .expect("chain_leases")
+            > 0
+        {
+            assert!(
+                waiting.elapsed() < Duration::from_secs(60),
+                "{old} kept a lease"
+            );
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
         replicas[victim].start();
     }
     stop.cancel();

@@ -1,9 +1,10 @@
 //! A seeded chaos campaign against the real daemon: three replicas of `groupstate run` on one
-//! PostgreSQL database, and one process on a SQLite file, following three anvil chains (two
-//! groups each, with activity) while faults are applied at random, over the backfill and then at
-//! the live head:
+//! PostgreSQL database (sharing the chains through leases of 3 s, renewed every second), and one
+//! process on a SQLite file, following three anvil chains (two groups each, with activity) while
+//! faults are applied at random, over the backfill and then at the live head:
 //!
-//! - `kill -9` of a replica, restarted after a random delay;
+//! - `kill -9` of a replica, restarted after a random delay (two of the three replicas come back
+//!   under their configured `[replica] id`, the third under the default, new at every start);
 //! - `SIGSTOP`, then `SIGCONT` once the replica's lease has run out;
 //! - reorgs within the finality window: a fork point (a snapshot), one to three transactions,
 //!   a revert to the point, and different transactions on the new branch;
@@ -20,7 +21,8 @@
 //!   allowed), and those keys are the clean index's, except for pairs a reorg cancelled (a
 //!   divergence opened then retracted, a resolution made then reopened), which a clean index of
 //!   the final chain never had;
-//! - no replica logged a write after it had lost its lease.
+//! - no replica logged a write (a seal of the log) after it had lost or handed back the chain's
+//!   lease, and no fencing epoch was taken twice.
 //!
 //! Every random choice comes from one seed, printed at the start with the fault schedule as it
 //! is applied: `GROUPSTATE_CHAOS_SEED=<seed>` replays a campaign (the timing of processes and
@@ -31,7 +33,7 @@
 
 mod support;
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -105,9 +107,9 @@ impl Campaign {
     }
 }
 
-/// The replica settings: a short lease so that takeovers happen within the campaign.
+/// The replica settings: a short lease, so that takeovers happen within the campaign.
 const LEASE: Duration = Duration::from_secs(3);
-const REPLICA_SETTINGS: &str = "";
+const REPLICA_SETTINGS: &str = "[replica]\nlease = \"3s\"\nheartbeat = \"1s\"\n";
 
 /// One anvil chain, the flaky proxy the daemons reach it through, and its groups.
 struct Chain {
@@ -491,6 +493,46 @@ async fn settled(store: &Store, chains: &[Arc<Chain>]) -> Option<Vec<u64>> {
     (unrouted == 0 && counts.pending == 0 && counts.dead == 0).then_some(sizes)
 }
 
+/// Where each chain is, for a failure to settle: heads, groups, log sizes, checkpoints,
+/// leases and deliveries.
+async fn situation(store: &Store, chains: &[Arc<Chain>]) -> String {
+    let mut out = String::new();
+    for c in chains {
+        let head = c.devnet.head().await.unwrap();
+        let groups: Vec<(String, i64)> =
+            sqlx::query_as("SELECT id, synced_to FROM groups WHERE chain = $1 ORDER BY id")
+                .bind(&c.name)
+                .fetch_all(store.pool())
+                .await
+                .unwrap();
+        let size = store.log_size(&c.name).await.unwrap();
+        let signed = store
+            .latest_checkpoint(&c.name)
+            .await
+            .unwrap()
+            .map(|cp| cp.tree_size);
+        out.push_str(&format!(
+            "{}: head {head}, groups {groups:?}, log {size}, checkpoint {signed:?}\n",
+            c.name
+        ));
+    }
+    let leases: Vec<(String, String, i64, i64)> = sqlx::query_as(
+        "SELECT chain, holder, epoch, expires_at_ms FROM chain_leases ORDER BY chain",
+    )
+    .fetch_all(store.pool())
+    .await
+    .unwrap_or_default();
+    let unrouted: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM alerts WHERE fanned_out = 0")
+        .fetch_one(store.pool())
+        .await
+        .unwrap();
+    out.push_str(&format!(
+        "leases {leases:?}\nalerts unrouted {unrouted}, deliveries {:?}",
+        store.alert_counts().await.unwrap()
+    ));
+    out
+}
+
 /// The lines only one of two dumps has (at most 20 of each), for a readable failure.
 fn differences(chaos: &[String], clean: &[String]) -> String {
     let a: BTreeSet<&String> = chaos.iter().collect();
@@ -578,11 +620,76 @@ async fn clean_index(
     (db, store)
 }
 
-/// The writes each replica logged after it had lost a chain's lease (empty when the log says
-/// nothing of leases).
-fn writes_after_losing_a_lease(replicas: &[Replica]) -> Vec<String> {
-    let _ = replicas;
-    Vec::new()
+/// The writes each replica logged while it did not hold the chain: a seal of the log (the
+/// write the daemon logs, at debug level) after it logged that it lost or handed back the
+/// chain's lease, or after a restart, and before it logged taking the lease again.
+fn writes_without_the_lease(replicas: &[Replica]) -> Vec<String> {
+    const TAKEN: &str = "lease taken; following the chain";
+    const GONE: [&str; 4] = [
+        "lease taken over by another replica; stopping this chain's follower",
+        "lease lost; this replica stops following the chain",
+        "lease handed back",
+        "follower did not stop in time; its writes are fenced from now on",
+    ];
+    const ALL_GONE: &str = "leases not renewed for a whole lease; stopping every follower";
+    let mut late = Vec::new();
+    for r in replicas {
+        let mut held: BTreeSet<String> = BTreeSet::new();
+        for line in r.lines() {
+            if line.starts_with(support::cluster::START_MARK) {
+                held.clear();
+                continue;
+            }
+            let Ok(event) = serde_json::from_str::<serde_json::Value>(&line) else {
+                continue;
+            };
+            let message = event["fields"]["message"].as_str().unwrap_or("");
+            let chain = event["fields"]["chain"]
+                .as_str()
+                .or(event["span"]["chain"].as_str())
+                .unwrap_or("")
+                .to_string();
+            match message {
+                TAKEN => {
+                    held.insert(chain);
+                }
+                ALL_GONE => held.clear(),
+                m if GONE.contains(&m) => {
+                    held.remove(&chain);
+                }
+                "sealed into the log" if !held.contains(&chain) => {
+                    late.push(format!("{}: {line}", r.id));
+                }
+                _ => {}
+            }
+        }
+    }
+    late
+}
+
+/// How many times a replica logged taking a chain's lease, and whether two takes ever had one
+/// epoch (a fencing epoch is never given twice).
+fn lease_takes(replicas: &[Replica]) -> (usize, Vec<String>) {
+    let mut seen: BTreeMap<(String, i64), String> = BTreeMap::new();
+    let mut twice = Vec::new();
+    let mut takes = 0;
+    for r in replicas {
+        for line in r.lines() {
+            let Ok(event) = serde_json::from_str::<serde_json::Value>(&line) else {
+                continue;
+            };
+            if event["fields"]["message"] != "lease taken; following the chain" {
+                continue;
+            }
+            takes += 1;
+            let chain = event["fields"]["chain"].as_str().unwrap_or("").to_string();
+            let epoch = event["fields"]["epoch"].as_i64().unwrap_or(-1);
+            if let Some(other) = seen.insert((chain.clone(), epoch), r.id.clone()) {
+                twice.push(format!("{chain} epoch {epoch}: {other} and {}", r.id));
+            }
+        }
+    }
+    (takes, twice)
 }
 
 async fn chaos(backend: support::Backend) {
@@ -624,13 +731,19 @@ async fn chaos(backend: support::Backend) {
     let mut replicas: Vec<Replica> = ids
         .iter()
         .map(|id| {
-            Replica::new(
+            // r1 and r2 keep their configured `[replica] id` across restarts, as a deployment
+            // with fixed names does; r3 takes the daemon's default (host name and pid), new at
+            // every start.
+            let mut r = Replica::new(
                 id,
                 env!("CARGO_BIN_EXE_groupstate"),
                 &config,
                 dir.path(),
-                !REPLICA_SETTINGS.is_empty(),
-            )
+                *id != "r3",
+            );
+            // The seals of the log are logged at debug level.
+            r.rust_log = "info,groupstate::sync=debug".into();
+            r
         })
         .collect();
     eprintln!("setup took {:?}", setup.elapsed());
@@ -669,6 +782,7 @@ async fn chaos(backend: support::Backend) {
             for r in &replicas {
                 eprintln!("--- {} ---\n{}", r.id, r.tail(30));
             }
+            eprintln!("{}", situation(&store, &chains).await);
             panic!(
                 "the replicas did not settle within 90 s (seed {})",
                 campaign.seed
@@ -777,16 +891,23 @@ async fn chaos(backend: support::Backend) {
     );
     let duplicates = received.len() - got.len();
 
-    let late = writes_after_losing_a_lease(&replicas);
+    let late = writes_without_the_lease(&replicas);
     assert!(
         late.is_empty(),
-        "seed {}: writes after a lost lease:\n{}",
+        "seed {}: writes logged without the lease:\n{}",
         campaign.seed,
         late.join("\n")
     );
+    let (takes, twice) = lease_takes(&replicas);
+    assert!(takes >= chains.len(), "every chain's lease was taken");
+    assert!(
+        twice.is_empty(),
+        "seed {}: one epoch taken twice: {twice:?}",
+        campaign.seed
+    );
     eprintln!(
         "checked in {:?}: {} dump lines, {} alerts ({} cancelled by reorgs, {duplicates} \
-         duplicate deliveries); {} starts",
+         duplicate deliveries); {} starts, {takes} leases taken",
         checking.elapsed(),
         chaos_dump.len(),
         got.len(),

@@ -9,6 +9,9 @@
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
+/// The line written to a replica's log before each start, to tell its runs apart.
+pub const START_MARK: &str = "=== replica started";
+
 /// Where a replica is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Phase {
@@ -54,12 +57,14 @@ impl Replica {
     }
 
     pub fn start(&mut self) {
+        use std::io::Write;
         assert!(self.child.is_none(), "{} is already running", self.id);
-        let log = std::fs::OpenOptions::new()
+        let mut log = std::fs::OpenOptions::new()
             .create(true)
             .append(true)
             .open(&self.log)
             .unwrap();
+        writeln!(log, "{START_MARK} ({})", self.starts + 1).unwrap();
         let mut command = tokio::process::Command::new(&self.binary);
         command
             .arg("--config")
