@@ -7,7 +7,7 @@
 //!   under their configured `[replica] id`, the third under the default, new at every start);
 //! - `SIGSTOP`, then `SIGCONT` once the replica's lease has run out;
 //! - reorgs within the finality window: a fork point (a snapshot), one to three transactions,
-//!   a revert to the point, and different transactions on the new branch;
+//!   a revert to the point, and different transactions on the new fork;
 //! - RPC faults from a flaky proxy in front of each chain: 429s, 502/503s, dropped connections,
 //!   malformed bodies and answers slower than the request timeout.
 //!
@@ -232,7 +232,7 @@ impl Chain {
     }
 
     /// A reorg within the finality window: transactions after a fork point, seen (or not) by the
-    /// replicas, then replaced by a branch with different transactions. Returns the depth.
+    /// replicas, then replaced by a fork with different transactions. Returns the depth.
     async fn reorg(&self, rng: &mut StdRng) -> u64 {
         let _busy = self.busy.lock().await;
         let fork = self.devnet.fork_point().await.unwrap();
