@@ -344,7 +344,8 @@ async fn apply_faults(
     replicas: &mut [Replica],
 ) -> Tally {
     let mut tally = Tally::default();
-    let mut next = started + Duration::from_millis(rng.gen_range(200..1200));
+    // The first fault lands in the backfill.
+    let mut next = started + Duration::from_millis(rng.gen_range(100..500));
     let mut rpc_until: Vec<Option<Instant>> = vec![None; chains.len()];
     let mut faults = 0;
     let mut bag: Vec<FaultKind> = Vec::new();
