@@ -3,6 +3,7 @@
 #![allow(dead_code)]
 
 pub mod cli;
+pub mod cluster;
 pub mod flaky_rpc;
 pub mod governance_state;
 pub mod nets;
