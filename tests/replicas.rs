@@ -89,8 +89,16 @@ async fn fenced_writes_stop_at_a_takeover(backend: support::Backend) {
     // Renewal: r1 holds nothing now; r2 holds alpha at its epoch, not at an earlier one (a
     // process restarted under r2's id does not renew what the one before it held).
     let alpha = |e: i64| vec![("alpha".to_string(), e)];
-    assert!(store.renew_leases("r1", &alpha(e1), 800).await.unwrap().is_empty());
-    assert!(store.renew_leases("r2", &alpha(e1), 800).await.unwrap().is_empty());
+    assert!(store
+        .renew_leases("r1", &alpha(e1), 800)
+        .await
+        .unwrap()
+        .is_empty());
+    assert!(store
+        .renew_leases("r2", &alpha(e1), 800)
+        .await
+        .unwrap()
+        .is_empty());
     assert_eq!(
         store.renew_leases("r2", &alpha(e2), 800).await.unwrap(),
         alpha(e2)
