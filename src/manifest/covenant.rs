@@ -53,8 +53,15 @@ pub const DEFAULT_STATEMENT_PERIOD_SECS: u64 = 7 * 86_400;
 /// blocks, the same for every indexer of the chain.
 pub fn blocks_in(secs: u64, block_time_ms: u64) -> i64 {
     let ms = block_time_ms.max(1);
-    (secs.saturating_mul(1000).div_ceil(ms)).max(1) as i64
+    let blocks = secs.saturating_mul(1000).div_ceil(ms).max(1);
+    i64::try_from(blocks).unwrap_or(i64::MAX)
 }
+
+/// The longest duration a covenant may state — a statement period, a ratification deadline, a
+/// timelock delay or an index lag: a century. Past it a duration stops being a term anyone can
+/// hold to, and its count of blocks (at a millisecond per block) no longer fits the block
+/// numbers it is added to.
+pub const MAX_DURATION_SECS: u64 = 100 * 365 * 86_400;
 
 /// A budget within this fraction of its amount (in percent) is at risk.
 pub const AT_RISK_PERCENT: u64 = 80;
@@ -511,5 +518,53 @@ mod tests {
         assert_eq!(CovenantItem::parse("river-x-lake@2#6"), Some(plain));
         assert_eq!(CovenantItem::parse("0xabc"), None);
         assert_eq!(CovenantItem::parse("a@b#c"), None);
+    }
+
+    /// Found while writing the `manifest` fuzz target: a covenant could state a duration of
+    /// any size. A statement period of `i64::MAX` seconds was `-1` blocks long (the statement
+    /// schedule then ran backwards), and a ratification deadline of 2^48 days overflowed when
+    /// counted in seconds (a panic in a debug build). Durations are now at most a century.
+    #[test]
+    fn durations_past_a_century_are_refused_and_periods_are_positive_block_counts() {
+        let lag = "  - { clause: max_index_lag, seconds: 600 }";
+        let with_period =
+            |terms: &str, period: &str| format!("{}statement_period: {period}\n", doc(terms));
+        for (text, path) in [
+            (with_period(lag, "9223372036854775807"), "statement_period:"),
+            (with_period(lag, "\"600000000y\""), "statement_period:"),
+            (
+                with_period(lag, "18446744073709551615"),
+                "statement_period:",
+            ),
+            (
+                doc("  - { clause: reratified_within, group: river-guild, days: 281474976710656 }"),
+                "terms[0].days:",
+            ),
+            (
+                doc("  - { clause: max_index_lag, seconds: 18446744073709551615 }"),
+                "terms[0].seconds:",
+            ),
+            (
+                doc(&format!(
+                    "  - {{ clause: min_timelock_delay, timelock: \"{SAFE}\", seconds: 3153600001 }}"
+                )),
+                "terms[0].seconds:",
+            ),
+        ] {
+            let e = Covenant::parse(&text).expect_err(&text);
+            let lines = e.lines().join("\n");
+            assert!(lines.contains(path), "{path} in {lines}");
+            assert!(lines.contains("a century"), "{lines}");
+        }
+
+        // A century is accepted, and its length in blocks is positive even at 1 ms a block.
+        let c = Covenant::parse(&with_period(
+            "  - { clause: reratified_within, group: river-guild, days: 36500 }",
+            "3153600000",
+        ))
+        .unwrap();
+        assert_eq!(c.statement_period, MAX_DURATION_SECS);
+        assert_eq!(c.period_blocks(1), 3_153_600_000_000);
+        assert_eq!(blocks_in(u64::MAX, 1), i64::MAX);
     }
 }

@@ -4,6 +4,7 @@
 use super::{item, Validator};
 use crate::manifest::covenant::{
     Clause, Covenant, OutsideParty, Party, Per, CLAUSES, DEFAULT_STATEMENT_PERIOD_SECS,
+    MAX_DURATION_SECS,
 };
 use crate::manifest::error::ManifestError;
 use crate::manifest::node::Node;
@@ -191,6 +192,19 @@ impl Validator {
             }
             Some(value)
         };
+        // A duration in `unit`s (seconds or days), at most a century.
+        let duration = |v: &mut Validator, key: &str, min: u64, unit: u64| {
+            let value = count(v, key, min)?;
+            let max = MAX_DURATION_SECS / unit;
+            if value > max {
+                v.report(
+                    &fields.path(key),
+                    format!("must be at most {max} (a century), found {value}"),
+                );
+                return None;
+            }
+            Some(value)
+        };
         let clause = match name.as_str() {
             "min_threshold" => {
                 let safe = address(self, "safe");
@@ -224,7 +238,7 @@ impl Validator {
             },
             "min_timelock_delay" => {
                 let timelock = address(self, "timelock");
-                let seconds = count(self, "seconds", 0);
+                let seconds = duration(self, "seconds", 0, 1);
                 Clause::MinTimelockDelay {
                     timelock: timelock?,
                     seconds: seconds?,
@@ -272,14 +286,14 @@ impl Validator {
                         _ => Some(g),
                     }
                 });
-                let days = count(self, "days", 1);
+                let days = duration(self, "days", 1, 86_400);
                 Clause::ReratifiedWithin {
                     group: group?,
                     days: days?,
                 }
             }
             "max_index_lag" => Clause::MaxIndexLag {
-                seconds: count(self, "seconds", 1)?,
+                seconds: duration(self, "seconds", 1, 1)?,
             },
             _ => unreachable!("checked against the catalog above"),
         };
@@ -318,7 +332,14 @@ impl Validator {
             _ => None,
         };
         match secs {
-            Some(s) if s >= MIN_STATEMENT_PERIOD_SECS => Some(s),
+            Some(s) if (MIN_STATEMENT_PERIOD_SECS..=MAX_DURATION_SECS).contains(&s) => Some(s),
+            Some(s) if s > MAX_DURATION_SECS => {
+                self.report(
+                    path,
+                    format!("must be at most {MAX_DURATION_SECS} seconds (a century), found {s}"),
+                );
+                None
+            }
             Some(s) => {
                 self.report(
                     path,
