@@ -178,7 +178,11 @@ impl Keeper {
     /// Reads the leases and the live replicas, and takes free chains while this replica is
     /// among the least loaded, or hands one back when it holds two more than the least loaded.
     async fn balance(&mut self, start: &Arc<StartFollower>) -> Result<(), StoreError> {
-        let replicas = self.store.replicas(self.lease_ms()).await?;
+        // Live: seen within one and a half heartbeats, so that a dead replica drops out of the
+        // count before its leases expire (a heartbeat is at most half a lease) and is never
+        // counted as a less-loaded replica to hand its own chains back to.
+        let live_ms = (self.config.heartbeat.as_millis() * 3 / 2) as i64;
+        let replicas = self.store.replicas(live_ms).await?;
         for _ in 0..=self.chains.len() {
             let leases = self.store.leases().await?;
             self.publish(&leases, &replicas);
@@ -221,9 +225,16 @@ impl Keeper {
                     );
                 }
                 Plan::HandOff => {
-                    if self
-                        .last_handoff
-                        .is_none_or(|t| t.elapsed() >= self.config.lease)
+                    // At most one per lease, and never a chain just taken: the replicas'
+                    // counts settle first.
+                    let settled = self
+                        .held
+                        .values()
+                        .all(|h| h.since.elapsed() >= self.config.lease);
+                    if settled
+                        && self
+                            .last_handoff
+                            .is_none_or(|t| t.elapsed() >= self.config.lease)
                     {
                         self.hand_off().await;
                     }
@@ -348,7 +359,7 @@ fn plan(s: &Situation<'_>) -> Plan {
     let mut load: BTreeMap<&str, usize> = s
         .replicas
         .iter()
-        .filter(|r| r.id != s.me)
+        .filter(|r| r.id != s.me && !is_dead_local(&r.id))
         .map(|r| (r.id.as_str(), 0))
         .collect();
     for l in s.leases {
@@ -560,6 +571,22 @@ mod tests {
             }
         );
         assert_eq!(plan(&situation("r2", &cs, &[], &ls, &rs)), Plan::Stay);
+    }
+
+    #[test]
+    fn a_replica_known_dead_is_not_handed_chains() {
+        let host = std::fs::read_to_string("/proc/sys/kernel/hostname")
+            .unwrap_or_default()
+            .trim()
+            .to_string();
+        if host.is_empty() {
+            return;
+        }
+        let dead = format!("{host}-99999999");
+        let cs = chains(&["a", "b"]);
+        let rs = [replica(&dead, 0), replica("r2", 0)];
+        let ls = [lease("a", "r2", 5000), lease("b", "r2", 5000)];
+        assert_eq!(plan(&situation("r2", &cs, &cs, &ls, &rs)), Plan::Stay);
     }
 
     #[test]
