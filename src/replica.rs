@@ -420,6 +420,13 @@ fn spread_key(me: &str, chain: &str) -> u64 {
     h.finish()
 }
 
+/// This host's name as the kernel has it (empty where it cannot be read).
+fn this_host() -> String {
+    std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .map(|h| h.trim().to_string())
+        .unwrap_or_default()
+}
+
 /// A holder named like this replica's default id (`<hostname>-<pid>`) on this host whose
 /// process is gone: a replica killed and restarted here need not wait for its old lease.
 fn is_dead_local(holder: &str) -> bool {
@@ -429,9 +436,7 @@ fn is_dead_local(holder: &str) -> bool {
     let Ok(pid) = pid.parse::<u32>() else {
         return false;
     };
-    let here = std::fs::read_to_string("/proc/sys/kernel/hostname")
-        .map(|h| h.trim().to_string())
-        .unwrap_or_default();
+    let here = this_host();
     !here.is_empty()
         && host == here
         && pid != std::process::id()
@@ -575,10 +580,7 @@ mod tests {
 
     #[test]
     fn a_replica_known_dead_is_not_handed_chains() {
-        let host = std::fs::read_to_string("/proc/sys/kernel/hostname")
-            .unwrap_or_default()
-            .trim()
-            .to_string();
+        let host = this_host();
         if host.is_empty() {
             return;
         }
@@ -612,10 +614,7 @@ mod tests {
 
     #[test]
     fn a_dead_process_on_this_host_is_known_dead() {
-        let host = std::fs::read_to_string("/proc/sys/kernel/hostname")
-            .unwrap_or_default()
-            .trim()
-            .to_string();
+        let host = this_host();
         if host.is_empty() {
             return;
         }

@@ -12,7 +12,9 @@ use std::time::{Duration, Instant};
 use alloy::primitives::U256;
 use devnet::{self, Devnet, DevnetOptions};
 use groupstate::metrics::Metrics;
-use support::nets::{add_undeclared_owner, daemon, free_port, net, register, wait_synced};
+use support::nets::{
+    add_undeclared_owner, daemon, free_port, indexed_alone, net, register, wait_synced, without_log,
+};
 use support::tcp_proxy::TcpProxy;
 use tokio_util::sync::CancellationToken;
 
@@ -202,25 +204,9 @@ async fn two_chains_one_down(backend: support::Backend) {
     );
     assert!(!log.contains('\u{1b}'), "no colour codes in a log file");
     // Same index as each chain followed alone.
-    let fresh = support::TestDb::new(backend).await;
-    let reference = fresh.store().await;
-    for (name, n) in [("alpha", &a), ("beta", &b)] {
-        register(&reference, &n.manifest).await;
-        let f = groupstate::sync::Follower::new(
-            name,
-            support::chain_config(&n.devnet.rpc_url(), n.devnet.chain_id()),
-            support::follower_config(),
-            reference.clone(),
-        )
-        .unwrap();
-        support::sync(&f).await;
-    }
-    let strip_log = |d: Vec<String>| -> Vec<String> {
-        d.into_iter().filter(|l| !l.starts_with("log:")).collect()
-    };
     assert_eq!(
-        strip_log(support::dump(&store).await),
-        strip_log(support::dump(&reference).await)
+        without_log(support::dump(&store).await),
+        indexed_alone(backend, &[("alpha", &a), ("beta", &b)]).await
     );
 }
 on_both_backends!(two_chains_sqlite_and_postgres, two_chains_one_down);

@@ -16,7 +16,9 @@ use std::time::{Duration, Instant};
 
 use alloy::primitives::B256;
 use groupstate::store::{Fence, Store, StoreError};
-use support::nets::{add_undeclared_owner, free_port, net, register, wait_synced, Net};
+use support::nets::{
+    add_undeclared_owner, free_port, indexed_alone, net, register, wait_synced, without_log, Net,
+};
 
 fn fence(chain: &str, holder: &str, epoch: i64, bound_ms: i64) -> Fence {
     Fence {
@@ -517,24 +519,9 @@ async fn three_replicas_spread_take_over_and_hand_over() {
         }
     }
     // The store equals each chain followed alone.
-    let reference_db = support::TestDb::new(support::Backend::Postgres).await;
-    let reference = reference_db.store().await;
-    for (name, n) in &nets {
-        register(&reference, &n.manifest).await;
-        let f = groupstate::sync::Follower::new(
-            name,
-            support::chain_config(&n.devnet.rpc_url(), n.devnet.chain_id()),
-            support::follower_config(),
-            reference.clone(),
-        )
-        .unwrap();
-        support::sync(&f).await;
-    }
-    let strip_log = |d: Vec<String>| -> Vec<String> {
-        d.into_iter().filter(|l| !l.starts_with("log:")).collect()
-    };
+    let alone: Vec<(&str, &Net)> = nets.iter().map(|(name, n)| (*name, n)).collect();
     assert_eq!(
-        strip_log(support::dump(&store).await),
-        strip_log(support::dump(&reference).await)
+        without_log(support::dump(&store).await),
+        indexed_alone(support::Backend::Postgres, &alone).await
     );
 }

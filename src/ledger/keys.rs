@@ -36,14 +36,26 @@ impl LogKey {
     /// The previous and retired keys of `settings` beside `current`.
     pub fn with_settings(current: SigningKey, settings: &Settings) -> Result<LogKey, LedgerError> {
         let ledger = &settings.ledger;
+        // Errors name the setting and describe the key's form, never its secret bytes.
         let previous = match ledger.previous_signing_key.expose().trim() {
             "" => None,
-            text => Some(SigningKey::parse(text)?),
+            text => Some(SigningKey::parse(text).map_err(|e| {
+                LedgerError::Range(format!(
+                    "configuration key `ledger.previous_signing_key`: {e}"
+                ))
+            })?),
         };
         let retired = ledger
             .retired_verifier_keys
             .iter()
-            .map(|k| VerifierKey::parse(k.trim()))
+            .enumerate()
+            .map(|(n, k)| {
+                VerifierKey::parse(k.trim()).map_err(|e| {
+                    LedgerError::Range(format!(
+                        "configuration key `ledger.retired_verifier_keys[{n}]`: {e}"
+                    ))
+                })
+            })
             .collect::<Result<Vec<_>, _>>()?;
         Ok(LogKey {
             current,
@@ -248,5 +260,32 @@ mod tests {
         .without_current_as_previous();
         assert!(same.previous.is_none());
         assert_eq!(same.signers().len(), 1);
+    }
+
+    #[test]
+    fn a_malformed_previous_or_retired_key_names_its_setting() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("keys.toml");
+        let current = SigningKey::generate("groupstate").unwrap();
+        for (toml, key) in [
+            (
+                "[ledger]\nsigning_key = \"x\"\nprevious_signing_key = \"PRIVATE+KEY+a+00\"\n",
+                "ledger.previous_signing_key",
+            ),
+            (
+                "[ledger]\nretired_verifier_keys = [\"groupstate+00000000+AAAA\"]\n",
+                "ledger.retired_verifier_keys[0]",
+            ),
+        ] {
+            std::fs::write(&file, toml).unwrap();
+            let settings = Settings::load(Some(&file)).unwrap();
+            let err = LogKey::with_settings(current.clone(), &settings)
+                .unwrap_err()
+                .to_string();
+            assert!(
+                err.starts_with(&format!("configuration key `{key}`")),
+                "{err}"
+            );
+        }
     }
 }

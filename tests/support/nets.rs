@@ -99,3 +99,30 @@ pub fn daemon(config: &std::path::Path, log: &std::path::Path) -> tokio::process
         .spawn()
         .unwrap()
 }
+
+/// What a store following `nets` (chain name, net) must hold: each chain followed alone, in
+/// process, into a fresh database of `backend`, dumped without the log (whose order follows the
+/// timing of the seals).
+pub async fn indexed_alone(backend: super::Backend, nets: &[(&str, &Net)]) -> Vec<String> {
+    let db = super::TestDb::new(backend).await;
+    let store = db.store().await;
+    for (name, n) in nets {
+        register(&store, &n.manifest).await;
+        let f = groupstate::sync::Follower::new(
+            name,
+            super::chain_config(&n.devnet.rpc_url(), n.devnet.chain_id()),
+            super::follower_config(),
+            store.clone(),
+        )
+        .unwrap();
+        super::sync(&f).await;
+    }
+    without_log(super::dump(&store).await)
+}
+
+/// A dump without the log's lines.
+pub fn without_log(dump: Vec<String>) -> Vec<String> {
+    dump.into_iter()
+        .filter(|l| !l.starts_with("log:"))
+        .collect()
+}
