@@ -70,18 +70,15 @@ pub async fn checkpoint(
             format!("no checkpoint of the {chain} log has been signed yet"),
         ));
     };
+    let (verifier_key, verifier_keys) = state.published_keys();
     Ok(Json(CheckpointView {
         chain,
         tree_size: c.tree_size,
         root: c.root,
         note: c.note,
         signed_at: c.signed_at,
-        verifier_key: state.verifier.as_ref().map(|k| k.current().encode()),
-        verifier_keys: state
-            .verifier
-            .iter()
-            .flat_map(|k| k.keys().iter().map(|k| k.encode()))
-            .collect(),
+        verifier_key,
+        verifier_keys,
     }))
 }
 

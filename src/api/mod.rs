@@ -85,6 +85,18 @@ pub struct ApiState {
 }
 
 impl ApiState {
+    /// The keys published beside a signed note: the current verifier key, and every key a
+    /// note of this log may carry (current first, then previous and retired ones).
+    pub fn published_keys(&self) -> (Option<String>, Vec<String>) {
+        let current = self.verifier.as_ref().map(|k| k.current().encode());
+        let all = self
+            .verifier
+            .iter()
+            .flat_map(|k| k.keys().iter().map(|k| k.encode()))
+            .collect();
+        (current, all)
+    }
+
     /// A state for a process without followers (tests, tools): not ready, no admin.
     pub fn new(store: Store, chains: Vec<String>) -> ApiState {
         ApiState {

@@ -146,16 +146,13 @@ pub async fn show_statement(
         }
         None => None,
     };
+    let (verifier_key, verifier_keys) = state.published_keys();
     Ok(Json(StatementView {
         item: StatementItem::from(&row),
         body: row.body,
         note: row.note,
-        verifier_key: state.verifier.as_ref().map(|k| k.current().encode()),
-        verifier_keys: state
-            .verifier
-            .iter()
-            .flat_map(|k| k.keys().iter().map(|k| k.encode()))
-            .collect(),
+        verifier_key,
+        verifier_keys,
         checkpoint_size: checkpoint.map(|c| c.tree_size),
         inclusion,
     }))
